@@ -1,0 +1,129 @@
+"""Opening hours ("mon-fri 09:00-18:00; sat 10:00-12:00") and business-time arithmetic."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+DAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_FR_DAYS = {"lun": "mon", "mar": "tue", "mer": "wed", "jeu": "thu", "ven": "fri", "sam": "sat", "dim": "sun"}
+_SPAN = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)\s*-\s*([01]?\d|2[0-4]):([0-5]\d)$")
+
+
+class HoursSyntaxError(ValueError):
+    pass
+
+
+def _day(token: str) -> int:
+    t = token.strip().lower()[:3]
+    t = _FR_DAYS.get(t, t)
+    if t not in DAY_NAMES:
+        raise HoursSyntaxError(f"unknown day {token.strip()!r} (use mon, tue, ... sun)")
+    return DAY_NAMES.index(t)
+
+
+def parse_time_span(text: str) -> tuple[time, time]:
+    """Parse "09:00-12:00" into two times; "24:00" means end of day."""
+    m = _SPAN.match(text.strip())
+    if not m:
+        raise HoursSyntaxError(f"time span {text.strip()!r} is not HH:MM-HH:MM")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    start = time(h1 % 24, m1)
+    end = time.max if (h2 == 24 and m2 == 0) else time(h2 % 24, m2)
+    if h1 == 24 or end <= start:
+        raise HoursSyntaxError(f"time span {text.strip()!r} ends before it starts")
+    return start, end
+
+
+def parse_days(text: str) -> list[int]:
+    """Parse "mon-fri", "mon,wed,fri" or "sat" into weekday numbers (Monday = 0)."""
+    days: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            a, b = part.split("-", 1)
+            da, db = _day(a), _day(b)
+            if db < da:
+                raise HoursSyntaxError(f"day range {part!r} runs backwards")
+            days.extend(range(da, db + 1))
+        else:
+            days.append(_day(part))
+    if not days:
+        raise HoursSyntaxError("no day given")
+    return sorted(set(days))
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """Weekly opening spans in local time: spans[weekday] = [(start, end), ...]."""
+
+    spans: tuple[tuple[tuple[time, time], ...], ...] = field(default_factory=lambda: ((),) * 7)
+    text: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> OpeningHours:
+        """Parse "mon-fri 09:00-12:00,14:00-18:00; sat 10:00-12:00" (also "24/7")."""
+        src = (text or "").strip()
+        if src.lower() in {"24/7", "always"}:
+            return cls(spans=(((time(0), time.max),),) * 7, text=src)
+        week: list[list[tuple[time, time]]] = [[] for _ in range(7)]
+        if not src:
+            raise HoursSyntaxError("opening hours are empty")
+        for clause in re.split(r"[;\n]", src):
+            clause = clause.strip()
+            if not clause:
+                continue
+            m = re.match(r"^([A-Za-zé,\-\s]+?)\s+(\d.*)$", clause)
+            if not m:
+                raise HoursSyntaxError(f"clause {clause!r} is not 'DAYS HH:MM-HH:MM'")
+            days = parse_days(m.group(1))
+            for span_text in m.group(2).split(","):
+                span = parse_time_span(span_text)
+                for d in days:
+                    week[d].append(span)
+        return cls(spans=tuple(tuple(sorted(s)) for s in week), text=src)
+
+    def open_intervals(self, day: date, tz: ZoneInfo) -> list[tuple[datetime, datetime]]:
+        """Return the day's opening intervals as aware UTC datetimes."""
+        out = []
+        for start, end in self.spans[day.weekday()]:
+            a = datetime.combine(day, start, tzinfo=tz)
+            b = (
+                datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+                if end == time.max
+                else datetime.combine(day, end, tzinfo=tz)
+            )
+            out.append((a.astimezone(UTC), b.astimezone(UTC)))
+        return out
+
+    def is_open(self, when: datetime, tz: ZoneInfo) -> bool:
+        local = when.astimezone(tz)
+        t = local.time()
+        return any(a <= t < b or (b == time.max and t >= a) for a, b in self.spans[local.weekday()])
+
+
+def business_seconds(
+    start: datetime,
+    end: datetime,
+    hours: OpeningHours,
+    tz: ZoneInfo,
+    closed_days: set[date] | frozenset[date] = frozenset(),
+) -> float:
+    """Return the open time between `start` and `end` (aware datetimes), skipping closed days."""
+    if end <= start:
+        return 0.0
+    total = 0.0
+    day = start.astimezone(tz).date() - timedelta(days=1)
+    last = end.astimezone(tz).date()
+    while day <= last:
+        if day not in closed_days:
+            for a, b in hours.open_intervals(day, tz):
+                lo, hi = max(a, start), min(b, end)
+                if hi > lo:
+                    total += (hi - lo).total_seconds()
+        day += timedelta(days=1)
+    return total
