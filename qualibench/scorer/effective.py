@@ -1,0 +1,125 @@
+"""Which score counts for each reply: auditors over the automatic scorer, with adjudication flags."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, select
+
+from ..models import Score
+
+AUTO = "auto"
+AUDITOR_PREFIX = "auditor:"
+ADJUDICATOR_PREFIX = "adjudicator:"
+# Two auditors further apart than this on the total or on any criterion (in points) disagree.
+DEFAULT_TOLERANCE = 10.0
+
+
+@dataclass(frozen=True)
+class EffectiveScore:
+    """The score that counts for one reply, and where it comes from."""
+
+    reply_id: int
+    total: float
+    criteria: dict[str, float]
+    # "auto", "auditor:NAME", "auditor:A+B" (agreeing auditors, averaged), "adjudicator:NAME",
+    # or "adjudicate" (auditors disagree: their mean is given until someone adjudicates).
+    source: str
+    score_id: int | None
+    rubric_version: str
+    needs_adjudication: bool = False
+    scorers: tuple[str, ...] = field(default_factory=tuple)
+
+
+def current_rubric_version(session: Session, campaign_id: int) -> str | None:
+    """Return the rubric version of the campaign's most recent automatic score (None if none)."""
+    row = session.exec(
+        select(Score.rubric_version)
+        .where(Score.campaign_id == campaign_id, Score.scorer == AUTO)
+        .order_by(Score.id.desc())  # type: ignore[union-attr]
+        .limit(1)
+    ).first()
+    return row
+
+
+def effective_scores(
+    session: Session,
+    campaign_id: int,
+    rubric_version: str | None = None,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> dict[int, EffectiveScore]:
+    """Return reply_id -> the score that counts under `rubric_version`.
+
+    Default version: the one of the campaign's latest automatic scoring run (`qualibench score` or
+    `qualibench rescore`). Precedence: the latest adjudicator's score; else the auditors' latest
+    scores (one each), averaged when they agree within `tolerance` points, flagged
+    `needs_adjudication` (source "adjudicate") when they do not; else the latest automatic score.
+    Replies without any score under that version are absent.
+    """
+    version = rubric_version or current_rubric_version(session, campaign_id)
+    if version is None:
+        return {}
+    rows = session.exec(
+        select(Score)
+        .where(Score.campaign_id == campaign_id, Score.rubric_version == version)
+        .order_by(Score.id)  # type: ignore[arg-type]
+    ).all()
+    by_reply: dict[int, list[Score]] = defaultdict(list)
+    for row in rows:
+        by_reply[row.reply_id].append(row)
+    return {
+        reply_id: _resolve(reply_id, scores, version, tolerance)
+        for reply_id, scores in by_reply.items()
+    }
+
+
+def _resolve(reply_id: int, scores: list[Score], version: str, tolerance: float) -> EffectiveScore:
+    # `scores` is in insertion order, so later rows of one scorer replace earlier ones.
+    auto: Score | None = None
+    auditors: dict[str, Score] = {}
+    adjudicator: Score | None = None
+    for s in scores:
+        if s.scorer == AUTO:
+            auto = s
+        elif s.scorer.startswith(ADJUDICATOR_PREFIX):
+            adjudicator = s
+        else:
+            auditors[s.scorer] = s
+    if adjudicator is not None:
+        return _single(reply_id, adjudicator, version)
+    if not auditors:
+        assert auto is not None  # a reply appears here only with at least one row
+        return _single(reply_id, auto, version)
+    if len(auditors) == 1:
+        return _single(reply_id, next(iter(auditors.values())), version)
+    names = tuple(sorted(auditors))
+    rows = [auditors[n] for n in names]
+    keys = sorted({k for r in rows for k in r.criteria})
+    criteria = {k: round(sum(float(r.criteria.get(k, 0.0)) for r in rows) / len(rows), 2) for k in keys}
+    total = round(sum(r.total for r in rows) / len(rows), 2)
+    disagree = _spread([r.total for r in rows]) > tolerance or any(
+        _spread([float(r.criteria.get(k, 0.0)) for r in rows]) > tolerance for k in keys
+    )
+    latest = max(rows, key=lambda r: r.id or 0)
+    if disagree:
+        source = "adjudicate"
+    else:
+        source = AUDITOR_PREFIX + "+".join(n.removeprefix(AUDITOR_PREFIX) for n in names)
+    return EffectiveScore(
+        reply_id=reply_id, total=total, criteria=criteria, source=source, score_id=latest.id,
+        rubric_version=version, needs_adjudication=disagree, scorers=names,
+    )
+
+
+def _single(reply_id: int, s: Score, version: str) -> EffectiveScore:
+    return EffectiveScore(
+        reply_id=reply_id, total=float(s.total),
+        criteria={k: float(v) for k, v in s.criteria.items()}, source=s.scorer, score_id=s.id,
+        rubric_version=version, scorers=(s.scorer,),
+    )
+
+
+def _spread(values: list[float]) -> float:
+    return max(values) - min(values) if values else 0.0
