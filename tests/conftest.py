@@ -16,9 +16,28 @@ import pytest
 from qualibench.db import dispose_engines
 
 _PLUGINS = Path(__file__).parent / "plugins"
-pytest_plugins = sorted(
-    f"tests.plugins.{p.stem}" for p in _PLUGINS.glob("*.py") if not p.stem.startswith("_")
-)
+
+
+def _importable_plugins() -> list[str]:
+    # A fixture module that fails to import is reported once instead of breaking every test.
+    import importlib
+    import warnings
+
+    names = []
+    for path in sorted(_PLUGINS.glob("*.py")):
+        if path.stem.startswith("_"):
+            continue
+        name = f"tests.plugins.{path.stem}"
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            warnings.warn(f"fixture module {name} not loaded: {exc}", stacklevel=1)
+            continue
+        names.append(name)
+    return names
+
+
+pytest_plugins = _importable_plugins()
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_ENV = "QUALIBENCH_TEST_PG"
