@@ -1,0 +1,321 @@
+"""Say what kind of reply a message is: bounce, out-of-office, acknowledgement, redirect, answer.
+
+Headers are strong signals but not proof: Zendesk and some other helpdesks stamp
+`Auto-Submitted: auto-generated` on every notification, including an agent's real answer,
+so a substantive text without acknowledgement wording is still classed as an answer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from qualibench.mail.language import detect_language
+from qualibench.mail.parse import ParsedMessage
+from qualibench.mail.quotes import split_reply
+from qualibench.models import ReplyKind
+
+# A person cannot read, think and type an answer this fast.
+INSTANT_REPLY = timedelta(seconds=90)
+
+
+@dataclass
+class Classification:
+    """The kind of a reply and why, plus what the kind implies (redirect target, bounce facts)."""
+
+    kind: ReplyKind
+    reason: str
+    redirect_to: str = ""
+    ticket_ref: str = ""
+    failed_recipients: list[str] = field(default_factory=list)
+    bounce_diagnostic: str = ""
+    language: str = ""
+
+
+def _fold(text: str) -> str:
+    """Lowercase, strip accents and fold typographic apostrophes/spaces, for wording checks."""
+    text = unicodedata.normalize("NFKD", text.replace("’", "'"))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"\s+", " ", text.casefold())
+
+
+_BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.I)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|returned mail|mail delivery (?:failed|failure|subsystem)|delivery status notification \((?:failure|echec)"
+    r"|delivery failure|non remis|non distribuable|echec de (?:la )?(?:remise|distribution)"
+    r"|failure notice|message not delivered|could not be delivered|remise impossible",
+)
+_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_SMTP_CODE = re.compile(r"\b(5[0-5]\d)[ -]")
+_ADDRESS = re.compile(r"<?([\w.+'-]+@[\w-]+(?:\.[\w-]+)+)>?")
+
+_OOF_WORDING = re.compile(
+    r"absente? du bureau|je suis (?:actuellement )?absente?|en conges|out of (?:the )?office"
+    r"|i am (?:currently )?(?:away|out)|i'm (?:currently )?(?:away|out of)|on (?:annual )?leave"
+    r"|de retour le|back in the office|je serai de retour|i will be back|limited access to (?:my )?e-?mail"
+    r"|reponse automatique d'absence|absence du bureau"
+)
+_OOF_SUBJECT = re.compile(
+    r"^(?:automatic reply|reponse automatique|absence|out of office|ooo\b|absent)"
+)
+_ACK_WORDING = re.compile(
+    r"nous avons bien recu|avons bien pris en compte|bien ete (?:recu|enregistre|prise en compte)"
+    r"|accuse de reception|message automatique|reponse automatique|ceci est un (?:message|mail|e-?mail|courriel) automatique"
+    r"|merci de ne pas repondre|ne pas repondre a ce|dans les meilleurs delais|sous (?:\d+|quarante-huit|48|72|24) ?h"
+    r"|votre demande (?:a ete|est) (?:enregistree|transmise|bien)|(?:un|une) (?:ticket|dossier|demande) (?:a ete|n°).{0,40}cree"
+    r"|numero de (?:ticket|dossier|demande)|we have received your|we've received your|this is an automated"
+    r"|automatic(?:ally generated)? (?:response|reply|message)|do not reply to this|please do not reply"
+    r"|(?:ticket|case|request) #?\s?[\w-]+ has been (?:created|opened|received)|will get back to you"
+    r"|will respond (?:to you )?(?:as soon as|within)|reviewing your request|our team will (?:contact|reply|respond)"
+    r"|un conseiller (?:vous repondra|reviendra|va vous repondre)|reviendrons vers vous"
+)
+_AUTO_PRECEDENCE = {"auto_reply", "bulk", "junk", "list"}
+_PHONE = re.compile(
+    r"(?<!\d)(?:\+33 ?|0)[1-9](?:[ .-]?\d{2}){4}(?!\d)|(?<!\d)0 ?8 ?9\d(?:[ .-]?\d{2,3}){2,3}(?!\d)|(?<!\d)3\d{3}(?!\d)"
+)
+_PREMIUM = re.compile(r"(?<!\d)(?:\+33 ?|0) ?8 ?9\d")
+_URL = re.compile(r"https?://[^\s<>\")]+|www\.[^\s<>\")]+")
+_REDIRECT = re.compile(
+    r"appele[zr]|contacte[zr][- ](?:nous|notre)|telephon|joindre (?:notre|le) service|par telephone"
+    r"|notre service client(?:s)? au|composez|numero (?:vert|de telephone|indigo|surtaxe)"
+    r"|veuillez (?:utiliser|remplir|passer par)|formulaire|espace client|rubrique contact|chat en ligne"
+    r"|via (?:notre|l'|le|la) (?:site|application|appli|espace|chat|messagerie|formulaire)"
+    r"|cette adresse (?:n'est|e-?mail n'est) (?:pas|plus)|ne (?:traitons|traite) pas les demandes par"
+    r"|please (?:call|use|fill|visit|contact us (?:via|through|by phone|on))|call (?:us|our)|contact form|customer (?:area|portal|account)"
+    r"|web form|live chat|this (?:mailbox|address) is not monitored|we (?:do not|don't) (?:handle|process|answer) .{0,30}e-?mail"
+)
+_FILLER = re.compile(
+    r"^(?:bonjour|bonsoir|madame|monsieur|cher|chere|hello|hi|dear|merci|thank|cordialement|bien a vous|regards|best|kind regards)\b"
+)
+
+
+def _auto_headers(headers: dict[str, str]) -> str:
+    """Give back the name of the header that marks a message as automatic, or ""."""
+    auto = headers.get("auto-submitted", "").strip().lower()
+    if auto and auto != "no":
+        return f"Auto-Submitted: {auto}"
+    for name in ("x-autoreply", "x-autorespond", "x-autoresponder", "x-autogenerated"):
+        if name in headers:
+            return name
+    precedence = headers.get("precedence", "").strip().lower()
+    if precedence in _AUTO_PRECEDENCE:
+        return f"Precedence: {precedence}"
+    if (
+        headers.get("x-auto-response-suppress")
+        and "x-ms-exchange-generated-message-source" in headers
+    ):
+        return "Exchange generated message"
+    return ""
+
+
+def _bounce(msg: ParsedMessage) -> Classification | None:
+    report = (
+        msg.content_type == "multipart/report"
+        and bool(msg.delivery_status)
+        or any("status" in block for block in msg.delivery_status)
+    )
+    sender = bool(_BOUNCE_SENDER.match(msg.from_address))
+    subject = bool(_BOUNCE_SUBJECT.search(_fold(msg.subject)))
+    if not (report or sender or subject):
+        return None
+    failed: list[str] = []
+    diagnostic = ""
+    statuses: list[str] = []
+    for block in msg.delivery_status:
+        status = block.get("status", "")
+        recipient = block.get("final-recipient") or block.get("original-recipient") or ""
+        if status:
+            statuses.append(status)
+        if recipient and (status.startswith("5") or block.get("action", "").lower() == "failed"):
+            failed.append(recipient.split(";", 1)[-1].strip().strip("<>").lower())
+        diagnostic = diagnostic or block.get("diagnostic-code", "").split(";", 1)[-1].strip()
+    folded = msg.text
+    if not statuses:
+        statuses = [".".join(m) for m in _STATUS.findall(folded)]
+    if not failed:
+        own = {msg.from_address, *msg.to}
+        for line in folded.splitlines():
+            if (
+                _STATUS.search(line)
+                or _SMTP_CODE.search(line)
+                or re.match(r"^\s+\S+@\S+\s*$", line)
+            ):
+                for addr in _ADDRESS.findall(line):
+                    if addr.lower() not in own and addr.lower() not in failed:
+                        failed.append(addr.lower())
+    if not diagnostic:
+        for line in folded.splitlines():
+            if _STATUS.search(line) or _SMTP_CODE.search(line):
+                diagnostic = line.strip()
+                break
+    if statuses and all(s.startswith("4") for s in statuses) and not sender and not subject:
+        return None
+    if statuses and all(s.startswith(("2", "4")) for s in statuses):
+        # A delay warning or a success notice: automatic, but the message may still arrive.
+        return Classification(
+            ReplyKind.AUTO_ACK, f"delivery status notification ({statuses[0]}), not final"
+        )
+    why = (
+        "delivery-status report"
+        if report
+        else "mailer-daemon sender"
+        if sender
+        else "bounce subject"
+    )
+    return Classification(
+        ReplyKind.BOUNCE, why, failed_recipients=failed, bounce_diagnostic=diagnostic[:500]
+    )
+
+
+def _redirect(text: str) -> tuple[bool, str]:
+    """Say whether the text mostly sends the customer elsewhere, and where to."""
+    folded = _fold(text)
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", folded) if s.strip()]
+    content = [s for s in sentences if not _FILLER.match(s) and len(s) > 3]
+    redirecting = [s for s in content if _REDIRECT.search(s) or _PREMIUM.search(s)]
+    if not redirecting:
+        return False, ""
+    target = ""
+    phones = _PHONE.findall(text)
+    premium = [p for p in phones if _PREMIUM.match(p)]
+    if premium or phones:
+        target = re.sub(r"\s+", " ", (premium or phones)[0]).strip()
+    else:
+        urls = _URL.findall(text)
+        target = urls[0].rstrip(".,;") if urls else ""
+    words = sum(len(s.split()) for s in content)
+    share = sum(len(s.split()) for s in redirecting) / max(words, 1)
+    return share >= 0.4 or words <= 40, target
+
+
+def _text_kind(
+    text: str,
+    subject: str,
+    auto_header: str,
+    sent_at: datetime | None,
+    received_at: datetime | None,
+) -> Classification:
+    folded = _fold(text)
+    folded_subject = _fold(subject)
+    words = len(folded.split())
+    if _OOF_WORDING.search(folded) or (
+        _OOF_SUBJECT.match(folded_subject) and _OOF_WORDING.search(folded_subject)
+    ):
+        return Classification(ReplyKind.OUT_OF_OFFICE, "out-of-office wording")
+    if _ACK_WORDING.search(folded) or _ACK_WORDING.search(folded_subject):
+        reason = "acknowledgement wording" + (f" and {auto_header}" if auto_header else "")
+        # A long, specific text that merely ends "do not reply" is an answer sent by a helpdesk.
+        if words < 120 or auto_header:
+            return Classification(ReplyKind.AUTO_ACK, reason)
+    if sent_at is not None and received_at is not None and received_at - sent_at < INSTANT_REPLY:
+        return Classification(
+            ReplyKind.AUTO_ACK,
+            f"arrived {int((received_at - sent_at).total_seconds())} s after sending",
+        )
+    if auto_header and words < 60:
+        return Classification(ReplyKind.AUTO_ACK, f"{auto_header} and a short text")
+    redirect, target = _redirect(text)
+    if redirect:
+        return Classification(
+            ReplyKind.REDIRECT, "text sends the customer to another channel", redirect_to=target
+        )
+    reason = "substantive text" + (
+        f" despite {auto_header} (helpdesk notification)" if auto_header else ""
+    )
+    return Classification(ReplyKind.ANSWER, reason)
+
+
+def classify(
+    msg: ParsedMessage, *, sent_at: datetime | None = None, received_at: datetime | None = None
+) -> Classification:
+    """Give back the Classification of a parsed e-mail (headers, wording and timing combined)."""
+    text = msg.reply_text or msg.text
+    result = _bounce(msg)
+    if result is None:
+        auto = _auto_headers(msg.headers)
+        exchange_oof = bool(msg.headers.get("x-auto-response-suppress")) and bool(
+            msg.headers.get("auto-submitted", "").lower().startswith("auto-")
+        )
+        result = _text_kind(text, msg.subject, auto, sent_at, received_at)
+        if (
+            result.kind is ReplyKind.AUTO_ACK
+            and exchange_oof
+            and _OOF_SUBJECT.match(_fold(msg.subject))
+            and not _ACK_WORDING.search(_fold(text))
+        ):
+            result = Classification(ReplyKind.OUT_OF_OFFICE, "Exchange automatic reply headers")
+    result.ticket_ref = extract_ticket_ref(msg.subject, msg.text) or ""
+    result.language = detect_language(text)
+    return result
+
+
+def classify_text(
+    text: str,
+    *,
+    subject: str = "",
+    sent_at: datetime | None = None,
+    received_at: datetime | None = None,
+) -> Classification:
+    """Give back the Classification of a headerless reply (X, Facebook, assisted entry)."""
+    reply, _signature, _quoted = split_reply(text)
+    result = _text_kind(reply or text, subject, "", sent_at, received_at)
+    result.ticket_ref = extract_ticket_ref(subject, text) or ""
+    result.language = detect_language(reply or text)
+    return result
+
+
+_PREFIX = re.compile(
+    r"^\s*(?:(?:re|fw|fwd|tr|aw|wg|sv|vs|antw|ref|rif|r|rep|reponse|sv|odp|automatic reply|reponse automatique)"
+    r"\s*(?:\[\d+\]|\(\d+\))?\s*:|\[[^\]]{0,40}\]|\((?:ticket|case|ref|demande|dossier)[^)]{0,30}\))\s*",
+    re.IGNORECASE,
+)
+_TRAILING_REF = re.compile(
+    r"\s*(?:[-–|:]\s*)?(?:\[[^\]]{0,40}\]|\((?:ticket|case|ref|demande|dossier)[^)]{0,30}\)"
+    r"|(?:ref|reference|ticket|case|demande|dossier)\s*(?:n°|no|nr|#|:|\.)+\s*:?\s*[\w-]{3,})\s*$",
+    re.IGNORECASE,
+)
+
+
+def normalise_subject(subject: str) -> str:
+    """Give back a subject without reply/forward prefixes and ticket tags, folded for comparison."""
+    text = _fold(subject or "")
+    text = re.sub(r"(?:#|\bn°?)\s*\d{3,}", lambda m: m.group(0), text)
+    previous = None
+    while previous != text:
+        previous = text
+        text = _PREFIX.sub("", text, count=1)
+        text = _TRAILING_REF.sub("", text)
+    text = re.sub(r"[\s\W_]+$", "", text)
+    text = re.sub(r"^[\s\W_]+", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+_REF_PATTERNS = [
+    re.compile(
+        r"\[\s*(?:ticket|case|request|demande|dossier|incident|ref)?\s*(?:#|n°|:)\s*([A-Z0-9][\w-]{2,})\s*\]",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:ticket|request|case|demande|dossier|incident|r[ée]clamation|requ[êe]te)"
+        r"\s*(?:n[°º]|no\.?|num[ée]ro|number|#|:)\s*:?\s*#?\s*([A-Z0-9][\w-]{2,})",
+        re.I,
+    ),
+    re.compile(
+        r"\bR[ée]f(?:[ée]rence)?\s*\.?\s*(?:n[°º]\s*)?:?\s*#?\s*([A-Z0-9]*\d[\w-]{2,})", re.I
+    ),
+    re.compile(r"\b(?:case|ticket|request)\s+#?\s*(\d{3,})\b", re.I),
+    re.compile(r"(?:^|\s)#(\d{4,})\b"),
+]
+
+
+def extract_ticket_ref(subject: str, text: str) -> str | None:
+    """Give back the brand's ticket reference from a subject or body, or None."""
+    for source in (subject or "", (text or "")[:5000]):
+        source = source.replace("\u00a0", " ").replace("\u202f", " ")
+        for pattern in _REF_PATTERNS:
+            found = pattern.search(source)
+            if found:
+                return found.group(1).strip("-")
+    return None

@@ -1,0 +1,395 @@
+"""Turn raw e-mail bytes into a ParsedMessage, tolerating the mail real helpdesks send.
+
+The stdlib parser with the compat32 policy is used because it never raises on malformed
+headers (policy.default parses address headers lazily and can raise on access); header
+decoding (RFC 2047, raw 8-bit) and charset guessing are done here, leniently.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.message import Message
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_to_datetime
+
+from qualibench.errors import QualibenchError
+from qualibench.mail.htmltext import html_to_text
+from qualibench.mail.quotes import split_reply
+
+
+class UnparseableMessage(QualibenchError):
+    """Nothing usable (no header, no readable text) could be read from the raw bytes."""
+
+
+@dataclass
+class ParsedMessage:
+    """What a raw e-mail says, decoded: addresses lowercased, text as str, dates aware UTC."""
+
+    message_id: str = ""
+    in_reply_to: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    from_address: str = ""
+    from_name: str = ""
+    reply_to: list[str] = field(default_factory=list)
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    delivered_to: list[str] = field(default_factory=list)
+    x_original_to: list[str] = field(default_factory=list)
+    subject: str = ""
+    date: datetime | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+    reply_text: str = ""
+    signature: str = ""
+    quoted: str = ""
+    html_only: bool = False
+    charset: str = ""
+    attachments: list[tuple[str, str, int]] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+    # Beyond the issue's list: what bounce classification and bounce matching need.
+    content_type: str = ""
+    delivery_status: list[dict[str, str]] = field(default_factory=list)
+    returned_message_id: str = ""  # Message-ID of our message when a bounce returns it
+
+    def recipients(self) -> list[str]:
+        """Give back every address the message was delivered to, for reply-alias matching."""
+        seen: dict[str, None] = {}
+        for addr in self.to + self.cc + self.delivered_to + self.x_original_to:
+            seen.setdefault(addr, None)
+        return list(seen)
+
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(r"(=\?[^?\s]+\?[QqBb]\?[^?\s]*\?=)\s+(?==\?[^?\s]+\?[QqBb]\?)")
+_MSGID = re.compile(r"<[^<>\s]+>")
+_CHARSET_ALIASES = {
+    # WHATWG: labels browsers and mailers treat as windows-1252 in practice.
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "ascii",
+    "ascii": "ascii",
+    "unicode-1-1-utf-7": "utf-7",
+    "x-unknown": "",
+    "unknown-8bit": "",
+    "x-user-defined": "",
+    "ks_c_5601-1987": "cp949",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+}
+
+
+def lookup_charset(name: str | None) -> str:
+    """Give back a Python codec name for a declared MIME charset, or "" when unknown."""
+    if not name:
+        return ""
+    label = name.strip().strip("\"'").lower()
+    if label in _CHARSET_ALIASES:
+        return _CHARSET_ALIASES[label]
+    try:
+        return codecs.lookup(label).name
+    except (LookupError, ValueError):
+        return ""
+
+
+def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str, str]:
+    """Give back (text, charset used, defect or "") for bytes with a possibly wrong charset."""
+    codec = lookup_charset(declared)
+    if codec:
+        try:
+            return data.decode(codec), codec, ""
+        except (UnicodeDecodeError, LookupError):
+            pass
+    if not codec or codec != "utf-8":
+        try:
+            text = data.decode("utf-8")
+            defect = f"declared charset {declared!r} but bytes are utf-8" if declared else ""
+            if codec == "ascii" or not declared:
+                defect = ""
+            return text, "utf-8", defect
+        except UnicodeDecodeError:
+            pass
+    defect = (
+        f"declared charset {declared!r} does not decode; read as windows-1252"
+        if declared and declared.lower() not in ("us-ascii", "ascii")
+        else ""
+    )
+    try:
+        return data.decode("cp1252"), "cp1252", defect
+    except UnicodeDecodeError:
+        # Five bytes are undefined in cp1252; latin-1 maps every byte.
+        return data.decode("latin-1"), "latin-1", defect
+
+
+def _raw_header_text(value: str) -> str:
+    """Give back a header value with raw 8-bit bytes (surrogate-escaped) decoded."""
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        data = value.encode("ascii", "surrogateescape")
+        value, _, _ = decode_bytes(data, None)
+    return value
+
+
+def _decode_word(charset: str, encoding: str, payload: str) -> str:
+    import base64
+    import binascii
+    import quopri
+
+    charset = charset.split("*", 1)[0]  # RFC 2231 language suffix: =?utf-8*fr?Q?...?=
+    try:
+        if encoding.upper() == "B":
+            padded = payload + "=" * (-len(payload) % 4)
+            data = base64.b64decode(padded, validate=False)
+        else:
+            data = quopri.decodestring(
+                payload.replace("_", " ").encode("ascii", "replace"), header=True
+            )
+    except (binascii.Error, ValueError):
+        return payload
+    text, _, _ = decode_bytes(data, charset)
+    return text
+
+
+def decode_header_value(value: str | None) -> str:
+    """Give back a header value as text: RFC 2047 words decoded, raw 8-bit tolerated, unfolded."""
+    if not value:
+        return ""
+    value = _raw_header_text(str(value))
+    value = re.sub(r"\r?\n[ \t]+", " ", value)
+    value = _BETWEEN_WORDS.sub(r"\1", value)
+    value = _ENCODED_WORD.sub(lambda m: _decode_word(m.group(1), m.group(2), m.group(3)), value)
+    return value.replace("\r", "").replace("\n", " ").strip()
+
+
+def _addresses(values: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for name, addr in getaddresses([decode_header_value(v) for v in values]):
+        addr = addr.strip().strip("<>").lower()
+        if "@" in addr and " " not in addr:
+            pairs.append((name.strip(), addr))
+    return pairs
+
+
+def _message_ids(value: str) -> list[str]:
+    found = _MSGID.findall(value)
+    if not found and value.strip() and " " not in value.strip():
+        found = [value.strip()]
+    return found
+
+
+def _parse_date(value: str, defects: list[str]) -> datetime | None:
+    if not value:
+        defects.append("missing Date header")
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        defects.append(f"unreadable Date header {value[:60]!r}")
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        # RFC 5322 "-0000": the offset is unknown; UTC is the documented reading.
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        defects.append(f"Date header out of range {value[:60]!r}")
+        return None
+
+
+def _payload_bytes(part: Message, defects: list[str]) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except (ValueError, TypeError, AssertionError) as exc:  # broken transfer encodings
+        defects.append(f"undecodable part body: {exc}")
+        data = None
+    if isinstance(data, bytes):
+        return data
+    raw = part.get_payload()
+    if isinstance(raw, str):
+        return raw.encode("ascii", "surrogateescape")
+    return b""
+
+
+def _is_attachment(part: Message) -> bool:
+    disposition = (part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
+    if disposition == "attachment":
+        return True
+    return part.get_content_type() not in ("text/plain", "text/html")
+
+
+def _filename(part: Message) -> str:
+    try:
+        name = part.get_filename() or part.get_param("name") or ""
+    except (ValueError, LookupError, TypeError):
+        name = ""
+    if isinstance(name, tuple):  # an undecoded RFC 2231 triple
+        name = name[2]
+    return decode_header_value(str(name))
+
+
+@dataclass
+class _Walk:
+    plain: list[tuple[str, str]] = field(default_factory=list)  # (text, charset)
+    html: list[tuple[str, str]] = field(default_factory=list)
+    attachments: list[tuple[str, str, int]] = field(default_factory=list)
+    delivery_status: list[dict[str, str]] = field(default_factory=list)
+    returned_message_id: str = ""
+
+
+def _read_part_text(part: Message, defects: list[str]) -> tuple[str, str]:
+    data = _payload_bytes(part, defects)
+    declared = part.get_content_charset() if part.get_param("charset") else None
+    if part.get_content_type() == "text/html" and not declared:
+        meta = re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", data[:4096], re.IGNORECASE)
+        if meta:
+            declared = meta.group(1).decode("ascii", "replace")
+    text, used, defect = decode_bytes(data, declared)
+    if defect:
+        defects.append(defect)
+    return text, used
+
+
+def _delivery_fields(part: Message) -> list[dict[str, str]]:
+    blocks = part.get_payload()
+    fields_list: list[dict[str, str]] = []
+    if isinstance(blocks, list):
+        for block in blocks:
+            if isinstance(block, Message):
+                fields_list.append({k.lower(): decode_header_value(v) for k, v in block.items()})
+    elif isinstance(blocks, str):
+        for chunk in re.split(r"\r?\n\s*\r?\n", blocks):
+            entry = {}
+            for line in chunk.splitlines():
+                if ":" in line and not line[:1].isspace():
+                    key, _, val = line.partition(":")
+                    entry[key.strip().lower()] = val.strip()
+            if entry:
+                fields_list.append(entry)
+    return fields_list
+
+
+def _walk(part: Message, acc: _Walk, defects: list[str], depth: int = 0) -> None:
+    ctype = part.get_content_type()
+    if depth > 30:
+        defects.append("MIME nesting deeper than 30 levels ignored")
+        return
+    if part.is_multipart():
+        children = part.get_payload()
+        if not isinstance(children, list):
+            return
+        for child in children:
+            if isinstance(child, Message):
+                _walk(child, acc, defects, depth + 1)
+        return
+    if ctype == "message/delivery-status":
+        acc.delivery_status.extend(_delivery_fields(part))
+        return
+    if ctype in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
+        data = _payload_bytes(part, defects)
+        inner = part.get_payload()
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+            mid = inner[0].get("Message-ID", "")
+        else:
+            found = re.search(rb"^Message-ID:\s*(<[^>\r\n]+>)", data, re.IGNORECASE | re.MULTILINE)
+            mid = found.group(1).decode("ascii", "replace") if found else ""
+        if mid and not acc.returned_message_id:
+            acc.returned_message_id = decode_header_value(mid).strip()
+        if ctype == "message/rfc822":
+            acc.attachments.append((_filename(part) or "message.eml", ctype, len(data)))
+        return
+    if _is_attachment(part):
+        data = _payload_bytes(part, defects)
+        media = ctype
+        name = _filename(part)
+        if name.lower() == "winmail.dat" and media == "application/octet-stream":
+            media = "application/ms-tnef"
+        acc.attachments.append((name, media, len(data)))
+        return
+    text, used = _read_part_text(part, defects)
+    (acc.html if ctype == "text/html" else acc.plain).append((text, used))
+
+
+def _headers(msg: Message) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in msg.items():
+        key = str(name).strip().lower()
+        if key and key not in headers:
+            headers[key] = decode_header_value(value)
+    return headers
+
+
+def _usable(msg: Message, headers: dict[str, str], text: str) -> bool:
+    known = {"from", "to", "subject", "date", "message-id", "received", "content-type"}
+    if known & headers.keys():
+        return True
+    if not text.strip():
+        return False
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\r\n\t")
+    return printable / len(text) > 0.9
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Give back the ParsedMessage of raw RFC 5322 bytes; raise UnparseableMessage if unusable."""
+    if not raw or not raw.strip():
+        raise UnparseableMessage(
+            "empty message", "the raw bytes are kept as evidence; nothing to parse"
+        )
+    msg = message_from_bytes(raw, policy=compat32)
+    defects = [type(d).__name__ for d in msg.defects]
+    headers = _headers(msg)
+    acc = _Walk()
+    _walk(msg, acc, defects)
+    for part in msg.walk():
+        if part is not msg:
+            defects.extend(type(d).__name__ for d in getattr(part, "defects", []))
+
+    html_only = not acc.plain and bool(acc.html)
+    if acc.plain:
+        text = "\n\n".join(t for t, _ in acc.plain if t.strip()) or acc.plain[0][0]
+        charset = acc.plain[0][1]
+    elif acc.html:
+        text = "\n\n".join(html_to_text(t) for t, _ in acc.html)
+        charset = acc.html[0][1]
+    else:
+        text, charset = "", ""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+
+    if not _usable(msg, headers, text):
+        raise UnparseableMessage(
+            "no header and no readable text in the message",
+            "the raw bytes are kept as evidence; look at them with `qualibench inbox`",
+        )
+
+    from_pairs = _addresses(msg.get_all("From", []))
+    reply, signature, quoted = split_reply(text)
+    return ParsedMessage(
+        message_id=(_message_ids(headers.get("message-id", "")) or [""])[0],
+        in_reply_to=_message_ids(headers.get("in-reply-to", "")),
+        references=_message_ids(headers.get("references", "")),
+        from_address=from_pairs[0][1] if from_pairs else "",
+        from_name=from_pairs[0][0] if from_pairs else "",
+        reply_to=[a for _, a in _addresses(msg.get_all("Reply-To", []))],
+        to=[a for _, a in _addresses(msg.get_all("To", []))],
+        cc=[a for _, a in _addresses(msg.get_all("Cc", []))],
+        delivered_to=[a for _, a in _addresses(msg.get_all("Delivered-To", []))],
+        x_original_to=[a for _, a in _addresses(msg.get_all("X-Original-To", []))],
+        subject=headers.get("subject", ""),
+        date=_parse_date(headers.get("date", ""), defects),
+        headers=headers,
+        text=text,
+        reply_text=reply,
+        signature=signature,
+        quoted=quoted,
+        html_only=html_only,
+        charset=charset,
+        attachments=acc.attachments,
+        defects=defects,
+        content_type=msg.get_content_type(),
+        delivery_status=acc.delivery_status,
+        returned_message_id=acc.returned_message_id,
+    )
