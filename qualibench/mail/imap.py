@@ -1,0 +1,346 @@
+"""The read-only IMAP collector: new messages per folder, raw bytes stored before any parsing.
+
+Read-only is a promise to the analyst whose mailbox this is: folders are opened with EXAMINE
+(select_folder(readonly=True)) and bodies fetched with BODY.PEEK, so \\Seen is never set and
+nothing is ever deleted. Per folder the last (UIDVALIDITY, UID) processed is kept in SyncState;
+a poll first asks STATUS for UIDNEXT, so a mailbox with nothing new costs one round trip.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+from sqlmodel import Session, select
+
+from ..errors import QualibenchError, RemoteFailure
+from ..events import log_event
+from ..models import SyncState
+
+if TYPE_CHECKING:
+    from ..campaign.spec import AccountSpec
+    from ..workspace import Workspace
+
+# A Date header this far from INTERNALDATE is flagged: a wrong clock or a message held back.
+DATE_DISAGREEMENT = timedelta(days=1)
+# Bodies are fetched in batches of at most this many bytes (a 50 MB attachment goes alone)...
+BATCH_BYTES = 8 * 1024 * 1024
+# ...and this many messages; headers are fetched in chunks of HEADER_CHUNK UIDs.
+BATCH_MESSAGES = 500
+HEADER_CHUNK = 2000
+# RFC 2177: servers may drop an IDLE after 30 minutes; re-issue it well before.
+IDLE_REISSUE_SECONDS = 25 * 60
+JUNK_NAMES = (
+    "junk",
+    "spam",
+    "junk e-mail",
+    "junk email",
+    "bulk mail",
+    "courrier indésirable",
+    "courrier indesirable",
+    "indésirables",
+    "pourriel",
+    "[gmail]/spam",
+)
+
+HEADER_ITEM = b"BODY[HEADER.FIELDS (DATE)]"
+HEADER_FETCH = "BODY.PEEK[HEADER.FIELDS (DATE)]"
+
+
+@dataclass
+class RawMail:
+    """One message as fetched: its bytes and what IMAP says about it, nothing parsed yet."""
+
+    raw: bytes
+    uid: int
+    received_at: datetime | None
+    date_header: datetime | None
+    source: str
+    source_ref: str
+
+
+@dataclass
+class FolderReport:
+    """What one folder gave in one pass."""
+
+    account: str
+    folder: str
+    new: int = 0  # InboundMessage rows created
+    duplicates: int = 0  # bytes already collected (resync, same message in two folders)
+    fetched: int = 0
+    bytes: int = 0
+    resynced: bool = False  # UIDVALIDITY changed: the folder was read again from the start
+    seconds: float = 0.0
+
+
+@dataclass
+class SyncOutcome:
+    reports: list[FolderReport] = field(default_factory=list)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+    except (OSError, ValueError):
+        return False
+
+
+def connect(account: AccountSpec, *, timeout: float = 30.0) -> IMAPClient:
+    """Return an IMAP connection logged in to `account` (times come back timezone-aware)."""
+    security = (account.imap_security or "tls").lower()
+    if security == "plain" and not _is_loopback(account.imap_host):
+        raise QualibenchError(
+            f"account {account.name!r} would send its IMAP password in clear to {account.imap_host}",
+            'set imap_security = "tls" or "starttls"; plain is only allowed on loopback',
+        )
+    port = account.imap_port or (993 if security == "tls" else 143)
+    where = f"{account.imap_host}:{port}"
+    try:
+        client = IMAPClient(account.imap_host, port=port, ssl=security == "tls", timeout=timeout)
+        if security == "starttls":
+            client.starttls(ssl.create_default_context())
+    except (OSError, IMAPClientError, ssl.SSLError) as exc:
+        raise RemoteFailure(
+            f"cannot reach the IMAP server {where} of account {account.name!r}: {exc}",
+            "check imap_host, imap_port and imap_security in campaign.toml and that the server runs",
+        ) from None
+    # INTERNALDATE keeps its offset instead of becoming naive local time.
+    client.normalise_times = False
+    try:
+        client.login(account.username, account.password())
+    except LoginError:
+        client.shutdown()
+        raise RemoteFailure(
+            f"the IMAP server {where} refused the login of {account.username!r}",
+            f"check the username and the password of [accounts.{account.name}]",
+        ) from None
+    return client
+
+
+def folders_to_scan(client: IMAPClient, account: AccountSpec) -> list[str]:
+    """Return INBOX, the Junk/Spam folders (SPECIAL-USE \\Junk or by name) and configured ones."""
+    listed = client.list_folders()
+    names = {name for _flags, _sep, name in listed}
+    chosen = ["INBOX"]
+    for flags, _sep, name in listed:
+        if b"\\Junk" in flags or name.lower() in JUNK_NAMES or name.lower().endswith("/spam"):
+            chosen.append(name)
+    for wanted in account.folders:
+        if wanted in names or wanted.upper() == "INBOX":
+            chosen.append("INBOX" if wanted.upper() == "INBOX" else wanted)
+    return list(dict.fromkeys(chosen))
+
+
+def _sync_state(session: Session, campaign_id: int, account: str, folder: str) -> SyncState:
+    row = session.exec(
+        select(SyncState).where(
+            SyncState.campaign_id == campaign_id,
+            SyncState.account == account,
+            SyncState.folder == folder,
+        )
+    ).first()
+    if row is None:
+        row = SyncState(campaign_id=campaign_id, account=account, folder=folder)
+    return row
+
+
+def _aware(value: object) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:  # a server without offset: RFC 3501 times are UTC-ish, keep UTC
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _date_header(block: bytes | None) -> datetime | None:
+    if not block:
+        return None
+    text = block.decode("latin-1").strip()
+    _, _, value = text.partition(":")
+    try:
+        return _aware(parsedate_to_datetime(" ".join(value.split())))
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _batches(uids: list[int], sizes: dict[int, int]) -> Iterator[list[int]]:
+    batch: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if batch and (total + size > BATCH_BYTES or len(batch) >= BATCH_MESSAGES):
+            yield batch
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        yield batch
+
+
+def sync_folder(
+    ws: Workspace,
+    client: IMAPClient,
+    campaign_id: int,
+    account: str,
+    folder: str,
+    store: Callable[[Session, list[RawMail]], tuple[int, int]],
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> FolderReport:
+    """Fetch the messages of `folder` newer than its SyncState and hand them to `store`.
+
+    `store(session, batch)` must persist the batch (evidence first) and return (new, duplicates);
+    the SyncState moves forward in the same transaction, so a crash loses nothing and a rerun
+    re-fetches at most one batch, which `store` recognises by its hash.
+    """
+    started = time.perf_counter()
+    report = FolderReport(account=account, folder=folder)
+    source = f"imap:{account}/{folder}"
+    status = client.folder_status(folder, [b"UIDVALIDITY", b"UIDNEXT"])
+    uidvalidity = int(status[b"UIDVALIDITY"])
+    uidnext = int(status.get(b"UIDNEXT", 0) or 0)
+    with ws.session() as session:
+        state = _sync_state(session, campaign_id, account, folder)
+        last_uid = state.last_uid
+        if state.uidvalidity and state.uidvalidity != uidvalidity:
+            # UIDs of the old validity mean nothing now: read the folder again from the start;
+            # messages already collected are recognised by their SHA-256 and not duplicated.
+            report.resynced = True
+            log_event(
+                session,
+                campaign_id,
+                "imap.uidvalidity_changed",
+                source,
+                {"old": state.uidvalidity, "new": uidvalidity},
+                ws.clock,
+            )
+            last_uid = 0
+        if state.uidvalidity == uidvalidity and uidnext and uidnext <= last_uid + 1:
+            report.seconds = time.perf_counter() - started
+            return report  # nothing new: one STATUS was enough
+        state.uidvalidity = uidvalidity
+        state.last_uid = last_uid
+        state.updated_at = ws.clock.now()
+        session.add(state)
+
+    client.select_folder(folder, readonly=True)
+    uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
+    if not uids:
+        report.seconds = time.perf_counter() - started
+        return report
+    meta: dict[int, dict] = {}
+    for i in range(0, len(uids), HEADER_CHUNK):
+        chunk = uids[i : i + HEADER_CHUNK]
+        meta.update(client.fetch(chunk, ["INTERNALDATE", "RFC822.SIZE", HEADER_FETCH]))
+    uids = [u for u in uids if u in meta]  # expunged between SEARCH and FETCH
+    sizes = {u: int(meta[u].get(b"RFC822.SIZE", 0)) for u in uids}
+    done = 0
+    for batch_uids in _batches(uids, sizes):
+        bodies = client.fetch(batch_uids, ["BODY.PEEK[]"])
+        batch: list[RawMail] = []
+        for uid in batch_uids:
+            raw = bodies.get(uid, {}).get(b"BODY[]")
+            if raw is None:
+                continue  # expunged meanwhile
+            info = meta[uid]
+            batch.append(
+                RawMail(
+                    raw=raw,
+                    uid=uid,
+                    received_at=_aware(info.get(b"INTERNALDATE")),
+                    date_header=_date_header(info.get(HEADER_ITEM)),
+                    source=source,
+                    source_ref=f"{uidvalidity}:{uid}",
+                )
+            )
+            report.bytes += len(raw)
+        with ws.session() as session:
+            new, dupes = store(session, batch)
+            state = _sync_state(session, campaign_id, account, folder)
+            state.uidvalidity = uidvalidity
+            state.last_uid = max(state.last_uid, batch_uids[-1])
+            state.updated_at = ws.clock.now()
+            session.add(state)
+        report.new += new
+        report.duplicates += dupes
+        report.fetched += len(batch)
+        done += len(batch_uids)
+        if progress:
+            progress(f"{account}/{folder}", done, len(uids))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def sync_account(
+    ws: Workspace,
+    campaign_id: int,
+    account: AccountSpec,
+    store: Callable[[Session, list[RawMail]], tuple[int, int]],
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[FolderReport]:
+    """Return one report per folder scanned in `account` (INBOX and Junk/Spam)."""
+    client = connect(account)
+    try:
+        return [
+            sync_folder(ws, client, campaign_id, account.name, folder, store, progress=progress)
+            for folder in folders_to_scan(client, account)
+        ]
+    except (OSError, IMAPClientError) as exc:
+        raise RemoteFailure(
+            f"the IMAP server of account {account.name!r} failed during collection: {exc}",
+            "rerun `qualibench collect`: it resumes after the last message stored",
+        ) from None
+    finally:
+        try:
+            client.logout()
+        except (OSError, IMAPClientError):
+            client.shutdown()
+
+
+def wait_for_mail(
+    account: AccountSpec,
+    *,
+    timeout: float,
+    idle_reissue: float = IDLE_REISSUE_SECONDS,
+    poll_seconds: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """Block until INBOX changes or `timeout` passes; return "idle", "poll" or "timeout".
+
+    Uses IDLE (re-issued every `idle_reissue` seconds, before the 29-minute limit) when the
+    server offers it, otherwise sleeps `poll_seconds` and lets the caller poll.
+    """
+    client = connect(account)
+    try:
+        if not client.has_capability("IDLE"):
+            sleep(min(poll_seconds, timeout))
+            return "poll"
+        client.select_folder("INBOX", readonly=True)
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            client.idle()
+            try:
+                responses = client.idle_check(timeout=min(left, idle_reissue))
+            finally:
+                client.idle_done()
+            if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                return "idle"
+        return "timeout"
+    except (OSError, IMAPClientError):
+        sleep(min(poll_seconds, timeout))  # a dropped IDLE: fall back to one polling interval
+        return "poll"
+    finally:
+        try:
+            client.logout()
+        except (OSError, IMAPClientError):
+            client.shutdown()
