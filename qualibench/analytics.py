@@ -1,0 +1,352 @@
+"""Campaign analytics with pandas: one row per test, rates, censored delays, indices, intervals.
+
+Definitions (printed in the report's methodology):
+- A *test* is a probe that was sent (it has sent_at). Failed and planned probes are listed in
+  `load_tests` with sent=False and counted nowhere else.
+- The clock stops at the first human reply: kind "answer", or "redirect" (a human who deflects
+  to another channel: it counts as answered, flagged `deflected`, and its scored quality is
+  low by design). Automatic acknowledgements never stop it. Undeliverable tests count as
+  sent and never answered (the brand's published contact point did not work).
+- Delays are censored at the window end (or at the analysis time while a window is open) and
+  estimated with Kaplan-Meier (qualibench.survival), in calendar and in business hours.
+- Quality of answers: mean effective score (auditors over automatic) of the first answers.
+  The index uses the *delivered quality*: the same mean over every test, an unanswered test
+  counting 0, so silence is never dropped from the average.
+- Delay score = 100 x mean of KM F(t) at 1 h, 4 h, 24 h and the window (calendar time, what
+  the customer waits): answering everything within an hour scores 100, never answering 0.
+- Brand channel index = (delay_weight x delay score + quality_weight x delivered quality) / 100;
+  a brand's overall index weights its channel indices by rules.channel_weights (equal if empty),
+  renormalised over the channels it was tested on.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlmodel import Session, select
+
+from .campaign.spec import AwardRules
+from .hours import HoursSyntaxError, OpeningHours, business_seconds
+from .models import Brand, Campaign, Probe, Reply, ReplyKind, Scenario, Score, Wave
+from .survival import CHECKPOINTS_H, km_at, km_median
+
+HUMAN_KINDS = (ReplyKind.ANSWER.value, ReplyKind.REDIRECT.value)
+DEFAULT_HOURS = "mon-fri 09:00-18:00"
+BUCKETS = ("within_1h", "within_4h", "within_24h", "within_window")
+
+
+@dataclass
+class Analysis:
+    """Every figure of a campaign's report; tables are pandas DataFrames (exportable as is)."""
+
+    campaign: dict
+    rules: AwardRules
+    tests: pd.DataFrame
+    brand_channel: pd.DataFrame
+    brands: pd.DataFrame
+    sectors: pd.DataFrame
+    scenarios: pd.DataFrame
+    channels: pd.DataFrame
+    criteria: pd.DataFrame  # mean points per criterion and channel (answered tests)
+    cross_channel: pd.DataFrame  # per scenario: share of brands answering on every channel
+    cross_channel_share: float
+    window_h: float
+    samples: dict = field(default_factory=dict)  # (brand_key, channel | "*") -> bootstrap indices
+    comparison: dict | None = None  # {"brands": DataFrame, "sectors": DataFrame, "source": str}
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Return the named tables the exports write (tests first)."""
+        out = {"tests": self.tests, "brand_channel": self.brand_channel, "brands": self.brands,
+               "sectors": self.sectors, "scenarios": self.scenarios, "channels": self.channels,
+               "criteria": self.criteria, "cross_channel": self.cross_channel}
+        if self.comparison:
+            out["comparison_brands"] = self.comparison["brands"]
+            out["comparison_sectors"] = self.comparison["sectors"]
+        return out
+
+
+def rules_from_config(config: dict) -> AwardRules:
+    """Return the AwardRules of a campaign from its stored campaign.toml ([awards] table)."""
+    raw = (config or {}).get("awards", {}) or {}
+    d = AwardRules()
+    kw = {k: type(getattr(d, k))(raw[k]) for k in (
+        "delay_weight", "quality_weight", "min_tests_per_brand", "min_brands_per_sector",
+        "min_candidates", "min_index", "bootstrap_samples", "confidence") if k in raw}
+    if "channel_weights" in raw:
+        kw["channel_weights"] = {str(k): float(v) for k, v in raw["channel_weights"].items()}
+    if "tie_break" in raw:
+        kw["tie_break"] = tuple(raw["tie_break"])
+    return AwardRules(**kw)
+
+
+@lru_cache(maxsize=256)
+def _closed_days(country: str, year: int) -> frozenset[date]:
+    import holidays
+
+    try:
+        return frozenset(holidays.country_holidays(country or "FR", years=[year, year + 1]))
+    except (NotImplementedError, KeyError):
+        return frozenset()
+
+
+@lru_cache(maxsize=1024)
+def _hours(text: str) -> OpeningHours:
+    try:
+        return OpeningHours.parse(text or DEFAULT_HOURS)
+    except HoursSyntaxError:
+        return OpeningHours.parse(DEFAULT_HOURS)
+
+
+def _business_h(start: datetime, end: datetime, brand: Brand) -> float:
+    tz = ZoneInfo(brand.timezone or "Europe/Paris")
+    closed = _closed_days(brand.country, start.astimezone(tz).year)
+    return business_seconds(start, end, _hours(brand.opening_hours), tz, closed) / 3600.0
+
+
+def _effective(session: Session, campaign_id: int) -> dict[int, tuple[float, dict, str]]:
+    try:
+        from .scorer import effective_scores
+    except ImportError:  # pragma: no cover - the scorer ships with the package
+        effective_scores = None
+    if effective_scores is not None:
+        return {rid: (e.total, e.criteria, e.source) for rid, e in effective_scores(session, campaign_id).items()}
+    out: dict[int, tuple[float, dict, str]] = {}
+    for s in session.exec(select(Score).where(Score.campaign_id == campaign_id).order_by(Score.id)):
+        out[s.reply_id] = (s.total, s.criteria, s.scorer)
+    return out
+
+
+def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = None) -> pd.DataFrame:
+    """Return one row per probe with every field an analyst needs (delays in hours)."""
+    as_of = as_of or datetime.now(UTC)
+    brands = {b.id: b for b in session.exec(select(Brand).where(Brand.campaign_id == campaign_id))}
+    scens = {s.id: s for s in session.exec(select(Scenario).where(Scenario.campaign_id == campaign_id))}
+    waves = {w.id: w for w in session.exec(select(Wave).where(Wave.campaign_id == campaign_id))}
+    replies: dict[int, list[Reply]] = {}
+    for r in session.exec(select(Reply).where(Reply.campaign_id == campaign_id)):
+        replies.setdefault(r.probe_id, []).append(r)
+    scores = _effective(session, campaign_id)
+    rows = []
+    probes = session.exec(select(Probe).where(Probe.campaign_id == campaign_id).order_by(Probe.id)).all()
+    for p in probes:
+        b, sc, w = brands[p.brand_id], scens[p.scenario_id], waves.get(p.wave_id)
+        rs = sorted((r for r in replies.get(p.id, []) if r.received_at), key=lambda r: r.received_at)
+        ack = next((r for r in rs if r.kind == ReplyKind.AUTO_ACK.value), None)
+        first = next((r for r in rs if r.kind in HUMAN_KINDS), None)
+        sent = p.sent_at is not None
+        end = p.window_ends_at or (p.sent_at + pd.Timedelta(days=w.window_days if w else 14) if sent else None)
+        row = {
+            "probe_id": p.id, "probe_key": p.key, "brand_key": b.key, "brand": b.name, "sector": b.sector,
+            "country": b.country, "timezone": b.timezone, "channel": p.channel, "scenario": sc.key,
+            "scenario_title": sc.title, "kind": sc.kind, "language": sc.language,
+            "wave": w.number if w else None, "state": p.state, "sent": sent,
+            "planned_at": p.planned_at, "sent_at": p.sent_at, "window_ends_at": end,
+            "first_ack_at": ack.received_at if ack else None,
+            "first_answer_at": first.received_at if first else None,
+            "acknowledged": ack is not None, "undeliverable": p.state == "undeliverable",
+            "first_ack_reply_id": ack.id if ack else None, "first_answer_reply_id": first.id if first else None,
+            "reply_ids": ",".join(str(r.id) for r in rs),
+            "match_method": first.match_method if first else None,
+            "match_confidence": first.match_confidence if first else None,
+            "deflected": bool(first and first.kind == ReplyKind.REDIRECT.value),
+            "answer_text": first.text if first else "",
+        }
+        if sent:
+            stop = min(end, as_of)
+            answered = first is not None and first.received_at <= stop
+            at = first.received_at if answered else stop
+            row.update(
+                answered=answered, censored=not answered, still_open=not answered and as_of < end,
+                late_answer=first is not None and not answered,
+                time_h=max(0.0, (at - p.sent_at).total_seconds() / 3600.0),
+                business_time_h=_business_h(p.sent_at, at, b),
+                censor_h=(stop - p.sent_at).total_seconds() / 3600.0,
+                ack_delay_h=(ack.received_at - p.sent_at).total_seconds() / 3600.0 if ack else math.nan,
+            )
+            row["delay_h"] = row["time_h"] if answered else math.nan
+            row["business_delay_h"] = row["business_time_h"] if answered else math.nan
+            eff = scores.get(first.id) if answered else None
+            row["quality"] = eff[0] if eff else math.nan
+            row["score_source"] = eff[2] if eff else None
+            row["quality_all"] = (eff[0] if eff else math.nan) if answered else 0.0
+            for k, v in (eff[1] if eff else {}).items():
+                row[f"crit_{k}"] = float(v)
+        else:
+            row.update(answered=False, censored=False, still_open=False, late_answer=False)
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    for col in ("time_h", "business_time_h", "censor_h", "ack_delay_h", "delay_h", "business_delay_h",
+                "quality", "quality_all"):
+        if col not in df:
+            df[col] = math.nan
+    return df
+
+
+def _group_figures(g: pd.DataFrame, window_h: float, w_delay: float, w_quality: float) -> dict:
+    """Return the figures of one group of sent tests (rates, KM buckets, quality, index)."""
+    n = len(g)
+    ev = g["answered"].to_numpy(bool)
+    cps = [*CHECKPOINTS_H, window_h]
+    cal = km_at(g["time_h"].to_numpy(float), ev, cps)
+    bus = km_at(g["business_time_h"].to_numpy(float), ev, cps)
+    out = {"tests": n, "answered": int(ev.sum()), "answer_rate": ev.mean() if n else math.nan,
+           "ack_rate": g["acknowledged"].mean() if n else math.nan,
+           "undeliverable_rate": g["undeliverable"].mean() if n else math.nan,
+           "deflected": int(g["deflected"].sum()),
+           "median_h": km_median(g["time_h"].to_numpy(float), ev),
+           "business_median_h": km_median(g["business_time_h"].to_numpy(float), ev)}
+    for i, name in enumerate(BUCKETS):
+        out[name] = cal[i]
+        out[f"business_{name}"] = bus[i]
+    out["quality"] = g["quality"].mean()
+    out["quality_all"] = g["quality_all"].mean()
+    out["delay_score"] = 100.0 * float(np.mean(cal))
+    q = out["quality_all"] if not math.isnan(out["quality_all"]) else 0.0
+    out["index"] = (w_delay * out["delay_score"] + w_quality * q) / 100.0
+    return out
+
+
+def _bootstrap_cell(g: pd.DataFrame, window_h: float, rules: AwardRules, seed: int, key: str) -> np.ndarray:
+    """Return B bootstrap replicates of one brand x channel index (tests resampled with replacement)."""
+    n, b = len(g), rules.bootstrap_samples
+    rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+    w = rng.multinomial(n, np.full(n, 1.0 / n), size=b).astype(float)
+    ev = g["answered"].to_numpy(bool)
+    f = km_at(g["time_h"].to_numpy(float), ev, [*CHECKPOINTS_H, window_h], weights=w)
+    delay = 100.0 * f.mean(axis=1)
+    q = g["quality_all"].to_numpy(float)
+    ok = ~np.isnan(q)
+    denom = (w * ok).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        qual = np.where(denom > 0, (w * np.nan_to_num(q)).sum(axis=1) / denom, 0.0)
+    return (rules.delay_weight * delay + rules.quality_weight * qual) / 100.0
+
+
+def _channel_weights(rules: AwardRules, channels: list[str]) -> dict[str, float]:
+    if not rules.channel_weights:
+        return {c: 1.0 for c in channels}
+    return {c: float(rules.channel_weights.get(c, 0.0)) for c in channels}
+
+
+def analyse(ws_or_session, campaign_id: int, rules: AwardRules | None = None, *,
+            as_of: datetime | None = None, previous: str | None = None) -> Analysis:
+    """Return the Analysis of a campaign (tables, KM figures, indices and their intervals)."""
+    if isinstance(ws_or_session, Session):
+        return _analyse(ws_or_session, campaign_id, rules, as_of, previous)
+    with ws_or_session.session() as s:
+        return _analyse(s, campaign_id, rules, as_of, previous)
+
+
+def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, previous) -> Analysis:
+    camp = s.get(Campaign, campaign_id)
+    rules = rules or rules_from_config(camp.config)
+    window_days = int((camp.config.get("window") or {}).get("days", 14))
+    window_h = window_days * 24.0
+    tests = load_tests(s, campaign_id, as_of=as_of)
+    sent = tests[tests["sent"]] if len(tests) else tests
+    fig = lambda g: pd.Series(_group_figures(g, window_h, rules.delay_weight, rules.quality_weight))  # noqa: E731
+
+    def table(keys: list[str]) -> pd.DataFrame:
+        if sent.empty:
+            return pd.DataFrame(columns=[*keys, "tests"])
+        out = sent.groupby(keys, sort=True)[list(sent.columns)].apply(fig).reset_index()
+        return out.astype({"tests": int, "answered": int, "deflected": int})
+
+    bc = table(["brand_key", "channel"])
+    names = sent.drop_duplicates("brand_key").set_index("brand_key")[["brand", "sector"]]
+    bc = bc.join(names, on="brand_key")
+    samples: dict = {}
+    if rules.bootstrap_samples > 0:
+        for (bk, ch), g in sent.groupby(["brand_key", "channel"]):
+            samples[(bk, ch)] = _bootstrap_cell(g, window_h, rules, camp.seed, f"{bk}|{ch}")
+    _attach_ci(bc, samples, rules, lambda r: (r["brand_key"], r["channel"]))
+
+    brands = table(["brand_key"]).drop(columns=["index"], errors="ignore").join(names, on="brand_key")
+    overall, channels_tested, channels_answered = {}, {}, {}
+    for bk, g in bc.groupby("brand_key"):
+        wts = _channel_weights(rules, list(g["channel"]))
+        tot = sum(wts.values())
+        overall[bk] = sum(wts[c] * i for c, i in zip(g["channel"], g["index"], strict=True)) / tot if tot else math.nan
+        channels_tested[bk] = len(g)
+        channels_answered[bk] = int((g["answered"] > 0).sum())
+        if samples and tot:
+            samples[(bk, "*")] = sum(wts[c] * samples[(bk, c)] for c in g["channel"]) / tot
+    brands["index"] = brands["brand_key"].map(overall)
+    brands["channels_tested"] = brands["brand_key"].map(channels_tested)
+    brands["channels_answered"] = brands["brand_key"].map(channels_answered)
+    brands["answered_every_channel"] = (brands["channels_tested"] >= 2) & (
+        brands["channels_answered"] == brands["channels_tested"])
+    _attach_ci(brands, samples, rules, lambda r: (r["brand_key"], "*"))
+    cons = _consistency(bc, sent)
+    brands = brands.merge(cons, on="brand_key", how="left")
+
+    sectors = table(["sector"])
+    sectors["brands"] = sectors["sector"].map(brands.groupby("sector")["brand_key"].nunique())
+    sectors["index"] = sectors["sector"].map(brands.groupby("sector")["index"].mean())
+    per_scen, share = _cross_channel(sent)
+    crit_cols = sorted(c for c in sent.columns if c.startswith("crit_"))
+    answered = sent[sent["answered"]]
+    criteria = (answered.groupby("channel")[crit_cols].mean().reset_index() if crit_cols and len(answered)
+                else pd.DataFrame(columns=["channel"]))
+    info = {"id": camp.id, "slug": camp.slug, "name": camp.name, "edition": camp.edition, "seed": camp.seed,
+            "config": camp.config, "window_days": window_days}
+    result = Analysis(
+        campaign=info, rules=rules, tests=tests, brand_channel=bc, brands=brands, sectors=sectors,
+        scenarios=table(["scenario", "scenario_title", "kind", "language"]), channels=table(["channel"]),
+        criteria=criteria, cross_channel=per_scen, cross_channel_share=share, window_h=window_h,
+        samples=samples,
+    )
+    if previous:
+        from .comparison import compare_editions
+
+        result.comparison = compare_editions(result, previous)
+    return result
+
+
+def _attach_ci(df: pd.DataFrame, samples: dict, rules: AwardRules, key) -> None:
+    alpha = (1 - rules.confidence) / 2
+    lo, hi = [], []
+    for _, r in df.iterrows():
+        smp = samples.get(key(r))
+        lo.append(float(np.quantile(smp, alpha)) if smp is not None else math.nan)
+        hi.append(float(np.quantile(smp, 1 - alpha)) if smp is not None else math.nan)
+    df["index_low"], df["index_high"] = lo, hi
+
+
+def _consistency(bc: pd.DataFrame, sent: pd.DataFrame) -> pd.DataFrame:
+    """Return per brand: quality consistency and substance consistency (100 = same on every channel)."""
+    rows = []
+    has_rel = "crit_relevance" in sent.columns
+    rel = sent[sent["answered"]].groupby(["brand_key", "channel"])["crit_relevance"].mean() if has_rel else None
+    for bk, g in bc.groupby("brand_key"):
+        q = g["quality"].dropna()
+        row = {"brand_key": bk, "quality_consistency": 100 - (q.max() - q.min()) if len(q) >= 2 else math.nan,
+               "substance_consistency": math.nan}
+        if rel is not None and bk in rel.index.get_level_values(0):
+            r = rel.loc[bk].dropna()
+            if len(r) >= 2:
+                # relevance is out of its criterion weight; express the spread as % of the best
+                top = max(r.max(), 1e-9)
+                row["substance_consistency"] = 100 * (1 - (r.max() - r.min()) / top)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["brand_key", "quality_consistency", "substance_consistency"])
+
+
+def _cross_channel(sent: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """Return per scenario the share of brands answering that same request on every channel tested."""
+    if sent.empty:
+        return pd.DataFrame(columns=["scenario", "brands", "all_channels", "share"]), math.nan
+    per = sent.groupby(["scenario", "brand_key", "channel"])["answered"].any().reset_index()
+    by_brand = per.groupby(["scenario", "brand_key"]).agg(channels=("channel", "nunique"), all_=("answered", "all"))
+    by_brand = by_brand[by_brand["channels"] >= 2]
+    out = by_brand.groupby("scenario").agg(brands=("all_", "size"), all_channels=("all_", "sum")).reset_index()
+    out["share"] = out["all_channels"] / out["brands"]
+    share = float(by_brand["all_"].mean()) if len(by_brand) else math.nan
+    return out, share
