@@ -1,0 +1,275 @@
+"""The `webform` channel: fill and submit a brand's web contact form as a customer would.
+
+Replies come back by e-mail to the probe's own reply address, so `collect` yields nothing; the
+e-mail collector matches them. What blocks a robot (captcha, login wall, JavaScript-only form,
+a mandatory customer number we do not have) sends the probe to the assisted queue with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from sqlalchemy.orm import object_session
+
+from ..evidence import record_evidence
+from .base import CollectedItem, DispatchResult
+from .formparse import (
+    KIND_TOPIC_WORDS,
+    ParsedForm,
+    assign_roles,
+    contact_links,
+    fill_values,
+    page_blocker,
+    parse_forms,
+    read_outcome,
+)
+
+if TYPE_CHECKING:
+    from ..models import Brand, Persona, Probe
+    from ..workspace import Workspace
+
+USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/126.0 Safari/537.36")
+MAX_ATTEMPTS = 3
+
+
+class FormBlocked(Exception):
+    """The contact form cannot be used by a robot; the reason goes to the assisted queue."""
+
+
+def probe_values(probe: Probe, persona: Persona, scenario_kind: str = "") -> dict[str, str]:
+    """Return what we type in each field role, from the persona and the probe's fills."""
+    fills = {str(k).lower(): str(v) for k, v in (probe.fills or {}).items()}
+
+    def fill(*keys: str) -> str:
+        for k in keys:
+            for name, value in fills.items():
+                if k in name:
+                    return value
+        return ""
+
+    return {
+        "civility": fill("civility", "civilite"),
+        "first_name": persona.first_name,
+        "last_name": persona.last_name,
+        "full_name": f"{persona.first_name} {persona.last_name}".strip(),
+        "email": probe.reply_address or persona.email,
+        "phone": persona.phone,
+        "subject": probe.subject,
+        "topic": fill("topic", "motif") or " ".join(
+            (KIND_TOPIC_WORDS.get(scenario_kind, ""), probe.subject, probe.body[:300])),
+        "order_number": fill("order", "commande"),
+        "customer_number": fill("customer", "client"),
+        "message": probe.body,
+    }
+
+
+def _redacted_fields(form: ParsedForm, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    # Hidden values are session tokens: the evidence says they were sent, not what they were.
+    hidden = {f.name for f in form.fields if f.kind == "hidden" and f.name not in ("step",)}
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        shown = f"<hidden value, {len(value)} chars>" if name in hidden and value else value
+        if name in out:
+            prev = out[name]
+            out[name] = [*prev, shown] if isinstance(prev, list) else [prev, shown]
+        else:
+            out[name] = shown
+    return out
+
+
+class WebFormChannel:
+    """Discover, fill and submit the contact form at `brand.contacts["webform"]`."""
+
+    name = "webform"
+    automated = True
+
+    def __init__(self, *, max_clicks: int = 3, max_steps: int = 4, timeout: float = 20.0,
+                 chars_per_second: float = 7.0, transport: httpx.BaseTransport | None = None) -> None:
+        self.max_clicks = max_clicks
+        self.max_steps = max_steps
+        self.timeout = timeout
+        self.chars_per_second = chars_per_second
+        self.transport = transport
+
+    def typing_delay(self, probe: Probe) -> float:
+        """Return the seconds a person would take to fill the form (reading + typing)."""
+        return 20.0 + min(len(probe.body) / self.chars_per_second, 240.0)
+
+    def collect(self, ws: Workspace) -> Iterable[CollectedItem]:
+        """Yield nothing: form replies arrive by e-mail."""
+        return ()
+
+    def send(self, ws: Workspace, probe: Probe, brand: Brand, persona: Persona) -> DispatchResult:
+        """Submit the probe through the brand's contact form and return the dispatch record."""
+        url = (brand.contacts or {}).get("webform", "")
+        if not url:
+            return DispatchResult(outcome="failed", detail=f"brand {brand.key} has no web form URL "
+                                  "(column webform in the brands file)")
+        record: dict[str, Any] = {"channel": "webform", "start_url": url, "pages": [], "steps": [],
+                                  "accessibility": {"clicks_from_start": None, "captcha": False,
+                                                    "customer_number_required": False,
+                                                    "login_required": False, "steps": 0}}
+        raw_pages: list[tuple[bytes, str]] = []
+        try:
+            with httpx.Client(follow_redirects=True, timeout=self.timeout, transport=self.transport,
+                              headers={"User-Agent": USER_AGENT,
+                                       "Accept-Language": "fr-FR,fr;q=0.9,en;q=0.8"}) as client:
+                result = self._run(ws, client, probe, brand, persona, url, record, raw_pages)
+        except httpx.TransportError as exc:
+            detail = f"cannot reach {url}: {type(exc).__name__}"
+            record["error"] = detail
+            result = (DispatchResult(outcome="failed", detail=detail) if probe.attempts >= MAX_ATTEMPTS
+                      else DispatchResult(outcome="retry", detail=detail, retry_after=600.0))
+        return self._finish(ws, probe, record, raw_pages, result)
+
+    # -- the walk --------------------------------------------------------------------------
+
+    def _get(self, client: httpx.Client, url: str, record: dict, raw: list) -> httpx.Response:
+        resp = client.get(url)
+        record["pages"].append({"url": str(resp.url), "status": resp.status_code})
+        raw.append((resp.content, "text/html"))
+        return resp
+
+    def _discover(self, client: httpx.Client, url: str, record: dict, raw: list) -> tuple[ParsedForm, str]:
+        """Return the contact form and the page URL it is on, following contact links."""
+        frontier = [url]
+        seen: set[str] = set()
+        for clicks in range(self.max_clicks + 1):
+            next_frontier: list[str] = []
+            for page_url in frontier:
+                if page_url in seen:
+                    continue
+                seen.add(page_url)
+                resp = self._get(client, page_url, record, raw)
+                if resp.status_code >= 400:
+                    continue
+                forms = parse_forms(resp.text, str(resp.url))
+                blocker = page_blocker(resp.text, forms)
+                contact = [f for f in forms if f.is_contact_form()]
+                if blocker:
+                    record["accessibility"]["clicks_from_start"] = clicks
+                    record["accessibility"]["captcha"] = blocker.startswith("captcha")
+                    record["accessibility"]["login_required"] = blocker.startswith("login")
+                    raise FormBlocked(f"{blocker} ({resp.url})")
+                if contact:
+                    record["accessibility"]["clicks_from_start"] = clicks
+                    return contact[0], str(resp.url)
+                next_frontier.extend(contact_links(resp.text, str(resp.url))[:3])
+            frontier = next_frontier
+        raise LookupError(f"no contact form found within {self.max_clicks} clicks of {url}")
+
+    def _run(self, ws: Workspace, client: httpx.Client, probe: Probe, brand: Brand,
+             persona: Persona, url: str, record: dict, raw: list) -> DispatchResult:
+        try:
+            form, page_url = self._discover(client, url, record, raw)
+        except FormBlocked as blocked:
+            return DispatchResult(outcome="assisted", detail=str(blocked))
+        except LookupError as missing:
+            return DispatchResult(outcome="failed", detail=str(missing))
+        values = probe_values(probe, persona, self._scenario_kind(probe))
+        submitted: set[str] = set()
+        email_given = False
+        for step in range(1, self.max_steps + 1):
+            assign_roles(form, brand.form_mapping)
+            roles = form.by_role()
+            if "customer_number" in roles and roles["customer_number"].required:
+                record["accessibility"]["customer_number_required"] = True
+            email_given = email_given or "email" in roles
+            if not email_given and "message" in roles:
+                # without our reply address the brand's answer could never be matched
+                return DispatchResult(outcome="failed", detail=f"the form at {page_url} has no "
+                                      "e-mail field we can recognise (add its name to form_mapping)")
+            pairs, missing = fill_values(form, values)
+            if missing:
+                return DispatchResult(outcome="assisted", detail="the form requires fields we cannot "
+                                      f"fill: {', '.join(missing)} ({page_url})")
+            ws.clock.sleep(self.typing_delay(probe) if step == 1 else 8.0)
+            resp = self._submit(client, form, pairs)
+            raw.append((resp.content, "text/html"))
+            record["steps"].append({"request": {"method": form.method, "url": form.action,
+                                                "enctype": form.enctype,
+                                                "fields": _redacted_fields(form, pairs)},
+                                    "status": resp.status_code, "final_url": str(resp.url),
+                                    "response_sha256": None})
+            record["accessibility"]["steps"] = step
+            submitted |= {name for name, _ in pairs}
+            if resp.status_code >= 500:
+                detail = f"the form answered HTTP {resp.status_code} ({resp.url})"
+                if probe.attempts >= MAX_ATTEMPTS:
+                    return DispatchResult(outcome="failed", detail=detail)
+                return DispatchResult(outcome="retry", detail=detail, retry_after=1800.0)
+            verdict, words = read_outcome(resp.text)
+            if resp.status_code >= 400:
+                return DispatchResult(outcome="failed", detail=f"HTTP {resp.status_code}: {words}".strip())
+            if verdict == "error":
+                return DispatchResult(outcome="failed", detail=words)
+            nxt = [f for f in parse_forms(resp.text, str(resp.url)) if f.is_contact_form()]
+            fresh = [f for f in nxt if {fl.name for fl in f.fields if fl.kind != "hidden"} - submitted]
+            if fresh and verdict != "confirmed":
+                blocker = page_blocker(resp.text, nxt)
+                if blocker:
+                    return DispatchResult(outcome="assisted", detail=f"{blocker} (step {step + 1})")
+                form, page_url = fresh[0], str(resp.url)
+                continue
+            if verdict == "confirmed":
+                record["confirmation"] = words
+                return DispatchResult(outcome="sent", sent_at=ws.clock.now(), detail=words)
+            return DispatchResult(outcome="failed", detail="no confirmation on the page after "
+                                  f"submitting ({resp.url})")
+        return DispatchResult(outcome="failed", detail=f"the form still asked for more after {self.max_steps} steps")
+
+    def _scenario_kind(self, probe: Probe) -> str:
+        from ..models import Scenario
+
+        session = object_session(probe)
+        scenario = session.get(Scenario, probe.scenario_id) if session is not None else None
+        return scenario.kind if scenario is not None else ""
+
+    def _submit(self, client: httpx.Client, form: ParsedForm, pairs: list[tuple[str, str]]) -> httpx.Response:
+        if form.method == "GET":
+            return client.get(form.action, params=pairs)
+        if form.enctype.startswith("multipart"):
+            return client.post(form.action, files=[(n, (None, v)) for n, v in pairs])
+        data: dict[str, Any] = {}
+        for name, value in pairs:
+            if name in data:
+                prev = data[name]
+                data[name] = [*prev, value] if isinstance(prev, list) else [prev, value]
+            else:
+                data[name] = value
+        return client.post(form.action, data=data)
+
+    # -- evidence --------------------------------------------------------------------------
+
+    def _finish(self, ws: Workspace, probe: Probe, record: dict, raw: list,
+                result: DispatchResult) -> DispatchResult:
+        session = object_session(probe)
+        own = None
+        if session is None:
+            own = ws.session()
+            session = own.__enter__()
+        try:
+            digests = [record_evidence(session, ws.evidence, data, media, ws.clock) for data, media in raw]
+            # the last pages fetched are the responses to the submitted steps
+            for step, digest in zip(reversed(record["steps"]), reversed(digests), strict=False):
+                step["response_sha256"] = digest
+            record["raw_sha256"] = digests
+            record["outcome"] = result.outcome
+            record["detail"] = result.detail
+            blob = json.dumps(record, ensure_ascii=False, sort_keys=True, default=str).encode()
+            result.evidence_sha256 = record_evidence(session, ws.evidence, blob, "application/json", ws.clock)
+        finally:
+            if own is not None:
+                own.__exit__(None, None, None)
+        last = record["steps"][-1] if record["steps"] else {}
+        summary = {"channel": "webform", "outcome": result.outcome, "detail": result.detail,
+                   "start_url": record["start_url"], "final_url": last.get("final_url", ""),
+                   "status": last.get("status"), "confirmation": record.get("confirmation", ""),
+                   "accessibility": record["accessibility"], "evidence": result.evidence_sha256}
+        result.evidence = {**result.evidence, **summary}
+        probe.dispatch = {**(probe.dispatch or {}), **summary}
+        return result
