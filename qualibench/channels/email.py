@@ -1,0 +1,195 @@
+"""The e-mail channel: SMTP out (with a Sent-folder copy as a mail client keeps); replies come
+back through the IMAP collector, so `collect` yields nothing here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlmodel import select
+
+from ..errors import QualibenchError
+from ..mail.sentbox import SentFolder
+from ..mail.smtp import (
+    SmtpConnection,
+    SmtpEndpoint,
+    build_message,
+    message_bytes,
+    sender_for,
+)
+from ..models import Brand, Persona, Probe, Scenario
+from .base import CollectedItem, DispatchResult
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+    from ..campaign.spec import AccountSpec
+    from ..workspace import Workspace
+
+REMINDER_TEXT = {
+    "fr": "Bonjour,\n\nJe me permets de vous relancer au sujet de ma demande ci-dessous, "
+          "restée sans réponse pour le moment.\n\nMerci d'avance,\n{name}",
+    "en": "Hello,\n\nI am following up on my request below, which has not been answered yet."
+          "\n\nThank you in advance,\n{name}",
+}
+REMINDER_PREFIX = {"fr": "Relance : ", "en": "Follow-up: "}
+
+
+def reminder_message_id(message_id: str) -> str:
+    """Return the Message-ID of a probe's reminder, derived from the probe's own."""
+    local, _, domain = message_id.strip("<>").partition("@")
+    return f"<{local[::-1]}.r1@{domain}>"
+
+
+@dataclass
+class _AccountLink:
+    smtp: SmtpConnection
+    sent: SentFolder
+
+
+class EmailChannel:
+    """Sends probes by SMTP from the persona's account, keeping a copy in its Sent folder."""
+
+    name = "email"
+    automated = True
+
+    def __init__(self, *, insecure: bool = False) -> None:
+        self.insecure = insecure
+        self._links: dict[str, _AccountLink] = {}
+        self._sent_only: dict[str, SentFolder] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _account(self, ws: Workspace, persona: Persona) -> AccountSpec:
+        accounts = ws.spec().config.accounts
+        acc = accounts.get(persona.account)
+        if acc is None or not acc.smtp_host:
+            raise QualibenchError(
+                f"persona {persona.key!r} writes from account {persona.account!r}, which has no "
+                f"SMTP settings",
+                f"add smtp_host (and imap_host) under [accounts.{persona.account}] in campaign.toml",
+            )
+        return acc
+
+    def _link(self, ws: Workspace, persona: Persona) -> _AccountLink:
+        acc = self._account(ws, persona)
+        link = self._links.get(acc.name)
+        if link is None:
+            endpoint = SmtpEndpoint(
+                account=acc.name, host=acc.smtp_host, port=acc.smtp_port,
+                security=acc.smtp_security, username=acc.username, password=acc.password(),
+                insecure=self.insecure)
+            domain = persona.email.rpartition("@")[2] or None
+            link = _AccountLink(SmtpConnection(endpoint, local_hostname=domain),
+                                self._sent_folder(acc))
+            self._links[acc.name] = link
+        return link
+
+    def _sent_folder(self, acc: AccountSpec) -> SentFolder:
+        if acc.name not in self._sent_only:
+            self._sent_only[acc.name] = SentFolder(acc, insecure=self.insecure)
+        return self._sent_only[acc.name]
+
+    def close(self) -> None:
+        """Log out of every SMTP and IMAP connection opened by this channel."""
+        for link in self._links.values():
+            link.smtp.close()
+        for folder in self._sent_only.values():
+            folder.close()
+        self._links.clear()
+        self._sent_only.clear()
+
+    # -- the contract -----------------------------------------------------------------------
+
+    def build(self, ws: Workspace, probe: Probe, brand: Brand, persona: Persona,
+              *, reminder: bool = False) -> EmailMessage:
+        """Return the message for `probe` (or its reminder) as the brand will receive it."""
+        cfg = ws.spec().config
+        mail_cfg = cfg.raw.get("mail", {}) if isinstance(cfg.raw.get("mail", {}), dict) else {}
+        sender = sender_for(persona.first_name, persona.last_name, persona.email,
+                            probe.reply_address, str(mail_cfg.get("from_header", "alias")))
+        to = brand.contacts.get("email", "")
+        if not probe.message_id:
+            raise QualibenchError(f"probe {probe.key} has no Message-ID",
+                                  "run `qualibench plan` again to complete it")
+        if not reminder:
+            return build_message(sender=sender, to=to, subject=probe.subject, body=probe.body,
+                                 message_id=probe.message_id, date=ws.clock.now(),
+                                 timezone=brand.timezone)
+        with ws.session() as s:
+            scenario = s.get(Scenario, probe.scenario_id)
+        lang = "en" if scenario is not None and scenario.language.startswith("en") else "fr"
+        name = f"{persona.first_name} {persona.last_name}".strip()
+        quoted = "\n".join("> " + line if line else ">" for line in probe.body.splitlines())
+        body = REMINDER_TEXT[lang].format(name=name) + "\n\n" + quoted
+        return build_message(sender=sender, to=to, subject=REMINDER_PREFIX[lang] + probe.subject,
+                             body=body, message_id=reminder_message_id(probe.message_id),
+                             date=ws.clock.now(), timezone=brand.timezone,
+                             in_reply_to=probe.message_id)
+
+    def send(self, ws: Workspace, probe: Probe, brand: Brand, persona: Persona) -> DispatchResult:
+        """Send the probe; its Sent copy is stored before the server can accept it."""
+        if not brand.contacts.get("email"):
+            return DispatchResult("failed", detail=f"brand {brand.key} has no e-mail contact")
+        return self._transmit(ws, self.build(ws, probe, brand, persona), persona)
+
+    def send_reminder(self, ws: Workspace, probe: Probe, brand: Brand,
+                      persona: Persona) -> DispatchResult:
+        """Send the probe's one reminder, in the same thread (In-Reply-To our Message-ID)."""
+        if not brand.contacts.get("email"):
+            return DispatchResult("failed", detail=f"brand {brand.key} has no e-mail contact")
+        return self._transmit(ws, self.build(ws, probe, brand, persona, reminder=True), persona)
+
+    def _transmit(self, ws: Workspace, msg: EmailMessage, persona: Persona) -> DispatchResult:
+        link = self._link(ws, persona)
+        raw = message_bytes(msg)
+        message_id = str(msg["Message-ID"])
+        # Bounces come back to the envelope sender: the From address (the alias by default).
+        mail_from = msg["From"].addresses[0].addr_spec
+        rcpts = [a.addr_spec for a in msg["To"].addresses]
+        sha = ws.evidence.put(raw)
+        outcome = link.smtp.transmit(
+            mail_from, rcpts, raw,
+            before_commit=lambda: link.sent.append(raw, ws.clock.now()),
+            now=ws.clock.now)
+        evidence = {"message_id": message_id, "mail_from": mail_from, "rcpt": rcpts,
+                    "smtp": outcome.transcript, "stage": outcome.stage}
+        if outcome.status == "accepted":
+            if outcome.unconfirmed:
+                evidence["unconfirmed"] = True
+            return DispatchResult("sent", sent_at=outcome.accepted_at, detail=outcome.server_words,
+                                  evidence=evidence, evidence_sha256=sha)
+        if outcome.stage == "end":
+            # The copy went in before the final dot; the server refused, so take it back out
+            # or a later reconciliation would take it for a delivery.
+            link.sent.remove(message_id)
+        kind = "retry" if outcome.status == "temporary" else "undeliverable"
+        return DispatchResult(kind, detail=outcome.server_words, evidence=evidence,
+                              evidence_sha256=sha)
+
+    def reconcile(self, ws: Workspace, probe: Probe) -> DispatchResult | None:
+        """Say what became of a probe left in `dispatching`: sent if its copy is in Sent,
+        otherwise "retry" (never accepted by the server, safe to send again)."""
+        return self.reconcile_message(ws, probe, probe.message_id or "")
+
+    def reconcile_message(self, ws: Workspace, probe: Probe,
+                          message_id: str) -> DispatchResult | None:
+        """Return the fate of `message_id` sent for `probe`, read from the Sent folder."""
+        with ws.session() as s:
+            persona = s.exec(select(Persona).where(Persona.id == probe.persona_id)).one()
+        acc = self._account(ws, persona)
+        copy = self._sent_folder(acc).find(message_id)
+        if copy is None:
+            return DispatchResult("retry", detail="no copy in the Sent folder: never accepted",
+                                  evidence={"reconciled": True, "message_id": message_id})
+        return DispatchResult("sent", sent_at=copy.internal_date,
+                              detail="copy found in the Sent folder after an interruption",
+                              evidence={"reconciled": True, "message_id": message_id,
+                                        "sent_uid": copy.uid,
+                                        "sent_at_source": "sent-folder INTERNALDATE"})
+
+    def collect(self, ws: Workspace) -> Iterable[CollectedItem]:
+        """Yield nothing: e-mail replies are collected from the mailbox by `qualibench collect`."""
+        return ()
+

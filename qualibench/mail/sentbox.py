@@ -1,0 +1,167 @@
+"""The persona's Sent folder over IMAP: the copy a mail client keeps, and our reconciliation key."""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import socket
+import ssl
+from dataclasses import dataclass
+from datetime import datetime
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from ..campaign.spec import AccountSpec
+from ..clock import ensure_utc
+from ..errors import RemoteFailure
+from .smtp import check_transport, client_tls_context
+
+IMAP_ERRORS = (IMAPClientError, imaplib.IMAP4.error, OSError, socket.timeout, ssl.SSLError)
+
+
+@dataclass(frozen=True)
+class SentCopy:
+    """One message found in the Sent folder."""
+
+    uid: int
+    internal_date: datetime  # aware; the time we gave at APPEND (just before the final dot)
+
+
+class SentFolder:
+    """A connection to one account's Sent folder, opened on first use."""
+
+    def __init__(
+        self, account: AccountSpec, *, insecure: bool = False, timeout: float = 60.0
+    ) -> None:
+        self.account = account
+        self.insecure = insecure
+        self.timeout = timeout
+        self._client: IMAPClient | None = None
+        self._folder: str | None = None
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _connect(self) -> IMAPClient:
+        acc = self.account
+        password = acc.password()
+        check_transport(
+            "imap",
+            acc.name,
+            acc.imap_host,
+            acc.imap_security,
+            has_credentials=bool(acc.username),
+            insecure=self.insecure,
+        )
+        port = acc.imap_port or (993 if acc.imap_security == "tls" else 143)
+        try:
+            client = IMAPClient(
+                acc.imap_host,
+                port=port,
+                ssl=acc.imap_security == "tls",
+                ssl_context=client_tls_context(),
+                timeout=self.timeout,
+            )
+            client.normalise_times = False
+            if acc.imap_security == "starttls":
+                client.starttls(client_tls_context())
+            client.login(acc.username, password)
+        except IMAP_ERRORS as exc:
+            raise RemoteFailure(
+                f"cannot open the Sent folder of account {acc.name!r} on "
+                f"{acc.imap_host}:{port}: {exc}",
+                "check imap_host/imap_port/imap_security and the password; "
+                "a rerun resumes where it stopped",
+            ) from None
+        return client
+
+    def _ensure(self) -> tuple[IMAPClient, str]:
+        if self._client is None:
+            self._client = self._connect()
+            self._folder = None
+        if self._folder is None:
+            self._folder = self._resolve_folder(self._client)
+        return self._client, self._folder
+
+    def _resolve_folder(self, client: IMAPClient) -> str:
+        wanted = self.account.sent_folder or "Sent"
+        if client.folder_exists(wanted):
+            return wanted
+        special = client.find_special_folder(b"\\Sent")
+        if special:
+            return special
+        # A mail client creates its Sent folder on first use; so do we.
+        client.create_folder(wanted)
+        return wanted
+
+    def _call(self, what: str, fn):  # type: ignore[no-untyped-def]
+        """Run fn(client, folder), reconnecting once if the server dropped the connection."""
+        for attempt in (1, 2):
+            client, folder = self._ensure()
+            try:
+                return fn(client, folder)
+            except IMAP_ERRORS as exc:
+                self.abort()
+                if attempt == 2:
+                    raise RemoteFailure(
+                        f"IMAP {what} in the Sent folder of account {self.account.name!r} "
+                        f"failed: {exc}",
+                        "check the IMAP server; a rerun resumes where it stopped",
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(*IMAP_ERRORS):
+                self._client.logout()
+            self._client = None
+
+    def abort(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(*IMAP_ERRORS):
+                self._client.shutdown()
+            self._client = None
+
+    # -- operations -------------------------------------------------------------------------
+
+    def append(self, raw: bytes, when: datetime) -> None:
+        """Store `raw` in the Sent folder, read, with INTERNALDATE `when`."""
+        when = ensure_utc(when)
+        self._call("APPEND", lambda c, f: c.append(f, raw, flags=[b"\\Seen"], msg_time=when))
+
+    def find(self, message_id: str) -> SentCopy | None:
+        """Return the copy whose Message-ID header is `message_id`, or None if there is none."""
+
+        def search(client: IMAPClient, folder: str) -> SentCopy | None:
+            client.select_folder(folder, readonly=True)
+            uids = client.search(["HEADER", "Message-ID", message_id])
+            if not uids:
+                return None
+            uid = min(uids)
+            data = client.fetch([uid], ["INTERNALDATE"])
+            when = data.get(uid, {}).get(b"INTERNALDATE")
+            if not isinstance(when, datetime) or when.tzinfo is None:
+                raise RemoteFailure(
+                    f"the Sent copy of {message_id} has no usable INTERNALDATE ({when!r})",
+                    "check the IMAP server",
+                )
+            return SentCopy(uid, ensure_utc(when))
+
+        return self._call("SEARCH", search)
+
+    def remove(self, message_id: str) -> int:
+        """Delete the copies of `message_id` (a message the server refused); return how many."""
+
+        def delete(client: IMAPClient, folder: str) -> int:
+            client.select_folder(folder)
+            uids = client.search(["HEADER", "Message-ID", message_id])
+            if uids:
+                client.delete_messages(uids)
+                if client.has_capability("UIDPLUS"):
+                    client.uid_expunge(uids)
+                else:
+                    client.expunge()
+            client.close_folder()
+            return len(uids)
+
+        return self._call("STORE", delete)

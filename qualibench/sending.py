@@ -1,0 +1,415 @@
+"""Sending due probes through their channel plugins, exactly once, through a crash-safe outbox.
+
+The protocol, per probe: mark it `dispatching` and COMMIT; hand it to its channel; record the
+outcome and COMMIT. A run killed in between leaves the probe in `dispatching`; the next run asks
+the channel what became of it (`reconcile`) before anything is sent, so nothing goes out twice.
+A channel without `reconcile` cannot tell, and its interrupted probes are marked failed for an
+analyst to look at rather than risking a duplicate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from .campaign.spec import SendSlots
+from .channels.base import DispatchResult, load_channels
+from .errors import QualibenchError
+from .events import log_event
+from .models import Brand, Persona, Probe, ProbeState
+from .probes import transition
+from .workspace import Workspace
+
+Progress = Callable[[int, int, str], None]  # (done, total, what just happened)
+
+MAX_TEMPORARY_FAILURES = 5
+RETRY_BASE_SECONDS = 60.0
+RETRY_MAX_SECONDS = 3600.0
+
+
+@dataclass
+class SendReport:
+    """What one `send` run did, counted by outcome (reminders counted apart)."""
+
+    sent: int = 0
+    undeliverable: int = 0
+    failed: int = 0
+    assisted: int = 0
+    deferred: int = 0  # temporary failure: back in the queue with a later retry time
+    reconciled_sent: int = 0  # found delivered after an interruption
+    reconciled_requeued: int = 0  # found never delivered after an interruption: sent again
+    reconciled_failed: int = 0  # fate unknown (channel cannot tell): marked failed
+    waiting_for_slot: int = 0  # due but outside the brand's send slots now
+    no_plugin: int = 0
+    would_send: int = 0  # dry run
+    reminders_sent: int = 0
+    reminders_failed: int = 0
+    throttled_seconds: float = 0.0
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def in_send_slot(when: datetime, timezone: str, slots: SendSlots) -> bool:
+    """Return True when `when` falls in one of the send slots, read in the brand's timezone."""
+    try:
+        local = when.astimezone(ZoneInfo(timezone))
+    except (KeyError, ValueError):
+        local = when
+    if local.weekday() not in slots.days:
+        return False
+    t = local.time().replace(tzinfo=None)
+    return any(start <= t < end for start, end in slots.spans)
+
+
+def retry_delay(temporary_failures: int) -> float:
+    """Return the backoff before the next attempt after `temporary_failures` 4xx answers."""
+    return min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, temporary_failures - 1))
+
+
+@contextlib.contextmanager
+def send_lock(ws: Workspace) -> Iterator[None]:
+    """Hold the campaign's send lock: two concurrent runs could otherwise both send a probe.
+
+    An flock dies with its process, so a run killed with -9 leaves no stale lock.
+    """
+    path = ws.root / ".qualibench-send.lock"
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise QualibenchError(
+                "another `qualibench send` is running on this campaign",
+                "wait for it to finish (or stop it); a rerun then resumes safely",
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+class Throttle:
+    """When the next send to a brand domain, and from an account, may go out."""
+
+    def __init__(self, per_domain_seconds: float, per_account_per_hour: int) -> None:
+        self.per_domain = timedelta(seconds=per_domain_seconds)
+        self.per_hour = per_account_per_hour
+        self.last_domain: dict[str, datetime] = {}
+        self.account_sends: dict[str, deque[datetime]] = defaultdict(deque)
+
+    def seed(self, domain: str, account: str, at: datetime) -> None:
+        """Count a send made earlier (in a previous run) against the limits."""
+        if domain not in self.last_domain or at > self.last_domain[domain]:
+            self.last_domain[domain] = at
+        self.account_sends[account].append(at)
+
+    def ready_at(self, domain: str, account: str, now: datetime) -> datetime:
+        ready = now
+        if domain in self.last_domain:
+            ready = max(ready, self.last_domain[domain] + self.per_domain)
+        sends = self.account_sends[account]
+        while sends and sends[0] <= now - timedelta(hours=1):
+            sends.popleft()
+        if self.per_hour and len(sends) >= self.per_hour:
+            ready = max(ready, sends[-self.per_hour] + timedelta(hours=1))
+        return ready
+
+    def record(self, domain: str, account: str, at: datetime) -> None:
+        self.last_domain[domain] = at
+        sends = self.account_sends[account]
+        sends.append(at)
+        if len(sends) > 1 and sends[-2] > at:  # keep the window ordered
+            self.account_sends[account] = deque(sorted(sends))
+
+
+def _domain_of(probe: Probe, brand: Brand) -> str:
+    contact = str(brand.contacts.get(probe.channel, ""))
+    if probe.channel == "email" and "@" in contact:
+        return contact.rpartition("@")[2].lower()
+    return f"{probe.channel}:{brand.key}"
+
+
+class _Channels:
+    """Channel plugin instances, created on first use and closed at the end of the run."""
+
+    def __init__(self, insecure: bool) -> None:
+        self.classes = load_channels()
+        self.insecure = insecure
+        self.instances: dict[str, Any] = {}
+
+    def get(self, name: str) -> Any | None:
+        if name not in self.instances:
+            cls = self.classes.get(name)
+            if cls is None:
+                return None
+            inst = cls()
+            if hasattr(inst, "insecure"):
+                inst.insecure = self.insecure
+            self.instances[name] = inst
+        return self.instances[name]
+
+    def close(self) -> None:
+        for inst in self.instances.values():
+            close = getattr(inst, "close", None)
+            if callable(close):
+                close()
+
+
+def _apply_outcome(session: Session, ws: Workspace, probe: Probe, result: DispatchResult,
+                   report: SendReport) -> str:
+    """Record `result` on `probe` (in `session`) and return the state it ends in."""
+    now = ws.clock.now()
+    dispatch = dict(probe.dispatch or {})
+    dispatch.update(result.evidence)
+    dispatch["outcome"] = result.outcome
+    dispatch["detail"] = result.detail
+    if result.evidence_sha256:
+        dispatch["evidence_sha256"] = result.evidence_sha256
+    payload = {"detail": result.detail[:500]}
+    if result.outcome == "sent":
+        probe.sent_at = result.sent_at or now
+        if result.external_id:
+            probe.external_id = result.external_id
+        dispatch.pop("retry_at", None)
+        state = ProbeState.SENT
+        payload["sent_at"] = probe.sent_at.isoformat()
+        report.sent += 1
+    elif result.outcome == "retry":
+        fails = int(dispatch.get("temporary_failures", 0)) + 1
+        dispatch["temporary_failures"] = fails
+        if fails >= MAX_TEMPORARY_FAILURES:
+            state = ProbeState.FAILED
+            report.failed += 1
+        else:
+            wait = result.retry_after if result.retry_after is not None else retry_delay(fails)
+            dispatch["retry_at"] = (now + timedelta(seconds=wait)).isoformat()
+            state = ProbeState.PLANNED
+            report.deferred += 1
+    elif result.outcome == "undeliverable":
+        state = ProbeState.UNDELIVERABLE
+        report.undeliverable += 1
+    elif result.outcome == "assisted":
+        state = ProbeState.ASSISTED
+        report.assisted += 1
+    else:
+        state = ProbeState.FAILED
+        report.failed += 1
+    probe.dispatch = dispatch
+    transition(session, probe, state, clock=ws.clock, reason=result.detail[:1000],
+               payload=payload)
+    report.items.append({"probe": probe.key, "outcome": state.value, "detail": result.detail})
+    return state.value
+
+
+def reconcile_interrupted(ws: Workspace, campaign_id: int, channels: _Channels,
+                          channel: str | None, report: SendReport) -> None:
+    """Settle every probe left in `dispatching` by an interrupted run, before anything is sent."""
+    with ws.session() as s:
+        q = select(Probe).where(Probe.campaign_id == campaign_id,
+                                Probe.state == ProbeState.DISPATCHING.value)
+        if channel:
+            q = q.where(Probe.channel == channel)
+        stuck = list(s.exec(q))
+    for probe in stuck:
+        plugin = channels.get(probe.channel)
+        reconcile = getattr(plugin, "reconcile", None)
+        result = reconcile(ws, probe) if callable(reconcile) else None
+        with ws.session() as s:
+            row = s.get(Probe, probe.id)
+            assert row is not None
+            if row.state != ProbeState.DISPATCHING.value:
+                continue
+            if result is None:
+                result = DispatchResult("failed", detail="interrupted while being sent; the "
+                                        "channel cannot tell whether it went out (check by hand,"
+                                        " then requeue it)")
+                _apply_outcome(s, ws, row, result, report)
+                report.reconciled_failed += 1
+            elif result.outcome == "retry":
+                # Never delivered: back to the queue, due at once, without counting a failure.
+                row.dispatch = {**(row.dispatch or {}), "reconciled": result.detail}
+                transition(s, row, ProbeState.PLANNED, clock=ws.clock,
+                           reason="reconciled: " + result.detail)
+                report.reconciled_requeued += 1
+            else:
+                before = report.sent
+                _apply_outcome(s, ws, row, result, report)
+                if result.outcome == "sent":
+                    report.sent = before
+                    report.reconciled_sent += 1
+
+
+def _due_probes(session: Session, campaign_id: int, now: datetime,
+                channel: str | None) -> list[Probe]:
+    q = select(Probe).where(Probe.campaign_id == campaign_id,
+                            Probe.state == ProbeState.PLANNED.value,
+                            Probe.planned_at <= now)  # type: ignore[operator]
+    if channel:
+        q = q.where(Probe.channel == channel)
+    due = []
+    for p in session.exec(q.order_by(Probe.planned_at, Probe.id)):  # type: ignore[arg-type]
+        retry_at = (p.dispatch or {}).get("retry_at")
+        if retry_at and datetime.fromisoformat(retry_at) > now:
+            continue
+        due.append(p)
+    return due
+
+
+def send_due_probes(
+    ws: Workspace,
+    *,
+    channel: str | None = None,
+    limit: int | None = None,
+    dry_run: bool = False,
+    insecure: bool = False,
+    progress: Progress | None = None,
+    reminders: bool = True,
+) -> SendReport:
+    """Send every due probe once and return what happened.
+
+    Due: planned, planned_at passed, retry time passed, and now inside the brand's send slots
+    (brand timezone). Throttled per brand domain and per account with `ws.clock.sleep`.
+    When the campaign's [reminder] policy is on, due reminders follow (counted apart).
+    """
+    cfg = ws.spec().config
+    report = SendReport()
+    with send_lock(ws):
+        with ws.session() as s:
+            campaign_id = ws.campaign(s).id
+        assert campaign_id is not None
+        channels = _Channels(insecure)
+        try:
+            if not dry_run:
+                reconcile_interrupted(ws, campaign_id, channels, channel, report)
+            _send_queue(ws, campaign_id, channels, cfg, channel, limit, dry_run, progress, report)
+            if reminders and cfg.reminder.enabled and channel in (None, "email"):
+                from .reminders import send_reminders_with
+
+                send_reminders_with(ws, campaign_id, channels, dry_run=dry_run, report=report)
+        finally:
+            channels.close()
+    return report
+
+
+def _send_queue(ws: Workspace, campaign_id: int, channels: _Channels, cfg: Any,
+                channel: str | None, limit: int | None, dry_run: bool,
+                progress: Progress | None, report: SendReport) -> None:
+    now = ws.clock.now()
+    throttle = Throttle(cfg.throttle.per_domain_seconds, cfg.throttle.per_account_per_hour)
+    with ws.session() as s:
+        brands = {b.id: b for b in s.exec(select(Brand).where(Brand.campaign_id == campaign_id))}
+        personas = {p.id: p for p in
+                    s.exec(select(Persona).where(Persona.campaign_id == campaign_id))}
+        for p in s.exec(select(Probe).where(Probe.campaign_id == campaign_id,
+                                            Probe.sent_at >= now - timedelta(hours=1))):  # type: ignore[operator]
+            assert p.sent_at is not None
+            throttle.seed(_domain_of(p, brands[p.brand_id]), personas[p.persona_id].account,
+                          p.sent_at)
+        due = _due_probes(s, campaign_id, now, channel)
+
+    queues: dict[str, deque[Probe]] = defaultdict(deque)  # per brand domain, oldest first
+    for probe in due:
+        brand = brands[probe.brand_id]
+        if channels.get(probe.channel) is None:
+            report.no_plugin += 1
+            report.items.append({"probe": probe.key, "outcome": "no_plugin",
+                                 "detail": f"no channel plugin named {probe.channel!r}"})
+            continue
+        if not in_send_slot(now, brand.timezone, cfg.send_slots):
+            report.waiting_for_slot += 1
+            continue
+        queues[_domain_of(probe, brand)].append(probe)
+
+    total = sum(len(q) for q in queues.values())
+    if limit is not None:
+        total = min(total, limit)
+    done = 0
+    while queues and done < total:
+        now = ws.clock.now()
+        # The domain whose head may go out soonest (ties: the earliest planned).
+        def readiness(domain: str, now: datetime = now) -> tuple[datetime, datetime]:
+            head = queues[domain][0]
+            account = personas[head.persona_id].account
+            return throttle.ready_at(domain, account, now), head.planned_at or now
+
+        domain = min(queues, key=readiness)
+        ready, _ = readiness(domain)
+        probe = queues[domain].popleft()
+        if not queues[domain]:
+            del queues[domain]
+        brand, persona = brands[probe.brand_id], personas[probe.persona_id]
+        if dry_run:
+            report.would_send += 1
+            report.items.append({"probe": probe.key, "outcome": "would_send",
+                                 "detail": f"to {brand.contacts.get(probe.channel, '?')}"})
+            done += 1
+            if progress:
+                progress(done, total, f"{probe.key}: would send")
+            continue
+        if ready > now:
+            wait = (ready - now).total_seconds()
+            report.throttled_seconds += wait
+            ws.clock.sleep(wait)
+        if not in_send_slot(ws.clock.now(), brand.timezone, cfg.send_slots):
+            report.waiting_for_slot += 1  # throttling pushed it past the slot's end
+            continue
+        state = dispatch_one(ws, channels, probe, brand, persona, report)
+        throttle.record(domain, persona.account, ws.clock.now())
+        done += 1
+        if progress:
+            progress(done, total, f"{probe.key}: {state}")
+
+
+def dispatch_one(ws: Workspace, channels: _Channels, probe: Probe, brand: Brand,
+                 persona: Persona, report: SendReport) -> str:
+    """Send one probe through the outbox protocol; return the state it ends in."""
+    with ws.session() as s:
+        row = s.get(Probe, probe.id)
+        assert row is not None
+        if row.state != ProbeState.PLANNED.value:
+            return row.state  # someone else moved it (a requeue, an edit): leave it alone
+        transition(s, row, ProbeState.DISPATCHING, clock=ws.clock)
+    # Committed: from here a crash leaves it in `dispatching`, settled by the next run.
+    plugin = channels.get(probe.channel)
+    try:
+        result = plugin.send(ws, row, brand, persona)
+    except QualibenchError as exc:
+        # The channel contract: a QualibenchError means nothing went out (configuration,
+        # server unreachable, Sent copy impossible). Requeue, then stop the run: the problem
+        # would repeat for every probe. Any other exception (Ctrl-C included) may strike after
+        # the server accepted the message, so the probe stays `dispatching` for reconciliation.
+        with ws.session() as s:
+            back = s.get(Probe, probe.id)
+            assert back is not None
+            transition(s, back, ProbeState.PLANNED, clock=ws.clock,
+                       reason=f"send interrupted: {exc.message}"[:1000])
+        raise
+    with ws.session() as s:
+        row = s.get(Probe, probe.id)
+        assert row is not None
+        return _apply_outcome(s, ws, row, result, report)
+
+
+def log_run(ws: Workspace, campaign_id: int, report: SendReport) -> None:
+    """Append a summary event of the run to the campaign's log."""
+    with ws.session() as s:
+        summary = {k: v for k, v in report.as_dict().items() if k != "items" and v}
+        log_event(s, campaign_id, "send.run", "campaign", summary, ws.clock)
+
+
+def send_reminders(ws: Workspace, *, limit: int | None = None, dry_run: bool = False,
+                   insecure: bool = False, progress: Progress | None = None) -> SendReport:
+    """Send the due reminders of the [reminder] policy and return the report (see reminders)."""
+    from .reminders import send_reminders as _send
+
+    return _send(ws, limit=limit, dry_run=dry_run, insecure=insecure, progress=progress)
