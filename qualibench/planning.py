@@ -203,6 +203,11 @@ def _make_probe(seed: int, key: str, campaign_id: int, wave_row: Wave, brow: Bra
         persona_id=prow.id, channel=key.split(":")[2], state=ProbeState.PLANNED.value,  # type: ignore[arg-type]
         planned_at=planned, window_ends_at=planned + timedelta(days=cfg.window_days),
         reply_address=reply_address(persona, seed, key), message_id=message_id(persona, seed, key),
-        subject=render(scen.subject, values), body=render(scen.body, values),
+        subject=_sentence_case(render(scen.subject, values)), body=render(scen.body, values),
         short_text=render(scen.short, values), fills=fills,
     )
+
+
+def _sentence_case(text: str) -> str:
+    # A placeholder at the start ("{product} en panne") must not leave a lowercase subject.
+    return text[:1].upper() + text[1:]

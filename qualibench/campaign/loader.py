@@ -228,7 +228,7 @@ def _load_config(root: Path, problems: list[Problem]) -> CampaignConfig | None:
                                 'use "catchall" (alias domain) or "plus" (user+tag@)', location="[mail]",
                                 field="reply_mode"))
     if "email" in channels and not any(a.smtp_host for a in accounts.values()):
-        problems.append(Problem(fname, "the email channel needs a mail account", 
+        problems.append(Problem(fname, "the email channel needs a mail account",
                                 "add [accounts.shopper] with smtp_host, imap_host and username",
                                 location="[accounts]"))
     return CampaignConfig(

@@ -103,7 +103,7 @@ def read_table(
     fname = str(path)
     if not path.exists():
         problems.append(Problem(fname, f"the {what} file does not exist",
-                                f"create it or set its path in campaign.toml"))
+                                "create it or set its path in campaign.toml"))
         return None
     suffix = path.suffix.lower()
     if suffix in {".xlsx", ".xlsm"}:

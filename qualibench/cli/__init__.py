@@ -13,7 +13,7 @@ import traceback as tb
 import typer
 
 from ..errors import ExitStatus, InvalidInput, QualibenchError
-from .common import console, err_console, state
+from .common import err_console, state
 
 app = typer.Typer(
     name="qualibench",

@@ -1,0 +1,3 @@
+from qualibench.cli import main
+
+main()
