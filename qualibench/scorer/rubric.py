@@ -1,0 +1,209 @@
+"""Rubric files: criteria, weights, rules and lexicons, loaded once and versioned by content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import QualibenchError
+from ..resources import data_dir
+from .text import fold
+
+CRITERIA = ("relevance", "reformulation", "empathy", "personalisation", "politeness")
+PENALTIES = ("premium_number", "channel_deflection", "asks_again", "marketing", "wrong_language")
+PHRASE_CATEGORIES = (
+    "reformulation", "empathy", "greeting", "thanks", "closing", "generic_signature",
+    "channel_deflection", "marketing", "acknowledgement",
+)
+
+
+@dataclass(frozen=True)
+class PhraseSet:
+    """One lexicon category compiled to a single regex over folded text."""
+
+    regex: re.Pattern[str] | None
+    phrases: tuple[str, ...]
+
+    def finditer(self, folded: str):  # type: ignore[no-untyped-def]
+        """Yield the regex matches of this category in `folded` (none for an empty category)."""
+        return self.regex.finditer(folded) if self.regex is not None else iter(())
+
+    def search(self, folded: str) -> re.Match[str] | None:
+        """Return the first match in `folded`, or None."""
+        return self.regex.search(folded) if self.regex is not None else None
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The compiled formulas of one language."""
+
+    language: str
+    sets: dict[str, PhraseSet]
+    premium_number: re.Pattern[str] | None
+    ask: PhraseSet
+    ask_items: dict[str, PhraseSet]  # fills key -> how a reply names that piece of information
+    vocabulary: frozenset[str]  # every folded word of the formulas (not a person's name)
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """A loaded rubric: `criteria` maps each criterion to its rule parameters (with `weight`)."""
+
+    name: str
+    version: str
+    source: Path
+    criteria: dict[str, dict[str, Any]]
+    penalties: dict[str, dict[str, Any]]
+    lexicons: dict[str, Lexicon] = field(repr=False)
+
+    def weight(self, criterion: str) -> float:
+        """Return the maximum points of `criterion`."""
+        return float(self.criteria[criterion]["weight"])
+
+    def lexicon(self, language: str, fallback: str = "fr") -> Lexicon:
+        """Return the lexicon of `language`, else of `fallback`, else any."""
+        return self.lexicons.get(language) or self.lexicons.get(fallback) or next(iter(self.lexicons.values()))
+
+
+def phrase_regex(phrases: list[str] | tuple[str, ...]) -> re.Pattern[str] | None:
+    """Return one regex matching any of `phrases` as whole words on folded text (longest first)."""
+    folded = sorted({fold(p).strip() for p in phrases if p and p.strip()}, key=lambda p: (-len(p), p))
+    if not folded:
+        return None
+    parts = [r"\s+".join(re.escape(w) for w in p.split()) for p in folded]
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
+
+
+def rubric_path(name_or_path: str | Path | None) -> Path:
+    """Return the rubric file designated by a name in scoring/rubrics/ or a path."""
+    if name_or_path is None or str(name_or_path) == "":
+        name_or_path = "default"
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        if not candidate.is_file():
+            raise QualibenchError(
+                f"rubric file {candidate} does not exist",
+                "give the path of a rubric YAML or a name from scoring/rubrics/ (e.g. default)",
+            )
+        return candidate.resolve()
+    folder = data_dir("scoring") / "rubrics"
+    path = folder / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+        raise QualibenchError(f"no rubric named {name_or_path!r}", f"use one of: {known}, or a file path")
+    return path
+
+
+def load_rubric(name_or_path: str | Path | None = None) -> Rubric:
+    """Return the rubric named (in scoring/rubrics/) or at a path, checked and compiled."""
+    path = rubric_path(name_or_path)
+    return _load(path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=32)
+def _load(path: Path, _mtime: int) -> Rubric:
+    raw = _read_yaml(path)
+    criteria = _check_criteria(path, raw.get("criteria"))
+    penalties = _check_penalties(path, raw.get("penalties") or {}, criteria)
+    lexicon_refs = raw.get("lexicons") or {"fr": "fr", "en": "en"}
+    lexicons_raw: dict[str, dict] = {}
+    for lang, ref in sorted(lexicon_refs.items()):
+        lexicons_raw[lang] = _read_yaml(_lexicon_path(path, str(ref)))
+    canonical = json.dumps({"rubric": raw, "lexicons": lexicons_raw}, sort_keys=True,
+                           ensure_ascii=False, default=str, separators=(",", ":"))
+    version = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return Rubric(
+        name=str(raw.get("name") or path.stem), version=version, source=path, criteria=criteria,
+        penalties=penalties,
+        lexicons={lang: _compile_lexicon(lang, data) for lang, data in lexicons_raw.items()},
+    )
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise QualibenchError(f"{path}: cannot be read as YAML: {exc}", "fix the YAML syntax") from None
+    if not isinstance(data, dict):
+        raise QualibenchError(f"{path}: expected a mapping at the top level", "see scoring/rubrics/default.yaml")
+    return data
+
+
+def _lexicon_path(rubric_file: Path, ref: str) -> Path:
+    for candidate in (rubric_file.parent / ref, rubric_file.parent / f"{ref}.yaml",
+                      data_dir("scoring") / "lexicons" / f"{ref}.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise QualibenchError(
+        f"{rubric_file}: lexicon {ref!r} not found",
+        "name a file of scoring/lexicons/ (fr, en) or a path relative to the rubric",
+    )
+
+
+def _check_criteria(path: Path, criteria: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(criteria, dict) or not criteria:
+        raise QualibenchError(f"{path}: no `criteria` mapping", f"list criteria among {', '.join(CRITERIA)}")
+    out: dict[str, dict[str, Any]] = {}
+    for name, rule in criteria.items():
+        if name not in CRITERIA:
+            raise QualibenchError(f"{path}: criterion {name!r} is unknown",
+                                  f"criteria the scorer knows: {', '.join(CRITERIA)}")
+        rule = dict(rule or {})
+        weight = rule.get("weight")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            raise QualibenchError(f"{path}: criterion {name!r} has weight {weight!r}",
+                                  "give a number of points >= 0")
+        out[name] = rule
+    total = sum(float(r["weight"]) for r in out.values())
+    if abs(total - 100.0) > 1e-9:
+        detail = ", ".join(f"{n} {out[n]['weight']:g}" for n in out)
+        raise QualibenchError(
+            f"{path}: criterion weights sum to {total:g}, not 100 ({detail})",
+            f"change the weights so they add up to 100 (off by {total - 100:+g})",
+        )
+    return out
+
+
+def _check_penalties(path: Path, penalties: Any, criteria: dict) -> dict[str, dict[str, Any]]:
+    if not isinstance(penalties, dict):
+        raise QualibenchError(f"{path}: `penalties` must be a mapping", "see scoring/rubrics/default.yaml")
+    out: dict[str, dict[str, Any]] = {}
+    for name, rule in penalties.items():
+        if name not in PENALTIES:
+            raise QualibenchError(f"{path}: penalty {name!r} is unknown",
+                                  f"penalties the scorer knows: {', '.join(PENALTIES)}")
+        rule = dict(rule or {})
+        if rule.get("criterion") not in criteria:
+            raise QualibenchError(f"{path}: penalty {name!r} targets criterion {rule.get('criterion')!r}",
+                                  f"name one of the rubric's criteria: {', '.join(criteria)}")
+        out[name] = rule
+    return out
+
+
+def _compile_lexicon(language: str, data: dict) -> Lexicon:
+    sets = {cat: _phrase_set(data.get(cat) or []) for cat in PHRASE_CATEGORIES}
+    premium = (data.get("premium_number") or {}).get("regex") or []
+    asks = data.get("asks_again") or {}
+    vocabulary: set[str] = set()
+    for cat in PHRASE_CATEGORIES:
+        for phrase in sets[cat].phrases:
+            vocabulary.update(re.findall(r"\w+", phrase))
+    return Lexicon(
+        language=language,
+        sets=sets,
+        premium_number=re.compile("|".join(f"(?:{r})" for r in premium)) if premium else None,
+        ask=_phrase_set(asks.get("ask") or []),
+        ask_items={k: _phrase_set(v) for k, v in (asks.get("items") or {}).items()},
+        vocabulary=frozenset(vocabulary),
+    )
+
+
+def _phrase_set(phrases: list[str]) -> PhraseSet:
+    return PhraseSet(phrase_regex(phrases), tuple(fold(p).strip() for p in phrases))

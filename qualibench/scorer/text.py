@@ -1,0 +1,168 @@
+"""Text views of a reply for matching: accent-folded text and lemma strings that map back to spans.
+
+Everything the scorer matches runs on views whose offsets lead back to the original text, so each
+point can cite the exact characters that earned it. `fold` keeps the length of the text unchanged
+(one character in, one character out) for that reason.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import lru_cache
+
+import simplemma
+
+
+def _fold_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for code in range(0xC0, 0x250):
+        ch = chr(code)
+        base = unicodedata.normalize("NFKD", ch)[0].lower()
+        if base.isascii() and base.isalpha():
+            table[code] = base
+    # Typographic variants that only change how a character looks, not what it says.
+    table.update({ord("’"): "'", ord("‘"): "'", ord("\u00a0"): " ", ord("\u202f"): " ",
+                  ord("«"): '"', ord("»"): '"', ord("–"): "-", ord("—"): "-"})
+    return table
+
+
+_FOLD = _fold_table()
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
+
+
+def fold(text: str) -> str:
+    """Return `text` lowercased, accent-free, decimal commas as points: same length as `text`."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few exotic capitals lowercase to two characters
+        lowered = "".join(c.lower()[0] for c in text)
+    return _DECIMAL_COMMA.sub(".", lowered.translate(_FOLD))
+
+
+# A reference such as CMD-482913 or ORD-730045 is one token; so is a number like 59.5.
+TOKEN_RE = re.compile(r"[a-z]{1,6}-?\d{3,}|\d+(?:\.\d+)?|[^\W\d_]+|\d+", re.UNICODE)
+
+
+@lru_cache(maxsize=200_000)
+def lemma(token: str, language: str) -> str:
+    """Return the folded lemma of a lowercased token (simplemma, with a French participle fallback)."""
+    if language not in ("fr", "en") or not token.isalpha():
+        return token.translate(_FOLD)
+    out = simplemma.lemmatize(token, lang=language, greedy=True)
+    if out == token and language == "fr":
+        # simplemma leaves feminine/plural participles alone ("expédiée", "livrées").
+        for suffix in ("ées", "ée", "és"):
+            if token.endswith(suffix):
+                stem = token[: -len(suffix)] + "é"
+                alt = simplemma.lemmatize(stem, lang="fr", greedy=True)
+                if alt != stem:
+                    out = alt
+                break
+    return out.lower().translate(_FOLD)
+
+
+@dataclass(frozen=True)
+class LemmaView:
+    """The text as space-joined lemmas, with each lemma's place in the original text."""
+
+    joined: str
+    joined_starts: tuple[int, ...]  # where each lemma starts in `joined`
+    spans: tuple[tuple[int, int], ...]  # (start, end) of each token in the original text
+    lemmas: tuple[str, ...]
+    words: tuple[str, ...]  # the folded surface tokens
+
+    def span_of(self, start: int, end: int) -> tuple[int, int]:
+        """Return the original-text span of the match [start, end) found in `joined`."""
+        first = bisect_right(self.joined_starts, start) - 1
+        last = bisect_right(self.joined_starts, max(start, end - 1)) - 1
+        return self.spans[first][0], self.spans[last][1]
+
+
+def lemma_view(text: str, language: str, *, lowered: str | None = None) -> LemmaView:
+    """Return the lemma view of `text` (tokens found on the lowercased text, same offsets)."""
+    low = lowered if lowered is not None else _lower_same_length(text)
+    low = _DECIMAL_COMMA.sub(".", low)
+    lemmas: list[str] = []
+    words: list[str] = []
+    spans: list[tuple[int, int]] = []
+    starts: list[int] = []
+    pos = 0
+    for m in TOKEN_RE.finditer(low):
+        lem = lemma(m.group(), language)
+        lemmas.append(lem)
+        words.append(m.group().translate(_FOLD))
+        spans.append(m.span())
+        starts.append(pos)
+        pos += len(lem) + 1
+    return LemmaView(
+        " ".join(lemmas), tuple(starts), tuple(spans), tuple(lemmas), tuple(words)
+    )
+
+
+def lemma_phrase(phrase: str, language: str) -> str:
+    """Return a pattern phrase in the lemma form the lemma view uses."""
+    low = _DECIMAL_COMMA.sub(".", phrase.lower())
+    return " ".join(lemma(m.group(), language) for m in TOKEN_RE.finditer(low))
+
+
+def _lower_same_length(text: str) -> str:
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        lowered = "".join(c.lower()[0] for c in text)
+    return lowered
+
+
+_QUOTE_HEADER = re.compile(
+    r"^\s*(?:>|on .{3,120} wrote\s*:|le .{3,120} a [ée]crit\s*:|-{2,}\s*(?:original message|message d'origine)"
+    r"|de\s*:\s.+@|from\s*:\s.+@)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_SIGNATURE_DASHES = re.compile(r"^-- ?$", re.MULTILINE)
+
+
+def scored_part(text: str) -> str:
+    """Return the part of a reply that is scored: up to the quoted history or a '-- ' signature.
+
+    It is a prefix of `text`, so offsets found in it are offsets in `text`.
+    """
+    cut = len(text)
+    for rx in (_QUOTE_HEADER, _SIGNATURE_DASHES):
+        m = rx.search(text)
+        if m and m.start() < cut:
+            cut = m.start()
+    return text[:cut].rstrip()
+
+
+_STOPWORDS = {
+    "fr": frozenset([
+        "le", "la", "les", "de", "des", "du", "et", "est", "vous", "nous", "votre", "vos", "pour",
+        "une", "un", "que", "qui", "pas", "sur", "avec", "dans", "ce", "cette", "ne", "se", "au",
+        "aux", "sont", "je", "il", "elle", "mon", "ma", "mes", "son", "sa", "ses", "notre", "nos",
+        "leur", "avoir", "etre", "faire", "pouvoir", "vouloir", "devoir", "aller", "depuis", "sous",
+        "toujours", "tout", "tous", "plus", "mais", "ou", "donc", "car", "si", "dire", "bien",
+        "rien", "encore", "quand", "comment", "quel", "quelle", "defaut", "merci", "cordialement",
+    ]),
+    "en": frozenset([
+        "the", "and", "is", "you", "your", "we", "our", "for", "a", "an", "to", "of", "in", "it",
+        "this", "that", "with", "be", "are", "will", "i", "us", "have", "has", "please", "my", "me",
+        "do", "can", "would", "could", "should", "how", "what", "when", "not", "but", "or", "so",
+        "if", "at", "on", "by", "from", "as", "there", "their", "its", "also", "about", "like",
+        "thanks", "thank", "regards", "long", "exactly",
+    ]),
+}
+
+
+def detect_language(words: tuple[str, ...] | list[str], default: str) -> str:
+    """Return "fr" or "en" by counting function words; `default` when too few to tell."""
+    counts = {lang: sum(1 for t in words if t in stop) for lang, stop in _STOPWORDS.items()}
+    best = max(counts, key=lambda k: counts[k])
+    if counts[best] < 2 or counts[best] == min(counts.values()):
+        return default
+    return best
+
+
+def is_stopword(token: str) -> bool:
+    """Return whether `token` is a function word in French or English."""
+    return token in _STOPWORDS["fr"] or token in _STOPWORDS["en"]
