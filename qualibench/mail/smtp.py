@@ -230,7 +230,8 @@ class SmtpConnection:
                     )
                 smtp.starttls(context=client_tls_context())
                 smtp.ehlo()
-            if ep.username:
+            # A server that offers no AUTH (a loopback relay) takes mail without a login.
+            if ep.username and smtp.has_extn("auth"):
                 smtp.login(ep.username, ep.password)
         except smtplib.SMTPAuthenticationError as exc:
             raise RemoteFailure(

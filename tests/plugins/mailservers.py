@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-SMTP_USER = "shopper@example.net"
-SMTP_PASSWORD = "smtp-secret-Ω"  # a non-ASCII character keeps AUTH encoding honest
-IMAP_USER = "shopper@example.net"
-IMAP_PASSWORD = "imap-secret"
+# One mailbox account, as a real provider gives: the same login for SMTP and IMAP.
+SMTP_USER = IMAP_USER = "marie.durand@shopper.example"
+SMTP_PASSWORD = IMAP_PASSWORD = "s3cret-shopper"
+PASSWORD_ENV = "QB_TEST_SHOPPER_PASSWORD"
 
 
 class _LoopThread:
@@ -159,8 +159,7 @@ class _Recorder:
             mail_from=envelope.mail_from, rcpt_tos=list(envelope.rcpt_tos),
             data=bytes(envelope.original_content or envelope.content),
             received_at=dt.datetime.now(dt.UTC),
-            auth_login=(session.login_data.decode() if isinstance(session.login_data, bytes)
-                        else session.login_data)))
+            auth_login=session.auth_data if session.authenticated else None))
         return "250 2.0.0 Ok: queued"
 
 
@@ -294,3 +293,39 @@ def pymap_server():
     yield record
     server.close()
     loop.stop()
+
+
+# --- a campaign wired to these servers ---------------------------------------------------
+
+def mail_account(smtp: SmtpServer, imap: PymapServer, **overrides) -> dict:
+    """Return init_campaign's `mail` option pointing the shopper account at the test servers."""
+    account = {"username": imap.user, "smtp_host": smtp.host, "smtp_port": smtp.port,
+               "smtp_security": "plain", "imap_host": imap.host, "imap_port": imap.port,
+               "imap_security": "plain", "password_env": PASSWORD_ENV}
+    account.update(overrides)
+    return account
+
+
+def open_send_slots(folder: Path) -> None:
+    """Rewrite campaign.toml so that every hour of every day is a send slot."""
+    toml = folder / "campaign.toml"
+    text = toml.read_text(encoding="utf-8")
+    text = text.replace('days = "mon-fri"\nhours = ["09:00-12:00", "14:00-17:00"]',
+                        'days = "mon-sun"\nhours = ["00:00-24:00"]')
+    toml.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def mail_campaign(tmp_path, db_url, smtp_server, pymap_server, monkeypatch):
+    """Return make(brands=3, clock=None, per_domain_seconds=0, **init_options) -> Workspace
+    whose shopper account sends through `smtp_server` and keeps copies on `pymap_server`."""
+    from tests.factories import make_campaign
+
+    monkeypatch.setenv(PASSWORD_ENV, pymap_server.password)
+
+    def make(*, brands: int = 3, clock=None, per_domain_seconds: float = 0, **options):
+        mail = mail_account(smtp_server, pymap_server, **options.pop("mail", {}))
+        return make_campaign(tmp_path, db_url, brands=brands, clock=clock, mail=mail,
+                             per_domain_seconds=per_domain_seconds, **options)
+
+    return make
