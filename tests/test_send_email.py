@@ -91,7 +91,7 @@ def test_permanent_refusal_marks_undeliverable_with_the_servers_words(mail_campa
         from qualibench.models import Brand
 
         address = s.get(Brand, victim.brand_id).contacts["email"]
-    smtp_server.answer(address, "550 5.1.1 <%s>: Recipient address rejected" % address)
+    smtp_server.answer(address, f"550 5.1.1 <{address}>: Recipient address rejected")
 
     report = send_due_probes(ws)
 
