@@ -27,7 +27,8 @@ app = typer.Typer(
 
 COMMAND_MODULES = (
     "campaign",  # init, check, plan, status, config show
-    "mail",  # send, collect, inbox
+    "mail",  # collect, inbox
+    "send",  # send
     "score",  # score, rescore
     "audit",  # audit export/import/set/agreement
     "report",  # report, export, awards

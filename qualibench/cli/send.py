@@ -1,0 +1,78 @@
+"""`qualibench send`: dispatch the due probes through their channels (crash-safe, throttled)."""
+
+from __future__ import annotations
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .common import console, open_workspace, print_json
+
+ROWS = (
+    ("sent", "sent"),
+    ("reconciled_sent", "found sent after an interruption"),
+    ("reconciled_requeued", "found unsent after an interruption (sent now)"),
+    ("reconciled_failed", "fate unknown after an interruption (failed)"),
+    ("deferred", "temporary refusal, retried later"),
+    ("undeliverable", "undeliverable"),
+    ("failed", "failed"),
+    ("assisted", "handed to a person"),
+    ("waiting_for_slot", "due, waiting for a send slot"),
+    ("no_plugin", "no channel plugin"),
+    ("would_send", "would send (dry run)"),
+    ("reminders_sent", "reminders sent"),
+    ("reminders_failed", "reminders failed"),
+)
+
+
+def _summary(report) -> Table:  # type: ignore[no-untyped-def]
+    table = Table(title="Send")
+    table.add_column("outcome")
+    table.add_column("probes", justify="right")
+    data = report.as_dict()
+    for key, label in ROWS:
+        if data[key]:
+            table.add_row(label, str(data[key]))
+    if not table.row_count:
+        table.add_row("nothing due", "0")
+    return table
+
+
+def send_command(
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be sent; send nothing."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Send at most N probes."),
+    channel: str | None = typer.Option(None, "--channel", help="Only this channel (e.g. email)."),
+    insecure: bool = typer.Option(
+        False, "--insecure",
+        help="Allow plain-text SMTP/IMAP (and passwords) to a host that is not loopback."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Send the due probes once each; a rerun after an interruption resumes without duplicates."""
+    from ..sending import send_due_probes
+
+    ws = open_workspace()
+    if as_json:
+        report = send_due_probes(ws, channel=channel, limit=limit, dry_run=dry_run,
+                                 insecure=insecure)
+        print_json(report.as_dict())
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as bar:
+        task = bar.add_task("Sending", total=None)
+
+        def progress(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=what[:60])
+
+        report = send_due_probes(ws, channel=channel, limit=limit, dry_run=dry_run,
+                                 insecure=insecure, progress=progress)
+    console.print(_summary(report))
+    for item in report.items:
+        if item["outcome"] in ("undeliverable", "failed", "no_plugin"):
+            console.print(f"  {item['probe']}: {item['outcome']}: {item['detail']}",
+                          markup=False, highlight=False)
+    if report.throttled_seconds:
+        console.print(f"Waited {report.throttled_seconds:.0f} s for throttling.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("send")(send_command)
