@@ -211,7 +211,9 @@ def process_pending(ws: Workspace, campaign_id: int, report: CollectReport | Non
 
 def _api_collect(ws: Workspace, campaign_id: int, report: CollectReport) -> None:
     """Store the new items of every channel plugin that collects by API (X...)."""
-    wanted = set(ws.spec().config.channels)
+    wanted = set(ws.spec().config.channels) - {"email"}
+    if not wanted:
+        return
     for name, cls in load_channels().items():
         if name not in wanted or name == "email":
             continue
