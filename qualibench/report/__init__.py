@@ -1,0 +1,90 @@
+"""The award report: one self-contained HTML file and a PDF made from it (WeasyPrint)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+from sqlmodel import Session, select
+
+from ..errors import DependencyMissing, NotFound, QualibenchError
+from ..models import Campaign
+from ..resources import data_dir
+from .context import build_context, load_labels
+
+FORMATS = ("html", "pdf")
+LANGS = ("fr", "en")
+
+
+def campaign_id_of(ws, session: Session) -> int:
+    """Return the id of the workspace's campaign (campaign.toml's slug, else the latest campaign)."""
+    if (ws.root / "campaign.toml").exists():
+        return ws.campaign(session).id
+    row = session.exec(select(Campaign).order_by(Campaign.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    if row is None:
+        raise NotFound("the database holds no campaign", "run `qualibench plan` first")
+    return row.id
+
+
+def template_env(template_dir: Path | None = None) -> Environment:
+    """Return the Jinja2 environment: the user's template folder first, then the package defaults."""
+    dirs = ([template_dir] if template_dir else []) + [data_dir("reports")]
+    env = Environment(loader=ChoiceLoader([FileSystemLoader(str(d)) for d in dirs]),
+                      autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals["template_dirs"] = dirs
+    return env
+
+
+def render_html(ws, analysis, trophies, *, lang: str = "fr", template_dir: Path | None = None,
+                pseudonymise: bool = False) -> str:
+    """Return the report as one self-contained HTML document."""
+    if lang not in LANGS:
+        raise QualibenchError(f"report language {lang!r} is not available", "use --lang fr or --lang en")
+    if template_dir is not None and not Path(template_dir).is_dir():
+        raise NotFound(f"template folder {template_dir} does not exist", "pass an existing folder to --templates")
+    env = template_env(template_dir)
+    labels = load_labels(lang, env.globals["template_dirs"])
+    with ws.session() as s:
+        ctx = build_context(s, analysis, trophies, lang=lang, labels=labels,
+                            pseudonymise_excerpts=pseudonymise, now=ws.clock.now())
+    return env.get_template("report.html.j2").render(**ctx)
+
+
+def html_to_pdf(html: str, out: Path) -> Path:
+    """Write `html` as a PDF at `out` with WeasyPrint; return `out`."""
+    try:
+        from weasyprint import HTML
+    except ImportError:
+        raise DependencyMissing("PDF output needs WeasyPrint, which is not installed",
+                                "pip install 'qualibench[pdf]'") from None
+    # base_url None and no url_fetcher needs: the document carries everything inline.
+    HTML(string=html).write_pdf(str(out))
+    return out
+
+
+def write_report(ws, *, formats=FORMATS, lang: str = "fr", out: Path, template_dir: Path | None = None,
+                 pseudonymise: bool = False, previous: str | None = None,
+                 campaign_id: int | None = None) -> list[Path]:
+    """Return the paths written: report-<slug>-<lang>.html and/or .pdf in `out`."""
+    from ..analytics import analyse
+    from ..awards import compute_trophies
+
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise QualibenchError(f"unknown report format {bad[0]!r}", "use --format html, pdf or html,pdf")
+    with ws.session() as s:
+        cid = campaign_id or campaign_id_of(ws, s)
+        analysis = analyse(s, cid, as_of=ws.clock.now(), previous=previous)
+    trophies = compute_trophies(analysis)
+    html = render_html(ws, analysis, trophies, lang=lang, template_dir=template_dir, pseudonymise=pseudonymise)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"report-{analysis.campaign['slug']}-{lang}"
+    written = []
+    if "html" in formats:
+        p = out / f"{stem}.html"
+        p.write_text(html, encoding="utf-8")
+        written.append(p)
+    if "pdf" in formats:
+        written.append(html_to_pdf(html, out / f"{stem}.pdf"))
+    return written
