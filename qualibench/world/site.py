@@ -124,7 +124,7 @@ class BrandSite:
         return f"{self.base_url}/{slug}/contact"
 
     def start(self) -> BrandSite:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="brand-site", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="brand-site", daemon=True)
         self._thread.start()
         return self
 

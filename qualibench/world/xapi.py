@@ -73,7 +73,7 @@ class FakeXApi:
         return f"http://{host}:{port}"
 
     def start(self) -> FakeXApi:
-        threading.Thread(target=self._server.serve_forever, name="fake-x", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-x", daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -181,7 +181,7 @@ class _XHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        key = f"{method} " + re.sub(r"/\d+(?=/|$)", "/:id", path)
+        key = f"{method} " + re.sub(r"(?<=/)\d{3,}(?=/|$)", ":id", path)
         auth = self.headers.get("Authorization", "")
         with api._lock:
             api.calls.append((method, self.path))

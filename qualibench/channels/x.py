@@ -1,0 +1,348 @@
+"""The `x` channel: a public mention or a DM through the X API v2, and the brands' replies.
+
+Calls carry a user-context OAuth 2.0 bearer token read from the account's `token_env`; it never
+appears in evidence, logs or errors. Rate limits are read from the x-rate-limit-* headers: when
+a window is spent we wait for its reset on the workspace clock instead of calling again; 5xx and
+network errors are retried with an exponential backoff.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from sqlmodel import col, select
+
+from ..errors import QualibenchError, RemoteFailure
+from ..evidence import record_evidence
+from ..models import Probe, ProbeState, Scenario
+from .base import CollectedItem, DispatchResult
+
+if TYPE_CHECKING:
+    from ..campaign.spec import AccountSpec
+    from ..models import Brand, Persona
+    from ..workspace import Workspace
+
+DEFAULT_API_BASE = "https://api.x.com"
+MAX_TEXT = 280
+# Per-call prices in USD used by `send --dry-run`; X bills posts and DMs per call and changes
+# its prices, so a campaign sets its own under [x.prices] in campaign.toml.
+DEFAULT_PRICES = {"post": 0.01, "dm": 0.01, "read": 0.005}
+TWEET_FIELDS = "id,text,author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets"
+DM_FIELDS = "id,text,event_type,sender_id,dm_conversation_id,created_at"
+_DM_REFUSED_WORDS = ("cannot send", "not permitted", "not allowed", "does not accept",
+                     "not following", "verified", "message requests")
+
+
+class XUnavailable(RemoteFailure):
+    """X kept failing (5xx, network, malformed answers) after every retry."""
+
+
+@dataclass
+class CostEstimate:
+    """What sending some probes on X would cost, by kind of call."""
+
+    posts: int
+    dms: int
+    prices: dict[str, float]
+    currency: str = "USD"
+
+    @property
+    def total(self) -> float:
+        return round(self.posts * self.prices["post"] + self.dms * self.prices["dm"], 4)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"posts": self.posts, "dms": self.dms, "prices": self.prices,
+                "currency": self.currency, "total": self.total}
+
+
+def parse_x_time(value: str) -> datetime:
+    """Return X's created_at ("2026-03-02T09:00:00.000Z") as an aware UTC datetime."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def x_mode(probe: Probe, scenario_spec: dict | None = None, contact: str = "") -> str:
+    """Return "dm" or "mention": the probe's fill, then the scenario's `x_mode`, then the contact."""
+    for source in ((probe.fills or {}).get("x_mode"), (scenario_spec or {}).get("x_mode")):
+        if source in ("dm", "mention"):
+            return str(source)
+    return "dm" if contact.lower().startswith("dm:") else "mention"
+
+
+def _handle(contact: str) -> str:
+    contact = contact.strip()
+    if contact.lower().startswith("dm:"):
+        contact = contact[3:]
+    return contact if contact.startswith("@") or contact.isdigit() else f"@{contact}"
+
+
+class XChannel:
+    """Send probes as X posts or DMs and collect the brands' answers."""
+
+    name = "x"
+    automated = True
+
+    def __init__(self, account: AccountSpec | None = None, *, prices: dict[str, float] | None = None,
+                 max_retries: int = 5, backoff: float = 2.0, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.account = account
+        self.prices = prices
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.timeout = timeout
+        self.transport = transport
+        self._reset_at: dict[str, float] = {}  # endpoint -> epoch seconds when its window reopens
+
+    # -- configuration -------------------------------------------------------------------
+
+    def _accounts(self, ws: Workspace, persona: Persona | None = None) -> list[AccountSpec]:
+        if self.account is not None:
+            return [self.account]
+        accounts = ws.spec().config.accounts
+        with_token = [a for a in accounts.values() if a.token_env]
+        if persona is not None and persona.account in accounts and accounts[persona.account].token_env:
+            return [accounts[persona.account]]
+        preferred = [a for a in with_token if a.name == "x"]
+        if preferred or with_token:
+            return preferred or with_token
+        raise QualibenchError("no account with an X token is configured",
+                              "add token_env = \"X_TOKEN\" to an [accounts.x] entry of campaign.toml")
+
+    def _prices(self, ws: Workspace | None) -> dict[str, float]:
+        if self.prices is not None:
+            return {**DEFAULT_PRICES, **self.prices}
+        configured: dict[str, float] = {}
+        if ws is not None:
+            try:
+                configured = dict(ws.spec().config.raw.get("x", {}).get("prices", {}))
+            except QualibenchError:
+                configured = {}
+        return {**DEFAULT_PRICES, **{k: float(v) for k, v in configured.items()}}
+
+    def estimate_cost(self, probes: Iterable[Probe], ws: Workspace | None = None) -> CostEstimate:
+        """Return the cost of sending `probes` (only those on this channel are counted)."""
+        posts = dms = 0
+        for p in probes:
+            if p.channel != self.name:
+                continue
+            if x_mode(p) == "dm":
+                dms += 1
+            else:
+                posts += 1
+        return CostEstimate(posts=posts, dms=dms, prices=self._prices(ws))
+
+    def _client(self, account: AccountSpec) -> httpx.Client:
+        token = account.token()
+        if not token:
+            raise QualibenchError(f"account {account.name!r} has no X token reference",
+                                  f"set token_env in [accounts.{account.name}] and export that variable")
+        return httpx.Client(base_url=(account.api_base or DEFAULT_API_BASE).rstrip("/"),
+                            headers={"Authorization": f"Bearer {token}"},
+                            timeout=self.timeout, transport=self.transport)
+
+    # -- HTTP with rate limits and retries -------------------------------------------------
+
+    def _call(self, ws: Workspace, client: httpx.Client, method: str, path: str, endpoint: str,
+              **kwargs: Any) -> tuple[int, dict]:
+        """Return (status, JSON body) of one API call, waiting out rate limits and retrying 5xx."""
+        problem = ""
+        for attempt in range(self.max_retries + 1):
+            reset = self._reset_at.get(endpoint)
+            if reset is not None:
+                wait = reset - ws.clock.now().timestamp()
+                if wait > 0:
+                    ws.clock.sleep(wait + 1)
+                self._reset_at.pop(endpoint, None)
+            try:
+                resp = client.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                problem = f"network error ({type(exc).__name__})"
+                ws.clock.sleep(min(self.backoff * 2 ** attempt, 300))
+                continue
+            remaining = resp.headers.get("x-rate-limit-remaining")
+            reset_header = resp.headers.get("x-rate-limit-reset")
+            if remaining == "0" and reset_header and reset_header.isdigit():
+                self._reset_at[endpoint] = float(reset_header)
+            if resp.status_code == 429:
+                problem = "rate limited (HTTP 429)"
+                if endpoint not in self._reset_at:
+                    ws.clock.sleep(min(60 * 2 ** attempt, 900))
+                continue
+            if resp.status_code >= 500:
+                problem = f"HTTP {resp.status_code}"
+                ws.clock.sleep(min(self.backoff * 2 ** attempt, 300))
+                continue
+            try:
+                body = resp.json()
+            except ValueError:
+                problem = f"malformed JSON (HTTP {resp.status_code})"
+                ws.clock.sleep(min(self.backoff * 2 ** attempt, 300))
+                continue
+            if resp.status_code == 401:
+                raise RemoteFailure("X refused the account's token (HTTP 401)",
+                                    "create a new user-context OAuth 2.0 token and export it again")
+            return resp.status_code, body if isinstance(body, dict) else {"data": body}
+        raise XUnavailable(f"X {method} {endpoint} failed {self.max_retries + 1} times: {problem}",
+                           "X may be down or rate limiting this account; rerun later, nothing was lost")
+
+    # -- send ----------------------------------------------------------------------------
+
+    def send(self, ws: Workspace, probe: Probe, brand: Brand, persona: Persona) -> DispatchResult:
+        """Post the probe's short text as a mention, or send it as a DM; return the dispatch record."""
+        contact = str((brand.contacts or {}).get("x", "")).strip()
+        if not contact:
+            return DispatchResult(outcome="failed", detail=f"brand {brand.key} has no X account "
+                                  "(column x in the brands file)")
+        with ws.session() as s:
+            scenario = s.get(Scenario, probe.scenario_id)
+            spec = dict(scenario.spec) if scenario is not None else {}
+        mode = x_mode(probe, spec, contact)
+        handle = _handle(contact)
+        text = (probe.short_text or "").strip()
+        if mode == "mention" and not handle.isdigit() and handle.lower() not in text.lower():
+            text = f"{handle} {text}"
+        if not text or len(text) > MAX_TEXT:
+            return DispatchResult(outcome="failed", detail=f"the X text has {len(text)} characters; "
+                                  f"it must have 1 to {MAX_TEXT} (the scenario's short variant)")
+        account = self._accounts(ws, persona)[0]
+        try:
+            with self._client(account) as client:
+                if mode == "dm":
+                    result, request, answer = self._send_dm(ws, client, handle, text)
+                else:
+                    request = {"method": "POST", "path": "/2/tweets", "json": {"text": text}}
+                    status, answer = self._call(ws, client, "POST", "/2/tweets", "POST /2/tweets",
+                                                json={"text": text})
+                    result = self._mention_result(ws, status, answer)
+        except XUnavailable as exc:
+            return DispatchResult(outcome="retry", detail=exc.message, retry_after=900.0)
+        exchange = {"channel": "x", "mode": mode, "account": account.name, "request": request,
+                    "response": answer, "outcome": result.outcome}
+        with ws.session() as s:
+            result.evidence_sha256 = record_evidence(
+                s, ws.evidence, json.dumps(exchange, sort_keys=True, ensure_ascii=False).encode(),
+                "application/json", ws.clock)
+        result.evidence = {"channel": "x", "mode": mode, "handle": handle, "text": text,
+                           "evidence": result.evidence_sha256, **result.evidence}
+        return result
+
+    def _mention_result(self, ws: Workspace, status: int, answer: dict) -> DispatchResult:
+        if status in (200, 201) and answer.get("data", {}).get("id"):
+            tweet_id = str(answer["data"]["id"])
+            return DispatchResult(outcome="sent", sent_at=ws.clock.now(), external_id=tweet_id,
+                                  detail=f"tweet {tweet_id}",
+                                  evidence={"tweet_id": tweet_id, "conversation_id": tweet_id})
+        return DispatchResult(outcome="failed", detail=f"X refused the post (HTTP {status}): "
+                              f"{_api_words(answer)}")
+
+    def _send_dm(self, ws: Workspace, client: httpx.Client, handle: str,
+                 text: str) -> tuple[DispatchResult, dict, dict]:
+        if handle.isdigit():
+            participant = handle
+        else:
+            path = f"/2/users/by/username/{handle.lstrip('@')}"
+            status, found = self._call(ws, client, "GET", path, "GET /2/users/by/username")
+            participant = str(found.get("data", {}).get("id", ""))
+            if not participant:
+                return (DispatchResult(outcome="undeliverable",
+                                       detail=f"X has no account {handle}: {_api_words(found)}"),
+                        {"method": "GET", "path": path}, found)
+        path = f"/2/dm_conversations/with/{participant}/messages"
+        request = {"method": "POST", "path": path, "json": {"text": text}}
+        status, answer = self._call(ws, client, "POST", path, "POST /2/dm_conversations/with/:id/messages",
+                                    json={"text": text})
+        data = answer.get("data", {})
+        if status in (200, 201) and data.get("dm_conversation_id"):
+            conv = str(data["dm_conversation_id"])
+            return (DispatchResult(outcome="sent", sent_at=ws.clock.now(), external_id=f"dm:{conv}",
+                                   detail=f"DM {data.get('dm_event_id', '')}",
+                                   evidence={"dm_conversation_id": conv, "participant_id": participant,
+                                             "dm_event_id": str(data.get("dm_event_id", ""))}),
+                    request, answer)
+        words = _api_words(answer)
+        if status == 403 and any(w in words.lower() for w in _DM_REFUSED_WORDS):
+            return DispatchResult(outcome="undeliverable", detail=f"the brand does not accept DMs: {words}"), request, answer
+        if status == 403:
+            raise RemoteFailure(f"X forbade sending a DM (HTTP 403: {words})",
+                                "the token needs the dm.write and dm.read scopes; create it again with them")
+        return DispatchResult(outcome="failed", detail=f"X refused the DM (HTTP {status}): {words}"), request, answer
+
+    # -- collect -------------------------------------------------------------------------
+
+    def collect(self, ws: Workspace) -> Iterable[CollectedItem]:
+        """Yield DMs received, replies in our mentions' conversations and mentions of us."""
+        items: list[CollectedItem] = []
+        for account in self._accounts(ws):
+            with self._client(account) as client:
+                items.extend(self._collect_account(ws, client))
+        return items
+
+    def _pages(self, ws: Workspace, client: httpx.Client, path: str, endpoint: str,
+               params: dict[str, Any], token_param: str) -> Iterator[dict]:
+        token: str | None = None
+        for _ in range(1000):  # a bound, not a target: stops a server that never ends its pages
+            query = dict(params)
+            if token:
+                query[token_param] = token
+            _status, body = self._call(ws, client, "GET", path, endpoint, params=query)
+            yield from body.get("data", []) or []
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                return
+
+    def _collect_account(self, ws: Workspace, client: httpx.Client) -> list[CollectedItem]:
+        _s, me_body = self._call(ws, client, "GET", "/2/users/me", "GET /2/users/me")
+        me = str(me_body.get("data", {}).get("id", ""))
+        seen: set[str] = set()
+        out: list[CollectedItem] = []
+
+        def keep(item: dict, source: str, prefix: str, author_key: str) -> None:
+            ident = f"{prefix}:{item.get('id')}"
+            if ident in seen or str(item.get(author_key, "")) == me or not item.get("created_at"):
+                return
+            seen.add(ident)
+            out.append(CollectedItem(
+                raw=json.dumps(item, sort_keys=True, ensure_ascii=False).encode(),
+                media_type="application/json", source=source, source_ref=ident,
+                received_at=parse_x_time(item["created_at"])))
+
+        for event in self._pages(ws, client, "/2/dm_events", "GET /2/dm_events",
+                                 {"dm_event.fields": DM_FIELDS, "event_types": "MessageCreate",
+                                  "max_results": 100}, "pagination_token"):
+            keep(event, "x:dm_events", "dm", "sender_id")
+        for conversation in self._open_conversations(ws):
+            for tweet in self._pages(ws, client, "/2/tweets/search/recent", "GET /2/tweets/search/recent",
+                                     {"query": f"conversation_id:{conversation}",
+                                      "tweet.fields": TWEET_FIELDS, "max_results": 100}, "next_token"):
+                keep(tweet, "x:conversation", "tweet", "author_id")
+        if me:
+            for tweet in self._pages(ws, client, f"/2/users/{me}/mentions", "GET /2/users/:id/mentions",
+                                     {"tweet.fields": TWEET_FIELDS, "max_results": 100},
+                                     "pagination_token"):
+                keep(tweet, "x:mentions", "tweet", "author_id")
+        return out
+
+    def _open_conversations(self, ws: Workspace) -> list[str]:
+        """Return the conversation ids of our mentions still waiting for (more) replies."""
+        waiting = (ProbeState.SENT.value, ProbeState.ANSWERED.value, ProbeState.UNANSWERED.value)
+        with ws.session() as s:
+            rows = s.exec(select(Probe.external_id, Probe.window_ends_at).where(
+                Probe.channel == self.name, col(Probe.state).in_(waiting),
+                col(Probe.external_id).is_not(None)))
+            now = ws.clock.now()
+            return [str(ext) for ext, ends in rows
+                    if ext and not str(ext).startswith("dm:") and (ends is None or ends >= now)]
+
+
+def _api_words(body: dict) -> str:
+    """Return X's own explanation from an error body (detail, title or errors[].message)."""
+    if body.get("detail"):
+        return str(body["detail"])
+    errors = body.get("errors") or []
+    if errors:
+        return "; ".join(str(e.get("detail") or e.get("message") or e.get("title")) for e in errors)
+    return str(body.get("title", "no explanation given"))

@@ -1,0 +1,101 @@
+"""Turning collected X items (raw API JSON) into replies: match by thread, classify, record.
+
+A reply to a mention shares its `conversation_id` with our tweet (stored as Probe.external_id);
+a DM belongs to the conversation `dm:<dm_conversation_id>` of the probe that opened it, and when
+several probes wrote in the same conversation the latest one sent before the DM takes it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from .channels.base import CollectedItem
+from .models import InboundMessage, InboundStatus, MatchMethod, Probe, Reply
+from .workspace import Workspace
+
+API_CHANNELS = ("x",)
+
+
+def _dm_probe(session: Session, campaign_id: int, conversation: str, at: datetime) -> tuple[Probe | None, float]:
+    rows = list(session.exec(select(Probe).where(
+        Probe.campaign_id == campaign_id, Probe.external_id == f"dm:{conversation}",
+        col(Probe.sent_at).is_not(None)).order_by(col(Probe.sent_at))))
+    before = [p for p in rows if p.sent_at is not None and p.sent_at <= at]
+    if not before:
+        return None, 0.0
+    # Several probes in one DM thread: the latest sent before the answer is the likeliest.
+    return before[-1], (1.0 if len(before) == 1 else 0.7)
+
+
+def match_x_item(session: Session, campaign_id: int, item: dict, at: datetime) -> tuple[Probe | None, float]:
+    """Return the probe an X item answers and the confidence of that match (None, 0 if none)."""
+    if item.get("dm_conversation_id"):
+        return _dm_probe(session, campaign_id, str(item["dm_conversation_id"]), at)
+    keys = [str(item.get("conversation_id", ""))]
+    keys += [str(r.get("id")) for r in item.get("referenced_tweets", []) or [] if r.get("type") == "replied_to"]
+    for key in filter(None, keys):
+        probe = session.exec(select(Probe).where(
+            Probe.campaign_id == campaign_id, Probe.external_id == key)).first()
+        if probe is not None:
+            return probe, 1.0
+    return None, 0.0
+
+
+def process_api_inbound(ws: Workspace, session: Session, inbound: InboundMessage) -> Reply | None:
+    """Match, classify and record one stored X item; return its Reply, or None if left aside."""
+    from .mail.classify import classify_text
+    from .probes import record_reply
+
+    raw = ws.evidence.get(inbound.sha256)
+    try:
+        item = json.loads(raw)
+        text = str(item["text"])
+    except (ValueError, KeyError, TypeError) as exc:
+        inbound.status = InboundStatus.UNPARSEABLE.value
+        inbound.parse_error = f"not an X item: {type(exc).__name__}"
+        session.add(inbound)
+        return None
+    author = item.get("sender_id") or item.get("author_id") or ""
+    inbound.from_address = f"x:{author}"
+    inbound.message_id = str(item.get("id", ""))
+    received_at = inbound.received_at or inbound.collected_at or ws.clock.now()
+    probe, confidence = match_x_item(session, inbound.campaign_id, item, received_at)
+    if probe is None:
+        inbound.status = InboundStatus.UNMATCHED.value
+        session.add(inbound)
+        return None
+    cls = classify_text(text, sent_at=probe.sent_at, received_at=received_at)
+    return record_reply(
+        session, probe, inbound, kind=cls.kind, text=text, received_at=received_at,
+        method=MatchMethod.API_THREAD.value, confidence=confidence, clock=ws.clock,
+        language=cls.language, redirect_to=cls.redirect_to, ticket_ref=cls.ticket_ref,
+        needs_review=confidence < 1.0,
+    )
+
+
+def ingest_items(ws: Workspace, campaign_id: int, items: Iterable[CollectedItem],
+                 channel: str = "x") -> list[Reply]:
+    """Store `items` raw first, then match and record each; return the replies recorded."""
+    from .collecting import ingest_raw
+
+    ids: list[int] = []
+    with ws.session() as session:
+        for item in items:
+            row = ingest_raw(ws, session, campaign_id, item.raw, channel=channel, source=item.source,
+                             source_ref=item.source_ref, received_at=item.received_at,
+                             media_type=item.media_type)
+            if row.status == InboundStatus.PENDING.value:
+                ids.append(row.id)  # type: ignore[arg-type]
+    replies: list[Reply] = []
+    for inbound_id in sorted(set(ids)):
+        with ws.session() as session:
+            inbound = session.get(InboundMessage, inbound_id)
+            assert inbound is not None
+            reply = process_api_inbound(ws, session, inbound)
+            if reply is not None:
+                replies.append(reply)
+    return replies
