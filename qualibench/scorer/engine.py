@@ -69,7 +69,22 @@ class _KeyPoints:
     fuzzy: tuple[tuple[str, str], ...]  # (single folded word, key point id)
 
 
+_FIELDS_CACHE: dict[int, tuple[object, tuple[str, str, str, tuple]]] = {}
+
+
 def _scenario_fields(scenario: ScenarioSpec | dict) -> tuple[str, str, str, tuple]:
+    # Scoring a campaign passes the same scenario object thousands of times.
+    hit = _FIELDS_CACHE.get(id(scenario))
+    if hit is not None and hit[0] is scenario:
+        return hit[1]
+    fields = _read_scenario(scenario)
+    if len(_FIELDS_CACHE) > 1024:
+        _FIELDS_CACHE.clear()
+    _FIELDS_CACHE[id(scenario)] = (scenario, fields)
+    return fields
+
+
+def _read_scenario(scenario: ScenarioSpec | dict) -> tuple[str, str, str, tuple]:
     if isinstance(scenario, ScenarioSpec):
         kps = tuple((k.id, k.label, tuple(k.patterns), float(k.weight)) for k in scenario.key_points)
         return scenario.id, scenario.language, scenario.body, kps
@@ -96,15 +111,14 @@ def _compile_key_points(kps: tuple, language: str) -> _KeyPoints:
             lemmas.setdefault(lemma_phrase(p, language), set()).add(kp_id)
             if " " not in f and f.isalpha() and len(f) >= 5:
                 fuzzy.append((f, kp_id))
-    lemma_keys = sorted((k for k in lemmas if k), key=lambda k: (-len(k), k))
+    lemma_keys = sorted(k for k in lemmas if k)
     return _KeyPoints(
         language=language,
         weights={k[0]: k[3] for k in kps},
         labels={k[0]: k[1] for k in kps},
         surface=phrase_regex(list(surface)),
         surface_ids={k: tuple(sorted(v)) for k, v in surface.items()},
-        lemmas=re.compile(r"(?<!\S)(?:" + "|".join(re.escape(k) for k in lemma_keys) + r")(?!\S)")
-        if lemma_keys else None,
+        lemmas=phrase_regex(lemma_keys, folded_input=False),
         lemma_ids={k: tuple(sorted(v)) for k, v in lemmas.items()},
         fuzzy=tuple(fuzzy),
     )
@@ -151,10 +165,11 @@ def score_reply(
     quick_words = re.findall(r"[^\W\d_]+", folded[:2000])
     reply_lang = language or detect_language(quick_words, scenario_lang)
     lex = rubric.lexicon(reply_lang, scenario_lang)
-    view = lemma_view(part, reply_lang if reply_lang in ("fr", "en") else scenario_lang)
+    view = lemma_view(part, reply_lang if reply_lang in ("fr", "en") else scenario_lang,
+                      folded=folded)
     names = tuple(fold(n) for n in persona_name.split() if len(n) > 1)
     request = request_text or _fill(body, fills)
-    formulas = frozenset().union(*(lx.vocabulary for lx in rubric.lexicons.values()))
+    formulas = rubric.vocabulary
     specifics = (_request_specifics(request, scenario_lang, names, formulas) if request
                  else frozenset())
 

@@ -62,6 +62,7 @@ class Rubric:
     criteria: dict[str, dict[str, Any]]
     penalties: dict[str, dict[str, Any]]
     lexicons: dict[str, Lexicon] = field(repr=False)
+    vocabulary: frozenset[str] = field(default=frozenset(), repr=False)  # words of all formulas
 
     def weight(self, criterion: str) -> float:
         """Return the maximum points of `criterion`."""
@@ -72,13 +73,38 @@ class Rubric:
         return self.lexicons.get(language) or self.lexicons.get(fallback) or next(iter(self.lexicons.values()))
 
 
-def phrase_regex(phrases: list[str] | tuple[str, ...]) -> re.Pattern[str] | None:
-    """Return one regex matching any of `phrases` as whole words on folded text (longest first)."""
-    folded = sorted({fold(p).strip() for p in phrases if p and p.strip()}, key=lambda p: (-len(p), p))
+def phrase_regex(phrases: list[str] | tuple[str, ...], *, folded_input: bool = True) -> re.Pattern[str] | None:
+    """Return one regex matching any of `phrases` as whole words on folded text.
+
+    The alternation is built as a character trie: Python's `re` tries alternatives one by one, so
+    sharing prefixes is what keeps scanning a reply fast with hundreds of formulas.
+    """
+    folded = {(fold(p) if folded_input else p).strip() for p in phrases if p and p.strip()}
+    folded.discard("")
     if not folded:
         return None
-    parts = [r"\s+".join(re.escape(w) for w in p.split()) for p in folded]
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
+    trie: dict = {}
+    for phrase in folded:
+        node = trie
+        for ch in " ".join(phrase.split()):
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return re.compile(r"(?<!\w)" + _trie_regex(trie) + r"(?!\w)")
+
+
+def _trie_regex(node: dict) -> str:
+    ends = "" in node
+    branches = []
+    for ch in sorted(k for k in node if k):
+        piece = r"\s+" if ch == " " else re.escape(ch)
+        branches.append(piece + _trie_regex(node[ch]))
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if ends:
+        # Longest match first: try to go on, else stop here (the trailing (?!\w) decides).
+        return "(?:" + body + ")?"
+    return body
 
 
 def rubric_path(name_or_path: str | Path | None) -> Path:
@@ -119,10 +145,11 @@ def _load(path: Path, _mtime: int) -> Rubric:
     canonical = json.dumps({"rubric": raw, "lexicons": lexicons_raw}, sort_keys=True,
                            ensure_ascii=False, default=str, separators=(",", ":"))
     version = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    lexicons = {lang: _compile_lexicon(lang, data) for lang, data in lexicons_raw.items()}
     return Rubric(
         name=str(raw.get("name") or path.stem), version=version, source=path, criteria=criteria,
-        penalties=penalties,
-        lexicons={lang: _compile_lexicon(lang, data) for lang, data in lexicons_raw.items()},
+        penalties=penalties, lexicons=lexicons,
+        vocabulary=frozenset().union(*(lx.vocabulary for lx in lexicons.values())),
     )
 
 

@@ -80,25 +80,23 @@ class LemmaView:
         return self.spans[first][0], self.spans[last][1]
 
 
-def lemma_view(text: str, language: str, *, lowered: str | None = None) -> LemmaView:
+_LEMMA_CACHE: dict[str, dict[str, str]] = {}
+
+
+def lemma_view(text: str, language: str, *, folded: str | None = None) -> LemmaView:
     """Return the lemma view of `text` (tokens found on the lowercased text, same offsets)."""
-    low = lowered if lowered is not None else _lower_same_length(text)
-    low = _DECIMAL_COMMA.sub(".", low)
-    lemmas: list[str] = []
-    words: list[str] = []
-    spans: list[tuple[int, int]] = []
-    starts: list[int] = []
-    pos = 0
-    for m in TOKEN_RE.finditer(low):
-        lem = lemma(m.group(), language)
-        lemmas.append(lem)
-        words.append(m.group().translate(_FOLD))
-        spans.append(m.span())
-        starts.append(pos)
-        pos += len(lem) + 1
-    return LemmaView(
-        " ".join(lemmas), tuple(starts), tuple(spans), tuple(lemmas), tuple(words)
-    )
+    low = _DECIMAL_COMMA.sub(".", _lower_same_length(text))
+    folded = folded if folded is not None else fold(text)
+    cache = _LEMMA_CACHE.setdefault(language, {})
+    matches = list(TOKEN_RE.finditer(low))
+    tokens = [m.group() for m in matches]
+    lemmas = [cache.get(t) or cache.setdefault(t, lemma(t, language)) for t in tokens]
+    spans = [m.span() for m in matches]
+    words = [folded[s:e] for s, e in spans]
+    starts = [0]
+    for lem in lemmas[:-1]:
+        starts.append(starts[-1] + len(lem) + 1)
+    return LemmaView(" ".join(lemmas), tuple(starts), tuple(spans), tuple(lemmas), tuple(words))
 
 
 def lemma_phrase(phrase: str, language: str) -> str:

@@ -1,0 +1,201 @@
+"""Score a campaign's replies, and rescore it with another rubric (new rows, the old ones stay)."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import insert
+from sqlmodel import Session, select
+
+from ..events import log_event
+from ..models import Brand, Campaign, Persona, Probe, Reply, ReplyKind, Scenario, Score
+from ..workspace import Workspace
+from .effective import AUTO, current_rubric_version, effective_scores
+from .engine import ScoreResult, score_reply
+from .rubric import Rubric, load_rubric
+
+# Acknowledgements, out-of-office replies and bounces are classified, never scored as answers.
+SCORED_KINDS = (ReplyKind.ANSWER.value, ReplyKind.REDIRECT.value)
+BATCH = 2000
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass
+class ScoreReport:
+    """What `score_campaign` did."""
+
+    rubric_name: str
+    rubric_version: str
+    scored: int
+    already_scored: int
+    not_scored_kinds: dict[str, int] = field(default_factory=dict)  # kind -> replies left out
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class BrandMove:
+    """A brand whose rank changes between two rubrics (rank 1 = best mean score)."""
+
+    brand: str
+    old_rank: int | None
+    new_rank: int
+    old_mean: float | None
+    new_mean: float
+
+
+@dataclass
+class RescoreReport:
+    """What `rescore_campaign` did and which brands move in the ranking."""
+
+    old_version: str | None
+    new_version: str
+    score: ScoreReport
+    moves: list[BrandMove] = field(default_factory=list)
+    ranking: list[BrandMove] = field(default_factory=list)  # every brand, new order
+
+
+def resolve_rubric(ws: Workspace, campaign: Campaign | None, rubric: str | Path | None) -> Rubric:
+    """Return the rubric asked for, else the campaign's configured one, else the default."""
+    name: str | Path | None = rubric
+    if name is None and campaign is not None:
+        name = (campaign.config or {}).get("rubric") or None
+    if isinstance(name, str) and (name.endswith((".yaml", ".yml")) or "/" in name):
+        candidate = Path(name)
+        if not candidate.is_absolute() and (ws.root / candidate).exists():
+            name = ws.root / candidate
+    return load_rubric(name)
+
+
+def score_campaign(ws: Workspace, *, rubric: str | Path | None = None,
+                   progress: Progress | None = None) -> ScoreReport:
+    """Score every answer/redirect with no automatic score under the rubric; return the counts."""
+    started = time.perf_counter()
+    with ws.session() as session:
+        campaign = ws.campaign(session)
+        rub = resolve_rubric(ws, campaign, rubric)
+        report = _score_missing(ws, session, campaign, rub, progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _score_missing(ws: Workspace, session: Session, campaign: Campaign, rub: Rubric,
+                   progress: Progress | None) -> ScoreReport:
+    cid = campaign.id
+    assert cid is not None
+    kinds: dict[str, int] = defaultdict(int)
+    for kind in session.exec(select(Reply.kind).where(Reply.campaign_id == cid)):
+        if kind not in SCORED_KINDS:
+            kinds[kind] += 1
+    done = set(session.exec(
+        select(Score.reply_id).where(Score.campaign_id == cid, Score.scorer == AUTO,
+                                     Score.rubric_version == rub.version)
+    ))
+    rows = session.exec(
+        select(Reply, Probe).join(Probe, Probe.id == Reply.probe_id)  # type: ignore[arg-type]
+        .where(Reply.campaign_id == cid, Reply.kind.in_(SCORED_KINDS))  # type: ignore[attr-defined]
+        .order_by(Reply.id)  # type: ignore[arg-type]
+    ).all()
+    todo = [(r, p) for r, p in rows if r.id not in done]
+    scenarios = {s.id: s.spec for s in session.exec(select(Scenario).where(Scenario.campaign_id == cid))}
+    personas = {p.id: f"{p.first_name} {p.last_name}"
+                for p in session.exec(select(Persona).where(Persona.campaign_id == cid))}
+    now = ws.clock.now()
+    batch: list[dict] = []
+    for i, (reply, probe) in enumerate(todo, 1):
+        result = score_reply(
+            reply.text, scenarios.get(probe.scenario_id) or {}, rub, request_text=probe.body,
+            persona_name=personas.get(probe.persona_id, ""), fills=probe.fills or {},
+            language=reply.language or None, signature=reply.signature,
+        )
+        batch.append(_row(cid, reply.id, rub, result, now))  # type: ignore[arg-type]
+        if len(batch) >= BATCH:
+            session.execute(insert(Score), batch)
+            batch.clear()
+        if progress is not None and (i % 200 == 0 or i == len(todo)):
+            progress(i, len(todo))
+    if batch:
+        session.execute(insert(Score), batch)
+    if todo:
+        log_event(session, cid, "score.auto", f"rubric:{rub.version}",
+                  {"rubric": rub.name, "version": rub.version, "scored": len(todo)}, ws.clock)
+    return ScoreReport(rub.name, rub.version, len(todo), len(rows) - len(todo), dict(kinds))
+
+
+def _row(cid: int, reply_id: int, rub: Rubric, result: ScoreResult, now) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "campaign_id": cid, "reply_id": reply_id, "rubric_name": rub.name,
+        "rubric_version": rub.version, "scorer": AUTO, "total": result.total,
+        "criteria": result.criteria, "evidence": result.evidence_json(),
+        "justification": justification(result, rub), "created_at": now,
+    }
+
+
+def justification(result: ScoreResult, rub: Rubric) -> str:
+    """Return the one-paragraph reason of an automatic score: points and causes per criterion."""
+    parts = []
+    for crit, pts in result.criteria.items():
+        whys = sorted({s.why for s in result.evidence.get(crit, [])})
+        reason = "; ".join(whys) if whys else "nothing found"
+        parts.append(f"{crit} {pts:g}/{rub.weight(crit):g}: {reason}")
+    text = ". ".join(parts)
+    if result.notes:
+        text += ". Notes: " + "; ".join(result.notes)
+    return text
+
+
+def brand_ranking(session: Session, campaign_id: int, rubric_version: str | None) -> dict[str, float]:
+    """Return brand name -> mean effective score of its scored replies under `rubric_version`."""
+    eff = effective_scores(session, campaign_id, rubric_version)
+    if not eff:
+        return {}
+    brand_of = dict(session.exec(
+        select(Reply.id, Brand.name).join(Probe, Probe.id == Reply.probe_id)  # type: ignore[arg-type]
+        .join(Brand, Brand.id == Probe.brand_id)  # type: ignore[arg-type]
+        .where(Reply.campaign_id == campaign_id)
+    ).all())
+    sums: dict[str, list[float]] = defaultdict(list)
+    for reply_id, e in eff.items():
+        if reply_id in brand_of:
+            sums[brand_of[reply_id]].append(e.total)
+    return {b: round(sum(v) / len(v), 2) for b, v in sums.items()}
+
+
+def _ranks(means: dict[str, float]) -> dict[str, int]:
+    # Competition ranking (1, 2, 2, 4): tied brands share a rank, names only break display order.
+    ordered = sorted(means.items(), key=lambda kv: (-kv[1], kv[0]))
+    ranks: dict[str, int] = {}
+    for i, (brand, mean) in enumerate(ordered, 1):
+        prev = ordered[i - 2] if i > 1 else None
+        ranks[brand] = ranks[prev[0]] if prev and prev[1] == mean else i
+    return ranks
+
+
+def rescore_campaign(ws: Workspace, rubric_path: str | Path, *, diff: bool = True,
+                     progress: Progress | None = None) -> RescoreReport:
+    """Score the campaign with another rubric (new rows) and return the brands that move."""
+    with ws.session() as session:
+        campaign = ws.campaign(session)
+        cid = campaign.id
+        assert cid is not None
+        rub = resolve_rubric(ws, campaign, rubric_path)
+        old_version = current_rubric_version(session, cid)
+        before = brand_ranking(session, cid, old_version) if diff and old_version else {}
+        started = time.perf_counter()
+        score = _score_missing(ws, session, campaign, rub, progress)
+        score.seconds = time.perf_counter() - started
+        session.flush()
+        after = brand_ranking(session, cid, rub.version) if diff else {}
+        log_event(session, cid, "score.rescore", f"rubric:{rub.version}",
+                  {"from": old_version, "to": rub.version, "rubric": str(rub.source.name)}, ws.clock)
+    old_ranks, new_ranks = _ranks(before), _ranks(after)
+    ranking = [
+        BrandMove(b, old_ranks.get(b), new_ranks[b], before.get(b), after[b])
+        for b in sorted(new_ranks, key=lambda b: (new_ranks[b], b))
+    ]
+    moves = [m for m in ranking if m.old_rank != m.new_rank]
+    return RescoreReport(old_version, rub.version, score, moves, ranking)
