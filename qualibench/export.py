@@ -1,0 +1,90 @@
+"""Data exports of a campaign: one row per test plus every aggregate table of the report.
+
+CSV writes one file per table, XLSX one workbook with a sheet per table, Parquet one file per
+table (pyarrow is an optional extra). The figures are the Analysis the report is drawn from,
+so an export reproduces every number of the report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DependencyMissing, QualibenchError
+
+FORMATS = ("csv", "xlsx", "parquet")
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Return `df` with timezone-aware datetimes as ISO strings in UTC (Excel has no time zones)."""
+    out = df.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif out[col].dtype == object and len(out) and out[col].map(lambda v: hasattr(v, "tzinfo")).any():
+            out[col] = pd.to_datetime(out[col], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out
+
+
+def trophies_table(trophies) -> pd.DataFrame:
+    """Return one row per trophy winner (or per title not awarded) with its reasons."""
+    rows = []
+    for t in trophies:
+        base = {"category": t.category, "scope": t.scope, "awarded": t.awarded, "ex_aequo": t.ex_aequo,
+                "margin": t.margin, "margin_low": t.margin_low, "margin_high": t.margin_high,
+                "nominees": len(t.nominees), "reason": t.reason}
+        if not t.winners:
+            rows.append(base)
+        for w in t.winners:
+            rows.append(base | {"brand_key": w.brand_key, "brand": w.brand, "index": w.index,
+                                "index_low": w.low, "index_high": w.high, "tests": w.tests})
+    return pd.DataFrame(rows)
+
+
+def export_analysis(analysis, trophies, fmt: str, out: Path) -> list[Path]:
+    """Return the files written for an already computed Analysis."""
+    if fmt not in FORMATS:
+        raise QualibenchError(f"unknown export format {fmt!r}", "use --format csv, xlsx or parquet")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = dict(analysis.tables())
+    tables["trophies"] = trophies_table(trophies)
+    tables = {name: _plain(df) for name, df in tables.items()}
+    written: list[Path] = []
+    if fmt == "csv":
+        for name, df in tables.items():
+            p = out / f"{name}.csv"
+            df.to_csv(p, index=False)
+            written.append(p)
+    elif fmt == "xlsx":
+        p = out / "qualibench.xlsx"
+        with pd.ExcelWriter(p, engine="openpyxl") as xl:
+            for name, df in tables.items():
+                df.to_excel(xl, sheet_name=name[:31], index=False)
+        written.append(p)
+    else:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise DependencyMissing("Parquet export needs pyarrow, which is not installed",
+                                    "pip install 'qualibench[parquet]'") from None
+        for name, df in tables.items():
+            p = out / f"{name}.parquet"
+            df.to_parquet(p, index=False)
+            written.append(p)
+    return written
+
+
+def export_campaign(ws, fmt: str, out: Path, *, campaign_id: int | None = None) -> list[Path]:
+    """Return the files written: the tests and aggregate tables of the workspace's campaign."""
+    from .analytics import analyse
+    from .awards import compute_trophies
+    from .report import campaign_id_of
+
+    if fmt not in FORMATS:
+        raise QualibenchError(f"unknown export format {fmt!r}", "use --format csv, xlsx or parquet")
+    with ws.session() as s:
+        cid = campaign_id or campaign_id_of(ws, s)
+        analysis = analyse(s, cid, as_of=ws.clock.now())
+    return export_analysis(analysis, compute_trophies(analysis), fmt, out)
