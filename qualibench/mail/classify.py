@@ -171,9 +171,11 @@ def _bounce(msg: ParsedMessage) -> Classification | None:
 
 def _redirect(text: str) -> tuple[bool, str]:
     """Say whether the text mostly sends the customer elsewhere, and where to."""
-    folded = _fold(text)
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", folded) if s.strip()]
-    content = [s for s in sentences if not _FILLER.match(s) and len(s) > 3]
+    sentences = [_fold(s).strip() for s in re.split(r"(?<=[.!?])\s+|\n\s*\n", text) if s.strip()]
+    # Greetings and closings are not content: "Bonjour," / "Cordialement," / "Merci."
+    content = [
+        s for s in sentences if not (_FILLER.match(s) and len(s.split()) <= 4) and len(s) > 3
+    ]
     redirecting = [s for s in content if _REDIRECT.search(s) or _PREMIUM.search(s)]
     if not redirecting:
         return False, ""
@@ -267,29 +269,30 @@ def classify_text(
 
 
 _PREFIX = re.compile(
-    r"^\s*(?:(?:re|fw|fwd|tr|aw|wg|sv|vs|antw|ref|rif|r|rep|reponse|sv|odp|automatic reply|reponse automatique)"
-    r"\s*(?:\[\d+\]|\(\d+\))?\s*:|\[[^\]]{0,40}\]|\((?:ticket|case|ref|demande|dossier)[^)]{0,30}\))\s*",
-    re.IGNORECASE,
+    r"^(?:re|fw|fwd|tr|aw|wg|sv|vs|antw|ref|rif|r|rep|reponse|odp|automatic reply|reponse automatique"
+    r"|(?:ticket|request|demande|case) (?:received|recue?|created|creee?|updated|mise a jour))"
+    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:-]\s*"
 )
-_TRAILING_REF = re.compile(
-    r"\s*(?:[-–|:]\s*)?(?:\[[^\]]{0,40}\]|\((?:ticket|case|ref|demande|dossier)[^)]{0,30}\)"
-    r"|(?:ref|reference|ticket|case|demande|dossier)\s*(?:n°|no|nr|#|:|\.)+\s*:?\s*[\w-]{3,})\s*$",
-    re.IGNORECASE,
+# Ticket tags anywhere: "[Ticket #4821]", "[Brand A]", "(Ticket 8812)", "Réf. : 12345-ABC".
+_TAGS = re.compile(
+    r"\[[^\]]{0,60}\]"
+    r"|\((?:ticket|case|ref|request|demande|dossier)[^)]{0,30}\)"
+    r"|\b(?:ref(?:erence)?|ticket|case|request|demande|dossier|reclamation|incident)\.?"
+    r"\s*(?:n°|no\b\.?|nr\b|#|:|\s)\s*:?\s*#?\s*[\w-]*\d[\w-]*"
 )
+_EDGE = re.compile(r"^[\s\-–—:|,.!?;]+|[\s\-–—:|,.!?;]+$")
 
 
 def normalise_subject(subject: str) -> str:
     """Give back a subject without reply/forward prefixes and ticket tags, folded for comparison."""
-    text = _fold(subject or "")
-    text = re.sub(r"(?:#|\bn°?)\s*\d{3,}", lambda m: m.group(0), text)
+    text = _TAGS.sub(" ", _fold(subject or ""))
+    text = re.sub(r"\s+", " ", text)
     previous = None
     while previous != text:
         previous = text
-        text = _PREFIX.sub("", text, count=1)
-        text = _TRAILING_REF.sub("", text)
-    text = re.sub(r"[\s\W_]+$", "", text)
-    text = re.sub(r"^[\s\W_]+", "", text)
-    return re.sub(r"\s+", " ", text).strip()
+        text = _EDGE.sub("", text)
+        text = _PREFIX.sub("", text)
+    return text
 
 
 _REF_PATTERNS = [
@@ -306,7 +309,8 @@ _REF_PATTERNS = [
         r"\bR[ée]f(?:[ée]rence)?\s*\.?\s*(?:n[°º]\s*)?:?\s*#?\s*([A-Z0-9]*\d[\w-]{2,})", re.I
     ),
     re.compile(r"\b(?:case|ticket|request)\s+#?\s*(\d{3,})\b", re.I),
-    re.compile(r"(?:^|\s)#(\d{4,})\b"),
+    re.compile(r"\b(?:ticket|request|demande|case|dossier)\s*\(\s*#?\s*(\d{3,})\s*\)", re.I),
+    re.compile(r"(?:^|[\s(])#(\d{4,})\b"),
 ]
 
 

@@ -273,34 +273,47 @@ def _delivery_fields(part: Message) -> list[dict[str, str]]:
     return fields_list
 
 
+def _recover_multipart(part: Message, acc: _Walk, defects: list[str], depth: int) -> None:
+    """Read a multipart whose boundary is missing or wrong, guessing it from "--" lines."""
+    data = _payload_bytes(part, defects)
+    found = re.search(rb"^--([^\s-][^\r\n]{0,69}?)\r?\n(?=[\w-]+:)", data, re.MULTILINE)
+    if found:
+        boundary = found.group(1).strip()
+        if boundary.endswith(b"--"):
+            boundary = boundary[:-2]
+        defects.append("multipart boundary missing or wrong; recovered from the body")
+        head = b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n'
+        rebuilt = message_from_bytes(head + data, policy=compat32)
+        if rebuilt.is_multipart():
+            _walk(rebuilt, acc, defects, depth + 1)
+            return
+    defects.append("multipart without readable parts; body read as text")
+    text, used, defect = decode_bytes(data, part.get_content_charset())
+    if defect:
+        defects.append(defect)
+    acc.plain.append((text, used))
+
+
 def _walk(part: Message, acc: _Walk, defects: list[str], depth: int = 0) -> None:
     ctype = part.get_content_type()
     if depth > 30:
         defects.append("MIME nesting deeper than 30 levels ignored")
         return
-    if part.is_multipart():
-        children = part.get_payload()
-        if not isinstance(children, list):
-            return
-        for child in children:
-            if isinstance(child, Message):
-                _walk(child, acc, defects, depth + 1)
-        return
     if ctype == "message/delivery-status":
         acc.delivery_status.extend(_delivery_fields(part))
         return
     if ctype in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
-        data = _payload_bytes(part, defects)
-        inner = part.get_payload()
-        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
-            mid = inner[0].get("Message-ID", "")
-        else:
-            found = re.search(rb"^Message-ID:\s*(<[^>\r\n]+>)", data, re.IGNORECASE | re.MULTILINE)
-            mid = found.group(1).decode("ascii", "replace") if found else ""
-        if mid and not acc.returned_message_id:
-            acc.returned_message_id = decode_header_value(mid).strip()
-        if ctype == "message/rfc822":
-            acc.attachments.append((_filename(part) or "message.eml", ctype, len(data)))
+        _returned_message(part, acc, defects)
+        return
+    if part.is_multipart():
+        children = part.get_payload()
+        if isinstance(children, list):
+            for child in children:
+                if isinstance(child, Message):
+                    _walk(child, acc, defects, depth + 1)
+        return
+    if part.get_content_maintype() == "multipart":
+        _recover_multipart(part, acc, defects, depth)
         return
     if _is_attachment(part):
         data = _payload_bytes(part, defects)
@@ -314,9 +327,36 @@ def _walk(part: Message, acc: _Walk, defects: list[str], depth: int = 0) -> None
     (acc.html if ctype == "text/html" else acc.plain).append((text, used))
 
 
+def _returned_message(part: Message, acc: _Walk, defects: list[str]) -> None:
+    """Note the Message-ID of a message a bounce returns, and list it as an attachment."""
+    inner = part.get_payload()
+    size = 0
+    if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+        mid = str(inner[0].get("Message-ID", "") or "")
+        try:
+            size = len(inner[0].as_bytes())
+        except (ValueError, TypeError, LookupError, UnicodeError):
+            size = 0
+    else:
+        data = _payload_bytes(part, defects)
+        size = len(data)
+        found = re.search(rb"^Message-ID:\s*(<[^>\r\n]+>)", data, re.IGNORECASE | re.MULTILINE)
+        mid = found.group(1).decode("ascii", "replace") if found else ""
+    if mid and not acc.returned_message_id:
+        acc.returned_message_id = decode_header_value(mid).strip()
+    if part.get_content_type() == "message/rfc822":
+        acc.attachments.append((_filename(part) or "message.eml", "message/rfc822", size))
+
+
+def _raw_all(msg: Message, name: str) -> list[str]:
+    """Give back the raw values of a header (compat32 would wrap 8-bit ones in Header objects)."""
+    name = name.lower()
+    return [str(v) for k, v in msg.raw_items() if str(k).strip().lower() == name]
+
+
 def _headers(msg: Message) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for name, value in msg.items():
+    for name, value in msg.raw_items():
         key = str(name).strip().lower()
         if key and key not in headers:
             headers[key] = decode_header_value(value)
@@ -365,7 +405,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
             "the raw bytes are kept as evidence; look at them with `qualibench inbox`",
         )
 
-    from_pairs = _addresses(msg.get_all("From", []))
+    from_pairs = _addresses(_raw_all(msg, "From"))
     reply, signature, quoted = split_reply(text)
     return ParsedMessage(
         message_id=(_message_ids(headers.get("message-id", "")) or [""])[0],
@@ -373,11 +413,11 @@ def parse_message(raw: bytes) -> ParsedMessage:
         references=_message_ids(headers.get("references", "")),
         from_address=from_pairs[0][1] if from_pairs else "",
         from_name=from_pairs[0][0] if from_pairs else "",
-        reply_to=[a for _, a in _addresses(msg.get_all("Reply-To", []))],
-        to=[a for _, a in _addresses(msg.get_all("To", []))],
-        cc=[a for _, a in _addresses(msg.get_all("Cc", []))],
-        delivered_to=[a for _, a in _addresses(msg.get_all("Delivered-To", []))],
-        x_original_to=[a for _, a in _addresses(msg.get_all("X-Original-To", []))],
+        reply_to=[a for _, a in _addresses(_raw_all(msg, "Reply-To"))],
+        to=[a for _, a in _addresses(_raw_all(msg, "To"))],
+        cc=[a for _, a in _addresses(_raw_all(msg, "Cc"))],
+        delivered_to=[a for _, a in _addresses(_raw_all(msg, "Delivered-To"))],
+        x_original_to=[a for _, a in _addresses(_raw_all(msg, "X-Original-To"))],
         subject=headers.get("subject", ""),
         date=_parse_date(headers.get("date", ""), defects),
         headers=headers,

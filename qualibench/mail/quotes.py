@@ -36,6 +36,7 @@ _HEADER_OTHER = re.compile(
     r"^\s*\*?(?:envoy[ée]|sent|date|[àa]|to|objet|subject|cc|destinataire)\s*\*?\s*:",
     re.IGNORECASE,
 )
+_REPLY_MARKER = re.compile(r"^\s*##-.{5,120}-##\s*$")
 _RULE = re.compile(r"^\s*(?:_{10,}|-{10,})\s*$")
 
 _SIG_DELIMITER = re.compile(r"^(?:-- ?|—)$")
@@ -168,6 +169,11 @@ def split_reply(text: str, language: str | None = None) -> tuple[str, str, str]:
             kept.append(norm)
     if inline_quotes:
         quoted_lines = inline_quotes + ([""] if quoted_lines else []) + quoted_lines
+
+    # Helpdesk reply markers ("##- Please type your reply above this line -##") are not text.
+    marker = [i for i, x in enumerate(kept) if _REPLY_MARKER.match(x)]
+    for i in reversed(marker):
+        del kept[i], kept_raw[i]
 
     sig_at, _closing = _signature_start(kept)
     signature_lines: list[str] = []

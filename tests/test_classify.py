@@ -1,0 +1,131 @@
+"""classify / classify_text / normalise_subject / extract_ticket_ref / detect_language."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from qualibench.mail.classify import (
+    classify,
+    classify_text,
+    extract_ticket_ref,
+    normalise_subject,
+)
+from qualibench.mail.language import detect_language
+from qualibench.mail.parse import parse_message
+from qualibench.models import ReplyKind
+from tests.plugins.mail_corpus import EXPECTED, PARSEABLE, timing
+
+SENT = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("name", PARSEABLE)
+def test_corpus_classification(name, mail_fixture_bytes):
+    exp = EXPECTED[name]
+    msg = parse_message(mail_fixture_bytes(name))
+    result = classify(msg, **timing(exp))
+    assert result.kind == ReplyKind(exp["kind"]), result.reason
+    assert result.reason
+    if "ticket_ref" in exp:
+        assert result.ticket_ref == (exp["ticket_ref"] or "")
+    if "normalised_subject" in exp:
+        assert normalise_subject(msg.subject) == exp["normalised_subject"]
+    if "failed_recipients" in exp:
+        assert result.failed_recipients == exp["failed_recipients"]
+    if "bounce_diagnostic_contains" in exp:
+        assert exp["bounce_diagnostic_contains"] in result.bounce_diagnostic
+    if "redirect_to_contains" in exp:
+        assert exp["redirect_to_contains"] in result.redirect_to
+    if "language" in exp:
+        assert result.language == exp["language"]
+
+
+def test_instant_reply_needs_the_timing_to_be_an_ack(mail_fixture_bytes):
+    msg = parse_message(mail_fixture_bytes("ack-instant-no-headers.eml"))
+    slow = classify(msg, sent_at=SENT, received_at=SENT + timedelta(hours=3))
+    fast = classify(msg, sent_at=SENT, received_at=SENT + timedelta(seconds=12))
+    assert slow.kind is ReplyKind.ANSWER
+    assert fast.kind is ReplyKind.AUTO_ACK
+    assert "12 s" in fast.reason
+
+
+def test_only_bounces_carry_failed_recipients(mail_fixture_bytes):
+    for name in PARSEABLE:
+        result = classify(parse_message(mail_fixture_bytes(name)))
+        if result.kind is not ReplyKind.BOUNCE:
+            assert result.failed_recipients == [], name
+
+
+def test_classify_text_for_headerless_replies():
+    answer = classify_text(
+        "Bonjour Marie, nous sommes désolés pour ce retard. Votre colis a été remis au transporteur "
+        "ce matin et arrivera jeudi ; nous vous remboursons les frais de port.",
+        subject="",
+    )
+    assert answer.kind is ReplyKind.ANSWER
+    assert answer.language == "fr"
+    dm_redirect = classify_text("Bonjour, merci de nous contacter par téléphone au 0 892 70 12 12.")
+    assert dm_redirect.kind is ReplyKind.REDIRECT
+    assert dm_redirect.redirect_to.replace(" ", "").startswith("0892")
+    ack = classify_text("Hello! We've received your message and will get back to you shortly.")
+    assert ack.kind is ReplyKind.AUTO_ACK
+    instant = classify_text(
+        "Hi Emma, sorry about that.", sent_at=SENT, received_at=SENT + timedelta(seconds=5)
+    )
+    assert instant.kind is ReplyKind.AUTO_ACK
+
+
+def test_form_redirect_in_english_text():
+    result = classify_text("Hi, please use our web form at https://brand-k.example/contact. Thanks")
+    assert result.kind is ReplyKind.REDIRECT
+    assert result.redirect_to == "https://brand-k.example/contact"
+
+
+@pytest.mark.parametrize(
+    ("subject", "normalised"),
+    [
+        ("RE: Ma commande", "ma commande"),
+        ("TR: Fwd: AW: RE : Ma  Commande", "ma commande"),
+        ("[Ticket #4821] RE: Ma commande", "ma commande"),
+        ("RE: [Brand A] Re: Ma commande", "ma commande"),
+        ("Réf. : 12345-ABC - RE: Ma commande", "ma commande"),
+        ("RE: Ma commande [#1234]", "ma commande"),
+        ("RÉF: Ma commande", "ma commande"),
+        ("Re[2]: Ma commande", "ma commande"),
+        ("Ma commande (Ticket 8812)", "ma commande"),
+        ("Ma commande n'est pas arrivée", "ma commande n'est pas arrivee"),
+        ("", ""),
+    ],
+)
+def test_normalise_subject(subject, normalised):
+    assert normalise_subject(subject) == normalised
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "ref"),
+    [
+        ("[Ticket #4821] RE: Ma commande", "", "4821"),
+        ("RE: Ma commande - Réf. : 12345-ABC", "", "12345-ABC"),
+        ("Case 00123456: your request", "", "00123456"),
+        ("", "Votre demande n° 123456 a bien été enregistrée.", "123456"),
+        ("", "Your request #789 has been received.", "789"),
+        ("Re: Ma commande", "Bonjour, votre colis arrive demain.", None),
+        ("RE: Commande du 3 mars", "Nous avons 2 articles en stock.", None),
+    ],
+)
+def test_extract_ticket_ref(subject, text, ref):
+    assert extract_ticket_ref(subject, text) == ref
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Bonjour, nous avons bien reçu votre demande et nous vous répondrons.", "fr"),
+        ("Hello, we have received your request and will answer you soon.", "en"),
+        ("OK", ""),
+        ("", ""),
+    ],
+)
+def test_detect_language(text, language):
+    assert detect_language(text) == language
