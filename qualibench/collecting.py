@@ -180,13 +180,20 @@ def process_pending(ws: Workspace, campaign_id: int, report: CollectReport | Non
     Unmatched messages are tried again too: a ticket reference learnt since may now place them.
     """
     report = report or CollectReport()
-    statuses = [InboundStatus.PENDING.value]
-    if retry_unmatched:
-        statuses.append(InboundStatus.UNMATCHED.value)
+    matched_before = report.matched
+    _process(ws, campaign_id, InboundStatus.PENDING, report, progress)
+    # Only a newly recorded reply (an ack carrying a ticket...) can place an old stray.
+    if retry_unmatched and report.matched > matched_before:
+        _process(ws, campaign_id, InboundStatus.UNMATCHED, report, progress)
+    return report
+
+
+def _process(ws: Workspace, campaign_id: int, status: InboundStatus, report: CollectReport,
+             progress: Progress | None) -> None:
     with ws.session() as session:
         ids = list(session.exec(
             select(InboundMessage.id).where(
-                InboundMessage.campaign_id == campaign_id, col(InboundMessage.status).in_(statuses)
+                InboundMessage.campaign_id == campaign_id, InboundMessage.status == status.value
             ).order_by(col(InboundMessage.received_at), col(InboundMessage.id))
         ))
     for done, inbound_id in enumerate(ids, 1):
@@ -206,7 +213,6 @@ def process_pending(ws: Workspace, campaign_id: int, report: CollectReport | Non
         report.processed += 1
         if progress:
             progress("processing", done, len(ids))
-    return report
 
 
 def _api_collect(ws: Workspace, campaign_id: int, report: CollectReport) -> None:

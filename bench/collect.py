@@ -1,0 +1,199 @@
+"""Benchmark of the IMAP collector against a real Dovecot, and mbsync on the same mailbox.
+
+    python bench/collect.py [--messages 20000] [--db postgresql://...]
+
+Fills a Dovecot maildir with realistic replies (written as files into new/, as a delivery
+agent does), then prints: the first full sync (download + raw evidence + rows), the
+processing pass (parse, match, classify, record), a poll with nothing new, peak memory, and
+the wall time of `mbsync` pulling the same mailbox to a local maildir, with the ratio.
+Targets (DESIGN.md): first sync within 1.5x mbsync, empty poll < 50 ms, peak memory < 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from imapclient import IMAPClient  # noqa: E402
+from sqlmodel import select  # noqa: E402
+
+from qualibench.clock import VirtualClock  # noqa: E402
+from qualibench.collecting import collect, process_pending, store_mail_batch  # noqa: E402
+from qualibench.db import dispose_engines  # noqa: E402
+from qualibench.mail.imap import sync_account  # noqa: E402
+from tests.factories import make_campaign  # noqa: E402
+from tests.plugins.collecting import PASSWORD_ENV, SHOPPER, mark_sent  # noqa: E402
+from tests.plugins.dovecot import start_dovecot, stop_dovecot  # noqa: E402
+
+OPENINGS = ["Bonjour Madame,", "Bonjour Monsieur,", "Hello,", "Dear customer,", "Madame, Monsieur,"]
+BODIES = [
+    "Nous sommes désolés pour la gêne occasionnée. Votre commande {n} a été retrouvée et sera "
+    "livrée demain avant 13h. Un geste commercial de 10 euros a été appliqué sur votre compte.",
+    "Thank you for your message about order {n}. The replacement has been shipped today and you "
+    "will receive a tracking link by e-mail. We apologise for the inconvenience.",
+    "Votre demande a bien été enregistrée sous la référence {n}. Un conseiller vous répondra dans "
+    "les meilleurs délais. Ceci est un message automatique, merci de ne pas y répondre.",
+    "Pour toute question, appelez le 0 892 68 00 00 (0,35 EUR/min) du lundi au vendredi.",
+]
+QUOTE = ("\n\nLe {d}, {who} a écrit :\n> Bonjour,\n> J'ai commandé un grille-pain il y a trois "
+         "semaines et il ne fonctionne plus.\n> Pouvez-vous m'aider ?\n> Merci d'avance\n")
+
+
+def reply(rng: random.Random, i: int, probe, when: datetime) -> bytes:
+    """Return one realistic reply: plain or HTML-only, with quoted history and a signature."""
+    msg = EmailMessage()
+    msg["From"] = f"Service client <{probe.brand_email}>"
+    msg["To"] = probe.reply_address
+    msg["Subject"] = f"RE: {probe.subject}"
+    msg["Date"] = format_datetime(when)
+    msg["Message-ID"] = f"<bench.{i}.{rng.getrandbits(40):x}@helpdesk.example>"
+    msg["In-Reply-To"] = probe.message_id
+    msg["References"] = probe.message_id
+    text = (f"{rng.choice(OPENINGS)}\n\n{rng.choice(BODIES).format(n=100000 + i)}\n\n"
+            f"Cordialement,\nJulie - Service client\n" + "-- \nwww.example.com\n"
+            + QUOTE.format(d=format_datetime(when - timedelta(days=1)), who="Client"))
+    text += "".join(f"> {'lorem ipsum dolor sit amet ' * 3}\n" for _ in range(rng.randint(5, 60)))
+    if rng.random() < 0.3:
+        html = "<html><body>" + "".join(f"<p>{line}</p>" for line in text.splitlines()) + "</body></html>"
+        msg.set_content(html, subtype="html", charset="utf-8")
+    else:
+        msg.set_content(text)
+    return msg.as_bytes()
+
+
+def mbsync_pull(server, tmp: Path) -> float | None:
+    """Return the wall time of mbsync pulling INBOX to an empty local maildir (None if absent)."""
+    exe = shutil.which("mbsync")
+    if not exe:
+        return None
+    local = tmp / "mbsync-local"
+    local.mkdir()
+    conf = tmp / "mbsyncrc"
+    conf.write_text(
+        f"IMAPAccount bench\nHost {server.host}\nPort {server.port}\nUser {SHOPPER}\n"
+        f"Pass {server.password}\nSSLType None\nAuthMechs LOGIN\n\n"
+        f"IMAPStore remote\nAccount bench\n\n"
+        f"MaildirStore local\nPath {local}/\nInbox {local}/INBOX\n\n"
+        "Channel pull\nFar :remote:\nNear :local:\nPatterns INBOX\nSync Pull\nCreate Near\n"
+        f"SyncState {tmp}/mbsync-state/\n"
+    )
+    (tmp / "mbsync-state").mkdir()
+    started = time.perf_counter()
+    subprocess.run([exe, "-q", "-c", str(conf), "pull"], check=True)
+    elapsed = time.perf_counter() - started
+    pulled = sum(1 for _ in (local / "INBOX" / "cur").iterdir()) + sum(
+        1 for _ in (local / "INBOX" / "new").iterdir())
+    print(f"mbsync: pulled {pulled} messages in {elapsed:.2f} s ({pulled / elapsed:,.0f} msg/s)")
+    return elapsed
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=20_000)
+    ap.add_argument("--db", default=None, help="database URL (default: SQLite in the temp dir)")
+    ap.add_argument("--skip-processing", action="store_true", help="only time the raw sync")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="qb-bench-"))
+    os.chmod(tmp, 0o755)
+    server, proc = start_dovecot(tmp / "dovecot")
+    try:
+        os.environ[PASSWORD_ENV] = server.password
+        clock = VirtualClock(datetime(2026, 12, 20, 12, tzinfo=UTC))
+        ws = make_campaign(tmp / "c", args.db or f"sqlite:///{tmp / 'bench.sqlite'}", brands=40,
+                           clock=clock, mail={"imap_host": server.host, "imap_port": server.port,
+                                              "imap_security": "plain", "username": SHOPPER,
+                                              "password_env": PASSWORD_ENV})
+        probes = mark_sent(ws)
+        print(f"campaign: {len(probes)} sent e-mail probes; rss {rss_mb():.0f} MB")
+
+        rng = random.Random(7)
+        box = server.maildir(SHOPPER)
+        for sub in ("cur", "new", "tmp"):
+            (box / sub).mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        total_bytes = 0
+        for i in range(args.messages):
+            p = probes[i % len(probes)]
+            when = p.sent_at + timedelta(minutes=rng.randint(1, 60 * 24 * 10))
+            raw = reply(rng, i, p, when)
+            total_bytes += len(raw)
+            f = box / "new" / f"{1_700_000_000 + i}.M{i}P1.bench"
+            f.write_bytes(raw)
+            os.utime(f, (when.timestamp(), when.timestamp()))
+        server.fix_owner()
+        print(f"mailbox: {args.messages} messages, {total_bytes / 1e6:.1f} MB written in "
+              f"{time.perf_counter() - started:.1f} s")
+        # Let Dovecot index the new mail once, so neither contender pays for it.
+        c = IMAPClient(server.host, port=server.port, ssl=False)
+        c.login(SHOPPER, server.password)
+        c.select_folder("INBOX", readonly=True)
+        c.logout()
+
+        mb = mbsync_pull(server, tmp)
+
+        with ws.session() as s:
+            campaign_id = ws.campaign(s).id
+        account = ws.spec().config.accounts["shopper"]
+        rss_before = rss_mb()
+        started = time.perf_counter()
+        folders = sync_account(ws, campaign_id, account,
+                               lambda session, batch: store_mail_batch(ws, session, campaign_id, batch))
+        sync_s = time.perf_counter() - started
+        n = sum(f.new for f in folders)
+        print(f"first sync: {n} messages, {sum(f.bytes for f in folders) / 1e6:.1f} MB in "
+              f"{sync_s:.2f} s ({n / sync_s:,.0f} msg/s); peak rss {rss_mb():.0f} MB "
+              f"(was {rss_before:.0f} MB before)")
+        if mb:
+            print(f"ratio first sync / mbsync: {sync_s / mb:.2f}x (target <= 1.5x)")
+
+        if not args.skip_processing:
+            started = time.perf_counter()
+            report = process_pending(ws, campaign_id)
+            proc_s = time.perf_counter() - started
+            print(f"processing (parse, match, classify, record): {report.processed} messages in "
+                  f"{proc_s:.1f} s ({report.processed / proc_s:,.0f} msg/s); matched "
+                  f"{report.matched}, kinds {report.by_kind}; peak rss {rss_mb():.0f} MB")
+
+        polls = []
+        for _ in range(10):
+            started = time.perf_counter()
+            r = collect(ws, api=False)
+            polls.append(time.perf_counter() - started)
+            assert r.new == 0
+        print(f"poll with nothing new (collect(), login + STATUS per folder): median "
+              f"{statistics.median(polls) * 1000:.1f} ms, max {max(polls) * 1000:.1f} ms "
+              f"(target < 50 ms)")
+        print(f"peak memory (max RSS of the whole run): {rss_mb():.0f} MB (target < 300 MB)")
+        from qualibench.models import InboundMessage
+
+        with ws.session() as s:
+            rows = len(s.exec(select(InboundMessage.id)).all())
+        print(f"inbound rows: {rows}")
+    finally:
+        stop_dovecot(proc)
+        dispose_engines()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
