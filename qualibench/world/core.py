@@ -15,6 +15,7 @@ import random
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -40,6 +41,7 @@ class _Pending:
     raw: bytes = field(compare=False)
     kind: str = field(compare=False)
     brand: str = field(compare=False)
+    action: Callable[[datetime], None] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -100,6 +102,7 @@ class DemoWorld:
         self.smtp: WorldSMTP | None = None
         self.site: Any = None
         self.xapi: Any = None
+        self.x_bridge: Any = None
 
     # -- life ----------------------------------------------------------------------------
     def start(self) -> DemoWorld:
@@ -118,7 +121,7 @@ class DemoWorld:
         """Start the brand web site and the fake X API when their modules are installed."""
         from .web import start_web_services
 
-        self.site, self.xapi = start_web_services(self)
+        self.site, self.xapi, self.x_bridge = start_web_services(self)
 
     def stop(self) -> None:
         for svc in (self.site, self.xapi):
@@ -277,9 +280,15 @@ class DemoWorld:
                                  domain=brand.reply_domain)
         self._schedule(at, raw_answer, "answer", brand.key)
 
-    def _schedule(self, due: datetime, raw: bytes, kind: str, brand: str) -> None:
+    def _schedule(self, due: datetime, raw: bytes, kind: str, brand: str,
+                  action: Callable[[datetime], None] | None = None) -> None:
         with self._lock:
-            heapq.heappush(self._pending, _Pending(due, next(self._seq), raw, kind, brand))
+            heapq.heappush(self._pending, _Pending(due, next(self._seq), raw, kind, brand, action))
+
+    def schedule_action(self, due: datetime, kind: str, brand: str,
+                        action: Callable[[datetime], None]) -> None:
+        """Run `action(due)` when the clock passes `due` (a brand answering on X, say)."""
+        self._schedule(ensure_utc(due), b"", kind, brand, action)
 
     def pending(self) -> int:
         """Return how many brand messages are still to come."""
@@ -299,6 +308,8 @@ class DemoWorld:
 
     def deliver_due(self) -> int:
         """Deliver the brand messages due at the clock's current time; return how many."""
+        if self.x_bridge is not None:
+            self.x_bridge.poll()
         now = self.clock.now()
         due: list[_Pending] = []
         with self._lock:
@@ -309,6 +320,11 @@ class DemoWorld:
         return len(due)
 
     def _route_reply(self, item: _Pending) -> None:
+        if item.action is not None:
+            item.action(item.due)
+            with self._lock:
+                self.log[item.brand].answers += 1
+            return
         msg = message_from_bytes(item.raw, policy=policy.compat32)
         to = self._domain(str(msg.get("To", "")))
         if to not in self.shopper_domains:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import socket
 import threading
 from argparse import Namespace
 from contextlib import AsyncExitStack
@@ -76,6 +77,11 @@ class ShopperMailbox:
         async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                           sock_info: object) -> None:
             self._writers.add(writer)
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                # pymap writes untagged lines and the tagged reply separately; without
+                # TCP_NODELAY, Nagle holds the reply ~40 ms for the client's delayed ACK.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
                 await server(reader, writer, sock_info)  # type: ignore[arg-type]
             finally:

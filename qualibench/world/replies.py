@@ -209,3 +209,19 @@ def build_dsn(inc: Incoming, original: bytes, when: datetime, reporting: str) ->
     part.set_payload(headers.decode("utf-8", "replace"))
     dsn.attach(part)
     return dsn.as_bytes()
+
+
+def short_answer(inc: Incoming, lang: str, key_points: list[dict], rng: random.Random) -> str:
+    """Return a public answer of at most 280 characters (X), covering a few key points."""
+    p = inc.brand.personality
+    greet = {"fr": "Bonjour", "en": "Hello"}[lang]
+    parts = [greet + (" !" if lang == "fr" else "!")]
+    if p.tone == "empathetic":
+        parts.append({"fr": "Désolés pour ce souci.", "en": "Sorry about this."}[lang])
+    n = round(min(1.0, max(0.0, p.coverage + rng.uniform(-0.2, 0.2))) * len(key_points))
+    for kp in rng.sample(key_points, k=min(n, len(key_points), 2)):
+        phrase = rng.choice(list(kp.get("patterns") or [kp.get("label", "")]))
+        parts.append(f"{phrase.capitalize()}.")
+    parts.append({"fr": "Écrivez-nous en DM pour le suivi.", "en": "Send us a DM to follow up."}[lang])
+    text = " ".join(parts)
+    return text[:280]

@@ -1,0 +1,341 @@
+"""`qualibench demo`: a whole campaign run by the real pipeline against the demo world.
+
+The world (qualibench.world) starts mail servers, a brand web site and a fake X API on
+127.0.0.1, with simulated brands and a virtual clock. The campaign is then planned, sent,
+collected, scored, analysed, awarded and reported by the same library functions a real
+campaign uses; only the clock and the servers are simulated. Two weeks pass in seconds: the
+clock jumps from one event (a send slot, a brand's reply) to the next.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import statistics
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import func, select
+
+from .errors import QualibenchError
+from .models import Probe, ProbeState, Reply, ReplyKind
+from .workspace import Workspace
+from .world import DemoWorld, SimBrand
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+PASSWORD_ENV = "QB_DEMO_SHOPPER_PASSWORD"  # noqa: S105 -- a variable name, not a secret
+TOKEN_ENV = "QB_DEMO_X_TOKEN"  # noqa: S105 -- a variable name, not a secret
+MARKER = ".qualibench-demo"
+WAVE_START = date(2026, 3, 2)  # a Monday, so the first send slots open at once
+STEP = timedelta(hours=1)  # the clock never jumps further than this while events are due
+
+
+@dataclass
+class DemoResult:
+    """What a demo run produced: the campaign folder, figures, trophies and report paths."""
+
+    folder: Path
+    brands: int
+    probes: int = 0
+    sent: int = 0
+    undeliverable: int = 0
+    replies: int = 0
+    answered: int = 0
+    answer_rate: float = 0.0  # answered / probes sent (a human answer, acks excluded)
+    median_delay_hours: float | None = None
+    by_channel: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trophies: list[str] = field(default_factory=list)
+    html: Path | None = None
+    pdf: Path | None = None
+    seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)  # wall seconds per stage
+    virtual_days: float = 0.0
+    missing: list[str] = field(default_factory=list)  # stages this install cannot run
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items()}
+        for k in ("folder", "html", "pdf"):
+            out[k] = str(out[k]) if out[k] else None
+        return out
+
+
+def _optional(module: str, name: str, missing: list[str]) -> Any:
+    """Return module.name, or None (noting it) when this install does not have it yet."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        missing.append(f"{module}.{name}")
+        return None
+
+
+@contextmanager
+def _env(values: dict[str, str]):  # type: ignore[no-untyped-def]
+    """Set environment variables for the run and restore them after (secrets stay in-process)."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _prepare_folder(out: Path) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).exists():
+            raise QualibenchError(
+                f"{out} is not empty and was not written by `qualibench demo`",
+                "choose another folder with --out, or empty this one",
+            )
+        shutil.rmtree(out)  # a previous demo: start afresh so figures are reproducible
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by `qualibench demo`; safe to delete\n", encoding="utf-8")
+
+
+def brands_csv(brands: list[SimBrand], site_url: str = "") -> str:
+    """Return the brands table of the world's brands in the campaign's brands.csv format."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["name", "sector", "country", "timezone", "opening_hours", "email",
+                "contact_form_url", "x_handle"])
+    for b in brands:
+        form = f"{site_url.rstrip('/')}/{b.key}/contact" if site_url else ""
+        country = "BE" if b.timezone == "Europe/Brussels" else "FR"
+        w.writerow([b.name, b.sector, country, b.timezone, b.opening_hours, b.email, form,
+                    "@" + b.x_handle if b.x_handle else ""])
+    return buf.getvalue()
+
+
+def _channels(world: DemoWorld) -> tuple[str, ...]:
+    from .channels.base import load_channels
+
+    available = set(load_channels())
+    chosen = ["email"]
+    if world.site is not None and "webform" in available:
+        chosen.append("webform")
+    if world.xapi is not None and "x" in available:
+        chosen.append("x")
+    return tuple(chosen)
+
+
+def write_campaign(world: DemoWorld, out: Path, *, brands: int, seed: int, lang: str,
+                   channels: tuple[str, ...]) -> None:
+    """Write a campaign folder whose accounts point at the world's servers."""
+    from .campaign.init import init_campaign
+
+    init_campaign(
+        out, brands=brands, seed=seed, channels=channels, scenarios=3, start=WAVE_START,
+        language=lang, name="Baromètre démo" if lang == "fr" else "Demo benchmark",
+        edition="demo", force=True, per_domain_seconds=5,
+        mail={"username": world.shopper_user, "smtp_host": "127.0.0.1",
+              "smtp_port": world.smtp_port, "smtp_security": "plain", "imap_host": "127.0.0.1",
+              "imap_port": world.imap_port, "imap_security": "plain",
+              "password_env": PASSWORD_ENV},
+        x_api={"token_env": TOKEN_ENV, "api_base": world.x_api_url} if world.xapi else None,
+        site_url=world.site_url or None,
+    )
+    (out / "brands.csv").write_text(brands_csv(world.brands, world.site_url), encoding="utf-8")
+
+
+def _next_planned(ws: Workspace) -> datetime | None:
+    with ws.session() as s:
+        cid = ws.campaign(s).id
+        return s.exec(select(func.min(Probe.planned_at)).where(
+            Probe.campaign_id == cid, Probe.state == ProbeState.PLANNED.value)).one()
+
+
+def _window_end(ws: Workspace) -> datetime:
+    with ws.session() as s:
+        cid = ws.campaign(s).id
+        end = s.exec(select(func.max(Probe.window_ends_at)).where(Probe.campaign_id == cid)).one()
+    return end or (ws.clock.now() + timedelta(days=14))
+
+
+class _Timer:
+    def __init__(self, result: DemoResult) -> None:
+        self.result = result
+
+    @contextmanager
+    def stage(self, name: str):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.result.stages[name] = self.result.stages.get(name, 0.0) + time.perf_counter() - t
+
+
+def run_campaign_time(ws: Workspace, world: DemoWorld, timer: _Timer, *,
+                      progress: Progress | None = None) -> None:
+    """Drive the clock from the first send slot to the end of the last window.
+
+    Each step sends what is due, lets the brands' replies arrive and collects them. The clock
+    jumps to the next event (a planned send, a reply due) but never by more than STEP while
+    probes wait for their slot, so the send slots are honoured as in a real campaign.
+    """
+    from .collecting import collect
+    from .sending import send_due_probes
+
+    end = _window_end(ws)
+    start = world.clock.now()
+    total = max(1, int((end - start).total_seconds()))
+    while True:
+        now = world.clock.now()
+        with timer.stage("send"):
+            send_due_probes(ws)
+        with timer.stage("brands"):
+            arrived = world.deliver_due()
+        if arrived:
+            with timer.stage("collect"):
+                collect(ws)
+        if progress:
+            progress("campaign", min(total, int((world.clock.now() - start).total_seconds())),
+                     total)
+        if now >= end:
+            break
+        candidates = [end]
+        planned = _next_planned(ws)
+        if planned is not None:
+            # A due probe outside its brand's send slot waits: look again an hour later.
+            candidates.append(max(planned, now + STEP) if planned <= now else planned)
+        due = world.next_due()
+        if due is not None:
+            candidates.append(due)
+        world.clock.set(max(min(candidates), world.clock.now()))
+    with timer.stage("collect"):
+        world.deliver_due()
+        collect(ws)
+
+
+def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
+             progress: Progress | None = None, db_url: str | None = None,
+             formats: tuple[str, ...] = ("html", "pdf")) -> DemoResult:
+    """Run a whole demo campaign into folder `out` and return its figures and report paths."""
+    if lang not in ("fr", "en"):
+        raise QualibenchError(f"language {lang!r} is not available", "use --lang fr or --lang en")
+    if not 1 <= brands <= 5000:
+        raise QualibenchError(f"--brands {brands} is out of range", "use 1 to 5000 brands")
+    started = time.perf_counter()
+    out = Path(out).resolve()
+    result = DemoResult(folder=out, brands=brands)
+    timer = _Timer(result)
+    _prepare_folder(out)
+    start = datetime.combine(WAVE_START, datetime.min.time(), tzinfo=UTC) + timedelta(hours=6)
+    with timer.stage("world"):
+        world = DemoWorld(brands=brands, seed=seed, start=start,
+                          shopper_domains=("shopper.example", "alias.shopper.example"),
+                          root=None).start()
+    try:
+        with _env({PASSWORD_ENV: world.shopper_password, TOKEN_ENV: "demo-token-" + str(seed)}):
+            with timer.stage("plan"):
+                write_campaign(world, out, brands=brands, seed=seed, lang=lang,
+                               channels=_channels(world))
+                ws = Workspace.open(out, db_url, clock=world.clock)
+                world.teach_scenarios(list(ws.spec().scenarios))
+                from .planning import plan_campaign
+
+                plan = plan_campaign(ws)
+                result.probes = plan.created + plan.existing
+            run_campaign_time(ws, world, timer, progress=progress)
+            result.virtual_days = (world.clock.now() - start).total_seconds() / 86400
+            _finish(ws, result, timer, lang, formats, progress)
+    finally:
+        with timer.stage("world"):
+            world.stop()
+    _figures(ws, result)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _finish(ws: Workspace, result: DemoResult, timer: _Timer, lang: str,
+            formats: tuple[str, ...], progress: Progress | None) -> None:
+    """Close windows, score, analyse, award and report with whatever this install provides."""
+    missing = result.missing
+    close_windows = _optional("qualibench.timing", "close_windows", missing)
+    score_campaign = _optional("qualibench.scorer", "score_campaign", missing)
+    write_report = _optional("qualibench.report", "write_report", missing)
+    if close_windows:
+        with timer.stage("close"):
+            close_windows(ws)
+    if score_campaign:
+        with timer.stage("score"):
+            score_campaign(ws)
+    trophies = _trophies(ws, missing)
+    result.trophies = trophies
+    if write_report:
+        with timer.stage("report"):
+            paths = write_report(ws, formats=formats, lang=lang, out=ws.root / "report")
+        _report_paths(result, paths)
+
+
+def _trophies(ws: Workspace, missing: list[str]) -> list[str]:
+    """Return one line per trophy: category, scope and winners (or why it was not awarded)."""
+    analyse = _optional("qualibench.analytics", "analyse", missing)
+    compute = _optional("qualibench.awards", "compute_trophies", missing)
+    if not (analyse and compute):
+        return []
+    with ws.session() as s:
+        cid = ws.campaign(s).id
+    analysis = analyse(ws, cid)
+    lines = []
+    for t in compute(analysis):
+        name = t.category.replace("_", "-") + (f" ({t.scope})" if t.scope else "")
+        if t.awarded and t.winners:
+            who = " = ".join(f"{w.brand} {w.index:.1f}" for w in t.winners)
+            lines.append(f"{name}: {who}" + (" (ex aequo)" if t.ex_aequo else ""))
+        else:
+            lines.append(f"{name}: not awarded ({t.reason})")
+    return lines
+
+
+def _report_paths(result: DemoResult, paths: Any) -> None:
+    items = paths.values() if isinstance(paths, dict) else (
+        paths if isinstance(paths, list | tuple) else [paths])
+    for p in items:
+        p = Path(p)
+        if p.suffix == ".html":
+            result.html = p
+        elif p.suffix == ".pdf":
+            result.pdf = p
+
+
+def _figures(ws: Workspace, result: DemoResult) -> None:
+    """Fill the summary figures from the database (the same rows the report uses)."""
+    with ws.session() as s:
+        cid = ws.campaign(s).id
+        probes = list(s.exec(select(Probe).where(Probe.campaign_id == cid)))
+        replies = list(s.exec(select(Reply).where(Reply.campaign_id == cid)))
+    reached = [p for p in probes if p.sent_at is not None]
+    result.probes = len(probes)
+    result.sent = len(reached)
+    result.undeliverable = sum(p.state == ProbeState.UNDELIVERABLE.value for p in probes)
+    result.replies = len(replies)
+    answered_ids = {r.probe_id for r in replies if r.kind == ReplyKind.ANSWER.value}
+    answered = [p for p in reached if p.id in answered_ids]
+    result.answered = len(answered)
+    result.answer_rate = len(answered) / len(reached) if reached else 0.0
+    delays = [(p.first_answer_at - p.sent_at).total_seconds() / 3600 for p in answered
+              if p.first_answer_at and p.sent_at]
+    result.median_delay_hours = statistics.median(delays) if delays else None
+    for ch in sorted({p.channel for p in probes}):
+        sent = [p for p in reached if p.channel == ch]
+        ans = [p for p in sent if p.id in answered_ids]
+        d = [(p.first_answer_at - p.sent_at).total_seconds() / 3600 for p in ans
+             if p.first_answer_at and p.sent_at]
+        result.by_channel[ch] = {
+            "probes": sum(p.channel == ch for p in probes), "sent": len(sent),
+            "answered": len(ans), "answer_rate": len(ans) / len(sent) if sent else 0.0,
+            "median_delay_hours": statistics.median(d) if d else None,
+        }
