@@ -1,0 +1,165 @@
+"""The HTML/PDF report: self-contained, escaped, translated, pseudonymised, rendered."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from bs4 import BeautifulSoup
+
+from qualibench.errors import DependencyMissing, NotFound, QualibenchError
+from qualibench.report import html_to_pdf, write_report
+from qualibench.report.pseudonym import pseudonymise, signature_names
+
+LABELS = {"email": "[e-mail]", "phone": "[phone]", "order": "[ref]", "agent": "[agent]", "customer": "[customer]"}
+
+
+def _html(ws, tmp_path, **kw):
+    (path,) = write_report(ws, formats=("html",), out=tmp_path / "out", **kw)
+    return path.read_text(encoding="utf-8")
+
+
+def test_html_is_self_contained_with_every_section(finished, tmp_path):
+    ws, _ = finished
+    html = _html(ws, tmp_path, lang="en")
+    soup = BeautifulSoup(html, "lxml")
+    assert soup.find("script") is None
+    assert not soup.find_all("link")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "@import" not in html and "url(" not in html
+    ids = {s.get("id") for s in soup.find_all(["section", "nav"])}
+    assert {"cover", "toc", "key", "trophies", "rankings", "delays", "quality", "sectors", "brands",
+            "methodology", "glossary"} <= ids
+    assert len(soup.select("#delays svg")) == 3 and soup.select("#quality svg")
+    assert len(soup.select("article.brand")) == 12
+    method = soup.select_one("#methodology").get_text(" ")
+    assert "quality of answers › answer rate › median delay" in method
+    assert "synthetic-v1" in method and "14 days" in method
+
+
+def test_reply_html_and_script_show_as_text(hostile, tmp_path):
+    ws, _ = hostile
+    html = _html(ws, tmp_path, lang="fr")
+    assert "<script>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;document.title=" in html
+    soup = BeautifulSoup(html, "lxml")
+    quotes = " ".join(q.get_text() for q in soup.select("blockquote.excerpt"))
+    assert "<script>document.title='PWNED'" in quotes
+
+
+def test_french_and_english_labels_and_number_formats(finished, tmp_path):
+    ws, _ = finished
+    fr = BeautifulSoup(_html(ws, tmp_path, lang="fr"), "lxml")
+    en = BeautifulSoup(_html(ws, tmp_path / "en", lang="en"), "lxml")
+    assert fr.select_one("#trophies h2").get_text() == "Trophées"
+    assert en.select_one("#trophies h2").get_text() == "Trophies"
+    fr_kpi = fr.select_one(".kpi b").get_text()
+    en_kpi = en.select_one(".kpi b").get_text()
+    assert "\xa0%" in fr_kpi or "\u202f%" in fr_kpi  # French puts a (narrow) space before %
+    assert re.fullmatch(r"\d+%", en_kpi)
+    assert "," in fr.select_one(".kpi:nth-of-type(3) b").get_text()  # "67,5 h"
+    assert "." in en.select_one(".kpi:nth-of-type(3) b").get_text()
+
+
+def test_pseudonymise_replaces_customer_and_agent_data(finished, tmp_path):
+    ws, _ = finished
+    plain = _html(ws, tmp_path, lang="en")
+    pseudo = _html(ws, tmp_path / "p", lang="en", pseudonymise=True)
+    excerpts = " ".join(q.get_text() for q in BeautifulSoup(pseudo, "lxml").select("blockquote.excerpt"))
+    raw = " ".join(q.get_text() for q in BeautifulSoup(plain, "lxml").select("blockquote.excerpt"))
+    assert "Dupont" in raw or "Lefebvre" in raw or "Rousseau" in raw
+    for secret in ("Dupont", "Lefebvre", "Rousseau", "@shopper.test", "CMD-", "01 23 45 67 89",
+                   "Julie", "Karim", "Martin", "Benali"):
+        assert secret not in excerpts, secret
+    assert "[customer]" in excerpts and "[agent]" in excerpts and "[reference]" in excerpts
+
+
+def test_pseudonymise_unit():
+    text = ("Bonjour Claire Dupont, votre commande CMD-123456 (ref AB-99887766) est partie. "
+            "Appelez le +33 1 23 45 67 89 ou écrivez à claire.dupont@ex.fr.\nCordialement,\nJulie Martin")
+    names = signature_names("Cordialement,\nJulie Martin\nService client")
+    assert names == ["Julie Martin"]
+    out = pseudonymise(text, customer=["Claire Dupont", "Dupont", "Claire"], agents=names,
+                       tokens=["CMD-123456"], labels=LABELS)
+    assert out == ("Bonjour [customer], votre commande [ref] (ref [ref]) est partie. "
+                   "Appelez le [phone] ou écrivez à [e-mail].\nCordialement,\n[agent]")
+
+
+def test_user_template_overrides_a_partial(finished, tmp_path):
+    ws, _ = finished
+    tpl = tmp_path / "tpl"
+    tpl.mkdir()
+    (tpl / "_glossary.html.j2").write_text('<section id="glossary"><p>CUSTOM {{ "<b>" }}</p></section>')
+    html = _html(ws, tmp_path, lang="en", template_dir=tpl)
+    assert "CUSTOM &lt;b&gt;" in html and "Trophies" in html
+    with pytest.raises(NotFound):
+        _html(ws, tmp_path, template_dir=tmp_path / "missing")
+
+
+def test_bad_language_and_format_are_user_errors(finished, tmp_path):
+    ws, _ = finished
+    with pytest.raises(QualibenchError, match="language"):
+        _html(ws, tmp_path, lang="de")
+    with pytest.raises(QualibenchError, match="format"):
+        write_report(ws, formats=("docx",), out=tmp_path)
+
+
+def test_pdf_without_weasyprint_names_the_extra(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "weasyprint", None)
+    with pytest.raises(DependencyMissing) as exc:
+        html_to_pdf("<p>x</p>", tmp_path / "x.pdf")
+    assert "pip install 'qualibench[pdf]'" in exc.value.hint
+
+
+@pytest.mark.slow
+def test_pdf_pages_are_not_blank(finished, tmp_path):
+    if not shutil.which("pdftoppm"):
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    from PIL import Image
+
+    ws, _ = finished
+    paths = write_report(ws, formats=("pdf",), lang="fr", out=tmp_path)
+    pdf = paths[0]
+    assert pdf.read_bytes().startswith(b"%PDF")
+    subprocess.run(["pdftoppm", "-png", "-r", "30", str(pdf), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) >= 10
+    for page in pages:
+        im = Image.open(page).convert("L")
+        lo, hi = im.getextrema()
+        dark = sum(im.histogram()[:200])
+        assert hi - lo > 100 and dark > 50, f"{page.name} looks blank"
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "Trophées Synthétiques" in text  # running header / cover
+    assert re.search(r"\b2 / \d+\b", text)  # page numbers
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_chromium_renders_the_report_and_runs_no_script(hostile, tmp_path):
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not shutil.which(chromium):
+        pytest.skip("chromium is not installed (Debian package chromium)")
+    ws, _ = hostile
+    (path,) = write_report(ws, formats=("html",), lang="en", out=tmp_path / "out")
+    profile = tmp_path / "profile"
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+           "--virtual-time-budget=3000", "--dump-dom", path.as_uri()]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    soup = BeautifulSoup(dom, "lxml")
+    assert "PWNED" not in (soup.title.get_text() if soup.title else "")
+    assert soup.select_one("#trophies") is not None and len(soup.select("article.brand")) == 12
+    assert soup.find("img") is None  # the reply's <img onerror> stayed text
+    assert any("<script>document.title='PWNED'" in q.get_text() for q in soup.select("blockquote.excerpt"))
+    shot = tmp_path / "shot.png"
+    subprocess.run([*cmd[:-2], f"--screenshot={shot}", "--window-size=1200,1600", path.as_uri()],
+                   capture_output=True, timeout=120)
+    if shot.exists():
+        from PIL import Image
+
+        lo, hi = Image.open(shot).convert("L").getextrema()
+        assert hi - lo > 100
