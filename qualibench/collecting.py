@@ -162,7 +162,9 @@ def process_inbound(ws: Workspace, session: Session, inbound: InboundMessage) ->
         return None
     probe = match.probe
     # Knowing the probe, its send time lets "arrived within seconds" mark an auto-reply.
-    cls = classify(msg, sent_at=probe.sent_at, received_at=received_at) if probe.sent_at else first
+    # (A message older than the send -- clock skew, a stray -- gives no such hint.)
+    in_order = probe.sent_at is not None and probe.sent_at <= received_at
+    cls = classify(msg, sent_at=probe.sent_at, received_at=received_at) if in_order else first
     text = msg.reply_text or msg.text
     return record_reply(
         session, probe, inbound, kind=cls.kind, text=text, received_at=received_at,

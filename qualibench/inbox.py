@@ -100,7 +100,8 @@ def assign(ws: Workspace, inbound_id: int, probe_id: int | str, analyst: str, *,
         text, signature, redirect_to, ticket_ref, found_kind = "", "", "", "", ReplyKind.ANSWER
         try:
             msg = parse_message(ws.evidence.get(inbound.sha256))
-            cls = classify(msg, sent_at=probe.sent_at, received_at=received_at)
+            in_order = probe.sent_at is not None and probe.sent_at <= received_at
+            cls = classify(msg, sent_at=probe.sent_at if in_order else None, received_at=received_at)
             text, signature = msg.reply_text or msg.text, msg.signature
             redirect_to, ticket_ref, found_kind = cls.redirect_to or "", cls.ticket_ref or "", cls.kind
         except UnparseableMessage:

@@ -117,7 +117,7 @@ def assign_command(
     from ..inbox import assign
 
     reply = assign(open_workspace(), inbound_id, probe, analyst, kind=kind)
-    console.print(f"Message #{inbound_id} recorded as a {reply.kind} to probe {reply.probe_id}.")
+    console.print(f"Message #{inbound_id} recorded as {reply.kind} to probe {reply.probe_id}.")
 
 
 @inbox_app.command("dismiss")
