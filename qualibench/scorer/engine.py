@@ -108,7 +108,9 @@ def _compile_key_points(kps: tuple, language: str) -> _KeyPoints:
             if not f:
                 continue
             surface.setdefault(f, set()).add(kp_id)
-            lemmas.setdefault(lemma_phrase(p, language), set()).add(kp_id)
+            lem = lemma_phrase(p, language)
+            if not is_stopword(lem):  # "avoir" (a credit note) must not match "nous avons"
+                lemmas.setdefault(lem, set()).add(kp_id)
             if " " not in f and f.isalpha() and len(f) >= 5:
                 fuzzy.append((f, kp_id))
     lemma_keys = sorted(k for k in lemmas if k)

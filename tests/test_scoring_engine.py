@@ -1,0 +1,150 @@
+"""score_reply: each criterion and negative signal, evidence spans, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qualibench.campaign.spec import KeyPoint, ScenarioSpec
+from qualibench.scorer.engine import score_reply
+from qualibench.scorer.rubric import load_rubric
+from qualibench.scorer.text import fold, lemma_view, scored_part
+
+SCENARIOS = Path(__file__).parent / "fixtures" / "scoring" / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def rubric():
+    return load_rubric()
+
+
+@pytest.fixture(scope="module")
+def delivery():
+    return yaml.safe_load((SCENARIOS / "fr-delivery-late.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def washer():
+    return yaml.safe_load((SCENARIOS / "en-product-question.yaml").read_text())
+
+
+def test_fold_keeps_offsets_and_folds_accents_and_decimal_commas():
+    text = "Remboursé : 49,90 € — DÉSOLÉE"
+    folded = fold(text)
+    assert len(folded) == len(text)
+    assert folded == 'rembourse : 49.90 € - desolee'
+
+
+def test_lemma_view_maps_back_to_the_original_text():
+    text = "Votre colis a été expédiée hier."
+    view = lemma_view(text, "fr")
+    i = view.joined.index("expedier")
+    start, end = view.span_of(i, i + len("expedier"))
+    assert text[start:end] == "expédiée"
+
+
+def test_quoted_history_is_not_scored():
+    text = "Bonjour,\nVoici la réponse.\n\nLe 3 mars 2026, Claire a écrit :\n> désolé désolé"
+    assert scored_part(text) == "Bonjour,\nVoici la réponse."
+
+
+def test_every_evidence_span_cites_the_reply_text(rubric, delivery):
+    text = ("Bonjour Madame Martin,\n\nVous nous indiquez que votre commande CMD-482913 n'est pas arrivée. "
+            "Toutes nos excuses. Le colis a été expédié hier et sera livré le 14/03.\n\nCordialement,\nJulien")
+    res = score_reply(text, delivery, rubric, persona_name="Claire Martin", fills={"order_number": "CMD-482913"})
+    spans = [s for group in res.evidence.values() for s in group]
+    assert spans
+    for s in spans:
+        assert text[s.start:s.end] == s.text
+    for crit, pts in res.criteria.items():
+        assert 0 <= pts <= rubric.weight(crit)
+    assert res.total == pytest.approx(sum(res.criteria.values()))
+    assert res.criteria["personalisation"] == 10  # name, order number and a named signer
+
+
+def test_a_full_answer_beats_an_acknowledgement(rubric, delivery):
+    good = ("Bonjour Claire,\nVotre colis a été expédié hier, il vous sera livré jeudi. Si vous préférez, "
+            "nous pouvons annuler la commande et vous rembourser.\nCordialement,\nJulien")
+    ack = "Bonjour,\nNous avons bien reçu votre message et vous répondrons dans les meilleurs délais.\nLe service clients"
+    g = score_reply(good, delivery, rubric)
+    a = score_reply(ack, delivery, rubric)
+    assert g.criteria["relevance"] > 25 and a.criteria["relevance"] == 0
+    assert any("acknowledgement" in n for n in a.notes)
+
+
+def test_key_points_match_lemmas_accents_and_typos(rubric, delivery):
+    base = score_reply("Bonjour, merci.", delivery, rubric).criteria["relevance"]
+    for variant in ("Nous allons REMBOURSER la commande.", "La commande sera remboursee.",
+                    "Nous procédons au rembourssement."):
+        res = score_reply(variant, delivery, rubric)
+        assert res.criteria["relevance"] > base, variant
+        assert any("remboursement" in s.why or "L'option" in s.why for s in res.evidence["relevance"])
+
+
+def test_numbers_are_recognised_whatever_the_decimal_mark(rubric, washer):
+    for text in ("It is 59.5 cm.", "It is 59,5 cm."):
+        res = score_reply(text, washer, rubric, language="en")
+        assert any(s.text.startswith("59") for s in res.evidence["relevance"]), text
+
+
+def test_reformulation_needs_the_request_specifics_or_a_marker(rubric, washer):
+    request = washer["body"].replace("{first_name}", "Claire").replace("{last_name}", "Martin")
+    restated = "Hello,\nYou mentioned that your laundry space is exactly 60 cm wide and asked about installation."
+    generic = "Hello,\nWe can help with that."
+    r1 = score_reply(restated, washer, rubric, request_text=request)
+    r2 = score_reply(generic, washer, rubric, request_text=request)
+    assert r1.criteria["reformulation"] >= 15 and r2.criteria["reformulation"] == 0
+
+
+def test_premium_number_deflection_costs_relevance_with_a_negative_span(rubric, delivery):
+    text = "Bonjour,\nPour le suivi de votre commande, appelez le 0 892 35 00 00 (0,35 €/min).\nCordialement"
+    res = score_reply(text, delivery, rubric)
+    negative = [s for s in res.evidence["relevance"] if s.points < 0]
+    assert negative and "premium" in negative[0].why
+    assert "0 892" in negative[0].text or "€/min" in negative[0].text
+
+
+def test_asking_again_for_the_order_number_costs_personalisation(rubric, delivery):
+    text = "Bonjour Claire,\nMerci de nous communiquer votre numéro de commande.\nCordialement,\nJulien"
+    with_fill = score_reply(text, delivery, rubric, persona_name="Claire Martin", fills={"order_number": "CMD-482913"})
+    without = score_reply(text, delivery, rubric, persona_name="Claire Martin", fills={})
+    assert with_fill.criteria["personalisation"] < without.criteria["personalisation"]
+    assert any("asks again" in s.why for s in with_fill.evidence["personalisation"])
+
+
+def test_marketing_push_costs_politeness(rubric, delivery):
+    plain = "Bonjour,\nVotre colis est expédié.\nMerci, cordialement"
+    pushy = plain.replace("expédié.", "expédié. Profitez de -20 % avec le code promo PRINTEMPS !")
+    assert score_reply(pushy, delivery, rubric).criteria["politeness"] < score_reply(plain, delivery, rubric).criteria["politeness"]
+
+
+def test_reply_in_another_language_is_detected_and_costs_relevance(rubric, delivery):
+    fr = "Bonjour,\nVotre colis a été expédié et sera livré demain. Nous sommes désolés du retard."
+    en = "Hello,\nYour parcel has been shipped and will be delivered tomorrow (tracking colis expédié)."
+    rf, re_ = score_reply(fr, delivery, rubric), score_reply(en, delivery, rubric)
+    assert rf.language == "fr" and re_.language == "en"
+    assert any("request was in fr" in n for n in re_.notes)
+    assert any(s.points < 0 and "reply in en" in s.why for s in re_.evidence["relevance"])
+
+
+def test_generic_signature_earns_nothing_named_signature_does(rubric, delivery):
+    generic = "Bonjour,\nVotre colis est expédié.\nCordialement,\nLe service clients"
+    named = "Bonjour,\nVotre colis est expédié.\nCordialement,\nJulien Morel, service clients"
+    assert score_reply(generic, delivery, rubric).criteria["personalisation"] == 0
+    assert score_reply(named, delivery, rubric).criteria["personalisation"] == 3
+
+
+def test_scenario_spec_and_dict_give_the_same_deterministic_result(rubric, delivery):
+    spec = ScenarioSpec(
+        id=delivery["id"], title=delivery["title"], kind=delivery["kind"], language="fr",
+        channels=("email",), subject="", body=delivery["body"], short="",
+        key_points=tuple(KeyPoint(k["id"], k["label"], tuple(k["patterns"]), float(k["weight"]))
+                         for k in delivery["key_points"]),
+        fills={}, content_hash="x",
+    )
+    text = "Bonjour Claire, toutes nos excuses : le colis est expédié, livraison prévue demain."
+    a = score_reply(text, delivery, rubric, persona_name="Claire Martin")
+    b = score_reply(text, spec, rubric, persona_name="Claire Martin")
+    assert a.to_dict() == b.to_dict() == score_reply(text, delivery, rubric, persona_name="Claire Martin").to_dict()
