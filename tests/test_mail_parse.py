@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qualibench.mail.classify import classify
 from qualibench.mail.parse import ParsedMessage, UnparseableMessage, decode_bytes, parse_message
 from tests.plugins.mail_corpus import EXPECTED, MAIL_FIXTURES, PARSEABLE
 
@@ -123,15 +124,52 @@ def test_50mb_attachment_is_listed_with_its_size(tmp_path):
     assert "voici le catalogue complet en pièce jointe" in msg.reply_text
 
 
+# Damage that real transport and broken mailers cause: cut messages, stray MIME syntax, raw bytes.
+_MIME_SHRAPNEL = [
+    b"\r\n",
+    b"\n",
+    b"--",
+    b"=?utf-8?q?",
+    b"?=",
+    b"\xff",
+    b"\x00",
+    b"charset=",
+    b"Date: ",
+    b"<",
+    b">",
+    b":",
+    b";",
+    b'"',
+    b"filename*=",
+    b"''",
+    b"message/rfc822",
+    b"\r\n\r\n",
+    b"Content-Type: multipart/mixed; boundary=",
+    b"Content-Transfer-Encoding: base64\r\n",
+    b"Content-Type: message/delivery-status\r\n\r\n",
+    b"<blockquote>",
+    b"<?xml version='1.0'?>",
+]
+_edit = st.tuples(
+    st.integers(min_value=0, max_value=6000),
+    st.one_of(st.sampled_from(_MIME_SHRAPNEL), st.binary(min_size=1, max_size=24)),
+    st.integers(min_value=0, max_value=200),
+)
+
+
+def _apply(raw: bytes, edits: list[tuple[int, bytes, int]]) -> bytes:
+    for pos, insert, cut in edits:
+        pos = min(pos, len(raw))
+        raw = raw[:pos] + insert + raw[pos + cut :]
+    return raw
+
+
 _damaged = st.one_of(
     st.binary(max_size=2000),
-    st.sampled_from(sorted(PARSEABLE)).flatmap(
-        lambda name: st.tuples(
-            st.just((MAIL_FIXTURES / name).read_bytes()),
-            st.integers(min_value=0, max_value=4000),
-            st.integers(min_value=0, max_value=4000),
-            st.binary(max_size=64),
-        ).map(lambda t: t[0][: t[1]] + t[3] + t[0][t[1] + t[2] :])
+    st.builds(
+        _apply,
+        st.sampled_from(sorted(PARSEABLE)).map(lambda name: (MAIL_FIXTURES / name).read_bytes()),
+        st.lists(_edit, min_size=1, max_size=8),
     ),
 )
 
@@ -145,3 +183,33 @@ def test_damaged_bytes_never_crash_parse(raw):
         return
     assert isinstance(msg.text, str) and isinstance(msg.reply_text, str)
     assert msg.date is None or msg.date.tzinfo is not None
+    classify(msg)  # the classifier must cope with whatever the parser lets through
+
+
+def test_8bit_content_disposition_does_not_break_the_walk():
+    # Found by fuzzing: compat32 hands back Header objects for 8-bit header values.
+    raw = (
+        b"From: a@brand-a.example\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/plain\r\n\r\nBonjour\r\n--b\r\n"
+        b'Content-Type: application/pdf\r\nContent-Disposition: attachment; filename="r\xe9\xff.pdf"\r\n'
+        b"\r\nJVBERi0=\r\n--b--\r\n"
+    )
+    msg = parse_message(raw)
+    assert msg.text.strip() == "Bonjour"
+    assert [(t, s > 0) for _, t, s in msg.attachments] == [("application/pdf", True)]
+
+
+def test_large_base64_text_body_is_read_not_skipped():
+    # Big base64 runs are skipped only for attachments; a long text part must still be read.
+    line = "Votre dossier est en cours de traitement par notre équipe. " * 2
+    body = (line + "\n") * 9000
+    encoded = base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
+    raw = (
+        b"From: a@brand-a.example\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + encoded
+    )
+    assert len(encoded) > 1_000_000
+    msg = parse_message(raw)
+    assert msg.text.count("Votre dossier est en cours") == 18000

@@ -80,7 +80,7 @@ def _walk(el: etree._Element, out: _TextWriter) -> None:
         if el.tail:
             out.text(el.tail)
         return
-    if tag in _BLOCK:
+    if tag in _BLOCK and tag != "br":
         out.newline(blank=tag in _PARAGRAPH)
     if tag in ("td", "th"):
         out.text(" ")

@@ -113,11 +113,12 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str, str]:
             return text, "utf-8", defect
         except UnicodeDecodeError:
             pass
-    defect = (
-        f"declared charset {declared!r} does not decode; read as windows-1252"
-        if declared and declared.lower() not in ("us-ascii", "ascii")
-        else ""
-    )
+    if declared and not codec:
+        defect = f"unknown charset {declared!r}; read as windows-1252"
+    elif declared and codec != "ascii":
+        defect = f"declared charset {declared!r} does not decode; read as windows-1252"
+    else:
+        defect = ""
     try:
         return data.decode("cp1252"), "cp1252", defect
     except UnicodeDecodeError:
@@ -216,7 +217,7 @@ def _payload_bytes(part: Message, defects: list[str]) -> bytes:
 
 
 def _is_attachment(part: Message) -> bool:
-    disposition = (part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
+    disposition = str(part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
     if disposition == "attachment":
         return True
     return part.get_content_type() not in ("text/plain", "text/html")
@@ -239,6 +240,7 @@ class _Walk:
     attachments: list[tuple[str, str, int]] = field(default_factory=list)
     delivery_status: list[dict[str, str]] = field(default_factory=list)
     returned_message_id: str = ""
+    elided: list[int] = field(default_factory=list)  # sizes of attachments not parsed
 
 
 def _read_part_text(part: Message, defects: list[str]) -> tuple[str, str]:
@@ -316,15 +318,23 @@ def _walk(part: Message, acc: _Walk, defects: list[str], depth: int = 0) -> None
         _recover_multipart(part, acc, defects, depth)
         return
     if _is_attachment(part):
-        data = _payload_bytes(part, defects)
         media = ctype
         name = _filename(part)
         if name.lower() == "winmail.dat" and media == "application/octet-stream":
             media = "application/ms-tnef"
-        acc.attachments.append((name, media, len(data)))
+        acc.attachments.append((name, media, _attachment_size(part, acc, defects)))
         return
     text, used = _read_part_text(part, defects)
     (acc.html if ctype == "text/html" else acc.plain).append((text, used))
+
+
+def _attachment_size(part: Message, acc: _Walk, defects: list[str]) -> int:
+    body = part.get_payload()
+    if isinstance(body, str) and body.startswith(_ELIDED):
+        index = body[len(_ELIDED) :].strip()
+        if index.isdigit() and int(index) < len(acc.elided):
+            return acc.elided[int(index)]
+    return len(_payload_bytes(part, defects))
 
 
 def _returned_message(part: Message, acc: _Walk, defects: list[str]) -> None:
@@ -346,6 +356,40 @@ def _returned_message(part: Message, acc: _Walk, defects: list[str]) -> None:
         acc.returned_message_id = decode_header_value(mid).strip()
     if part.get_content_type() == "message/rfc822":
         acc.attachments.append((_filename(part) or "message.eml", "message/rfc822", size))
+
+
+# Base64 runs of at least ~600 kB: attachments whose content we never read, only their size.
+_LARGE_BASE64 = re.compile(rb"(?:[A-Za-z0-9+/=]{40,100}\r?\n){8192,}")
+_ELIDED = "QUALIBENCH-ELIDED-BASE64-"
+
+
+def _elide_large_attachments(raw: bytes) -> tuple[bytes, list[int]]:
+    """Give back raw with big base64 attachment bodies replaced by markers, and their sizes.
+
+    The stdlib parser keeps several copies of every part; a 50 MB attachment would cost
+    over half a gigabyte for content that only needs to be listed with its size.
+    """
+    if len(raw) < 1_000_000:
+        return raw, []
+    pieces: list[bytes] = []
+    sizes: list[int] = []
+    last = 0
+    for found in _LARGE_BASE64.finditer(raw):
+        start, end = found.span()
+        head = raw[max(0, start - 4096) : start].lower()
+        ctype_at = head.rfind(b"content-type:")
+        ctype = head[ctype_at : ctype_at + 60] if ctype_at >= 0 else b""
+        if ctype_at < 0 or b"text/" in ctype or b"message/" in ctype or b"base64" not in head:
+            continue
+        chars = (end - start) - raw.count(b"\n", start, end) - raw.count(b"\r", start, end)
+        padding = raw[max(start, end - 4) : end].rstrip()[-2:].count(b"=")
+        sizes.append(chars * 3 // 4 - padding)
+        pieces += [raw[last:start], f"{_ELIDED}{len(sizes) - 1}\r\n".encode()]
+        last = end
+    if not sizes:
+        return raw, []
+    pieces.append(raw[last:])
+    return b"".join(pieces), sizes
 
 
 def _raw_all(msg: Message, name: str) -> list[str]:
@@ -379,10 +423,11 @@ def parse_message(raw: bytes) -> ParsedMessage:
         raise UnparseableMessage(
             "empty message", "the raw bytes are kept as evidence; nothing to parse"
         )
+    raw, elided = _elide_large_attachments(raw)
     msg = message_from_bytes(raw, policy=compat32)
     defects = [type(d).__name__ for d in msg.defects]
     headers = _headers(msg)
-    acc = _Walk()
+    acc = _Walk(elided=elided)
     _walk(msg, acc, defects)
     for part in msg.walk():
         if part is not msg:
