@@ -47,6 +47,7 @@ class Mission:
     text: str
     when: datetime | None
     reason: str = ""
+    brand_key: str = ""
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -90,6 +91,7 @@ def next_missions(ws: Workspace, limit: int = 1, *, channel: str | None = None) 
                 subject=probe.subject, text=probe.short_text if short else probe.body,
                 when=probe.planned_at,
                 reason=probe.failure_reason or "" if probe.state == ProbeState.ASSISTED.value else "",
+                brand_key=brand.key,
             ))
         return missions
 
