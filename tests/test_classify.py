@@ -129,3 +129,39 @@ def test_extract_ticket_ref(subject, text, ref):
 )
 def test_detect_language(text, language):
     assert detect_language(text) == language
+
+
+def test_human_answer_opening_with_acknowledgement_words_is_an_answer():
+    text = (
+        "Bonjour Madame,\n\nNous avons bien reçu votre demande et nous sommes désolés pour ce retard. "
+        "Votre colis est bloqué au dépôt de Lyon à cause des intempéries ; il repartira demain matin "
+        "et vous sera livré jeudi. Nous vous remboursons les frais de port de 4,90 euros dès "
+        "aujourd'hui.\n\nCordialement,"
+    )
+    assert classify_text(text).kind is ReplyKind.ANSWER
+    short = "Bonjour,\n\nNous avons bien reçu votre demande, nous revenons vers vous rapidement.\n\nCordialement,"
+    assert classify_text(short).kind is ReplyKind.AUTO_ACK
+
+
+def test_back_on_date_inside_a_long_answer_is_not_out_of_office():
+    text = (
+        "Hello John,\n\nThe shop manager is on leave this week, so I checked the stock myself: the "
+        "blue jacket in size M is available in our Lyon store and we can reserve it for you until "
+        "Saturday evening. The price is the one shown on the website, 89 euros, and you can pay in "
+        "store.\n\nKind regards,"
+    )
+    assert classify_text(text).kind is ReplyKind.ANSWER
+    oof = "I am out of the office until Monday with limited access to email."
+    assert classify_text(oof).kind is ReplyKind.OUT_OF_OFFICE
+
+
+def test_auto_submitted_header_with_a_short_text_is_an_ack():
+    raw = (
+        b"From: noreply@brand-a.example\r\nTo: marie.durand.k3f9@alias.example\r\n"
+        b"Subject: Re: Ma commande\r\nAuto-Submitted: auto-replied\r\n\r\nMessage transmis.\r\n"
+    )
+    result = classify(parse_message(raw))
+    assert result.kind is ReplyKind.AUTO_ACK
+    assert "Auto-Submitted" in result.reason
+    human = classify(parse_message(raw.replace(b"Auto-Submitted: auto-replied\r\n", b"")))
+    assert human.kind is ReplyKind.ANSWER

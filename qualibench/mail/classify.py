@@ -51,11 +51,15 @@ _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _SMTP_CODE = re.compile(r"\b(5[0-5]\d)[ -]")
 _ADDRESS = re.compile(r"<?([\w.+'-]+@[\w-]+(?:\.[\w-]+)+)>?")
 
+# First-person absence notices; third-person mentions ("the manager is on leave") are weak.
 _OOF_WORDING = re.compile(
-    r"absente? du bureau|je suis (?:actuellement )?absente?|en conges|out of (?:the )?office"
-    r"|i am (?:currently )?(?:away|out)|i'm (?:currently )?(?:away|out of)|on (?:annual )?leave"
-    r"|de retour le|back in the office|je serai de retour|i will be back|limited access to (?:my )?e-?mail"
-    r"|reponse automatique d'absence|absence du bureau"
+    r"absente?(?:\(e\))? du bureau|je suis (?:actuellement )?absente?|je serai absente?|out of (?:the )?office"
+    r"|i am (?:currently )?(?:away|out)|i'm (?:currently )?(?:away|out of)|je suis en conges"
+    r"|reponse automatique d'absence|absence du bureau|i am on (?:annual )?leave"
+)
+_OOF_WEAK = re.compile(
+    r"en conges|on (?:annual )?leave|de retour le|back in the office|je serai de retour|i will be back"
+    r"|limited access to (?:my )?e-?mail"
 )
 _OOF_SUBJECT = re.compile(
     r"^(?:automatic reply|reponse automatique|absence|out of office|ooo\b|absent)"
@@ -70,6 +74,10 @@ _ACK_WORDING = re.compile(
     r"|(?:ticket|case|request) #?\s?[\w-]+ has been (?:created|opened|received)|will get back to you"
     r"|will respond (?:to you )?(?:as soon as|within)|reviewing your request|our team will (?:contact|reply|respond)"
     r"|un conseiller (?:vous repondra|reviendra|va vous repondre)|reviendrons vers vous"
+)
+_ACK_SUBJECT = re.compile(
+    r"^(?:accuse de reception|acknowledge?ment|ticket received|request received|\[request received\]"
+    r"|demande (?:recue|enregistree)|votre demande a (?:bien )?ete (?:recue|enregistree)|automatic reply)"
 )
 _AUTO_PRECEDENCE = {"auto_reply", "bulk", "junk", "list"}
 _PHONE = re.compile(
@@ -169,13 +177,19 @@ def _bounce(msg: ParsedMessage) -> Classification | None:
     )
 
 
-def _redirect(text: str) -> tuple[bool, str]:
-    """Say whether the text mostly sends the customer elsewhere, and where to."""
+def _sentences(text: str) -> list[str]:
+    """Give back the folded sentences of a text that carry content (greetings/closings dropped)."""
     sentences = [_fold(s).strip() for s in re.split(r"(?<=[.!?])\s+|\n\s*\n", text) if s.strip()]
-    # Greetings and closings are not content: "Bonjour," / "Cordialement," / "Merci."
-    content = [
-        s for s in sentences if not (_FILLER.match(s) and len(s.split()) <= 4) and len(s) > 3
-    ]
+    # "Bonjour," / "Cordialement," / "Thank you for your patience." are not content.
+    return [s for s in sentences if not (_FILLER.match(s) and len(s.split()) <= 6) and len(s) > 3]
+
+
+def _words(sentences: list[str]) -> int:
+    return sum(len(s.split()) for s in sentences)
+
+
+def _redirect(content: list[str], text: str) -> tuple[bool, str]:
+    """Say whether the text mostly sends the customer elsewhere, and where to."""
     redirecting = [s for s in content if _REDIRECT.search(s) or _PREMIUM.search(s)]
     if not redirecting:
         return False, ""
@@ -187,9 +201,16 @@ def _redirect(text: str) -> tuple[bool, str]:
     else:
         urls = _URL.findall(text)
         target = urls[0].rstrip(".,;") if urls else ""
-    words = sum(len(s.split()) for s in content)
-    share = sum(len(s.split()) for s in redirecting) / max(words, 1)
+    words = _words(content)
+    share = _words(redirecting) / max(words, 1)
     return share >= 0.4 or words <= 40, target
+
+
+# Below this many words of content besides acknowledgement sentences, a message only acknowledges.
+ACK_REST_WORDS = 25
+# Out-of-office notices are short; "on leave" inside a long answer is not one.
+OOF_MAX_WORDS = 120
+OOF_WEAK_MAX_WORDS = 40
 
 
 def _text_kind(
@@ -199,26 +220,34 @@ def _text_kind(
     sent_at: datetime | None,
     received_at: datetime | None,
 ) -> Classification:
-    folded = _fold(text)
     folded_subject = _fold(subject)
-    words = len(folded.split())
-    if _OOF_WORDING.search(folded) or (
-        _OOF_SUBJECT.match(folded_subject) and _OOF_WORDING.search(folded_subject)
+    content = _sentences(text)
+    words = _words(content)
+    strong = any(_OOF_WORDING.search(s) for s in content)
+    weak = any(_OOF_WEAK.search(s) for s in content)
+    oof_subject = bool(_OOF_SUBJECT.match(folded_subject))
+    # Absence wording inside a long answer ("je serai de retour le...") is not an OOF notice.
+    if (strong and (words < OOF_MAX_WORDS or auto_header or oof_subject)) or (
+        weak and (words < OOF_WEAK_MAX_WORDS or oof_subject)
     ):
         return Classification(ReplyKind.OUT_OF_OFFICE, "out-of-office wording")
-    if _ACK_WORDING.search(folded) or _ACK_WORDING.search(folded_subject):
+    if _OOF_SUBJECT.match(folded_subject) and _OOF_WORDING.search(folded_subject):
+        return Classification(ReplyKind.OUT_OF_OFFICE, "out-of-office subject")
+    ack = [s for s in content if _ACK_WORDING.search(s)]
+    rest = words - _words(ack)
+    # "Nous avons bien reçu votre demande" also opens many human answers: only a message with
+    # little else than acknowledgement sentences is an acknowledgement.
+    if (ack and rest < ACK_REST_WORDS) or (_ACK_SUBJECT.search(folded_subject) and rest < 40):
         reason = "acknowledgement wording" + (f" and {auto_header}" if auto_header else "")
-        # A long, specific text that merely ends "do not reply" is an answer sent by a helpdesk.
-        if words < 120 or auto_header:
-            return Classification(ReplyKind.AUTO_ACK, reason)
+        return Classification(ReplyKind.AUTO_ACK, reason)
     if sent_at is not None and received_at is not None and received_at - sent_at < INSTANT_REPLY:
         return Classification(
             ReplyKind.AUTO_ACK,
             f"arrived {int((received_at - sent_at).total_seconds())} s after sending",
         )
-    if auto_header and words < 60:
+    if auto_header and rest < ACK_REST_WORDS:
         return Classification(ReplyKind.AUTO_ACK, f"{auto_header} and a short text")
-    redirect, target = _redirect(text)
+    redirect, target = _redirect(content, text)
     if redirect:
         return Classification(
             ReplyKind.REDIRECT, "text sends the customer to another channel", redirect_to=target
