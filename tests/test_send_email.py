@@ -170,10 +170,10 @@ def test_sent_folder_failure_sends_nothing_and_requeues(mail_campaign, smtp_serv
 
     ws = mail_campaign(clock=VirtualClock(MONDAY_MORNING), brands=1)
 
-    def broken_append(self, raw, when):
+    def broken_append(self, raw, when, then):
         raise RemoteFailure("IMAP APPEND refused: over quota", "free some space")
 
-    monkeypatch.setattr(SentFolder, "append", broken_append)
+    monkeypatch.setattr(SentFolder, "append_then", broken_append)
     with pytest.raises(RemoteFailure, match="over quota"):
         send_due_probes(ws)
     # The payload had reached the server, but without the final dot it was never accepted.

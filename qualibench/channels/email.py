@@ -149,24 +149,36 @@ class EmailChannel:
         mail_from = msg["From"].addresses[0].addr_spec
         rcpts = [a.addr_spec for a in msg["To"].addresses]
         sha = ws.evidence.put(raw)
+        when = ws.clock.now()
         outcome = link.smtp.transmit(
             mail_from, rcpts, raw,
-            before_commit=lambda: link.sent.append(raw, ws.clock.now()),
+            commit_with=lambda send_dot: link.sent.append_then(raw, when, send_dot),
             now=ws.clock.now)
         evidence = {"message_id": message_id, "mail_from": mail_from, "rcpt": rcpts,
                     "smtp": outcome.transcript, "stage": outcome.stage}
         if outcome.status == "accepted":
             if outcome.unconfirmed:
                 evidence["unconfirmed"] = True
+            if not outcome.copy_stored:
+                evidence["sent_copy"] = self._store_copy_late(link, raw, when)
             return DispatchResult("sent", sent_at=outcome.accepted_at, detail=outcome.server_words,
                                   evidence=evidence, evidence_sha256=sha)
         if outcome.stage == "end":
-            # The copy went in before the final dot; the server refused, so take it back out
-            # or a later reconciliation would take it for a delivery.
+            # The server refused after the copy went in: take it back out, or a later
+            # reconciliation would take it for a delivery.
             link.sent.remove(message_id)
         kind = "retry" if outcome.status == "temporary" else "undeliverable"
         return DispatchResult(kind, detail=outcome.server_words, evidence=evidence,
                               evidence_sha256=sha)
+
+    @staticmethod
+    def _store_copy_late(link: _AccountLink, raw: bytes, when) -> str:  # type: ignore[no-untyped-def]
+        """Retry the Sent copy of a message already accepted; return what became of it."""
+        try:
+            link.sent.append(raw, when)
+        except QualibenchError as exc:
+            return f"missing: {exc.message}"
+        return "stored after delivery"
 
     def reconcile(self, ws: Workspace, probe: Probe) -> DispatchResult | None:
         """Say what became of a probe left in `dispatching`: sent if its copy is in Sent,

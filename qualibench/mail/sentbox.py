@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import re
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -129,6 +131,49 @@ class SentFolder:
         when = ensure_utc(when)
         self._call("APPEND", lambda c, f: c.append(f, raw, flags=[b"\\Seen"], msg_time=when))
 
+    def append_then(self, raw: bytes, when: datetime, then: Callable[[], None]) -> bool:
+        """APPEND `raw` and call `then` the moment the server holds the whole message.
+
+        `then` runs before the server's answer is read, so the gap between the copy becoming
+        complete on the server and `then` (the SMTP final dot) is a few microseconds, not a
+        round trip. Returns whether the server stored the copy. An error before `then` runs
+        raises (nothing was committed); after it, the result is False and nothing raises,
+        since the caller's message has gone out by then.
+
+        imapclient has no split APPEND, so this drives the stdlib imaplib connection under it
+        (`_command` / `_command_complete`, unchanged since Python 2).
+        """
+        when = ensure_utc(when)
+        literal = re.sub(rb"\r\n|\r|\n", b"\r\n", raw)
+        for attempt in (1, 2):
+            client, folder = self._ensure()
+            imap = client._imap
+            try:
+                imap.literal = literal
+                tag = imap._command("APPEND", client._normalise_folder(folder), "(\\Seen)",
+                                    imaplib.Time2Internaldate(when))
+            except IMAP_ERRORS as exc:
+                self.abort()
+                if attempt == 2:
+                    raise RemoteFailure(
+                        f"IMAP APPEND to the Sent folder of account {self.account.name!r} "
+                        f"failed: {exc}", "check the IMAP server; a rerun resumes") from None
+                continue
+            if imap.tagged_commands.get(tag):  # refused before taking the literal
+                typ, data = imap.tagged_commands[tag]
+                raise RemoteFailure(
+                    f"the IMAP server refused to store the Sent copy (account "
+                    f"{self.account.name!r}): {typ} {_words(data)}",
+                    "check the Sent folder (quota, rights, name in sent_folder)")
+            then()
+            try:
+                typ, _ = imap._command_complete("APPEND", tag)
+            except IMAP_ERRORS:
+                self.abort()
+                return False
+            return typ == "OK"
+        raise AssertionError("unreachable")
+
     def find(self, message_id: str) -> SentCopy | None:
         """Return the copy whose Message-ID header is `message_id`, or None if there is none."""
 
@@ -165,3 +210,11 @@ class SentFolder:
             return len(uids)
 
         return self._call("STORE", delete)
+
+
+def _words(data: object) -> str:
+    if isinstance(data, list | tuple):
+        return " ".join(_words(d) for d in data)
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return str(data)

@@ -1,9 +1,11 @@
 """Customer-looking probe messages and their SMTP dispatch, with a hook before the final dot.
 
-The hook is what makes the outbox crash-safe: the sender appends the Sent-folder copy after the
-message body has reached the server but before the terminating "." that makes the server
-accept it. A copy in Sent therefore exists for every message the server accepted; a message
-without a copy was never accepted and can be sent again.
+The hook is what makes the outbox crash-safe: the body goes to the SMTP server, then the
+Sent-folder copy is APPENDed, and the terminating "." that makes the SMTP server accept the
+message is written the instant the IMAP server holds the whole copy (before its answer is read).
+A copy in Sent therefore exists for every message the server accepted; a message without a
+copy was never accepted and can be sent again. What remains is a window of microseconds (copy
+complete, dot not yet written) in which a kill loses a message rather than duplicating it.
 """
 
 from __future__ import annotations
@@ -167,6 +169,7 @@ class SmtpOutcome:
     stage: str  # "connect", "mail", "rcpt", "data", "end"
     accepted_at: datetime | None = None
     unconfirmed: bool = False  # connection lost after the final dot: fate unknown, copy exists
+    copy_stored: bool = False  # the Sent copy is on the IMAP server
     transcript: list[str] = field(default_factory=list)
 
     @property
@@ -283,20 +286,20 @@ class SmtpConnection:
         recipients: list[str],
         data: bytes,
         *,
-        before_commit: Callable[[], None],
+        commit_with: Callable[[Callable[[], None]], bool],
         now: Callable[[], datetime],
     ) -> SmtpOutcome:
-        """Send one message; call `before_commit` between the payload and the final dot.
+        """Send one message; `commit_with(send_dot)` stores the Sent copy and sends the dot.
 
-        If `before_commit` raises, the connection is dropped so the server never accepts the
-        message, and the exception propagates.
+        The payload goes first; then `commit_with` is called with the function that writes the
+        final dot, which it calls as soon as the copy is complete on the IMAP server, and
+        returns whether the copy was stored. If it raises without calling it, the connection
+        is dropped, so the server never accepts the message, and the exception propagates.
         """
         smtp = self._session()
         log: list[str] = []
 
-        def step(
-            stage: str, code: int, resp: bytes | str, ok: tuple[int, ...]
-        ) -> SmtpOutcome | None:
+        def step(stage: str, code: int, resp: bytes | str, ok: tuple[int, ...]) -> SmtpOutcome | None:
             text = _text(resp)
             log.append(f"{stage}: {code} {text}")
             if code in ok:
@@ -322,40 +325,47 @@ class SmtpConnection:
             smtp.send(dot_stuffed(data))
         except (OSError, smtplib.SMTPException) as exc:
             self.abort()
-            return SmtpOutcome(
-                "temporary", -1, f"connection failed: {exc}", "connect", transcript=log
-            )
+            return SmtpOutcome("temporary", -1, f"connection failed: {exc}", "connect",
+                               transcript=log)
+
+        dot: dict[str, object] = {"sent": False, "error": None}
+
+        def send_dot() -> None:
+            try:
+                smtp.send(b".\r\n")
+                dot["sent"] = True
+            except (OSError, smtplib.SMTPException) as exc:
+                dot["error"] = exc
+
         try:
-            before_commit()
+            copy_stored = commit_with(send_dot)
         except BaseException:
-            self.abort()
+            if not dot["sent"]:
+                self.abort()
             raise
+        if not dot["sent"]:
+            self.abort()
+            log.append(f"end: the final dot could not be written ({dot['error']})")
+            return SmtpOutcome("temporary", -1, f"connection lost before the end of data: "
+                               f"{dot['error']}", "end", transcript=log, copy_stored=copy_stored)
         try:
-            smtp.send(b".\r\n")
             code, resp = smtp.getreply()
         except (OSError, smtplib.SMTPException) as exc:
-            # The dot may have reached the server: the Sent copy exists, so treat it as the
-            # reconciliation would (sent), flagged as unconfirmed.
+            # The dot reached the server's socket: like the reconciliation (a copy exists),
+            # count it as sent, flagged as unconfirmed.
             self.abort()
             log.append(f"end: connection lost ({exc})")
-            return SmtpOutcome(
-                "accepted",
-                -1,
-                f"connection lost after the end of data: {exc}",
-                "end",
-                accepted_at=now(),
-                unconfirmed=True,
-                transcript=log,
-            )
+            return SmtpOutcome("accepted", -1, f"connection lost after the end of data: {exc}",
+                               "end", accepted_at=now(), unconfirmed=True, transcript=log,
+                               copy_stored=copy_stored)
         accepted_at = now()
         text = _text(resp)
         log.append(f"end: {code} {text}")
         if 200 <= code < 300:
-            return SmtpOutcome(
-                "accepted", code, text, "end", accepted_at=accepted_at, transcript=log
-            )
+            return SmtpOutcome("accepted", code, text, "end", accepted_at=accepted_at,
+                               transcript=log, copy_stored=copy_stored)
         status = "temporary" if 400 <= code < 500 else "permanent"
-        return SmtpOutcome(status, code, text, "end", transcript=log)
+        return SmtpOutcome(status, code, text, "end", transcript=log, copy_stored=copy_stored)
 
 
 def _text(resp: bytes | str) -> str:

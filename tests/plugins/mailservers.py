@@ -38,7 +38,10 @@ class _LoopThread:
     def run(self, coro, timeout: float = 30):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def stop(self) -> None:
+    def stop(self, server: asyncio.AbstractServer | None = None) -> None:
+        """Close `server` (on its own loop: asyncio servers are not thread-safe) and stop."""
+        if server is not None:
+            self.loop.call_soon_threadsafe(server.close)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
@@ -211,8 +214,7 @@ def smtp_server_factory(tls_files):
 
     yield make
     for loop, server in started:
-        server.close()
-        loop.stop()
+        loop.stop(server)
 
 
 @pytest.fixture
@@ -291,8 +293,7 @@ def pymap_server():
     loop = _LoopThread()
     record, server = _start_pymap(loop, IMAP_USER, IMAP_PASSWORD)
     yield record
-    server.close()
-    loop.stop()
+    loop.stop(server)
 
 
 # --- a campaign wired to these servers ---------------------------------------------------
