@@ -43,6 +43,7 @@ def test_form_reached_from_the_home_page_is_submitted_with_the_reply_alias(brand
     assert sub.fields["num_commande"] == "CMD-482913"
     assert sub.fields["message"].startswith("Bonjour, j'ai passé la commande")
     assert result.evidence["accessibility"]["clicks_from_start"] == 2
+    assert result.evidence["accessibility"]["clicks_from_home"] == 2
     assert result.evidence["final_url"].endswith("/fnac/merci")
 
 
@@ -57,6 +58,9 @@ def test_the_exchange_is_stored_as_evidence_without_the_session_token(brand_site
     assert sent_fields["email"] == "claire.1x7@replies.test"
     assert record["confirmation"].startswith("Merci, votre message a bien été envoyé")
     assert record["accessibility"]["clicks_from_start"] == 0
+    # given the form's URL, the channel still measures how far it is from the home page
+    assert record["accessibility"]["clicks_from_home"] == 2
+    assert record["accessibility"]["home_page"].endswith("/darty/")
     with probe_world.ws.session() as s:
         probe = s.get(Probe, pid)
         assert probe.dispatch["evidence"] == result.evidence_sha256
@@ -98,6 +102,7 @@ def test_blocked_forms_go_to_the_assisted_queue_with_the_reason(brand_site, prob
         reasons[kind] = result
     assert reasons["captcha"].detail.startswith("captcha")
     assert reasons["captcha"].evidence["accessibility"]["captcha"] is True
+    assert reasons["captcha"].evidence["accessibility"]["clicks_from_home"] == 2
     assert "JavaScript" in reasons["jsonly"].detail
     assert reasons["login"].detail.startswith("login wall")
     assert "Numéro client" in reasons["customer"].detail
@@ -146,6 +151,7 @@ def test_brand_mapping_override_is_used(probe_world):
             "<input name='zz'><textarea name='t'></textarea></form>")
     with respx.mock(assert_all_called=True) as mock:
         mock.get("http://odd.test/contact").mock(return_value=httpx.Response(200, html=page))
+        mock.get("http://odd.test/").mock(return_value=httpx.Response(404))
         post = mock.post("http://odd.test/send").mock(
             return_value=httpx.Response(200, html="<p>Merci, message bien reçu.</p>"))
         pid = probe_world.probe("webform", "http://odd.test/contact",
@@ -161,6 +167,7 @@ def test_form_without_email_field_fails_with_the_fix(probe_world):
     page = "<form method='post'><input name='q1'><input name='q2'><textarea name='t'></textarea></form>"
     with respx.mock:
         respx.get("http://noemail.test/c").mock(return_value=httpx.Response(200, html=page))
+        respx.get("http://noemail.test/").mock(return_value=httpx.Response(200, html="<p>Accueil</p>"))
         pid = probe_world.probe("webform", "http://noemail.test/c")
         result = _send(probe_world, pid)
     assert result.outcome == "failed"

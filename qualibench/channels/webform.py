@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.orm import object_session
@@ -34,6 +35,12 @@ if TYPE_CHECKING:
 USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/126.0 Safari/537.36")
 MAX_ATTEMPTS = 3
+
+
+def _bare(url: str) -> str:
+    """Return `url` without fragment, query or trailing slash, for comparing pages."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
 class FormBlocked(Exception):
@@ -151,25 +158,67 @@ class WebFormChannel:
                 blocker = page_blocker(resp.text, forms)
                 contact = [f for f in forms if f.is_contact_form()]
                 if blocker:
+                    record["form_page"] = str(resp.url)
                     record["accessibility"]["clicks_from_start"] = clicks
                     record["accessibility"]["captcha"] = blocker.startswith("captcha")
                     record["accessibility"]["login_required"] = blocker.startswith("login")
                     raise FormBlocked(f"{blocker} ({resp.url})")
                 if contact:
+                    record["form_page"] = str(resp.url)
                     record["accessibility"]["clicks_from_start"] = clicks
                     return contact[0], str(resp.url)
                 next_frontier.extend(contact_links(resp.text, str(resp.url))[:3])
             frontier = next_frontier
         raise LookupError(f"no contact form found within {self.max_clicks} clicks of {url}")
 
+    def _measure_from_home(self, client: httpx.Client, record: dict, raw: list) -> None:
+        """Set accessibility.clicks_from_home: links a customer follows from the home page."""
+        access = record["accessibility"]
+        target = _bare(record.get("form_page", ""))
+        if access["clicks_from_start"]:
+            # the brands file gave a page that is not the form: count from there
+            access["clicks_from_home"] = access["clicks_from_start"]
+            return
+        access["clicks_from_home"] = None
+        parts = urlsplit(target)
+        segments = [seg for seg in parts.path.split("/") if seg]
+        homes = [f"{parts.scheme}://{parts.netloc}/" + "/".join(segments[:n]) + ("/" if n else "")
+                 for n in range(len(segments) - 1, -1, -1)]
+        for home in homes:
+            try:
+                resp = self._get(client, home, record, raw)
+            except httpx.TransportError:
+                return
+            if resp.status_code >= 400 or not contact_links(resp.text, str(resp.url)):
+                continue
+            frontier, seen = [str(resp.url)], {_bare(str(resp.url))}
+            pages = {str(resp.url): resp.text}
+            for clicks in range(1, self.max_clicks + 1):
+                nxt: list[str] = []
+                for page in frontier:
+                    for link in contact_links(pages[page], page)[:3]:
+                        if _bare(link) == target:
+                            access["clicks_from_home"] = clicks
+                            access["home_page"] = home
+                            return
+                        if _bare(link) not in seen:
+                            seen.add(_bare(link))
+                            got = self._get(client, link, record, raw)
+                            pages[link] = got.text if got.status_code < 400 else ""
+                            nxt.append(link)
+                frontier = nxt
+            return
+
     def _run(self, ws: Workspace, client: httpx.Client, probe: Probe, brand: Brand,
              persona: Persona, url: str, record: dict, raw: list) -> DispatchResult:
         try:
             form, page_url = self._discover(client, url, record, raw)
         except FormBlocked as blocked:
+            self._measure_from_home(client, record, raw)
             return DispatchResult(outcome="assisted", detail=str(blocked))
         except LookupError as missing:
             return DispatchResult(outcome="failed", detail=str(missing))
+        self._measure_from_home(client, record, raw)
         values = probe_values(probe, persona, self._scenario_kind(probe))
         submitted: set[str] = set()
         email_given = False
