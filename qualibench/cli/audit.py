@@ -18,11 +18,12 @@ audit_app = typer.Typer(help="Auditors' workflow: export/import XLSX sheets, ove
 def export(
     out: Path = typer.Option(..., "--out", help="XLSX file to write."),
     blind: bool = typer.Option(False, "--blind", help="Leave out the automatic scores and evidence (double coding)."),
+    rubric: str | None = typer.Option(None, "--rubric", help="Rubric to audit against; default: the latest scoring run's."),
 ) -> None:
     """Write an XLSX sheet of the campaign's answers with empty score columns for an auditor."""
     from ..scorer.audit import export_audit_sheet
 
-    n = export_audit_sheet(open_workspace(), out, blind=blind)
+    n = export_audit_sheet(open_workspace(), out, blind=blind, rubric=rubric)
     console.print(f"Wrote {n} repl{'y' if n == 1 else 'ies'} to {out}{' (blind)' if blind else ''}.")
 
 
@@ -50,6 +51,7 @@ def set_(
     auditor: str = typer.Option("", "--auditor", help="Who overrides (recorded as auditor:NAME)."),
     why: str = typer.Option("", "--why", help="The justification, kept with the score."),
     adjudicate: bool = typer.Option(False, "--adjudicate", help="Settle a disagreement between auditors (wins over them)."),
+    rubric: str | None = typer.Option(None, "--rubric", help="Rubric the points refer to; default: the latest scoring run's."),
 ) -> None:
     """Override the points of one reply on some criteria; the other criteria keep their current points."""
     from ..scorer.audit import set_override
@@ -64,7 +66,7 @@ def set_(
         if not sep:
             raise QualibenchError(f"--criterion {item!r} is not CRITERION=POINTS",
                                   "write e.g. --criterion empathy=15")
-    row = set_override(open_workspace(), reply_id, points, auditor, why, adjudicate=adjudicate)
+    row = set_override(open_workspace(), reply_id, points, auditor, why, adjudicate=adjudicate, rubric=rubric)
     console.print(f"Reply {reply_id}: {row.scorer} scores {row.total:g} "
                   f"({', '.join(f'{k} {v:g}' for k, v in row.criteria.items())}).")
 

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from ..errors import InvalidInput, NotFound, Problem, QualibenchError
 from ..events import log_event
-from ..models import Brand, Campaign, Probe, Reply, Scenario, Score
+from ..models import Brand, Campaign, Event, Probe, Reply, Scenario, Score
 from ..resources import data_dir
 from ..workspace import Workspace
 from .campaign import SCORED_KINDS, resolve_rubric
@@ -63,19 +63,35 @@ def check_auditor(auditor: str) -> str:
     return name
 
 
-def rubric_for_version(ws: Workspace, campaign: Campaign, version: str | None) -> Rubric:
-    """Return the rubric whose content hash is `version` (the campaign's or a shipped one)."""
+def rubric_for_version(ws: Workspace, campaign: Campaign, version: str | None,
+                       rubric: str | Path | None = None) -> Rubric:
+    """Return the rubric whose content hash is `version`.
+
+    Looked for in: `rubric` if given, the campaign's configured rubric, the files named by the
+    campaign's scoring events, the shipped rubrics.
+    """
+    if rubric is not None:
+        given = resolve_rubric(ws, campaign, rubric)
+        if version is None or given.version == version:
+            return given
+        raise QualibenchError(f"rubric {given.source.name} has version {given.version}, the scores have {version}",
+                              "pass the rubric file used for that scoring run")
     configured = resolve_rubric(ws, campaign, None)
     if version is None or configured.version == version:
         return configured
-    for path in sorted((data_dir("scoring") / "rubrics").glob("*.yaml")) + sorted(ws.root.glob("**/*.yaml")):
+    with ws.session() as session:
+        sources = [e.payload.get("source") for e in session.exec(
+            select(Event).where(Event.campaign_id == campaign.id, Event.kind == "score.auto")
+            .order_by(Event.seq.desc()))]  # type: ignore[attr-defined]
+    candidates = [Path(s) for s in sources if s] + sorted((data_dir("scoring") / "rubrics").glob("*.yaml"))
+    for path in candidates:
         try:
-            candidate = load_rubric(path)
+            found = load_rubric(path)
         except QualibenchError:
             continue
-        if candidate.version == version:
-            return candidate
-    raise NotFound(f"no rubric file with version {version} was found",
+        if found.version == version:
+            return found
+    raise NotFound(f"no rubric file with version {version} was found (it was moved or edited)",
                    "pass the rubric file used for that scoring run with --rubric FILE")
 
 
@@ -112,7 +128,8 @@ def score_header(criterion: str, rub: Rubric) -> str:
     return f"score:{criterion} (0-{rub.weight(criterion):g})"
 
 
-def export_audit_sheet(ws: Workspace, path: Path | str, *, blind: bool) -> int:
+def export_audit_sheet(ws: Workspace, path: Path | str, *, blind: bool,
+                       rubric: str | Path | None = None) -> int:
     """Write the audit XLSX for the campaign's answers; return the number of replies in it."""
     path = Path(path)
     with ws.session() as session:
@@ -120,7 +137,7 @@ def export_audit_sheet(ws: Workspace, path: Path | str, *, blind: bool) -> int:
         cid = campaign.id
         assert cid is not None
         version = current_rubric_version(session, cid)
-        rub = rubric_for_version(ws, campaign, version)
+        rub = rubric_for_version(ws, campaign, None if rubric else version, rubric)
         rows = _reply_rows(session, cid)
         autos = {} if blind else _latest_auto(session, cid, rub.version)
         slug = campaign.slug
@@ -128,7 +145,8 @@ def export_audit_sheet(ws: Workspace, path: Path | str, *, blind: bool) -> int:
     sheet = wb.active
     sheet.title = SHEET
     auto_cols = [] if blind else ["auto_total", *(f"auto_{c}" for c in rub.criteria), "auto_evidence"]
-    editable = [score_header(c, rub) for c in rub.criteria] + [JUSTIFICATION]
+    # A criterion weighing nothing in this rubric has nothing to score.
+    editable = [score_header(c, rub) for c in rub.criteria if rub.weight(c) > 0] + [JUSTIFICATION]
     sheet.append([*READ_ONLY, *auto_cols, *editable])
     for reply, probe, brand, scenario in rows:
         values: list[Any] = list(_read_only_values(reply, probe, brand, scenario).values())
@@ -240,7 +258,10 @@ def _check_rows(file: str, rows: list[tuple], weights: dict[str, float], known: 
     header = [str(h) if h is not None else "" for h in rows[0]]
     col = {h: i for i, h in enumerate(header)}
     score_cols = {}
+    fixed = {crit: 0.0 for crit, weight in weights.items() if weight <= 0}
     for crit, weight in weights.items():
+        if weight <= 0:
+            continue
         wanted = f"score:{crit} (0-{weight:g})"
         if wanted not in col:
             problems.append(Problem(file, f"column {wanted!r} is missing", "do not rename or delete columns", "row 1"))
@@ -299,7 +320,7 @@ def _check_rows(file: str, rows: list[tuple], weights: dict[str, float], known: 
             continue
         if not empty and len(values) == len(score_cols):
             why = _clean(cells[col[JUSTIFICATION]]) if JUSTIFICATION in col else ""
-            records.append((reply.id, values, why))
+            records.append((reply.id, {**fixed, **values}, why))
     return records
 
 
@@ -320,7 +341,7 @@ def _check_auto_columns(file: str, where: str, cells: list, col: dict[str, int],
 
 
 def set_override(ws: Workspace, reply_id: int, criteria: dict[str, float], auditor: str, why: str,
-                 *, adjudicate: bool = False, rubric_version: str | None = None) -> Score:
+                 *, adjudicate: bool = False, rubric: str | Path | None = None) -> Score:
     """Record an auditor's score for one reply (criteria not given keep the score that counted)."""
     name = check_auditor(auditor)
     if not (why or "").strip():
@@ -334,8 +355,8 @@ def set_override(ws: Workspace, reply_id: int, criteria: dict[str, float], audit
         reply = session.get(Reply, reply_id)
         if reply is None or reply.campaign_id != cid:
             raise NotFound(f"reply {reply_id} is not in this campaign", "see the ids with `qualibench audit export`")
-        version = rubric_version or current_rubric_version(session, cid)
-        rub = rubric_for_version(ws, campaign, version)
+        version = current_rubric_version(session, cid)
+        rub = rubric_for_version(ws, campaign, None if rubric else version, rubric)
         for crit, value in criteria.items():
             if crit not in rub.criteria:
                 raise QualibenchError(f"criterion {crit!r} is not in rubric {rub.name}",

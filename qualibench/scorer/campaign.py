@@ -122,7 +122,8 @@ def _score_missing(ws: Workspace, session: Session, campaign: Campaign, rub: Rub
         session.execute(insert(Score), batch)
     if todo:
         log_event(session, cid, "score.auto", f"rubric:{rub.version}",
-                  {"rubric": rub.name, "version": rub.version, "scored": len(todo)}, ws.clock)
+                  {"rubric": rub.name, "version": rub.version, "source": str(rub.source),
+                   "scored": len(todo)}, ws.clock)
     return ScoreReport(rub.name, rub.version, len(todo), len(rows) - len(todo), dict(kinds))
 
 
