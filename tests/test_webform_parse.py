@@ -100,3 +100,16 @@ def test_outcome_reads_the_brands_words():
     assert read_outcome("<h1>Bienvenue</h1><p>Nos produits</p>") == ("unknown", "")
     en = "<h1>Thank you!</h1><p>Your message has been sent.</p>"
     assert read_outcome(en)[0] == "confirmed"
+
+
+def test_honeypots_are_recognised_by_style_name_and_class():
+    page = ("<form method=post><input name='email' type='email'><textarea name='msg'></textarea>"
+            "<input name='hp_check'><input name='nickname' class='form-honeypot'>"
+            "<div style='display: none'><input name='company'></div>"
+            "<input name='url' tabindex='-1' autocomplete='off'><input name='city'></form>")
+    form = assign_roles(parse_forms(page, "http://x.test/")[0])
+    traps = {f.name for f in form.fields if f.honeypot}
+    assert traps == {"hp_check", "nickname", "company", "url"}
+    sent = dict(fill_values(form, VALUES)[0])
+    assert all(sent[name] == "" for name in traps)
+    assert sent["email"] == "claire.1@replies.test"

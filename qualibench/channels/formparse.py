@@ -43,8 +43,9 @@ _ROLE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 _CONSENT_WORDS = ("rgpd", "gdpr", "consent", "accepte", "accept", "agree", "privacy",
                   "confidentialite", "donnees personnelles", "conditions", "cgu", "terms")
 _NEWSLETTER_WORDS = ("newsletter", "offre", "offers", "promotion", "marketing", "partenaires")
-_HONEYPOT_WORDS = ("honeypot", "hp_", "_hp", "leave this empty", "laisser vide", "ne pas remplir",
-                   "do not fill", "website", "url", "fax")
+_HONEYPOT_WORDS = ("leave this empty", "laisser vide", "ne pas remplir", "do not fill", "website",
+                   "url", "fax")
+_HONEYPOT_MARKS = ("honeypot", "hp_", "_hp", "hpot", "nospam", "bot-field", "botcheck")
 _CAPTCHA_MARKERS = ("g-recaptcha", "h-captcha", "cf-turnstile", "frc-captcha", "captcha")
 _CONTACT_LINK_WORDS = ("nous contacter", "contactez", "contact", "service client",
                        "customer service", "aide", "help", "support", "ecrire", "write to us")
@@ -188,9 +189,11 @@ def parse_forms(html: str, base_url: str) -> list[ParsedForm]:
                 # a radio group's label is usually its fieldset legend
                 legend = el.xpath("ancestor::fieldset[1]/legend")
                 f.label = legend[0].text_content().strip() if legend else f.label
-            if kind != "hidden" and (_style_hidden(el) or _words_in(
-                    fold(f"{name} {el.get('class', '')} {f.label}"), _HONEYPOT_WORDS)):
-                f.honeypot = kind not in ("email",) or _style_hidden(el)
+            marks = fold(f"{name} {el.get('class', '')} {el.get('id', '')} {f.label}")
+            if kind != "hidden" and (_style_hidden(el) or _words_in(marks, _HONEYPOT_WORDS)
+                                     or any(m in marks for m in _HONEYPOT_MARKS)):
+                # a visible e-mail field named like a trap is still the customer's e-mail
+                f.honeypot = kind != "email" or _style_hidden(el)
             if kind != "hidden" and el.get("tabindex") == "-1" and el.get("autocomplete") == "off":
                 f.honeypot = True
             fields.append(f)
