@@ -165,3 +165,28 @@ def test_auto_submitted_header_with_a_short_text_is_an_ack():
     assert "Auto-Submitted" in result.reason
     human = classify(parse_message(raw.replace(b"Auto-Submitted: auto-replied\r\n", b"")))
     assert human.kind is ReplyKind.ANSWER
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        (
+            "Bonjour, pour ce type de demande appelez le 0 892 35 03 30 (0,40 €/min). Cordialement",
+            "0 892 35 03 30",
+        ),
+        ("Bonjour, merci de contacter notre service au 08 99 10 20 30.", "08 99 10 20 30"),
+        (
+            "Bonjour, veuillez utiliser notre formulaire de contact sur www.brand-a.example/contact.",
+            "www.brand-a.example/contact",
+        ),
+        ("Bonjour, contactez-nous via l'espace client, rubrique Mes demandes.", ""),
+        (
+            "Hello, please call our customer line on 0 892 12 34 56, we cannot help by e-mail.",
+            "0 892 12 34 56",
+        ),
+    ],
+)
+def test_redirect_wordings(text, target):
+    result = classify_text(text)
+    assert result.kind is ReplyKind.REDIRECT, result.reason
+    assert result.redirect_to == target

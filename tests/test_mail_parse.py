@@ -213,3 +213,20 @@ def test_large_base64_text_body_is_read_not_skipped():
     assert len(encoded) > 1_000_000
     msg = parse_message(raw)
     assert msg.text.count("Votre dossier est en cours") == 18000
+
+
+def test_html_to_text_keeps_paragraphs_and_drops_scripts():
+    from qualibench.mail.htmltext import html_to_text
+
+    html = (
+        "<html><head><style>p{color:red}</style></head><body>"
+        "<p>Bonjour Marie,</p><p>Votre colis<br>part demain.</p>"
+        "<ul><li>Suivi : 123</li><li>Transporteur : Colissimo</li></ul>"
+        "<script>track()</script><blockquote><p>Ma question</p></blockquote></body></html>"
+    )
+    assert html_to_text(html) == (
+        "Bonjour Marie,\n\nVotre colis\npart demain.\n\nSuivi : 123\nTransporteur : Colissimo\n\n"
+        "> Ma question"
+    )
+    assert html_to_text("") == ""
+    assert html_to_text("<?xml version='1.0' encoding='utf-8'?><p>ok</p>") == "ok"
