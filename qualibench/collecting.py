@@ -9,18 +9,21 @@ simply finishes the second pass; killed inside the first, it re-fetches one batc
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from .channels.base import load_channels
 from .errors import QualibenchError
 from .events import log_event
-from .evidence import record_evidence
+from .evidence import record_evidence, sha256_hex
 from .mail.imap import DATE_DISAGREEMENT, FolderReport, RawMail, sync_account, wait_for_mail
 from .matching import match_message
 from .models import Evidence, InboundMessage, InboundStatus, Reply
@@ -91,38 +94,77 @@ def ingest_raw(
     return row
 
 
+def _put_batch(ws: Workspace, raws: list[bytes]) -> list[str]:
+    """Store a batch of raw messages in the evidence store; return their SHA-256s.
+
+    Same layout and atomic rename as EvidenceStore.put, but made durable with two syncs per
+    batch instead of one fsync per message (6 ms each on a busy disk: most of a first sync).
+    Nothing is indexed before this returns, so a crash leaves at most stray temp files.
+    """
+    store = ws.evidence
+    digests = [sha256_hex(raw) for raw in raws]
+    pending: list[tuple[Path, Path]] = []
+    try:
+        for raw, digest in zip(raws, digests, strict=True):
+            target = store.path_for(digest)
+            if target.exists() and target.stat().st_size == len(raw):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(raw)
+            pending.append((Path(tmp), target))
+        if pending:
+            os.sync()  # the bytes, before any name points at them
+            for tmp, target in pending:
+                os.replace(tmp, target)
+            os.sync()  # the names, before the database says they exist
+    except OSError as exc:
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
+        raise QualibenchError(
+            f"cannot write raw evidence to {store.root}: {exc.strerror or exc}",
+            "free disk space or fix the folder's permissions, then rerun; nothing was lost",
+        ) from None
+    return digests
+
+
 def store_mail_batch(ws: Workspace, session: Session, campaign_id: int,
                      batch: list[RawMail]) -> tuple[int, int]:
     """Store a batch of fetched mails (evidence, then rows); return (new, duplicates).
 
-    The batch form of `ingest_raw`: one query for the hashes already known instead of one per
-    message, which is what keeps a 20,000-message first sync fast.
+    The batch form of `ingest_raw`: one query for the hashes already known and one bulk
+    insert, instead of a query and an ORM object per message.
     """
-    digests = [ws.evidence.put(m.raw) for m in batch]
+    if not batch:
+        return 0, 0
+    digests = _put_batch(ws, [m.raw for m in batch])
     unique = list(dict.fromkeys(digests))
     known_evidence = set(session.exec(select(Evidence.sha256).where(col(Evidence.sha256).in_(unique))))
     known_inbound = set(session.exec(select(InboundMessage.sha256).where(
         InboundMessage.campaign_id == campaign_id, col(InboundMessage.sha256).in_(unique))))
     now = ws.clock.now()
-    seen: set[str] = set()
-    new = 0
+    evidence_rows: dict[str, dict] = {}
+    inbound_rows: dict[str, dict] = {}
     for mail, digest in zip(batch, digests, strict=True):
-        if digest not in known_evidence and digest not in seen:
-            session.add(Evidence(sha256=digest, size=len(mail.raw), media_type="message/rfc822",
-                                 stored_at=now))
-        if digest in known_inbound or digest in seen:
-            seen.add(digest)
-            continue
-        seen.add(digest)
-        session.add(InboundMessage(
-            campaign_id=campaign_id, channel="email", source=mail.source,
-            source_ref=mail.source_ref, sha256=digest, size=len(mail.raw), collected_at=now,
-            received_at=mail.received_at, date_header=mail.date_header,
-            date_disagreement=_disagrees(mail.received_at, mail.date_header),
-        ))
-        new += 1
-    session.flush()
-    return new, len(batch) - new
+        if digest not in known_evidence:
+            evidence_rows.setdefault(digest, {"sha256": digest, "size": len(mail.raw),
+                                              "media_type": "message/rfc822", "stored_at": now})
+        if digest not in known_inbound and digest not in inbound_rows:
+            inbound_rows[digest] = {
+                "campaign_id": campaign_id, "channel": "email", "source": mail.source,
+                "source_ref": mail.source_ref, "sha256": digest, "size": len(mail.raw),
+                "collected_at": now, "received_at": mail.received_at,
+                "date_header": mail.date_header,
+                "date_disagreement": _disagrees(mail.received_at, mail.date_header),
+                "status": InboundStatus.PENDING.value, "from_address": "", "to_addresses": "",
+                "subject": "", "message_id": "", "note": "",
+            }
+    if evidence_rows:
+        session.execute(insert(Evidence), list(evidence_rows.values()))
+    if inbound_rows:
+        session.execute(insert(InboundMessage), list(inbound_rows.values()))
+    return len(inbound_rows), len(batch) - len(inbound_rows)
 
 
 def process_inbound(ws: Workspace, session: Session, inbound: InboundMessage) -> Reply | None:

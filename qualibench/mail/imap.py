@@ -9,6 +9,7 @@ a poll first asks STATUS for UIDNEXT, so a mailbox with nothing new costs one ro
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import ssl
 import time
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 DATE_DISAGREEMENT = timedelta(days=1)
 # Bodies are fetched in batches of at most this many bytes (a 50 MB attachment goes alone)...
 BATCH_BYTES = 8 * 1024 * 1024
-# ...and this many messages; headers are fetched in chunks of HEADER_CHUNK UIDs.
+# ...and this many messages; sizes and dates are fetched in chunks of HEADER_CHUNK UIDs.
 BATCH_MESSAGES = 500
 HEADER_CHUNK = 2000
 # RFC 2177: servers may drop an IDLE after 30 minutes; re-issue it well before.
@@ -52,8 +53,8 @@ JUNK_NAMES = (
     "[gmail]/spam",
 )
 
-HEADER_ITEM = b"BODY[HEADER.FIELDS (DATE)]"
-HEADER_FETCH = "BODY.PEEK[HEADER.FIELDS (DATE)]"
+# The Date header line (with its folded continuations) in the raw header block.
+_DATE_LINE = re.compile(rb"^Date:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass
@@ -161,14 +162,20 @@ def _aware(value: object) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def _date_header(block: bytes | None) -> datetime | None:
-    if not block:
+def date_header(raw: bytes) -> datetime | None:
+    """Return the Date header of raw message bytes as aware UTC (None if absent or unreadable).
+
+    Read straight from the header block so the collector needs no parse before storing.
+    """
+    end = raw.find(b"\r\n\r\n")
+    if end < 0:
+        end = raw.find(b"\n\n")
+    m = _DATE_LINE.search(raw, 0, end if end >= 0 else min(len(raw), 65536))
+    if not m:
         return None
-    text = block.decode("latin-1").strip()
-    _, _, value = text.partition(":")
     try:
-        return _aware(parsedate_to_datetime(" ".join(value.split())))
-    except (TypeError, ValueError, IndexError):
+        return _aware(parsedate_to_datetime(" ".join(m.group(1).decode("latin-1").split())))
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
 
@@ -240,7 +247,7 @@ def sync_folder(
     meta: dict[int, dict] = {}
     for i in range(0, len(uids), HEADER_CHUNK):
         chunk = uids[i : i + HEADER_CHUNK]
-        meta.update(client.fetch(chunk, ["INTERNALDATE", "RFC822.SIZE", HEADER_FETCH]))
+        meta.update(client.fetch(chunk, ["INTERNALDATE", "RFC822.SIZE"]))
     uids = [u for u in uids if u in meta]  # expunged between SEARCH and FETCH
     sizes = {u: int(meta[u].get(b"RFC822.SIZE", 0)) for u in uids}
     done = 0
@@ -257,7 +264,7 @@ def sync_folder(
                     raw=raw,
                     uid=uid,
                     received_at=_aware(info.get(b"INTERNALDATE")),
-                    date_header=_date_header(info.get(HEADER_ITEM)),
+                    date_header=date_header(raw),
                     source=source,
                     source_ref=f"{uidvalidity}:{uid}",
                 )
