@@ -48,6 +48,7 @@ class Mission:
     when: datetime | None
     reason: str = ""
     brand_key: str = ""
+    when_local: str = ""  # the slot in the brand's time zone, as the person will read it
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -91,9 +92,19 @@ def next_missions(ws: Workspace, limit: int = 1, *, channel: str | None = None) 
                 subject=probe.subject, text=probe.short_text if short else probe.body,
                 when=probe.planned_at,
                 reason=probe.failure_reason or "" if probe.state == ProbeState.ASSISTED.value else "",
-                brand_key=brand.key,
+                brand_key=brand.key, when_local=_local(probe.planned_at, brand.timezone),
             ))
         return missions
+
+
+def _local(when: datetime | None, timezone: str) -> str:
+    if when is None:
+        return ""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return when.isoformat()
+    return when.astimezone(zone).strftime("%a %d %b %Y %H:%M ") + timezone
 
 
 def _probe(session: Session, ref: int | str) -> Probe:

@@ -51,6 +51,7 @@ def test_next_missions_give_persona_place_text_and_time(assisted_world):
     assert first.persona == "Claire Martin" and first.persona_email == "claire.1x7@replies.test"
     assert first.text.startswith("Bonjour, j'ai passé la commande CMD-482913")
     assert first.when == world.clock.now() - timedelta(hours=2)
+    assert first.when_local == "Mon 02 Mar 2026 10:00 Europe/Paris"
     assert second.reason.startswith("captcha")
     assert next_missions(world.ws, limit=1, channel="webform")[0].probe_id == form
 

@@ -217,3 +217,30 @@ def test_x_time_round_trips():
     from tests.plugins.brandsite import START
 
     assert parse_x_time(x_time(START)) == START
+
+
+def test_campaign_cost_counts_planned_x_probes_by_mode(probe_world):
+    probe_world.probe("x", "@brandco")
+    probe_world.probe("x", "@brandco", fills={"x_mode": "dm"})
+    sent = probe_world.probe("x", "@brandco")
+    probe_world.probe("webform", "http://site.test/contact")
+    with probe_world.ws.session() as s:
+        s.get(Probe, sent).state = ProbeState.SENT.value
+    est = XChannel(prices={"post": 0.5, "dm": 2.0}).estimate_campaign_cost(probe_world.ws)
+    assert (est.posts, est.dms, est.total) == (1, 1, 2.5)
+    assert est.as_dict()["currency"] == "USD"
+
+
+def test_unknown_conversation_stays_unmatched_and_bad_json_unparseable(probe_world):
+    from qualibench.channels.base import CollectedItem
+    from qualibench.models import InboundMessage
+
+    at = probe_world.clock.now()
+    stray = {"id": "901", "text": "@shopper_claire bonjour", "author_id": "2001",
+             "conversation_id": "555", "created_at": x_time(at)}
+    items = [CollectedItem(json.dumps(stray).encode(), "application/json", "x:mentions", "tweet:901", at),
+             CollectedItem(b'{"id": "902", "te', "application/json", "x:mentions", "tweet:902", at)]
+    assert ingest_items(probe_world.ws, probe_world.campaign_id, items) == []
+    with probe_world.ws.session() as s:
+        status = {i.source_ref: i.status for i in s.exec(select(InboundMessage))}
+    assert status == {"tweet:901": "unmatched", "tweet:902": "unparseable"}

@@ -135,6 +135,19 @@ class XChannel:
                 posts += 1
         return CostEstimate(posts=posts, dms=dms, prices=self._prices(ws))
 
+    def estimate_campaign_cost(self, ws: Workspace) -> CostEstimate:
+        """Return the cost of the X probes still to send (planned), using each scenario's mode."""
+        with ws.session() as s:
+            rows = s.exec(select(Probe, Scenario).join(Scenario, Scenario.id == Probe.scenario_id)  # type: ignore[arg-type]
+                          .where(Probe.channel == self.name, Probe.state == ProbeState.PLANNED.value))
+            posts = dms = 0
+            for probe, scenario in rows:
+                if x_mode(probe, scenario.spec) == "dm":
+                    dms += 1
+                else:
+                    posts += 1
+        return CostEstimate(posts=posts, dms=dms, prices=self._prices(ws))
+
     def _client(self, account: AccountSpec) -> httpx.Client:
         token = account.token()
         if not token:

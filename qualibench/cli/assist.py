@@ -57,7 +57,7 @@ def next_command(
         table.add_row("Brand", m.brand)
         table.add_row("Where", m.where or "(no contact point given: find it on the brand's site)")
         table.add_row("As", f"{m.persona} <{m.persona_email}> {m.persona_phone}".strip())
-        table.add_row("When", m.when.isoformat() if m.when else "now")
+        table.add_row("When", f"{m.when_local} ({m.when.isoformat()})" if m.when else "now")
         if m.reason:
             table.add_row("Why by hand", m.reason)
         if m.subject:
