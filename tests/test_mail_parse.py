@@ -230,3 +230,15 @@ def test_html_to_text_keeps_paragraphs_and_drops_scripts():
     )
     assert html_to_text("") == ""
     assert html_to_text("<?xml version='1.0' encoding='utf-8'?><p>ok</p>") == "ok"
+
+
+def test_encoded_display_name_with_a_comma_keeps_one_address():
+    raw = (
+        b"From: =?utf-8?q?Durand=2C_Marie?= <Marie.Durand.K3F9@Alias.example>\r\n"
+        b"To: =?iso-8859-1?q?Service_Client=2C_Brand_A?= <sav@brand-a.example>, b@brand-a.example\r\n"
+        b"Subject: x\r\n\r\nBonjour\r\n"
+    )
+    msg = parse_message(raw)
+    assert msg.from_address == "marie.durand.k3f9@alias.example"
+    assert msg.from_name == "Durand, Marie"
+    assert msg.to == ["sav@brand-a.example", "b@brand-a.example"]

@@ -118,3 +118,29 @@ def test_inline_quotes_between_answers_are_removed():
 def test_text_without_history_or_signature_is_unchanged():
     text = "Bonjour,\nVotre remboursement est parti."
     assert split_reply(text) == (text, "", "")
+
+
+def test_merci_followed_by_sentences_is_not_a_signature_closing():
+    text = "Bonjour,\nMerci.\nVotre colis arrive demain.\nJulie"
+    reply, signature, _ = split_reply(text)
+    assert "Votre colis arrive demain." in reply
+    assert "Votre colis" not in signature
+    reply, signature, _ = split_reply("Oui, c'est fait.\n\nMerci,\nJulie\nService client\n")
+    assert reply == "Oui, c'est fait.\n\nMerci,"
+    assert signature == "Julie\nService client"
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "Begin forwarded message:",
+        "Début du message réexpédié :",
+        "-------- Message original --------",
+        "--------------- Original Message ---------------",
+        "---------- Forwarded message ---------",
+    ],
+)
+def test_forward_and_original_markers(marker):
+    reply, _, quoted = split_reply(f"C'est noté.\n\n{marker}\n\nDe : x\nAncien texte\n")
+    assert reply == "C'est noté."
+    assert quoted.startswith(marker) and "Ancien texte" in quoted

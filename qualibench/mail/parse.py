@@ -166,11 +166,14 @@ def decode_header_value(value: str | None) -> str:
 
 
 def _addresses(values: list[str]) -> list[tuple[str, str]]:
+    """Give back (display name, lowercased address) pairs from raw address header values."""
     pairs = []
-    for name, addr in getaddresses([decode_header_value(v) for v in values]):
+    # Split first, decode after: an encoded name may hide a comma ("=?utf-8?q?Durand=2C_Marie?=").
+    unfolded = [re.sub(r"\r?\n[ \t]+", " ", _raw_header_text(str(v))) for v in values]
+    for name, addr in getaddresses(unfolded):
         addr = addr.strip().strip("<>").lower()
         if "@" in addr and " " not in addr:
-            pairs.append((name.strip(), addr))
+            pairs.append((decode_header_value(name).strip(), addr))
     return pairs
 
 

@@ -28,6 +28,7 @@ _SEPARATOR = re.compile(
     r"^\s*(?:-{2,}|_{2,}|={2,})?\s*(?:"
     r"original\s+message|message\s+d['’]origine|forwarded\s+message|message\s+transf[ée]r[ée]"
     r"|message\s+original|reply\s+above\s+this\s+line|r[ée]pondez\s+au-dessus\s+de\s+cette\s+ligne"
+    r"|begin\s+forwarded\s+message\s*:|d[ée]but\s+du\s+message\s+r[ée]exp[ée]di[ée]\s*:"
     r")\s*(?:-{2,}|_{2,}|={2,})?\s*$",
     re.IGNORECASE,
 )
@@ -60,6 +61,13 @@ _CLOSING = re.compile(
     r"\s*[,.!]?\s*$",
     re.IGNORECASE,
 )
+# "Merci." or "Thanks," may also open a sentence run; after them only a bare name block counts.
+_WEAK_CLOSING = re.compile(
+    r"^\s*(?:many\s+thanks|thanks(?:\s+again)?|thank\s+you|cheers|best|merci(?:\s+beaucoup|\s+encore)?"
+    r"|bonne\s+(?:journ[ée]e|soir[ée]e|fin\s+de\s+journ[ée]e)|belle\s+journ[ée]e)\s*[,.!]?\s*$",
+    re.IGNORECASE,
+)
+_CONTACT = re.compile(r"\d{2}[ .]?\d{2}|@|www\.|https?://")
 # A name block after a closing: few short lines (names, roles, phone, site).
 _MAX_SIG_LINES = 10
 _MAX_SIG_LINE = 90
@@ -121,6 +129,14 @@ def _quote_start(lines: list[str]) -> int | None:
     return None
 
 
+def _name_line(line: str) -> bool:
+    """Say whether a line reads like part of a name block rather than a sentence."""
+    text = line.strip()
+    if _CONTACT.search(text):
+        return True
+    return len(text.split()) <= 5 and not text.endswith((".", "!", "?", ":", ";"))
+
+
 def _signature_start(lines: list[str]) -> tuple[int | None, bool]:
     """Give back (index where the signature starts, whether that line is a closing kept in reply)."""
     for i, line in enumerate(lines):
@@ -133,8 +149,11 @@ def _signature_start(lines: list[str]) -> tuple[int | None, bool]:
     for i in reversed(nonblank[-(_MAX_SIG_LINES + 2) :]):
         if _CLOSING.match(lines[i]):
             after = [x for x in lines[i + 1 :] if x.strip()]
-            if len(after) <= _MAX_SIG_LINES and all(len(x.strip()) <= _MAX_SIG_LINE for x in after):
-                return i + 1, True
+            if len(after) > _MAX_SIG_LINES or any(len(x.strip()) > _MAX_SIG_LINE for x in after):
+                continue
+            if _WEAK_CLOSING.match(lines[i]) and not all(_name_line(x) for x in after):
+                continue
+            return i + 1, True
     return None, False
 
 
