@@ -85,3 +85,11 @@ def test_database_url_password_is_hidden(tmp_path):
 def test_every_command_has_help(tmp_path, command):
     out = qb(command, "--help", cwd=tmp_path).stdout
     assert "Usage" in out and len(out.splitlines()) > 3
+
+
+def test_usage_errors_exit_2_without_traceback(tmp_path):
+    proc = qb("status", "--no-such-option", cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert "No such option: --no-such-option" in proc.stderr and "Traceback" not in proc.stderr
+    proc = qb("no-such-command", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "No such command" in proc.stderr

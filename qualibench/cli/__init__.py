@@ -96,15 +96,17 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
+        # typer vendors click; find its exception classes through typer itself.
+        if isinstance(exc, typer.Exit):
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, typer.Abort):
+            sys.exit(int(ExitStatus.INTERRUPTED))
+        if isinstance(exc, _click_exceptions().ClickException):
+            if isinstance(exc, _click_exceptions().NoArgsIsHelpError):
+                exc.show()
+                sys.exit(int(ExitStatus.OK))
             exc.show()
             sys.exit(int(ExitStatus.USAGE))
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(int(ExitStatus.INTERRUPTED))
         if state.traceback:
             tb.print_exc()
         err_console.print(f"[bold red]Error:[/] unexpected {type(exc).__name__}: {exc}", soft_wrap=True)
@@ -112,3 +114,11 @@ def main() -> None:
             "[bold]Hint:[/] rerun with --traceback and report it; the campaign state is saved, a rerun resumes",
         )
         sys.exit(int(ExitStatus.ERROR))
+
+
+def _click_exceptions():  # type: ignore[no-untyped-def]
+    try:
+        from typer._click import exceptions  # typer >= 0.20 vendors click
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions
