@@ -177,7 +177,8 @@ def _start_smtp(loop: _LoopThread, *, auth: bool, starttls: bool, implicit_tls: 
             login = auth_data.login.decode()
             record.auth_attempts.append(login)
             ok = login == record.user and auth_data.password.decode() == record.password
-            return AuthResult(success=ok, auth_data=login if ok else None)
+            # handled=False: aiosmtpd then answers 535 itself (True would leave the client waiting)
+            return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
         return AuthResult(success=False, handled=False)
 
     def factory():
