@@ -154,6 +154,19 @@ def _sync_state(session: Session, campaign_id: int, account: str, folder: str) -
     return row
 
 
+def _to_column(value: int) -> int:
+    """Return an unsigned 32-bit IMAP number in the signed range of the INTEGER column.
+
+    UIDVALIDITY and UIDs go up to 2**32 - 1 (Dovecot's UIDVALIDITY is a timestamp, already
+    past 2**31 in tests), while SyncState stores INTEGER, signed on PostgreSQL.
+    """
+    return value - 2**32 if value >= 2**31 else value
+
+
+def _from_column(value: int) -> int:
+    return value + 2**32 if value < 0 else value
+
+
 def _aware(value: object) -> datetime | None:
     if not isinstance(value, datetime):
         return None
@@ -217,8 +230,9 @@ def sync_folder(
     uidnext = int(status.get(b"UIDNEXT", 0) or 0)
     with ws.session() as session:
         state = _sync_state(session, campaign_id, account, folder)
-        last_uid = state.last_uid
-        if state.uidvalidity and state.uidvalidity != uidvalidity:
+        last_uid = _from_column(state.last_uid)
+        known_validity = _from_column(state.uidvalidity)
+        if known_validity and known_validity != uidvalidity:
             # UIDs of the old validity mean nothing now: read the folder again from the start;
             # messages already collected are recognised by their SHA-256 and not duplicated.
             report.resynced = True
@@ -227,15 +241,15 @@ def sync_folder(
                 campaign_id,
                 "imap.uidvalidity_changed",
                 source,
-                {"old": state.uidvalidity, "new": uidvalidity},
+                {"old": known_validity, "new": uidvalidity},
                 ws.clock,
             )
             last_uid = 0
-        if state.uidvalidity == uidvalidity and uidnext and uidnext <= last_uid + 1:
+        if known_validity == uidvalidity and uidnext and uidnext <= last_uid + 1:
             report.seconds = time.perf_counter() - started
             return report  # nothing new: one STATUS was enough
-        state.uidvalidity = uidvalidity
-        state.last_uid = last_uid
+        state.uidvalidity = _to_column(uidvalidity)
+        state.last_uid = _to_column(last_uid)
         state.updated_at = ws.clock.now()
         session.add(state)
 
@@ -273,8 +287,8 @@ def sync_folder(
         with ws.session() as session:
             new, dupes = store(session, batch)
             state = _sync_state(session, campaign_id, account, folder)
-            state.uidvalidity = uidvalidity
-            state.last_uid = max(state.last_uid, batch_uids[-1])
+            state.uidvalidity = _to_column(uidvalidity)
+            state.last_uid = _to_column(max(_from_column(state.last_uid), batch_uids[-1]))
             state.updated_at = ws.clock.now()
             session.add(state)
         report.new += new
