@@ -46,6 +46,12 @@ def export_analysis(analysis, trophies, fmt: str, out: Path) -> list[Path]:
     """Return the files written for an already computed Analysis."""
     if fmt not in FORMATS:
         raise QualibenchError(f"unknown export format {fmt!r}", "use --format csv, xlsx or parquet")
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise DependencyMissing("Parquet export needs pyarrow, which is not installed",
+                                    "pip install 'qualibench[parquet]'") from None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tables = dict(analysis.tables())
@@ -64,11 +70,6 @@ def export_analysis(analysis, trophies, fmt: str, out: Path) -> list[Path]:
                 df.to_excel(xl, sheet_name=name[:31], index=False)
         written.append(p)
     else:
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise DependencyMissing("Parquet export needs pyarrow, which is not installed",
-                                    "pip install 'qualibench[parquet]'") from None
         for name, df in tables.items():
             p = out / f"{name}.parquet"
             df.to_parquet(p, index=False)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 import yaml
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 from sqlmodel import Session, select
@@ -35,18 +37,26 @@ class Formatter:
     """Locale-aware number, percentage, hour and date formatting (babel)."""
 
     def __init__(self, lang: str) -> None:
-        self.locale = {"fr": "fr_FR", "en": "en_GB"}.get(lang, lang)
+        self.locale = Locale.parse({"fr": "fr_FR", "en": "en_GB"}.get(lang, lang))
+        # A report formats tens of thousands of figures drawn from few distinct values.
+        self._num = lru_cache(maxsize=65536)(self._num_uncached)
+        self._pct = lru_cache(maxsize=4096)(self._pct_uncached)
+
+    def _num_uncached(self, v: float, digits: int) -> str:
+        return format_decimal(v, format="#,##0." + "0" * digits if digits else "#,##0", locale=self.locale)
+
+    def _pct_uncached(self, v: float) -> str:
+        return format_percent(v, locale=self.locale)
 
     def num(self, v, digits: int = 1) -> str:
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return "–"
-        return format_decimal(round(float(v), digits), format="#,##0." + "0" * digits if digits else "#,##0",
-                              locale=self.locale)
+        return self._num(round(float(v), digits), digits)
 
     def pct(self, v) -> str:
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return "–"
-        return format_percent(float(v), locale=self.locale)
+        return self._pct(round(float(v), 4))
 
     def hours(self, v) -> str:
         if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -54,7 +64,13 @@ class Formatter:
         return f"{self.num(v, 1)} h"
 
     def date(self, d) -> str:
-        return "–" if d is None or pd.isna(d) else format_date(d, format="long", locale=self.locale)
+        if d is None or pd.isna(d):
+            return "–"
+        return self._date(d.date() if isinstance(d, datetime) else d)
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one Formatter per report, dates repeat
+    def _date(self, d) -> str:
+        return format_date(d, format="long", locale=self.locale)
 
 
 def _trophy_view(t: Trophy, L: dict, f: Formatter) -> dict:
@@ -77,7 +93,7 @@ def _trophy_view(t: Trophy, L: dict, f: Formatter) -> dict:
 def _ranking_rows(df: pd.DataFrame, rules, f: Formatter) -> list[dict]:
     rows = []
     ranked = rank_table(df[df["index"].notna()], rules)
-    for rank, (_, r) in enumerate(ranked.iterrows(), start=1):
+    for rank, r in enumerate(ranked.to_dict("records"), start=1):
         rows.append({"rank": rank, "brand": r["brand"], "sector": r["sector"], "index": f.num(r["index"]),
                      "ci": f"{f.num(r['index_low'])} – {f.num(r['index_high'])}", "tests": int(r["tests"]),
                      "answer_rate": f.pct(r["answer_rate"]), "median": f.hours(r["median_h"]),
@@ -148,24 +164,26 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
     excerpt = _excerpt_tools(session, cid, L, pseudonymise_excerpts)
     brands = []
     brand_rows = rank_table(analysis.brands, rules)
-    for _, b in brand_rows.iterrows():
-        bt = sent[sent["brand_key"] == b["brand_key"]]
+    by_brand = {k: g for k, g in sent.groupby("brand_key")}
+    bc_by_brand = {k: g.to_dict("records") for k, g in bc.groupby("brand_key")}
+    for b in brand_rows.to_dict("records"):
+        bt = by_brand[b["brand_key"]]
         scored = bt[bt["answered"] & bt["quality"].notna()].sort_values("quality")
         best = scored.iloc[-1] if len(scored) else None
         worst = scored.iloc[0] if len(scored) > 1 else None
         brands.append({
             "name": b["brand"], "sector": b["sector"], "key": b["brand_key"], "fig": _figures(b, f),
             "ci": f"{f.num(b['index_low'])} – {f.num(b['index_high'])}",
-            "channels": [{"channel": ch_label(r["channel"]), **_figures(r, f)} for _, r in bc[bc["brand_key"] == b["brand_key"]].iterrows()],
+            "channels": [{"channel": ch_label(r["channel"]), **_figures(r, f)} for r in bc_by_brand[b["brand_key"]]],
             "tests": [{"channel": ch_label(t["channel"]), "scenario": t["scenario_title"], "sent": f.date(t["sent_at"]),
                        "state": L.get("state_" + str(t["state"]), t["state"]),
                        "delay": f.hours(t["delay_h"]), "business_delay": f.hours(t["business_delay_h"]),
-                       "quality": f.num(t["quality"])} for _, t in bt.iterrows()],
+                       "quality": f.num(t["quality"])} for t in bt.to_dict("records")],
             "best": {"quality": f.num(best["quality"]), "text": excerpt(best["answer_text"], best["first_answer_reply_id"], best["probe_id"])} if best is not None else None,
             "worst": {"quality": f.num(worst["quality"]), "text": excerpt(worst["answer_text"], worst["first_answer_reply_id"], worst["probe_id"])} if worst is not None else None,
         })
     sectors = []
-    for _, s in analysis.sectors.iterrows():
+    for s in analysis.sectors.to_dict("records"):
         members = analysis.brands[analysis.brands["sector"] == s["sector"]]
         sectors.append({"name": s["sector"], "brands": int(s["brands"]), "fig": _figures(s, f),
                         "rows": _ranking_rows(members, rules, f)})
