@@ -27,6 +27,7 @@ from .evidence import record_evidence, sha256_hex
 from .mail.imap import DATE_DISAGREEMENT, FolderReport, RawMail, sync_account, wait_for_mail
 from .matching import match_message
 from .models import Evidence, InboundMessage, InboundStatus, Reply
+from .timing import close_windows
 from .workspace import Workspace
 
 Progress = Callable[[str, int, int], None]
@@ -44,6 +45,7 @@ class CollectReport:
     unmatched: int = 0
     unparseable: int = 0
     needs_review: int = 0
+    censored: int = 0  # probes whose window closed without an answer, now unanswered
     by_kind: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -53,7 +55,7 @@ class CollectReport:
             "folders": [f.__dict__ for f in self.folders],
             "api_items": self.api_items, "new": self.new, "processed": self.processed,
             "matched": self.matched, "unmatched": self.unmatched, "unparseable": self.unparseable,
-            "needs_review": self.needs_review, "by_kind": self.by_kind,
+            "needs_review": self.needs_review, "censored": self.censored, "by_kind": self.by_kind,
             "warnings": self.warnings, "seconds": round(self.seconds, 3),
         }
 
@@ -307,6 +309,8 @@ def collect(ws: Workspace, *, progress: Progress | None = None, api: bool = True
     if api:
         _api_collect(ws, campaign_id, report)
     process_pending(ws, campaign_id, report, progress=progress)
+    # Censor only now, once every reply that arrived in time has been recorded.
+    report.censored = close_windows(ws)
     with ws.session() as session:
         if report.new or report.api_items or report.matched:
             log_event(session, campaign_id, "collect.done", "", {

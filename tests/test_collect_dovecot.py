@@ -240,3 +240,21 @@ def test_watch_wakes_up_on_idle_and_collects(world):
     assert not thread.is_alive()
     assert reports[1].new == 1
     assert time.monotonic() - started < 15  # woken by IDLE, not by the 20 s timeout
+
+
+def test_collect_censors_silent_probes_once_their_window_has_closed(world):
+    ws, probes, server = world
+    answered = probes[0]
+    at = answered.sent_at + timedelta(hours=2)
+    server.deliver(SHOPPER, reply_bytes(answered, HUMAN), mtime=at.timestamp())
+    with ws.session() as s:
+        last_window = max(p.window_ends_at for p in s.exec(select(Probe)).all())
+    ws.clock.set(last_window + timedelta(seconds=1))
+
+    report = collect(ws)
+
+    assert report.matched == 1 and report.censored == len(probes) - 1
+    with ws.session() as s:
+        states = {p.id: p.state for p in s.exec(select(Probe)).all()}
+    assert states[answered.id] == ProbeState.ANSWERED
+    assert sum(st == ProbeState.UNANSWERED for st in states.values()) == len(probes) - 1

@@ -25,7 +25,8 @@ def _print_report(report) -> None:  # type: ignore[no-untyped-def]
     console.print(
         f"{report.new} new message(s), {report.api_items} API item(s); {report.matched} matched "
         f"({kinds}), {report.unmatched} unmatched, {report.unparseable} unparseable, "
-        f"{report.needs_review} to review; {report.seconds:.1f} s"
+        f"{report.needs_review} to review, {report.censored} censored at window end; "
+        f"{report.seconds:.1f} s"
     )
     if report.unmatched:
         console.print("Unmatched messages wait in `qualibench inbox list`.")
