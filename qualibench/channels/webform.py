@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy.orm import object_session
 
+from ..errors import QualibenchError
 from ..evidence import record_evidence
 from .base import CollectedItem, DispatchResult
 from .formparse import (
@@ -95,7 +96,9 @@ class WebFormChannel:
     automated = True
 
     def __init__(self, *, max_clicks: int = 3, max_steps: int = 4, timeout: float = 20.0,
-                 chars_per_second: float = 7.0, transport: httpx.BaseTransport | None = None) -> None:
+                 chars_per_second: float = 7.0, transport: httpx.BaseTransport | None = None,
+                 browser: bool | None = None) -> None:
+        self.browser = browser  # None: [webform] browser = true in campaign.toml turns it on
         self.max_clicks = max_clicks
         self.max_steps = max_steps
         self.timeout = timeout
@@ -215,6 +218,8 @@ class WebFormChannel:
             form, page_url = self._discover(client, url, record, raw)
         except FormBlocked as blocked:
             self._measure_from_home(client, record, raw)
+            if "JavaScript" in str(blocked) and self._browser_on(ws):
+                return self._run_in_browser(ws, probe, brand, persona, record, raw)
             return DispatchResult(outcome="assisted", detail=str(blocked))
         except LookupError as missing:
             return DispatchResult(outcome="failed", detail=str(missing))
@@ -270,6 +275,44 @@ class WebFormChannel:
             return DispatchResult(outcome="failed", detail="no confirmation on the page after "
                                   f"submitting ({resp.url})")
         return DispatchResult(outcome="failed", detail=f"the form still asked for more after {self.max_steps} steps")
+
+    def _browser_on(self, ws: Workspace) -> bool:
+        if self.browser is not None:
+            return self.browser
+        try:
+            return bool(ws.spec().config.raw.get("webform", {}).get("browser", False))
+        except QualibenchError:
+            return False
+
+    def _run_in_browser(self, ws: Workspace, probe: Probe, brand: Brand, persona: Persona,
+                        record: dict, raw: list) -> DispatchResult:
+        from .browserform import submit_in_browser
+
+        page_url = record.get("form_page") or record["start_url"]
+        seen = submit_in_browser(page_url, probe_values(probe, persona, self._scenario_kind(probe)),
+                                 brand.form_mapping or {}, wait=ws.clock.sleep,
+                                 typing_seconds=self.typing_delay(probe), user_agent=USER_AGENT,
+                                 timeout=self.timeout)
+        record["browser"] = True
+        for url, html in seen.pages:
+            record["pages"].append({"url": url, "status": None, "rendered": True})
+            raw.append((html.encode(), "text/html"))
+        if seen.form is not None and seen.verdict not in ("assisted", "failed"):
+            record["steps"].append({"request": {"method": "browser", "url": seen.form.action,
+                                                "enctype": seen.form.enctype,
+                                                "fields": _redacted_fields(seen.form, seen.pairs)},
+                                    "status": None, "final_url": seen.final_url, "response_sha256": None})
+            record["accessibility"]["steps"] = 1
+        record["accessibility"]["javascript_only"] = True
+        if seen.verdict == "confirmed":
+            record["confirmation"] = seen.words
+            return DispatchResult(outcome="sent", sent_at=ws.clock.now(), detail=seen.words)
+        if seen.verdict == "assisted":
+            return DispatchResult(outcome="assisted", detail=seen.words)
+        if seen.verdict == "error":
+            return DispatchResult(outcome="failed", detail=seen.words)
+        return DispatchResult(outcome="failed", detail=seen.words or "no confirmation on the page "
+                              f"after submitting in the browser ({seen.final_url})")
 
     def _scenario_kind(self, probe: Probe) -> str:
         from ..models import Scenario

@@ -10,6 +10,7 @@ to make the simulated brand answer by e-mail.
 from __future__ import annotations
 
 import html
+import json
 import secrets
 import threading
 from collections.abc import Callable
@@ -277,10 +278,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _contact_get(self, slug: str, kind: str) -> None:
         if kind == "jsonly":
+            # The form exists only once the script has run (a browser sees it, an HTML parser not).
+            sid, token = self.site.new_session()
+            markup = json.dumps(self.site.contact_form(slug, token)).replace("</", "<\\/")
             body = ("<div id='app' data-form='contact'></div><noscript>Activez JavaScript pour "
-                    "nous contacter.</noscript><script>document.getElementById('app').innerHTML="
-                    "'<form>...</form>';</script>")
-            self._send(200, _page("Contact", body))
+                    f"nous contacter.</noscript><script>document.getElementById('app').innerHTML="
+                    f"{markup};</script>")
+            self._send(200, _page("Contact", body), {"Set-Cookie": f"sid={sid}; Path=/; HttpOnly"})
             return
         if kind == "login":
             body = ("<h1>Espace client</h1><p>Connectez-vous pour contacter notre service client.</p>"
