@@ -107,8 +107,11 @@ def _score_missing(ws: Workspace, session: Session, campaign: Campaign, rub: Rub
     now = ws.clock.now()
     batch: list[dict] = []
     for i, (reply, probe) in enumerate(todo, 1):
+        scenario = scenarios.get(probe.scenario_id) or {}
         result = score_reply(
-            reply.text, scenarios.get(probe.scenario_id) or {}, rub, request_text=probe.body,
+            # The scenario's body and the probe's fills make the request (cached per scenario);
+            # the probe's own text is only needed when the scenario has no body.
+            reply.text, scenario, rub, request_text="" if scenario.get("body") else probe.body,
             persona_name=personas.get(probe.persona_id, ""), fills=probe.fills or {},
             language=reply.language or None, signature=reply.signature,
         )

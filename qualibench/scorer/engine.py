@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -11,7 +11,9 @@ from rapidfuzz import fuzz, process
 
 from ..campaign.spec import ScenarioSpec
 from .rubric import Lexicon, Rubric, phrase_regex
+from .signals import Span, make_span, penalise, personalisation, politeness
 from .text import (
+    TOKEN_RE,
     LemmaView,
     detect_language,
     fold,
@@ -20,21 +22,6 @@ from .text import (
     lemma_view,
     scored_part,
 )
-
-
-@dataclass(frozen=True)
-class Span:
-    """A stretch of the reply that earned (points > 0) or cost (points < 0) points."""
-
-    start: int
-    end: int
-    text: str
-    points: float
-    why: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form stored in Score.evidence."""
-        return asdict(self)
 
 
 @dataclass
@@ -170,10 +157,15 @@ def score_reply(
     view = lemma_view(part, reply_lang if reply_lang in ("fr", "en") else scenario_lang,
                       folded=folded)
     names = tuple(fold(n) for n in persona_name.split() if len(n) > 1)
-    request = request_text or _fill(body, fills)
     formulas = rubric.vocabulary
-    specifics = (_request_specifics(request, scenario_lang, names, formulas) if request
-                 else frozenset())
+    if request_text:
+        specifics = _request_specifics(request_text, scenario_lang, names, formulas)
+    else:
+        # The scenario's text is shared by every probe: its specifics are computed once, and
+        # only the drawn values (order number...) are added per reply.
+        specifics = _request_specifics(_template(body), scenario_lang, (), formulas)
+        if fills:
+            specifics = specifics | {fold(t) for v in fills.values() for t in TOKEN_RE.findall(v.lower())}
 
     evidence: dict[str, list[Span]] = {c: [] for c in rubric.criteria}
     points: dict[str, float] = {}
@@ -188,12 +180,12 @@ def score_reply(
     if "empathy" in rubric.criteria:
         points["empathy"] = _empathy(part, folded, lex, rubric, evidence["empathy"])
     if "personalisation" in rubric.criteria:
-        points["personalisation"] = _personalisation(part, folded, lex, names, fills, signature,
+        points["personalisation"] = personalisation(part, folded, lex, names, fills, signature,
                                                      rubric, evidence["personalisation"])
     if "politeness" in rubric.criteria:
-        points["politeness"] = _politeness(part, folded, lex, rubric, evidence["politeness"])
+        points["politeness"] = politeness(part, folded, lex, rubric, evidence["politeness"])
 
-    _penalise(part, folded, view, lex, fills, specifics, share, reply_lang, scenario_lang,
+    penalise(part, folded, view, lex, fills, specifics, share, reply_lang, scenario_lang,
               rubric, points, evidence, notes)
     if lex.sets["acknowledgement"].search(folded) and share == 0.0:
         notes.append("reads like an acknowledgement: no key point of the request is answered")
@@ -201,12 +193,9 @@ def score_reply(
     return ScoreResult(round(sum(criteria.values()), 2), criteria, evidence, reply_lang, notes)
 
 
-def _fill(body: str, fills: dict[str, str]) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: fills.get(m.group(1), ""), body)
-
-
-def _span(part: str, start: int, end: int, points: float, why: str) -> Span:
-    return Span(start, end, part[start:end], round(points, 2), why)
+@lru_cache(maxsize=512)
+def _template(body: str) -> str:
+    return re.sub(r"\{\w+\}", " ", body)
 
 
 def _relevance(part: str, folded: str, view: LemmaView, kps: tuple, scenario_lang: str,
@@ -246,12 +235,12 @@ def _relevance(part: str, folded: str, view: LemmaView, kps: tuple, scenario_lan
     for kp, (s, e, how) in sorted(found.items(), key=lambda kv: kv[1][0]):
         pts = weight * (1 - bonus) * compiled.weights[kp] / total_w
         got += pts
-        out.append(_span(part, s, e, pts, f"key point {compiled.labels[kp]!r} {how}"))
+        out.append(make_span(part, s, e, pts, f"key point {compiled.labels[kp]!r} {how}"))
     if share > 0 and bonus > 0:
         m = _CONCRETE.search(folded)
         if m:
             got += weight * bonus
-            out.append(_span(part, m.start(), m.end(), weight * bonus, "concrete date, amount or reference"))
+            out.append(make_span(part, m.start(), m.end(), weight * bonus, "concrete date, amount or reference"))
     return got, share
 
 
@@ -264,7 +253,7 @@ def _reformulation(part: str, folded: str, view: LemmaView, lex: Lexicon, specif
     if m:
         pts = weight * float(rule.get("marker", 0.45))
         got += pts
-        out.append(_span(part, m.start(), m.end(), pts, "reformulation formula"))
+        out.append(make_span(part, m.start(), m.end(), pts, "reformulation formula"))
     opening = int(rule.get("opening_tokens", 45))
     seen: dict[str, int] = {}
     for i, lem in enumerate(view.lemmas[:opening]):
@@ -278,7 +267,7 @@ def _reformulation(part: str, folded: str, view: LemmaView, lex: Lexicon, specif
         each = pts / len(seen)
         for lem, i in seen.items():
             s, e = view.spans[i]
-            out.append(_span(part, s, e, each, f"restates the request ({lem})"))
+            out.append(make_span(part, s, e, each, f"restates the request ({lem})"))
     return got
 
 
@@ -291,158 +280,5 @@ def _empathy(part: str, folded: str, lex: Lexicon, rubric: Rubric, out: list[Spa
         distinct.setdefault(m.group(), m)
     matches = list(distinct.values())[:saturation]
     for m in matches:
-        out.append(_span(part, m.start(), m.end(), weight / saturation, "empathy or apology"))
+        out.append(make_span(part, m.start(), m.end(), weight / saturation, "empathy or apology"))
     return weight * len(matches) / saturation
-
-
-def _tail_lines(part: str, n: int) -> list[tuple[int, str]]:
-    lines: list[tuple[int, str]] = []
-    pos = len(part)
-    for line in reversed(part.splitlines(keepends=True)):
-        pos -= len(line)
-        if line.strip():
-            lines.append((pos, line.rstrip("\r\n")))
-            if len(lines) == n:
-                break
-    return list(reversed(lines))
-
-
-def _personalisation(part: str, folded: str, lex: Lexicon, names: tuple[str, ...], fills: dict,
-                     signature: str, rubric: Rubric, out: list[Span]) -> float:
-    rule = rubric.criteria["personalisation"]
-    weight = float(rule["weight"])
-    got = 0.0
-    for name in names:
-        m = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", folded)
-        if m:
-            pts = weight * float(rule.get("name", 0.4))
-            got += pts
-            out.append(_span(part, m.start(), m.end(), pts, "the customer's name"))
-            break
-    for key, value in sorted(fills.items()):
-        idx = folded.find(fold(value))
-        if len(value) >= 4 and idx >= 0:
-            pts = weight * float(rule.get("reference", 0.3))
-            got += pts
-            out.append(_span(part, idx, idx + len(value), pts, f"the customer's {key}"))
-            break
-    signer = _named_signer(part, lex, names, signature)
-    if signer:
-        pts = weight * float(rule.get("named_signature", 0.3))
-        got += pts
-        if signer[0] >= 0:
-            out.append(_span(part, signer[0], signer[1], pts, "signed by a named person"))
-        else:
-            out.append(Span(-1, -1, signature.strip()[:60], round(pts, 2), "signed by a named person"))
-    return got
-
-
-_CAPITALISED = re.compile(r"\b[A-ZÀ-Ý][a-zà-ÿ'-]+\b")
-
-
-def _named_signer(part: str, lex: Lexicon, names: tuple[str, ...], signature: str) -> tuple[int, int] | None:
-    candidates = _tail_lines(part, 3)
-    if signature.strip():
-        candidates = [(-1, line) for line in signature.strip().splitlines()[:3]] + candidates
-    for offset, line in candidates:
-        stripped = line.strip()
-        if len(stripped.split()) > 6 or stripped.endswith((".", "?", "!", ":")):
-            continue
-        for m in _CAPITALISED.finditer(line):
-            word = fold(m.group())
-            if word in lex.vocabulary or is_stopword(word) or word in names or len(word) < 3:
-                continue
-            if offset < 0:
-                return (-1, -1)
-            return (offset + m.start(), offset + m.end())
-    return None
-
-
-def _politeness(part: str, folded: str, lex: Lexicon, rubric: Rubric, out: list[Span]) -> float:
-    rule = rubric.criteria["politeness"]
-    weight = float(rule["weight"])
-    got = 0.0
-    first_line_end = len(part) - len(part.lstrip())
-    first_line_end = part.find("\n", first_line_end)
-    head = folded[: first_line_end if first_line_end > 0 else 60]
-    checks = [("greeting", lex.sets["greeting"].search(head), "greeting")]
-    checks.append(("thanks", lex.sets["thanks"].search(folded), "thanks"))
-    tail = _tail_lines(part, 5)
-    closing = None
-    if tail:
-        start = tail[0][0]
-        m = lex.sets["closing"].search(folded[start:])
-        if m:
-            closing = (start + m.start(), start + m.end())
-    for key, m, why in checks:
-        if m:
-            pts = weight * float(rule.get(key, 0.3))
-            got += pts
-            out.append(_span(part, m.start(), m.end(), pts, why))
-    if closing:
-        pts = weight * float(rule.get("closing", 0.4))
-        got += pts
-        out.append(_span(part, closing[0], closing[1], pts, "closing formula"))
-    return got
-
-
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
-
-
-def _penalise(part: str, folded: str, view: LemmaView, lex: Lexicon, fills: dict,
-              specifics: frozenset[str], share: float, reply_lang: str, scenario_lang: str,
-              rubric: Rubric, points: dict[str, float], evidence: dict[str, list[Span]],
-              notes: list[str]) -> None:
-    pen = rubric.penalties
-
-    def cost(name: str, amount: float, start: int, end: int, why: str) -> None:
-        crit = pen[name]["criterion"]
-        amount = min(amount, points.get(crit, 0.0))
-        points[crit] = points.get(crit, 0.0) - amount
-        evidence.setdefault(crit, []).append(_span(part, start, end, -amount, why))
-
-    unanswered = 1.0 - share  # deflecting costs less when the answer is there anyway
-    if "premium_number" in pen and lex.premium_number is not None:
-        m = lex.premium_number.search(folded)
-        if m:
-            cost("premium_number", float(pen["premium_number"].get("points", 0)) * unanswered,
-                 m.start(), m.end(), "deflection to a premium-rate number")
-    if "channel_deflection" in pen:
-        m = lex.sets["channel_deflection"].search(folded)
-        if m:
-            cost("channel_deflection", float(pen["channel_deflection"].get("points", 0)) * unanswered,
-                 m.start(), m.end(), "sends the customer to another channel")
-    if "marketing" in pen:
-        m = lex.sets["marketing"].search(folded)
-        if m:
-            cost("marketing", float(pen["marketing"].get("points", 0)), m.start(), m.end(),
-                 "marketing push")
-    if "asks_again" in pen:
-        hit = _asks_again(folded, view, lex, fills, specifics)
-        if hit:
-            cost("asks_again", float(pen["asks_again"].get("points", 0)), hit[0], hit[1],
-                 "asks again for information the customer already gave")
-    if "wrong_language" in pen and reply_lang != scenario_lang:
-        crit = pen["wrong_language"]["criterion"]
-        factor = float(pen["wrong_language"].get("factor", 1.0))
-        lost = points.get(crit, 0.0) * (1 - factor)
-        points[crit] = points.get(crit, 0.0) - lost
-        evidence.setdefault(crit, []).append(Span(0, 0, "", -round(lost, 2),
-                                                  f"reply in {reply_lang}, request in {scenario_lang}"))
-        notes.append(f"reply written in {reply_lang}, the request was in {scenario_lang}")
-
-
-def _asks_again(folded: str, view: LemmaView, lex: Lexicon, fills: dict,
-                specifics: frozenset[str]) -> tuple[int, int] | None:
-    for m in lex.ask.finditer(folded):
-        sentence = _SENTENCE.match(folded, m.start())
-        end = sentence.end() if sentence else len(folded)
-        window = folded[m.start():end]
-        for key in fills:
-            items = lex.ask_items.get(key)
-            if items is not None and items.search(window):
-                return m.start(), end
-        words = {lem for (s, _e), lem in zip(view.spans, view.lemmas, strict=True) if m.start() <= s < end}
-        if len(words & specifics) >= 2:
-            return m.start(), end
-    return None

@@ -1,0 +1,138 @@
+"""Benchmark of the scorer: replies per second on one core, and rescoring 100,000 replies.
+
+    python bench/score.py [--replies 100000] [--db URL] [--seconds 5]
+
+Prints figures (targets: >= 5,000 replies/s on one core; rescoring 100,000 replies < 30 s).
+The corpus is the labelled set of tests/fixtures/scoring/, varied (sentences shuffled, names,
+numbers and order references changed) so that each scored text is distinct.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import re
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qualibench.scorer.engine import score_reply  # noqa: E402
+from qualibench.scorer.rubric import load_rubric  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "scoring"
+NAMES = ["Julien", "Sophie", "Marc", "Nadia", "Emma", "Oliver", "Léa", "Paul", "Hannah", "Tom"]
+
+
+def corpus(n: int, seed: int = 7) -> list[tuple[str, dict, dict]]:
+    """Return n distinct (text, scenario, fills) variations of the labelled replies."""
+    data = yaml.safe_load((FIXTURES / "replies.yaml").read_text())
+    scenarios = {}
+    for p in (FIXTURES / "scenarios").glob("*.yaml"):
+        s = yaml.safe_load(p.read_text())
+        scenarios[s["id"]] = s
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        item = data["replies"][i % len(data["replies"])]
+        paragraphs = item["text"].split("\n\n")
+        middle = paragraphs[1:-1]
+        rng.shuffle(middle)
+        text = "\n\n".join([paragraphs[0], *middle, paragraphs[-1]] if len(paragraphs) > 2 else paragraphs)
+        text = re.sub(r"\d{5,}", lambda m: str(rng.randrange(10 ** (len(m.group()) - 1), 10 ** len(m.group()))), text)
+        text = text.replace("Julien", rng.choice(NAMES)) + f"\nRéf. {i}"
+        fills = {k: re.sub(r"\d", lambda _: str(rng.randrange(10)), v) for k, v in (item.get("fills") or {}).items()}
+        out.append((text, scenarios[item["scenario"]], fills))
+    return out
+
+
+def bench_throughput(seconds: float) -> None:
+    rubric = load_rubric()
+    texts = corpus(20_000)
+    start = time.perf_counter()
+    cold = 0
+    for text, scenario, fills in texts[:5_000]:
+        score_reply(text, scenario, rubric, persona_name="Claire Martin", fills=fills)
+        cold += 1
+    cold_rate = cold / (time.perf_counter() - start)
+    done = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for text, scenario, fills in texts[done % 15_000 + 5_000: done % 15_000 + 5_500]:
+            score_reply(text, scenario, rubric, persona_name="Claire Martin", fills=fills)
+            done += 1
+    rate = done / (time.perf_counter() - start)
+    print(f"score_reply, one core: {cold_rate:,.0f} replies/s on the first 5,000 (cold caches), "
+          f"{rate:,.0f} replies/s steady ({done:,} distinct replies; target >= 5,000)")
+
+
+def bench_rescore(n: int, db_url: str | None) -> None:
+    from sqlalchemy import insert
+    from sqlmodel import select
+
+    from qualibench.campaign.init import init_campaign
+    from qualibench.models import InboundMessage, Probe, Reply
+    from qualibench.planning import plan_campaign
+    from qualibench.scorer.campaign import rescore_campaign, score_campaign
+    from qualibench.workspace import Workspace
+
+    tmp = Path(tempfile.mkdtemp(prefix="qb-bench-score-"))
+    folder = tmp / "campaign"
+    init_campaign(folder, brands=20, channels=("email",), start=date(2026, 11, 30), force=True)
+    ws = Workspace.open(folder, db_url or f"sqlite:///{tmp / 'bench.sqlite'}")
+    plan_campaign(ws)
+    texts = corpus(min(n, 20_000))
+    t0 = time.perf_counter()
+    with ws.session() as s:
+        probes = s.exec(select(Probe)).all()
+        cid = probes[0].campaign_id
+        at = datetime(2026, 12, 1, tzinfo=UTC)
+        for lo in range(0, n, 5_000):
+            chunk = range(lo, min(n, lo + 5_000))
+            s.execute(insert(InboundMessage), [
+                {"campaign_id": cid, "sha256": hashlib.sha256(str(i).encode()).hexdigest(), "status": "matched",
+                 "received_at": at, "collected_at": at, "channel": "email", "source": "bench", "source_ref": str(i),
+                 "size": 0, "date_disagreement": False, "from_address": "", "to_addresses": "", "subject": "",
+                 "message_id": "", "note": ""} for i in chunk])
+        inbound_ids = s.exec(select(InboundMessage.id).order_by(InboundMessage.id)).all()
+        for lo in range(0, n, 5_000):
+            s.execute(insert(Reply), [
+                {"campaign_id": cid, "inbound_id": inbound_ids[i], "probe_id": probes[i % len(probes)].id,
+                 "kind": "answer", "match_method": "reply_address", "match_confidence": 1.0, "needs_review": False,
+                 "received_at": at, "language": "", "text": texts[i % len(texts)][0], "signature": "",
+                 "redirect_to": "", "ticket_ref": ""} for i in range(lo, min(n, lo + 5_000))])
+    print(f"built {n:,} replies in {time.perf_counter() - t0:.1f} s ({ws.engine.url.get_backend_name()})")
+    first = score_campaign(ws)
+    print(f"score_campaign: {first.scored:,} replies in {first.seconds:.1f} s "
+          f"({first.scored / first.seconds:,.0f} replies/s including the database)")
+    other = tmp / "other.yaml"
+    other.write_text((ROOT / "scoring" / "rubrics" / "default.yaml").read_text()
+                     .replace("weight: 40", "weight: 35").replace("    weight: 20\n    saturation", "    weight: 25\n    saturation"))
+    start = time.perf_counter()
+    report = rescore_campaign(ws, other, diff=True)
+    took = time.perf_counter() - start
+    print(f"rescore_campaign with another rubric: {report.score.scored:,} replies in {took:.1f} s, "
+          f"{len(report.moves)} brand(s) move (target < 30 s for 100,000)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replies", type=int, default=100_000)
+    parser.add_argument("--db", default=None, help="database URL (default: a temporary SQLite file)")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--skip-rescore", action="store_true")
+    args = parser.parse_args()
+    bench_throughput(args.seconds)
+    if not args.skip_rescore:
+        bench_rescore(args.replies, args.db)
+
+
+if __name__ == "__main__":
+    main()
