@@ -190,3 +190,26 @@ def test_redirect_wordings(text, target):
     result = classify_text(text)
     assert result.kind is ReplyKind.REDIRECT, result.reason
     assert result.redirect_to == target
+
+
+def test_bounce_by_subject_needs_bounce_words_in_the_body():
+    head = (
+        b"From: Mail System <mail@mx.brand-z.example>\r\nTo: marie.durand.k3f9@alias.example\r\n"
+        b"Subject: Undeliverable: Question sur ma commande\r\n\r\n"
+    )
+    ndr = classify(
+        parse_message(
+            head + b"Delivery has failed to these recipients:\r\n\r\ncontact@brand-z.example\r\n"
+            b"Remote Server returned '550 5.1.1 User unknown'\r\n"
+        )
+    )
+    assert ndr.kind is ReplyKind.BOUNCE
+    assert ndr.failed_recipients == ["contact@brand-z.example"]
+    assert "5.1.1" in ndr.bounce_diagnostic
+    answer = classify(
+        parse_message(
+            head + b"Bonjour, nous avons retrouve votre commande au depot de Lyon : elle repart "
+            b"demain et vous sera livree jeudi, sans frais supplementaires pour vous.\r\n"
+        )
+    )
+    assert answer.kind is not ReplyKind.BOUNCE

@@ -42,10 +42,18 @@ def _fold(text: str) -> str:
 
 
 _BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.I)
+# Anchored: "RE: Undelivered parcel" is a customer's subject, not a bounce.
 _BOUNCE_SUBJECT = re.compile(
-    r"undeliver|returned mail|mail delivery (?:failed|failure|subsystem)|delivery status notification \((?:failure|echec)"
-    r"|delivery failure|non remis|non distribuable|echec de (?:la )?(?:remise|distribution)"
-    r"|failure notice|message not delivered|could not be delivered|remise impossible",
+    r"^\s*(?:undeliver|returned mail|mail delivery (?:failed|failure|subsystem)"
+    r"|delivery status notification \((?:failure|echec)|delivery failure|(?:message )?non remis"
+    r"|non distribuable|echec de (?:la )?(?:remise|distribution)|failure notice|message not delivered"
+    r"|remise impossible|notification d'etat de (?:la )?remise \(echec)",
+)
+# What mail systems write in a bounce, and agents do not.
+_BOUNCE_BODY = re.compile(
+    r"\b5\.\d{1,3}\.\d{1,3}\b|\b5[0-5]\d[ -]|permanent (?:error|failure)|mail delivery (?:software|system)"
+    r"|delivery (?:has )?failed|could not be delivered to one or more|n'a pas pu etre (?:remis|distribue)"
+    r"|la remise (?:du message )?.{0,60}a echoue|address(?:es)? failed|user unknown|recipientnotfound"
 )
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _SMTP_CODE = re.compile(r"\b(5[0-5]\d)[ -]")
@@ -125,7 +133,10 @@ def _bounce(msg: ParsedMessage) -> Classification | None:
         or any("status" in block for block in msg.delivery_status)
     )
     sender = bool(_BOUNCE_SENDER.match(msg.from_address))
-    subject = bool(_BOUNCE_SUBJECT.search(_fold(msg.subject)))
+    # A bounce subject alone proves little (a brand may keep "Undelivered parcel" as subject).
+    subject = bool(_BOUNCE_SUBJECT.search(_fold(msg.subject))) and bool(
+        _BOUNCE_BODY.search(_fold(msg.text)) or msg.headers.get("x-failed-recipients")
+    )
     if not (report or sender or subject):
         return None
     failed: list[str] = []
@@ -142,13 +153,15 @@ def _bounce(msg: ParsedMessage) -> Classification | None:
     folded = msg.text
     if not statuses:
         statuses = [".".join(m) for m in _STATUS.findall(folded)]
+    if not failed and msg.headers.get("x-failed-recipients"):
+        failed = [a.lower() for a in _ADDRESS.findall(msg.headers["x-failed-recipients"])]
     if not failed:
         own = {msg.from_address, *msg.to}
         for line in folded.splitlines():
             if (
                 _STATUS.search(line)
                 or _SMTP_CODE.search(line)
-                or re.match(r"^\s+\S+@\S+\s*$", line)
+                or re.match(r"^\s*<?[^\s@<>]+@[^\s@<>]+>?\s*:?\s*$", line)
             ):
                 for addr in _ADDRESS.findall(line):
                     if addr.lower() not in own and addr.lower() not in failed:
