@@ -243,19 +243,34 @@ def _process(ws: Workspace, campaign_id: int, status: InboundStatus, report: Col
             ).order_by(col(InboundMessage.received_at), col(InboundMessage.id))
         ))
     for done, inbound_id in enumerate(ids, 1):
-        with ws.session() as session:
-            inbound = session.get(InboundMessage, inbound_id)
-            assert inbound is not None
-            was = inbound.status
-            reply = process_inbound(ws, session, inbound)
-            if reply is not None:
-                report.matched += 1
-                report.by_kind[reply.kind] = report.by_kind.get(reply.kind, 0) + 1
-                report.needs_review += int(reply.needs_review)
-            elif inbound.status == InboundStatus.UNPARSEABLE.value:
-                report.unparseable += 1
-            elif was == InboundStatus.PENDING.value:
-                report.unmatched += 1
+        was = status = ""
+        try:
+            with ws.session() as session:
+                inbound = session.get(InboundMessage, inbound_id)
+                assert inbound is not None
+                was = inbound.status
+                reply = process_inbound(ws, session, inbound)
+                status = inbound.status
+        except QualibenchError:
+            raise
+        except Exception as exc:  # a parser bug on one odd message must not block the others
+            with ws.session() as session:
+                inbound = session.get(InboundMessage, inbound_id)
+                assert inbound is not None
+                inbound.status = status = InboundStatus.UNPARSEABLE.value
+                inbound.parse_error = f"{type(exc).__name__}: {exc}"[:2000]
+                session.add(inbound)
+            report.warnings.append(f"message #{inbound_id} could not be processed: "
+                                   f"{type(exc).__name__}: {exc}")
+            reply = None
+        if reply is not None:
+            report.matched += 1
+            report.by_kind[reply.kind] = report.by_kind.get(reply.kind, 0) + 1
+            report.needs_review += int(reply.needs_review)
+        elif status == InboundStatus.UNPARSEABLE.value:
+            report.unparseable += 1
+        elif was == InboundStatus.PENDING.value:
+            report.unmatched += 1
         report.processed += 1
         if progress:
             progress("processing", done, len(ids))

@@ -109,3 +109,31 @@ def test_brand_domains_ignore_shared_social_networks():
         "facebook": "https://facebook.example/brand", "x": "@brand"})
     assert brand_domains(brand) == {"brand.fr"}
     assert registrable_domain("support.brand.co.uk") == "brand.co.uk"
+
+
+def test_a_parser_crash_on_one_message_marks_it_unparseable_and_the_rest_go_on(campaign, monkeypatch):
+    import qualibench.mail.parse as parse
+    from qualibench.collecting import process_pending
+
+    ws, probes = campaign
+    real = parse.parse_message
+
+    def fragile(raw):
+        if b"CRASH-ME" in raw:
+            raise RuntimeError("parser bug")
+        return real(raw)
+
+    monkeypatch.setattr(parse, "parse_message", fragile)
+    with ws.session() as s:
+        cid = ws.campaign(s).id
+        for i, body in enumerate(["CRASH-ME", HUMAN]):
+            ingest_raw(ws, s, cid, reply_bytes(probes[i], body), channel="email", source="t",
+                       source_ref=str(i), received_at=probes[i].sent_at + timedelta(hours=1))
+
+    report = process_pending(ws, cid)
+
+    assert report.unparseable == 1 and report.matched == 1
+    assert any("parser bug" in w for w in report.warnings)
+    with ws.session() as s:
+        bad = [r for r in s.exec(select(InboundMessage)).all() if r.status == InboundStatus.UNPARSEABLE]
+    assert len(bad) == 1 and "RuntimeError" in bad[0].parse_error
