@@ -70,7 +70,7 @@ _OOF_WEAK = re.compile(
     r"|limited access to (?:my )?e-?mail"
 )
 _OOF_SUBJECT = re.compile(
-    r"^(?:automatic reply|reponse automatique|absence|out of office|ooo\b|absent)"
+    r"^(?:automatic reply|reponse automatique|out of (?:the )?office|ooo\b|absente? du bureau|absence du bureau)"
 )
 _ACK_WORDING = re.compile(
     r"nous avons bien recu|avons bien pris en compte|bien ete (?:recu|enregistre|prise en compte)"
