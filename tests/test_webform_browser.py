@@ -16,13 +16,14 @@ pytestmark = [
 ]
 
 
-def test_javascript_form_is_sent_through_the_browser(brand_site, probe_world):
+def test_javascript_form_is_sent_through_the_browser(brand_site, probe_world, monkeypatch):
+    monkeypatch.setenv("QUALIBENCH_WEBFORM_BROWSER", "1")
     brand_site.add_brand("appco", "jsonly")
     pid = probe_world.probe("webform", brand_site.home_url("appco"))
     start = probe_world.clock.now()
     with probe_world.ws.session() as s:
         probe, brand, persona = probe_world.rows(s, pid)
-        result = WebFormChannel(browser=True).send(probe_world.ws, probe, brand, persona)
+        result = WebFormChannel().send(probe_world.ws, probe, brand, persona)
     assert result.outcome == "sent", result.detail
     assert "bien été envoyé" in result.detail
     assert (result.sent_at - start).total_seconds() >= 20  # the typing delay on the clock
