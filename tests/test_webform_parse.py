@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from qualibench.channels.formparse import (
-    assign_roles,
-    contact_links,
-    fill_values,
-    page_blocker,
-    parse_forms,
-    read_outcome,
-)
+from qualibench.channels.formpages import contact_links, page_blocker, read_outcome
+from qualibench.channels.formparse import assign_roles, fill_values, parse_forms
 from qualibench.world.site import BrandSite
 
 VALUES = {"first_name": "Claire", "last_name": "Martin", "full_name": "Claire Martin",

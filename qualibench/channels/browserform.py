@@ -14,14 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import DependencyMissing
-from .formparse import (
-    ParsedForm,
-    assign_roles,
-    fill_values,
-    page_blocker,
-    parse_forms,
-    read_outcome,
-)
+from .formpages import page_blocker, read_outcome
+from .formparse import ParsedForm, assign_roles, fill_values, parse_forms
 
 CHROMIUM_ENV = "QUALIBENCH_CHROMIUM"
 

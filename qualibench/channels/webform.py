@@ -19,16 +19,8 @@ from sqlalchemy.orm import object_session
 from ..errors import QualibenchError
 from ..evidence import record_evidence
 from .base import CollectedItem, DispatchResult
-from .formparse import (
-    KIND_TOPIC_WORDS,
-    ParsedForm,
-    assign_roles,
-    contact_links,
-    fill_values,
-    page_blocker,
-    parse_forms,
-    read_outcome,
-)
+from .formpages import contact_links, page_blocker, read_outcome
+from .formparse import KIND_TOPIC_WORDS, ParsedForm, assign_roles, fill_values, parse_forms
 
 if TYPE_CHECKING:
     from ..models import Brand, Persona, Probe
