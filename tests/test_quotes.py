@@ -144,3 +144,14 @@ def test_forward_and_original_markers(marker):
     reply, _, quoted = split_reply(f"C'est noté.\n\n{marker}\n\nDe : x\nAncien texte\n")
     assert reply == "C'est noté."
     assert quoted.startswith(marker) and "Ancien texte" in quoted
+
+
+def test_answer_written_below_the_quoted_history():
+    text = (
+        "Le 3 mars 2026 à 10:02, Marie Durand <marie.durand.k3f9@alias.example> a écrit :\n"
+        "> Où est mon colis ?\n>\n\nIl arrive demain matin.\n\nCordialement,\nJulie\n"
+    )
+    reply, signature, quoted = split_reply(text)
+    assert reply == "Il arrive demain matin.\n\nCordialement,"
+    assert signature == "Julie"
+    assert "Où est mon colis" in quoted and "a écrit" in quoted

@@ -129,6 +129,19 @@ def _quote_start(lines: list[str]) -> int | None:
     return None
 
 
+def _bottom_post(lines: list[str], start: int | None) -> int | None:
+    """Give back where the answer starts when it is written below a '>'-quoted history."""
+    if start is None or any(line.strip() for line in lines[:start]):
+        return None
+    seen_quote = False
+    for k in range(start + 1, len(lines)):
+        if _is_quoted(lines[k]):
+            seen_quote = True
+        elif lines[k].strip() and seen_quote:
+            return k
+    return None
+
+
 def _name_line(line: str) -> bool:
     """Say whether a line reads like part of a name block rather than a sentence."""
     text = line.strip()
@@ -173,7 +186,12 @@ def split_reply(text: str, language: str | None = None) -> tuple[str, str, str]:
 
     start = _quote_start(lines)
     quoted_lines: list[str] = []
-    if start is not None:
+    answer_below = _bottom_post(lines, start)
+    if start is not None and answer_below is not None:
+        # Bottom-posting: the history comes first and the answer below it.
+        quoted_lines = raw_lines[start:answer_below]
+        raw_lines, lines = raw_lines[answer_below:], lines[answer_below:]
+    elif start is not None:
         quoted_lines = raw_lines[start:]
         raw_lines, lines = raw_lines[:start], lines[:start]
 
