@@ -202,3 +202,21 @@ def test_cli_refuses_a_time_without_offset(assisted_world):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "Error:" in proc.stderr and "Hint:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_import_of_a_bad_file_lists_each_problem_and_imports_nothing(assisted_world, tmp_path):
+    import subprocess
+    import sys
+
+    world, fb, _ = assisted_world
+    f = tmp_path / "team.csv"
+    _write_csv(f, [["probe", "event", "at"], [str(fb), "sent", "2026-03-02 10:05"],
+                   [str(fb), "posted", "2026-03-02 10:06"]])
+    proc = subprocess.run([sys.executable, "-m", "qualibench", "-C", str(world.ws.root), "--db",
+                           world.ws.db_url, "assist", "import", str(f)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3, proc.stderr
+    assert "row 3, event: unknown event 'posted' (fix: write sent or reply)" in proc.stderr
+    assert "nothing was imported" in proc.stderr
+    with world.ws.session() as s:
+        assert s.get(Probe, fb).state == "planned"
