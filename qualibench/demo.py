@@ -36,6 +36,7 @@ TOKEN_ENV = "QB_DEMO_X_TOKEN"  # noqa: S105 -- a variable name, not a secret
 MARKER = ".qualibench-demo"
 WAVE_START = date(2026, 3, 2)  # a Monday, so the first send slots open at once
 STEP = timedelta(hours=1)  # the clock never jumps further than this while events are due
+COLLECT_EVERY = timedelta(hours=4)  # like a cron'd `qualibench collect`
 
 
 @dataclass
@@ -178,12 +179,15 @@ class _Timer:
 
 
 def run_campaign_time(ws: Workspace, world: DemoWorld, timer: _Timer, *,
-                      progress: Progress | None = None) -> None:
+                      progress: Progress | None = None,
+                      collect_every: timedelta = COLLECT_EVERY) -> None:
     """Drive the clock from the first send slot to the end of the last window.
 
-    Each step sends what is due, lets the brands' replies arrive and collects them. The clock
-    jumps to the next event (a planned send, a reply due) but never by more than STEP while
-    probes wait for their slot, so the send slots are honoured as in a real campaign.
+    Each step sends what is due, lets the brands' replies arrive and, like a scheduled
+    `qualibench collect`, collects at most every `collect_every` of virtual time. Delays do
+    not depend on that period: they come from the servers' timestamps (INTERNALDATE,
+    created_at). The clock jumps to the next event (a planned send, a reply due) but never by
+    more than STEP while probes wait for their slot, so send slots are honoured.
     """
     from .collecting import collect
     from .sending import send_due_probes
@@ -191,28 +195,35 @@ def run_campaign_time(ws: Workspace, world: DemoWorld, timer: _Timer, *,
     end = _window_end(ws)
     start = world.clock.now()
     total = max(1, int((end - start).total_seconds()))
+    last_collect = start
+    waiting = 0  # replies delivered since the last collect
     while True:
         now = world.clock.now()
-        with timer.stage("send"):
-            send_due_probes(ws)
+        planned = _next_planned(ws)
+        if planned is not None and planned <= now:
+            with timer.stage("send"):
+                send_due_probes(ws)
+            planned = _next_planned(ws)
         with timer.stage("brands"):
-            arrived = world.deliver_due()
-        if arrived:
+            waiting += world.deliver_due()
+        if waiting and world.clock.now() - last_collect >= collect_every:
             with timer.stage("collect"):
                 collect(ws)
+            last_collect, waiting = world.clock.now(), 0
         if progress:
             progress("campaign", min(total, int((world.clock.now() - start).total_seconds())),
                      total)
         if now >= end:
             break
         candidates = [end]
-        planned = _next_planned(ws)
         if planned is not None:
             # A due probe outside its brand's send slot waits: look again an hour later.
             candidates.append(max(planned, now + STEP) if planned <= now else planned)
         due = world.next_due()
         if due is not None:
             candidates.append(due)
+        if waiting:
+            candidates.append(last_collect + collect_every)
         world.clock.set(max(min(candidates), world.clock.now()))
     with timer.stage("collect"):
         world.deliver_due()

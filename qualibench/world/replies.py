@@ -182,33 +182,36 @@ def build_reply(inc: Incoming, *, kind: str, lang: str, when: datetime, text: st
 
 def build_dsn(inc: Incoming, original: bytes, when: datetime, reporting: str) -> bytes:
     """Return a delivery status notification (RFC 3464) for a probe sent to an unknown user."""
-    from email.mime.base import MIMEBase
-    from email.mime.multipart import MIMEMultipart
-    from email.mime.text import MIMEText
-
     rcpt = inc.brand.email
-    dsn = MIMEMultipart("report", report_type="delivery-status")
-    dsn["From"] = f"Mail Delivery System <MAILER-DAEMON@{reporting}>"
-    dsn["To"] = parseaddr(inc.mail_from)[1]
-    dsn["Subject"] = "Undelivered Mail Returned to Sender"
-    dsn["Date"] = format_datetime(when)
-    dsn["Message-ID"] = make_msgid(domain=reporting)
-    dsn["Auto-Submitted"] = "auto-replied"
-    dsn.attach(MIMEText(
-        f"This is the mail system at host {reporting}.\n\nI'm sorry to have to inform you that your "
-        f"message could not be delivered to one or more recipients.\n\n<{rcpt}>: host "
-        f"mx.{inc.brand.domain} said: 550 5.1.1 <{rcpt}>: Recipient address rejected: "
-        "User unknown in virtual mailbox table\n"))
-    status = MIMEBase("message", "delivery-status")
-    status.set_payload(
-        f"Reporting-MTA: dns; {reporting}\n\nFinal-Recipient: rfc822; {rcpt}\n"
-        f"Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\n")
-    dsn.attach(status)
-    headers = original.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    part = MIMEBase("text", "rfc822-headers")
-    part.set_payload(headers.decode("utf-8", "replace"))
-    dsn.attach(part)
-    return dsn.as_bytes()
+    boundary = "dsn-" + make_msgid(domain="b").strip("<>").split("@")[0]
+    headers = original.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode("utf-8", "replace")
+    text = (
+        f"From: Mail Delivery System <MAILER-DAEMON@{reporting}>\n"
+        f"To: {parseaddr(inc.mail_from)[1]}\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        f"Date: {format_datetime(when)}\n"
+        f"Message-ID: {make_msgid(domain=reporting)}\n"
+        "Auto-Submitted: auto-replied\n"
+        "MIME-Version: 1.0\n"
+        f"Content-Type: multipart/report; report-type=delivery-status; boundary=\"{boundary}\"\n"
+        "\n"
+        f"--{boundary}\n"
+        "Content-Type: text/plain; charset=us-ascii\n\n"
+        f"This is the mail system at host {reporting}.\n\n"
+        "I'm sorry to have to inform you that your message could not be delivered to one or more\n"
+        f"recipients.\n\n<{rcpt}>: host mx.{inc.brand.domain} said: 550 5.1.1 <{rcpt}>:\n"
+        "    Recipient address rejected: User unknown in virtual mailbox table\n\n"
+        f"--{boundary}\n"
+        "Content-Type: message/delivery-status\n\n"
+        f"Reporting-MTA: dns; {reporting}\n\n"
+        f"Final-Recipient: rfc822; {rcpt}\n"
+        "Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\n\n"
+        f"--{boundary}\n"
+        "Content-Type: text/rfc822-headers\n\n"
+        f"{headers}\n\n"
+        f"--{boundary}--\n"
+    )
+    return text.replace("\n", "\r\n").encode("utf-8")
 
 
 def short_answer(inc: Incoming, lang: str, key_points: list[dict], rng: random.Random) -> str:

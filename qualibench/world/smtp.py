@@ -7,6 +7,7 @@ to prove each probe was received exactly once.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +56,9 @@ class WorldSMTP:
 
     async def _start(self, port: int) -> int:
         from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+        # aiosmtpd warns about its own internal use of a deprecated attribute on each AUTH.
+        warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
 
         world = self
 
