@@ -16,6 +16,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -112,6 +113,8 @@ def main() -> None:
     ap.add_argument("--db", default=None, help="database URL (default: SQLite in the temp dir)")
     ap.add_argument("--skip-processing", action="store_true", help="only time the raw sync")
     args = ap.parse_args()
+    # A killed benchmark must still stop its Dovecot and remove its temp dir (finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     tmp = Path(tempfile.mkdtemp(prefix="qb-bench-"))
     os.chmod(tmp, 0o755)
@@ -174,15 +177,25 @@ def main() -> None:
                   f"{proc_s:.1f} s ({report.processed / proc_s:,.0f} msg/s); matched "
                   f"{report.matched}, kinds {report.by_kind}; peak rss {rss_mb():.0f} MB")
 
-        polls = []
+        imap_polls, collect_polls = [], []
         for _ in range(10):
             started = time.perf_counter()
-            r = collect(ws, api=False)
-            polls.append(time.perf_counter() - started)
-            assert r.new == 0
-        print(f"poll with nothing new (collect(), login + STATUS per folder): median "
-              f"{statistics.median(polls) * 1000:.1f} ms, max {max(polls) * 1000:.1f} ms "
+            folders = sync_account(ws, campaign_id, account,
+                                   lambda session, batch: store_mail_batch(ws, session, campaign_id, batch))
+            imap_polls.append(time.perf_counter() - started)
+            assert sum(f.new for f in folders) == 0
+        print(f"poll with nothing new, IMAP part (login, LIST, STATUS per folder): median "
+              f"{statistics.median(imap_polls) * 1000:.1f} ms, max {max(imap_polls) * 1000:.1f} ms "
               f"(target < 50 ms)")
+        if not args.skip_processing:
+            for _ in range(10):
+                started = time.perf_counter()
+                r = collect(ws, api=False)
+                collect_polls.append(time.perf_counter() - started)
+                assert r.new == 0
+            print(f"poll with nothing new, whole collect() (IMAP + pending query + window "
+                  f"censoring): median {statistics.median(collect_polls) * 1000:.1f} ms, max "
+                  f"{max(collect_polls) * 1000:.1f} ms (target < 50 ms)")
         print(f"peak memory (max RSS of the whole run): {rss_mb():.0f} MB (target < 300 MB)")
         from qualibench.models import InboundMessage
 
