@@ -244,3 +244,13 @@ def test_unknown_conversation_stays_unmatched_and_bad_json_unparseable(probe_wor
     with probe_world.ws.session() as s:
         status = {i.source_ref: i.status for i in s.exec(select(InboundMessage))}
     assert status == {"tweet:901": "unmatched", "tweet:902": "unparseable"}
+
+
+def test_conversation_queries_stay_under_the_length_limit():
+    from qualibench.channels.x import conversation_queries
+
+    ids = [str(1_890_000_000_000_000_000 + i) for i in range(60)]
+    queries = conversation_queries(ids)
+    assert all(len(q) <= 512 for q in queries)
+    assert len(queries) == 5  # 13 ids fit in 512 characters (35 + 12 x 39)
+    assert sorted(q.split(":")[1] for query in queries for q in query.split(" OR ")) == ids

@@ -327,10 +327,10 @@ class XChannel:
                                  {"dm_event.fields": DM_FIELDS, "event_types": "MessageCreate",
                                   "max_results": 100}, "pagination_token"):
             keep(event, "x:dm_events", "dm", "sender_id")
-        for conversation in self._open_conversations(ws):
+        for query in conversation_queries(self._open_conversations(ws)):
             for tweet in self._pages(ws, client, "/2/tweets/search/recent", "GET /2/tweets/search/recent",
-                                     {"query": f"conversation_id:{conversation}",
-                                      "tweet.fields": TWEET_FIELDS, "max_results": 100}, "next_token"):
+                                     {"query": query, "tweet.fields": TWEET_FIELDS,
+                                      "max_results": 100}, "next_token"):
                 keep(tweet, "x:conversation", "tweet", "author_id")
         if me:
             for tweet in self._pages(ws, client, f"/2/users/{me}/mentions", "GET /2/users/:id/mentions",
@@ -349,6 +349,22 @@ class XChannel:
             now = ws.clock.now()
             return [str(ext) for ext, ends in rows
                     if ext and not str(ext).startswith("dm:") and (ends is None or ends >= now)]
+
+
+def conversation_queries(conversations: list[str], limit: int = 512) -> list[str]:
+    """Return search queries OR-ing as many conversations as fit in X's query length limit."""
+    queries: list[str] = []
+    current = ""
+    for conv in conversations:
+        term = f"conversation_id:{conv}"
+        candidate = f"{current} OR {term}" if current else term
+        if len(candidate) > limit and current:
+            queries.append(current)
+            candidate = term
+        current = candidate
+    if current:
+        queries.append(current)
+    return queries
 
 
 def _api_words(body: dict) -> str:

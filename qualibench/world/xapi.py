@@ -260,10 +260,12 @@ class _XHandler(BaseHTTPRequestHandler):
             rows = [{k: v for k, v in e.items() if k != "participant_ids"} for e in newest_first(rows)]
             return 200, self._page(rows, query, "pagination_token")
         if method == "GET" and path == "/2/tweets/search/recent":
-            m = re.search(r"conversation_id:(\d+)", query.get("query", ""))
-            if not m:
+            wanted = set(re.findall(r"conversation_id:(\d+)", query.get("query", "")))
+            if not wanted:
                 return 400, {"title": "Invalid Request", "detail": "only conversation_id: queries"}
-            rows = [t for t in api.tweets if t["conversation_id"] == m.group(1)]
+            if len(query.get("query", "")) > 512:
+                return 400, {"title": "Invalid Request", "detail": "query is longer than 512 characters"}
+            rows = [t for t in api.tweets if t["conversation_id"] in wanted]
             since = int(query.get("since_id", "0") or 0)
             rows = [t for t in newest_first(rows) if int(t["id"]) > since]
             return 200, self._page(rows, query, "next_token")
