@@ -21,7 +21,7 @@ from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from .channels.base import load_channels
-from .errors import QualibenchError
+from .errors import QualibenchError, RemoteFailure
 from .events import log_event
 from .evidence import record_evidence, sha256_hex
 from .mail.imap import DATE_DISAGREEMENT, FolderReport, RawMail, sync_account, wait_for_mail
@@ -342,16 +342,25 @@ def watch(ws: Workspace, *, on_report: Callable[[CollectReport], None] | None = 
     accounts = [a for a in ws.spec().config.accounts.values() if a.imap_host]
     passes = 0
     while not stop():
-        result = collect(ws)
+        failed = False
+        try:
+            result = collect(ws)
+        except RemoteFailure as exc:
+            failed = True
+            # A server down for a while must not end a watch meant to run for days.
+            result = CollectReport(warnings=[f"{exc.message}; retrying in {poll_seconds:.0f} s"])
         passes += 1
         if on_report:
             on_report(result)
         if stop():
             break
-        if accounts:
-            wait_for_mail(accounts[0], timeout=idle_timeout, poll_seconds=poll_seconds,
-                          sleep=ws.clock.sleep)
-        else:
+        try:
+            if accounts and not failed:
+                wait_for_mail(accounts[0], timeout=idle_timeout, poll_seconds=poll_seconds,
+                              sleep=ws.clock.sleep)
+            else:
+                ws.clock.sleep(poll_seconds)
+        except RemoteFailure:
             ws.clock.sleep(poll_seconds)
     return passes
 

@@ -258,3 +258,29 @@ def test_collect_censors_silent_probes_once_their_window_has_closed(world):
         states = {p.id: p.state for p in s.exec(select(Probe)).all()}
     assert states[answered.id] == ProbeState.ANSWERED
     assert sum(st == ProbeState.UNANSWERED for st in states.values()) == len(probes) - 1
+
+
+def test_watch_survives_a_server_outage(world):
+    import dataclasses
+
+    from qualibench.collecting import watch
+
+    ws, probes, server = world
+    real_port = server.port
+    account = ws.spec().config.accounts["shopper"]
+    # Point the account at a closed port for the first pass, as during an outage
+    # (the virtual clock makes the retry wait instant).
+    down = dataclasses.replace(account, imap_port=1)
+    ws.spec().config.accounts["shopper"] = down
+    reports = []
+
+    def on_report(r):
+        reports.append(r)
+        ws.spec().config.accounts["shopper"] = dataclasses.replace(down, imap_port=real_port)
+
+    server.deliver(SHOPPER, reply_bytes(probes[0], HUMAN))
+    passes = watch(ws, on_report=on_report, stop=lambda: len(reports) >= 2, poll_seconds=5)
+
+    assert passes == 2
+    assert reports[0].warnings and "retrying" in reports[0].warnings[0]
+    assert reports[1].new == 1 and reports[1].matched == 1
