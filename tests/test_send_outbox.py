@@ -3,6 +3,7 @@ blindly; a real `qualibench send` killed with -9 at random moments sends each pr
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -10,7 +11,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
 
 import pytest
 from sqlmodel import select
@@ -114,37 +116,46 @@ def _cli(folder, db_url, *args: str) -> list[str]:
             "-C", str(folder), "--db", db_url, "send", *args]
 
 
-@pytest.mark.slow
-def test_kill_9_at_random_moments_then_rerun_sends_each_probe_once(
-        tmp_path, db_url, smtp_server, pymap_server, monkeypatch):
-    """200 probes; the real CLI is killed with SIGKILL at random moments, then rerun to the end."""
+def _campaign_due_now(tmp_path, db_url, smtp_server, imap, *, brands: int, scenarios: int):
+    """A campaign whose wave started last week, send slots open around the clock and no
+    throttle, so the real (system) clock of the CLI finds every probe due now."""
     from tests.factories import make_campaign
     from tests.plugins.mailservers import mail_account
 
-    monkeypatch.setenv(PASSWORD_ENV, pymap_server.password)
-    # A wave that started last week and send slots open around the clock, so the real
-    # (system) clock of the CLI finds every probe due now.
-    ws = make_campaign(tmp_path, db_url, brands=50, scenarios=4, plan=False,
+    ws = make_campaign(tmp_path, db_url, brands=brands, scenarios=scenarios, plan=False,
                        start=datetime.now(UTC).date() - timedelta(days=8),
-                       mail=mail_account(smtp_server, pymap_server), per_domain_seconds=0)
+                       mail=mail_account(smtp_server, imap, username=imap.user),
+                       per_domain_seconds=0)
     open_send_slots(ws.root)
     toml = ws.root / "campaign.toml"
     toml.write_text(toml.read_text().replace("per_account_per_hour = 60",
                                              "per_account_per_hour = 100000"))
     ws._spec = None
     plan_campaign(ws)
+    return ws
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("imap_kind", [
+    "pymap", pytest.param("dovecot", marks=pytest.mark.integration)])
+def test_kill_9_at_random_moments_then_rerun_sends_each_probe_once(
+        imap_kind, request, tmp_path, db_url, smtp_server, monkeypatch):
+    """200 probes; the real CLI is killed with SIGKILL at random moments, then rerun to the end."""
+    imap = _imap_server(request, imap_kind)
+    monkeypatch.setenv(PASSWORD_ENV, imap.password)
+    ws = _campaign_due_now(tmp_path, db_url, smtp_server, imap, brands=50, scenarios=4)
     probes = _probes(ws)
     assert len(probes) == 200
     assert all(p.planned_at <= datetime.now(UTC) for p in probes)
 
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
-    env = {**os.environ, PASSWORD_ENV: pymap_server.password}
+    env = {**os.environ, PASSWORD_ENV: imap.password}
     kills = 0
     for _ in range(6):
         proc = subprocess.Popen(_cli(ws.root, db_url, "--json"), env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.8, 4.0))  # imports take ~1 s; then ~20 probes a second
+        time.sleep(rng.uniform(0.8, 4.0))  # imports take ~1 s, then probes go out
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
@@ -159,18 +170,68 @@ def test_kill_9_at_random_moments_then_rerun_sends_each_probe_once(
     states = Counter(p.state for p in _probes(ws))
     assert states == {ProbeState.SENT.value: 200}, f"seed {seed}: {states}"
     assert set(ids) == {p.message_id for p in probes}, f"seed {seed}: some never arrived"
-    print(f"seed {seed}: {kills} kills, {len(ids)} messages received once each")
+    print(f"{imap_kind} seed {seed}: {kills} kills, {len(ids)} messages received once each")
 
 
-def test_cli_send_json_and_errors(mail_campaign, tmp_path, db_url, smtp_server):
+def _imap_server(request, kind: str):
+    """Return the IMAP server fixture `kind` with the user/password interface of pymap's."""
+    if kind == "pymap":
+        return request.getfixturevalue("pymap_server")
+    from tests.plugins.mailservers import PymapServer
+
+    dovecot = request.getfixturevalue("dovecot_server")
+    # Dovecot's static passdb lets any user in with its password; the client API is the same.
+    return PymapServer(dovecot.host, dovecot.port, user="marie.durand@shopper.example",
+                       password=dovecot.password)
+
+
+@pytest.mark.integration
+def test_reconciliation_against_dovecot(request, tmp_path, db_url, smtp_server, monkeypatch):
+    imap = _imap_server(request, "dovecot")
+    monkeypatch.setenv(PASSWORD_ENV, imap.password)
+    from tests.factories import make_campaign
+    from tests.plugins.mailservers import mail_account
+
+    clock = VirtualClock(MONDAY_MORNING)
+    ws = make_campaign(tmp_path, db_url, brands=2, clock=clock, per_domain_seconds=0,
+                       mail=mail_account(smtp_server, imap, username=imap.user))
+    probes = _probes(ws)
+    stuck = _leave_dispatching(ws, probes[0].id, clock)
+    imap.append("Sent", _raw_for(ws, stuck), when=MONDAY_MORNING - timedelta(minutes=2))
+    lost = _leave_dispatching(ws, probes[1].id, clock)
+
+    report = send_due_probes(ws)
+
+    assert report.reconciled_sent == 1 and report.reconciled_requeued == 1
+    ids = Counter(smtp_server.message_ids())
+    assert stuck.message_id not in ids and ids[lost.message_id] == 1
+    assert sum(ids.values()) == len(probes) - 1
+    sent_copies = Counter(str(message_from_bytes(raw)["Message-ID"])
+                          for raw in imap.messages("Sent"))
+    assert set(sent_copies.values()) == {1} and len(sent_copies) == len(probes)
+
+
+def test_cli_send_dry_run_then_send(tmp_path, db_url, smtp_server, pymap_server, monkeypatch):
     from typer.testing import CliRunner
 
     from qualibench.cli import app
 
-    ws = mail_campaign(brands=1, start=date(2026, 11, 30))
+    monkeypatch.setenv(PASSWORD_ENV, pymap_server.password)
+    ws = _campaign_due_now(tmp_path, db_url, smtp_server, pymap_server, brands=2, scenarios=2)
+    n = len(_probes(ws))
     runner = CliRunner()
-    result = runner.invoke(app, ["-C", str(ws.root), "--db", db_url, "send", "--dry-run",
-                                 "--json"])
-    assert result.exit_code == 0, result.output
-    assert '"would_send"' in result.output
+    base = ["-C", str(ws.root), "--db", db_url, "send"]
+
+    dry = runner.invoke(app, [*base, "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.output)["would_send"] == n
     assert smtp_server.messages == []
+
+    limited = runner.invoke(app, [*base, "--limit", "1", "--json"])
+    assert json.loads(limited.output)["sent"] == 1
+
+    result = runner.invoke(app, base)
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.output.splitlines()]
+    assert any(r[:3] == ["│", "sent", "│"] and str(n - 1) in r for r in rows), result.output
+    assert len(smtp_server.messages) == n
