@@ -8,6 +8,7 @@ Everything is drawn from one seed, so a demo run is reproducible.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from dataclasses import dataclass, field
@@ -99,6 +100,12 @@ class SimBrand:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def stable_rng(*parts: object) -> random.Random:
+    """Return a generator seeded by `parts`, the same in every process (unlike hash())."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
 
 
 def _slug(text: str) -> str:

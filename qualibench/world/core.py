@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import VirtualClock, ensure_utc
-from .brands import SimBrand, make_brands
+from .brands import SimBrand, make_brands, stable_rng
 from .loop import ServerLoop
 from .mailstore import ShopperMailbox
 from .replies import Incoming, answer_text, build_dsn, build_reply
@@ -248,7 +248,7 @@ class DemoWorld:
         """Schedule the acknowledgement, answer, notice or bounce `inc` will get."""
         brand = inc.brand
         p = brand.personality
-        rng = random.Random(hash((self.seed, inc.message_id, inc.subject, inc.reply_to)) & 0xFFFFFFFF)
+        rng = stable_rng(self.seed, inc.message_id, inc.subject, inc.reply_to)
         when = ensure_utc(inc.received_at)
         with self._lock:
             self.log[brand.key].received += 1

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..assisted import Mission, next_missions, record_reply, record_sent
+from .brands import stable_rng
 from .replies import Incoming, answer_text, short_answer
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class SimulatedShoppers:
             self.world.receive_probe(inc)
             return
         p = brand.personality
-        rng = random.Random(hash((self.world.seed, brand.key, mission.probe_id)) & 0xFFFFFFFF)
+        rng = stable_rng(self.world.seed, brand.key, mission.probe_id)
         if p.bounce or rng.random() >= p.answer_rate * 0.7:  # social desks answer less
             return
         scenario: dict[str, Any] = self.world._recognise(inc.subject, inc.body) or {}

@@ -8,12 +8,11 @@ runs on the channels it has.
 
 from __future__ import annotations
 
-import random
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .brands import SimBrand
+from .brands import SimBrand, stable_rng
 from .replies import Incoming, short_answer
 
 if TYPE_CHECKING:
@@ -105,7 +104,7 @@ class XBridge:
     def _answer(self, brand: SimBrand, text: str, *, reply_tweet: str | None) -> None:
         world = self.world
         p = brand.personality
-        rng = random.Random(hash((world.seed, brand.key, text)) & 0xFFFFFFFF)
+        rng = stable_rng(world.seed, brand.key, text)
         if p.bounce or rng.random() >= p.answer_rate * 0.8:  # brands answer X less than e-mail
             return
         scenario = world._recognise(text, text) or {}
