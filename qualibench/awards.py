@@ -1,7 +1,8 @@
 """Trophies: per channel, cross-channel, per sector and a grand prix, each with its reasons.
 
-Eligibility: at least rules.min_tests_per_brand tests in the category, an index of at least
-rules.min_index, and at least rules.min_candidates nominees, else no title (ESCDA-style).
+Eligibility: at least rules.min_tests_per_brand tests in the category, at least one answer, an
+index of at least rules.min_index, and at least rules.min_candidates nominees, else no title
+(ESCDA-style).
 Ex aequo: every nominee whose gap to the leader is not significant, i.e. the bootstrap
 interval (at rules.confidence) of the paired difference leader - nominee contains 0.
 Equal indices (to 0.01) are ordered by rules.tie_break; co-winners are listed in that order.
@@ -75,8 +76,10 @@ def rank_table(df: pd.DataFrame, rules: AwardRules) -> pd.DataFrame:
 
 
 def _award(category: str, scope: str, table: pd.DataFrame, sample_key, analysis, rules: AwardRules) -> Trophy:
+    # A brand that never answered in the category is no nominee, whatever min_index says.
+    answered = table["answered"] > 0 if "answered" in table else True
     pool = table[(table["tests"] >= rules.min_tests_per_brand) & table["index"].notna()
-                 & (table["index"] >= rules.min_index)]
+                 & (table["index"] >= rules.min_index) & answered]
     pool = rank_table(pool, rules)
     nominees = [_nominee(r) for _, r in pool.iterrows()]
     trophy = Trophy(category=category, scope=scope, nominees=nominees)

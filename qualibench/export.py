@@ -81,11 +81,12 @@ def export_campaign(ws, fmt: str, out: Path, *, campaign_id: int | None = None) 
     """Return the files written: the tests and aggregate tables of the workspace's campaign."""
     from .analytics import analyse
     from .awards import compute_trophies
-    from .report import campaign_id_of
+    from .report import campaign_id_of, require_sent_tests
 
     if fmt not in FORMATS:
         raise QualibenchError(f"unknown export format {fmt!r}", "use --format csv, xlsx or parquet")
     with ws.session() as s:
         cid = campaign_id or campaign_id_of(ws, s)
         analysis = analyse(s, cid, as_of=ws.clock.now())
+    require_sent_tests(analysis)
     return export_analysis(analysis, compute_trophies(analysis), fmt, out)

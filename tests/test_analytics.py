@@ -54,6 +54,9 @@ def test_load_tests_keeps_unanswered_and_undeliverable(finished):
     answered = sent[sent["answered"]]
     assert (answered["business_delay_h"] <= answered["delay_h"] + 1e-9).all()
     assert answered["first_answer_reply_id"].notna().all()
+    # a redirect is a human reply: it stops the clock, counts as answered, flagged deflected
+    deflected = sent[sent["deflected"]]
+    assert len(deflected) > 0 and deflected["answered"].all() and deflected["quality"].notna().all()
     # an acknowledgement never stops the clock
     acked = sent[sent["acknowledged"] & sent["answered"]]
     assert (acked["ack_delay_h"] < acked["delay_h"]).all()
@@ -123,3 +126,20 @@ def test_comparison_with_a_previous_export(finished, tmp_path):
     a = analyse(ws, cid, previous=str(tmp_path / "prev"))
     assert a.comparison["brands"]["delta"].dropna().to_numpy() == pytest.approx(5.0)
     assert a.comparison["sectors"]["delta"].to_numpy() == pytest.approx(5.0)
+
+
+def test_comparison_with_a_previous_database(finished, tmp_path):
+    from qualibench.synthetic import build_finished_campaign
+    from qualibench.workspace import Workspace
+
+    ws, cid = finished
+    prev_url = f"sqlite:///{tmp_path / 'previous.sqlite'}"
+    prev = Workspace.open(tmp_path / "prev", prev_url)
+    build_finished_campaign(prev, brands=12, channels=("email", "webform", "x"), scenarios=2, seed=99)
+    a = analyse(ws, cid, previous=prev_url)
+    before = analyse(prev, 1).brands.set_index("brand_key")["index"]
+    got = a.comparison["brands"].set_index("brand_key")
+    now = a.brands.set_index("brand_key")["index"]
+    for key in now.index:
+        assert got.loc[key, "delta"] == pytest.approx(now[key] - before[key])
+    assert len(a.comparison["sectors"]) == a.brands["sector"].nunique()

@@ -163,3 +163,24 @@ def test_chromium_renders_the_report_and_runs_no_script(hostile, tmp_path):
 
         lo, hi = Image.open(shot).convert("L").getextrema()
         assert hi - lo > 100
+
+
+def test_report_command_writes_html_and_a_campaign_without_tests_is_a_user_error(finished, tmp_path, db_url):
+    from typer.testing import CliRunner
+
+    from qualibench.cli import app
+    from qualibench.errors import StateError
+    from tests.factories import make_campaign
+
+    ws, _ = finished
+    runner = CliRunner()
+    out = tmp_path / "cli-out"
+    res = runner.invoke(app, ["--campaign", str(ws.root), "--db", ws.db_url, "report", "--format", "html",
+                              "--lang", "en", "--out", str(out), "--pseudonymise"])
+    assert res.exit_code == 0, res.output
+    (html,) = out.glob("report-*-en.html")
+    assert "Brand fact sheets" in html.read_text(encoding="utf-8")
+
+    planned = make_campaign(tmp_path / "planned", db_url, brands=2)
+    with pytest.raises(StateError, match="no test sent"):
+        write_report(planned, formats=("html",), out=tmp_path / "x")

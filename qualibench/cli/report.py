@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .common import console, open_workspace, print_json
@@ -52,11 +53,12 @@ def register(app: typer.Typer) -> None:
         """Print the trophies with their reasons: index, margin, interval, tests, nominees."""
         from ..analytics import analyse
         from ..awards import compute_trophies
-        from ..report import campaign_id_of
+        from ..report import campaign_id_of, require_sent_tests
 
         ws = open_workspace()
         with ws.session() as s:
             analysis = analyse(s, campaign_id_of(ws, s), as_of=ws.clock.now())
+        require_sent_tests(analysis)
         trophies = compute_trophies(analysis)
         if as_json:
             print_json([t.as_dict() for t in trophies])
@@ -67,13 +69,13 @@ def register(app: typer.Typer) -> None:
         for t in trophies:
             name = t.category.replace("_", " ") + (f": {t.scope}" if t.scope else "")
             if not t.awarded:
-                table.add_row(name, "—", "", "", "", str(len(t.nominees)), t.reason)
+                table.add_row(name, "—", "", "", "", str(len(t.nominees)), escape(t.reason))
                 continue
             w = t.winners[0]
             table.add_row(
-                name, " = ".join(x.brand for x in t.winners) + (" (ex aequo)" if t.ex_aequo else ""),
+                name, escape(" = ".join(x.brand for x in t.winners)) + (" (ex aequo)" if t.ex_aequo else ""),
                 f"{w.index:.1f} [{w.low:.1f}–{w.high:.1f}]", f"{t.margin:.1f} [{t.margin_low:.1f}–{t.margin_high:.1f}]",
-                str(w.tests), str(len(t.nominees)), t.reason)
+                str(w.tests), str(len(t.nominees)), escape(t.reason))
         console.print(table)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 from sqlmodel import Session, select
 
-from ..errors import DependencyMissing, NotFound, QualibenchError
+from ..errors import DependencyMissing, NotFound, QualibenchError, StateError
 from ..models import Campaign
 from ..resources import data_dir
 from .context import build_context, load_labels
@@ -24,6 +24,14 @@ def campaign_id_of(ws, session: Session) -> int:
     if row is None:
         raise NotFound("the database holds no campaign", "run `qualibench plan` first")
     return row.id
+
+
+def require_sent_tests(analysis) -> None:
+    """Raise StateError when the campaign has no sent test yet (nothing to report)."""
+    tests = analysis.tests
+    if len(tests) == 0 or not tests["sent"].any():
+        raise StateError(f"campaign {analysis.campaign['slug']!r} has no test sent yet: nothing to report",
+                         "run `qualibench send` (and `qualibench collect`) first")
 
 
 def template_env(template_dir: Path | None = None) -> Environment:
@@ -75,6 +83,7 @@ def write_report(ws, *, formats=FORMATS, lang: str = "fr", out: Path, template_d
     with ws.session() as s:
         cid = campaign_id or campaign_id_of(ws, s)
         analysis = analyse(s, cid, as_of=ws.clock.now(), previous=previous)
+    require_sent_tests(analysis)
     trophies = compute_trophies(analysis)
     html = render_html(ws, analysis, trophies, lang=lang, template_dir=template_dir, pseudonymise=pseudonymise)
     out = Path(out)

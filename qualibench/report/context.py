@@ -128,6 +128,7 @@ def _excerpt_tools(session: Session, campaign_id: int, L: dict, pseudo: bool):
             agents += [part for n in agents for part in n.split()]
             text = pseudonymise(text, customer=customer, agents=agents,
                                 tokens=[str(v) for v in (fills or {}).values()], labels=labels)
+        text = " ".join(text.split())  # an excerpt reads as one paragraph, blank lines cost pages
         return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + " …"
     return excerpt
 
