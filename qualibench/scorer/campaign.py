@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from ..events import log_event
@@ -95,39 +94,48 @@ def _score_missing(ws: Workspace, session: Session, campaign: Campaign, rub: Rub
         select(Score.reply_id).where(Score.campaign_id == cid, Score.scorer == AUTO,
                                      Score.rubric_version == rub.version)
     ))
-    rows = session.exec(
-        select(Reply, Probe).join(Probe, Probe.id == Reply.probe_id)  # type: ignore[arg-type]
-        .where(Reply.campaign_id == cid, Reply.kind.in_(SCORED_KINDS))  # type: ignore[attr-defined]
+    answers = session.exec(
+        select(Reply.id).where(Reply.campaign_id == cid, Reply.kind.in_(SCORED_KINDS))  # type: ignore[attr-defined]
         .order_by(Reply.id)  # type: ignore[arg-type]
     ).all()
-    todo = [(r, p) for r, p in rows if r.id not in done]
+    todo = [rid for rid in answers if rid not in done]
     scenarios = {s.id: s.spec for s in session.exec(select(Scenario).where(Scenario.campaign_id == cid))}
     personas = {p.id: f"{p.first_name} {p.last_name}"
                 for p in session.exec(select(Persona).where(Persona.campaign_id == cid))}
     now = ws.clock.now()
-    batch: list[dict] = []
-    for i, (reply, probe) in enumerate(todo, 1):
-        scenario = scenarios.get(probe.scenario_id) or {}
-        result = score_reply(
-            # The scenario's body and the probe's fills make the request (cached per scenario);
-            # the probe's own text is only needed when the scenario has no body.
-            reply.text, scenario, rub, request_text="" if scenario.get("body") else probe.body,
-            persona_name=personas.get(probe.persona_id, ""), fills=probe.fills or {},
-            language=reply.language or None, signature=reply.signature,
-        )
-        batch.append(_row(cid, reply.id, rub, result, now))  # type: ignore[arg-type]
-        if len(batch) >= BATCH:
-            session.execute(insert(Score), batch)
-            batch.clear()
-        if progress is not None and (i % 200 == 0 or i == len(todo)):
-            progress(i, len(todo))
-    if batch:
-        session.execute(insert(Score), batch)
+    scored = 0
+    # Plain column tuples, a chunk at a time: loading 100,000 ORM objects would cost more than
+    # scoring them.
+    for lo in range(0, len(todo), BATCH):
+        chunk = todo[lo:lo + BATCH]
+        rows = session.execute(
+            select(Reply.id, Reply.text, Reply.language, Reply.signature, Probe.scenario_id,
+                   Probe.persona_id, Probe.fills, Probe.body)
+            .join(Probe, Probe.id == Reply.probe_id)  # type: ignore[arg-type]
+            .where(Reply.id.in_(chunk))  # type: ignore[union-attr]
+            .order_by(Reply.id)  # type: ignore[arg-type]
+        ).all()
+        batch: list[dict] = []
+        for rid, text, language, signature, scenario_id, persona_id, fills, body in rows:
+            scenario = scenarios.get(scenario_id) or {}
+            result = score_reply(
+                # The scenario's body and the probe's fills make the request (cached per
+                # scenario); the probe's own text is only needed when the scenario has no body.
+                text, scenario, rub, request_text="" if scenario.get("body") else body,
+                persona_name=personas.get(persona_id, ""), fills=fills or {},
+                language=language or None, signature=signature,
+            )
+            batch.append(_row(cid, rid, rub, result, now))
+        if batch:
+            session.execute(Score.__table__.insert(), batch)  # type: ignore[attr-defined]
+        scored += len(batch)
+        if progress is not None:
+            progress(scored, len(todo))
     if todo:
         log_event(session, cid, "score.auto", f"rubric:{rub.version}",
                   {"rubric": rub.name, "version": rub.version, "source": str(rub.source),
                    "scored": len(todo)}, ws.clock)
-    return ScoreReport(rub.name, rub.version, len(todo), len(rows) - len(todo), dict(kinds))
+    return ScoreReport(rub.name, rub.version, len(todo), len(answers) - len(todo), dict(kinds))
 
 
 def _row(cid: int, reply_id: int, rub: Rubric, result: ScoreResult, now) -> dict:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from ..campaign.spec import ScenarioSpec
 from .rubric import Lexicon, Rubric, phrase_regex
@@ -219,16 +219,21 @@ def _relevance(part: str, folded: str, view: LemmaView, kps: tuple, scenario_lan
                     found[kp] = (s, e, "matches (lemma)")
     missing = [(w, kp) for w, kp in compiled.fuzzy if kp not in found]
     if missing:
-        words = sorted({w for w in view.words if len(w) >= 5})
+        # Typos rarely hit the first two letters: compare each pattern only with the reply's
+        # words that start like it, instead of with the whole reply.
+        by_prefix: dict[str, list[int]] = {}
+        for i, w in enumerate(view.words):
+            if len(w) >= 5:
+                by_prefix.setdefault(w[:2], []).append(i)
         cutoff = float(rule.get("fuzzy_cutoff", 88))
         for pattern, kp in missing:
             if kp in found:
                 continue
-            hit = process.extractOne(pattern, words, scorer=fuzz.ratio, score_cutoff=cutoff)
-            if hit:
-                idx = view.words.index(hit[0])
-                s, e = view.spans[idx]
-                found[kp] = (s, e, f"close to {pattern!r}")
+            for i in by_prefix.get(pattern[:2], ()):
+                if fuzz.ratio(pattern, view.words[i], score_cutoff=cutoff):
+                    s, e = view.spans[i]
+                    found[kp] = (s, e, f"close to {pattern!r}")
+                    break
     bonus = float(rule.get("concrete_bonus", 0.0))
     share = sum(compiled.weights[k] for k in found) / total_w
     got = 0.0
