@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import warnings
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from .campaign.spec import ASSISTED_CHANNELS
 from .channels.base import DispatchResult, load_channels
 from .errors import QualibenchError
 from .events import log_event
@@ -51,6 +53,7 @@ class SendReport:
     reminders_sent: int = 0
     reminders_failed: int = 0
     throttled_seconds: float = 0.0
+    channel_errors: dict[str, str] = field(default_factory=dict)  # channel -> why it stopped
     items: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -95,10 +98,18 @@ class _Channels:
 
     def get(self, name: str) -> Any | None:
         if name not in self.instances:
-            cls = self.classes.get(name)
+            # Facebook, phone, chat...: one plugin ("assisted") serves every assisted channel.
+            cls = self.classes.get(name) or (
+                self.classes.get("assisted") if name in ASSISTED_CHANNELS else None)
             if cls is None:
                 return None
-            inst = cls()
+            try:
+                inst = cls()
+            except Exception as exc:  # a third-party plugin may fail in any way
+                warnings.warn(f"channel plugin {name!r} could not start: {exc}; its probes wait",
+                              stacklevel=2)
+                self.classes.pop(name, None)
+                return None
             if hasattr(inst, "insecure"):
                 inst.insecure = self.insecure
             self.instances[name] = inst
@@ -237,13 +248,16 @@ def send_due_probes(
         try:
             if not dry_run:
                 reconcile_interrupted(ws, campaign_id, channels, channel, report)
-            _send_queue(ws, campaign_id, channels, cfg, channel, limit, dry_run, progress, report)
+            try:
+                _send_queue(ws, campaign_id, channels, cfg, channel, limit, dry_run, progress,
+                            report)
+            finally:
+                if not dry_run and report.items:
+                    log_run(ws, campaign_id, report)
             if reminders and cfg.reminder.enabled and channel in (None, "email"):
                 from .reminders import send_reminders_with
 
                 send_reminders_with(ws, campaign_id, channels, dry_run=dry_run, report=report)
-            if not dry_run and report.items:
-                log_run(ws, campaign_id, report)
         finally:
             channels.close()
     return report
@@ -282,6 +296,7 @@ def _send_queue(ws: Workspace, campaign_id: int, channels: _Channels, cfg: Any,
     if limit is not None:
         total = min(total, limit)
     done = 0
+    stopped: dict[str, QualibenchError] = {}
     while queues and done < total:
         now = ws.clock.now()
         # The domain whose head may go out soonest (ties: the earliest planned).
@@ -311,11 +326,26 @@ def _send_queue(ws: Workspace, campaign_id: int, channels: _Channels, cfg: Any,
         if not in_send_slot(ws.clock.now(), brand.timezone, cfg.send_slots):
             report.waiting_for_slot += 1  # throttling pushed it past the slot's end
             continue
-        state = dispatch_one(ws, channels, probe, brand, persona, report)
+        try:
+            state = dispatch_one(ws, channels, probe, brand, persona, report)
+        except QualibenchError as exc:
+            # This channel cannot send now (configuration, server down): its probes wait for
+            # the next run, the other channels go on, and the error is raised at the end.
+            stopped.setdefault(probe.channel, exc)
+            for q in queues.values():
+                for p in [p for p in q if p.channel == probe.channel]:
+                    q.remove(p)
+            for empty in [d for d, q in queues.items() if not q]:
+                del queues[empty]
+            total = min(total, done + sum(len(q) for q in queues.values()))
+            continue
         throttle.record(domain, persona.account, ws.clock.now())
         done += 1
         if progress:
             progress(done, total, f"{probe.key}: {state}")
+    if stopped:
+        report.channel_errors = {name: exc.message for name, exc in stopped.items()}
+        raise next(iter(stopped.values()))
 
 
 def dispatch_one(ws: Workspace, channels: _Channels, probe: Probe, brand: Brand,

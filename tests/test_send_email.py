@@ -221,3 +221,22 @@ def test_limit_caps_the_number_sent(mail_campaign, smtp_server):
     ws = mail_campaign(clock=VirtualClock(MONDAY_MORNING), brands=2)
     assert send_due_probes(ws, limit=2).sent == 2
     assert len(smtp_server.messages) == 2
+
+
+def test_a_failing_channel_stops_alone_and_assisted_probes_go_to_a_person(mail_campaign,
+                                                                          smtp_server):
+    ws = mail_campaign(clock=VirtualClock(MONDAY_MORNING), brands=1,
+                       channels=("email", "facebook"), mail={"smtp_port": 1})  # nothing listens
+    with pytest.raises(RemoteFailure, match="cannot reach SMTP server") as caught:
+        send_due_probes(ws)
+    assert "smtp_host/smtp_port" in caught.value.hint
+    by_channel: dict[str, set[str]] = {}
+    for p in _probes(ws):
+        by_channel.setdefault(p.channel, set()).add(p.state)
+    assert by_channel["email"] == {ProbeState.PLANNED.value}  # requeued, nothing went out
+    assert by_channel["facebook"] == {ProbeState.ASSISTED.value}
+    with ws.session() as s:
+        events = [(e.seq, e.kind) for e in s.exec(select(Event).order_by(Event.seq))]
+    requeued = min(seq for seq, kind in events if kind == "probe.planned")
+    assert any(seq > requeued for seq, kind in events if kind == "probe.assisted"), \
+        "the facebook probes should still be handled after e-mail failed"
