@@ -178,9 +178,10 @@ class _Timer:
             self.result.stages[name] = self.result.stages.get(name, 0.0) + time.perf_counter() - t
 
 
-def run_campaign_time(ws: Workspace, world: DemoWorld, timer: _Timer, *,
+def run_campaign_time(ws: Workspace, world: DemoWorld, timer: _Timer | None = None, *,
                       progress: Progress | None = None,
-                      collect_every: timedelta = COLLECT_EVERY) -> None:
+                      collect_every: timedelta | None = COLLECT_EVERY,
+                      until: datetime | None = None) -> None:
     """Drive the clock from the first send slot to the end of the last window.
 
     Each step sends what is due, lets the brands' replies arrive and, like a scheduled
@@ -188,11 +189,13 @@ def run_campaign_time(ws: Workspace, world: DemoWorld, timer: _Timer, *,
     not depend on that period: they come from the servers' timestamps (INTERNALDATE,
     created_at). The clock jumps to the next event (a planned send, a reply due) but never by
     more than STEP while probes wait for their slot, so send slots are honoured.
+    `collect_every=None` never collects (tests collect themselves); `until` stops earlier.
     """
     from .collecting import collect
     from .sending import send_due_probes
 
-    end = _window_end(ws)
+    timer = timer or _Timer(DemoResult(folder=ws.root, brands=0))
+    end = min(_window_end(ws), until) if until else _window_end(ws)
     start = world.clock.now()
     total = max(1, int((end - start).total_seconds()))
     last_collect = start
@@ -206,7 +209,7 @@ def run_campaign_time(ws: Workspace, world: DemoWorld, timer: _Timer, *,
             planned = _next_planned(ws)
         with timer.stage("brands"):
             waiting += world.deliver_due()
-        if waiting and world.clock.now() - last_collect >= collect_every:
+        if collect_every and waiting and world.clock.now() - last_collect >= collect_every:
             with timer.stage("collect"):
                 collect(ws)
             last_collect, waiting = world.clock.now(), 0
@@ -222,12 +225,36 @@ def run_campaign_time(ws: Workspace, world: DemoWorld, timer: _Timer, *,
         due = world.next_due()
         if due is not None:
             candidates.append(due)
-        if waiting:
+        if waiting and collect_every:
             candidates.append(last_collect + collect_every)
         world.clock.set(max(min(candidates), world.clock.now()))
-    with timer.stage("collect"):
-        world.deliver_due()
-        collect(ws)
+    world.deliver_due()
+    if collect_every:
+        with timer.stage("collect"):
+            collect(ws)
+
+
+def prepare_campaign(world: DemoWorld, out: Path, *, brands: int, seed: int = 0,
+                     lang: str = "fr", db_url: str | None = None,
+                     channels: tuple[str, ...] | None = None) -> Workspace:
+    """Write and plan a campaign against `world` in `out`; return its Workspace (world clock).
+
+    The shopper's password must be in $QB_DEMO_SHOPPER_PASSWORD when the pipeline runs
+    (`demo_env(world)` sets it for the current process).
+    """
+    from .planning import plan_campaign
+
+    write_campaign(world, out, brands=brands, seed=seed, lang=lang,
+                   channels=channels or _channels(world))
+    ws = Workspace.open(out, db_url, clock=world.clock)
+    world.teach_scenarios(list(ws.spec().scenarios))
+    plan_campaign(ws)
+    return ws
+
+
+def demo_env(world: DemoWorld, seed: int = 0):  # type: ignore[no-untyped-def]
+    """Return a context manager putting the world's secrets in this process's environment."""
+    return _env({PASSWORD_ENV: world.shopper_password, TOKEN_ENV: "demo-token-" + str(seed)})
 
 
 def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
@@ -249,16 +276,12 @@ def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
                           shopper_domains=("shopper.example", "alias.shopper.example"),
                           root=None).start()
     try:
-        with _env({PASSWORD_ENV: world.shopper_password, TOKEN_ENV: "demo-token-" + str(seed)}):
+        with demo_env(world, seed):
             with timer.stage("plan"):
-                write_campaign(world, out, brands=brands, seed=seed, lang=lang,
-                               channels=_channels(world))
-                ws = Workspace.open(out, db_url, clock=world.clock)
-                world.teach_scenarios(list(ws.spec().scenarios))
-                from .planning import plan_campaign
-
-                plan = plan_campaign(ws)
-                result.probes = plan.created + plan.existing
+                ws = prepare_campaign(world, out, brands=brands, seed=seed, lang=lang,
+                                      db_url=db_url)
+                with ws.session() as s:
+                    result.probes = len(list(s.exec(select(Probe.id))))
             run_campaign_time(ws, world, timer, progress=progress)
             result.virtual_days = (world.clock.now() - start).total_seconds() / 86400
             _finish(ws, result, timer, lang, formats, progress)

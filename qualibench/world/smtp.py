@@ -6,8 +6,8 @@ to prove each probe was received exactly once.
 
 from __future__ import annotations
 
+import logging
 import threading
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,8 +57,8 @@ class WorldSMTP:
     async def _start(self, port: int) -> int:
         from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-        # aiosmtpd warns about its own internal use of a deprecated attribute on each AUTH.
-        warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
+        # aiosmtpd logs a warning about its own use of a deprecated attribute on each AUTH.
+        logging.getLogger("mail.log").addFilter(_NoLoginDataNoise())
 
         world = self
 
@@ -129,3 +129,8 @@ def _header(data: bytes, name: bytes) -> str:
                     break
             return value.decode("utf-8", "replace").strip()
     return ""
+
+
+class _NoLoginDataNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "login_data is deprecated" not in record.getMessage()

@@ -52,3 +52,40 @@ def fetch_all(world: DemoWorld) -> list[dict]:
                  for uid in data]
         # pymap numbers files found together in directory order: sort by arrival time instead.
         return sorted(items, key=lambda i: (i["internal_date"], i["uid"]))
+
+
+class AnsweredCampaign:
+    """An e-mail campaign planned against a DemoWorld, sent, and answered into the mailbox."""
+
+    def __init__(self, world: DemoWorld, ws, folder) -> None:  # type: ignore[no-untyped-def]
+        self.world = world
+        self.ws = ws
+        self.folder = folder
+
+    def env(self) -> dict[str, str]:
+        """Return an environment for a `qualibench` subprocess working on this campaign."""
+        import os
+
+        from qualibench.demo import PASSWORD_ENV
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QUALIBENCH_")}
+        env[PASSWORD_ENV] = self.world.shopper_password
+        return env
+
+
+def make_answered_campaign(tmp_path, db_url: str, *, brands: int = 8, seed: int = 0):  # type: ignore[no-untyped-def]
+    """Context manager: an AnsweredCampaign whose world is stopped on exit (not collected yet)."""
+    from contextlib import contextmanager
+
+    from qualibench.demo import demo_env, prepare_campaign, run_campaign_time
+
+    @contextmanager
+    def cm():  # type: ignore[no-untyped-def]
+        with DemoWorld(brands=brands, seed=seed) as world, demo_env(world, seed):
+            folder = tmp_path / "campaign"
+            ws = prepare_campaign(world, folder, brands=brands, seed=seed, db_url=db_url,
+                                  channels=("email",))
+            run_campaign_time(ws, world, collect_every=None)
+            yield AnsweredCampaign(world, ws, folder)
+
+    return cm()

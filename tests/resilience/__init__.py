@@ -1,0 +1,1 @@
+"""The resilience suite: crashes, dropped connections, concurrent runs, full disks, hostile input."""
