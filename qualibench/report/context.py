@@ -175,6 +175,9 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
         brands.append({
             "name": b["brand"], "sector": b["sector"], "key": b["brand_key"], "fig": _figures(b, f),
             "ci": f"{f.num(b['index_low'])} – {f.num(b['index_high'])}",
+            "consistency": (f"{L['quality_word']} {f.num(b['quality_consistency'])}"
+                            f" · {L['substance']} {f.num(b['substance_consistency'])}")
+            if b.get("quality_consistency") == b.get("quality_consistency") else "",
             "channels": [{"channel": ch_label(r["channel"]), **_figures(r, f)} for r in bc_by_brand[b["brand_key"]]],
             "tests": [{"channel": ch_label(t["channel"]), "scenario": t["scenario_title"], "sent": f.date(t["sent_at"]),
                        "state": L.get("state_" + str(t["state"]), t["state"]),
