@@ -92,3 +92,21 @@ def test_effective_scores_prefer_auditors_and_flag_disagreement(replied_campaign
         eff = effective_scores(s, cid)
         assert eff[third].source == "adjudicator:chef" and not eff[third].needs_adjudication
         assert effective_scores(s, cid, "no-such-version") == {}
+
+
+def test_scoring_in_worker_processes_gives_the_same_rows(replied_campaign, tmp_path):
+    ws, ids = replied_campaign
+    score_campaign(ws, workers=1)
+    rubric = tmp_path / "same-weights.yaml"
+    from qualibench.resources import data_dir
+
+    # Same rules, another description: a second version to score in parallel.
+    text = (data_dir("scoring") / "rubrics" / "default.yaml").read_text()
+    rubric.write_text(text.replace("description:", "description: (copy)"))
+    report = rescore_campaign(ws, rubric, diff=False, workers=2)
+    assert report.score.scored == len(ids["answers"])
+    with ws.session() as s:
+        rows = s.exec(select(Score).order_by(Score.id)).all()
+    serial = {r.reply_id: (r.total, r.criteria, r.evidence) for r in rows if r.rubric_version == load_rubric().version}
+    parallel = {r.reply_id: (r.total, r.criteria, r.evidence) for r in rows if r.rubric_version == report.new_version}
+    assert serial == parallel and len(serial) == len(ids["answers"])

@@ -13,8 +13,8 @@ from sqlmodel import Session, select
 from ..events import log_event
 from ..models import Brand, Campaign, Persona, Probe, Reply, ReplyKind, Scenario, Score
 from ..workspace import Workspace
+from .batch import batch_scorer, default_workers
 from .effective import AUTO, current_rubric_version, effective_scores
-from .engine import ScoreResult, score_reply
 from .rubric import Rubric, load_rubric
 
 # Acknowledgements, out-of-office replies and bounces are classified, never scored as answers.
@@ -71,19 +71,22 @@ def resolve_rubric(ws: Workspace, campaign: Campaign | None, rubric: str | Path 
 
 
 def score_campaign(ws: Workspace, *, rubric: str | Path | None = None,
-                   progress: Progress | None = None) -> ScoreReport:
-    """Score every answer/redirect with no automatic score under the rubric; return the counts."""
+                   progress: Progress | None = None, workers: int | None = None) -> ScoreReport:
+    """Score every answer/redirect with no automatic score under the rubric; return the counts.
+
+    `workers`: processes to score with (default: one per core for large runs, else one).
+    """
     started = time.perf_counter()
     with ws.session() as session:
         campaign = ws.campaign(session)
         rub = resolve_rubric(ws, campaign, rubric)
-        report = _score_missing(ws, session, campaign, rub, progress)
+        report = _score_missing(ws, session, campaign, rub, progress, workers)
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _score_missing(ws: Workspace, session: Session, campaign: Campaign, rub: Rubric,
-                   progress: Progress | None) -> ScoreReport:
+                   progress: Progress | None, workers: int | None = None) -> ScoreReport:
     cid = campaign.id
     assert cid is not None
     kinds: dict[str, int] = defaultdict(int)
@@ -104,60 +107,34 @@ def _score_missing(ws: Workspace, session: Session, campaign: Campaign, rub: Rub
                 for p in session.exec(select(Persona).where(Persona.campaign_id == cid))}
     now = ws.clock.now()
     scored = 0
-    # Plain column tuples, a chunk at a time: loading 100,000 ORM objects would cost more than
-    # scoring them.
-    for lo in range(0, len(todo), BATCH):
-        chunk = todo[lo:lo + BATCH]
-        rows = session.execute(
-            select(Reply.id, Reply.text, Reply.language, Reply.signature, Probe.scenario_id,
-                   Probe.persona_id, Probe.fills, Probe.body)
-            .join(Probe, Probe.id == Reply.probe_id)  # type: ignore[arg-type]
-            .where(Reply.id.in_(chunk))  # type: ignore[union-attr]
-            .order_by(Reply.id)  # type: ignore[arg-type]
-        ).all()
-        batch: list[dict] = []
-        for rid, text, language, signature, scenario_id, persona_id, fills, body in rows:
-            scenario = scenarios.get(scenario_id) or {}
-            result = score_reply(
-                # The scenario's body and the probe's fills make the request (cached per
-                # scenario); the probe's own text is only needed when the scenario has no body.
-                text, scenario, rub, request_text="" if scenario.get("body") else body,
-                persona_name=personas.get(persona_id, ""), fills=fills or {},
-                language=language or None, signature=signature,
-            )
-            batch.append(_row(cid, rid, rub, result, now))
-        if batch:
-            session.execute(Score.__table__.insert(), batch)  # type: ignore[attr-defined]
-        scored += len(batch)
-        if progress is not None:
-            progress(scored, len(todo))
+    count = workers if workers is not None else default_workers(len(todo))
+    with batch_scorer(rub, scenarios, personas, count) as score_chunk:
+        # Plain column tuples, a chunk at a time: loading 100,000 ORM objects would cost more
+        # than scoring them.
+        for lo in range(0, len(todo), BATCH):
+            rows = session.execute(
+                select(Reply.id, Reply.text, Reply.language, Reply.signature, Probe.scenario_id,
+                       Probe.persona_id, Probe.fills, Probe.body)
+                .join(Probe, Probe.id == Reply.probe_id)  # type: ignore[arg-type]
+                .where(Reply.id.in_(todo[lo:lo + BATCH]))  # type: ignore[union-attr]
+                .order_by(Reply.id)  # type: ignore[arg-type]
+            ).all()
+            batch = [
+                {"campaign_id": cid, "reply_id": rid, "rubric_name": rub.name,
+                 "rubric_version": rub.version, "scorer": AUTO, "total": total,
+                 "criteria": criteria, "evidence": evidence, "justification": why, "created_at": now}
+                for rid, total, criteria, evidence, why in score_chunk([tuple(r) for r in rows])
+            ]
+            if batch:
+                session.execute(Score.__table__.insert(), batch)  # type: ignore[attr-defined]
+            scored += len(batch)
+            if progress is not None:
+                progress(scored, len(todo))
     if todo:
         log_event(session, cid, "score.auto", f"rubric:{rub.version}",
                   {"rubric": rub.name, "version": rub.version, "source": str(rub.source),
                    "scored": len(todo)}, ws.clock)
     return ScoreReport(rub.name, rub.version, len(todo), len(answers) - len(todo), dict(kinds))
-
-
-def _row(cid: int, reply_id: int, rub: Rubric, result: ScoreResult, now) -> dict:  # type: ignore[no-untyped-def]
-    return {
-        "campaign_id": cid, "reply_id": reply_id, "rubric_name": rub.name,
-        "rubric_version": rub.version, "scorer": AUTO, "total": result.total,
-        "criteria": result.criteria, "evidence": result.evidence_json(),
-        "justification": justification(result, rub), "created_at": now,
-    }
-
-
-def justification(result: ScoreResult, rub: Rubric) -> str:
-    """Return the one-paragraph reason of an automatic score: points and causes per criterion."""
-    parts = []
-    for crit, pts in result.criteria.items():
-        whys = sorted({s.why for s in result.evidence.get(crit, [])})
-        reason = "; ".join(whys) if whys else "nothing found"
-        parts.append(f"{crit} {pts:g}/{rub.weight(crit):g}: {reason}")
-    text = ". ".join(parts)
-    if result.notes:
-        text += ". Notes: " + "; ".join(result.notes)
-    return text
 
 
 def brand_ranking(session: Session, campaign_id: int, rubric_version: str | None) -> dict[str, float]:
@@ -188,7 +165,7 @@ def _ranks(means: dict[str, float]) -> dict[str, int]:
 
 
 def rescore_campaign(ws: Workspace, rubric_path: str | Path, *, diff: bool = True,
-                     progress: Progress | None = None) -> RescoreReport:
+                     progress: Progress | None = None, workers: int | None = None) -> RescoreReport:
     """Score the campaign with another rubric (new rows) and return the brands that move."""
     with ws.session() as session:
         campaign = ws.campaign(session)
@@ -198,7 +175,7 @@ def rescore_campaign(ws: Workspace, rubric_path: str | Path, *, diff: bool = Tru
         old_version = current_rubric_version(session, cid)
         before = brand_ranking(session, cid, old_version) if diff and old_version else {}
         started = time.perf_counter()
-        score = _score_missing(ws, session, campaign, rub, progress)
+        score = _score_missing(ws, session, campaign, rub, progress, workers)
         score.seconds = time.perf_counter() - started
         session.flush()
         after = brand_ranking(session, cid, rub.version) if diff else {}

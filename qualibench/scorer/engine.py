@@ -15,7 +15,6 @@ from .signals import Span, make_span, penalise, personalisation, politeness
 from .text import (
     TOKEN_RE,
     LemmaView,
-    detect_language,
     fold,
     is_stopword,
     lemma_phrase,
@@ -151,11 +150,9 @@ def score_reply(
     fills = {k: str(v) for k, v in (fills or {}).items() if v not in (None, "")}
     part = scored_part(text)
     folded = fold(part)
-    quick_words = re.findall(r"[^\W\d_]+", folded[:2000])
-    reply_lang = language or detect_language(quick_words, scenario_lang)
+    view = lemma_view(part, language or None, folded=folded, default=scenario_lang)
+    reply_lang = view.language
     lex = rubric.lexicon(reply_lang, scenario_lang)
-    view = lemma_view(part, reply_lang if reply_lang in ("fr", "en") else scenario_lang,
-                      folded=folded)
     names = tuple(fold(n) for n in persona_name.split() if len(n) > 1)
     formulas = rubric.vocabulary
     if request_text:

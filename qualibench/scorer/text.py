@@ -11,7 +11,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import simplemma
 
@@ -63,15 +63,23 @@ def lemma(token: str, language: str) -> str:
     return out.lower().translate(_FOLD)
 
 
-@dataclass(frozen=True)
+@dataclass
 class LemmaView:
     """The text as space-joined lemmas, with each lemma's place in the original text."""
 
     joined: str
-    joined_starts: tuple[int, ...]  # where each lemma starts in `joined`
-    spans: tuple[tuple[int, int], ...]  # (start, end) of each token in the original text
-    lemmas: tuple[str, ...]
-    words: tuple[str, ...]  # the folded surface tokens
+    spans: list[tuple[int, int]]  # (start, end) of each token in the original text
+    lemmas: list[str]
+    words: list[str]  # the folded surface tokens
+    language: str
+
+    @cached_property
+    def joined_starts(self) -> list[int]:
+        """Return where each lemma starts in `joined` (only needed to map a match back)."""
+        starts = [0]
+        for lem in self.lemmas[:-1]:
+            starts.append(starts[-1] + len(lem) + 1)
+        return starts
 
     def span_of(self, start: int, end: int) -> tuple[int, int]:
         """Return the original-text span of the match [start, end) found in `joined`."""
@@ -83,20 +91,30 @@ class LemmaView:
 _LEMMA_CACHE: dict[str, dict[str, str]] = {}
 
 
-def lemma_view(text: str, language: str, *, folded: str | None = None) -> LemmaView:
-    """Return the lemma view of `text` (tokens found on the lowercased text, same offsets)."""
-    low = _DECIMAL_COMMA.sub(".", _lower_same_length(text))
+def lemma_view(text: str, language: str | None, *, folded: str | None = None,
+               default: str = "fr") -> LemmaView:
+    """Return the lemma view of `text`; with language None, the language is detected first.
+
+    Tokens are found once on the folded text (same offsets as `text`); the lowercased original
+    token, accents included, is what gets lemmatised.
+    """
     folded = folded if folded is not None else fold(text)
-    cache = _LEMMA_CACHE.setdefault(language, {})
-    matches = list(TOKEN_RE.finditer(low))
-    tokens = [m.group() for m in matches]
-    lemmas = [cache.get(t) or cache.setdefault(t, lemma(t, language)) for t in tokens]
+    low = _lower_same_length(text)
+    matches = list(TOKEN_RE.finditer(folded))
+    words = [m.group() for m in matches]
     spans = [m.span() for m in matches]
-    words = [folded[s:e] for s, e in spans]
-    starts = [0]
-    for lem in lemmas[:-1]:
-        starts.append(starts[-1] + len(lem) + 1)
-    return LemmaView(" ".join(lemmas), tuple(starts), tuple(spans), tuple(lemmas), tuple(words))
+    if language is None:
+        language = detect_language(words, default)
+    lang = language if language in ("fr", "en") else default
+    cache = _LEMMA_CACHE.setdefault(lang, {})
+    lemmas = []
+    for (s, e), word in zip(spans, words, strict=True):
+        token = low[s:e]
+        lem = cache.get(token)
+        if lem is None:
+            lem = cache[token] = lemma(token, lang) if token.isalpha() else word
+        lemmas.append(lem)
+    return LemmaView(" ".join(lemmas), spans, lemmas, words, language)
 
 
 def lemma_phrase(phrase: str, language: str) -> str:
