@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import random
 import re
 import sys
@@ -74,7 +75,12 @@ def bench_throughput(seconds: float) -> None:
           f"({steady_wall:,.0f}/s wall clock); target >= 5,000")
 
 
-def bench_rescore(n: int, db_url: str | None) -> None:
+def bench_rescore(n: int, db_url: str | None, workers: int | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="scorer-bench-") as tmp:
+        _bench_rescore(Path(tmp), n, db_url, workers)
+
+
+def _bench_rescore(tmp: Path, n: int, db_url: str | None, workers: int | None) -> None:
     from sqlalchemy import insert
     from sqlmodel import select
 
@@ -84,7 +90,6 @@ def bench_rescore(n: int, db_url: str | None) -> None:
     from qualibench.scorer.campaign import rescore_campaign, score_campaign
     from qualibench.workspace import Workspace
 
-    tmp = Path(tempfile.mkdtemp(prefix="scorer-bench-"))
     folder = tmp / "campaign"
     init_campaign(folder, brands=20, channels=("email",), start=date(2026, 11, 30), force=True)
     ws = Workspace.open(folder, db_url or f"sqlite:///{tmp / 'bench.sqlite'}")
@@ -111,14 +116,14 @@ def bench_rescore(n: int, db_url: str | None) -> None:
                  "redirect_to": "", "ticket_ref": ""} for i in range(lo, min(n, lo + 5_000))])
     print(f"built {n:,} replies in {time.perf_counter() - t0:.1f} s ({ws.engine.url.get_backend_name()})")
     wall, cpu = time.perf_counter(), time.process_time()
-    first = score_campaign(ws)
-    print(f"score_campaign: {first.scored:,} replies in {time.perf_counter() - wall:.1f} s wall, "
+    first = score_campaign(ws, workers=workers)
+    print(f"score_campaign ({os.cpu_count()} cores): {first.scored:,} replies in {time.perf_counter() - wall:.1f} s wall, "
           f"{time.process_time() - cpu:.1f} s CPU (database reads and writes included)")
     other = tmp / "other.yaml"
     other.write_text((ROOT / "scoring" / "rubrics" / "default.yaml").read_text()
                      .replace("weight: 40", "weight: 35").replace("    weight: 20\n    saturation", "    weight: 25\n    saturation"))
     wall, cpu = time.perf_counter(), time.process_time()
-    report = rescore_campaign(ws, other, diff=True)
+    report = rescore_campaign(ws, other, diff=True, workers=workers)
     print(f"rescore_campaign with another rubric: {report.score.scored:,} replies in "
           f"{time.perf_counter() - wall:.1f} s wall, {time.process_time() - cpu:.1f} s CPU, "
           f"{len(report.moves)} brand(s) move; target < 30 s for 100,000")
@@ -130,10 +135,12 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="database URL (default: a temporary SQLite file)")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--skip-rescore", action="store_true")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="scoring processes (default: one per core for large runs)")
     args = parser.parse_args()
     bench_throughput(args.seconds)
     if not args.skip_rescore:
-        bench_rescore(args.replies, args.db)
+        bench_rescore(args.replies, args.db, args.workers)
 
 
 if __name__ == "__main__":
