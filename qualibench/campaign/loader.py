@@ -38,7 +38,7 @@ DOMAIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-
 SECRET_KEY_RE = re.compile(r"(^|_)(password|passwd|pwd|secret|token|api_?key|bearer)$", re.I)
 
 TOP_KEYS = {"campaign", "waves", "channels", "window", "reminder", "send_slots", "throttle",
-            "scoring", "awards", "accounts", "files", "scenarios", "mail"}
+            "scoring", "awards", "accounts", "files", "scenarios", "mail", "webform", "x"}
 COUNTRY_TZ = {"FR": "Europe/Paris", "BE": "Europe/Brussels", "CH": "Europe/Zurich",
               "LU": "Europe/Luxembourg", "GB": "Europe/London", "UK": "Europe/London",
               "IE": "Europe/Dublin", "DE": "Europe/Berlin", "ES": "Europe/Madrid",
