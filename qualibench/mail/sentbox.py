@@ -17,7 +17,7 @@ from imapclient.exceptions import IMAPClientError
 from ..campaign.spec import AccountSpec
 from ..clock import ensure_utc
 from ..errors import RemoteFailure
-from .smtp import check_transport, client_tls_context
+from .smtp import check_transport, client_tls_context, nodelay
 
 IMAP_ERRORS = (IMAPClientError, imaplib.IMAP4.error, OSError, socket.timeout, ssl.SSLError)
 
@@ -65,8 +65,10 @@ class SentFolder:
                 timeout=self.timeout,
             )
             client.normalise_times = False
+            nodelay(client.socket())
             if acc.imap_security == "starttls":
                 client.starttls(client_tls_context())
+                nodelay(client.socket())
             client.login(acc.username, password)
         except IMAP_ERRORS as exc:
             raise RemoteFailure(
