@@ -166,6 +166,7 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
     brands = []
     brand_rows = rank_table(analysis.brands, rules)
     by_brand = {k: g for k, g in sent.groupby("brand_key")}
+    scen_titles = dict(zip(analysis.scenarios["scenario"], analysis.scenarios["scenario_title"], strict=True))
     bc_by_brand = {k: g.to_dict("records") for k, g in bc.groupby("brand_key")}
     for b in brand_rows.to_dict("records"):
         bt = by_brand[b["brand_key"]]
@@ -179,10 +180,7 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
                             f" · {L['substance']} {f.num(b['substance_consistency'])}")
             if b.get("quality_consistency") == b.get("quality_consistency") else "",
             "channels": [{"channel": ch_label(r["channel"]), **_figures(r, f)} for r in bc_by_brand[b["brand_key"]]],
-            "tests": [{"channel": ch_label(t["channel"]), "scenario": t["scenario_title"], "sent": f.date(t["sent_at"]),
-                       "state": L.get("state_" + str(t["state"]), t["state"]),
-                       "delay": f.hours(t["delay_h"]), "business_delay": f.hours(t["business_delay_h"]),
-                       "quality": f.num(t["quality"])} for t in bt.to_dict("records")],
+            "grid": _test_grid(bt, scen_titles, ch_label, L, f),
             "best": {"quality": f.num(best["quality"]), "text": excerpt(best["answer_text"], best["first_answer_reply_id"], best["probe_id"])} if best is not None else None,
             "worst": {"quality": f.num(worst["quality"]), "text": excerpt(worst["answer_text"], worst["first_answer_reply_id"], worst["probe_id"])} if worst is not None else None,
         })
@@ -232,6 +230,25 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
         },
         "glossary": L.get("glossary", {}),
     }
+
+
+def _test_grid(bt: pd.DataFrame, scen_titles: dict, ch_label, L: dict, f: Formatter) -> dict:
+    """Return a brand's tests as a channel x scenario grid; each cell lists its tests' outcomes.
+
+    A grid has a few cells where a row per test has many, which keeps 500-brand PDFs fast.
+    """
+    cells: dict[tuple[str, str], list[dict]] = {}
+    for t in bt.to_dict("records"):
+        state = "answered" if t["answered"] else ("undeliverable" if t["undeliverable"] else "unanswered")
+        cells.setdefault((t["channel"], t["scenario"]), []).append({
+            "ok": bool(t["answered"]), "state": L.get("state_" + state, state), "sent": f.date(t["sent_at"]),
+            "delay": f.hours(t["delay_h"]), "business_delay": f.hours(t["business_delay_h"]),
+            "quality": f.num(t["quality"]), "deflected": bool(t["deflected"])})
+    scenarios = sorted({k[1] for k in cells})
+    channels = sorted({k[0] for k in cells})
+    return {"scenarios": [scen_titles.get(sc, sc) for sc in scenarios],
+            "rows": [{"channel": ch_label(c), "cells": [cells.get((c, sc), []) for sc in scenarios]}
+                     for c in channels]}
 
 
 def _pooled(analysis) -> dict:
