@@ -153,7 +153,7 @@ def score_reply(
     view = lemma_view(part, language or None, folded=folded, default=scenario_lang)
     reply_lang = view.language
     lex = rubric.lexicon(reply_lang, scenario_lang)
-    names = tuple(fold(n) for n in persona_name.split() if len(n) > 1)
+    names = _names(persona_name)
     formulas = rubric.vocabulary
     if request_text:
         specifics = _request_specifics(request_text, scenario_lang, names, formulas)
@@ -188,6 +188,11 @@ def score_reply(
         notes.append("reads like an acknowledgement: no key point of the request is answered")
     criteria = {c: round(min(rubric.weight(c), max(0.0, points.get(c, 0.0))), 2) for c in rubric.criteria}
     return ScoreResult(round(sum(criteria.values()), 2), criteria, evidence, reply_lang, notes)
+
+
+@lru_cache(maxsize=4096)
+def _names(persona_name: str) -> tuple[str, ...]:
+    return tuple(fold(n) for n in persona_name.split() if len(n) > 1)
 
 
 @lru_cache(maxsize=512)

@@ -36,15 +36,16 @@ def make_span(part: str, start: int, end: int, points: float, why: str) -> Span:
 
 
 def _tail_lines(part: str, n: int) -> list[tuple[int, str]]:
+    """Return the last `n` non-blank lines of `part` with their offsets, reading from the end."""
     lines: list[tuple[int, str]] = []
-    pos = len(part)
-    for line in reversed(part.splitlines(keepends=True)):
-        pos -= len(line)
+    end = len(part)
+    while end > 0 and len(lines) < n:
+        start = part.rfind("\n", 0, end) + 1
+        line = part[start:end].rstrip("\r")
         if line.strip():
-            lines.append((pos, line.rstrip("\r\n")))
-            if len(lines) == n:
-                break
-    return list(reversed(lines))
+            lines.append((start, line))
+        end = start - 1
+    return lines[::-1]
 
 
 def personalisation(part: str, folded: str, lex: Lexicon, names: tuple[str, ...], fills: dict,
