@@ -44,7 +44,7 @@ class Trophy:
     scope: str  # the channel or sector name, "" for cross-channel and grand prix
     winners: list[Nominee] = field(default_factory=list)
     runner_up: Nominee | None = None
-    margin: float = math.nan  # leader index - runner-up index
+    margin: float = math.nan  # leader index - runner-up index (runner-up: first non-winner)
     margin_low: float = math.nan  # bootstrap interval of that gap
     margin_high: float = math.nan
     ex_aequo: bool = False
@@ -105,7 +105,9 @@ def _award(category: str, scope: str, table: pd.DataFrame, sample_key, analysis,
     trophy.winners = winners
     trophy.ex_aequo = len(winners) > 1
     trophy.runner_up = nominees[len(winners)] if len(winners) < len(nominees) else None
-    second = nominees[1]
+    # The margin is over the runner-up, the first nominee the bootstrap separates from the
+    # leader (for a tie, the co-winners' gaps are the non-significant ones by definition).
+    second = trophy.runner_up or nominees[1]
     trophy.margin = leader.index - second.index
     s2 = analysis.samples.get(sample_key(second.brand_key))
     if lead_s is not None and s2 is not None:
