@@ -10,15 +10,18 @@ analyst to look at rather than risking a duplicate.
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import os
+import time
 import warnings
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from .campaign.spec import ASSISTED_CHANNELS
@@ -28,8 +31,12 @@ from .events import log_event
 from .models import Brand, Persona, Probe, ProbeState
 from .pacing import Throttle, in_send_slot, retry_delay
 from .probes import transition
+from .reminders import send_reminders, send_reminders_with
 from .workspace import Workspace
 
+__all__ = ["SendReport", "send_due_probes", "send_reminders"]
+
+T = TypeVar("T")
 Progress = Callable[[int, int, str], None]  # (done, total, what just happened)
 
 MAX_TEMPORARY_FAILURES = 5
@@ -255,8 +262,6 @@ def send_due_probes(
                 if not dry_run and report.items:
                     log_run(ws, campaign_id, report)
             if reminders and cfg.reminder.enabled and channel in (None, "email"):
-                from .reminders import send_reminders_with
-
                 send_reminders_with(ws, campaign_id, channels, dry_run=dry_run, report=report)
         finally:
             channels.close()
@@ -348,34 +353,63 @@ def _send_queue(ws: Workspace, campaign_id: int, channels: _Channels, cfg: Any,
         raise next(iter(stopped.values()))
 
 
+def in_transaction(ws: Workspace, fn: Callable[[Session], T],
+                   report: SendReport | None = None, attempts: int = 5) -> T:
+    """Return fn(session), committed; retried when a concurrent writer (a `collect` running
+    beside us) took the same event sequence number, which fails our commit cleanly."""
+    for attempt in range(1, attempts + 1):
+        saved = copy.deepcopy(report.__dict__) if report is not None else None
+        try:
+            with ws.session() as s:
+                return fn(s)
+        except IntegrityError:
+            if report is not None and saved is not None:
+                report.__dict__.update(saved)
+            if attempt == attempts:
+                raise
+            time.sleep(0.02 * attempt)  # a database race: real time, not campaign time
+    raise AssertionError("unreachable")
+
+
 def dispatch_one(ws: Workspace, channels: _Channels, probe: Probe, brand: Brand,
                  persona: Persona, report: SendReport) -> str:
     """Send one probe through the outbox protocol; return the state it ends in."""
-    with ws.session() as s:
+
+    def mark(s: Session) -> Probe | None:
         row = s.get(Probe, probe.id)
         assert row is not None
         if row.state != ProbeState.PLANNED.value:
-            return row.state  # someone else moved it (a requeue, an edit): leave it alone
-        transition(s, row, ProbeState.DISPATCHING, clock=ws.clock)
+            return None  # someone else moved it (a requeue, an edit): leave it alone
+        return transition(s, row, ProbeState.DISPATCHING, clock=ws.clock)
+
+    row = in_transaction(ws, mark)
+    if row is None:
+        return "skipped"
     # Committed: from here a crash leaves it in `dispatching`, settled by the next run.
     plugin = channels.get(probe.channel)
     try:
         result = plugin.send(ws, row, brand, persona)
     except QualibenchError as exc:
         # The channel contract: a QualibenchError means nothing went out (configuration,
-        # server unreachable, Sent copy impossible). Requeue, then stop the run: the problem
-        # would repeat for every probe. Any other exception (Ctrl-C included) may strike after
-        # the server accepted the message, so the probe stays `dispatching` for reconciliation.
-        with ws.session() as s:
+        # server unreachable, Sent copy impossible). Requeue; the caller stops this channel.
+        # Any other exception (Ctrl-C included) may strike after the server accepted the
+        # message, so the probe stays `dispatching` for reconciliation.
+        why = f"send interrupted: {exc.message}"[:1000]
+
+        def requeue(s: Session) -> None:
             back = s.get(Probe, probe.id)
             assert back is not None
-            transition(s, back, ProbeState.PLANNED, clock=ws.clock,
-                       reason=f"send interrupted: {exc.message}"[:1000])
+            transition(s, back, ProbeState.PLANNED, clock=ws.clock, reason=why)
+
+        in_transaction(ws, requeue)
         raise
-    with ws.session() as s:
-        row = s.get(Probe, probe.id)
-        assert row is not None
-        return _apply_outcome(s, ws, row, result, report)
+
+    def record(s: Session) -> str:
+        done = s.get(Probe, probe.id)
+        assert done is not None
+        return _apply_outcome(s, ws, done, result, report)
+
+    return in_transaction(ws, record, report)
 
 
 def log_run(ws: Workspace, campaign_id: int, report: SendReport) -> None:
@@ -384,10 +418,3 @@ def log_run(ws: Workspace, campaign_id: int, report: SendReport) -> None:
         summary = {k: v for k, v in report.as_dict().items() if k != "items" and v}
         log_event(s, campaign_id, "send.run", "campaign", summary, ws.clock)
 
-
-def send_reminders(ws: Workspace, *, limit: int | None = None, dry_run: bool = False,
-                   insecure: bool = False, progress: Progress | None = None) -> SendReport:
-    """Send the due reminders of the [reminder] policy and return the report (see reminders)."""
-    from .reminders import send_reminders as _send
-
-    return _send(ws, limit=limit, dry_run=dry_run, insecure=insecure, progress=progress)

@@ -235,3 +235,32 @@ def test_cli_send_dry_run_then_send(tmp_path, db_url, smtp_server, pymap_server,
     rows = [line.split() for line in result.output.splitlines()]
     assert any(r[:3] == ["│", "sent", "│"] and str(n - 1) in r for r in rows), result.output
     assert len(smtp_server.messages) == n
+
+
+def test_a_commit_lost_to_a_concurrent_writer_is_retried(mail_campaign, smtp_server,
+                                                         monkeypatch):
+    """`collect` may append an event at the same moment: our commit fails and is redone."""
+    from sqlalchemy.exc import IntegrityError
+
+    import qualibench.probes as probes_module
+
+    real = probes_module.log_event
+    collisions = {"left": 2}
+
+    def colliding(session, campaign_id, kind, *args, **kwargs):
+        event = real(session, campaign_id, kind, *args, **kwargs)
+        if kind == "probe.sent" and collisions["left"]:
+            collisions["left"] -= 1
+            raise IntegrityError("INSERT INTO event", {}, Exception("duplicate seq"))
+        return event
+
+    monkeypatch.setattr(probes_module, "log_event", colliding)
+    ws = mail_campaign(clock=VirtualClock(MONDAY_MORNING), brands=1)
+    n = len(_probes(ws))
+
+    report = send_due_probes(ws)
+
+    assert collisions["left"] == 0
+    assert report.sent == n  # counted once per probe despite the redone commits
+    assert Counter(smtp_server.message_ids()) == Counter({p.message_id: 1 for p in _probes(ws)})
+    assert all(p.state == ProbeState.SENT.value for p in _probes(ws))
