@@ -61,25 +61,35 @@ def effective_scores(
     version = rubric_version or current_rubric_version(session, campaign_id)
     if version is None:
         return {}
-    rows = session.exec(
-        select(Score)
+    # Only the columns that decide: loading the evidence of 100,000 scores would dominate.
+    rows = session.execute(
+        select(Score.id, Score.reply_id, Score.scorer, Score.total, Score.criteria)
         .where(Score.campaign_id == campaign_id, Score.rubric_version == version)
         .order_by(Score.id)  # type: ignore[arg-type]
     ).all()
-    by_reply: dict[int, list[Score]] = defaultdict(list)
+    by_reply: dict[int, list[_Row]] = defaultdict(list)
     for row in rows:
-        by_reply[row.reply_id].append(row)
+        by_reply[row[1]].append(_Row(*row))
     return {
         reply_id: _resolve(reply_id, scores, version, tolerance)
         for reply_id, scores in by_reply.items()
     }
 
 
-def _resolve(reply_id: int, scores: list[Score], version: str, tolerance: float) -> EffectiveScore:
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    reply_id: int
+    scorer: str
+    total: float
+    criteria: dict
+
+
+def _resolve(reply_id: int, scores: list[_Row], version: str, tolerance: float) -> EffectiveScore:
     # `scores` is in insertion order, so later rows of one scorer replace earlier ones.
-    auto: Score | None = None
-    auditors: dict[str, Score] = {}
-    adjudicator: Score | None = None
+    auto: _Row | None = None
+    auditors: dict[str, _Row] = {}
+    adjudicator: _Row | None = None
     for s in scores:
         if s.scorer == AUTO:
             auto = s
@@ -113,7 +123,7 @@ def _resolve(reply_id: int, scores: list[Score], version: str, tolerance: float)
     )
 
 
-def _single(reply_id: int, s: Score, version: str) -> EffectiveScore:
+def _single(reply_id: int, s: _Row, version: str) -> EffectiveScore:
     return EffectiveScore(
         reply_id=reply_id, total=float(s.total),
         criteria={k: float(v) for k, v in s.criteria.items()}, source=s.scorer, score_id=s.id,

@@ -184,7 +184,7 @@ def score_reply(
 
     penalise(part, folded, view, lex, fills, specifics, share, reply_lang, scenario_lang,
               rubric, points, evidence, notes)
-    if lex.sets["acknowledgement"].search(folded) and share == 0.0:
+    if share == 0.0 and lex.sets["acknowledgement"].search(folded, view.wordset):
         notes.append("reads like an acknowledgement: no key point of the request is answered")
     criteria = {c: round(min(rubric.weight(c), max(0.0, points.get(c, 0.0))), 2) for c in rubric.criteria}
     return ScoreResult(round(sum(criteria.values()), 2), criteria, evidence, reply_lang, notes)
@@ -256,7 +256,7 @@ def _reformulation(part: str, folded: str, view: LemmaView, lex: Lexicon, specif
     rule = rubric.criteria["reformulation"]
     weight = float(rule["weight"])
     got = 0.0
-    m = lex.sets["reformulation"].search(folded)
+    m = lex.sets["reformulation"].search(folded, view.wordset)
     if m:
         pts = weight * float(rule.get("marker", 0.45))
         got += pts

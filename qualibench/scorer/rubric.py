@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -14,7 +15,7 @@ import yaml
 
 from ..errors import QualibenchError
 from ..resources import data_dir
-from .text import fold
+from .text import TOKEN_RE, fold
 
 CRITERIA = ("relevance", "reformulation", "empathy", "personalisation", "politeness")
 PENALTIES = ("premium_number", "channel_deflection", "asks_again", "marketing", "wrong_language")
@@ -30,14 +31,20 @@ class PhraseSet:
 
     regex: re.Pattern[str] | None
     phrases: tuple[str, ...]
+    # The first token of every phrase: when a reply has none of them, no phrase can match and
+    # the regex scan is skipped (most replies hold no marketing, no deflection...).
+    first_tokens: frozenset[str] = frozenset()
 
-    def finditer(self, folded: str):  # type: ignore[no-untyped-def]
-        """Yield the regex matches of this category in `folded` (none for an empty category)."""
-        return self.regex.finditer(folded) if self.regex is not None else iter(())
+    def _absent(self, words: AbstractSet[str] | None) -> bool:
+        return self.regex is None or (words is not None and self.first_tokens.isdisjoint(words))
 
-    def search(self, folded: str) -> re.Match[str] | None:
+    def finditer(self, folded: str, words: AbstractSet[str] | None = None):  # type: ignore[no-untyped-def]
+        """Yield the matches in `folded` (`words`: the reply's folded tokens, to skip early)."""
+        return iter(()) if self._absent(words) else self.regex.finditer(folded)  # type: ignore[union-attr]
+
+    def search(self, folded: str, words: AbstractSet[str] | None = None) -> re.Match[str] | None:
         """Return the first match in `folded`, or None."""
-        return self.regex.search(folded) if self.regex is not None else None
+        return None if self._absent(words) else self.regex.search(folded)  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True)
@@ -233,4 +240,10 @@ def _compile_lexicon(language: str, data: dict) -> Lexicon:
 
 
 def _phrase_set(phrases: list[str]) -> PhraseSet:
-    return PhraseSet(phrase_regex(phrases), tuple(fold(p).strip() for p in phrases))
+    folded = tuple(fold(p).strip() for p in phrases)
+    firsts = set()
+    for phrase in folded:
+        tokens = TOKEN_RE.findall(phrase)
+        if tokens:
+            firsts.add(tokens[0])
+    return PhraseSet(phrase_regex(phrases), folded, frozenset(firsts))

@@ -149,12 +149,12 @@ def penalise(part: str, folded: str, view: LemmaView, lex: Lexicon, fills: dict,
             cost("premium_number", float(pen["premium_number"].get("points", 0)) * unanswered,
                  m.start(), m.end(), "deflection to a premium-rate number")
     if "channel_deflection" in pen:
-        m = lex.sets["channel_deflection"].search(folded)
+        m = lex.sets["channel_deflection"].search(folded, view.wordset)
         if m:
             cost("channel_deflection", float(pen["channel_deflection"].get("points", 0)) * unanswered,
                  m.start(), m.end(), "sends the customer to another channel")
     if "marketing" in pen:
-        m = lex.sets["marketing"].search(folded)
+        m = lex.sets["marketing"].search(folded, view.wordset)
         if m:
             cost("marketing", float(pen["marketing"].get("points", 0)), m.start(), m.end(),
                  "marketing push")
@@ -175,7 +175,7 @@ def penalise(part: str, folded: str, view: LemmaView, lex: Lexicon, fills: dict,
 
 def _asks_again(folded: str, view: LemmaView, lex: Lexicon, fills: dict,
                 specifics: frozenset[str]) -> tuple[int, int] | None:
-    for m in lex.ask.finditer(folded):
+    for m in lex.ask.finditer(folded, view.wordset):
         sentence = _SENTENCE.match(folded, m.start())
         end = sentence.end() if sentence else len(folded)
         window = folded[m.start():end]

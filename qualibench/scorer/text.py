@@ -74,6 +74,11 @@ class LemmaView:
     language: str
 
     @cached_property
+    def wordset(self) -> frozenset[str]:
+        """Return the distinct folded tokens."""
+        return frozenset(self.words)
+
+    @cached_property
     def joined_starts(self) -> list[int]:
         """Return where each lemma starts in `joined` (only needed to map a match back)."""
         starts = [0]
