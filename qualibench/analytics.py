@@ -221,15 +221,18 @@ def _group_figures(g, window_h: float, w_delay: float, w_quality: float) -> dict
     return out
 
 
-def _bootstrap_cell(g: pd.DataFrame, window_h: float, rules: AwardRules, seed: int, key: str) -> np.ndarray:
-    """Return B bootstrap replicates of one brand x channel index (tests resampled with replacement)."""
-    n, b = len(g), rules.bootstrap_samples
+def _bootstrap_cell(g: dict, window_h: float, rules: AwardRules, seed: int, key: str) -> np.ndarray:
+    """Return B bootstrap replicates of one brand x channel index (tests resampled with replacement).
+
+    `g` maps FIGURE_COLUMNS to the numpy arrays of the cell's tests.
+    """
+    n, b = len(g["answered"]), rules.bootstrap_samples
     rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
     w = rng.multinomial(n, np.full(n, 1.0 / n), size=b).astype(float)
-    ev = g["answered"].to_numpy(bool)
-    f = km_at(g["time_h"].to_numpy(float), ev, [*CHECKPOINTS_H, window_h], weights=w)
+    ev = g["answered"].astype(bool)
+    f = km_at(g["time_h"].astype(float), ev, [*CHECKPOINTS_H, window_h], weights=w)
     delay = 100.0 * f.mean(axis=1)
-    q = g["quality_all"].to_numpy(float)
+    q = g["quality_all"].astype(float)
     ok = ~np.isnan(q)
     denom = (w * ok).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -278,8 +281,9 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
     bc = bc.join(names, on="brand_key")
     samples: dict = {}
     if rules.bootstrap_samples > 0:
-        for (bk, ch), g in sent.groupby(["brand_key", "channel"]):
-            samples[(bk, ch)] = _bootstrap_cell(g, window_h, rules, camp.seed, f"{bk}|{ch}")
+        for (bk, ch), idx in sent.groupby(["brand_key", "channel"]).indices.items():
+            part = {c: a[idx] for c, a in arrays.items()}
+            samples[(bk, ch)] = _bootstrap_cell(part, window_h, rules, camp.seed, f"{bk}|{ch}")
     _attach_ci(bc, samples, rules, lambda r: (r["brand_key"], r["channel"]))
 
     brands = table(["brand_key"]).drop(columns=["index"], errors="ignore").join(names, on="brand_key")
@@ -327,10 +331,15 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
 def _attach_ci(df: pd.DataFrame, samples: dict, rules: AwardRules, key) -> None:
     alpha = (1 - rules.confidence) / 2
     lo, hi = [], []
-    for _, r in df.iterrows():
+    for r in df.to_dict("records"):
         smp = samples.get(key(r))
-        lo.append(float(np.quantile(smp, alpha)) if smp is not None else math.nan)
-        hi.append(float(np.quantile(smp, 1 - alpha)) if smp is not None else math.nan)
+        if smp is None:
+            lo.append(math.nan)
+            hi.append(math.nan)
+        else:
+            a, b = np.quantile(smp, [alpha, 1 - alpha])
+            lo.append(float(a))
+            hi.append(float(b))
     df["index_low"], df["index_high"] = lo, hi
 
 
