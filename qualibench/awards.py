@@ -115,7 +115,7 @@ def _award(category: str, scope: str, table: pd.DataFrame, sample_key, analysis,
         trophy.margin_low, trophy.margin_high = float(np.quantile(d, alpha)), float(np.quantile(d, 1 - alpha))
     if trophy.ex_aequo:
         trophy.reason = (f"gap to the leader not significant at {rules.confidence:.0%} for "
-                         f"{len(winners) - 1} brand(s): ex aequo, listed by tie-break "
+                         f"{len(winners) - 1} brand(s): ex aequo, listed by index then tie-break "
                          f"{' > '.join(rules.tie_break)}")
     return trophy
 
