@@ -110,3 +110,19 @@ def test_scoring_in_worker_processes_gives_the_same_rows(replied_campaign, tmp_p
     serial = {r.reply_id: (r.total, r.criteria, r.evidence) for r in rows if r.rubric_version == load_rubric().version}
     parallel = {r.reply_id: (r.total, r.criteria, r.evidence) for r in rows if r.rubric_version == report.new_version}
     assert serial == parallel and len(serial) == len(ids["answers"])
+
+
+def test_the_campaign_toml_rubric_is_used_by_default(replied_campaign, tmp_path):
+    ws, ids = replied_campaign
+    custom = ws.root / "my-rubric.yaml"
+    custom.write_text(POLITENESS_ONLY_RUBRIC)
+    toml = ws.root / "campaign.toml"
+    toml.write_text(toml.read_text().replace('rubric = "default"', 'rubric = "my-rubric.yaml"'))
+    from qualibench.planning import plan_campaign
+    from qualibench.workspace import Workspace
+
+    ws = Workspace.open(ws.root, ws.db_url)
+    plan_campaign(ws)  # stores the new configuration
+    report = score_campaign(ws)
+    assert report.rubric_version == load_rubric(custom).version
+    assert report.scored == len(ids["answers"])

@@ -62,7 +62,9 @@ def resolve_rubric(ws: Workspace, campaign: Campaign | None, rubric: str | Path 
     """Return the rubric asked for, else the campaign's configured one, else the default."""
     name: str | Path | None = rubric
     if name is None and campaign is not None:
-        name = (campaign.config or {}).get("rubric") or None
+        config = campaign.config or {}
+        # campaign.toml's [scoring] rubric = "..." (the config is stored as the TOML was read)
+        name = (config.get("scoring") or {}).get("rubric") or config.get("rubric") or None
     if isinstance(name, str) and (name.endswith((".yaml", ".yml")) or "/" in name):
         candidate = Path(name)
         if not candidate.is_absolute() and (ws.root / candidate).exists():
