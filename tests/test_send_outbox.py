@@ -170,7 +170,14 @@ def test_kill_9_at_random_moments_then_rerun_sends_each_probe_once(
     states = Counter(p.state for p in _probes(ws))
     assert states == {ProbeState.SENT.value: 200}, f"seed {seed}: {states}"
     assert set(ids) == {p.message_id for p in probes}, f"seed {seed}: some never arrived"
-    print(f"{imap_kind} seed {seed}: {kills} kills, {len(ids)} messages received once each")
+    with ws.session() as s:
+        from qualibench.models import Event
+
+        events = list(s.exec(select(Event)))
+    found_sent = sum("Sent folder after" in str(e.payload.get("detail", "")) for e in events)
+    requeued = sum(str(e.payload.get("reason", "")).startswith("reconciled") for e in events)
+    print(f"{imap_kind} seed {seed}: {kills} kills, {len(ids)} messages received once each; "
+          f"reconciled after a kill: {found_sent} found sent, {requeued} found unsent")
 
 
 def _imap_server(request, kind: str):
