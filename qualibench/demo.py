@@ -259,8 +259,12 @@ def demo_env(world: DemoWorld, seed: int = 0):  # type: ignore[no-untyped-def]
 
 def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
              progress: Progress | None = None, db_url: str | None = None,
-             formats: tuple[str, ...] = ("html", "pdf")) -> DemoResult:
-    """Run a whole demo campaign into folder `out` and return its figures and report paths."""
+             formats: tuple[str, ...] = ("html", "pdf"),
+             channels: tuple[str, ...] | None = None) -> DemoResult:
+    """Run a whole demo campaign into folder `out` and return its figures and report paths.
+
+    `channels` defaults to every channel the world and this install support.
+    """
     if lang not in ("fr", "en"):
         raise QualibenchError(f"language {lang!r} is not available", "use --lang fr or --lang en")
     if not 1 <= brands <= 5000:
@@ -279,7 +283,7 @@ def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
         with demo_env(world, seed):
             with timer.stage("plan"):
                 ws = prepare_campaign(world, out, brands=brands, seed=seed, lang=lang,
-                                      db_url=db_url)
+                                      db_url=db_url, channels=channels)
                 with ws.session() as s:
                     result.probes = len(list(s.exec(select(Probe.id))))
             run_campaign_time(ws, world, timer, progress=progress)

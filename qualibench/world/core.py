@@ -234,10 +234,12 @@ class DemoWorld:
         body_part = msg.get_body(preferencelist=("plain", "html"))
         body = body_part.get_content() if body_part is not None else ""
         from_name, from_addr = parseaddr(str(msg.get("From", "")))
-        reply_to = str(msg.get("Reply-To", "")) or from_addr
+        from_addr = from_addr or parseaddr(envelope_from)[1]
+        # Answer to Reply-To, else From, else the envelope sender, as a mail agent would.
+        reply_to = next((a for _, a in getaddresses([str(msg.get("Reply-To", ""))]) if "@" in a),
+                        from_addr)
         inc = Incoming(
-            brand=brand, mail_from=envelope_from or from_addr,
-            reply_to=getaddresses([reply_to])[0][1] or from_addr,
+            brand=brand, mail_from=envelope_from or from_addr, reply_to=reply_to,
             from_name=from_name, subject=str(msg.get("Subject", "")), body=body,
             message_id=str(msg.get("Message-ID", "")).strip(),
             references=str(msg.get("References", "")), received_at=when,

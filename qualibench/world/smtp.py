@@ -7,6 +7,7 @@ to prove each probe was received exactly once.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,7 +59,9 @@ class WorldSMTP:
         from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
         # aiosmtpd logs a warning about its own use of a deprecated attribute on each AUTH.
-        logging.getLogger("mail.log").addFilter(_NoLoginDataNoise())
+        mail_log = logging.getLogger("mail.log")
+        if not any(isinstance(f, _NoLoginDataNoise) for f in mail_log.filters):
+            mail_log.addFilter(_NoLoginDataNoise())
 
         world = self
 
@@ -93,10 +96,19 @@ class WorldSMTP:
         handler = Handler()
         sock = loopback_socket(port)
 
+        class NoDelaySMTP(SMTP):
+            def connection_made(self, transport):  # type: ignore[no-untyped-def]
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    # Multi-line replies (EHLO) are written line by line: without TCP_NODELAY
+                    # Nagle holds each later line for the client's delayed ACK.
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                super().connection_made(transport)
+
         def factory() -> SMTP:
             # Loopback only: AUTH over plain text is allowed here, never on a real network.
-            return SMTP(handler, hostname="mx.demo.example", authenticator=authenticator,
-                        auth_require_tls=False, auth_required=False)
+            return NoDelaySMTP(handler, hostname="mx.demo.example", authenticator=authenticator,
+                               auth_require_tls=False, auth_required=False)
 
         self._server = await self._loop.loop.create_server(factory, sock=sock)
         return sock.getsockname()[1]
