@@ -165,14 +165,20 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
     excerpt = _excerpt_tools(session, cid, L, pseudonymise_excerpts)
     brands = []
     brand_rows = rank_table(analysis.brands, rules)
-    by_brand = {k: g for k, g in sent.groupby("brand_key")}
+    # Plain dicts grouped once: per-brand DataFrames cost more than the whole rest of the report.
+    by_brand: dict[str, list[dict]] = {}
+    for t in sent.to_dict("records"):
+        by_brand.setdefault(t["brand_key"], []).append(t)
     scen_titles = dict(zip(analysis.scenarios["scenario"], analysis.scenarios["scenario_title"], strict=True))
-    bc_by_brand = {k: g.to_dict("records") for k, g in bc.groupby("brand_key")}
+    bc_by_brand: dict[str, list[dict]] = {}
+    for r in bc.to_dict("records"):
+        bc_by_brand.setdefault(r["brand_key"], []).append(r)
     for b in brand_rows.to_dict("records"):
         bt = by_brand[b["brand_key"]]
-        scored = bt[bt["answered"] & bt["quality"].notna()].sort_values("quality")
-        best = scored.iloc[-1] if len(scored) else None
-        worst = scored.iloc[0] if len(scored) > 1 else None
+        scored = sorted((t for t in bt if t["answered"] and t["quality"] == t["quality"]),
+                        key=lambda t: t["quality"])
+        best = scored[-1] if scored else None
+        worst = scored[0] if len(scored) > 1 else None
         brands.append({
             "name": b["brand"], "sector": b["sector"], "key": b["brand_key"], "fig": _figures(b, f),
             "ci": f"{f.num(b['index_low'])} – {f.num(b['index_high'])}",
@@ -232,13 +238,13 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
     }
 
 
-def _test_grid(bt: pd.DataFrame, scen_titles: dict, ch_label, L: dict, f: Formatter) -> dict:
+def _test_grid(bt: list[dict], scen_titles: dict, ch_label, L: dict, f: Formatter) -> dict:
     """Return a brand's tests as a channel x scenario grid; each cell lists its tests' outcomes.
 
     A grid has a few cells where a row per test has many, which keeps 500-brand PDFs fast.
     """
     cells: dict[tuple[str, str], list[dict]] = {}
-    for t in bt.to_dict("records"):
+    for t in bt:
         state = "answered" if t["answered"] else ("undeliverable" if t["undeliverable"] else "unanswered")
         cells.setdefault((t["channel"], t["scenario"]), []).append({
             "ok": bool(t["answered"]), "state": L.get("state_" + state, state), "sent": f.date(t["sent_at"]),
