@@ -73,20 +73,31 @@ def default_workers(n_replies: int) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+Pending = Callable[[], list[ScoredRow]]
+
+
 @contextmanager
 def batch_scorer(rub: Rubric, scenarios: dict[int, dict], personas: dict[int, str],
-                 workers: int) -> Iterator[Callable[[list[ReplyRow]], list[ScoredRow]]]:
-    """Yield a function scoring a list of reply rows, with `workers` processes (1: in this one)."""
+                 workers: int) -> Iterator[Callable[[list[ReplyRow]], Pending]]:
+    """Yield `submit(rows)`, which starts scoring rows and returns a function giving the results.
+
+    With `workers` > 1 the rows are scored in other processes while the caller reads the next
+    rows and writes the previous results; with 1 they are scored at once in this process.
+    """
     if workers <= 1:
-        yield lambda rows: score_rows(rows, rub, scenarios, personas)
+        def now(rows: list[ReplyRow]) -> Pending:
+            done = score_rows(rows, rub, scenarios, personas)
+            return lambda: done
+
+        yield now
         return
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("fork" if "fork" in methods else "spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(str(rub.source), rub.version, scenarios, personas)) as pool:
-        def run(rows: list[ReplyRow]) -> list[ScoredRow]:
+        def later(rows: list[ReplyRow]) -> Pending:
             size = max(1, -(-len(rows) // workers))
-            parts = [rows[i:i + size] for i in range(0, len(rows), size)]
-            return [r for part in pool.map(_score_in_worker, parts) for r in part]
+            futures = [pool.submit(_score_in_worker, rows[i:i + size]) for i in range(0, len(rows), size)]
+            return lambda: [r for f in futures for r in f.result()]
 
-        yield run
+        yield later

@@ -110,9 +110,22 @@ def _score_missing(ws: Workspace, session: Session, campaign: Campaign, rub: Rub
     now = ws.clock.now()
     scored = 0
     count = workers if workers is not None else default_workers(len(todo))
-    with batch_scorer(rub, scenarios, personas, count) as score_chunk:
+
+    def write(scored_rows: list) -> int:
+        batch = [
+            {"campaign_id": cid, "reply_id": rid, "rubric_name": rub.name,
+             "rubric_version": rub.version, "scorer": AUTO, "total": total,
+             "criteria": criteria, "evidence": evidence, "justification": why, "created_at": now}
+            for rid, total, criteria, evidence, why in scored_rows
+        ]
+        if batch:
+            session.execute(Score.__table__.insert(), batch)  # type: ignore[attr-defined]
+        return len(batch)
+
+    with batch_scorer(rub, scenarios, personas, count) as submit:
+        pending = None
         # Plain column tuples, a chunk at a time: loading 100,000 ORM objects would cost more
-        # than scoring them.
+        # than scoring them. While workers score a chunk, the previous one is written.
         for lo in range(0, len(todo), BATCH):
             rows = session.execute(
                 select(Reply.id, Reply.text, Reply.language, Reply.signature, Probe.scenario_id,
@@ -121,15 +134,14 @@ def _score_missing(ws: Workspace, session: Session, campaign: Campaign, rub: Rub
                 .where(Reply.id.in_(todo[lo:lo + BATCH]))  # type: ignore[union-attr]
                 .order_by(Reply.id)  # type: ignore[arg-type]
             ).all()
-            batch = [
-                {"campaign_id": cid, "reply_id": rid, "rubric_name": rub.name,
-                 "rubric_version": rub.version, "scorer": AUTO, "total": total,
-                 "criteria": criteria, "evidence": evidence, "justification": why, "created_at": now}
-                for rid, total, criteria, evidence, why in score_chunk([tuple(r) for r in rows])
-            ]
-            if batch:
-                session.execute(Score.__table__.insert(), batch)  # type: ignore[attr-defined]
-            scored += len(batch)
+            started = submit([tuple(r) for r in rows])
+            if pending is not None:
+                scored += write(pending())
+                if progress is not None:
+                    progress(scored, len(todo))
+            pending = started
+        if pending is not None:
+            scored += write(pending())
             if progress is not None:
                 progress(scored, len(todo))
     if todo:
