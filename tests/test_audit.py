@@ -186,3 +186,21 @@ def test_agreement_report_compares_auditors_and_auto(replied_campaign):
     top = next(g for g in report.gaps if {g.first, g.second} == {"auditor:ana", "auditor:ben"})
     assert top.reply_id == ids["answers"][2] and top.criterion == "relevance" and top.size >= 20
     assert "relevance" in report.auditors_alpha
+
+
+def test_a_reply_that_looks_like_a_formula_stays_text(replied_campaign, tmp_path):
+    ws, ids = replied_campaign
+    from qualibench.models import Reply
+
+    with ws.session() as s:
+        reply = s.get(Reply, ids["answers"][0])
+        reply.text = '=HYPERLINK("http://evil.example","click")'
+        s.add(reply)
+    score_campaign(ws)
+    path = tmp_path / "sheet.xlsx"
+    export_audit_sheet(ws, path, blind=True)
+    sheet = load_workbook(path)["audit"]
+    cell = sheet.cell(row=2, column=_columns(sheet)["reply"])
+    assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
+    _fill(path, {2: _full(3)})
+    assert import_audit_sheet(ws, path, "ana").recorded == 1  # the text still matches the database

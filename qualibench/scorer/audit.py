@@ -159,6 +159,10 @@ def export_audit_sheet(ws: Workspace, path: Path | str, *, blind: bool,
                 values += [auto.total, *(auto.criteria.get(c) for c in rub.criteria),
                            _clean(_evidence_text(auto.evidence))]
         sheet.append(values + [None] * len(editable))
+        for cell in sheet[sheet.max_row]:
+            # A brand's text starting with "=" must stay text, never become a live formula.
+            if cell.data_type == "f":
+                cell.data_type = "s"
     _style(sheet, len(READ_ONLY) + len(auto_cols), len(editable))
     about = wb.create_sheet(ABOUT)
     for key, value in (("format", FORMAT), ("campaign", slug), ("rubric_name", rub.name),
