@@ -112,13 +112,14 @@ def lemma_view(text: str, language: str | None, *, folded: str | None = None,
         language = detect_language(words, default)
     lang = language if language in ("fr", "en") else default
     cache = _LEMMA_CACHE.setdefault(lang, {})
-    lemmas = []
-    for (s, e), word in zip(spans, words, strict=True):
-        token = low[s:e]
-        lem = cache.get(token)
-        if lem is None:
-            lem = cache[token] = lemma(token, lang) if token.isalpha() else word
-        lemmas.append(lem)
+    tokens = [low[s:e] for s, e in spans]
+    get = cache.get
+    lemmas = [get(t) for t in tokens]
+    if None in lemmas:  # first sight of some words: lemmatise and remember them
+        for i, lem in enumerate(lemmas):
+            if lem is None:
+                token = tokens[i]
+                lemmas[i] = cache[token] = lemma(token, lang) if token.isalpha() else words[i]
     return LemmaView(" ".join(lemmas), spans, lemmas, words, language)
 
 
