@@ -37,6 +37,14 @@ MARKER = ".qualibench-demo"
 WAVE_START = date(2026, 3, 2)  # a Monday, so the first send slots open at once
 STEP = timedelta(hours=1)  # the clock never jumps further than this while events are due
 COLLECT_EVERY = timedelta(hours=4)  # like a cron'd `qualibench collect`
+SEND_EVERY = timedelta(minutes=15)  # like a cron'd `qualibench send`: slots are met within it
+
+
+def _ceil(when: datetime, step: timedelta) -> datetime:
+    """Return `when` rounded up to the next multiple of `step` (UTC epoch based)."""
+    seconds = step.total_seconds()
+    ts = when.timestamp()
+    return datetime.fromtimestamp(-(-ts // seconds) * seconds, tz=UTC)
 
 
 @dataclass
@@ -221,7 +229,8 @@ def run_campaign_time(ws: Workspace, world: DemoWorld, timer: _Timer | None = No
         candidates = [end]
         if planned is not None:
             # A due probe outside its brand's send slot waits: look again an hour later.
-            candidates.append(max(planned, now + STEP) if planned <= now else planned)
+            candidates.append(max(planned, now + STEP) if planned <= now
+                              else _ceil(planned, SEND_EVERY))
         due = world.next_due()
         if due is not None:
             candidates.append(due)
