@@ -202,6 +202,7 @@ def run_campaign_time(ws: Workspace, world: DemoWorld, timer: _Timer | None = No
     from .collecting import collect
     from .sending import send_due_probes
 
+    shoppers = _shoppers(world)
     timer = timer or _Timer(DemoResult(folder=ws.root, brands=0))
     end = min(_window_end(ws), until) if until else _window_end(ws)
     start = world.clock.now()
@@ -215,6 +216,12 @@ def run_campaign_time(ws: Workspace, world: DemoWorld, timer: _Timer | None = No
             with timer.stage("send"):
                 send_due_probes(ws)
             planned = _next_planned(ws)
+        mission_at = None
+        if shoppers is not None:
+            # People send what a robot cannot (captcha forms, assisted channels).
+            with timer.stage("assisted"):
+                shoppers.work(ws)
+                mission_at = _next_mission(ws)
         with timer.stage("brands"):
             waiting += world.deliver_due()
         if collect_every and waiting and world.clock.now() - last_collect >= collect_every:
@@ -234,6 +241,8 @@ def run_campaign_time(ws: Workspace, world: DemoWorld, timer: _Timer | None = No
         due = world.next_due()
         if due is not None:
             candidates.append(due)
+        if mission_at is not None:
+            candidates.append(max(mission_at, now + STEP) if mission_at <= now else mission_at)
         if waiting and collect_every:
             candidates.append(last_collect + collect_every)
         world.clock.set(max(min(candidates), world.clock.now()))
@@ -241,6 +250,22 @@ def run_campaign_time(ws: Workspace, world: DemoWorld, timer: _Timer | None = No
     if collect_every:
         with timer.stage("collect"):
             collect(ws)
+
+
+def _shoppers(world: DemoWorld) -> Any:
+    """Return the world's simulated shoppers, or None when the assisted module is absent."""
+    try:
+        from .world.shoppers import SimulatedShoppers
+    except ImportError:
+        return None
+    return SimulatedShoppers(world, seed=world.seed)
+
+
+def _next_mission(ws: Workspace) -> datetime | None:
+    from .assisted import next_missions
+
+    missions = next_missions(ws, 1)
+    return missions[0].when if missions else None
 
 
 def prepare_campaign(world: DemoWorld, out: Path, *, brands: int, seed: int = 0,
