@@ -22,12 +22,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import func, select
+from sqlmodel import select
 
 from .errors import QualibenchError
 from .models import Probe, ProbeState, Reply, ReplyKind
 from .workspace import Workspace
 from .world import DemoWorld, SimBrand
+from .world.timeline import StageTimer, run_campaign_time
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -35,16 +36,6 @@ PASSWORD_ENV = "QB_DEMO_SHOPPER_PASSWORD"  # noqa: S105 -- a variable name, not 
 TOKEN_ENV = "QB_DEMO_X_TOKEN"  # noqa: S105 -- a variable name, not a secret
 MARKER = ".qualibench-demo"
 WAVE_START = date(2026, 3, 2)  # a Monday, so the first send slots open at once
-STEP = timedelta(hours=1)  # the clock never jumps further than this while events are due
-COLLECT_EVERY = timedelta(hours=4)  # like a cron'd `qualibench collect`
-SEND_EVERY = timedelta(minutes=15)  # like a cron'd `qualibench send`: slots are met within it
-
-
-def _ceil(when: datetime, step: timedelta) -> datetime:
-    """Return `when` rounded up to the next multiple of `step` (UTC epoch based)."""
-    seconds = step.total_seconds()
-    ts = when.timestamp()
-    return datetime.fromtimestamp(-(-ts // seconds) * seconds, tz=UTC)
 
 
 @dataclass
@@ -159,115 +150,6 @@ def write_campaign(world: DemoWorld, out: Path, *, brands: int, seed: int, lang:
     (out / "brands.csv").write_text(brands_csv(world.brands, world.site_url), encoding="utf-8")
 
 
-def _next_planned(ws: Workspace) -> datetime | None:
-    with ws.session() as s:
-        cid = ws.campaign(s).id
-        return s.exec(select(func.min(Probe.planned_at)).where(
-            Probe.campaign_id == cid, Probe.state == ProbeState.PLANNED.value)).one()
-
-
-def _window_end(ws: Workspace) -> datetime:
-    with ws.session() as s:
-        cid = ws.campaign(s).id
-        end = s.exec(select(func.max(Probe.window_ends_at)).where(Probe.campaign_id == cid)).one()
-    return end or (ws.clock.now() + timedelta(days=14))
-
-
-class _Timer:
-    def __init__(self, result: DemoResult) -> None:
-        self.result = result
-
-    @contextmanager
-    def stage(self, name: str):  # type: ignore[no-untyped-def]
-        t = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.result.stages[name] = self.result.stages.get(name, 0.0) + time.perf_counter() - t
-
-
-def run_campaign_time(ws: Workspace, world: DemoWorld, timer: _Timer | None = None, *,
-                      progress: Progress | None = None,
-                      collect_every: timedelta | None = COLLECT_EVERY,
-                      until: datetime | None = None) -> None:
-    """Drive the clock from the first send slot to the end of the last window.
-
-    Each step sends what is due, lets the brands' replies arrive and, like a scheduled
-    `qualibench collect`, collects at most every `collect_every` of virtual time. Delays do
-    not depend on that period: they come from the servers' timestamps (INTERNALDATE,
-    created_at). The clock jumps to the next event (a planned send, a reply due) but never by
-    more than STEP while probes wait for their slot, so send slots are honoured.
-    `collect_every=None` never collects (tests collect themselves); `until` stops earlier.
-    """
-    from .collecting import collect
-    from .sending import send_due_probes
-
-    shoppers = _shoppers(world)
-    timer = timer or _Timer(DemoResult(folder=ws.root, brands=0))
-    end = min(_window_end(ws), until) if until else _window_end(ws)
-    start = world.clock.now()
-    total = max(1, int((end - start).total_seconds()))
-    last_collect = start
-    waiting = 0  # replies delivered since the last collect
-    while True:
-        now = world.clock.now()
-        planned = _next_planned(ws)
-        if planned is not None and planned <= now:
-            with timer.stage("send"):
-                send_due_probes(ws)
-            planned = _next_planned(ws)
-        mission_at = None
-        if shoppers is not None:
-            # People send what a robot cannot (captcha forms, assisted channels).
-            with timer.stage("assisted"):
-                shoppers.work(ws)
-                mission_at = _next_mission(ws)
-        with timer.stage("brands"):
-            waiting += world.deliver_due()
-        if collect_every and waiting and world.clock.now() - last_collect >= collect_every:
-            with timer.stage("collect"):
-                collect(ws)
-            last_collect, waiting = world.clock.now(), 0
-        if progress:
-            progress("campaign", min(total, int((world.clock.now() - start).total_seconds())),
-                     total)
-        if now >= end:
-            break
-        candidates = [end]
-        if planned is not None:
-            # A due probe outside its brand's send slot waits: look again an hour later.
-            candidates.append(max(planned, now + STEP) if planned <= now
-                              else _ceil(planned, SEND_EVERY))
-        due = world.next_due()
-        if due is not None:
-            candidates.append(due)
-        if mission_at is not None:
-            candidates.append(max(mission_at, now + STEP) if mission_at <= now else mission_at)
-        if waiting and collect_every:
-            candidates.append(last_collect + collect_every)
-        world.clock.set(max(min(candidates), world.clock.now()))
-    world.deliver_due()
-    if collect_every:
-        with timer.stage("collect"):
-            collect(ws)
-
-
-def _shoppers(world: DemoWorld) -> Any:
-    """Return the world's simulated shoppers, or None when the assisted module is absent."""
-    try:
-        from .world.shoppers import SimulatedShoppers
-    except ImportError:
-        return None
-    return SimulatedShoppers(world, seed=world.seed)
-
-
-def _next_mission(ws: Workspace) -> datetime | None:
-    from .assisted import next_missions
-
-    missions = next_missions(ws, 1)
-    return missions[0].when if missions else None
-
-
 def prepare_campaign(world: DemoWorld, out: Path, *, brands: int, seed: int = 0,
                      lang: str = "fr", db_url: str | None = None,
                      channels: tuple[str, ...] | None = None) -> Workspace:
@@ -306,7 +188,7 @@ def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
     started = time.perf_counter()
     out = Path(out).resolve()
     result = DemoResult(folder=out, brands=brands)
-    timer = _Timer(result)
+    timer = StageTimer()
     _prepare_folder(out)
     start = datetime.combine(WAVE_START, datetime.min.time(), tzinfo=UTC) + timedelta(hours=6)
     with timer.stage("world"):
@@ -326,12 +208,13 @@ def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
     finally:
         with timer.stage("world"):
             world.stop()
+    result.stages = timer.stages
     _figures(ws, result)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _finish(ws: Workspace, result: DemoResult, timer: _Timer, lang: str,
+def _finish(ws: Workspace, result: DemoResult, timer: StageTimer, lang: str,
             formats: tuple[str, ...], progress: Progress | None) -> None:
     """Close windows, score, analyse, award and report with whatever this install provides."""
     missing = result.missing
