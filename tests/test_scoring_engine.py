@@ -148,3 +148,28 @@ def test_scenario_spec_and_dict_give_the_same_deterministic_result(rubric, deliv
     a = score_reply(text, delivery, rubric, persona_name="Claire Martin")
     b = score_reply(text, spec, rubric, persona_name="Claire Martin")
     assert a.to_dict() == b.to_dict() == score_reply(text, delivery, rubric, persona_name="Claire Martin").to_dict()
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from([
+    "Bonjour Claire,", "Merci", "désolé", "CMD-482913", "expédiée", "49,90 €", "\n", " ", "> quoted",
+    "Le 3 mars, X a écrit :", "0 892 35 00 00", "İ", "Profitez", "Cordialement,\nJulien", "rembourssement",
+])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=12)), max_size=25))
+def test_any_text_gets_bounded_points_and_spans_that_cite_it(pieces):
+    rubric = load_rubric()
+    scenario = yaml.safe_load((SCENARIOS / "fr-delivery-late.yaml").read_text())
+    text = "".join(pieces)
+    res = score_reply(text, scenario, rubric, persona_name="Claire Martin", fills={"order_number": "CMD-482913"})
+    for crit, pts in res.criteria.items():
+        assert 0 <= pts <= rubric.weight(crit)
+    assert res.total == pytest.approx(sum(res.criteria.values()))
+    for spans in res.evidence.values():
+        for s in spans:
+            if s.start >= 0 and s.end > s.start:
+                assert text[s.start:s.end] == s.text
