@@ -104,6 +104,7 @@ def test_premium_number_deflection_costs_relevance_with_a_negative_span(rubric, 
     negative = [s for s in res.evidence["relevance"] if s.points < 0]
     assert negative and "premium" in negative[0].why
     assert "0 892" in negative[0].text or "€/min" in negative[0].text
+    assert not any("concrete" in s.why for s in res.evidence["relevance"])  # a per-minute price is no answer
 
 
 def test_asking_again_for_the_order_number_costs_personalisation(rubric, delivery):

@@ -127,7 +127,9 @@ def _request_specifics(request: str, language: str, names: tuple[str, ...],
 
 
 _CONCRETE = re.compile(
-    r"\b\d{1,2}/\d{1,2}\b|\b\d+(?:\.\d+)?\s?(?:€|eur|£|\$|cm|mm)|[£$€]\s?\d+"
+    # A price per minute is a premium-rate line, not a concrete answer.
+    r"\b\d{1,2}/\d{1,2}\b|\b\d+(?:\.\d+)?\s?(?:€|eur|£|\$|cm|mm)(?!\s?(?:/|par|per|a)\s?min)"
+    r"|[£$€]\s?\d+(?:\.\d+)?(?!\d|\.\d|\s?(?:/|par|per|a)\s?min)"
     r"|\b\d+\s?(?:jours?|heures?|h|days?|hours?|working days|years?|ans?|semaines?|weeks?)\b"
     r"|\b(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|demain|aujourd'hui|monday|tuesday|wednesday"
     r"|thursday|friday|saturday|tomorrow|today)\b|\b[a-z0-9]*\d[a-z0-9]{7,}\b"
