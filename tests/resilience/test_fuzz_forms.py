@@ -6,8 +6,10 @@ and tests/test_campaign_fuzz.py.)
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml.etree import ParserError
 
 from qualibench.channels.formparse import assign_roles, fill_values, parse_forms
 
@@ -50,6 +52,10 @@ def test_any_page_parses_to_forms_or_none(page, base):
         # lxml refuses some inputs outright (NUL bytes, encoding declarations): a clear error.
         assert str(exc)
         return
+    except ParserError as exc:
+        # Known crash pinned below (a page of only comments or whitespace-like markup).
+        assert "Document is empty" in str(exc)
+        return
     for form in forms:
         assign_roles(form)
         pairs, missing = fill_values(form, {"first_name": "Marie", "last_name": "Durand",
@@ -60,3 +66,10 @@ def test_any_page_parses_to_forms_or_none(page, base):
         # A honeypot is never filled: a robot filling it would be silently dropped by the site.
         honeypots = {f.name for f in form.fields if f.honeypot}
         assert not any(k in honeypots and v for k, v in pairs)
+
+
+@pytest.mark.xfail(strict=True, raises=ParserError, reason=(
+    "found by the fuzzer, reported to the forms owner: a page that holds only a comment makes "
+    "lxml raise ParserError('Document is empty') out of parse_forms instead of giving no form"))
+def test_a_page_of_only_a_comment_has_no_form():
+    assert parse_forms("<!--></!-->", "http://127.0.0.1:8000/brand/contact") == []
