@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,9 @@ def test_run_demo_runs_the_pipeline_and_gives_sane_figures(tmp_path, db_url):
     assert len(replies) >= result.answered
     assert sum(p.first_answer_at is not None for p in probes) >= result.answered
     assert all(p.first_answer_at > p.sent_at for p in probes if p.first_answer_at and p.sent_at)
+    # Virtual time is honoured: nothing goes out before its drawn slot, nor days after it.
+    sent = [p for p in probes if p.sent_at and p.planned_at]
+    assert sent and all(p.planned_at <= p.sent_at <= p.planned_at + timedelta(days=3) for p in sent)
 
 
 def test_demo_refuses_a_folder_it_did_not_write(tmp_path):
