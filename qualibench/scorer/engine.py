@@ -19,6 +19,7 @@ from .text import (
     is_stopword,
     lemma_phrase,
     lemma_view,
+    lower_and_fold,
     scored_part,
 )
 
@@ -151,8 +152,8 @@ def score_reply(
     _sid, scenario_lang, body, kps = _scenario_fields(scenario)
     fills = {k: str(v) for k, v in (fills or {}).items() if v not in (None, "")}
     part = scored_part(text)
-    folded = fold(part)
-    view = lemma_view(part, language or None, folded=folded, default=scenario_lang)
+    lowered, folded = lower_and_fold(part)
+    view = lemma_view(part, language or None, folded=folded, lowered=lowered, default=scenario_lang)
     reply_lang = view.language
     lex = rubric.lexicon(reply_lang, scenario_lang)
     names = _names(persona_name)

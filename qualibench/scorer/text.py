@@ -35,10 +35,13 @@ _DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
 
 def fold(text: str) -> str:
     """Return `text` lowercased, accent-free, decimal commas as points: same length as `text`."""
-    lowered = text.lower()
-    if len(lowered) != len(text):  # a few exotic capitals lowercase to two characters
-        lowered = "".join(c.lower()[0] for c in text)
-    return _DECIMAL_COMMA.sub(".", lowered.translate(_FOLD))
+    return _DECIMAL_COMMA.sub(".", _lower_same_length(text).translate(_FOLD))
+
+
+def lower_and_fold(text: str) -> tuple[str, str]:
+    """Return `text` lowercased (accents kept) and folded, both the length of `text`."""
+    lowered = _lower_same_length(text)
+    return lowered, _DECIMAL_COMMA.sub(".", lowered.translate(_FOLD))
 
 
 # A reference such as CMD-482913 or ORD-730045 is one token; so is a number like 59.5.
@@ -97,14 +100,14 @@ _LEMMA_CACHE: dict[str, dict[str, str]] = {}
 
 
 def lemma_view(text: str, language: str | None, *, folded: str | None = None,
-               default: str = "fr") -> LemmaView:
+               lowered: str | None = None, default: str = "fr") -> LemmaView:
     """Return the lemma view of `text`; with language None, the language is detected first.
 
     Tokens are found once on the folded text (same offsets as `text`); the lowercased original
     token, accents included, is what gets lemmatised.
     """
     folded = folded if folded is not None else fold(text)
-    low = _lower_same_length(text)
+    low = lowered if lowered is not None else _lower_same_length(text)
     matches = list(TOKEN_RE.finditer(folded))
     words = [m.group() for m in matches]
     spans = [m.span() for m in matches]
