@@ -9,15 +9,18 @@ simply finishes the second pass; killed inside the first, it re-fetches one batc
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, insert
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from .channels.base import load_channels
@@ -251,8 +254,8 @@ def _process(ws: Workspace, campaign_id: int, status: InboundStatus, report: Col
                 was = inbound.status
                 reply = process_inbound(ws, session, inbound)
                 status = inbound.status
-        except QualibenchError:
-            raise
+        except (QualibenchError, SQLAlchemyError):
+            raise  # the database's own failures are not the message's fault
         except Exception as exc:  # a parser bug on one odd message must not block the others
             with ws.session() as session:
                 inbound = session.get(InboundMessage, inbound_id)
@@ -304,8 +307,50 @@ def _inbound_count(session: Session, campaign_id: int) -> int:
         InboundMessage.campaign_id == campaign_id)).one()
 
 
+class CollectBusy(QualibenchError):
+    """Another collect holds this campaign's lock."""
+
+
+@contextlib.contextmanager
+def collect_lock(ws: Workspace) -> Iterator[None]:
+    """Hold the campaign's collect lock: two runs at once would race to record the same reply.
+
+    An flock dies with its process, so a run killed with -9 leaves no stale lock.
+    """
+    fd = os.open(ws.root / ".qualibench-collect.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CollectBusy(
+                "another `qualibench collect` is running on this campaign",
+                "let it finish (or stop it); the next run picks up whatever it left",
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _database_failures() -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        cause = str(exc.orig or exc).strip().splitlines()[0]
+        raise QualibenchError(
+            f"the database failed while collecting: {cause}",
+            "if it is locked, close the program holding it; if the disk is full, free space; "
+            "then rerun `qualibench collect`: mail already stored is kept and not fetched twice",
+        ) from None
+
+
 def collect(ws: Workspace, *, progress: Progress | None = None, api: bool = True) -> CollectReport:
     """Return the CollectReport of one pass over every IMAP account (and API channels)."""
+    with collect_lock(ws), _database_failures():
+        return _collect(ws, progress=progress, api=api)
+
+
+def _collect(ws: Workspace, *, progress: Progress | None, api: bool) -> CollectReport:
     started = time.perf_counter()
     report = CollectReport()
     with ws.session() as session:
@@ -345,7 +390,7 @@ def watch(ws: Workspace, *, on_report: Callable[[CollectReport], None] | None = 
         failed = False
         try:
             result = collect(ws)
-        except RemoteFailure as exc:
+        except (RemoteFailure, CollectBusy) as exc:
             failed = True
             # A server down for a while must not end a watch meant to run for days.
             result = CollectReport(warnings=[f"{exc.message}; retrying in {poll_seconds:.0f} s"])

@@ -284,3 +284,15 @@ def test_watch_survives_a_server_outage(world):
     assert passes == 2
     assert reports[0].warnings and "retrying" in reports[0].warnings[0]
     assert reports[1].new == 1 and reports[1].matched == 1
+
+
+def test_a_second_collect_while_one_runs_says_so_and_stores_nothing(world):
+    from qualibench.collecting import CollectBusy, collect_lock
+
+    ws, probes, server = world
+    server.deliver(SHOPPER, reply_bytes(probes[0], HUMAN))
+    with collect_lock(ws), pytest.raises(CollectBusy) as busy:
+        collect(ws)
+    assert "another `qualibench collect`" in busy.value.message and busy.value.hint
+    assert _rows(ws, InboundMessage) == []
+    assert collect(ws).new == 1  # the lock is released with its holder
