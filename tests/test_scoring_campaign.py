@@ -92,6 +92,8 @@ def test_effective_scores_prefer_auditors_and_flag_disagreement(replied_campaign
         eff = effective_scores(s, cid)
         assert eff[third].source == "adjudicator:chef" and not eff[third].needs_adjudication
         assert effective_scores(s, cid, "no-such-version") == {}
+        light = effective_scores(s, cid, totals_only=True)
+        assert {k: (v.total, v.source) for k, v in light.items()} == {k: (v.total, v.source) for k, v in eff.items()}
 
 
 def test_scoring_in_worker_processes_gives_the_same_rows(replied_campaign, tmp_path):

@@ -153,7 +153,7 @@ def _score_missing(ws: Workspace, session: Session, campaign: Campaign, rub: Rub
 
 def brand_ranking(session: Session, campaign_id: int, rubric_version: str | None) -> dict[str, float]:
     """Return brand name -> mean effective score of its scored replies under `rubric_version`."""
-    eff = effective_scores(session, campaign_id, rubric_version)
+    eff = effective_scores(session, campaign_id, rubric_version, totals_only=True)
     if not eff:
         return {}
     brand_of = dict(session.exec(

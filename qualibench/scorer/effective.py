@@ -49,6 +49,7 @@ def effective_scores(
     rubric_version: str | None = None,
     *,
     tolerance: float = DEFAULT_TOLERANCE,
+    totals_only: bool = False,
 ) -> dict[int, EffectiveScore]:
     """Return reply_id -> the score that counts under `rubric_version`.
 
@@ -56,17 +57,28 @@ def effective_scores(
     `qualibench rescore`). Precedence: the latest adjudicator's score; else the auditors' latest
     scores (one each), averaged when they agree within `tolerance` points, flagged
     `needs_adjudication` (source "adjudicate") when they do not; else the latest automatic score.
-    Replies without any score under that version are absent.
+    Replies without any score under that version are absent. `totals_only`: automatic scores
+    come without their criteria (faster, for rankings over 100,000 replies).
     """
     version = rubric_version or current_rubric_version(session, campaign_id)
     if version is None:
         return {}
     # Only the columns that decide: loading the evidence of 100,000 scores would dominate.
-    rows = session.execute(
-        select(Score.id, Score.reply_id, Score.scorer, Score.total, Score.criteria)
-        .where(Score.campaign_id == campaign_id, Score.rubric_version == version)
-        .order_by(Score.id)  # type: ignore[arg-type]
-    ).all()
+    base = (Score.campaign_id == campaign_id, Score.rubric_version == version)
+    if totals_only:
+        # Auditors' criteria are still needed to tell whether two of them disagree.
+        rows = [(*r, {}) for r in session.execute(
+            select(Score.id, Score.reply_id, Score.scorer, Score.total)
+            .where(*base, Score.scorer == AUTO))]
+        rows += session.execute(
+            select(Score.id, Score.reply_id, Score.scorer, Score.total, Score.criteria)
+            .where(*base, Score.scorer != AUTO)).all()
+        rows.sort(key=lambda r: r[0])
+    else:
+        rows = session.execute(
+            select(Score.id, Score.reply_id, Score.scorer, Score.total, Score.criteria)
+            .where(*base).order_by(Score.id)  # type: ignore[arg-type]
+        ).all()
     by_reply: dict[int, list[_Row]] = defaultdict(list)
     for row in rows:
         by_reply[row[1]].append(_Row(*row))
