@@ -27,9 +27,16 @@ from .channels.base import load_channels
 from .errors import QualibenchError, RemoteFailure
 from .events import log_event
 from .evidence import record_evidence, sha256_hex
-from .mail.imap import DATE_DISAGREEMENT, FolderReport, RawMail, sync_account, wait_for_mail
+from .mail.imap import (
+    DATE_DISAGREEMENT,
+    FolderReport,
+    RawMail,
+    stored_uid,
+    sync_account,
+    wait_for_mail,
+)
 from .matching import match_message
-from .models import Evidence, InboundMessage, InboundStatus, Reply
+from .models import Evidence, InboundMessage, InboundStatus, Reply, SyncState
 from .timing import close_windows
 from .workspace import Workspace
 
@@ -402,12 +409,22 @@ def watch(ws: Workspace, *, on_report: Callable[[CollectReport], None] | None = 
         try:
             if accounts and not failed:
                 wait_for_mail(accounts[0], timeout=idle_timeout, poll_seconds=poll_seconds,
-                              sleep=ws.clock.sleep)
+                              sleep=ws.clock.sleep, last_uid=_last_inbox_uid(ws, accounts[0].name))
             else:
                 ws.clock.sleep(poll_seconds)
         except RemoteFailure:
             ws.clock.sleep(poll_seconds)
     return passes
+
+
+def _last_inbox_uid(ws: Workspace, account: str) -> int | None:
+    """Return the last INBOX UID collected for `account` (None before the first pass)."""
+    with ws.session() as session:
+        campaign_id = ws.campaign(session).id
+        row = session.exec(select(SyncState).where(
+            SyncState.campaign_id == campaign_id, SyncState.account == account,
+            SyncState.folder == "INBOX")).first()
+        return None if row is None else stored_uid(row.last_uid)
 
 
 def unmatched_count(session: Session, campaign_id: int) -> int:

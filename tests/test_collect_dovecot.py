@@ -296,3 +296,15 @@ def test_a_second_collect_while_one_runs_says_so_and_stores_nothing(world):
     assert "another `qualibench collect`" in busy.value.message and busy.value.hint
     assert _rows(ws, InboundMessage) == []
     assert collect(ws).new == 1  # the lock is released with its holder
+
+
+def test_mail_that_arrives_before_idle_begins_is_not_left_waiting(world):
+    from qualibench.mail.imap import wait_for_mail
+
+    ws, probes, server = world
+    account = ws.spec().config.accounts["shopper"]
+    assert collect(ws).new == 0
+    server.deliver(SHOPPER, reply_bytes(probes[0], HUMAN))  # between the pass and the IDLE
+    started = time.monotonic()
+    assert wait_for_mail(account, timeout=20, last_uid=0) == "new"
+    assert time.monotonic() - started < 10

@@ -164,8 +164,12 @@ def _to_column(value: int) -> int:
     return value - 2**32 if value >= 2**31 else value
 
 
-def _from_column(value: int) -> int:
+def stored_uid(value: int) -> int:
+    """Return the unsigned IMAP number kept in a SyncState column (see _to_column)."""
     return value + 2**32 if value < 0 else value
+
+
+_from_column = stored_uid
 
 
 def _aware(value: object) -> datetime | None:
@@ -395,18 +399,24 @@ def wait_for_mail(
     idle_reissue: float = IDLE_REISSUE_SECONDS,
     poll_seconds: float = 60.0,
     sleep: Callable[[float], None] = time.sleep,
+    last_uid: int | None = None,
 ) -> str:
-    """Block until INBOX changes or `timeout` passes; return "idle", "poll" or "timeout".
+    """Block until INBOX changes or `timeout` passes; return "new", "idle", "poll" or "timeout".
 
     Uses IDLE (re-issued every `idle_reissue` seconds, before the 29-minute limit) when the
-    server offers it, otherwise sleeps `poll_seconds` and lets the caller poll.
+    server offers it, otherwise sleeps `poll_seconds` and lets the caller poll. With
+    `last_uid` (the last UID collected), mail that arrived before IDLE began returns "new" at
+    once instead of waiting for the next message.
     """
     client = connect(account)
     try:
         if not client.has_capability("IDLE"):
             sleep(min(poll_seconds, timeout))
             return "poll"
-        client.select_folder("INBOX", readonly=True)
+        selected = client.select_folder("INBOX", readonly=True)
+        uidnext = int(selected.get(b"UIDNEXT", 0) or 0)
+        if last_uid is not None and uidnext > last_uid + 1:
+            return "new"
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             client.idle()
