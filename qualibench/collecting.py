@@ -189,6 +189,10 @@ def process_inbound(ws: Workspace, session: Session, inbound: InboundMessage) ->
     from .mail.parse import UnparseableMessage, parse_message
     from .probes import record_reply
 
+    if inbound.channel == "x":  # API JSON, not e-mail: matched by conversation / DM thread
+        from .social import process_api_inbound
+
+        return process_api_inbound(ws, session, inbound)
     raw = ws.evidence.get(inbound.sha256)
     try:
         msg = parse_message(raw)

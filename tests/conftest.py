@@ -16,6 +16,7 @@ import pytest
 from qualibench.db import dispose_engines
 
 _PLUGINS = Path(__file__).parent / "plugins"
+pytest.register_assert_rewrite("tests.plugins")
 
 
 def _importable_plugins() -> list[str]:

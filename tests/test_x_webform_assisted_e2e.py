@@ -8,11 +8,10 @@ import pytest
 from sqlmodel import select
 
 from qualibench.assisted import next_missions, record_reply, record_sent
-from qualibench.channels.x import XChannel
+from qualibench.collecting import collect
 from qualibench.clock import VirtualClock
 from qualibench.models import Brand, Probe, Reply, Score
 from qualibench.sending import send_due_probes
-from qualibench.social import ingest_items
 from tests.factories import make_campaign
 
 ANSWER = ("Bonjour, nous sommes désolés pour ce retard. Nous avons vérifié votre commande : le "
@@ -28,7 +27,7 @@ def test_form_x_and_assisted_probes_run_end_to_end(tmp_path, db_url, brand_site,
     ws = make_campaign(tmp_path, db_url, brands=3, channels=("webform", "x", "facebook"),
                        clock=clock, site_url=brand_site.base_url,
                        x_api={"token_env": "QB_TEST_X_TOKEN", "api_base": x_api.base_url},
-                       per_domain_seconds=1)
+                       per_domain_seconds=1, mail={"smtp_host": "", "imap_host": ""})
     with ws.session() as s:
         brands = list(s.exec(select(Brand)))
         probes = list(s.exec(select(Probe)))
@@ -67,8 +66,14 @@ def test_form_x_and_assisted_probes_run_end_to_end(tmp_path, db_url, brand_site,
 
     with ws.session() as s:
         campaign_id = ws.campaign(s).id
-    replies = ingest_items(ws, campaign_id, XChannel().collect(ws))
-    assert len(replies) == len(x_probes)
+    # the pipeline's own collect: X items are stored raw, then matched by their thread
+    report = collect(ws)
+    assert report.api_items >= len(x_probes)
+    with ws.session() as s:
+        x_replies = s.exec(select(Reply).join(Probe, Probe.id == Reply.probe_id)
+                           .where(Probe.channel == "x", Reply.campaign_id == campaign_id)).all()
+    assert len(x_replies) == len(x_probes)
+    assert {r.match_method for r in x_replies} == {"api_thread"}
 
     from qualibench.scorer.campaign import score_campaign
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin
 
-import lxml.html
-
-from .formparse import ParsedForm, _has_word, _words_in, fold
+from .formparse import ParsedForm, _has_word, _words_in, fold, html_document
 
 _CONTACT_LINK_WORDS = ("nous contacter", "contactez", "contact", "service client",
                        "customer service", "aide", "help", "support", "ecrire", "write to us")
@@ -26,9 +24,9 @@ _LOGIN_WORDS = ("connectez-vous", "connexion", "se connecter", "identifiez-vous"
 
 def page_text(html: str) -> str:
     """Return the visible text of a page (scripts and styles removed), single-spaced."""
-    if not html.strip():
+    doc = html_document(html)
+    if doc is None:
         return ""
-    doc = lxml.html.fromstring(html)
     for bad in doc.xpath("//script|//style|//noscript"):
         bad.drop_tree()
     return re.sub(r"\s+", " ", doc.text_content()).strip()
@@ -36,9 +34,9 @@ def page_text(html: str) -> str:
 
 def contact_links(html: str, base_url: str) -> list[str]:
     """Return links that look like they lead to a contact page, best first."""
-    if not html.strip():
+    doc = html_document(html)
+    if doc is None:
         return []
-    doc = lxml.html.fromstring(html)
     scored: list[tuple[int, str]] = []
     for a in doc.xpath("//a[@href]"):
         words = fold(a.text_content() + " " + a.get("href", "") + " " + a.get("title", ""))
@@ -74,9 +72,9 @@ def page_blocker(html: str, forms: list[ParsedForm]) -> str | None:
 
 def read_outcome(html: str) -> tuple[str, str]:
     """Return ("confirmed" | "error" | "unknown", the brand's own words) for a response page."""
-    if not html.strip():
+    doc = html_document(html)
+    if doc is None:
         return "unknown", ""
-    doc = lxml.html.fromstring(html)
     for bad in doc.xpath("//script|//style"):
         bad.drop_tree()
     error_nodes = doc.xpath(

@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+import lxml.etree
 import lxml.html
 
 ROLES = (
@@ -141,11 +142,21 @@ def _label_for(doc, el) -> str:  # type: ignore[no-untyped-def]
     return el.get("aria-label", "") or el.get("title", "")
 
 
+def html_document(html: str):  # type: ignore[no-untyped-def]
+    """Return the parsed page, or None for a page with no document (empty, only a comment)."""
+    if not html.strip():
+        return None
+    try:
+        return lxml.html.fromstring(html)
+    except lxml.etree.ParserError:
+        return None
+
+
 def parse_forms(html: str, base_url: str) -> list[ParsedForm]:
     """Return every form of the page with its fields described (roles not assigned yet)."""
-    if not html.strip():
+    doc = html_document(html)
+    if doc is None:
         return []
-    doc = lxml.html.fromstring(html)
     forms: list[ParsedForm] = []
     for form in doc.xpath("//form"):
         fields: list[FormField] = []

@@ -16,10 +16,6 @@ from tests.plugins.demo_world import make_answered_campaign
 
 @pytest.mark.slow
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, reported to the collecting and event-log owners: two concurrent collects on "
-    "PostgreSQL crash with UniqueViolation on reply.inbound_id and event (campaign_id, seq), "
-    "and leave messages marked unparseable"))
 def test_two_collects_at_once_store_each_reply_once(tmp_path, db_url, on_postgres):
     if not on_postgres:
         pytest.skip("needs PostgreSQL (set QUALIBENCH_TEST_PG): SQLite serialises writers anyway")
