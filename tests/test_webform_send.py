@@ -90,6 +90,9 @@ def test_multipart_and_english_forms_are_sent(brand_site, probe_world):
     assert result_en.outcome == "sent"
     assert "Thank you" in result_en.detail
     assert [s.brand for s in brand_site.submissions] == ["mp", "en"]
+    # accented text survives multipart encoding (parts carry no charset: UTF-8 is implied)
+    mp_values = " ".join(brand_site.submissions[0].fields.values())
+    assert "passé la commande" in mp_values and "\ufffd" not in mp_values
     assert brand_site.submissions[1].fields["topic"] == "delivery"
 
 

@@ -307,7 +307,9 @@ class _Handler(BaseHTTPRequestHandler):
             for part in msg.iter_parts():
                 name = part.get_param("name", header="content-disposition")
                 if name:
-                    out[str(name)] = part.get_content() if part.get_content_maintype() == "text" else ""
+                    # Browsers send form parts without a charset: they are in the page's (UTF-8).
+                    payload = part.get_payload(decode=True) or b""
+                    out[str(name)] = payload.decode(part.get_content_charset() or "utf-8", "replace")
             return out
         return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
 
