@@ -10,7 +10,6 @@ simply finishes the second pass; killed inside the first, it re-fetches one batc
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import tempfile
 import time
@@ -324,22 +323,12 @@ class CollectBusy(QualibenchError):
 
 @contextlib.contextmanager
 def collect_lock(ws: Workspace) -> Iterator[None]:
-    """Hold the campaign's collect lock: two runs at once would race to record the same reply.
-
-    An flock dies with its process, so a run killed with -9 leaves no stale lock.
-    """
-    fd = os.open(ws.root / ".qualibench-collect.lock", os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CollectBusy(
-                "another `qualibench collect` is running on this campaign",
-                "let it finish (or stop it); the next run picks up whatever it left",
-            ) from None
+    """Hold the campaign's collect lock: two runs at once would race to record the same reply."""
+    with ws.lock("collect", CollectBusy(
+        "another `qualibench collect` is running on this campaign",
+        "let it finish (or stop it); the next run picks up whatever it left",
+    )):
         yield
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import fcntl
-import os
 import time
 import warnings
 from collections import defaultdict, deque
@@ -69,23 +67,12 @@ class SendReport:
 
 @contextlib.contextmanager
 def send_lock(ws: Workspace) -> Iterator[None]:
-    """Hold the campaign's send lock: two concurrent runs could otherwise both send a probe.
-
-    An flock dies with its process, so a run killed with -9 leaves no stale lock.
-    """
-    path = ws.root / ".qualibench-send.lock"
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise QualibenchError(
-                "another `qualibench send` is running on this campaign",
-                "wait for it to finish (or stop it); a rerun then resumes safely",
-            ) from None
+    """Hold the campaign's send lock: two concurrent runs could otherwise both send a probe."""
+    with ws.lock("send", QualibenchError(
+        "another `qualibench send` is running on this campaign",
+        "wait for it to finish (or stop it); a rerun then resumes safely",
+    )):
         yield
-    finally:
-        os.close(fd)
 
 
 def _domain_of(probe: Probe, brand: Brand) -> str:

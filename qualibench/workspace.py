@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,7 +14,7 @@ from sqlmodel import Session, select
 
 from .clock import Clock, SystemClock
 from .db import get_engine, resolve_url, session_scope
-from .errors import NotFound
+from .errors import NotFound, QualibenchError
 from .evidence import EvidenceStore
 from .models import Campaign
 
@@ -57,6 +59,22 @@ class Workspace:
 
             self._spec = load_campaign(self.root)
         return self._spec
+
+    @contextmanager
+    def lock(self, name: str, busy: QualibenchError) -> Iterator[None]:
+        """Hold the campaign's exclusive `name` lock, or raise `busy` if another run holds it.
+
+        An flock dies with its process, so a run killed with -9 leaves no stale lock.
+        """
+        fd = os.open(self.root / f".qualibench-{name}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise busy from None
+            yield
+        finally:
+            os.close(fd)
 
     def campaign(self, session: Session) -> Campaign:
         """Return this folder's campaign row; it exists once `qualibench plan` has run."""
