@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 
 from qualibench.assisted import next_missions, record_reply, record_sent
-from qualibench.collecting import collect
 from qualibench.clock import VirtualClock
+from qualibench.collecting import collect
 from qualibench.models import Brand, Probe, Reply, Score
 from qualibench.sending import send_due_probes
 from tests.factories import make_campaign

@@ -1,14 +1,14 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 10:36:29.020035
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import qualibench.models
+from alembic import op
 
+import qualibench.models
 
 revision = '0001'
 down_revision = None
