@@ -34,10 +34,11 @@ from sqlmodel import Session, select
 
 from .campaign.spec import AwardRules
 from .hours import HoursSyntaxError, OpeningHours, business_seconds
-from .models import Brand, Campaign, Probe, Reply, ReplyKind, Scenario, Score, Wave
+from .models import Brand, Campaign, DelayReview, Probe, Reply, ReplyKind, Scenario, Score, Wave
 from .survival import CHECKPOINTS_H, km_at, km_median
 
 HUMAN_KINDS = (ReplyKind.ANSWER.value, ReplyKind.REDIRECT.value)
+TIMED = (DelayReview.NONE.value, DelayReview.KEPT.value)  # replies whose delay may be measured
 DEFAULT_HOURS = "mon-fri 09:00-18:00"
 BUCKETS = ("within_1h", "within_4h", "within_24h", "within_window")
 
@@ -137,7 +138,9 @@ def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = N
     probes = session.exec(select(Probe).where(Probe.campaign_id == campaign_id).order_by(Probe.id)).all()
     for p in probes:
         b, sc, w = brands[p.brand_id], scens[p.scenario_id], waves.get(p.wave_id)
-        rs = sorted((r for r in replies.get(p.id, []) if r.received_at), key=lambda r: r.received_at)
+        # A reply whose date is impossible (before its request) waits for an analyst's decision.
+        rs = sorted((r for r in replies.get(p.id, []) if r.received_at and r.delay_review in TIMED),
+                    key=lambda r: r.received_at)
         ack = next((r for r in rs if r.kind == ReplyKind.AUTO_ACK.value), None)
         first = next((r for r in rs if r.kind in HUMAN_KINDS), None)
         sent = p.sent_at is not None

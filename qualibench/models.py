@@ -91,6 +91,15 @@ class ReplyKind(enum.StrEnum):
     REDIRECT = "redirect"
 
 
+class DelayReview(enum.StrEnum):
+    """Whether a reply's arrival time may enter the timing (negative or impossible delays may not)."""
+
+    NONE = ""  # an ordinary delay: it counts
+    PENDING = "pending"  # dated before its request, or in the future: out of timing until decided
+    KEPT = "kept"  # an analyst checked the dates and let the reply count
+    EXCLUDED = "excluded"  # an analyst decided the date is wrong: never timed
+
+
 class MatchMethod(enum.StrEnum):
     REPLY_ADDRESS = "reply_address"
     MESSAGE_ID = "message_id"
@@ -251,6 +260,7 @@ class Reply(SQLModel, table=True):
     signature: str = Field(default="", sa_type=Text)
     redirect_to: str = ""  # phone number / channel named by a redirect
     ticket_ref: str = ""
+    delay_review: str = ""  # DelayReview: "pending" keeps a negative/impossible delay out of timing
 
 
 class Score(SQLModel, table=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -12,6 +12,7 @@ from .errors import StateError
 from .events import log_event
 from .models import (
     PROBE_TRANSITIONS,
+    DelayReview,
     InboundMessage,
     InboundStatus,
     Probe,
@@ -82,10 +83,13 @@ def record_reply(
 
     An acknowledgement or out-of-office never stops the clock (first_ack_at only); an answer
     or a redirect sets first_answer_at and makes the probe answered; a bounce makes it
-    undeliverable.
+    undeliverable. A reply dated before its request or in the future (see `impossible_delay`)
+    is recorded with delay_review "pending" and touches neither the clock nor the state until an
+    analyst decides (`decide_delay`).
     """
     kind = ReplyKind(kind)
     received_at = ensure_utc(received_at)
+    why = impossible_delay(probe.sent_at, received_at)
     reply = Reply(
         campaign_id=probe.campaign_id,
         inbound_id=inbound.id,  # type: ignore[arg-type]
@@ -100,13 +104,58 @@ def record_reply(
         signature=signature,
         redirect_to=redirect_to,
         ticket_ref=ticket_ref,
+        delay_review=DelayReview.PENDING.value if why else DelayReview.NONE.value,
     )
     session.add(reply)
     inbound.status = InboundStatus.MATCHED.value
     session.add(inbound)
     if ticket_ref and not probe.ticket_ref:
         probe.ticket_ref = ticket_ref
+    if not why:
+        _apply_to_probe(session, probe, reply, clock)
+    session.add(probe)
+    session.flush()
+    body = {"probe": probe.id, "inbound": inbound.id, "kind": kind.value, "method": str(method),
+            "confidence": confidence, "received_at": received_at.isoformat()}
+    if why:
+        body["delay_review"] = why
+    log_event(session, probe.campaign_id, "reply.recorded", f"reply:{reply.id}", body, clock)
+    return reply
 
+
+# Clocks of mail servers drift by seconds; a reply dated more than this before its request has
+# a wrong date (a time zone lost, an API clock), not a delay.
+DELAY_TOLERANCE = timedelta(minutes=2)
+
+
+def impossible_delay(sent_at: datetime | None, received_at: datetime) -> str:
+    """Return why a reply's arrival time cannot be a delay ("" when it can)."""
+    if sent_at is None:
+        return ""
+    gap = ensure_utc(sent_at) - ensure_utc(received_at)
+    if gap > DELAY_TOLERANCE:
+        return f"dated {int(gap.total_seconds())} s before its request was sent"
+    return ""
+
+
+def decide_delay(session: Session, reply: Reply, probe: Probe, *, keep: bool, clock: Clock,
+                 by: str = "") -> Reply:
+    """Record an analyst's decision on a flagged delay: `keep` lets the reply count in timing."""
+    if reply.delay_review != DelayReview.PENDING.value:
+        raise StateError(f"reply {reply.id} has no delay waiting for a decision",
+                         "only replies flagged delay_review=pending can be decided")
+    reply.delay_review = (DelayReview.KEPT if keep else DelayReview.EXCLUDED).value
+    session.add(reply)
+    log_event(session, probe.campaign_id, "reply.delay_decided", f"probe:{probe.id}",
+              {"reply_id": reply.id, "decision": reply.delay_review, "by": by}, clock)
+    if keep:
+        _apply_to_probe(session, probe, reply, clock)
+    return reply
+
+
+def _apply_to_probe(session: Session, probe: Probe, reply: Reply, clock: Clock) -> None:
+    kind = ReplyKind(reply.kind)
+    received_at = ensure_utc(reply.received_at)  # type: ignore[arg-type]
     state = ProbeState(probe.state)
     if kind in (ReplyKind.AUTO_ACK, ReplyKind.OUT_OF_OFFICE):
         if probe.first_ack_at is None or received_at < probe.first_ack_at:
@@ -114,21 +163,10 @@ def record_reply(
     elif kind == ReplyKind.BOUNCE:
         if state in (ProbeState.SENT, ProbeState.UNANSWERED):
             transition(session, probe, ProbeState.UNDELIVERABLE, clock=clock,
-                       reason=text[:500] or "bounced")
+                       reason=reply.text[:500] or "bounced")
     else:  # answer or redirect
         if probe.first_answer_at is None or received_at < probe.first_answer_at:
             probe.first_answer_at = received_at
         if state in (ProbeState.SENT, ProbeState.UNANSWERED):
             transition(session, probe, ProbeState.ANSWERED, clock=clock)
     session.add(probe)
-    session.flush()
-    log_event(
-        session,
-        probe.campaign_id,
-        "reply.recorded",
-        f"reply:{reply.id}",
-        {"probe": probe.id, "inbound": inbound.id, "kind": kind.value, "method": str(method),
-         "confidence": confidence, "received_at": received_at.isoformat()},
-        clock,
-    )
-    return reply

@@ -213,3 +213,41 @@ def test_bounce_by_subject_needs_bounce_words_in_the_body():
         )
     )
     assert answer.kind is not ReplyKind.BOUNCE
+
+
+def test_a_reply_dated_before_its_request_is_flagged_and_kept_out_of_timing(sent_campaign):
+    from sqlmodel import select
+
+    from qualibench.analytics import load_tests
+    from qualibench.models import DelayReview, InboundMessage, Probe, Reply
+    from qualibench.probes import decide_delay, record_reply
+
+    ws, probes = sent_campaign(brands=1)
+    first = probes[0]
+    with ws.session() as s:
+        cid = ws.campaign(s).id
+        inbound = InboundMessage(campaign_id=cid, sha256="2" * 64)
+        s.add(inbound)
+        s.flush()
+        # An X item whose created_at is an hour before the tweet it answers (a wrong API clock).
+        reply = record_reply(s, s.get(Probe, first.id), inbound, kind=ReplyKind.ANSWER,
+                             text="Bonjour, votre colis part demain.", method="api_thread",
+                             received_at=first.sent_at - timedelta(hours=1), confidence=1.0,
+                             clock=ws.clock)
+        s.commit()
+        reply_id = reply.id
+    with ws.session() as s:
+        probe = s.get(Probe, first.id)
+        assert s.get(Reply, reply_id).delay_review == DelayReview.PENDING
+        assert probe.first_answer_at is None and probe.state == "sent"
+        tests = load_tests(s, cid)
+        row = tests[tests.probe_id == first.id].iloc[0]
+        assert not row["answered"] and row["first_answer_reply_id"] is None
+        assert (tests["delay_h"].dropna() >= 0).all()
+        # The analyst checks the dates and lets it count: now it stops the clock.
+        decide_delay(s, s.get(Reply, reply_id), probe, keep=True, clock=ws.clock, by="ana")
+        s.commit()
+    with ws.session() as s:
+        probe = s.exec(select(Probe).where(Probe.id == first.id)).one()
+        assert s.get(Reply, reply_id).delay_review == DelayReview.KEPT
+        assert probe.first_answer_at is not None and probe.state == "answered"
