@@ -79,11 +79,14 @@ def rules_from_config(config: dict) -> AwardRules:
     d = AwardRules()
     kw = {k: type(getattr(d, k))(raw[k]) for k in (
         "delay_weight", "quality_weight", "min_tests_per_brand", "min_brands_per_sector",
-        "min_candidates", "min_index", "bootstrap_samples", "confidence") if k in raw}
+        "min_candidates", "min_index", "bootstrap_samples", "confidence", "rule", "min_answered",
+        "precision", "caution_probability") if k in raw}
     if "channel_weights" in raw:
         kw["channel_weights"] = {str(k): float(v) for k, v in raw["channel_weights"].items()}
     if "tie_break" in raw:
         kw["tie_break"] = tuple(raw["tie_break"])
+    if "social_channels" in raw:
+        kw["social_channels"] = tuple(str(c) for c in raw["social_channels"])
     return AwardRules(**kw)
 
 

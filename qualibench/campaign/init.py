@@ -62,6 +62,8 @@ name = "{name}"            # required
 edition = "{edition}"
 seed = {seed}                   # makes planning reproducible (personas, send slots, order numbers)
 language = "{language}"           # language of the report
+# client = "..."            # optional, on the report's cover: who commissioned it
+# author = "..."            # optional, on the report's cover: who wrote and signs it
 channels = [{channels}]
 
 [[waves]]
@@ -100,6 +102,7 @@ quality_weight = 70
 min_tests_per_brand = 3
 min_brands_per_sector = 3
 tie_break = ["quality", "answer_rate", "median_delay"]
+rule = "published"          # or "significant": co-winners while the bootstrap cannot separate them
 
 [files]
 brands = "brands.csv"

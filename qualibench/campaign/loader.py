@@ -233,6 +233,7 @@ def _load_config(root: Path, problems: list[Problem]) -> CampaignConfig | None:
                                 location="[accounts]"))
     return CampaignConfig(
         name=name, slug=slug, edition=edition, seed=seed, language=language,
+        client=str(camp.get("client", "")), author=str(camp.get("author", "")),
         channels=tuple(str(c) for c in channels), waves=tuple(waves), window_days=window_days,
         reminder=reminder, send_slots=send_slots, throttle=throttle,
         rubric=str(scoring.get("rubric", "default")), awards=awards, accounts=accounts,
@@ -280,7 +281,18 @@ def _load_awards(raw: Any, problems: list[Problem], fname: str) -> AwardRules:
         tie_break=tuple(raw.get("tie_break", d.tie_break)),
         bootstrap_samples=_num(raw, "bootstrap_samples", d.bootstrap_samples, problems, fname, where, int, 50),
         confidence=_num(raw, "confidence", d.confidence, problems, fname, where, float, 0.5),
+        rule=str(raw.get("rule", d.rule)),
+        min_answered=_num(raw, "min_answered", d.min_answered, problems, fname, where, int, 0),
+        precision=_num(raw, "precision", d.precision, problems, fname, where, int, 0),
+        caution_probability=_num(raw, "caution_probability", d.caution_probability, problems, fname, where,
+                                 float, 0),
+        social_channels=tuple(str(c) for c in raw.get("social_channels", d.social_channels)),
     )
+    if rules.rule not in ("published", "significant"):
+        problems.append(Problem(fname, f"award rule {rules.rule!r} is not known",
+                                'use rule = "published" (highest published index wins) or "significant" '
+                                "(co-winners while the bootstrap cannot separate them)", location=where,
+                                field="rule"))
     if abs(rules.delay_weight + rules.quality_weight - 100) > 1e-6:
         problems.append(Problem(fname, f"delay_weight + quality_weight = {rules.delay_weight + rules.quality_weight:g}, not 100",
                                 "make the two weights sum to 100 (default 30 + 70)", location=where))

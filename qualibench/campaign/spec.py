@@ -121,6 +121,14 @@ class AwardRules:
     tie_break: tuple[str, ...] = ("quality", "answer_rate", "median_delay")
     bootstrap_samples: int = 1000
     confidence: float = 0.95
+    # "published": highest index at the published precision wins, ex aequo only on equal
+    # published indices (Qualiweb); "significant": co-winners while the bootstrap cannot
+    # separate them from the leader (the stricter statistical rule).
+    rule: str = "published"
+    min_answered: int = 1  # answered tests a brand needs in the category to be a nominee
+    precision: int = 1  # decimals of the published index
+    caution_probability: float = 0.8  # below this P(truly first) the report shows a caution
+    social_channels: tuple[str, ...] = ("x", "facebook", "instagram", "linkedin")
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,8 @@ class CampaignConfig:
     edition: str = ""
     seed: int = 0
     language: str = "fr"  # report language by default
+    client: str = ""  # who commissioned the report (cover)
+    author: str = ""  # who wrote and signs it (cover)
     channels: tuple[str, ...] = ("email",)
     waves: tuple[WaveSpec, ...] = ()
     window_days: int = 14
