@@ -315,3 +315,45 @@ class Evidence(SQLModel, table=True):
     size: int
     media_type: str = "application/octet-stream"
     stored_at: datetime | None = utc_field()
+
+
+class Reviewer(SQLModel, table=True):
+    """A person of the review workspace (`qualibench review`): analyst, auditor or adjudicator.
+
+    Shared by the database's campaigns. Only hashes are stored: argon2 for a password, SHA-256
+    for a one-time login token (the token itself is printed once and never kept).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    role: str
+    password_hash: str | None = Field(default=None, sa_type=Text)
+    disabled: bool = False
+    created_at: datetime | None = utc_field()
+
+
+class ReviewLogin(SQLModel, table=True):
+    """A one-time login link: usable once, before `expires_at`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    reviewer_id: int = Field(foreign_key="reviewer.id", index=True)
+    token_sha256: str = Field(index=True, unique=True)
+    created_at: datetime | None = utc_field()
+    expires_at: datetime | None = utc_field()
+    used_at: datetime | None = utc_field()
+
+
+class CodingAssignment(SQLModel, table=True):
+    """One reply given to one auditor to code under one rubric version (double coding: two rows)."""
+
+    __table_args__ = (
+        UniqueConstraint("reply_id", "reviewer", "rubric_version"),
+        Index("ix_codingassignment_queue", "campaign_id", "reviewer", "rubric_version", "coded_at", "reply_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    reply_id: int = Field(foreign_key="reply.id", index=True)
+    reviewer: str  # the Reviewer's name (scores are recorded as auditor:NAME)
+    rubric_version: str
+    assigned_at: datetime | None = utc_field()
+    coded_at: datetime | None = utc_field()
