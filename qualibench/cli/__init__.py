@@ -7,13 +7,17 @@ import is reported as one warning and the other commands keep working.
 from __future__ import annotations
 
 import importlib
+import os
+import shlex
 import sys
 import traceback as tb
 
 import typer
+import typer.core
+from rich.markup import escape
 
 from ..errors import ExitStatus, InvalidInput, QualibenchError
-from .common import err_console, state
+from .common import console, err_console, state
 
 app = typer.Typer(
     name="qualibench",
@@ -21,9 +25,27 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     rich_markup_mode="rich",
 )
+
+
+
+def _flags_without_type() -> None:
+    """Show no `<bool>` type beside flags in --help (typer >= 0.2x prints one; a flag takes no value)."""
+    option_cls = getattr(typer.core, "TyperOption", None)
+    shown = getattr(option_cls, "display_type_rich", None)
+    if shown is None or getattr(shown, "_qualibench", False):
+        return
+
+    def display_type_rich(self, ctx):  # type: ignore[no-untyped-def]
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    display_type_rich._qualibench = True  # type: ignore[attr-defined]
+    option_cls.display_type_rich = display_type_rich  # type: ignore[union-attr]
+
+
+_flags_without_type()
 
 COMMAND_MODULES = (
     "campaign",  # init, check, plan, status, config show
@@ -38,19 +60,44 @@ COMMAND_MODULES = (
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        console.print(f"qualibench {__version__}", markup=False, highlight=False)
+        raise typer.Exit(int(ExitStatus.OK))
+
+
 @app.callback()
 def _root(
     campaign_dir: str = typer.Option(
-        ".", "--campaign", "-C", help="Campaign folder (holds campaign.toml).", show_default=True
+        ".", "--campaign", "-C", metavar="DIR", help="Campaign folder (holds campaign.toml).",
+        show_default=True,
     ),
     db: str | None = typer.Option(
-        None, "--db", help="SQLAlchemy database URL; default $QUALIBENCH_DB_URL or the folder's SQLite file."
+        None, "--db", metavar="URL", help="SQLAlchemy database URL; default $QUALIBENCH_DB_URL or the folder's SQLite file."
     ),
     traceback: bool = typer.Option(False, "--traceback", help="Show the Python traceback on errors."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
 ) -> None:
     state.campaign_dir = campaign_dir
     state.db_url = db
     state.traceback = traceback
+
+
+SHELLS = ("bash", "zsh", "fish")
+
+
+def completion(shell: str = typer.Argument(..., metavar="SHELL", help="bash, zsh or fish.")) -> None:
+    """Print the shell completion script, e.g. `qualibench completion bash >> ~/.bashrc`."""
+    from typer._completion_shared import get_completion_script
+
+    if shell not in SHELLS:
+        raise QualibenchError(f"no completion for shell {shell!r}", "use bash, zsh or fish")
+    script = get_completion_script(prog_name="qualibench", complete_var="_QUALIBENCH_COMPLETE",
+                                   shell=shell)
+    print(script)
 
 
 def _register_all() -> None:
@@ -69,6 +116,7 @@ def _register_all() -> None:
 
 
 _register_all()
+app.command()(completion)
 
 
 def report_error(exc: QualibenchError) -> None:
@@ -76,44 +124,89 @@ def report_error(exc: QualibenchError) -> None:
     if isinstance(exc, InvalidInput):
         for p in exc.problems:
             err_console.print(p.line(), markup=False, highlight=False, soft_wrap=True)
-    err_console.print(f"[bold red]Error:[/] {exc.message}", highlight=False, soft_wrap=True)
+    # Messages quote file contents and hints hold `pip install 'qualibench[pdf]'`: never markup.
+    err_console.print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
     if exc.hint:
-        err_console.print(f"[bold]Hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold]Hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
 
 
-def main() -> None:
-    """Console entry point: runs the app and turns failures into one-line errors."""
+ROOT_OPTIONS_WITH_VALUE = ("--campaign", "-C", "--db")
+
+
+def interrupted_line(argv: list[str]) -> str:
+    """Return the one line printed on Ctrl-C: which command to rerun, and what a rerun does."""
+    command = " ".join(["qualibench", *(shlex.quote(a) for a in argv)])
+    words = [a for i, a in enumerate(argv)
+             if not a.startswith("-") and (i == 0 or argv[i - 1] not in ROOT_OPTIONS_WITH_VALUE)]
+    if words[:1] == ["demo"]:
+        return f"interrupted: rerun `{command}` to run the demo again from the start"
+    return f"interrupted: rerun `{command}` to resume (nothing done so far is lost or sent twice)"
+
+
+def run(argv: list[str]) -> int:
+    """Run the command line `argv` and return its exit status; errors become one-line messages."""
     try:
-        app(standalone_mode=False)
+        # With standalone_mode=False typer returns the code of `typer.Exit` (and 130 for a
+        # Ctrl-C it caught itself) instead of exiting: the return value is the exit status.
+        rv = app(args=argv, prog_name="qualibench", standalone_mode=False)
     except QualibenchError as exc:
         if state.traceback:
             tb.print_exc()
         report_error(exc)
-        sys.exit(int(exc.exit_status))
+        return int(exc.exit_status)
     except KeyboardInterrupt:
-        err_console.print("[bold red]Error:[/] interrupted; rerun the same command to resume")
-        sys.exit(int(ExitStatus.INTERRUPTED))
-    except SystemExit:
-        raise
+        rv = int(ExitStatus.INTERRUPTED)
+    except SystemExit as exc:
+        return _exit_code(exc.code)
     except Exception as exc:
-        # typer vendors click; find its exception classes through typer itself.
-        if isinstance(exc, typer.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, typer.Abort):
-            sys.exit(int(ExitStatus.INTERRUPTED))
-        if isinstance(exc, _click_exceptions().ClickException):
-            if isinstance(exc, _click_exceptions().NoArgsIsHelpError):
-                exc.show()
-                sys.exit(int(ExitStatus.OK))
-            exc.show()
-            sys.exit(int(ExitStatus.USAGE))
-        if state.traceback:
-            tb.print_exc()
-        err_console.print(f"[bold red]Error:[/] unexpected {type(exc).__name__}: {exc}", soft_wrap=True)
-        err_console.print(
-            "[bold]Hint:[/] rerun with --traceback and report it; the campaign state is saved, a rerun resumes",
-        )
-        sys.exit(int(ExitStatus.ERROR))
+        return _unexpected(exc)
+    code = rv if isinstance(rv, int) and not isinstance(rv, bool) else int(ExitStatus.OK)
+    if code == ExitStatus.INTERRUPTED:
+        err_console.print(f"[bold red]Error:[/] {escape(interrupted_line(argv))}", soft_wrap=True)
+    return code
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return int(ExitStatus.OK)
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return int(ExitStatus.ERROR)
+
+
+def _unexpected(exc: Exception) -> int:
+    # typer vendors click; find its exception classes through typer itself.
+    click_exc = _click_exceptions()
+    if isinstance(exc, typer.Abort):
+        return int(ExitStatus.INTERRUPTED)
+    if isinstance(exc, click_exc.NoArgsIsHelpError):
+        exc.show()
+        return int(ExitStatus.OK)
+    if isinstance(exc, click_exc.ClickException):
+        exc.show()
+        return int(ExitStatus.USAGE) if isinstance(exc, click_exc.UsageError) else exc.exit_code
+    if isinstance(exc, BrokenPipeError):
+        return int(ExitStatus.ERROR)
+    if state.traceback:
+        tb.print_exc()
+    err_console.print(f"[bold red]Error:[/] unexpected {type(exc).__name__}: {escape(str(exc))}",
+                      soft_wrap=True)
+    err_console.print(
+        "[bold]Hint:[/] rerun with --traceback and report it; the campaign state is saved, a rerun resumes",
+    )
+    return int(ExitStatus.ERROR)
+
+
+def main() -> None:
+    """Console entry point: run the command line and exit with its status."""
+    code = run(sys.argv[1:])
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        # stdout closed by the reader (`qualibench status | head`): nothing left to show.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code)
 
 
 def _click_exceptions():  # type: ignore[no-untyped-def]
