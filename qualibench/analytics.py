@@ -24,22 +24,19 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 from sqlmodel import Session, select
 
 from .campaign.spec import AwardRules
-from .hours import HoursSyntaxError, OpeningHours, business_seconds
+from .hours import brand_calendar
 from .models import Brand, Campaign, DelayReview, Probe, Reply, ReplyKind, Scenario, Score, Wave
 from .survival import CHECKPOINTS_H, km_at, km_median
 
 HUMAN_KINDS = (ReplyKind.ANSWER.value, ReplyKind.REDIRECT.value)
 TIMED = (DelayReview.NONE.value, DelayReview.KEPT.value)  # replies whose delay may be measured
-DEFAULT_HOURS = "mon-fri 09:00-18:00"
 BUCKETS = ("within_1h", "within_4h", "within_24h", "within_window")
 
 
@@ -90,28 +87,9 @@ def rules_from_config(config: dict) -> AwardRules:
     return AwardRules(**kw)
 
 
-@lru_cache(maxsize=256)
-def _closed_days(country: str, year: int) -> frozenset[date]:
-    import holidays
-
-    try:
-        return frozenset(holidays.country_holidays(country or "FR", years=[year, year + 1]))
-    except (NotImplementedError, KeyError):
-        return frozenset()
-
-
-@lru_cache(maxsize=1024)
-def _hours(text: str) -> OpeningHours:
-    try:
-        return OpeningHours.parse(text or DEFAULT_HOURS)
-    except HoursSyntaxError:
-        return OpeningHours.parse(DEFAULT_HOURS)
-
-
 def _business_h(start: datetime, end: datetime, brand: Brand) -> float:
-    tz = ZoneInfo(brand.timezone or "Europe/Paris")
-    closed = _closed_days(brand.country, start.astimezone(tz).year)
-    return business_seconds(start, end, _hours(brand.opening_hours), tz, closed) / 3600.0
+    # The one business-hours rule (qualibench.hours), as timing and `check` read it.
+    return brand_calendar(brand.timezone, brand.opening_hours, brand.country).business_hours(start, end)
 
 
 def _effective(session: Session, campaign_id: int) -> dict[int, tuple[float, dict, str]]:

@@ -1,11 +1,25 @@
-"""Opening hours ("mon-fri 09:00-18:00; sat 10:00-12:00") and business-time arithmetic."""
+"""Opening hours ("mon-fri 09:00-18:00; sat 10:00-12:00") and business-time arithmetic.
+
+The one implementation of business hours: `check` (the loader), timing, analytics and so the
+report and exports all read `brand_calendar` here, so a blank cell means the same everywhere.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# What a blank cell of brands.csv means, for the loader and for every delay computed later.
+DEFAULT_OPENING_HOURS = "mon-fri 09:00-18:00"
+DEFAULT_COUNTRY = "FR"
+COUNTRY_TZ = {"FR": "Europe/Paris", "BE": "Europe/Brussels", "CH": "Europe/Zurich",
+              "LU": "Europe/Luxembourg", "GB": "Europe/London", "UK": "Europe/London",
+              "IE": "Europe/Dublin", "DE": "Europe/Berlin", "ES": "Europe/Madrid",
+              "IT": "Europe/Rome", "NL": "Europe/Amsterdam", "CA": "America/Toronto",
+              "US": "America/New_York", "MA": "Africa/Casablanca"}
 
 DAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _FR_DAYS = {"lun": "mon", "mar": "tue", "mer": "wed", "jeu": "thu", "ven": "fri", "sam": "sat", "dim": "sun"}
@@ -65,8 +79,12 @@ class OpeningHours:
     text: str = ""
 
     @classmethod
-    def parse(cls, text: str) -> OpeningHours:
-        """Parse "mon-fri 09:00-12:00,14:00-18:00; sat 10:00-12:00" (also "24/7")."""
+    def parse(cls, text: str, *, merge_overlaps: bool = False) -> OpeningHours:
+        """Parse "mon-fri 09:00-12:00,14:00-18:00; sat 10:00-12:00" (also "24/7").
+
+        Two spans of one day that overlap are refused (HoursSyntaxError), since the author
+        surely meant something else; with merge_overlaps they are joined, never counted twice.
+        """
         src = (text or "").strip()
         if src.lower() in {"24/7", "always"}:
             return cls(spans=(((time(0), time.max),),) * 7, text=src)
@@ -85,7 +103,8 @@ class OpeningHours:
                 span = parse_time_span(span_text)
                 for d in days:
                     week[d].append(span)
-        return cls(spans=tuple(tuple(sorted(s)) for s in week), text=src)
+        return cls(spans=tuple(_joined(d, spans, merge_overlaps) for d, spans in enumerate(week)),
+                   text=src)
 
     def open_intervals(self, day: date, tz: ZoneInfo) -> list[tuple[datetime, datetime]]:
         """Return the day's opening intervals as aware UTC datetimes."""
@@ -104,6 +123,26 @@ class OpeningHours:
         local = when.astimezone(tz)
         t = local.time()
         return any(a <= t < b or (b == time.max and t >= a) for a, b in self.spans[local.weekday()])
+
+
+def _joined(day: int, spans: list[tuple[time, time]], merge: bool) -> tuple[tuple[time, time], ...]:
+    out: list[tuple[time, time]] = []
+    for start, end in sorted(spans):
+        if out and start < out[-1][1]:
+            if not merge:
+                a, b = out[-1]
+                raise HoursSyntaxError(
+                    f"on {DAY_NAMES[day]}, {_hhmm(start)}-{_hhmm(end)} overlaps {_hhmm(a)}-{_hhmm(b)}")
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        elif out and start == out[-1][1]:
+            out[-1] = (out[-1][0], end)  # 09:00-12:00,12:00-14:00 is one span
+        else:
+            out.append((start, end))
+    return tuple(out)
+
+
+def _hhmm(t: time) -> str:
+    return "24:00" if t == time.max else t.strftime("%H:%M")
 
 
 def business_seconds(
@@ -127,3 +166,55 @@ def business_seconds(
                     total += (hi - lo).total_seconds()
         day += timedelta(days=1)
     return total
+
+
+@dataclass(frozen=True)
+class BrandCalendar:
+    """When a brand is open: weekly hours in its timezone, minus its country's public holidays."""
+
+    hours: OpeningHours
+    tz: ZoneInfo
+    country: str
+
+    def closed_days(self, start: datetime, end: datetime) -> frozenset[date]:
+        """Return the public holidays between `start` and `end` (brand-local dates)."""
+        first = start.astimezone(self.tz).year
+        last = end.astimezone(self.tz).year
+        return _holidays(self.country, tuple(range(first, last + 1)))
+
+    def business_hours(self, start: datetime, end: datetime) -> float:
+        """Return the open hours between two aware datetimes."""
+        seconds = business_seconds(start, end, self.hours, self.tz, self.closed_days(start, end))
+        return seconds / 3600.0
+
+
+@lru_cache(maxsize=64)
+def _holidays(country: str, years: tuple[int, ...]) -> frozenset[date]:
+    import holidays
+
+    try:
+        return frozenset(holidays.country_holidays(country.upper(), years=list(years)).keys())
+    except (NotImplementedError, KeyError):  # a country the package does not know: no holidays
+        return frozenset()
+
+
+@lru_cache(maxsize=4096)
+def brand_calendar(timezone: str | None, opening_hours: str | None,
+                   country: str | None = None) -> BrandCalendar:
+    """Return the calendar of a brand from its three cells, blank ones read as the loader reads them.
+
+    Blank hours are DEFAULT_OPENING_HOURS; a blank timezone is the country's (Paris when the
+    country is blank or unknown). Hours that do not parse, which `check` refuses, fall back to
+    the default too; overlapping spans are joined.
+    """
+    country = (country or DEFAULT_COUNTRY).strip().upper() or DEFAULT_COUNTRY
+    try:
+        tz = ZoneInfo((timezone or "").strip() or COUNTRY_TZ.get(country, "Europe/Paris"))
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo(COUNTRY_TZ.get(country, "Europe/Paris"))
+    try:
+        hours = OpeningHours.parse((opening_hours or "").strip() or DEFAULT_OPENING_HOURS,
+                                   merge_overlaps=True)
+    except HoursSyntaxError:
+        hours = OpeningHours.parse(DEFAULT_OPENING_HOURS)
+    return BrandCalendar(hours=hours, tz=tz, country=country)

@@ -1,72 +1,141 @@
-"""Delays in calendar and business hours; acknowledgements never stop the clock; censoring."""
+"""Delays in calendar and business hours, as the report reads them (analytics.load_tests, which
+calls qualibench.hours.brand_calendar); acknowledgements never stop the clock; censoring."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
 
+from qualibench.analytics import load_tests
+from qualibench.hours import DEFAULT_OPENING_HOURS, HoursSyntaxError, OpeningHours, brand_calendar
 from qualibench.models import Brand, Event, InboundMessage, Probe, ProbeState, ReplyKind
 from qualibench.probes import record_reply
-from qualibench.timing import brand_calendar, campaign_timings, close_windows, probe_timing
+from qualibench.timing import close_windows
 
 PARIS = ZoneInfo("Europe/Paris")
+_sha = (f"{n:064x}" for n in itertools.count(1))
 
 
 def _paris(*args) -> datetime:
     return datetime(*args, tzinfo=PARIS).astimezone(UTC)
 
 
-def _brand(country="FR", hours="mon-fri 09:00-18:00") -> Brand:
-    return Brand(campaign_id=1, key="b", name="B", country=country, timezone="Europe/Paris",
-                 opening_hours=hours)
+class Campaign:
+    """A sent e-mail campaign in a real database; probes re-dated and answered at will."""
+
+    def __init__(self, ws, probes) -> None:
+        self.ws, self.probes = ws, probes
+        with ws.session() as s:
+            self.cid = ws.campaign(s).id
+
+    def brand(self, **cells) -> None:
+        with self.ws.session() as s:
+            for b in s.exec(select(Brand)).all():
+                for k, v in cells.items():
+                    setattr(b, k, v)
+                s.add(b)
+
+    def sent(self, index: int, at: datetime, window_days: int = 14) -> int:
+        pid = self.probes[index].id
+        with self.ws.session() as s:
+            p = s.get(Probe, pid)
+            p.sent_at, p.window_ends_at = at, at + timedelta(days=window_days)
+            s.add(p)
+        return pid
+
+    def reply(self, pid: int, kind: ReplyKind, at: datetime) -> None:
+        with self.ws.session() as s:
+            inbound = InboundMessage(campaign_id=self.cid, sha256=next(_sha))
+            s.add(inbound)
+            s.flush()
+            record_reply(s, s.get(Probe, pid), inbound, kind=kind, text="Bonjour", received_at=at,
+                         method="reply_address", confidence=1.0, clock=self.ws.clock)
+
+    def row(self, pid: int, as_of: datetime) -> dict:
+        with self.ws.session() as s:
+            df = load_tests(s, self.cid, as_of=as_of)
+        return df.set_index("probe_id").loc[pid].to_dict()
 
 
-def _probe(sent, answer=None, ack=None, window_days=14) -> Probe:
-    return Probe(id=1, campaign_id=1, key="k", wave_id=1, brand_id=1, scenario_id=1, persona_id=1,
-                 channel="email", state="sent", sent_at=sent, first_answer_at=answer,
-                 first_ack_at=ack, window_ends_at=sent + timedelta(days=window_days))
+@pytest.fixture
+def campaign(sent_campaign) -> Campaign:
+    c = Campaign(*sent_campaign(brands=1))
+    c.brand(opening_hours="mon-fri 09:00-18:00", timezone="Europe/Paris", country="FR")
+    return c
 
 
-def test_weekend_is_not_business_time():
+def test_weekend_is_not_business_time(campaign):
     sent, answer = _paris(2026, 12, 18, 17, 0), _paris(2026, 12, 21, 10, 0)  # Fri 17:00 -> Mon 10:00
-    t = probe_timing(_probe(sent, answer), brand_calendar(_brand()), now=answer)
-    assert t.answer_hours == pytest.approx(65.0)
-    assert t.answer_business_hours == pytest.approx(2.0)
-    assert t.answered and not t.censored and t.answered_in_window
+    pid = campaign.sent(0, sent)
+    campaign.reply(pid, ReplyKind.ANSWER, answer)
+    row = campaign.row(pid, as_of=answer + timedelta(days=1))
+    assert row["time_h"] == pytest.approx(65.0) and row["delay_h"] == pytest.approx(65.0)
+    assert row["business_time_h"] == pytest.approx(2.0)
+    assert row["answered"] and not row["censored"]
 
 
-def test_public_holiday_of_the_brand_country_is_closed():
+def test_public_holiday_of_the_brand_country_is_closed(campaign):
     sent, answer = _paris(2026, 12, 24, 17, 0), _paris(2026, 12, 28, 10, 0)  # Thu -> Mon, Fri 25 Dec
-    fr = probe_timing(_probe(sent, answer), brand_calendar(_brand("FR")), now=answer)
-    assert fr.answer_business_hours == pytest.approx(2.0)
+    pid = campaign.sent(0, sent)
+    campaign.reply(pid, ReplyKind.ANSWER, answer)
+    campaign.brand(country="FR")
+    assert campaign.row(pid, answer)["business_time_h"] == pytest.approx(2.0)
     # A country where 25 December is not a holiday (Israel) counts the Friday's 9 hours.
-    il = probe_timing(_probe(sent, answer), brand_calendar(_brand("IL")), now=answer)
-    assert il.answer_business_hours == pytest.approx(11.0)
+    campaign.brand(country="IL")
+    assert campaign.row(pid, answer)["business_time_h"] == pytest.approx(11.0)
 
 
-def test_ack_is_timed_apart_and_does_not_stop_the_clock():
+def test_blank_hours_and_timezone_mean_what_check_means(campaign):
+    # The reported bug: timing said 2.0 h, analytics 65.0 h for the same blank cells.
+    sent, answer = _paris(2026, 12, 18, 17, 0), _paris(2026, 12, 21, 10, 0)
+    pid = campaign.sent(0, sent)
+    campaign.reply(pid, ReplyKind.ANSWER, answer)
+    campaign.brand(opening_hours="", timezone="", country="")
+    blank = brand_calendar("", "", "")
+    assert blank == brand_calendar("Europe/Paris", DEFAULT_OPENING_HOURS, "FR")
+    assert blank.business_hours(sent, answer) == pytest.approx(2.0)
+    assert campaign.row(pid, answer)["business_time_h"] == pytest.approx(2.0)
+
+
+def test_overlapping_spans_are_refused_or_counted_once(campaign):
+    with pytest.raises(HoursSyntaxError, match="10:00-12:00 overlaps 09:00-18:00"):
+        OpeningHours.parse("mon-fri 09:00-18:00, 10:00-12:00")
+    # A brand row written before `check` refused overlaps: a 9-hour day, not 11.
+    day_start, day_end = _paris(2026, 12, 1, 0, 0), _paris(2026, 12, 2, 0, 0)
+    pid = campaign.sent(0, day_start)
+    campaign.reply(pid, ReplyKind.ANSWER, day_end)
+    campaign.brand(opening_hours="mon-fri 09:00-18:00, 10:00-12:00")
+    assert campaign.row(pid, day_end)["business_time_h"] == pytest.approx(9.0)
+
+
+def test_ack_is_timed_apart_and_does_not_stop_the_clock(campaign):
     sent = _paris(2026, 12, 1, 10, 0)
     ack, answer = sent + timedelta(seconds=30), sent + timedelta(hours=26)
-    t = probe_timing(_probe(sent, answer, ack), brand_calendar(_brand()), now=answer)
-    assert t.ack_hours == pytest.approx(30 / 3600)
-    assert t.answer_hours == pytest.approx(26.0)
-    assert t.answer_business_hours == pytest.approx(11.0)  # Tue 10-18, then Wed 09-12
+    pid = campaign.sent(0, sent)
+    campaign.reply(pid, ReplyKind.AUTO_ACK, ack)
+    campaign.reply(pid, ReplyKind.ANSWER, answer)
+    row = campaign.row(pid, answer)
+    assert row["ack_delay_h"] == pytest.approx(30 / 3600) and row["acknowledged"]
+    assert row["time_h"] == pytest.approx(26.0)
+    assert row["business_time_h"] == pytest.approx(11.0)  # Tue 10-18, then Wed 09-12
 
 
-def test_unanswered_probe_is_censored_at_window_end_not_dropped():
+def test_unanswered_probe_is_censored_at_window_end_not_dropped(campaign):
     sent = _paris(2026, 12, 1, 10, 0)
-    t = probe_timing(_probe(sent, ack=sent + timedelta(minutes=1)), brand_calendar(_brand()),
-                     now=sent + timedelta(days=30))
-    assert t.censored and not t.answered and t.answer_hours is None
-    assert t.observed_hours == pytest.approx(14 * 24)
+    pid = campaign.sent(0, sent)
+    campaign.reply(pid, ReplyKind.AUTO_ACK, sent + timedelta(minutes=1))
+    row = campaign.row(pid, as_of=sent + timedelta(days=30))
+    assert row["censored"] and not row["answered"]
+    assert row["censor_h"] == pytest.approx(14 * 24) and row["time_h"] == pytest.approx(14 * 24)
 
 
 def test_unknown_country_or_bad_hours_do_not_crash():
-    cal = brand_calendar(_brand(country="ZZ", hours="whenever"))
-    start = _paris(2026, 12, 1, 10, 0)
+    cal = brand_calendar("Europe/Paris", "whenever", "ZZ")
+    start = _paris(2026, 12, 1, 10, 0)  # a Tuesday: the default hours, no holidays
     assert cal.business_hours(start, start + timedelta(hours=5)) == pytest.approx(5.0)
 
 
@@ -97,12 +166,11 @@ def test_close_windows_censors_only_silent_probes_past_their_window(sent_campaig
     with ws.session() as s:
         states = {p.id: p.state for p in s.exec(select(Probe)).all()}
         events = [e for e in s.exec(select(Event)).all() if e.kind == "probe.unanswered"]
+        tests = load_tests(s, cid, as_of=ws.clock.now()).set_index("probe_id")
     assert states[a.id] == ProbeState.ANSWERED
     assert states[b.id] == ProbeState.UNANSWERED  # an ack alone is no answer
     assert states[c.id] == ProbeState.UNANSWERED
     assert all(states[pid] == ProbeState.SENT for pid in still_open)
     assert closed == len(events) == sum(1 for st in states.values() if st == ProbeState.UNANSWERED)
     assert close_windows(ws) == 0  # idempotent
-    with ws.session() as s:
-        timings = {t.probe_id: t for t in campaign_timings(s, cid, ws.clock.now())}
-    assert timings[b.id].censored and timings[b.id].ack_hours is not None
+    assert tests.loc[b.id, "censored"] and tests.loc[b.id, "acknowledged"]

@@ -11,7 +11,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import InvalidInput, Problem
-from ..hours import HoursSyntaxError, OpeningHours, parse_days, parse_time_span
+from ..hours import (
+    COUNTRY_TZ,
+    DEFAULT_OPENING_HOURS,
+    HoursSyntaxError,
+    OpeningHours,
+    parse_days,
+    parse_time_span,
+)
 from .scenarios import load_scenarios
 from .spec import (
     ASSISTED_CHANNELS,
@@ -39,12 +46,6 @@ SECRET_KEY_RE = re.compile(r"(^|_)(password|passwd|pwd|secret|token|api_?key|bea
 
 TOP_KEYS = {"campaign", "waves", "channels", "window", "reminder", "send_slots", "throttle",
             "scoring", "awards", "accounts", "files", "scenarios", "mail", "webform", "x"}
-COUNTRY_TZ = {"FR": "Europe/Paris", "BE": "Europe/Brussels", "CH": "Europe/Zurich",
-              "LU": "Europe/Luxembourg", "GB": "Europe/London", "UK": "Europe/London",
-              "IE": "Europe/Dublin", "DE": "Europe/Berlin", "ES": "Europe/Madrid",
-              "IT": "Europe/Rome", "NL": "Europe/Amsterdam", "CA": "America/Toronto",
-              "US": "America/New_York", "MA": "Africa/Casablanca"}
-
 BRAND_COLUMNS: dict[str, tuple[str, ...]] = {
     "name": ("brand", "marque", "nom"),
     "sector": ("secteur", "industry"),
@@ -385,13 +386,13 @@ def _load_brands(path: Path, config: CampaignConfig, problems: list[Problem]) ->
                                                             "Europe/Zurich", "America/New_York", "America/Toronto"], n=1)
                 bad("timezone", f"unknown timezone {tz_name!r}",
                     f"use an IANA name such as {close[0] if close else 'Europe/Paris'}")
-        hours_text = row.get("opening_hours") or "mon-fri 09:00-18:00"
+        hours_text = row.get("opening_hours") or DEFAULT_OPENING_HOURS
         try:
             hours = OpeningHours.parse(hours_text)
         except HoursSyntaxError as exc:
             bad("opening_hours", f"opening hours do not parse: {exc}",
                 'write e.g. "mon-fri 09:00-18:00; sat 10:00-12:00"')
-            hours = OpeningHours.parse("mon-fri 09:00-18:00")
+            hours = OpeningHours.parse(DEFAULT_OPENING_HOURS)
         contacts: dict[str, str] = {}
         email = row.get("email", "")
         if email:
