@@ -57,6 +57,7 @@ COMMAND_MODULES = (
     "verify",  # verify
     "demo",  # demo
     "assist",  # assist next/sent/reply/import
+    "review",  # review (serve), review add-user/link/assign
 )
 
 

@@ -79,11 +79,12 @@ def _fmt(value: float | None) -> str:
 def agreement(
     top: int = typer.Option(10, "--top", help="How many of the largest gaps to list."),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    rubric: str | None = typer.Option(None, "--rubric", help="Rubric version (hash or prefix) or rubric file; default: the latest scoring run's."),
 ) -> None:
     """Print per-criterion agreement (weighted kappa, Krippendorff's alpha) and the largest gaps."""
     from ..scorer.agreement import agreement_report
 
-    report = agreement_report(open_workspace(), top=top)
+    report = agreement_report(open_workspace(), top=top, rubric=rubric)
     if json_out:
         print_json({
             "rubric_version": report.rubric_version, "scorers": report.scorers,
@@ -92,8 +93,10 @@ def agreement(
         })
         return
     if len(report.scorers) < 2:
-        console.print("Fewer than two scorers: import an auditor's sheet first.")
+        console.print(f"Fewer than two scorers under rubric {report.rubric_version}: import an auditor's "
+                      "sheet first, or pass --rubric with the version the auditors coded against.")
         return
+    console.print(f"Rubric version {report.rubric_version}")
     table = Table("scorers", "criterion", "replies", "kappa (quadratic)", "alpha (interval)")
     for p in report.pairs:
         table.add_row(f"{p.first} / {p.second}", p.criterion, str(p.replies), _fmt(p.kappa), _fmt(p.alpha))

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
+from pathlib import Path
 
+from sqlalchemy import func
 from sqlmodel import select
 
+from ..errors import NotFound, QualibenchError
 from ..models import Score
 from ..workspace import Workspace
 from .effective import AUTO, current_rubric_version
@@ -90,8 +93,64 @@ class AgreementReport:
     gaps: list[Gap] = field(default_factory=list)
 
 
-def agreement_report(ws: Workspace, *, rubric_version: str | None = None, top: int = 10) -> AgreementReport:
-    """Return agreement between every two scorers (auditors and auto) and the largest gaps."""
+@dataclass(frozen=True)
+class RubricVersion:
+    """A rubric version that has scores in the campaign, and who scored under it."""
+
+    version: str
+    name: str
+    scores: int
+    scorers: tuple[str, ...]
+
+
+def rubric_versions(ws: Workspace) -> list[RubricVersion]:
+    """Return every rubric version with scores in the campaign, the most recently used first."""
+    with ws.session() as session:
+        cid = ws.campaign(session).id
+        rows = session.execute(
+            select(Score.rubric_version, Score.rubric_name, Score.scorer, func.count(), func.max(Score.id))
+            .where(Score.campaign_id == cid)
+            .group_by(Score.rubric_version, Score.rubric_name, Score.scorer)).all()
+    by_version: dict[str, list] = defaultdict(list)
+    for version, name, scorer, n, last in rows:
+        by_version[version].append((name, scorer, n, last))
+    out = [RubricVersion(v, next((r[0] for r in rs if r[1] == AUTO), rs[0][0]), sum(r[2] for r in rs),
+                         tuple(sorted((r[1] for r in rs), key=lambda n: (n != AUTO, n))))
+           for v, rs in by_version.items()]
+    last_use = {v: max(r[3] for r in rs) for v, rs in by_version.items()}
+    return sorted(out, key=lambda rv: -last_use[rv.version])
+
+
+def resolve_rubric_version(ws: Workspace, rubric: str | Path | None) -> str | None:
+    """Return the rubric version meant by `rubric`: a version hash (or its prefix) with scores in
+    the campaign, or a rubric name/file whose content hash is taken; None: the latest scoring run's."""
+    if rubric is None or str(rubric).strip() == "":
+        return None
+    text = str(rubric).strip()
+    known = [rv.version for rv in rubric_versions(ws)]
+    matches = [v for v in known if v.startswith(text)] if len(text) >= 4 else []
+    if len(matches) == 1:
+        return matches[0]
+    from .campaign import resolve_rubric
+
+    try:
+        with ws.session() as session:
+            campaign = ws.campaign(session)
+        return resolve_rubric(ws, campaign, rubric).version
+    except QualibenchError:
+        raise NotFound(f"no rubric version or rubric file {text!r} (versions with scores: "
+                       f"{', '.join(known) or 'none'})",
+                       "pass a version listed above, or the rubric file used for that scoring run") from None
+
+
+def agreement_report(ws: Workspace, *, rubric_version: str | None = None, top: int = 10,
+                     rubric: str | Path | None = None) -> AgreementReport:
+    """Return agreement between every two scorers (auditors and auto) and the largest gaps.
+
+    The rubric version: `rubric_version`, else the one `rubric` names (version or file), else
+    the latest automatic scoring run's (after a rescore, auditors' older codes need `rubric`).
+    """
+    rubric_version = rubric_version or resolve_rubric_version(ws, rubric)
     with ws.session() as session:
         cid = ws.campaign(session).id
         assert cid is not None

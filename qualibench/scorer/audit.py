@@ -25,6 +25,9 @@ SHEET = "audit"
 ABOUT = "about"
 FORMAT = "qualibench-audit/1"
 READ_ONLY = ("reply_id", "brand", "channel", "scenario", "kind", "request", "reply")
+# A blind sheet leaves the brand out, and masks its name in the texts.
+BLIND_READ_ONLY = tuple(c for c in READ_ONLY if c != "brand")
+BRAND_MASK = "[brand]"
 JUSTIFICATION = "justification"
 _AUDITOR_NAME = re.compile(r"^[\w.@-]{1,64}$")
 _MAX_CELL = 32_000  # Excel keeps at most 32,767 characters in a cell
@@ -100,6 +103,19 @@ def _clean(value: Any) -> str:
     return ILLEGAL_CHARACTERS_RE.sub("", text.replace("\r\n", "\n"))[:_MAX_CELL].strip()
 
 
+def mask_brand(text: str, brand: str) -> str:
+    """Return `text` with the brand's name (whole words, any case) replaced by [brand]."""
+    name = (brand or "").strip()
+    if len(name) < 2:
+        return text
+    return re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", BRAND_MASK, text, flags=re.IGNORECASE)
+
+
+def read_only_columns(blind: bool) -> tuple[str, ...]:
+    """Return the locked columns of an audit sheet (no brand in a blind one)."""
+    return BLIND_READ_ONLY if blind else READ_ONLY
+
+
 def _reply_rows(session: Session, cid: int) -> list[tuple[Reply, Probe, str, str]]:
     rows = session.exec(
         select(Reply, Probe, Brand.name, Scenario.key)
@@ -112,7 +128,12 @@ def _reply_rows(session: Session, cid: int) -> list[tuple[Reply, Probe, str, str
     return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
-def _read_only_values(reply: Reply, probe: Probe, brand: str, scenario: str) -> dict[str, str]:
+def _read_only_values(reply: Reply, probe: Probe, brand: str, scenario: str,
+                      blind: bool = False) -> dict[str, str]:
+    if blind:
+        return {"reply_id": str(reply.id), "channel": probe.channel, "scenario": scenario,
+                "kind": reply.kind, "request": _clean(mask_brand(probe.body, brand)),
+                "reply": _clean(mask_brand(reply.text, brand))}
     return {"reply_id": str(reply.id), "brand": brand, "channel": probe.channel, "scenario": scenario,
             "kind": reply.kind, "request": _clean(probe.body), "reply": _clean(reply.text)}
 
@@ -147,9 +168,10 @@ def export_audit_sheet(ws: Workspace, path: Path | str, *, blind: bool,
     auto_cols = [] if blind else ["auto_total", *(f"auto_{c}" for c in rub.criteria), "auto_evidence"]
     # A criterion weighing nothing in this rubric has nothing to score.
     editable = [score_header(c, rub) for c in rub.criteria if rub.weight(c) > 0] + [JUSTIFICATION]
-    sheet.append([*READ_ONLY, *auto_cols, *editable])
+    read_only = read_only_columns(blind)
+    sheet.append([*read_only, *auto_cols, *editable])
     for reply, probe, brand, scenario in rows:
-        values: list[Any] = list(_read_only_values(reply, probe, brand, scenario).values())
+        values: list[Any] = list(_read_only_values(reply, probe, brand, scenario, blind).values())
         values[0] = reply.id
         if not blind:
             auto = autos.get(reply.id)  # type: ignore[arg-type]
@@ -163,7 +185,7 @@ def export_audit_sheet(ws: Workspace, path: Path | str, *, blind: bool,
             # A brand's text starting with "=" must stay text, never become a live formula.
             if cell.data_type == "f":
                 cell.data_type = "s"
-    _style(sheet, len(READ_ONLY) + len(auto_cols), len(editable))
+    _style(sheet, len(read_only) + len(auto_cols), len(editable))
     about = wb.create_sheet(ABOUT)
     for key, value in (("format", FORMAT), ("campaign", slug), ("rubric_name", rub.name),
                        ("rubric_version", rub.version), ("blind", "yes" if blind else "no"),
@@ -238,7 +260,8 @@ def import_audit_sheet(ws: Workspace, path: Path | str, auditor: str) -> ImportR
                                     "import it in the campaign it was exported from", ABOUT))
         known = {str(r.id): (r, p, b, s) for r, p, b, s in _reply_rows(session, cid)}
         autos = _latest_auto(session, cid, version) if about.get("blind") == "no" else {}
-        records = _check_rows(path.name, rows, weights, known, autos, problems)
+        records = _check_rows(path.name, rows, weights, known, autos, problems,
+                              blind=about.get("blind") == "yes")
         if problems:
             raise AuditSheetRejected(problems, path)
         rubric_name = str(about.get("rubric_name") or "default")
@@ -248,6 +271,7 @@ def import_audit_sheet(ws: Workspace, path: Path | str, auditor: str) -> ImportR
                               rubric_version=version, scorer=AUDITOR_PREFIX + name,
                               total=round(sum(criteria.values()), 2), criteria=criteria,
                               evidence={}, justification=why, created_at=now))
+        mark_assignments_coded(session, cid, [r[0] for r in records], name, version, now)
         log_event(session, cid, "audit.import", f"auditor:{name}",
                   {"file": path.name, "rubric_version": version, "rows": len(records)}, ws.clock)
     filled = {r[0] for r in records}
@@ -255,7 +279,8 @@ def import_audit_sheet(ws: Workspace, path: Path | str, auditor: str) -> ImportR
 
 
 def _check_rows(file: str, rows: list[tuple], weights: dict[str, float], known: dict,
-                autos: dict[int, Score], problems: list[Problem]) -> list[tuple[int, dict[str, float], str]]:
+                autos: dict[int, Score], problems: list[Problem], *,
+                blind: bool = False) -> list[tuple[int, dict[str, float], str]]:
     if not rows:
         problems.append(Problem(file, "the audit sheet is empty", "export a fresh sheet", SHEET))
         return []
@@ -270,7 +295,8 @@ def _check_rows(file: str, rows: list[tuple], weights: dict[str, float], known: 
         if wanted not in col:
             problems.append(Problem(file, f"column {wanted!r} is missing", "do not rename or delete columns", "row 1"))
         score_cols[crit] = col.get(wanted)
-    for ro in READ_ONLY:
+    read_only = read_only_columns(blind)
+    for ro in read_only:
         if ro not in col:
             problems.append(Problem(file, f"column {ro!r} is missing", "do not rename or delete columns", "row 1"))
     if problems:
@@ -293,8 +319,8 @@ def _check_rows(file: str, rows: list[tuple], weights: dict[str, float], known: 
             continue
         seen.add(rid)
         reply, probe, brand, scenario = known[rid]
-        expected = _read_only_values(reply, probe, brand, scenario)
-        for ro in READ_ONLY[1:]:
+        expected = _read_only_values(reply, probe, brand, scenario, blind)
+        for ro in read_only[1:]:
             if _clean(cells[col[ro]]) != expected[ro]:
                 problems.append(Problem(file, f"read-only column {ro!r} was edited",
                                         f"restore the exported value of {ro!r}; only the score columns and justification are yours",
@@ -380,9 +406,26 @@ def set_override(ws: Workspace, reply_id: int, criteria: dict[str, float], audit
                     evidence={}, justification=why.strip(), created_at=ws.clock.now())
         session.add(row)
         session.flush()
+        if not adjudicate:
+            mark_assignments_coded(session, cid, [reply_id], name, rub.version, row.created_at)
         log_event(session, cid, "audit.override", f"reply:{reply_id}",
                   {"scorer": scorer, "criteria": {k: float(v) for k, v in criteria.items()},
                    "rubric_version": rub.version}, ws.clock)
         session.refresh(row)
         session.expunge(row)
     return row
+
+
+def mark_assignments_coded(session: Session, campaign_id: int, reply_ids: list[int], auditor: str,
+                           version: str, at: Any) -> None:
+    """Mark the review workspace's assignments of these replies to `auditor` as coded."""
+    from sqlalchemy import update
+
+    from ..models import CodingAssignment
+
+    for start in range(0, len(reply_ids), 500):
+        session.execute(update(CodingAssignment).where(
+            CodingAssignment.campaign_id == campaign_id, CodingAssignment.reviewer == auditor,  # type: ignore[arg-type]
+            CodingAssignment.rubric_version == version,  # type: ignore[arg-type]
+            CodingAssignment.reply_id.in_(reply_ids[start:start + 500]),  # type: ignore[attr-defined]
+            CodingAssignment.coded_at.is_(None)).values(coded_at=at))  # type: ignore[union-attr]

@@ -1,0 +1,102 @@
+"""The analyst's queues: low-confidence matches to confirm and replies flagged for review.
+
+The inbox itself (unmatched and unparseable messages, assign, dismiss) is qualibench.inbox, the
+same functions `qualibench inbox` calls; this module adds what the browser needs beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, or_, select
+
+from ..errors import NotFound, StateError
+from ..events import log_event
+from ..models import InboundMessage, Probe, Reply
+from ..workspace import Workspace
+
+# Below this a match is a guess (sender domain + subject + time window) an analyst confirms.
+LOW_CONFIDENCE = 0.9
+LIMIT = 200
+
+
+@dataclass(frozen=True)
+class MatchItem:
+    """A reply whose match to its probe, or whose delay, waits for an analyst."""
+
+    reply_id: int
+    probe_id: int
+    probe_key: str
+    kind: str
+    match_method: str
+    match_confidence: float
+    received_at: datetime | None
+    from_address: str
+    subject: str
+    why: str
+
+
+def _items(ws: Workspace, *conditions) -> list[MatchItem]:  # type: ignore[no-untyped-def]
+    with ws.session() as session:
+        cid = ws.campaign(session).id
+        rows = session.exec(
+            select(Reply, Probe.key, InboundMessage.from_address, InboundMessage.subject)
+            .join(Probe, col(Probe.id) == Reply.probe_id)
+            .join(InboundMessage, col(InboundMessage.id) == Reply.inbound_id)
+            .where(Reply.campaign_id == cid, *conditions).order_by(col(Reply.id)).limit(LIMIT)).all()
+    out = []
+    for reply, key, sender, subject in rows:
+        why = []
+        if reply.match_confidence < LOW_CONFIDENCE:
+            why.append(f"matched by {reply.match_method} at {reply.match_confidence:.2f}")
+        if getattr(reply, "delay_review", "") == "pending":
+            why.append("impossible delay (dated before its request)")
+        if reply.needs_review and not why:
+            why.append("flagged for review")
+        out.append(MatchItem(reply.id or 0, reply.probe_id, key, reply.kind, reply.match_method,
+                             reply.match_confidence, reply.received_at, sender, subject, "; ".join(why)))
+    return out
+
+
+def low_confidence_matches(ws: Workspace) -> list[MatchItem]:
+    """Return replies matched with less than LOW_CONFIDENCE and not yet confirmed."""
+    return _items(ws, col(Reply.match_confidence) < LOW_CONFIDENCE, col(Reply.needs_review).is_(True))
+
+
+def flagged_replies(ws: Workspace) -> list[MatchItem]:
+    """Return replies flagged for review: impossible delays, or any other review flag."""
+    conditions = [col(Reply.needs_review).is_(True)]
+    if hasattr(Reply, "delay_review"):
+        conditions.append(Reply.delay_review == "pending")  # type: ignore[attr-defined]
+    return _items(ws, or_(*conditions), col(Reply.match_confidence) >= LOW_CONFIDENCE)
+
+
+def confirm_match(ws: Workspace, reply_id: int, analyst: str) -> None:
+    """Record that an analyst checked a reply's match (or flag) and keeps it as it is."""
+    with ws.session() as session:
+        cid = ws.campaign(session).id
+        reply = session.get(Reply, reply_id)
+        if reply is None or reply.campaign_id != cid:
+            raise NotFound(f"reply {reply_id} is not in this campaign", "reload the queue")
+        if not reply.needs_review:
+            raise StateError(f"reply {reply_id} is not waiting for review", "reload the queue")
+        reply.needs_review = False
+        session.add(reply)
+        log_event(session, cid or 0, "match.confirmed", f"reply:{reply_id}",
+                  {"analyst": analyst, "method": reply.match_method,
+                   "confidence": reply.match_confidence}, ws.clock)
+
+
+def decide_flagged_delay(ws: Workspace, reply_id: int, analyst: str, keep: bool) -> None:
+    """Keep or exclude a reply whose delay is impossible (qualibench.probes.decide_delay)."""
+    from ..probes import decide_delay
+
+    with ws.session() as session:
+        cid = ws.campaign(session).id
+        reply = session.get(Reply, reply_id)
+        if reply is None or reply.campaign_id != cid:
+            raise NotFound(f"reply {reply_id} is not in this campaign", "reload the queue")
+        probe = session.get(Probe, reply.probe_id)
+        assert probe is not None
+        decide_delay(session, reply, probe, keep=keep, clock=ws.clock, by=analyst)
