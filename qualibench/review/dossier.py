@@ -19,7 +19,7 @@ from ..errors import NotFound
 from ..models import Brand, InboundMessage, Probe, Reply, Scenario, Score
 from ..scorer.audit import mask_brand
 from ..scorer.effective import ADJUDICATOR_PREFIX, AUDITOR_PREFIX, AUTO
-from ..timing import ProbeTiming, brand_calendar, probe_timing
+from ..timing import brand_calendar
 from .coding import Coding
 
 MAX_RAW_TEXT = 200_000
@@ -37,6 +37,36 @@ class Segment:
     why: str = ""
 
 
+@dataclass(frozen=True)
+class Timing:
+    """The probe's clock: calendar hours and the brand's business hours (qualibench.hours)."""
+
+    sent_at: datetime | None
+    first_ack_at: datetime | None
+    first_answer_at: datetime | None
+    window_ends_at: datetime | None
+    ack_hours: float | None
+    answer_hours: float | None
+    ack_business_hours: float | None
+    answer_business_hours: float | None
+
+
+def probe_clock(probe: Probe, brand: Brand) -> Timing:
+    """Return the delays of `probe` to its first acknowledgement and first answer."""
+    calendar = brand_calendar(brand)
+    sent = probe.sent_at
+
+    def hours(end: datetime | None) -> float | None:
+        return None if sent is None or end is None else max(0.0, (end - sent).total_seconds() / 3600)
+
+    def business(end: datetime | None) -> float | None:
+        return None if sent is None or end is None or end < sent else calendar.business_hours(sent, end)
+
+    return Timing(sent, probe.first_ack_at, probe.first_answer_at, probe.window_ends_at,
+                  hours(probe.first_ack_at), hours(probe.first_answer_at),
+                  business(probe.first_ack_at), business(probe.first_answer_at))
+
+
 @dataclass
 class Dossier:
     reply_id: int
@@ -50,7 +80,7 @@ class Dossier:
     spans: list[dict]
     auto_total: float | None
     auto_criteria: dict[str, float]
-    timing: ProbeTiming | None
+    timing: Timing | None
     received_at: datetime | None
     match_method: str
     match_confidence: float
@@ -113,7 +143,7 @@ def reply_dossier(coding: Coding, reply_id: int, *, show_brand: bool, show_codes
         name = brand.name if brand else ""
         text = reply.text if show_brand else mask_brand(reply.text, name)
         segments, spans = highlight(text, auto.evidence if auto else {})
-        timing = probe_timing(probe, brand_calendar(brand), ws.clock.now()) if brand else None
+        timing = probe_clock(probe, brand) if brand else None
         attachments, has_html = _message_outline(ws.evidence.get(inbound.sha256) if ws.evidence.exists(inbound.sha256) else b"")
         latest: dict[str, Score] = {}
         for s in scores:
