@@ -10,6 +10,7 @@ simply finishes the second pass; killed inside the first, it re-fetches one batc
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import tempfile
 import time
@@ -19,13 +20,14 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, insert
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from .channels.base import load_channels
 from .errors import QualibenchError, RemoteFailure
 from .events import log_event
 from .evidence import record_evidence, sha256_hex
+from .mail.bounds import MAX_PARSE_BYTES, storable
 from .mail.imap import (
     DATE_DISAGREEMENT,
     FolderReport,
@@ -192,14 +194,16 @@ def process_inbound(ws: Workspace, session: Session, inbound: InboundMessage) ->
         from .social import process_api_inbound
 
         return process_api_inbound(ws, session, inbound)
-    raw = ws.evidence.get(inbound.sha256)
     try:
-        msg = parse_message(raw)
+        with _raw_for_parsing(ws, inbound) as raw:
+            msg = parse_message(raw)
     except UnparseableMessage as exc:
         inbound.status = InboundStatus.UNPARSEABLE.value
-        inbound.parse_error = exc.message
+        inbound.parse_error = storable(exc.message)
         session.add(inbound)
         return None
+    if msg.notes:  # what the size bounds cut: the analyst sees it beside the message
+        inbound.parse_error = "; ".join(msg.notes)
     inbound.from_address = msg.from_address[:500]
     inbound.to_addresses = ", ".join([*msg.to, *msg.cc])[:2000]
     inbound.subject = msg.subject[:1000]
@@ -230,6 +234,23 @@ def process_inbound(ws: Workspace, session: Session, inbound: InboundMessage) ->
         redirect_to=cls.redirect_to or "", ticket_ref=cls.ticket_ref or "",
         needs_review=match.needs_review,
     )
+
+
+@contextlib.contextmanager
+def _raw_for_parsing(ws: Workspace, inbound: InboundMessage) -> Iterator[bytes | mmap.mmap]:
+    """Give the raw bytes of `inbound`, mapped rather than read when large (the parser reads
+    only a bounded part of them, bounds.MAX_PARSE_BYTES)."""
+    if inbound.size <= MAX_PARSE_BYTES:
+        yield ws.evidence.get(inbound.sha256)
+        return
+    path = ws.evidence.path_for(inbound.sha256)
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        ws.evidence.get(inbound.sha256)  # raises the one-line "missing evidence" error
+        raise
+    with fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        yield mapped
 
 
 def process_pending(ws: Workspace, campaign_id: int, report: CollectReport | None = None, *,
@@ -264,17 +285,16 @@ def _process(ws: Workspace, campaign_id: int, status: InboundStatus, report: Col
                 was = inbound.status
                 reply = process_inbound(ws, session, inbound)
                 status = inbound.status
+        except DataError as exc:
+            # The database refused a value taken from the message (text PostgreSQL cannot
+            # store...): the message's fault, so it alone is set aside and the queue goes on.
+            cause = str(exc.orig or exc).strip().splitlines()[0]
+            status = _set_aside(ws, inbound_id, f"the database refused its content: {cause}", report)
+            reply = None
         except (QualibenchError, SQLAlchemyError):
             raise  # the database's own failures are not the message's fault
         except Exception as exc:  # a parser bug on one odd message must not block the others
-            with ws.session() as session:
-                inbound = session.get(InboundMessage, inbound_id)
-                assert inbound is not None
-                inbound.status = status = InboundStatus.UNPARSEABLE.value
-                inbound.parse_error = f"{type(exc).__name__}: {exc}"[:2000]
-                session.add(inbound)
-            report.warnings.append(f"message #{inbound_id} could not be processed: "
-                                   f"{type(exc).__name__}: {exc}")
+            status = _set_aside(ws, inbound_id, f"{type(exc).__name__}: {exc}", report)
             reply = None
         if reply is not None:
             report.matched += 1
@@ -287,6 +307,19 @@ def _process(ws: Workspace, campaign_id: int, status: InboundStatus, report: Col
         report.processed += 1
         if progress:
             progress("processing", done, len(ids))
+
+
+def _set_aside(ws: Workspace, inbound_id: int, reason: str, report: CollectReport) -> str:
+    """Mark one message unparseable with `reason` (its raw bytes stay); return the new status."""
+    reason = storable(reason)[:2000]
+    with ws.session() as session:
+        inbound = session.get(InboundMessage, inbound_id)
+        assert inbound is not None
+        inbound.status = InboundStatus.UNPARSEABLE.value
+        inbound.parse_error = reason
+        session.add(inbound)
+    report.warnings.append(f"message #{inbound_id} could not be processed: {reason}")
+    return InboundStatus.UNPARSEABLE.value
 
 
 def _api_collect(ws: Workspace, campaign_id: int, report: CollectReport) -> None:
@@ -380,31 +413,48 @@ def _collect(ws: Workspace, *, progress: Progress | None, api: bool) -> CollectR
     return report
 
 
+# Longest wait between two attempts when the server keeps failing (a watch runs for days).
+MAX_BACKOFF_SECONDS = 15 * 60
+
+
+def retry_delay(failures: int, poll_seconds: float) -> float:
+    """Return how long to wait after `failures` failed passes in a row: doubling, capped."""
+    return min(poll_seconds * 2 ** max(failures - 1, 0), max(poll_seconds, MAX_BACKOFF_SECONDS))
+
+
 def watch(ws: Workspace, *, on_report: Callable[[CollectReport], None] | None = None,
           stop: Callable[[], bool] = lambda: False, poll_seconds: float = 60.0,
           idle_timeout: float = 25 * 60) -> int:
-    """Collect, then wait for new mail (IDLE on the first account, else polling); return passes run."""
+    """Collect, then wait for new mail (IDLE on the first account, else polling); return passes run.
+
+    A pass that fails (server down, password refused, campaign busy) is reported with its
+    cause in the report's warnings and retried after a delay that doubles at each failure.
+    """
     accounts = [a for a in ws.spec().config.accounts.values() if a.imap_host]
     passes = 0
+    failures = 0
     while not stop():
-        failed = False
         try:
             result = collect(ws)
+            failures = 0
         except (RemoteFailure, CollectBusy) as exc:
-            failed = True
+            failures += 1
+            delay = retry_delay(failures, poll_seconds)
             # A server down for a while must not end a watch meant to run for days.
-            result = CollectReport(warnings=[f"{exc.message}; retrying in {poll_seconds:.0f} s"])
+            fix = f" -- {exc.hint}" if exc.hint else ""
+            result = CollectReport(warnings=[
+                f"{exc.message}; attempt {failures} failed, retrying in {delay:.0f} s{fix}"])
         passes += 1
         if on_report:
             on_report(result)
         if stop():
             break
         try:
-            if accounts and not failed:
+            if accounts and not failures:
                 wait_for_mail(accounts[0], timeout=idle_timeout, poll_seconds=poll_seconds,
                               sleep=ws.clock.sleep, last_uid=_last_inbox_uid(ws, accounts[0].name))
             else:
-                ws.clock.sleep(poll_seconds)
+                ws.clock.sleep(retry_delay(failures, poll_seconds) if failures else poll_seconds)
         except RemoteFailure:
             ws.clock.sleep(poll_seconds)
     return passes

@@ -174,7 +174,8 @@ def test_bounce_makes_probe_undeliverable_and_strays_wait_in_inbox(world):
         f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {p.persona_email}\r\nTo: {p.brand_email}\r\nMessage-ID: {p.message_id}\r\n"
         f"Subject: {p.subject}\r\n--B--\r\n"
     )
-    server.deliver(SHOPPER, dsn.encode())
+    # Arrived after the send: a bounce dated before its request would wait for a review instead.
+    server.deliver(SHOPPER, dsn.encode(), mtime=(p.sent_at + timedelta(hours=1)).timestamp())
     stray = reply_bytes(None, "Découvrez nos promotions de Noël !", sender="news@shop-news.test",
                         subject="Newsletter de décembre")
     server.deliver(SHOPPER, stray)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -31,7 +32,7 @@ def _print_report(report) -> None:  # type: ignore[no-untyped-def]
     if report.unmatched:
         console.print("Unmatched messages wait in `qualibench inbox list`.")
     for w in report.warnings:
-        err_console.print(f"[yellow]Warning:[/] {w}")
+        err_console.print(f"[yellow]Warning:[/] {escape(w)}", highlight=False)
 
 
 def collect_command(
@@ -50,6 +51,9 @@ def collect_command(
                 print_json(report.as_dict())
             elif report.new or report.matched:
                 _print_report(report)
+            elif report.warnings:  # a failed pass says what fails, never "Nothing new"
+                for w in report.warnings:
+                    err_console.print(f"[yellow]Warning:[/] {escape(w)}", highlight=False)
             else:
                 console.print("Nothing new; waiting for mail (Ctrl-C to stop).")
 

@@ -7,6 +7,8 @@ import re
 from lxml import etree
 from lxml import html as lxml_html
 
+from qualibench.mail.bounds import MAX_HTML_CHARS, cut_text
+
 _BLOCK = {
     "p",
     "div",
@@ -39,23 +41,58 @@ _SKIP = {"script", "style", "head", "title", "meta", "link", "noscript", "templa
 
 
 class _TextWriter:
+    """Lines of text; the current one kept as fragments (appending to one str copies it each time)."""
+
     def __init__(self) -> None:
-        self.lines: list[str] = [""]
+        self.lines: list[str] = []
+        self.current: list[str] = []
+
+    def _current_text(self) -> str:
+        return "".join(self.current)
 
     def text(self, s: str) -> None:
-        s = re.sub(r"[ \t\r\n\f]+", " ", s)
+        s = _SPACES.sub(" ", s)
         if not s:
             return
-        if not self.lines[-1] and s.startswith(" "):
+        if (not self.current or not self._last_char()) and s.startswith(" "):
             s = s.lstrip()
-        self.lines[-1] += s
+            if not s:
+                return
+        self.current.append(s)
+
+    def _last_char(self) -> str:
+        for fragment in reversed(self.current):
+            if fragment:
+                return fragment[-1]
+        return ""
+
+    def _has_text(self) -> bool:
+        return any(f.strip() for f in self.current)
+
+    def end_line(self) -> None:
+        """End the current line as it is (a <br>)."""
+        self.lines.append(self._current_text().rstrip())
+        self.current = []
+
+    def put_line(self, line: str) -> None:
+        """Add a finished line (the current one must be empty)."""
+        self.lines.append(line)
 
     def newline(self, blank: bool = False) -> None:
-        if self.lines[-1].strip():
-            self.lines[-1] = self.lines[-1].rstrip()
+        if self._has_text():
+            self.end_line()
+        elif self.current:
+            self.current = []
+        if blank and self.lines and self.lines[-1] != "":
             self.lines.append("")
-        if blank and len(self.lines) >= 2 and self.lines[-2] != "":
-            self.lines.append("")
+
+    def finish(self) -> list[str]:
+        if self.current:
+            self.end_line()
+        return self.lines
+
+
+_SPACES = re.compile(r"[ \t\r\n\f]+")
 
 
 def _walk(el: etree._Element, out: _TextWriter) -> None:
@@ -73,9 +110,8 @@ def _walk(el: etree._Element, out: _TextWriter) -> None:
         for child in el:
             _walk(child, inner)
         out.newline()
-        for line in "\n".join(inner.lines).strip("\n").split("\n"):
-            out.lines[-1] = ("> " + line).rstrip() if line else ">"
-            out.lines.append("")
+        for line in "\n".join(inner.finish()).strip("\n").split("\n"):
+            out.put_line(("> " + line).rstrip() if line else ">")
         out.newline(blank=True)
         if el.tail:
             out.text(el.tail)
@@ -89,21 +125,31 @@ def _walk(el: etree._Element, out: _TextWriter) -> None:
     for child in el:
         _walk(child, out)
     if tag == "br":
-        out.lines[-1] = out.lines[-1].rstrip()
-        out.lines.append("")
+        out.end_line()
     elif tag in _BLOCK:
         out.newline(blank=tag in _PARAGRAPH)
     if el.tail:
         out.text(el.tail)
 
 
-def html_to_text(markup: str) -> str:
-    """Give back the readable text of an HTML body: paragraphs kept, blockquotes '>'-prefixed."""
+# Inline images (data: URIs) are often megabytes of base64 in one attribute: never text.
+_DATA_URI = re.compile(r"data:[^,\"'\s>]{0,100},[^\"'\s>)]{64,}+", re.IGNORECASE)
+
+
+def html_to_text(markup: str, notes: list[str] | None = None) -> str:
+    """Give back the readable text of an HTML body: paragraphs kept, blockquotes '>'-prefixed.
+
+    Bounded: data: URIs are dropped and at most MAX_HTML_CHARS of markup are read (the cut is
+    noted in `notes`).
+    """
     if not markup.strip():
         return ""
     # lxml refuses str input that carries an XML encoding declaration.
     markup = re.sub(r"^\s*<\?xml[^>]*\?>", "", markup)
     markup = markup.replace("\x00", "")
+    if len(markup) > MAX_HTML_CHARS // 4:
+        markup = _DATA_URI.sub("data:,", markup)
+    markup = cut_text(markup, MAX_HTML_CHARS, "HTML body", notes if notes is not None else [])
     try:
         root = lxml_html.document_fromstring(markup)
     except (etree.ParserError, ValueError):
@@ -111,7 +157,7 @@ def html_to_text(markup: str) -> str:
     out = _TextWriter()
     body = root.find("body")
     _walk(body if body is not None else root, out)
-    lines = [line.rstrip() for line in out.lines]
+    lines = [line.rstrip() for line in out.finish()]
     text = "\n".join(lines)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip()

@@ -7,6 +7,7 @@ decoding (RFC 2047, raw 8-bit) and charset guessing are done here, leniently.
 
 from __future__ import annotations
 
+import mmap
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,15 @@ from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
 from qualibench.errors import QualibenchError
+from qualibench.mail.bounds import (
+    MAX_PARSE_BYTES,
+    MAX_PARTS,
+    MAX_TEXT_CHARS,
+    BudgetExceeded,
+    cpu_deadline,
+    cut_text,
+    storable,
+)
 from qualibench.mail.charsets import (  # re-exported: callers import them from here too
     decode_bytes,
     decode_header_value,
@@ -68,6 +78,8 @@ class ParsedMessage:
     content_type: str = ""
     delivery_status: list[dict[str, str]] = field(default_factory=list)
     returned_message_id: str = ""  # Message-ID of our message when a bounce returns it
+    # What the size bounds cut (bounds.py): the text is then partial, the raw still whole.
+    notes: list[str] = field(default_factory=list)
 
     def recipients(self) -> list[str]:
         """Give back every address the message was delivered to, for reply-alias matching."""
@@ -159,6 +171,7 @@ class _Walk:
     delivery_status: list[dict[str, str]] = field(default_factory=list)
     returned_message_id: str = ""
     elided: list[int] = field(default_factory=list)  # sizes of attachments not parsed
+    leaves: int = 0  # MIME leaves read so far (MAX_PARTS)
 
 
 def _read_part_text(part: Message, defects: list[str]) -> tuple[str, str]:
@@ -235,6 +248,11 @@ def _walk(part: Message, acc: _Walk, defects: list[str], depth: int = 0) -> None
     if part.get_content_maintype() == "multipart":
         _recover_multipart(part, acc, defects, depth)
         return
+    acc.leaves += 1
+    if acc.leaves > MAX_PARTS:
+        if acc.leaves == MAX_PARTS + 1:
+            defects.append(f"more than {MAX_PARTS} MIME parts: the rest are not read")
+        return
     if _is_attachment(part):
         media = ctype
         name = _filename(part)
@@ -276,12 +294,21 @@ def _returned_message(part: Message, acc: _Walk, defects: list[str]) -> None:
         acc.attachments.append((_filename(part) or "message.eml", "message/rfc822", size))
 
 
-# Base64 runs of at least ~600 kB: attachments whose content we never read, only their size.
-_LARGE_BASE64 = re.compile(rb"(?:[A-Za-z0-9+/=]{40,100}\r?\n){8192,}")
+# Runs of base64-shaped lines. Anchored at line starts and possessive, so one scan is linear
+# whatever the input (unanchored, a 6 MB line of letters took minutes of backtracking).
+_BASE64_RUN = re.compile(rb"(?:^[A-Za-z0-9+/=]{40,100}\r?\n)++", re.MULTILINE)
+# Runs of at least this many lines (~600 kB) are attachments whose content we never read.
+_LARGE_RUN_LINES = 8192
 _ELIDED = "QUALIBENCH-ELIDED-BASE64-"
 
 
-def _elide_large_attachments(raw: bytes) -> tuple[bytes, list[int]]:
+def _count(buf: bytes | mmap.mmap, byte: bytes, start: int, end: int) -> int:
+    """Count `byte` in buf[start:end] a megabyte at a time (an mmap has no count())."""
+    step = 1 << 20
+    return sum(buf[i : min(i + step, end)].count(byte) for i in range(start, end, step))
+
+
+def _elide_large_attachments(raw: bytes | mmap.mmap) -> tuple[bytes | mmap.mmap, list[int]]:
     """Give back raw with big base64 attachment bodies replaced by markers, and their sizes.
 
     The stdlib parser keeps several copies of every part; a 50 MB attachment would cost
@@ -292,15 +319,18 @@ def _elide_large_attachments(raw: bytes) -> tuple[bytes, list[int]]:
     pieces: list[bytes] = []
     sizes: list[int] = []
     last = 0
-    for found in _LARGE_BASE64.finditer(raw):
+    for found in _BASE64_RUN.finditer(raw):
         start, end = found.span()
-        head = raw[max(0, start - 4096) : start].lower()
+        newlines = _count(raw, b"\n", start, end)
+        if newlines < _LARGE_RUN_LINES:
+            continue
+        head = bytes(raw[max(0, start - 4096) : start]).lower()
         ctype_at = head.rfind(b"content-type:")
         ctype = head[ctype_at : ctype_at + 60] if ctype_at >= 0 else b""
         if ctype_at < 0 or b"text/" in ctype or b"message/" in ctype or b"base64" not in head:
             continue
-        chars = (end - start) - raw.count(b"\n", start, end) - raw.count(b"\r", start, end)
-        padding = raw[max(start, end - 4) : end].rstrip()[-2:].count(b"=")
+        chars = (end - start) - newlines - _count(raw, b"\r", start, end)
+        padding = bytes(raw[max(start, end - 4) : end]).rstrip()[-2:].count(b"=")
         sizes.append(chars * 3 // 4 - padding)
         pieces += [raw[last:start], f"{_ELIDED}{len(sizes) - 1}\r\n".encode()]
         last = end
@@ -308,6 +338,16 @@ def _elide_large_attachments(raw: bytes) -> tuple[bytes, list[int]]:
         return raw, []
     pieces.append(raw[last:])
     return b"".join(pieces), sizes
+
+
+def _bounded(raw: bytes | mmap.mmap, notes: list[str]) -> bytes:
+    """Give back at most MAX_PARSE_BYTES of raw, cut at a line end, noting any cut."""
+    if len(raw) <= MAX_PARSE_BYTES:
+        return bytes(raw)
+    cut = raw.rfind(b"\n", 0, MAX_PARSE_BYTES) + 1 or MAX_PARSE_BYTES
+    notes.append(f"message of {len(raw) / 1e6:.1f} MB: only its first {cut / 1e6:.1f} MB were "
+                 "parsed; the raw message is kept whole")
+    return bytes(raw[:cut])
 
 
 def _raw_all(msg: Message, name: str) -> list[str]:
@@ -335,16 +375,38 @@ def _usable(msg: Message, headers: dict[str, str], text: str) -> bool:
     return printable / len(text) > 0.9
 
 
-def parse_message(raw: bytes) -> ParsedMessage:
-    """Give back the ParsedMessage of raw RFC 5322 bytes; raise UnparseableMessage if unusable."""
-    if not raw or not raw.strip():
+def parse_message(raw: bytes | mmap.mmap) -> ParsedMessage:
+    """Give back the ParsedMessage of raw RFC 5322 bytes; raise UnparseableMessage if unusable.
+
+    Bounded (bounds.py): past its size limits the text is cut with a note in `notes`, and a
+    message that still takes more than the CPU budget is refused as unparseable.
+    """
+    try:
+        with cpu_deadline():
+            return _parse(raw)
+    except BudgetExceeded as exc:
+        raise UnparseableMessage(
+            f"{exc} (a message built to stall the parser?)",
+            "the raw bytes are kept as evidence; look at them with `qualibench inbox`",
+        ) from None
+    except RecursionError:
+        raise UnparseableMessage(
+            "the message nests deeper than the parser follows",
+            "the raw bytes are kept as evidence; look at them with `qualibench inbox`",
+        ) from None
+
+
+def _parse(raw: bytes | mmap.mmap) -> ParsedMessage:
+    if not raw or not raw[:MAX_PARSE_BYTES].strip():
         raise UnparseableMessage(
             "empty message", "the raw bytes are kept as evidence; nothing to parse"
         )
-    raw, elided = _elide_large_attachments(raw)
-    msg = message_from_bytes(raw, policy=compat32)
+    notes: list[str] = []
+    elided_raw, elided = _elide_large_attachments(raw)
+    msg = message_from_bytes(_bounded(elided_raw, notes), policy=compat32)
+    del elided_raw
     defects = [type(d).__name__ for d in msg.defects]
-    headers = _headers(msg)
+    headers = {k: storable(v) for k, v in _headers(msg).items()}
     acc = _Walk(elided=elided)
     _walk(msg, acc, defects)
     for part in msg.walk():
@@ -356,11 +418,12 @@ def parse_message(raw: bytes) -> ParsedMessage:
         text = "\n\n".join(t for t, _ in acc.plain if t.strip()) or acc.plain[0][0]
         charset = acc.plain[0][1]
     elif acc.html:
-        text = "\n\n".join(html_to_text(t) for t, _ in acc.html)
+        text = "\n\n".join(html_to_text(t, notes) for t, _ in acc.html)
         charset = acc.html[0][1]
     else:
         text, charset = "", ""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = cut_text(text, MAX_TEXT_CHARS, "text", notes)
+    text = storable(text.replace("\r\n", "\n").replace("\r", "\n"))
 
     if not _usable(msg, headers, text):
         raise UnparseableMessage(
@@ -368,19 +431,22 @@ def parse_message(raw: bytes) -> ParsedMessage:
             "the raw bytes are kept as evidence; look at them with `qualibench inbox`",
         )
 
+    def addresses(name: str) -> list[str]:
+        return [storable(a) for _, a in _addresses(_raw_all(msg, name))]
+
     from_pairs = _addresses(_raw_all(msg, "From"))
     reply, signature, quoted = split_reply(text)
     return ParsedMessage(
         message_id=(_message_ids(headers.get("message-id", "")) or [""])[0],
         in_reply_to=_message_ids(headers.get("in-reply-to", "")),
         references=_message_ids(headers.get("references", "")),
-        from_address=from_pairs[0][1] if from_pairs else "",
-        from_name=from_pairs[0][0] if from_pairs else "",
-        reply_to=[a for _, a in _addresses(_raw_all(msg, "Reply-To"))],
-        to=[a for _, a in _addresses(_raw_all(msg, "To"))],
-        cc=[a for _, a in _addresses(_raw_all(msg, "Cc"))],
-        delivered_to=[a for _, a in _addresses(_raw_all(msg, "Delivered-To"))],
-        x_original_to=[a for _, a in _addresses(_raw_all(msg, "X-Original-To"))],
+        from_address=storable(from_pairs[0][1]) if from_pairs else "",
+        from_name=storable(from_pairs[0][0]) if from_pairs else "",
+        reply_to=addresses("Reply-To"),
+        to=addresses("To"),
+        cc=addresses("Cc"),
+        delivered_to=addresses("Delivered-To"),
+        x_original_to=addresses("X-Original-To"),
         subject=headers.get("subject", ""),
         date=_parse_date(headers.get("date", ""), defects),
         headers=headers,
@@ -390,9 +456,11 @@ def parse_message(raw: bytes) -> ParsedMessage:
         quoted=quoted,
         html_only=html_only,
         charset=charset,
-        attachments=acc.attachments,
-        defects=defects,
+        attachments=[(storable(n), storable(m), size) for n, m, size in acc.attachments],
+        defects=[storable(d) for d in defects],
         content_type=msg.get_content_type(),
-        delivery_status=acc.delivery_status,
-        returned_message_id=acc.returned_message_id,
+        delivery_status=[{storable(k): storable(v) for k, v in d.items()}
+                         for d in acc.delivery_status],
+        returned_message_id=storable(acc.returned_message_id),
+        notes=notes,
     )

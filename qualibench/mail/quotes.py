@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from qualibench.mail.bounds import MAX_PATTERN_LINE
+
 # No-break spaces (U+00A0, U+202F) precede colons in French typography and in Outlook FR.
 _NBSP = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\ufeff": ""})
 
@@ -83,13 +85,13 @@ def _is_quoted(line: str) -> bool:
 
 def _outlook_block_at(lines: list[str], i: int) -> bool:
     """Say whether lines[i] starts a "De : / Envoyé : / Objet :" header block."""
-    if not _HEADER_FROM.match(lines[i]):
+    if len(lines[i]) > MAX_PATTERN_LINE or not _HEADER_FROM.match(lines[i]):
         return False
     others = 0
     for line in lines[i + 1 : i + 7]:
         if not line.strip():
             continue
-        if _HEADER_OTHER.match(line):
+        if len(line) <= MAX_PATTERN_LINE and _HEADER_OTHER.match(line):
             others += 1
         else:
             break
@@ -97,9 +99,24 @@ def _outlook_block_at(lines: list[str], i: int) -> bool:
 
 
 def _quote_start(lines: list[str]) -> int | None:
-    """Give back the index of the first line of quoted history, or None."""
+    """Give back the index of the first line of quoted history, or None.
+
+    One pass, each line tried against patterns on at most MAX_PATTERN_LINE characters, so
+    the cost is linear in the text whatever its shape.
+    """
+    # quoted_to_end[i]: every non-blank line from i on is '>'-quoted (computed once, backwards:
+    # asking it anew at each quoted line made 60,000 alternating lines take minutes).
+    quoted_to_end = [False] * (len(lines) + 1)
+    quoted_to_end[len(lines)] = True
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        quoted_to_end[i] = quoted_to_end[i + 1] and (not line.strip() or _is_quoted(line))
     for i, line in enumerate(lines):
         if not line.strip():
+            continue
+        if len(line) > MAX_PATTERN_LINE:
+            if _is_quoted(line) and quoted_to_end[i]:
+                return i
             continue
         if _SEPARATOR.match(line):
             return i
@@ -120,12 +137,10 @@ def _quote_start(lines: list[str]) -> int | None:
             joined = " ".join(part.strip() for part in lines[i : i + span])
             if span > 1 and not re.match(r"^\s*(?:le|on)\s", line, re.IGNORECASE):
                 break  # only "Le .../On ..." attributions get wrapped by mail clients
-            if _ATTRIBUTION.match(joined) and len(joined) < 300:
+            if len(joined) < 300 and _ATTRIBUTION.match(joined):
                 return i
-        if _is_quoted(line):
-            rest = [x for x in lines[i:] if x.strip()]
-            if all(_is_quoted(x) for x in rest):
-                return i
+        if _is_quoted(line) and quoted_to_end[i]:
+            return i
     return None
 
 

@@ -1,0 +1,76 @@
+"""How much of one message the parser reads, and for how long: a brand's mail cannot stall a collect.
+
+Every algorithm of the parser is linear, but linear in 60 MB is still seconds and gigabytes
+through the stdlib parser and lxml. So the work per message is bounded by size first (a
+reply a shopper can score is a few kilobytes: past these limits the rest is cut from the
+text, with a note, and the raw bytes stay whole in the evidence store), then by CPU time as
+a last guard against a pattern nobody foresaw.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import signal
+import threading
+from collections.abc import Iterator
+
+# Raw bytes handed to the MIME parser, after large base64 attachments are elided.
+MAX_PARSE_BYTES = 4_000_000
+# HTML markup handed to lxml, after data: URIs are dropped.
+MAX_HTML_CHARS = 1_000_000
+# Text kept for matching, classification, reply extraction and scoring.
+MAX_TEXT_CHARS = 100_000
+# Lines a quote/signature pattern is tried on: no attribution or header line is longer.
+MAX_PATTERN_LINE = 400
+# MIME leaves read for text and attachments (a 10,000-part message lists the first ones).
+MAX_PARTS = 500
+# Processor time one message may take to parse (CPU, not wall: a loaded machine is no excuse).
+CPU_SECONDS = 10.0
+
+
+class BudgetExceeded(Exception):
+    """Parsing one message took more processor time than CPU_SECONDS."""
+
+
+@contextlib.contextmanager
+def cpu_deadline(seconds: float | None = None) -> Iterator[None]:
+    """Raise BudgetExceeded inside the block once it has used `seconds` of CPU time.
+
+    A profiling timer (SIGPROF) interrupts pure-Python loops; it only works in the main
+    thread, elsewhere the block runs unguarded (the size limits still hold).
+    """
+    seconds = CPU_SECONDS if seconds is None else seconds
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield
+        return
+
+    def expired(_signum: int, _frame: object) -> None:
+        raise BudgetExceeded(f"parsing stopped after {seconds:g} s of processor time")
+
+    previous = signal.signal(signal.SIGPROF, expired)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+
+
+# NUL is refused by PostgreSQL in text and JSON; lone surrogates (undecodable bytes kept by
+# surrogateescape) cannot be encoded to UTF-8 by any driver.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Give back `text` with what no database can store (NUL, lone surrogates) made U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text) if text else text
+
+
+def cut_text(text: str, limit: int, what: str, notes: list[str]) -> str:
+    """Give back `text` cut to `limit` characters, noting the cut in `notes` (raw bytes are kept)."""
+    if len(text) <= limit:
+        return text
+    notes.append(f"{what} truncated to its first {limit:,} characters (of {len(text):,}); "
+                 "the raw message is kept whole")
+    return text[:limit]
