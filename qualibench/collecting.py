@@ -330,11 +330,19 @@ def _api_collect(ws: Workspace, campaign_id: int, report: CollectReport) -> None
     for name, cls in load_channels().items():
         if name not in wanted or name == "email":
             continue
+        channel = None
+        items: list = []
         try:
             channel = cls()
             items = list(channel.collect(ws) or [])
         except QualibenchError as exc:
             report.warnings.append(f"{name}: {exc.message}")
+        except Exception as exc:  # a channel tripped on what a server sent: mail still goes on
+            report.warnings.append(f"{name}: collect failed ({type(exc).__name__}: "
+                                   f"{str(exc)[:300]}); the other channels went on")
+        # What the channel left aside (a page it would not read...), one line each.
+        report.warnings.extend(getattr(channel, "warnings", None) or [])
+        if not items:
             continue
         with ws.session() as session:
             before = _inbound_count(session, campaign_id)

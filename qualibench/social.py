@@ -8,6 +8,7 @@ several probes wrote in the same conversation the latest one sent before the DM 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -18,6 +19,27 @@ from .models import InboundMessage, InboundStatus, MatchMethod, Probe, Reply
 from .workspace import Workspace
 
 API_CHANNELS = ("x",)
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _scalar(value: object, limit: int = 64) -> str:
+    """Return an id field as text when the API gave a string or an integer there, else ''."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return ""
+    return str(value)[:limit]
+
+
+def _not_an_item(item: object, inbound: InboundMessage) -> str:
+    """Return why `item` cannot be read as a post or DM ('' when it can)."""
+    if not isinstance(item, dict):
+        return f"not an X item: a JSON {type(item).__name__}, not an object"
+    if not isinstance(item.get("text"), str):
+        return f"not an X item: its text is a {type(item.get('text')).__name__}, not a string"
+    if inbound.received_at is None:  # the collector could not read created_at as X's time
+        return "not an X item: created_at is not an X time, so the reply cannot be timed"
+    return ""
 
 
 def _dm_probe(session: Session, campaign_id: int, conversation: str, at: datetime) -> tuple[Probe | None, float]:
@@ -34,9 +56,11 @@ def _dm_probe(session: Session, campaign_id: int, conversation: str, at: datetim
 def match_x_item(session: Session, campaign_id: int, item: dict, at: datetime) -> tuple[Probe | None, float]:
     """Return the probe an X item answers and the confidence of that match (None, 0 if none)."""
     if item.get("dm_conversation_id"):
-        return _dm_probe(session, campaign_id, str(item["dm_conversation_id"]), at)
-    keys = [str(item.get("conversation_id", ""))]
-    keys += [str(r.get("id")) for r in item.get("referenced_tweets", []) or [] if r.get("type") == "replied_to"]
+        return _dm_probe(session, campaign_id, _scalar(item["dm_conversation_id"]), at)
+    refs = item.get("referenced_tweets")
+    keys = [_scalar(item.get("conversation_id"))]
+    keys += [_scalar(r.get("id")) for r in (refs if isinstance(refs, list) else [])
+             if isinstance(r, dict) and r.get("type") == "replied_to"]
     for key in filter(None, keys):
         probe = session.exec(select(Probe).where(
             Probe.campaign_id == campaign_id, Probe.external_id == key)).first()
@@ -53,15 +77,19 @@ def process_api_inbound(ws: Workspace, session: Session, inbound: InboundMessage
     raw = ws.evidence.get(inbound.sha256)
     try:
         item = json.loads(raw)
-        text = str(item["text"])
-    except (ValueError, KeyError, TypeError) as exc:
+        problem = _not_an_item(item, inbound)
+    except (ValueError, RecursionError) as exc:
+        problem = f"not an X item: {type(exc).__name__}"
+    if problem:
         inbound.status = InboundStatus.UNPARSEABLE.value
-        inbound.parse_error = f"not an X item: {type(exc).__name__}"
+        inbound.parse_error = problem
         session.add(inbound)
         return None
-    author = item.get("sender_id") or item.get("author_id") or ""
+    # What a brand typed, stored as text: NUL and lone surrogates no database takes become U+FFFD.
+    text = _UNSTORABLE.sub("\ufffd", item["text"])
+    author = _scalar(item.get("sender_id")) or _scalar(item.get("author_id"))
     inbound.from_address = f"x:{author}"
-    inbound.message_id = str(item.get("id", ""))
+    inbound.message_id = _scalar(item.get("id"))
     received_at = inbound.received_at or inbound.collected_at or ws.clock.now()
     probe, confidence = match_x_item(session, inbound.campaign_id, item, received_at)
     if probe is None:

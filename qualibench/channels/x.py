@@ -9,6 +9,7 @@ network errors are retried with an exponential backoff.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,10 +37,22 @@ TWEET_FIELDS = "id,text,author_id,created_at,conversation_id,in_reply_to_user_id
 DM_FIELDS = "id,text,event_type,sender_id,dm_conversation_id,created_at"
 _DM_REFUSED_WORDS = ("cannot send", "not permitted", "not allowed", "does not accept",
                      "not following", "verified", "message requests")
+# Bounds on what one answer of the API may cost us: its text is written by brands and relayed by
+# a server we do not run. A page of 100 DMs of 10,000 characters is about 1 MB; a JSON body
+# can take ~20 times its size as Python objects, so 5 MB keeps one page near 100 MB at worst.
+MAX_ANSWER_BYTES = 5_000_000
+PAGE_ITEMS = 100  # what we ask for (max_results); more in one page is not X's doing
+MAX_ITEM_BYTES = 256_000  # one post or DM as stored raw (25,000 characters of 4 bytes, with fields)
+MAX_PASS_BYTES = 64_000_000  # raw items kept in memory by one collect pass of one account
+MAX_TOKEN_CHARS = 256  # a pagination token
 
 
 class XUnavailable(RemoteFailure):
     """X kept failing (5xx, network, malformed answers) after every retry."""
+
+
+class _Refused(Exception):
+    """An answer we will not read (too large, too deep, too slow): no retry gives another."""
 
 
 @dataclass
@@ -88,14 +101,16 @@ class XChannel:
 
     def __init__(self, account: AccountSpec | None = None, *, prices: dict[str, float] | None = None,
                  max_retries: int = 5, backoff: float = 2.0, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 deadline: float = 120.0, transport: httpx.BaseTransport | None = None) -> None:
         self.account = account
         self.prices = prices
         self.max_retries = max_retries
         self.backoff = backoff
-        self.timeout = timeout
+        self.timeout = timeout  # connect, and each read
+        self.deadline = deadline  # a whole answer, however slowly it trickles in
         self.transport = transport
         self._reset_at: dict[str, float] = {}  # endpoint -> epoch seconds when its window reopens
+        self.warnings: list[str] = []  # what the last collect left aside, one line each
 
     # -- configuration -------------------------------------------------------------------
 
@@ -171,11 +186,14 @@ class XChannel:
                     ws.clock.sleep(wait + 1)
                 self._reset_at.pop(endpoint, None)
             try:
-                resp = client.request(method, path, **kwargs)
+                resp, content = self._bounded_request(client, method, path, **kwargs)
             except httpx.TransportError as exc:
                 problem = f"network error ({type(exc).__name__})"
                 ws.clock.sleep(min(self.backoff * 2 ** attempt, 300))
                 continue
+            except _Refused as exc:
+                raise XUnavailable(f"X {method} {endpoint}: {exc}",
+                                   "nothing of that answer was kept; the next pass asks again") from None
             remaining = resp.headers.get("x-rate-limit-remaining")
             reset_header = resp.headers.get("x-rate-limit-reset")
             if remaining == "0" and reset_header and reset_header.isdigit():
@@ -190,17 +208,42 @@ class XChannel:
                 ws.clock.sleep(min(self.backoff * 2 ** attempt, 300))
                 continue
             try:
-                body = resp.json()
+                body = json.loads(content)
             except ValueError:
                 problem = f"malformed JSON (HTTP {resp.status_code})"
                 ws.clock.sleep(min(self.backoff * 2 ** attempt, 300))
                 continue
+            except RecursionError:
+                raise XUnavailable(f"X {method} {endpoint}: the JSON answer is nested too deeply "
+                                   "to read", "nothing of that answer was kept; the next pass "
+                                   "asks again") from None
             if resp.status_code == 401:
                 raise RemoteFailure("X refused the account's token (HTTP 401)",
                                     "create a new user-context OAuth 2.0 token and export it again")
             return resp.status_code, body if isinstance(body, dict) else {"data": body}
         raise XUnavailable(f"X {method} {endpoint} failed {self.max_retries + 1} times: {problem}",
                            "X may be down or rate limiting this account; rerun later, nothing was lost")
+
+    def _bounded_request(self, client: httpx.Client, method: str, path: str,
+                         **kwargs: Any) -> tuple[httpx.Response, bytes]:
+        """Return the response and its body, read (decompressed) up to MAX_ANSWER_BYTES and
+        within `deadline` seconds; raise _Refused past either."""
+        ends = time.monotonic() + self.deadline
+        with client.stream(method, path, **kwargs) as resp:
+            declared = resp.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+                raise _Refused(f"the answer declares {int(declared):,} bytes, more than the "
+                               f"{MAX_ANSWER_BYTES:,} read")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in resp.iter_bytes():
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise _Refused(f"the answer is larger than the {MAX_ANSWER_BYTES:,} bytes read")
+                if time.monotonic() > ends:
+                    raise _Refused(f"the answer took more than {self.deadline:g} s to arrive")
+                chunks.append(chunk)
+        return resp, b"".join(chunks)
 
     # -- send ----------------------------------------------------------------------------
 
@@ -289,6 +332,7 @@ class XChannel:
     def collect(self, ws: Workspace) -> Iterable[CollectedItem]:
         """Yield DMs received, replies in our mentions' conversations and mentions of us."""
         items: list[CollectedItem] = []
+        self.warnings = []
         for account in self._accounts(ws):
             with self._client(account) as client:
                 items.extend(self._collect_account(ws, client))
@@ -302,41 +346,88 @@ class XChannel:
             if token:
                 query[token_param] = token
             _status, body = self._call(ws, client, "GET", path, endpoint, params=query)
-            yield from body.get("data", []) or []
-            token = (body.get("meta") or {}).get("next_token")
+            data = body.get("data") or []
+            if not isinstance(data, list):
+                self.warnings.append(f"X {endpoint}: 'data' is a {type(data).__name__}, not a "
+                                     "list; that page was skipped")
+                data = []
+            if len(data) > PAGE_ITEMS:
+                self.warnings.append(f"X {endpoint}: a page of {len(data):,} items (asked for "
+                                     f"{PAGE_ITEMS}); only the first {PAGE_ITEMS} were read")
+            yield from data[:PAGE_ITEMS]
+            token = _dict(body.get("meta")).get("next_token")
             if not token:
+                return
+            if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+                self.warnings.append(f"X {endpoint}: an unusable next_token; paging stopped there")
                 return
 
     def _collect_account(self, ws: Workspace, client: httpx.Client) -> list[CollectedItem]:
         _s, me_body = self._call(ws, client, "GET", "/2/users/me", "GET /2/users/me")
-        me = str(me_body.get("data", {}).get("id", ""))
+        me = _scalar(_dict(me_body.get("data")).get("id"))
         seen: set[str] = set()
         out: list[CollectedItem] = []
+        kept_bytes = 0
 
-        def keep(item: dict, source: str, prefix: str, author_key: str) -> None:
-            ident = f"{prefix}:{item.get('id')}"
-            if ident in seen or str(item.get(author_key, "")) == me or not item.get("created_at"):
+        def keep(item: Any, source: str, prefix: str, author_key: str) -> None:
+            nonlocal kept_bytes
+            if not isinstance(item, dict):
+                self.warnings.append(f"X {source}: an item that is a {type(item).__name__}, not "
+                                     "an object, was skipped")
+                return
+            ident = f"{prefix}:{_scalar(item.get('id'))}"
+            if ident in seen or (me and _scalar(item.get(author_key)) == me) \
+                    or not item.get("created_at"):
                 return
             seen.add(ident)
-            out.append(CollectedItem(
-                raw=json.dumps(item, sort_keys=True, ensure_ascii=False).encode(),
-                media_type="application/json", source=source, source_ref=ident,
-                received_at=parse_x_time(item["created_at"])))
+            try:
+                raw = json.dumps(item, sort_keys=True, ensure_ascii=False).encode()
+            except UnicodeEncodeError:  # a lone surrogate ("\ud800") sent by the API: escaped
+                raw = json.dumps(item, sort_keys=True).encode()
+            if len(raw) > MAX_ITEM_BYTES:
+                self.warnings.append(f"X {source}: item {ident} has {len(raw):,} bytes, more than "
+                                     f"the {MAX_ITEM_BYTES:,} a post or DM can have; skipped")
+                return
+            kept_bytes += len(raw)
+            # A created_at that is not X's time stays unread here: the item is stored raw and
+            # set aside as unparseable when processed, never timed with a made-up date.
+            try:
+                received_at = parse_x_time(item["created_at"])
+            except (TypeError, ValueError, AttributeError):
+                received_at = None
+            out.append(CollectedItem(raw=raw, media_type="application/json", source=source,
+                                     source_ref=ident, received_at=received_at))
 
-        for event in self._pages(ws, client, "/2/dm_events", "GET /2/dm_events",
-                                 {"dm_event.fields": DM_FIELDS, "event_types": "MessageCreate",
-                                  "max_results": 100}, "pagination_token"):
-            keep(event, "x:dm_events", "dm", "sender_id")
+        def read(endpoint: str, pages: Iterator[dict], source: str, prefix: str,
+                 author_key: str) -> None:
+            # One endpoint answering nonsense must not cost the others their items.
+            try:
+                for item in pages:
+                    if kept_bytes > MAX_PASS_BYTES:
+                        self.warnings.append(f"X {endpoint}: more than {MAX_PASS_BYTES:,} bytes "
+                                             "in one pass; the rest waits for the next pass")
+                        return
+                    keep(item, source, prefix, author_key)
+            except XUnavailable as exc:
+                self.warnings.append(exc.message)
+
+        read("GET /2/dm_events",
+             self._pages(ws, client, "/2/dm_events", "GET /2/dm_events",
+                         {"dm_event.fields": DM_FIELDS, "event_types": "MessageCreate",
+                          "max_results": PAGE_ITEMS}, "pagination_token"),
+             "x:dm_events", "dm", "sender_id")
         for query in conversation_queries(self._open_conversations(ws)):
-            for tweet in self._pages(ws, client, "/2/tweets/search/recent", "GET /2/tweets/search/recent",
-                                     {"query": query, "tweet.fields": TWEET_FIELDS,
-                                      "max_results": 100}, "next_token"):
-                keep(tweet, "x:conversation", "tweet", "author_id")
-        if me:
-            for tweet in self._pages(ws, client, f"/2/users/{me}/mentions", "GET /2/users/:id/mentions",
-                                     {"tweet.fields": TWEET_FIELDS, "max_results": 100},
-                                     "pagination_token"):
-                keep(tweet, "x:mentions", "tweet", "author_id")
+            read("GET /2/tweets/search/recent",
+                 self._pages(ws, client, "/2/tweets/search/recent", "GET /2/tweets/search/recent",
+                             {"query": query, "tweet.fields": TWEET_FIELDS,
+                              "max_results": PAGE_ITEMS}, "next_token"),
+                 "x:conversation", "tweet", "author_id")
+        if me.isdigit():
+            read("GET /2/users/:id/mentions",
+                 self._pages(ws, client, f"/2/users/{me}/mentions", "GET /2/users/:id/mentions",
+                             {"tweet.fields": TWEET_FIELDS, "max_results": PAGE_ITEMS},
+                             "pagination_token"),
+                 "x:mentions", "tweet", "author_id")
         return out
 
     def _open_conversations(self, ws: Workspace) -> list[str]:
@@ -367,11 +458,24 @@ def conversation_queries(conversations: list[str], limit: int = 512) -> list[str
     return queries
 
 
+def _dict(value: Any) -> dict:
+    """Return `value` if the API gave an object there, else an empty one (wrong types are read as absent)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _scalar(value: Any, limit: int = 64) -> str:
+    """Return an id-like field as text: a string or an integer, cut to `limit`; anything else is ''."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return ""
+    return str(value)[:limit]
+
+
 def _api_words(body: dict) -> str:
-    """Return X's own explanation from an error body (detail, title or errors[].message)."""
+    """Return X's own explanation from an error body (detail, title or errors[].message), bounded."""
     if body.get("detail"):
-        return str(body["detail"])
+        return str(body["detail"])[:500]
     errors = body.get("errors") or []
-    if errors:
-        return "; ".join(str(e.get("detail") or e.get("message") or e.get("title")) for e in errors)
-    return str(body.get("title", "no explanation given"))
+    if isinstance(errors, list) and errors:
+        return "; ".join(str(_dict(e).get("detail") or _dict(e).get("message")
+                             or _dict(e).get("title")) for e in errors[:5])[:500]
+    return str(body.get("title", "no explanation given"))[:500]

@@ -51,6 +51,9 @@ class FakeXApi:
     limits: dict[str, _Limit] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     auth_headers: list[str] = field(default_factory=list)
+    # endpoint ("GET /2/dm_events") -> bytes served with 200 instead of its route: the hostile
+    # answers (huge, deeply nested, wrong types) the `x` channel must survive
+    raw_answers: dict[str, bytes] = field(default_factory=dict)
     _faults: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -205,6 +208,12 @@ class _XHandler(BaseHTTPRequestHandler):
             return
         if fault == "malformed":
             self._reply(200, None, headers, raw=b'{"data": [{"id": "12", "text": ')
+            return
+        if key in api.raw_answers:
+            try:
+                self._reply(200, None, headers, raw=api.raw_answers[key])
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client stopped reading: what it should do
             return
         try:
             status, payload = self._route(method, path, query, json.loads(body) if body else {})
