@@ -14,10 +14,10 @@ import traceback as tb
 
 import typer
 import typer.core
-from rich.markup import escape
 
 from ..errors import ExitStatus, InvalidInput, QualibenchError
 from .common import console, err_console, state
+from .terminal import shown, visible
 
 app = typer.Typer(
     name="qualibench",
@@ -108,10 +108,10 @@ def _register_all() -> None:
         except ModuleNotFoundError as exc:
             if exc.name == f"{__name__}.{name}":
                 continue  # not built in this version
-            err_console.print(f"[yellow]Warning:[/] commands from {name!r} unavailable: {exc}")
+            err_console.print(f"[yellow]Warning:[/] commands from {name!r} unavailable: {shown(exc)}")
             continue
         except Exception as exc:
-            err_console.print(f"[yellow]Warning:[/] commands from {name!r} unavailable: {exc}")
+            err_console.print(f"[yellow]Warning:[/] commands from {name!r} unavailable: {shown(exc)}")
             continue
         module.register(app)
 
@@ -124,11 +124,11 @@ def report_error(exc: QualibenchError) -> None:
     """Print `Error: <cause>` and `Hint: <fix>` (and each problem of invalid input)."""
     if isinstance(exc, InvalidInput):
         for p in exc.problems:
-            err_console.print(p.line(), markup=False, highlight=False, soft_wrap=True)
+            err_console.print(visible(p.line()), markup=False, highlight=False, soft_wrap=True)
     # Messages quote file contents and hints hold `pip install 'qualibench[pdf]'`: never markup.
-    err_console.print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]Error:[/] {shown(exc.message)}", highlight=False, soft_wrap=True)
     if exc.hint:
-        err_console.print(f"[bold]Hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold]Hint:[/] {shown(exc.hint)}", highlight=False, soft_wrap=True)
 
 
 ROOT_OPTIONS_WITH_VALUE = ("--campaign", "-C", "--db")
@@ -163,7 +163,7 @@ def run(argv: list[str]) -> int:
         return _unexpected(exc)
     code = rv if isinstance(rv, int) and not isinstance(rv, bool) else int(ExitStatus.OK)
     if code == ExitStatus.INTERRUPTED:
-        err_console.print(f"[bold red]Error:[/] {escape(interrupted_line(argv))}", soft_wrap=True)
+        err_console.print(f"[bold red]Error:[/] {shown(interrupted_line(argv))}", soft_wrap=True)
     return code
 
 
@@ -191,7 +191,7 @@ def _unexpected(exc: Exception) -> int:
         return int(ExitStatus.ERROR)
     if state.traceback:
         tb.print_exc()
-    err_console.print(f"[bold red]Error:[/] unexpected {type(exc).__name__}: {escape(str(exc))}",
+    err_console.print(f"[bold red]Error:[/] unexpected {type(exc).__name__}: {shown(exc)}",
                       soft_wrap=True)
     err_console.print(
         "[bold]Hint:[/] rerun with --traceback and report it; the campaign state is saved, a rerun resumes",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 
 from ..campaign.init import init_campaign
@@ -14,7 +15,9 @@ from ..errors import InvalidInput
 from ..planning import plan_campaign
 from ..status import COLUMNS, campaign_status
 from .common import console, err_console, open_workspace, print_json, state
+from .terminal import plain, shown
 
+SHORT_LABELS = {"undeliverable": "undeliv."}
 config_app = typer.Typer(help="Show the campaign's resolved configuration.", no_args_is_help=True)
 
 
@@ -25,8 +28,8 @@ def init(
 ) -> None:
     """Create a campaign folder with working examples (campaign.toml, brands, personas, scenarios)."""
     path = init_campaign(folder, brands=brands, force=force)
-    console.print(f"Created [bold]{path.parent}[/]: campaign.toml, brands.csv, personas.csv, scenarios/")
-    console.print(f"Next: cd {folder} && qualibench check && qualibench plan && qualibench status")
+    console.print(f"Created [bold]{shown(path.parent)}[/]: campaign.toml, brands.csv, personas.csv, scenarios/")
+    console.print(f"Next: cd {shown(folder)} && qualibench check && qualibench plan && qualibench status")
 
 
 def check(json_out: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
@@ -40,12 +43,12 @@ def check(json_out: bool = typer.Option(False, "--json", help="Print the result 
         return
     for p in problems:
         if p.severity != "error":
-            err_console.print(f"[yellow]warning:[/] {p.line()}", markup=True, highlight=False, soft_wrap=True)
+            err_console.print(f"[yellow]warning:[/] {shown(p.line())}", highlight=False, soft_wrap=True)
     if errors or spec is None:
         raise InvalidInput(problems)
     cfg = spec.config
     console.print(
-        f"[green]OK[/] {cfg.name} {cfg.edition}: {len(spec.brands)} brands, {len(spec.personas)} personas, "
+        f"[green]OK[/] {shown(cfg.name)} {shown(cfg.edition)}: {len(spec.brands)} brands, {len(spec.personas)} personas, "
         f"{len(spec.scenarios)} scenarios, channels {', '.join(cfg.channels)}, {len(cfg.waves)} wave(s)"
     )
 
@@ -75,12 +78,15 @@ def status(
         print_json(st.as_dict())
         return
     for title, data in (("channel", st.by_channel), *((("brand", st.by_brand),) if brands else ())):
-        table = Table(title=f"{st.campaign} — by {title}")
-        table.add_column(title)
+        # Compact enough for 80 columns: no vertical rules, names fold, numbers never do.
+        table = Table(title=f"{shown(st.campaign)} — by {title}", box=box.SIMPLE_HEAD,
+                      show_edge=False, pad_edge=False, collapse_padding=True)
+        table.add_column(title, overflow="fold", ratio=1)
         for col in COLUMNS:
-            table.add_column(col, justify="right")
+            label = SHORT_LABELS.get(col, col) if console.width < 100 else col
+            table.add_column(label, justify="right", no_wrap=True)
         for name, counts in data.items():
-            table.add_row(name, *(str(counts[c]) for c in COLUMNS))
+            table.add_row(plain(name), *(str(counts[c]) for c in COLUMNS))
         table.add_row("[bold]all[/]", *(f"[bold]{st.totals[c]}[/]" for c in COLUMNS))
         console.print(table)
     console.print(f"Replies recorded: {st.replies}; waiting in the inbox (unmatched): {st.unmatched}")
@@ -109,7 +115,7 @@ def config_show(json_out: bool = typer.Option(False, "--json", help="Print as JS
         print_json(data)
         return
     for key, value in data.items():
-        console.print(f"[bold]{key}[/]: {value}", highlight=False, soft_wrap=True)
+        console.print(f"[bold]{key}[/]: {shown(value)}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

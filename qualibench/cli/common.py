@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console
+from .terminal import TerminalConsole, json_safe
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = TerminalConsole()
+err_console = TerminalConsole(stderr=True)
 
 
 @dataclass
@@ -30,5 +30,5 @@ def open_workspace():  # type: ignore[no-untyped-def]
 
 
 def print_json(data: Any) -> None:
-    """Print `data` as JSON on stdout (no colour, stable key order)."""
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str, sort_keys=False))
+    """Print `data` as JSON on stdout (no colour, stable key order, no raw control character)."""
+    print(json_safe(json.dumps(data, indent=2, ensure_ascii=False, default=str, sort_keys=False)))

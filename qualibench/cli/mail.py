@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .common import console, err_console, open_workspace, print_json
+from .terminal import plain, shown
 
 
 def _summary_table(report) -> Table:  # type: ignore[no-untyped-def]
@@ -32,7 +32,7 @@ def _print_report(report) -> None:  # type: ignore[no-untyped-def]
     if report.unmatched:
         console.print("Unmatched messages wait in `qualibench inbox list`.")
     for w in report.warnings:
-        err_console.print(f"[yellow]Warning:[/] {escape(w)}", highlight=False)
+        err_console.print(f"[yellow]Warning:[/] {shown(w)}")
 
 
 def collect_command(
@@ -53,7 +53,7 @@ def collect_command(
                 _print_report(report)
             elif report.warnings:  # a failed pass says what fails, never "Nothing new"
                 for w in report.warnings:
-                    err_console.print(f"[yellow]Warning:[/] {escape(w)}", highlight=False)
+                    err_console.print(f"[yellow]Warning:[/] {shown(w)}", highlight=False)
             else:
                 console.print("Nothing new; waiting for mail (Ctrl-C to stop).")
 
@@ -106,8 +106,9 @@ def list_command(
         table.add_column(column)
     for i in items:
         when = i.received_at.strftime("%Y-%m-%d %H:%M") if i.received_at else ""
-        table.add_row(str(i.id), i.status, when, i.from_address, i.subject[:60],
-                      i.parse_error or i.note)
+        # Sender, subject and note are the brand's (or a spammer's) words: never markup.
+        table.add_row(str(i.id), i.status, when, plain(i.from_address), plain(i.subject[:60]),
+                      plain(i.parse_error or i.note))
     console.print(table)
 
 

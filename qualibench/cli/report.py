@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
-from rich.markup import escape
+from rich import box
 from rich.table import Table
 
 from .common import console, open_workspace, print_json
+from .terminal import plain, shown, visible
 
 
 def register(app: typer.Typer) -> None:
@@ -33,7 +35,7 @@ def register(app: typer.Typer) -> None:
             paths = write_report(ws, formats=formats, lang=language, out=out, template_dir=templates,
                                  pseudonymise=pseudonymise, previous=previous)
         for p in paths:
-            console.print(f"wrote {p}")
+            console.print(f"wrote {shown(p)}")
 
     @app.command("export")
     def export_cmd(
@@ -46,7 +48,7 @@ def register(app: typer.Typer) -> None:
         with console.status("Exporting..."):
             paths = export_campaign(open_workspace(), fmt, out)
         for p in paths:
-            console.print(f"wrote {p}")
+            console.print(f"wrote {shown(p)}")
 
     @app.command("awards")
     def awards_cmd(as_json: bool = typer.Option(False, "--json", help="Print the trophies as JSON.")) -> None:
@@ -63,20 +65,51 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json([t.as_dict() for t in trophies])
             return
-        table = Table(title="Trophies")
-        for col in ("Trophy", "Winner(s)", "Index [95% CI]", "Margin [CI]", "Tests", "Nominees", "Note"):
-            table.add_column(col)
-        for t in trophies:
-            name = t.category.replace("_", " ") + (f": {t.scope}" if t.scope else "")
-            if not t.awarded:
-                table.add_row(name, "—", "", "", "", str(len(t.nominees)), escape(t.reason))
-                continue
-            w = t.winners[0]
-            table.add_row(
-                name, escape(" = ".join(x.brand for x in t.winners)) + (" (ex aequo)" if t.ex_aequo else ""),
-                f"{w.index:.1f} [{w.low:.1f}–{w.high:.1f}]", f"{t.margin:.1f} [{t.margin_low:.1f}–{t.margin_high:.1f}]",
-                str(w.tests), str(len(t.nominees)), escape(t.reason))
-        console.print(table)
+        for table in trophy_tables(trophies):
+            console.print(table)
+
+
+def _interval(value: float, low: float, high: float) -> str:
+    if math.isnan(value):
+        return ""
+    if math.isnan(low) or math.isnan(high):
+        return f"{value:.1f}"
+    return f"{value:.1f}\n[{low:.1f}–{high:.1f}]"  # the interval on its own line: fits 80 columns
+
+
+def trophy_tables(trophies) -> list[Table]:  # type: ignore[no-untyped-def]
+    """Return the trophies as two tables readable at 80 columns: the awarded, the not awarded."""
+    won = Table(title="Trophies", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                collapse_padding=True)
+    won.add_column("Trophy", min_width=16)
+    won.add_column("Winner(s)", overflow="fold", ratio=1)
+    for col in ("Index (CI)", "Lead (CI)", "Tests", "Nominees"):
+        won.add_column(col, justify="right")
+    missed = Table(title="Not awarded", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                   collapse_padding=True)
+    missed.add_column("Trophy")
+    missed.add_column("Nominees", justify="right")
+    missed.add_column("Why", ratio=1)
+    notes: list[str] = []
+    for t in trophies:
+        name = t.category.replace("_", " ") + (f": {t.scope}" if t.scope else "")
+        if not t.awarded:
+            missed.add_row(plain(name), str(len(t.nominees)), plain(t.reason))
+            continue
+        w = t.winners[0]
+        winners = " = ".join(x.brand for x in t.winners) + (" (ex aequo)" if t.ex_aequo else "")
+        won.add_row(plain(name), plain(winners), _interval(w.index, w.low, w.high),
+                    _interval(t.margin, t.margin_low, t.margin_high), str(w.tests),
+                    str(len(t.nominees)))
+        if t.reason:
+            notes.append(f"{name}: {t.reason}")
+    tables = [won] if won.row_count else []
+    if notes:
+        won.caption = "\n".join(visible(n) for n in notes)
+        won.caption_justify = "left"
+    if missed.row_count:
+        tables.append(missed)
+    return tables
 
 
 def _campaign_language(ws) -> str:

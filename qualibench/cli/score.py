@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.text import Text
 
 from .common import console, open_workspace, print_json
+from .terminal import highlighted, plain, shown
 
 score_app = typer.Typer(
     help="Score the campaign's answers against the rubric (scores only what is not scored yet).",
@@ -70,13 +70,11 @@ def explain(
             "history": [{"scorer": s.scorer, "total": s.total, "justification": s.justification} for s in ex.history],
         })
         return
-    text = Text(ex.text)
-    if ex.auto is not None:
-        for spans in ex.auto.evidence.values():
-            for span in spans:
-                if 0 <= span["start"] < span["end"] <= len(ex.text):
-                    text.stylize("bold green" if span["points"] > 0 else "bold red", span["start"], span["end"])
-    console.print(f"[bold]Reply {ex.reply_id}[/] ({ex.kind}), rubric version {ex.rubric_version or 'none'}")
+    styles = [(span["start"], span["end"], "bold green" if span["points"] > 0 else "bold red")
+              for spans in (ex.auto.evidence.values() if ex.auto is not None else ())
+              for span in spans if 0 <= span["start"] < span["end"] <= len(ex.text)]
+    text = highlighted(ex.text, styles)
+    console.print(f"[bold]Reply {ex.reply_id}[/] ({shown(ex.kind)}), rubric version {shown(ex.rubric_version or 'none')}")
     console.rule()
     console.print(text, soft_wrap=True)
     console.rule()
@@ -87,12 +85,12 @@ def explain(
     for crit, pts in ex.auto.criteria.items():
         lines = [f"{s['points']:+g} {s['why']}" + (f" «{s['text']}»" if s["text"] else "")
                  for s in ex.auto.evidence.get(crit, [])]
-        table.add_row(crit, f"{pts:g}", "\n".join(lines) or "-")
+        table.add_row(plain(crit), f"{pts:g}", plain("\n".join(lines) or "-", newlines=True))
     table.add_row("[bold]total[/]", f"[bold]{ex.auto.total:g}[/]", "")
     console.print(table)
     if ex.effective is not None and ex.effective.source != "auto":
         flag = " [red](needs adjudication)[/]" if ex.effective.needs_adjudication else ""
-        console.print(f"Score that counts: {ex.effective.total:g} from {ex.effective.source}{flag}")
+        console.print(f"Score that counts: {ex.effective.total:g} from {shown(ex.effective.source)}{flag}")
 
 
 @score_app.command("text")
@@ -121,11 +119,11 @@ def score_text(
     table = Table("criterion", "points", "evidence")
     for crit, pts in result.criteria.items():
         lines = [f"{s.points:+g} {s.why}" + (f" «{s.text}»" if s.text else "") for s in result.evidence.get(crit, [])]
-        table.add_row(crit, f"{pts:g}", "\n".join(lines) or "-")
+        table.add_row(plain(crit), f"{pts:g}", plain("\n".join(lines) or "-", newlines=True))
     table.add_row("[bold]total[/]", f"[bold]{result.total:g}[/]", "")
     console.print(table)
     for note in result.notes:
-        console.print(f"Note: {note}")
+        console.print(f"Note: {shown(note)}")
 
 
 def rescore(
