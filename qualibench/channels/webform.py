@@ -21,6 +21,7 @@ from ..evidence import record_evidence
 from .base import CollectedItem, DispatchResult
 from .formpages import contact_links, page_blocker, read_outcome
 from .formparse import KIND_TOPIC_WORDS, ParsedForm, assign_roles, fill_values, parse_forms
+from .sitelimits import HostPolicy, Page, SiteClient, SiteLimits, SiteRefused
 
 if TYPE_CHECKING:
     from ..models import Brand, Persona, Probe
@@ -91,7 +92,7 @@ class WebFormChannel:
 
     def __init__(self, *, max_clicks: int = 3, max_steps: int = 4, timeout: float = 20.0,
                  chars_per_second: float = 7.0, transport: httpx.BaseTransport | None = None,
-                 browser: bool | None = None) -> None:
+                 browser: bool | None = None, limits: SiteLimits | None = None) -> None:
         # None: $QUALIBENCH_WEBFORM_BROWSER=1 or [webform] browser = true in campaign.toml
         self.browser = browser
         self.max_clicks = max_clicks
@@ -99,10 +100,62 @@ class WebFormChannel:
         self.timeout = timeout
         self.chars_per_second = chars_per_second
         self.transport = transport
+        self.limits = limits  # None: [webform] of campaign.toml, else SiteLimits' defaults
+        self._site: SiteClient | None = None  # one pooled client for the whole run
 
-    def typing_delay(self, probe: Probe) -> float:
-        """Return the seconds a person would take to fill the form (reading + typing)."""
-        return 20.0 + min(len(probe.body) / self.chars_per_second, 240.0)
+    def _client(self, ws: Workspace) -> SiteClient:
+        if self._site is None:
+            limits = self.limits
+            if limits is None:
+                limits = SiteLimits.from_config(self._config(ws))
+            self._site = SiteClient(limits, transport=self.transport, headers={
+                "User-Agent": USER_AGENT, "Accept-Language": "fr-FR,fr;q=0.9,en;q=0.8"})
+        return self._site
+
+    def close(self) -> None:
+        """Close the run's HTTP connections."""
+        if self._site is not None:
+            self._site.close()
+            self._site = None
+
+    @staticmethod
+    def _config(ws: Workspace) -> dict[str, Any]:
+        try:
+            table = ws.spec().config.raw.get("webform", {})
+        except QualibenchError:
+            return {}  # no campaign.toml (a bare workspace): the defaults
+        return table if isinstance(table, dict) else {}
+
+    def policy(self, ws: Workspace, brand: Brand, url: str) -> HostPolicy:
+        """Return where the walk for `brand` may go: its own domains (those of its web form,
+        its other URLs and its e-mail address) and the hosts listed for it under
+        [webform.hosts] in campaign.toml."""
+        contacts = brand.contacts or {}
+        urls = [url] + [str(v) for v in contacts.values()
+                        if str(v).startswith(("http://", "https://"))]
+        email = str(contacts.get("email", ""))
+        listed = self._config(ws).get("hosts", {})
+        hosts = listed.get(brand.key, []) if isinstance(listed, dict) else []
+        if isinstance(hosts, str):
+            hosts = [hosts]
+        return HostPolicy(urls, domains=[email.rpartition("@")[2]] if "@" in email else [],
+                          hosts=[str(h) for h in hosts])
+
+    def typing_delay(self, probe: Probe, ws: Workspace | None = None) -> float:
+        """Return the seconds a person would take to fill the form (reading + typing);
+        [webform] reading_seconds and chars_per_second in campaign.toml change the pace."""
+        reading, speed = 20.0, self.chars_per_second
+        if ws is not None:
+            reading = self._pace(ws, "reading_seconds", reading)
+            speed = self._pace(ws, "chars_per_second", speed) or speed
+        return reading + min(len(probe.body) / speed, 240.0)
+
+    def _pace(self, ws: Workspace, key: str, default: float) -> float:
+        value = self._config(ws).get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise QualibenchError(f"[webform] {key} = {value!r} is not a number of 0 or more",
+                                  f"set e.g. {key} = {default:g} in campaign.toml, or remove it")
+        return float(value)
 
     def collect(self, ws: Workspace) -> Iterable[CollectedItem]:
         """Yield nothing: form replies arrive by e-mail."""
@@ -119,27 +172,36 @@ class WebFormChannel:
                                                     "customer_number_required": False,
                                                     "login_required": False, "steps": 0}}
         raw_pages: list[tuple[bytes, str]] = []
+        client = self._client(ws)
+        client.start_visit(self.policy(ws, brand, url))
+        transient = False
         try:
-            with httpx.Client(follow_redirects=True, timeout=self.timeout, transport=self.transport,
-                              headers={"User-Agent": USER_AGENT,
-                                       "Accept-Language": "fr-FR,fr;q=0.9,en;q=0.8"}) as client:
-                result = self._run(ws, client, probe, brand, persona, url, record, raw_pages)
+            result = self._run(ws, client, probe, brand, persona, url, record, raw_pages)
+        except SiteRefused as exc:
+            # The brand's site broke a limit: this brand fails (or waits), the run goes on.
+            detail, transient = exc.detail, exc.transient
         except httpx.TransportError as exc:
-            detail = f"cannot reach {url}: {type(exc).__name__}"
-            record["error"] = detail
-            result = (DispatchResult(outcome="failed", detail=detail) if probe.attempts >= MAX_ATTEMPTS
-                      else DispatchResult(outcome="retry", detail=detail, retry_after=600.0))
+            detail, transient = f"cannot reach {url}: {type(exc).__name__}", True
+        except Exception as exc:  # hostile markup or a protocol oddity must not stop the run
+            detail = f"the site at {url} could not be read: {type(exc).__name__}: {exc}"[:500]
+        else:
+            return self._finish(ws, probe, record, raw_pages, result)
+        record["error"] = detail
+        if transient and probe.attempts < MAX_ATTEMPTS:
+            result = DispatchResult(outcome="retry", detail=detail, retry_after=600.0)
+        else:
+            result = DispatchResult(outcome="failed", detail=detail)
         return self._finish(ws, probe, record, raw_pages, result)
 
     # -- the walk --------------------------------------------------------------------------
 
-    def _get(self, client: httpx.Client, url: str, record: dict, raw: list) -> httpx.Response:
+    def _get(self, client: SiteClient, url: str, record: dict, raw: list) -> Page:
         resp = client.get(url)
         record["pages"].append({"url": str(resp.url), "status": resp.status_code})
         raw.append((resp.content, "text/html"))
         return resp
 
-    def _discover(self, client: httpx.Client, url: str, record: dict, raw: list) -> tuple[ParsedForm, str]:
+    def _discover(self, client: SiteClient, url: str, record: dict, raw: list) -> tuple[ParsedForm, str]:
         """Return the contact form and the page URL it is on, following contact links."""
         frontier = [url]
         seen: set[str] = set()
@@ -169,8 +231,14 @@ class WebFormChannel:
             frontier = next_frontier
         raise LookupError(f"no contact form found within {self.max_clicks} clicks of {url}")
 
-    def _measure_from_home(self, client: httpx.Client, record: dict, raw: list) -> None:
+    def _measure_from_home(self, client: SiteClient, record: dict, raw: list) -> None:
         """Set accessibility.clicks_from_home: links a customer follows from the home page."""
+        try:
+            self._walk_from_home(client, record, raw)
+        except (httpx.HTTPError, SiteRefused):
+            return  # the home page is not needed to send: measuring stops there
+
+    def _walk_from_home(self, client: SiteClient, record: dict, raw: list) -> None:
         access = record["accessibility"]
         target = _bare(record.get("form_page", ""))
         if access["clicks_from_start"]:
@@ -183,10 +251,7 @@ class WebFormChannel:
         homes = [f"{parts.scheme}://{parts.netloc}/" + "/".join(segments[:n]) + ("/" if n else "")
                  for n in range(len(segments) - 1, -1, -1)]
         for home in homes:
-            try:
-                resp = self._get(client, home, record, raw)
-            except httpx.TransportError:
-                return
+            resp = self._get(client, home, record, raw)
             if resp.status_code >= 400 or not contact_links(resp.text, str(resp.url)):
                 continue
             frontier, seen = [str(resp.url)], {_bare(str(resp.url))}
@@ -207,7 +272,7 @@ class WebFormChannel:
                 frontier = nxt
             return
 
-    def _run(self, ws: Workspace, client: httpx.Client, probe: Probe, brand: Brand,
+    def _run(self, ws: Workspace, client: SiteClient, probe: Probe, brand: Brand,
              persona: Persona, url: str, record: dict, raw: list) -> DispatchResult:
         try:
             form, page_url = self._discover(client, url, record, raw)
@@ -236,7 +301,8 @@ class WebFormChannel:
             if missing:
                 return DispatchResult(outcome="assisted", detail="the form requires fields we cannot "
                                       f"fill: {', '.join(missing)} ({page_url})")
-            ws.clock.sleep(self.typing_delay(probe) if step == 1 else 8.0)
+            ws.clock.sleep(self.typing_delay(probe, ws) if step == 1
+                           else self._pace(ws, "step_seconds", 8.0))
             resp = self._submit(client, form, pairs)
             raw.append((resp.content, "text/html"))
             record["steps"].append({"request": {"method": form.method, "url": form.action,
@@ -288,7 +354,7 @@ class WebFormChannel:
         page_url = record.get("form_page") or record["start_url"]
         seen = submit_in_browser(page_url, probe_values(probe, persona, self._scenario_kind(probe)),
                                  brand.form_mapping or {}, wait=ws.clock.sleep,
-                                 typing_seconds=self.typing_delay(probe), user_agent=USER_AGENT,
+                                 typing_seconds=self.typing_delay(probe, ws), user_agent=USER_AGENT,
                                  timeout=self.timeout)
         record["browser"] = True
         for url, html in seen.pages:
@@ -318,7 +384,7 @@ class WebFormChannel:
         scenario = session.get(Scenario, probe.scenario_id) if session is not None else None
         return scenario.kind if scenario is not None else ""
 
-    def _submit(self, client: httpx.Client, form: ParsedForm, pairs: list[tuple[str, str]]) -> httpx.Response:
+    def _submit(self, client: SiteClient, form: ParsedForm, pairs: list[tuple[str, str]]) -> Page:
         if form.method == "GET":
             return client.get(form.action, params=pairs)
         if form.enctype.startswith("multipart"):
