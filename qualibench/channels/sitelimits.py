@@ -277,13 +277,13 @@ class HostPolicy:
         port = url.port  # None: the scheme's default
         if (host, port) in self.origins:
             return None
+        known = any(h == host for h, _ in self.origins) or (
+            not _is_ip(host) and registrable_domain(host) in self.domains)
+        if not known:
+            return f"{host} is not one of the brand's domains or listed hosts"
         if port is not None and port != DEFAULT_PORTS[url.scheme]:
-            return f"{url} is on port {port}, which no URL of the brand names"
-        if (host, None) in self.origins:
-            return None
-        if not _is_ip(host) and registrable_domain(host) in self.domains:
-            return None
-        return f"{host} is not one of the brand's domains or listed hosts"
+            return f"port {port} of {host} is not named by any URL of the brand"
+        return None
 
     def check(self, url: httpx.URL, why: str) -> None:
         refusal = self.refusal(url)
@@ -336,6 +336,10 @@ def read_body(response: httpx.Response, max_bytes: int) -> bytes:
     if declared.isdigit() and int(declared) > max_bytes:
         raise SiteRefused(f"{url} announces {declared} bytes, more than the {max_bytes} "
                           "allowed ([webform] max_page_bytes); not read")
+    if response.is_stream_consumed:  # a response built in memory (a test transport)
+        if len(response.content) > max_bytes:
+            raise SiteRefused(f"{url} is larger than {max_bytes} bytes; not read")
+        return response.content
     encoding = response.headers.get("content-encoding", "")
     dec = _decompressor(encoding, url)
     out = bytearray()

@@ -22,6 +22,7 @@ from ..errors import QualibenchError, RemoteFailure
 from ..evidence import record_evidence
 from ..models import Probe, ProbeState, Scenario
 from .base import CollectedItem, DispatchResult
+from .sitelimits import BoundedTransport, SiteLimits, SiteRefused
 
 if TYPE_CHECKING:
     from ..campaign.spec import AccountSpec
@@ -111,6 +112,7 @@ class XChannel:
         self.transport = transport
         self._reset_at: dict[str, float] = {}  # endpoint -> epoch seconds when its window reopens
         self.warnings: list[str] = []  # what the last collect left aside, one line each
+        self._clients: dict[str, httpx.Client] = {}  # account -> the run's pooled client
 
     # -- configuration -------------------------------------------------------------------
 
@@ -168,9 +170,28 @@ class XChannel:
         if not token:
             raise QualibenchError(f"account {account.name!r} has no X token reference",
                                   f"set token_env in [accounts.{account.name}] and export that variable")
+        # One TLS context for the process and a total deadline and size cap per call: the
+        # API's answers are third-party input too.
+        # (a margin over the checks of _bounded_request, which say more precisely what broke)
+        limits = SiteLimits(connect_seconds=self.timeout, read_seconds=self.timeout,
+                            request_seconds=self.deadline + 5, max_page_bytes=2 * MAX_ANSWER_BYTES)
         return httpx.Client(base_url=(account.api_base or DEFAULT_API_BASE).rstrip("/"),
-                            headers={"Authorization": f"Bearer {token}"},
-                            timeout=self.timeout, transport=self.transport)
+                            headers={"Authorization": f"Bearer {token}",
+                                     "Accept-Encoding": "identity"},
+                            timeout=self.timeout, trust_env=False,
+                            transport=self.transport or BoundedTransport(limits))
+
+    def _send_client(self, account: AccountSpec) -> httpx.Client:
+        """Return the account's client for this run (pooled connections), opened once."""
+        if account.name not in self._clients:
+            self._clients[account.name] = self._client(account)
+        return self._clients[account.name]
+
+    def close(self) -> None:
+        """Close the run's connections to the API."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
     # -- HTTP with rate limits and retries -------------------------------------------------
 
@@ -191,7 +212,7 @@ class XChannel:
                 problem = f"network error ({type(exc).__name__})"
                 ws.clock.sleep(min(self.backoff * 2 ** attempt, 300))
                 continue
-            except _Refused as exc:
+            except (_Refused, SiteRefused) as exc:
                 raise XUnavailable(f"X {method} {endpoint}: {exc}",
                                    "nothing of that answer was kept; the next pass asks again") from None
             remaining = resp.headers.get("x-rate-limit-remaining")
@@ -265,15 +286,15 @@ class XChannel:
             return DispatchResult(outcome="failed", detail=f"the X text has {len(text)} characters; "
                                   f"it must have 1 to {MAX_TEXT} (the scenario's short variant)")
         account = self._accounts(ws, persona)[0]
+        client = self._send_client(account)
         try:
-            with self._client(account) as client:
-                if mode == "dm":
-                    result, request, answer = self._send_dm(ws, client, handle, text)
-                else:
-                    request = {"method": "POST", "path": "/2/tweets", "json": {"text": text}}
-                    status, answer = self._call(ws, client, "POST", "/2/tweets", "POST /2/tweets",
-                                                json={"text": text})
-                    result = self._mention_result(ws, status, answer)
+            if mode == "dm":
+                result, request, answer = self._send_dm(ws, client, handle, text)
+            else:
+                request = {"method": "POST", "path": "/2/tweets", "json": {"text": text}}
+                status, answer = self._call(ws, client, "POST", "/2/tweets", "POST /2/tweets",
+                                            json={"text": text})
+                result = self._mention_result(ws, status, answer)
         except XUnavailable as exc:
             return DispatchResult(outcome="retry", detail=exc.message, retry_after=900.0)
         exchange = {"channel": "x", "mode": mode, "account": account.name, "request": request,
