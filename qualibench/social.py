@@ -8,20 +8,17 @@ several probes wrote in the same conversation the latest one sent before the DM 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from .channels.base import CollectedItem
+from .mail.bounds import MAX_TEXT_CHARS, cut_text, storable
 from .models import InboundMessage, InboundStatus, MatchMethod, Probe, Reply
 from .workspace import Workspace
 
 API_CHANNELS = ("x",)
-
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _scalar(value: object, limit: int = 64) -> str:
@@ -85,8 +82,12 @@ def process_api_inbound(ws: Workspace, session: Session, inbound: InboundMessage
         inbound.parse_error = problem
         session.add(inbound)
         return None
-    # What a brand typed, stored as text: NUL and lone surrogates no database takes become U+FFFD.
-    text = _UNSTORABLE.sub("\ufffd", item["text"])
+    # What a brand typed, stored as text (NUL and lone surrogates made U+FFFD), and bounded like
+    # a mail's text; the raw item stays whole in the evidence store.
+    notes: list[str] = []
+    text = cut_text(storable(item["text"]), MAX_TEXT_CHARS, "post text", notes)
+    if notes:
+        inbound.parse_error = "; ".join(notes)
     author = _scalar(item.get("sender_id")) or _scalar(item.get("author_id"))
     inbound.from_address = f"x:{author}"
     inbound.message_id = _scalar(item.get("id"))

@@ -17,6 +17,7 @@ from sqlmodel import select
 from qualibench.campaign.spec import AccountSpec
 from qualibench.channels.x import MAX_ANSWER_BYTES, XChannel, XUnavailable
 from qualibench.clock import VirtualClock
+from qualibench.mail.bounds import MAX_TEXT_CHARS
 from qualibench.models import Brand, InboundMessage, Persona, Probe, ProbeState, Reply
 from tests.factories import make_campaign
 from tests.hostile.conftest import MB, drip, gzip_bomb, run_qualibench
@@ -87,7 +88,9 @@ def test_control_characters_nul_markup_and_long_posts_are_stored_and_the_rest_go
         + ANSWER,
         "\ud800 lone surrogate \udfff " + ANSWER,
         (ANSWER + " ") * 150,  # ~20,000 characters: a long post, kept whole
+        ANSWER + " " + "mot " * 40_000,  # past the text bound: cut with a note, raw kept whole
     ]
+    assert len(sent) >= len(hostile)
     now = datetime.now(UTC)
     for probe, text in zip(sent, hostile, strict=False):
         api.reply_to_tweet(probe.external_id, _brand_of(api, probe.external_id),
@@ -97,12 +100,18 @@ def test_control_characters_nul_markup_and_long_posts_are_stored_and_the_rest_go
     assert "Traceback" not in run.stderr
     report = json.loads(run.stdout)
     replies = _replies(ws)
-    assert len(replies) == len(hostile[: len(sent)]), (report["warnings"], run.stderr)
-    for probe, text in zip(sent, hostile, strict=False):
+    assert len(replies) == len(hostile), (report["warnings"], run.stderr)
+    for probe, text in zip(sent, hostile[:3], strict=False):
         stored = replies[probe.id].text
         assert "\x00" not in stored and not any(0xD800 <= ord(c) <= 0xDFFF for c in stored)
         assert stored.endswith(text.replace("\x00", "\ufffd")[-40:].replace("\ud800", "\ufffd")
                                .replace("\udfff", "\ufffd"))
+    long = replies[sent[3].id]
+    assert len(long.text) == MAX_TEXT_CHARS and long.text.startswith("@shopper " + ANSWER)
+    with ws.session() as s:
+        cut = s.get(InboundMessage, long.inbound_id)
+        assert "truncated to its first 100,000 characters" in cut.parse_error
+        assert len(json.loads(ws.evidence.get(cut.sha256))["text"]) > 150_000
     first = replies[sent[0].id].text
     assert "\x1b[2J" in first and "[link=http://evil.test]" in first  # stored as written
     assert run.cpu_seconds < CPU_BOUND and run.peak_mb < MEMORY_BOUND_MB
