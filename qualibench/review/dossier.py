@@ -206,8 +206,9 @@ def sanitised_document(coding: Coding, inbound: InboundMessage) -> str:
     found = _html_part(raw) if raw else None
     if found is not None:
         tags = set(nh3.ALLOWED_TAGS) - {"img", "picture", "source", "video", "audio", "map", "area"}
+        # target=_blank: the sandbox allows no pop-up, so a click on a link goes nowhere.
         body = nh3.clean(found, tags=tags, url_schemes=_URL_SCHEMES, link_rel="noopener noreferrer nofollow",
-                         strip_comments=True)
+                         strip_comments=True, set_tag_attribute_values={"a": {"target": "_blank"}})
     else:
         text = raw[:MAX_RAW_TEXT].decode("utf-8", errors="replace")
         body = f"<pre>{html.escape(text)}</pre>"

@@ -57,6 +57,10 @@ def add_mail_reply(ws, session, probe: Probe, text: str, n: int, *, html: str | 
                   match_method="reply_address" if confidence >= 1 else "subject_window",
                   match_confidence=confidence, needs_review=needs_review, received_at=at, text=text)
     session.add(reply)
+    if probe.sent_at is None:  # the probe went out five hours before its answer came back
+        probe.sent_at, probe.state, probe.first_answer_at = at - timedelta(hours=5), "answered", at
+        probe.window_ends_at = probe.sent_at + timedelta(days=14)
+        session.add(probe)
     session.flush()
     return reply
 
@@ -89,7 +93,7 @@ def make_review_world(tmp_path: Path, db_url: str, *, brands: int = 3, hostile: 
             answers.append(add_mail_reply(ws, s, probe, text, n, html=f"<p>{text}</p>").id)
         for i, (name, html) in enumerate((hostile or {}).items()):
             probe = probes[i % len(probes)]
-            found[name] = add_mail_reply(ws, s, probe, f"Hostile reply {name}.", 1000 + i, html=html,
+            found[name] = add_mail_reply(ws, s, probe, f"Hostile reply {name}: {html}", 1000 + i, html=html,
                                          attachments=(("invoice.exe", b"MZ\x90\x00 not run"),)).id
         names = [b.name for b in all_brands]
     score_campaign(ws)
@@ -115,9 +119,21 @@ def qb(world: ReviewWorld, *args: str, check: bool = True) -> subprocess.Complet
     return done
 
 
-def login_link(world: ReviewWorld, name: str, role: str, base: str) -> str:
-    out = qb(world, "review", "add-user", name, "--role", role, "--url", base).stdout
-    return re.search(r"http://\S+/login/\S+", out).group(0)
+def login_link(world: ReviewWorld, name: str, role: str, base: str, *, via_cli: bool = False) -> str:
+    """Add a reviewer and return their one-time link: printed by the CLI, or made in-process
+    (the same library function) where the test is about something else and time counts."""
+    if via_cli:
+        out = qb(world, "review", "add-user", name, "--role", role, "--url", base).stdout
+        return re.search(r"http://\S+/login/\S+", out).group(0)
+    from qualibench.review.people import add_reviewer
+
+    return f"{base}/login/{add_reviewer(world.ws, name, role)[1]}"
+
+
+def assign(world: ReviewWorld, auditors: str, share: float = 1.0) -> None:
+    from qualibench.review.coding import assign_replies
+
+    assign_replies(world.ws, auditors.split(","), share=share)
 
 
 @dataclass
