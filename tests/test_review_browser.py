@@ -52,6 +52,7 @@ def sign_in(browser, link: str):
 
 def type_code(page, values: dict[str, str]) -> None:
     """Type each criterion's points with the keyboard; Tab only where the cursor did not move on."""
+    page.wait_for_selector(f"#panel input[name={next(iter(values))}]:focus")  # focused once settled
     for name, value in values.items():
         assert page.evaluate("document.activeElement.name") == name
         page.keyboard.type(value)
