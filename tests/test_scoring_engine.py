@@ -95,7 +95,8 @@ def test_reformulation_needs_the_request_specifics_or_a_marker(rubric, washer):
     generic = "Hello,\nWe can help with that."
     r1 = score_reply(restated, washer, rubric, request_text=request)
     r2 = score_reply(generic, washer, rubric, request_text=request)
-    assert r1.criteria["reformulation"] >= 15 and r2.criteria["reformulation"] == 0
+    # A marker and two specifics (60 cm, the laundry space): the guide's 6-11 band.
+    assert 6 <= r1.criteria["reformulation"] <= 12 and r2.criteria["reformulation"] == 0
 
 
 def test_premium_number_deflection_costs_relevance_with_a_negative_span(rubric, delivery):

@@ -26,7 +26,7 @@ def test_version_follows_content_not_path(tmp_path: Path):
     copy.write_text(DEFAULT.read_text())
     assert load_rubric(copy).version == load_rubric().version
     changed = tmp_path / "changed.yaml"
-    changed.write_text(DEFAULT.read_text().replace("marker: 0.45", "marker: 0.5"))
+    changed.write_text(DEFAULT.read_text().replace("marker: 0.15", "marker: 0.2"))
     assert load_rubric(changed).version != load_rubric().version
 
 

@@ -75,11 +75,15 @@ def parse_scenario(data: Any, fname: str, problems: list[Problem]) -> ScenarioSp
                 f"shorten it by {len(longest) - X_LIMIT} characters")
     kps = []
     for i, kp in enumerate(data.get("key_points", []) or [], start=1):
-        if not isinstance(kp, dict) or not kp.get("patterns"):
-            bad("key_points", f"key point #{i} has no patterns", "give each key point patterns: [..]")
+        # patterns (phrases), examples (sentences) or a description: the scorer reads any of them;
+        # with none, it matches the label and says so in a note.
+        if not isinstance(kp, dict) or not any(kp.get(k) for k in ("patterns", "examples", "description", "label")):
+            bad("key_points", f"key point #{i} says nothing of what a good answer covers",
+                "give each key point a label and patterns: [..], examples: [..] or a description")
             continue
         kps.append(KeyPoint(id=str(kp.get("id", f"kp{i}")), label=str(kp.get("label", kp.get("id", ""))),
-                            patterns=tuple(str(p) for p in kp["patterns"]), weight=float(kp.get("weight", 1.0))))
+                            patterns=tuple(str(p) for p in kp.get("patterns") or []),
+                            weight=float(kp.get("weight", 1.0))))
     if not kps and data.get("kind") != "sympathy":
         bad("key_points", "the scenario has no key points, so answers cannot be scored for relevance",
             "add key_points: with what a good answer must cover")

@@ -100,6 +100,7 @@ def score_text(
     rubric: str | None = typer.Option(None, "--rubric", help="Rubric YAML or name; default: default."),
     persona: str = typer.Option("", "--persona", help="The customer's full name, for personalisation."),
     fill: list[str] = typer.Option([], "--fill", help="A placeholder value the request carried, KEY=VALUE (repeatable)."),
+    channel: str = typer.Option("email", "--channel", help="email, webform or x (X: the tweet's questions, its courtesy rules)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Score one reply file against a scenario, without a campaign (for rubric authors and auditors)."""
@@ -112,7 +113,9 @@ def score_text(
         if not sep:
             raise QualibenchError(f"--fill {item!r} is not KEY=VALUE", "write e.g. --fill order_number=CMD-123456")
         fills[key.strip()] = value.strip()
-    result, version = score_files(scenario, reply, rubric, persona_name=persona, fills=fills)
+    if channel not in ("email", "webform", "x"):
+        raise QualibenchError(f"--channel {channel!r} is not a channel the scorer knows", "use email, webform or x")
+    result, version = score_files(scenario, reply, rubric, persona_name=persona, fills=fills, channel=channel)
     if json_out:
         print_json({"rubric_version": version, **result.to_dict()})
         return

@@ -16,8 +16,8 @@ from typing import Any
 from .engine import ScoreResult, score_reply
 from .rubric import Rubric, load_rubric
 
-# (reply id, text, language, signature, scenario id, persona id, fills, request body)
-ReplyRow = tuple[int, str, str, str, int, int, dict, str]
+# (reply id, text, language, signature, scenario id, persona id, fills, request body, channel)
+ReplyRow = tuple[int, str, str, str, int, int, dict, str, str]
 # (reply id, total, criteria, evidence, justification)
 ScoredRow = tuple[int, float, dict, dict, str]
 
@@ -42,14 +42,14 @@ def score_rows(rows: list[ReplyRow], rub: Rubric, scenarios: dict[int, dict],
                personas: dict[int, str]) -> list[ScoredRow]:
     """Return the automatic score of each stored reply row."""
     out: list[ScoredRow] = []
-    for rid, text, language, signature, scenario_id, persona_id, fills, body in rows:
+    for rid, text, language, signature, scenario_id, persona_id, fills, body, channel in rows:
         scenario = scenarios.get(scenario_id) or {}
         result = score_reply(
-            # The scenario's body and the probe's fills make the request (cached per scenario);
-            # the probe's own text is only needed when the scenario has no body.
+            # The scenario's body (its `short` on X) and the probe's fills make the request
+            # (cached per scenario); the probe's own text is only needed when there is none.
             text, scenario, rub, request_text="" if scenario.get("body") else body,
             persona_name=personas.get(persona_id, ""), fills=fills or {},
-            language=language or None, signature=signature,
+            language=language or None, signature=signature, channel=channel or "email",
         )
         out.append((rid, result.total, result.criteria, result.evidence_json(), justification(result, rub)))
     return out

@@ -129,7 +129,7 @@ def _score_missing(ws: Workspace, session: Session, campaign: Campaign, rub: Rub
         for lo in range(0, len(todo), BATCH):
             rows = session.execute(
                 select(Reply.id, Reply.text, Reply.language, Reply.signature, Probe.scenario_id,
-                       Probe.persona_id, Probe.fills, Probe.body)
+                       Probe.persona_id, Probe.fills, Probe.body, Probe.channel)
                 .join(Probe, Probe.id == Reply.probe_id)  # type: ignore[arg-type]
                 .where(Reply.id.in_(todo[lo:lo + BATCH]))  # type: ignore[union-attr]
                 .order_by(Reply.id)  # type: ignore[arg-type]

@@ -1,4 +1,10 @@
-"""Score one reply against a scenario with a rubric: points per criterion, each citing its spans."""
+"""Score one reply against a scenario with a rubric: points per criterion, each citing its spans.
+
+The reply is read sentence by sentence (reading.py): a key point counts only where a clause
+asserts it (not negated, not a condition, not the customer's words restated), reformulation is
+the customer's specifics restated near the opening, empathy tells a formula from words about this
+customer's situation, and courtesy is judged per channel (signals.py).
+"""
 
 from __future__ import annotations
 
@@ -10,18 +16,17 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from ..campaign.spec import ScenarioSpec
-from .rubric import Lexicon, Rubric, phrase_regex
+from .keypoints import compile_key_points, credit_of
+from .layout import Layout, layout_of
+from .reading import COND, RESTATE, Reading, read
+from .rubric import Concepts, Lexicon, Rubric
 from .signals import Span, make_span, penalise, personalisation, politeness
-from .text import (
-    TOKEN_RE,
-    LemmaView,
-    fold,
-    is_stopword,
-    lemma_phrase,
-    lemma_view,
-    lower_and_fold,
-    scored_part,
-)
+from .text import TOKEN_RE, detect_mix, fold, is_stopword, lemma_view, lower_and_fold, scored_part
+
+_MENTIONS = re.compile(r"^\s*(?:@\w+[\s,:]*)+")
+_FIRST_PERSON = frozenset({"je", "j", "nous", "we", "i", "on", "we've", "ve", "ll"})
+# Beyond this, a "reply" is a pasted document: the first part is scored, and the note says so.
+MAX_SCORED_CHARS = 20_000
 
 
 @dataclass
@@ -44,26 +49,14 @@ class ScoreResult:
                 "notes": self.notes, "evidence": self.evidence_json()}
 
 
-@dataclass(frozen=True)
-class _KeyPoints:
-    language: str
-    weights: dict[str, float]
-    labels: dict[str, str]
-    surface: re.Pattern[str] | None
-    surface_ids: dict[str, tuple[str, ...]]
-    lemmas: re.Pattern[str] | None
-    lemma_ids: dict[str, tuple[str, ...]]
-    fuzzy: tuple[tuple[str, str], ...]  # (single folded word, key point id)
+_FIELDS_CACHE: dict[int, tuple[object, tuple]] = {}
 
 
-_FIELDS_CACHE: dict[int, tuple[object, tuple[str, str, str, tuple]]] = {}
-
-
-def _scenario_fields(scenario: ScenarioSpec | dict) -> tuple[str, str, str, tuple]:
+def _scenario_fields(scenario: ScenarioSpec | dict) -> tuple[str, str, str, str, tuple]:
     # Scoring a campaign passes the same scenario object thousands of times.
     hit = _FIELDS_CACHE.get(id(scenario))
     if hit is not None and hit[0] is scenario:
-        return hit[1]
+        return hit[1]  # type: ignore[return-value]
     fields = _read_scenario(scenario)
     if len(_FIELDS_CACHE) > 1024:
         _FIELDS_CACHE.clear()
@@ -71,70 +64,62 @@ def _scenario_fields(scenario: ScenarioSpec | dict) -> tuple[str, str, str, tupl
     return fields
 
 
-def _read_scenario(scenario: ScenarioSpec | dict) -> tuple[str, str, str, tuple]:
+def _read_scenario(scenario: ScenarioSpec | dict) -> tuple[str, str, str, str, tuple]:
     if isinstance(scenario, ScenarioSpec):
-        kps = tuple((k.id, k.label, tuple(k.patterns), float(k.weight)) for k in scenario.key_points)
-        return scenario.id, scenario.language, scenario.body, kps
+        raw = scenario.raw or {}
+        extra = {str(k.get("id")): k for k in raw.get("key_points") or [] if isinstance(k, dict)}
+        kps = tuple(_key_point(k.id, k.label, list(k.patterns), k.weight, extra.get(k.id, {}))
+                    for k in scenario.key_points)
+        return scenario.id, scenario.language, scenario.body, scenario.short, kps
     kps = tuple(
-        (str(k["id"]), str(k.get("label", k["id"])),
-         tuple(str(p) for p in (k.get("patterns") or []) + (k.get("synonyms") or [])),
-         float(k.get("weight", 1.0)))
-        for k in scenario.get("key_points") or []
+        _key_point(str(k.get("id", f"kp{i}")), str(k.get("label", k.get("id", ""))),
+                   [*(k.get("patterns") or []), *(k.get("synonyms") or [])], k.get("weight", 1.0), k)
+        for i, k in enumerate(scenario.get("key_points") or [], 1) if isinstance(k, dict)
     )
-    return str(scenario.get("id", "")), str(scenario.get("language", "fr")), str(scenario.get("body", "")), kps
+    return (str(scenario.get("id", "")), str(scenario.get("language", "fr")), str(scenario.get("body", "")),
+            str(scenario.get("short", "")), kps)
 
 
-@lru_cache(maxsize=512)
-def _compile_key_points(kps: tuple, language: str) -> _KeyPoints:
-    surface: dict[str, set[str]] = {}
-    lemmas: dict[str, set[str]] = {}
-    fuzzy: list[tuple[str, str]] = []
-    for kp_id, _label, patterns, _w in kps:
-        for p in patterns:
-            f = fold(p).strip()
-            if not f:
-                continue
-            surface.setdefault(f, set()).add(kp_id)
-            lem = lemma_phrase(p, language)
-            if not is_stopword(lem):  # "avoir" (a credit note) must not match "nous avons"
-                lemmas.setdefault(lem, set()).add(kp_id)
-            if " " not in f and f.isalpha() and len(f) >= 5:
-                fuzzy.append((f, kp_id))
-    lemma_keys = sorted(k for k in lemmas if k)
-    return _KeyPoints(
-        language=language,
-        weights={k[0]: k[3] for k in kps},
-        labels={k[0]: k[1] for k in kps},
-        surface=phrase_regex(list(surface)),
-        surface_ids={k: tuple(sorted(v)) for k, v in surface.items()},
-        lemmas=phrase_regex(lemma_keys, folded_input=False),
-        lemma_ids={k: tuple(sorted(v)) for k, v in lemmas.items()},
-        fuzzy=tuple(fuzzy),
-    )
+def _key_point(kp_id: str, label: str, patterns: list, weight: Any, raw: dict) -> tuple:
+    examples = tuple(str(e) for e in raw.get("examples") or [])
+    asked = raw.get("asked_on")
+    return (kp_id, label, tuple(str(p) for p in patterns), float(weight or 0), examples,
+            str(raw.get("description") or ""), bool(raw.get("answers_no")),
+            tuple(str(c) for c in asked) if asked else ())
+
+
+@dataclass(frozen=True)
+class _Request:
+    keys: frozenset[str]  # the customer's specifics, as concepts or lemmas
+    ngrams: frozenset[tuple[str, ...]]  # 5-word runs, to tell a pasted echo from a restatement
+    fill_words: frozenset[str]
 
 
 @lru_cache(maxsize=4096)
-def _request_specifics(request: str, language: str, names: tuple[str, ...],
-                       formulas: frozenset[str]) -> frozenset[str]:
-    # What the customer said that is theirs: content words, numbers and references, not the
-    # function words nor the courtesy formulas every message shares.
+def _request_base(request: str, language: str, names: tuple[str, ...], formulas: frozenset[str],
+                  concepts: Concepts) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
     view = lemma_view(request, language)
-    return frozenset(
-        lem for lem, word in zip(view.lemmas, view.words, strict=True)
-        if (len(lem) >= 4 or any(c.isdigit() for c in lem)) and not is_stopword(word)
-        and not is_stopword(lem) and word not in names and word not in formulas
-        and lem not in formulas
-    )
+    single = concepts.single(language)
+    keys = set()
+    for lem, word in zip(view.lemmas, view.words, strict=True):
+        if (len(lem) >= 4 or any(c.isdigit() for c in lem)) and not is_stopword(word) \
+                and not is_stopword(lem) and word not in names and word not in formulas and lem not in formulas:
+            keys.add(single.get(lem, lem))
+    w = view.words
+    return frozenset(keys), frozenset(tuple(w[i:i + 5]) for i in range(len(w) - 4))
 
 
-_CONCRETE = re.compile(
-    # A price per minute is a premium-rate line, not a concrete answer.
-    r"\b\d{1,2}/\d{1,2}\b|\b\d+(?:\.\d+)?\s?(?:€|eur|£|\$|cm|mm)(?!\s?(?:/|par|per|a)\s?min)"
-    r"|[£$€]\s?\d+(?:\.\d+)?(?!\d|\.\d|\s?(?:/|par|per|a)\s?min)"
-    r"|\b\d+\s?(?:jours?|heures?|h|days?|hours?|working days|years?|ans?|semaines?|weeks?)\b"
-    r"|\b(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|demain|aujourd'hui|monday|tuesday|wednesday"
-    r"|thursday|friday|saturday|tomorrow|today)\b|\b[a-z0-9]*\d[a-z0-9]{7,}\b"
-)
+@lru_cache(maxsize=65536)
+def _fill_words(value: str) -> frozenset[str]:
+    return frozenset(t for t in TOKEN_RE.findall(fold(value)) if (len(t) >= 3 and not is_stopword(t)) or t.isdigit())
+
+
+def _request(request: str, language: str, names: tuple[str, ...], formulas: frozenset[str],
+             concepts: Concepts, fills: dict[str, str]) -> _Request:
+    # The scenario's text is shared by every probe (cached); only the drawn values are added.
+    keys, ngrams = _request_base(request, language, names, formulas, concepts)
+    fill_words: frozenset[str] = frozenset().union(*(_fill_words(v) for v in fills.values())) if fills else frozenset()
+    return _Request(keys | fill_words, ngrams, fill_words)
 
 
 def score_reply(
@@ -147,46 +132,77 @@ def score_reply(
     fills: dict | None = None,
     language: str | None = None,
     signature: str = "",
+    channel: str = "email",
 ) -> ScoreResult:
-    """Return the rubric's points for `text` as an answer to `scenario`, with evidence spans."""
-    _sid, scenario_lang, body, kps = _scenario_fields(scenario)
+    """Return the rubric's points for `text` as an answer to `scenario`, with evidence spans.
+
+    `channel` (email, webform, x) selects the rubric's per-channel rules (politeness on X) and
+    which key points the request asked (a tweet asks less than an e-mail).
+    """
+    _sid, scenario_lang, body, short, kps = _scenario_fields(scenario)
     fills = {k: str(v) for k, v in (fills or {}).items() if v not in (None, "")}
+    notes: list[str] = []
+    text = text or ""
     part = scored_part(text)
+    if not part.strip():
+        notes.append("the reply holds only quoted history: nothing of the brand's own to score"
+                     if text.strip() else "empty reply: nothing to score")
+    if len(part) > MAX_SCORED_CHARS:
+        part = part[:MAX_SCORED_CHARS]
+        notes.append(f"long reply: the first {MAX_SCORED_CHARS:,} characters are scored")
     lowered, folded = lower_and_fold(part)
     view = lemma_view(part, language or None, folded=folded, lowered=lowered, default=scenario_lang)
     reply_lang = view.language
+    mention = _MENTIONS.match(part)
+    if part.strip() and not any(w.isalpha() for w, (st, _e) in zip(view.words, view.spans, strict=True)
+                                if not mention or st >= mention.end()):
+        notes.append("no words to score (emoji or symbols only)")
+    mixed = detect_mix(view.words)
+    if mixed:
+        notes.append(f"mixed languages ({mixed}): read as {reply_lang}")
     lex = rubric.lexicon(reply_lang, scenario_lang)
     names = _names(persona_name)
-    formulas = rubric.vocabulary
-    if request_text:
-        specifics = _request_specifics(request_text, scenario_lang, names, formulas)
-    else:
-        # The scenario's text is shared by every probe: its specifics are computed once, and
-        # only the drawn values (order number...) are added per reply.
-        specifics = _request_specifics(_template(body), scenario_lang, (), formulas)
-        if fills:
-            specifics = specifics | {fold(t) for v in fills.values() for t in TOKEN_RE.findall(v.lower())}
+    if not request_text:
+        request_text = _template(short if channel == "x" and short else body)
+    req = _request(request_text, scenario_lang, names, rubric.vocabulary, rubric.concepts, fills)
+    single = rubric.concepts.single(reply_lang)
+    keys = [single.get(lem, lem) for lem in view.lemmas]
+    extra: dict[int, str] = {}
+    for idx, concept in rubric.concepts.phrases(reply_lang, view.lemmas):
+        extra[idx.start] = concept
+    lay = layout_of(part, folded, lex, channel, signature, names)
 
+    def echo(a: int, b: int) -> bool:
+        # A sentence mostly made of the request's words, with no word of the brand's own doing.
+        if not _FIRST_PERSON.isdisjoint(view.words[a:b]):
+            return False  # "J'ai remplacé l'adresse..." is the brand acting, not an echo
+        content = [k for k in keys[a:b] if len(k) >= 4 and not is_stopword(k)]
+        if len(content) < 6:
+            return False
+        shared = sum(1 for k in content if k in req.keys)
+        return shared >= 0.8 * len(content)
+
+    reading = read(part, folded, view, lex.sets["reformulation"], lex.sets["topic_markers"], echo)
     evidence: dict[str, list[Span]] = {c: [] for c in rubric.criteria}
     points: dict[str, float] = {}
-    notes: list[str] = []
     share = 0.0
     if "relevance" in rubric.criteria:
-        points["relevance"], share = _relevance(part, folded, view, kps, scenario_lang, rubric,
-                                                evidence["relevance"])
+        promises = list(lex.sets["promise"].finditer(folded, view.wordset))
+        points["relevance"], share = _relevance(part, reading, keys, extra, kps, scenario_lang, rubric, channel,
+                                                lay, evidence["relevance"], notes, promises)
     if "reformulation" in rubric.criteria:
-        points["reformulation"] = _reformulation(part, folded, view, lex, specifics, rubric,
+        points["reformulation"] = _reformulation(part, folded, reading, keys, req, lex, rubric, channel, lay,
                                                  evidence["reformulation"])
     if "empathy" in rubric.criteria:
-        points["empathy"] = _empathy(part, folded, lex, rubric, evidence["empathy"])
+        points["empathy"] = _empathy(part, folded, reading, keys, req, lex, rubric, channel, lay,
+                                     evidence["empathy"])
     if "personalisation" in rubric.criteria:
-        points["personalisation"] = personalisation(part, folded, lex, names, fills, signature,
-                                                     rubric, evidence["personalisation"])
+        points["personalisation"] = personalisation(part, folded, lay, names, fills, rubric, channel,
+                                                     evidence["personalisation"])
     if "politeness" in rubric.criteria:
-        points["politeness"] = politeness(part, folded, lex, rubric, evidence["politeness"])
-
-    penalise(part, folded, view, lex, fills, specifics, share, reply_lang, scenario_lang,
-              rubric, points, evidence, notes)
+        points["politeness"] = politeness(part, folded, view, lay, lex, rubric, channel, evidence["politeness"])
+    penalise(part, folded, view, lay, lex, fills, req.keys, share, reply_lang, scenario_lang,
+             rubric, points, evidence, notes)
     if share == 0.0 and lex.sets["acknowledgement"].search(folded, view.wordset):
         notes.append("reads like an acknowledgement: no key point of the request is answered")
     criteria = {c: round(min(rubric.weight(c), max(0.0, points.get(c, 0.0))), 2) for c in rubric.criteria}
@@ -203,92 +219,191 @@ def _template(body: str) -> str:
     return re.sub(r"\{\w+\}", " ", body)
 
 
-def _relevance(part: str, folded: str, view: LemmaView, kps: tuple, scenario_lang: str,
-               rubric: Rubric, out: list[Span]) -> tuple[float, float]:
-    rule = rubric.criteria["relevance"]
+def _sentence_at(reading: Reading, offset: int) -> int:
+    for i, (s, e) in enumerate(reading.sentences):
+        if s <= offset < e:
+            return i
+    return -1
+
+
+def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, str], kps: tuple,
+               scenario_lang: str, rubric: Rubric, channel: str, lay: Layout, out: list[Span],
+               notes: list[str], promises: list) -> tuple[float, float]:
+    rule = rubric.rule("relevance", channel)
     weight = float(rule["weight"])
-    compiled = _compile_key_points(kps, scenario_lang)
-    total_w = sum(compiled.weights.values())
+    compiled = compile_key_points(kps, scenario_lang, rubric.concepts)
+    notes.extend(compiled.notes)
+    asked = {k: w for k, w in compiled.weights.items()
+             if compiled.asked_on[k] is None or channel in compiled.asked_on[k]}  # type: ignore[operator]
+    total_w = sum(asked.values())
     if total_w <= 0:
         return 0.0, 0.0
-    found: dict[str, tuple[int, int, str]] = {}
-    if compiled.surface is not None:
-        for m in compiled.surface.finditer(folded):
-            for kp in compiled.surface_ids.get(m.group(), ()):
-                found.setdefault(kp, (m.start(), m.end(), "matches"))
-    if compiled.lemmas is not None and len(found) < len(compiled.weights):
-        for m in compiled.lemmas.finditer(view.joined):
-            for kp in compiled.lemma_ids.get(m.group(), ()):
-                if kp not in found:
-                    s, e = view.span_of(m.start(), m.end())
-                    found[kp] = (s, e, "matches (lemma)")
-    missing = [(w, kp) for w, kp in compiled.fuzzy if kp not in found]
+    index, sigs = compiled.index, compiled.signatures
+    best: dict[str, tuple[float, int, int, str]] = {}
+    spans = reading.view.spans
+    promised = {_sentence_at(reading, m.start()) for m in promises}
+    for si, (a, b) in enumerate(reading.sentence_tokens):
+        if a >= b or spans[a][0] >= lay.body_end:
+            continue
+        found = index.keys() & keys[a:b]
+        first: dict[str, int] = {k: keys.index(k, a, b) for k in found}
+        if extra:
+            for t, c in extra.items():
+                if a <= t < b and c in index and c not in first:
+                    first[c] = t
+        if not first:
+            continue
+        hits: dict[int, int] = {}
+        for k in first:
+            for sig in index[k]:
+                hits[sig] = hits.get(sig, 0) + 1
+        for sig_id, n in hits.items():
+            sig = sigs[sig_id]
+            if n < sig.needed or sig.kp not in asked:
+                continue
+            toks = [first[k] for k in sig.keys if k in first]
+            flags = 0
+            all_cond = True
+            for t in toks:
+                f = reading.flags_of(t)
+                flags |= f & ~COND
+                all_cond = all_cond and bool(f & COND)
+            if all_cond:
+                flags |= COND
+            credit, why = credit_of(flags, sig.kp in compiled.answers_no)
+            if si in promised and credit > 0:
+                credit, why = 0.0, "in a promise to come back later, not an answer"
+            s, e = spans[min(toks)][0], spans[max(toks)][1]
+            prev = best.get(sig.kp)
+            if prev is None or credit > prev[0]:
+                best[sig.kp] = (credit, s, e, f"{why}; {sig.source}")
+    missing = [(w, kp) for w, kp in compiled.fuzzy if kp in asked and kp not in best]
     if missing:
         # Typos rarely hit the first two letters: compare each pattern only with the reply's
         # words that start like it, instead of with the whole reply.
+        words = reading.view.words
+        wanted = {p[:2] for p, _kp in missing}
         by_prefix: dict[str, list[int]] = {}
-        for i, w in enumerate(view.words):
-            if len(w) >= 5:
-                by_prefix.setdefault(w[:2], []).append(i)
+        for i in [i for i, w in enumerate(words) if w[:2] in wanted and len(w) >= 5]:
+            if spans[i][0] < lay.body_end:
+                by_prefix.setdefault(words[i][:2], []).append(i)
         cutoff = float(rule.get("fuzzy_cutoff", 88))
         for pattern, kp in missing:
-            if kp in found:
+            if kp in best:
                 continue
             for i in by_prefix.get(pattern[:2], ()):
-                if fuzz.ratio(pattern, view.words[i], score_cutoff=cutoff):
-                    s, e = view.spans[i]
-                    found[kp] = (s, e, f"close to {pattern!r}")
+                if fuzz.ratio(pattern, words[i], score_cutoff=cutoff):
+                    credit, why = credit_of(reading.flags_of(i), kp in compiled.answers_no)
+                    best[kp] = (credit, spans[i][0], spans[i][1], f"{why}; close to {pattern!r}")
                     break
-    bonus = float(rule.get("concrete_bonus", 0.0))
-    share = sum(compiled.weights[k] for k in found) / total_w
     got = 0.0
-    for kp, (s, e, how) in sorted(found.items(), key=lambda kv: kv[1][0]):
-        pts = weight * (1 - bonus) * compiled.weights[kp] / total_w
-        got += pts
-        out.append(make_span(part, s, e, pts, f"key point {compiled.labels[kp]!r} {how}"))
-    if share > 0 and bonus > 0:
-        m = _CONCRETE.search(folded)
-        if m:
-            got += weight * bonus
-            out.append(make_span(part, m.start(), m.end(), weight * bonus, "concrete date, amount or reference"))
+    share = 0.0
+    for kp, (credit, s, e, why) in sorted(best.items(), key=lambda kv: kv[1][1]):
+        pts = weight * credit * asked[kp] / total_w
+        share += credit * asked[kp] / total_w
+        if credit > 0:
+            got += pts
+        out.append(make_span(part, s, e, pts, f"key point {compiled.labels[kp]!r}: {why}"))
     return got, share
 
 
-def _reformulation(part: str, folded: str, view: LemmaView, lex: Lexicon, specifics: frozenset[str],
-                   rubric: Rubric, out: list[Span]) -> float:
-    rule = rubric.criteria["reformulation"]
+def _reformulation(part: str, folded: str, reading: Reading, keys: list[str], req: Any, lex: Lexicon,
+                   rubric: Rubric, channel: str, lay: Layout, out: list[Span]) -> float:
+    rule = rubric.rule("reformulation", channel)
     weight = float(rule["weight"])
-    got = 0.0
-    m = lex.sets["reformulation"].search(folded, view.wordset)
-    if m:
-        pts = weight * float(rule.get("marker", 0.45))
-        got += pts
-        out.append(make_span(part, m.start(), m.end(), pts, "reformulation formula"))
-    opening = int(rule.get("opening_tokens", 45))
+    spans, words = reading.view.spans, reading.view.words
+    start_tok = next((i for i, (s, _e) in enumerate(spans) if s >= lay.body_start), len(spans))
+    end_tok = next((i for i, (s, _e) in enumerate(spans) if s >= lay.body_end), len(spans))
+    opening_end = start_tok + int(rule.get("opening_tokens", 40))
     seen: dict[str, int] = {}
-    for i, lem in enumerate(view.lemmas[:opening]):
-        if lem in specifics and lem not in seen:
-            seen[lem] = i
-    needed = max(1, int(rule.get("specifics_needed", 5)))
-    if len(seen) >= int(rule.get("specifics_min", 2)):
-        frac = min(1.0, len(seen) / needed)
-        pts = weight * float(rule.get("specifics", 0.7)) * frac
+    for t in range(start_tok, end_tok):
+        k = keys[t]
+        if k in req.keys and k not in seen:
+            seen[k] = t
+    late = float(rule.get("late_weight", 0.5))
+    common = float(rule.get("word_weight", 0.4))
+    eff = sum((1.0 if t < opening_end else late) * (1.0 if k in req.fill_words or k[:1].isdigit() else common)
+              for k, t in seen.items())
+    got = 0.0
+    m = lex.sets["reformulation"].search(folded, reading.view.wordset) or \
+        lex.sets["topic_markers"].search(folded, reading.view.wordset)
+    if m and m.start() < lay.body_end:
+        pts = weight * float(rule.get("marker", 0.15))
+        got += pts
+        out.append(make_span(part, m.start(), m.end(), pts, "reformulation marker"))
+    if eff >= float(rule.get("specifics_min", 2)):
+        pts = min(weight - got, weight * float(rule.get("per_specific", 0.1)) * eff)
+        # Pasting the customer's sentence back shows it was read, not understood.
+        window = words[start_tok:min(end_tok, opening_end + 20)]
+        pasted = sum(1 for i in range(len(window) - 4) if tuple(window[i:i + 5]) in req.ngrams)
+        if len(window) >= 10 and pasted >= float(rule.get("echo_share", 0.35)) * (len(window) - 4):
+            cap = weight * float(rule.get("echo_cap", 0.5)) - got
+            if pts > cap:
+                pts = max(0.0, cap)
+                out.append(make_span(part, spans[start_tok][0], spans[min(end_tok, opening_end) - 1][1], 0.0,
+                                     "the request pasted back nearly word for word: capped"))
         got += pts
         each = pts / len(seen)
-        for lem, i in seen.items():
-            s, e = view.spans[i]
-            out.append(make_span(part, s, e, each, f"restates the request ({lem})"))
+        for k, t in seen.items():
+            s, e = spans[t]
+            where = "near the opening" if t < opening_end else "later in the reply"
+            out.append(make_span(part, s, e, each, f"restates the customer's {k!r} {where}"))
     return got
 
 
-def _empathy(part: str, folded: str, lex: Lexicon, rubric: Rubric, out: list[Span]) -> float:
-    rule = rubric.criteria["empathy"]
+def _empathy(part: str, folded: str, reading: Reading, keys: list[str], req: Any, lex: Lexicon,
+             rubric: Rubric, channel: str, lay: Layout, out: list[Span]) -> float:
+    rule = rubric.rule("empathy", channel)
     weight = float(rule["weight"])
-    saturation = max(1, int(rule.get("saturation", 2)))
-    distinct: dict[str, re.Match[str]] = {}
-    for m in lex.sets["empathy"].finditer(folded):
-        distinct.setdefault(m.group(), m)
-    matches = list(distinct.values())[:saturation]
-    for m in matches:
-        out.append(make_span(part, m.start(), m.end(), weight / saturation, "empathy or apology"))
-    return weight * len(matches) / saturation
+    words = reading.view.wordset
+    markers = [m.span() for m in lex.sets["reformulation"].finditer(folded, words)]
+    cues = [m for m in lex.sets["empathy"].finditer(folded, words)]
+    cues += [m for m in lex.sets["warmth"].finditer(folded, words)]
+    by_sentence: dict[int, re.Match[str]] = {}
+    sent = reading.sentences
+    for m in sorted(cues, key=lambda m: m.start()):
+        if m.start() >= lay.body_end or any(s <= m.start() < e for s, e in markers):
+            continue  # "si je comprends bien" is a reformulation marker, not empathy
+        si = next((i for i, (s, e) in enumerate(sent) if s <= m.start() < e), -1)
+        if si >= 0:
+            by_sentence.setdefault(si, m)
+    if not by_sentence:
+        return 0.0
+    specific_pts = float(rule.get("specific", 0.45)) * weight
+    more_pts = float(rule.get("more", 0.15)) * weight
+    formula_pts = float(rule.get("formula", 0.15)) * weight
+    formula_cap = float(rule.get("formula_cap", 0.3)) * weight
+    bonus = float(rule.get("bonus", 0.15)) * weight
+    got = formulas = 0.0
+    specifics = 0
+    for si, m in sorted(by_sentence.items()):
+        a, b = reading.sentence_tokens[si]
+        s, e = sent[si]
+        tied = any(keys[t] in req.keys and len(keys[t]) >= 4 for t in range(a, b)) or \
+            lex.sets["consequence"].search(folded[s:e]) is not None or \
+            lex.sets["ownership"].search(folded[s:e]) is not None
+        generic = lex.sets["empathy_formula"].search(folded[s:e]) is not None
+        if tied and not (generic and not _tied_strongly(keys, a, b, req)):
+            pts = specific_pts if specifics == 0 else more_pts
+            specifics += 1
+            why = "sympathy tied to this customer's situation"
+        else:
+            pts = min(formula_pts, formula_cap - formulas)
+            formulas += pts
+            why = "a formula that could go to anybody"
+        if pts > 0:
+            got += pts
+            out.append(make_span(part, m.start(), e, pts, why))
+    for cat, why in (("ownership", "the brand owns the fault"), ("consequence", "names what it means for the customer")):
+        m = lex.sets[cat].search(folded[:lay.body_end], words)
+        if m and got > 0:
+            got += bonus
+            out.append(make_span(part, m.start(), m.end(), bonus, why))
+    return min(weight, got)
+
+
+def _tied_strongly(keys: list[str], a: int, b: int, req: Any) -> bool:
+    return sum(1 for t in range(a, b) if keys[t] in req.keys and len(keys[t]) >= 4) >= 2
+
+
+__all__ = ["RESTATE", "ScoreResult", "Span", "score_reply"]

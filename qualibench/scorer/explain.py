@@ -55,29 +55,42 @@ def explain_reply(ws: Workspace, reply_id: int, rubric_version: str | None = Non
 def load_scenario_file(path: Path | str) -> dict:
     """Return a scenario YAML as a dict (the shape of scenarios/*.yaml), checked for key points."""
     path = Path(path)
+    if not path.is_file():
+        raise QualibenchError(f"scenario file {path} does not exist",
+                              "give the path of a scenario YAML, e.g. --scenario scenarios/refund-return-en.yaml")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise QualibenchError(f"scenario {path} cannot be read: {exc}", "give a scenario YAML file") from None
     if not isinstance(data, dict) or not data.get("key_points"):
-        raise QualibenchError(f"{path} has no key_points", "a scenario lists key_points: [{id, label, patterns, weight}]")
+        raise QualibenchError(f"{path} has no key_points",
+                              "a scenario lists key_points: [{id, label, patterns or examples, weight}]")
     return data
 
 
 def score_files(scenario: Path | str, reply: Path | str, rubric: Path | str | None = None, *,
-                persona_name: str = "", fills: dict[str, str] | None = None) -> tuple[ScoreResult, str]:
+                persona_name: str = "", fills: dict[str, str] | None = None,
+                channel: str = "email") -> tuple[ScoreResult, str]:
     """Return the score of a reply file against a scenario file, and the rubric version used."""
     spec = load_scenario_file(scenario)
+    reply = Path(reply)
+    if not reply.is_file():
+        raise QualibenchError(f"reply file {reply} does not exist",
+                              "write the reply's text in a UTF-8 file and pass its path with --reply")
     try:
-        text = Path(reply).read_text(encoding="utf-8")
+        text = reply.read_bytes().decode("utf-8")
     except OSError as exc:
-        raise QualibenchError(f"reply file {reply} cannot be read: {exc.strerror}", "give a UTF-8 text file") from None
+        raise QualibenchError(f"reply file {reply} cannot be read: {exc.strerror}", "give a readable UTF-8 text file") from None
+    except UnicodeDecodeError:
+        raise QualibenchError(f"reply file {reply} is not UTF-8 text", "save the reply as UTF-8 text") from None
     rub = load_rubric(rubric)
     fills = dict(fills or {})
-    request = re.sub(r"\{(\w+)\}", lambda m: fills.get(m.group(1), m.group(0)), str(spec.get("body", "")))
+    template = str(spec.get("short") or spec.get("body", "")) if channel == "x" else str(spec.get("body", ""))
+    request = re.sub(r"\{(\w+)\}", lambda m: fills.get(m.group(1), m.group(0)), template)
     if persona_name:
         first, _, last = persona_name.partition(" ")
         request = request.replace("{first_name}", first).replace("{last_name}", last)
-    result = score_reply(text, spec, rub, request_text=request, persona_name=persona_name, fills=fills)
+        request = request.replace("{full_name}", persona_name)
+    result = score_reply(text, spec, rub, request_text=request, persona_name=persona_name, fills=fills,
+                         channel=channel)
     return result, rub.version
-

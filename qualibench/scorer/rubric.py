@@ -8,6 +8,7 @@ import re
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,21 @@ import yaml
 
 from ..errors import QualibenchError
 from ..resources import data_dir
-from .text import TOKEN_RE, fold
+from .text import TOKEN_RE, fold, lemma_tokens
 
 CRITERIA = ("relevance", "reformulation", "empathy", "personalisation", "politeness")
-PENALTIES = ("premium_number", "channel_deflection", "asks_again", "marketing", "wrong_language")
+PENALTIES = ("premium_number", "channel_deflection", "asks_again", "marketing", "wrong_language",
+             "condescension")
 PHRASE_CATEGORIES = (
-    "reformulation", "empathy", "greeting", "thanks", "closing", "generic_signature",
-    "channel_deflection", "marketing", "acknowledgement",
+    "reformulation", "topic_markers", "empathy", "warmth", "empathy_formula", "ownership",
+    "consequence", "greeting", "thanks", "thanks_not", "closing", "generic_signature",
+    "channel_deflection", "deflection_reason", "promise", "condescension", "marketing",
+    "acknowledgement",
 )
+CHANNELS = ("email", "webform", "x")
+# The formulas every reply shares: their words are never the customer's specifics nor a name.
+_VOCABULARY = ("reformulation", "topic_markers", "empathy", "empathy_formula", "warmth", "greeting",
+               "thanks", "closing", "generic_signature", "acknowledgement")
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,59 @@ class Lexicon:
     vocabulary: frozenset[str]  # every folded word of the formulas (not a person's name)
 
 
+class Concepts:
+    """Bilingual concepts (scoring/lexicons/concepts.yaml): lemma -> concept, per language."""
+
+    def __init__(self, groups: dict[str, list[str]], digest: str) -> None:
+        self.digest = digest
+        self._single: dict[str, dict[str, str]] = {"fr": {}, "en": {}}
+        self._multi: dict[str, dict[tuple[str, ...], str]] = {"fr": {}, "en": {}}
+        for concept, words in sorted(groups.items()):
+            for word in words:
+                for lang in ("fr", "en"):
+                    lems = tuple(lemma_tokens(str(word), lang))
+                    surface = tuple(TOKEN_RE.findall(fold(str(word))))
+                    if len(lems) == 1:
+                        self._single[lang].setdefault(lems[0], concept)
+                        self._single[lang].setdefault(surface[0], concept)
+                    elif lems:
+                        # Written without accents, "a deux reprises" lemmatises "a" as "avoir":
+                        # each word may be read as its lemma or as written.
+                        for variant in product(*({a, b} for a, b in zip(lems, surface, strict=True))):
+                            self._multi[lang].setdefault(tuple(variant), concept)
+        self._first = {lang: {k[0] for k in m} for lang, m in self._multi.items()}
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Concepts) and other.digest == self.digest
+
+    def single(self, language: str) -> dict[str, str]:
+        """Return lemma -> concept for `language`."""
+        return self._single.get(language) or self._single["fr"]
+
+    def phrases(self, language: str, lemmas: list[str]) -> list[tuple[range, str]]:
+        """Return the multi-word concepts found in a lemma sequence: (token indices, concept)."""
+        multi = self._multi.get(language) or self._multi["fr"]
+        firsts = self._first.get(language) or self._first["fr"]
+        out: list[tuple[range, str]] = []
+        n = len(lemmas)
+        after = -1
+        for i in [i for i, lem in enumerate(lemmas) if lem in firsts]:
+            if i <= after:
+                continue
+            for size in (4, 3, 2):
+                if i + size <= n and (c := multi.get(tuple(lemmas[i:i + size]))):
+                    out.append((range(i, i + size), c))
+                    after = i + size - 1
+                    break
+        return out
+
+
+EMPTY_CONCEPTS = Concepts({}, "none")
+
+
 @dataclass(frozen=True)
 class Rubric:
     """A loaded rubric: `criteria` maps each criterion to its rule parameters (with `weight`)."""
@@ -70,6 +131,14 @@ class Rubric:
     penalties: dict[str, dict[str, Any]]
     lexicons: dict[str, Lexicon] = field(repr=False)
     vocabulary: frozenset[str] = field(default=frozenset(), repr=False)  # words of all formulas
+    concepts: Concepts = field(default=EMPTY_CONCEPTS, repr=False)
+    channels: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
+
+    def rule(self, criterion: str, channel: str = "") -> dict[str, Any]:
+        """Return the rule parameters of `criterion`, with the channel's overrides applied."""
+        base = self.criteria[criterion]
+        over = (self.channels.get(channel) or {}).get(criterion)
+        return {**base, **over} if over else base
 
     def weight(self, criterion: str) -> float:
         """Return the maximum points of `criterion`."""
@@ -149,7 +218,10 @@ def _load(path: Path, _mtime: int) -> Rubric:
     lexicons_raw: dict[str, dict] = {}
     for lang, ref in sorted(lexicon_refs.items()):
         lexicons_raw[lang] = _read_yaml(_lexicon_path(path, str(ref)))
-    canonical = json.dumps({"rubric": raw, "lexicons": lexicons_raw}, sort_keys=True,
+    concepts_raw = _read_yaml(_lexicon_path(path, str(raw.get("concepts") or "concepts"))) \
+        if raw.get("concepts", "concepts") else {}
+    channels = _check_channels(path, raw.get("channels") or {}, criteria)
+    canonical = json.dumps({"rubric": raw, "lexicons": lexicons_raw, "concepts": concepts_raw}, sort_keys=True,
                            ensure_ascii=False, default=str, separators=(",", ":"))
     version = hashlib.sha256(canonical.encode()).hexdigest()[:16]
     lexicons = {lang: _compile_lexicon(lang, data) for lang, data in lexicons_raw.items()}
@@ -157,7 +229,25 @@ def _load(path: Path, _mtime: int) -> Rubric:
         name=str(raw.get("name") or path.stem), version=version, source=path, criteria=criteria,
         penalties=penalties, lexicons=lexicons,
         vocabulary=frozenset().union(*(lx.vocabulary for lx in lexicons.values())),
+        concepts=Concepts({str(k): [str(w) for w in (v or [])] for k, v in concepts_raw.items()}, version),
+        channels=channels,
     )
+
+
+def _check_channels(path: Path, channels: Any, criteria: dict) -> dict[str, dict[str, dict[str, Any]]]:
+    if not isinstance(channels, dict):
+        raise QualibenchError(f"{path}: `channels` must be a mapping", "see scoring/rubrics/default.yaml")
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for channel, per in channels.items():
+        if channel not in CHANNELS or not isinstance(per, dict):
+            raise QualibenchError(f"{path}: channel {channel!r} is unknown or not a mapping",
+                                  f"channels the scorer knows: {', '.join(CHANNELS)}")
+        for crit, rule in per.items():
+            if crit not in criteria or not isinstance(rule, dict) or "weight" in rule:
+                raise QualibenchError(f"{path}: channels.{channel}.{crit} is not a rule of a criterion",
+                                      "override rule parameters of the rubric's criteria (not their weight)")
+        out[str(channel)] = {str(k): dict(v) for k, v in per.items()}
+    return out
 
 
 def _read_yaml(path: Path) -> dict:
@@ -226,7 +316,7 @@ def _compile_lexicon(language: str, data: dict) -> Lexicon:
     premium = (data.get("premium_number") or {}).get("regex") or []
     asks = data.get("asks_again") or {}
     vocabulary: set[str] = set()
-    for cat in PHRASE_CATEGORIES:
+    for cat in _VOCABULARY:
         for phrase in sets[cat].phrases:
             vocabulary.update(re.findall(r"\w+", phrase))
     return Lexicon(

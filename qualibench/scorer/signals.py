@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from .layout import Layout
 from .rubric import Lexicon, Rubric
-from .text import LemmaView, fold, is_stopword
+from .text import LemmaView, fold
 
 
 @dataclass(frozen=True)
@@ -35,102 +37,96 @@ def make_span(part: str, start: int, end: int, points: float, why: str) -> Span:
     return Span(start, end, part[start:end], round(points, 2), why)
 
 
-def _tail_lines(part: str, n: int) -> list[tuple[int, str]]:
-    """Return the last `n` non-blank lines of `part` with their offsets, reading from the end."""
-    lines: list[tuple[int, str]] = []
-    end = len(part)
-    while end > 0 and len(lines) < n:
-        start = part.rfind("\n", 0, end) + 1
-        line = part[start:end].rstrip("\r")
-        if line.strip():
-            lines.append((start, line))
-        end = start - 1
-    return lines[::-1]
-
-
-def personalisation(part: str, folded: str, lex: Lexicon, names: tuple[str, ...], fills: dict,
-                     signature: str, rubric: Rubric, out: list[Span]) -> float:
-    rule = rubric.criteria["personalisation"]
+def personalisation(part: str, folded: str, lay: Layout, names: tuple[str, ...], fills: dict,
+                     rubric: Rubric, channel: str, out: list[Span]) -> float:
+    rule = rubric.rule("personalisation", channel)
     weight = float(rule["weight"])
     got = 0.0
+    body = folded[:lay.body_end]
     for name in names:
-        m = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", folded)
+        m = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", body)
         if m:
             pts = weight * float(rule.get("name", 0.4))
             got += pts
             out.append(make_span(part, m.start(), m.end(), pts, "the customer's name"))
             break
     for key, value in sorted(fills.items()):
-        idx = folded.find(fold(value))
-        if len(value) >= 4 and idx >= 0:
+        v = _folded(value)
+        if len(v) < 3 or key in ("x_handle", "brand") or v in names:
+            continue
+        idx = body.find(v)
+        if idx >= 0:
             pts = weight * float(rule.get("reference", 0.3))
             got += pts
-            out.append(make_span(part, idx, idx + len(value), pts, f"the customer's {key}"))
+            out.append(make_span(part, idx, idx + len(v), pts, f"the customer's {key}"))
             break
-    signer = _named_signer(part, lex, names, signature)
-    if signer:
+    if lay.signer is not None:
         pts = weight * float(rule.get("named_signature", 0.3))
         got += pts
-        if signer[0] >= 0:
-            out.append(make_span(part, signer[0], signer[1], pts, "signed by a named person"))
+        if lay.signer[0] >= 0:
+            out.append(make_span(part, lay.signer[0], lay.signer[1], pts, "signed by a named person"))
         else:
-            out.append(Span(-1, -1, signature.strip()[:60], round(pts, 2), "signed by a named person"))
+            out.append(Span(-1, -1, lay.signature_text[:60], round(pts, 2), "signed by a named person"))
     return got
 
 
-_CAPITALISED = re.compile(r"\b[A-ZÀ-Ý][a-zà-ÿ'-]+\b")
+@lru_cache(maxsize=65536)
+def _folded(value: str) -> str:
+    return fold(value).strip()
 
 
-def _named_signer(part: str, lex: Lexicon, names: tuple[str, ...], signature: str) -> tuple[int, int] | None:
-    candidates = _tail_lines(part, 3)
-    if signature.strip():
-        candidates = [(-1, line) for line in signature.strip().splitlines()[:3]] + candidates
-    for offset, line in candidates:
-        stripped = line.strip()
-        if len(stripped.split()) > 6 or stripped.endswith((".", "?", "!", ":")):
-            continue
-        for m in _CAPITALISED.finditer(line):
-            word = fold(m.group())
-            if word in lex.vocabulary or is_stopword(word) or word in names or len(word) < 3:
-                continue
-            if offset < 0:
-                return (-1, -1)
-            return (offset + m.start(), offset + m.end())
-    return None
-
-
-def politeness(part: str, folded: str, lex: Lexicon, rubric: Rubric, out: list[Span]) -> float:
-    rule = rubric.criteria["politeness"]
+def politeness(part: str, folded: str, view: LemmaView, lay: Layout, lex: Lexicon, rubric: Rubric,
+               channel: str, out: list[Span]) -> float:
+    """Greeting, thanks, closing formula and signature; on X a courteous register replaces the greeting."""
+    rule = rubric.rule("politeness", channel)
     weight = float(rule["weight"])
     got = 0.0
-    first_line_end = len(part) - len(part.lstrip())
-    first_line_end = part.find("\n", first_line_end)
-    head = folded[: first_line_end if first_line_end > 0 else 60]
-    checks = [("greeting", lex.sets["greeting"].search(head), "greeting")]
-    checks.append(("thanks", lex.sets["thanks"].search(folded), "thanks"))
-    tail = _tail_lines(part, 5)
-    closing = None
-    if tail:
-        start = tail[0][0]
-        m = lex.sets["closing"].search(folded[start:])
-        if m:
-            closing = (start + m.start(), start + m.end())
-    for key, m, why in checks:
-        if m:
-            pts = weight * float(rule.get(key, 0.3))
+
+    def earn(share_key: str, default: float, span: tuple[int, int], why: str) -> None:
+        nonlocal got
+        pts = weight * float(rule.get(share_key, default))
+        if pts > 0:
             got += pts
-            out.append(make_span(part, m.start(), m.end(), pts, why))
-    if closing:
-        pts = weight * float(rule.get("closing", 0.4))
-        got += pts
-        out.append(make_span(part, closing[0], closing[1], pts, "closing formula"))
+            out.append(make_span(part, span[0], span[1], pts, why))
+
+    if lay.greeting is not None:
+        earn("greeting", 0.3, lay.greeting, "greeting")
+    if float(rule.get("register", 0.0)) > 0 and _words_between(view, lay.body_start, lay.body_end) >= 4:
+        earn("register", 0.0, (lay.body_start, min(lay.body_end, lay.body_start + 40)), "courteous register")
+    thanks = _thanks(folded[:lay.body_end], lex, view)
+    if thanks is not None:
+        earn("thanks", 0.3, thanks, "thanks the customer")
+    if lay.closing is not None:
+        earn("closing", 0.2, lay.closing, "closing formula")
+    if lay.signature is not None:
+        if lay.signature[0] >= 0:
+            earn("signature", 0.2, lay.signature, "signed")
+        else:
+            pts = weight * float(rule.get("signature", 0.2))
+            got += pts
+            out.append(Span(-1, -1, lay.signature_text[:60], round(pts, 2), "signed"))
     return got
+
+
+def _words_between(view: LemmaView, start: int, end: int) -> int:
+    return sum(1 for w, (s, _e) in zip(view.words, view.spans, strict=True) if start <= s < end and w.isalpha())
+
+
+def _thanks(body: str, lex: Lexicon, view: LemmaView) -> tuple[int, int] | None:
+    # "Merci d'appeler le 08 92..." is an instruction: it does not thank the customer.
+    for m in lex.sets["thanks"].finditer(body, view.wordset):
+        if lex.sets["thanks_not"].search(body[m.start():m.start() + 60]) is not None:
+            nxt = lex.sets["thanks_not"].search(body[m.start():m.start() + 60])
+            if nxt is not None and nxt.start() == 0:
+                continue
+        return m.span()
+    return None
 
 
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 
 
-def penalise(part: str, folded: str, view: LemmaView, lex: Lexicon, fills: dict,
+def penalise(part: str, folded: str, view: LemmaView, lay: Layout, lex: Lexicon, fills: dict,
               specifics: frozenset[str], share: float, reply_lang: str, scenario_lang: str,
               rubric: Rubric, points: dict[str, float], evidence: dict[str, list[Span]],
               notes: list[str]) -> None:
@@ -142,22 +138,39 @@ def penalise(part: str, folded: str, view: LemmaView, lex: Lexicon, fills: dict,
         points[crit] = points.get(crit, 0.0) - amount
         evidence.setdefault(crit, []).append(make_span(part, start, end, -amount, why))
 
-    unanswered = 1.0 - share  # deflecting costs less when the answer is there anyway
-    if "premium_number" in pen and lex.premium_number is not None:
-        m = lex.premium_number.search(folded)
+    rel = rubric.criteria.get("relevance", {})
+    premium = lex.premium_number.search(folded) if lex.premium_number is not None else None
+    deflect = lex.sets["channel_deflection"].search(folded[:lay.body_end], view.wordset)
+    if premium and "premium_number" in pen:
+        if share == 0.0:
+            _set_floor(points, evidence, part, "relevance", 0.0, premium.span(),
+                       "only a premium-rate number: nothing answered")
+        else:
+            cost("premium_number", float(pen["premium_number"].get("points", 0)), premium.start(),
+                 premium.end(), "deflection to a premium-rate number next to the answer")
+    elif deflect and "channel_deflection" in pen:
+        rule = pen["channel_deflection"]
+        if share == 0.0:
+            floor = float(rule.get("floor", 1))
+            why = "sends the customer to another channel instead of answering"
+            reason = lex.sets["deflection_reason"].search(folded[:lay.body_end], view.wordset)
+            if reason:
+                floor += float(rule.get("reason", 2))
+                why += ", with a reason"
+            _set_floor(points, evidence, part, "relevance", floor, deflect.span(), why)
+        else:
+            cost("channel_deflection", float(rule.get("points", 0)), deflect.start(), deflect.end(),
+                 "also sends the customer to another channel")
+    elif share == 0.0 and "relevance" in points:
+        m = lex.sets["promise"].search(folded[:lay.body_end], view.wordset)
         if m:
-            cost("premium_number", float(pen["premium_number"].get("points", 0)) * unanswered,
-                 m.start(), m.end(), "deflection to a premium-rate number")
-    if "channel_deflection" in pen:
-        m = lex.sets["channel_deflection"].search(folded, view.wordset)
-        if m:
-            cost("channel_deflection", float(pen["channel_deflection"].get("points", 0)) * unanswered,
-                 m.start(), m.end(), "sends the customer to another channel")
-    if "marketing" in pen:
-        m = lex.sets["marketing"].search(folded, view.wordset)
-        if m:
-            cost("marketing", float(pen["marketing"].get("points", 0)), m.start(), m.end(),
-                 "marketing push")
+            _set_floor(points, evidence, part, "relevance", float(rel.get("promise", 2)), m.span(),
+                       "nothing answered yet, but a promise to act")
+    for name, why in (("marketing", "marketing push"), ("condescension", "condescending")):
+        if name in pen:
+            m = lex.sets[name].search(folded, view.wordset)
+            if m:
+                cost(name, float(pen[name].get("points", 0)), m.start(), m.end(), why)
     if "asks_again" in pen:
         hit = _asks_again(folded, view, lex, fills, specifics)
         if hit:
@@ -171,6 +184,15 @@ def penalise(part: str, folded: str, view: LemmaView, lex: Lexicon, fills: dict,
         evidence.setdefault(crit, []).append(Span(0, 0, "", -round(lost, 2),
                                                   f"reply in {reply_lang}, request in {scenario_lang}"))
         notes.append(f"reply written in {reply_lang}, the request was in {scenario_lang}")
+
+
+def _set_floor(points: dict[str, float], evidence: dict[str, list[Span]], part: str, crit: str,
+               value: float, span: tuple[int, int], why: str) -> None:
+    """Set a criterion to `value` (a deflection or a bare promise is worth this much, no more)."""
+    if crit not in points:
+        return
+    points[crit] = value
+    evidence.setdefault(crit, []).append(make_span(part, span[0], span[1], value, why))
 
 
 def _asks_again(folded: str, view: LemmaView, lex: Lexicon, fills: dict,

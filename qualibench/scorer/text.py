@@ -126,6 +126,13 @@ def lemma_view(text: str, language: str | None, *, folded: str | None = None,
     return LemmaView(" ".join(lemmas), spans, lemmas, words, language)
 
 
+def lemma_tokens(text: str, language: str) -> list[str]:
+    """Return the folded lemmas of `text`'s tokens (found on the folded text, lemmatised with accents)."""
+    low, folded = lower_and_fold(text)
+    return [lemma(low[m.start():m.end()], language) if m.group().isalpha() else m.group()
+            for m in TOKEN_RE.finditer(folded)]
+
+
 def lemma_phrase(phrase: str, language: str) -> str:
     """Return a pattern phrase in the lemma form the lemma view uses."""
     low = _DECIMAL_COMMA.sub(".", phrase.lower())
@@ -191,3 +198,15 @@ def detect_language(words: tuple[str, ...] | list[str], default: str) -> str:
 def is_stopword(token: str) -> bool:
     """Return whether `token` is a function word in French or English."""
     return token in _STOPWORDS["fr"] or token in _STOPWORDS["en"]
+
+
+def detect_mix(words: tuple[str, ...] | list[str]) -> str:
+    """Return "fr and en" when both languages each hold a quarter of the function words, else ""."""
+    present = set(words)
+    if present.isdisjoint(_STOPWORDS["fr"]) or present.isdisjoint(_STOPWORDS["en"]):
+        return ""
+    counts = {lang: sum(map(stop.__contains__, words)) for lang, stop in _STOPWORDS.items()}
+    total = sum(counts.values())
+    if total >= 6 and min(counts.values()) >= max(3, total / 4):
+        return "fr and en"
+    return ""

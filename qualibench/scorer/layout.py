@@ -1,0 +1,167 @@
+"""Where a reply greets, where its body is, and how it closes and is signed, per channel.
+
+E-mail: a greeting line, the body, then a block of short lines (closing formula, a name, a
+team). X: a mention and maybe a greeting, the body, then a wish and a signature in initials
+("^JM", "-AK", "/Léa"). A signature names a person when its first word is not a team word:
+"Kevin | Service clients" is Kevin, "L'équipe Voltea" and "Customer Care" are teams.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .rubric import Lexicon
+from .text import fold, is_stopword
+
+_MENTIONS = re.compile(r"^\s*(?:@\w+[\s,:]*)+")
+_X_SIGNATURE = re.compile(r"(?:^|\s)([\^~/\-\u2013\u2014]\s?[A-Z\u00c0-\u00dd][\w\u00c0-\u00ff.'-]{0,15})\s*$")
+_CAPITALISED = re.compile(r"(?<![\w'])[A-Z\u00c0-\u00dd][a-z\u00e0-\u00ff'-]+|\b[A-Z]\.(?=\s|$)")
+_LEADING = frozenset({"l", "le", "la", "les", "the", "your", "votre", "vos", "de", "from", "ton"})
+
+
+@dataclass(frozen=True)
+class Layout:
+    greeting: tuple[int, int] | None  # the greeting formula
+    body_start: int
+    body_end: int  # where the closing/signature block starts
+    closing: tuple[int, int] | None  # the closing formula
+    signature: tuple[int, int] | None  # the signature text (a name or a team), (-1, -1): given apart
+    signer: tuple[int, int] | None  # a person's name or initials
+    signature_text: str = ""
+
+
+def layout_of(part: str, folded: str, lex: Lexicon, channel: str, signature: str,
+              names: tuple[str, ...]) -> Layout:
+    """Return the Layout of a reply (`signature`: a signature the mail parser already split off)."""
+    m = _MENTIONS.match(part)
+    start = m.end() if m else len(part) - len(part.lstrip())
+    line_end = part.find("\n", start)
+    line_end = len(part) if line_end < 0 else line_end
+    greeting = None
+    body_start = start
+    g = lex.sets["greeting"].search(folded[start:line_end])
+    if g and g.start() <= 3:
+        greeting = (start + g.start(), start + g.end())
+        first_line = part[start:line_end]
+        if channel != "x" and len(first_line.split()) <= 8:
+            body_start = line_end
+        else:
+            comma = part.find(",", greeting[1], min(line_end, greeting[1] + 40))
+            body_start = comma + 1 if comma > 0 else greeting[1]
+    if channel == "x" and "\n" not in part.strip():
+        return _tweet(part, folded, lex, body_start, greeting, signature, names)
+    body_end = len(part)
+    closing = None
+    sig: tuple[int, int] | None = None
+    signer: tuple[int, int] | None = None
+    lines = _tail_lines(part, 5)
+    block: list[tuple[int, str]] = []
+    for offset, line in reversed(lines):
+        if offset <= body_start:
+            break
+        stripped = line.strip()
+        c = lex.sets["closing"].search(folded[offset:offset + len(line)])
+        if _is_signature_line(stripped) or (c is not None and len(stripped.split()) <= 8):
+            block.append((offset, line))
+            continue
+        break
+    block.reverse()
+    for offset, line in block:
+        c = lex.sets["closing"].search(folded[offset:offset + len(line)])
+        if c and closing is None:
+            closing = (offset + c.start(), offset + c.end())
+            rest = line[c.end():].strip(" ,.!")
+            if not rest:
+                continue
+        if _is_signature_line(line.strip()) and (c is None or line[c.end():].strip(" ,.!")):
+            if sig is None:
+                sig = (offset + len(line) - len(line.lstrip()), offset + len(line.rstrip()))
+            if signer is None:
+                signer = _person(part, offset, line, lex, names)
+    if block:
+        body_end = block[0][0]
+    sig_text = part[sig[0]:sig[1]] if sig else ""
+    if signature.strip():
+        for line in signature.strip().splitlines()[:3]:
+            if _is_signature_line(line.strip()):
+                sig = sig or (-1, -1)
+                sig_text = sig_text or line.strip()
+                if signer is None and _person(line, 0, line, lex, names):
+                    signer = (-1, -1)
+                break
+    return Layout(greeting, body_start, body_end, closing, sig, signer, sig_text)
+
+
+def _tweet(part: str, folded: str, lex: Lexicon, body_start: int, greeting: tuple[int, int] | None,
+           signature: str, names: tuple[str, ...]) -> Layout:
+    end = len(part.rstrip())
+    sig = signer = None
+    m = _X_SIGNATURE.search(part[:end])
+    body_end = end
+    if m:
+        sig = signer = (m.start(1), m.end(1))
+        body_end = m.start(1)
+    closing = None
+    tail_from = max(body_start, body_end - 70)
+    for c in lex.sets["closing"].finditer(folded[tail_from:body_end]):
+        closing = (tail_from + c.start(), tail_from + c.end())
+    return Layout(greeting, body_start, body_end, closing, sig, signer, part[sig[0]:sig[1]] if sig else "")
+
+
+def _is_signature_line(line: str) -> bool:
+    if not line or len(line.split()) > 7 or len(line) > 70:
+        return False
+    if line.endswith(("?", "!", ":", ";")):
+        return False
+    if line.endswith(".") and not re.search(r"\b[A-Z]\.$", line):
+        return False
+    return any(ch.isalpha() for ch in line)
+
+
+_PERSON_CACHE: dict[tuple[str, str, tuple[str, ...]], tuple[int, int] | None] = {}
+
+
+def _person(part: str, offset: int, line: str, lex: Lexicon, names: tuple[str, ...]) -> tuple[int, int] | None:
+    # Brands sign with the same few lines thousands of times: remember each line's answer.
+    key = (lex.language, line, names)
+    if key not in _PERSON_CACHE:
+        if len(_PERSON_CACHE) > 20_000:
+            _PERSON_CACHE.clear()
+        _PERSON_CACHE[key] = _person_in(line, lex, names)
+    found = _PERSON_CACHE[key]
+    return None if found is None else (offset + found[0], offset + found[1])
+
+
+def _person_in(line: str, lex: Lexicon, names: tuple[str, ...]) -> tuple[int, int] | None:
+    offset = 0
+    words = [w for w in re.findall(r"[\w\u00c0-\u00ff'-]+", line)]
+    lead = [w for w in words if fold(w).split("'")[-1] not in _LEADING and fold(w) not in _LEADING]
+    if not lead:
+        return None
+    first = fold(lead[0]).split("'")[-1]
+    team = lex.sets["generic_signature"]
+    if team.search(first) is not None or first in lex.vocabulary:
+        return None
+    for m in _CAPITALISED.finditer(line):
+        word = fold(m.group()).strip(".")
+        if word in lex.vocabulary or is_stopword(word) or word in names:
+            continue
+        if team.search(word) is not None:
+            return None
+        if len(word) >= 2 or m.group().endswith("."):
+            return (offset + m.start(), offset + m.end())
+    return None
+
+
+def _tail_lines(part: str, n: int) -> list[tuple[int, str]]:
+    """Return the last `n` non-blank lines of `part` with their offsets, reading from the end."""
+    lines: list[tuple[int, str]] = []
+    end = len(part)
+    while end > 0 and len(lines) < n:
+        start = part.rfind("\n", 0, end) + 1
+        line = part[start:end].rstrip("\r")
+        if line.strip():
+            lines.append((start, line))
+        end = start - 1
+    return lines[::-1]

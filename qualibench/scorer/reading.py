@@ -1,0 +1,162 @@
+"""How the scorer reads a reply: sentences, clauses, and what each clause asserts.
+
+One pass over the reply's tokens gives each token its sentence and its clause, and each clause
+its polarity: negated ("aucun remboursement n'est possible", "no refund is due"), a condition
+("si une erreur était constatée", "if the item is faulty"), hedged ("pourrait", "may"), or
+hypothetical (the main clause of "si ... était ..., vous recevriez"). A sentence that restates
+the customer's words ("Vous nous indiquez que...", "Regarding your order...") is marked too:
+what it says earns reformulation, never relevance.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+
+from .text import LemmaView
+
+NEG, COND, HEDGE, HYPO, RESTATE = 1, 2, 4, 8, 16
+
+# A negation needs "ne/n'" plus its second word in French; these alone negate in either language.
+_NEG_ALONE = frozenset({"aucun", "aucune", "sans", "impossible", "ni", "not", "no", "never", "unable",
+                        "cannot", "none", "nothing", "neither", "nor", "nobody", "jamais"})
+_NEG_SECOND = frozenset({"pas", "plus", "jamais", "rien", "aucun", "aucune", "guere", "personne", "point"})
+_NT = frozenset({"can", "don", "won", "isn", "aren", "doesn", "didn", "couldn", "wouldn", "shouldn",
+                 "haven", "hasn", "wasn", "weren", "mustn"})
+_IF = frozenset({"si", "if", "unless", "whether", "once", "lorsque"})
+# "Once dispatched, you will receive..." describes what usually happens, not this customer's case.
+_GENERIC_IF = frozenset({"once", "lorsque", "des", "whenever"})
+_GENERIC = frozenset({"usually", "generally", "normally", "typically", "generalement", "habituellement",
+                      "normalement", "general"})
+_HEDGE = frozenset({"pourrait", "pourraient", "pourrions", "pourriez", "pourrais", "serait", "seraient",
+                    "might", "may", "could", "possibly", "eventuellement", "envisager", "envisage",
+                    "envisagee", "probablement", "probably"})
+_IMPERFECT = frozenset({"etait", "etaient", "avait", "avaient", "etiez", "aviez", "were", "had"})
+# "N'hésitez pas", "pas de souci", "nous ne manquerons pas de" say nothing negative.
+_IDIOM = re.compile(
+    r"n'?\s?hesite[rz]?\s+pas|ne\s+manquer\w*\s+pas|pas\s+(?:de\s+)?(?:souci|soucis|probleme|d'inquietude)"
+    r"|sans\s+(?:faute|hesiter|souci|probleme|attendre)|do(?:n't| not)\s+hesitate|no\s+(?:problem|worries)"
+    r"|not\s+only|no\s+later\s+than|ne\s+\w+\s+que\b|n'\w+\s+que\b"
+)
+# Inside a sentence, a clause ends at , ; : ( ) or before mais / but / car / because / however.
+_IDIOM_CUES = frozenset({"pas", "hesitate", "que", "no", "sans", "not", "hesitez", "hesiter"})
+_CLAUSE_BREAK = re.compile(r"[,;:()\u2013\u2014]\s*|\s(?=(?:mais|but|car|because|however|cependant|toutefois)\b)")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+_CUES = _NEG_ALONE | _NEG_SECOND | _IF | _HEDGE | _GENERIC | _IMPERFECT | {"ne", "n", "t"}
+
+
+@dataclass
+class Reading:
+    """The reply cut into sentences and clauses; flags per clause, found from cue words only."""
+
+    view: LemmaView
+    sentences: list[tuple[int, int]]  # character spans
+    sentence_tokens: list[tuple[int, int]]  # token index ranges [a, b)
+    starts: list[int]  # each token's start offset
+    bounds: list[int]  # where each clause starts (offsets)
+    clause_flags: list[int]  # per clause: NEG | HEDGE | HYPO | RESTATE
+    sentence_flags: list[int]  # per sentence: RESTATE, HYPO
+    if_from: list[int]  # per clause: the token where its if-clause starts (-1: none)
+
+    def clause_of(self, token: int) -> int:
+        return bisect_right(self.bounds, self.starts[token]) - 1
+
+    def flags_of(self, token: int) -> int:
+        c = bisect_right(self.bounds, self.starts[token]) - 1
+        flags = self.clause_flags[c]
+        return flags | COND if 0 <= self.if_from[c] <= token else flags
+
+
+def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clause,  # type: ignore[no-untyped-def]
+         echo_of=None) -> Reading:
+    """Return the Reading of `part` (folded: its folded text; view: its lemma view).
+
+    `restate_sentence` / `restate_clause`: phrase sets whose match marks the sentence / the clause
+    as a restatement of the request; `echo_of(a, b)` -> bool marks echoed sentences (token range).
+    """
+    n = len(folded)
+    sent_spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_BREAK.finditer(folded):
+        if m.start() > start:
+            sent_spans.append((start, m.start()))
+        start = m.end()
+    if start < n:
+        sent_spans.append((start, n))
+    if not sent_spans:
+        sent_spans.append((0, n))
+    sent_starts = [s for s, _e in sent_spans]
+    bounds = sorted({*sent_starts, *(m.end() for m in _CLAUSE_BREAK.finditer(folded))})
+    clause_sentence = [bisect_right(sent_starts, b) - 1 for b in bounds]
+    words, spans = view.words, view.spans
+    starts = [s for s, _e in spans]
+    cut = [bisect_left(starts, s) for s in sent_starts] + [len(starts)]
+    sentence_tokens = [(cut[i], cut[i + 1]) for i in range(len(sent_starts))]
+    n_clauses = len(bounds)
+    flags = [0] * n_clauses
+    seen_ne = [False] * n_clauses
+    if_from = [-1] * n_clauses
+    generic_sent: set[int] = set()
+    cues = [t for t, w in enumerate(words) if w in _CUES]
+    if cues:
+        idiom_spans = [m.span() for m in _IDIOM.finditer(folded)] if not _IDIOM_CUES.isdisjoint(view.wordset) else []
+        for t in cues:
+            w = words[t]
+            s = starts[t]
+            if idiom_spans and any(a <= s < b for a, b in idiom_spans):
+                continue
+            c = bisect_right(bounds, s) - 1
+            if w in _NEG_ALONE:
+                flags[c] |= NEG
+            elif w == "ne" or w == "n":
+                seen_ne[c] = True
+            elif (w in _NEG_SECOND and seen_ne[c]) or (w == "t" and t > 0 and words[t - 1] in _NT):
+                flags[c] |= NEG
+            if w in _IF and (w != "si" or t + 1 < len(words)):
+                if if_from[c] < 0:
+                    if_from[c] = t
+                si = clause_sentence[c]
+                if w in _GENERIC_IF and sentence_tokens[si][0] == t:
+                    generic_sent.add(si)
+            elif w in _GENERIC or w in _HEDGE:
+                flags[c] |= HEDGE
+            elif w in _IMPERFECT and if_from[c] >= 0:
+                flags[c] |= HYPO
+    sent_flags = [0] * len(sent_spans)
+    for c in range(n_clauses):
+        if flags[c] & HYPO:
+            sent_flags[clause_sentence[c]] |= HYPO
+    if any(sent_flags) or generic_sent:
+        for c in range(n_clauses):
+            if sent_flags[clause_sentence[c]] & HYPO and if_from[c] < 0:
+                flags[c] |= HYPO
+            if clause_sentence[c] in generic_sent and if_from[c] < 0:
+                flags[c] |= HEDGE
+    reading = Reading(view, sent_spans, sentence_tokens, starts, bounds, flags, sent_flags, if_from)
+    _mark_restatements(reading, folded, restate_sentence, restate_clause, echo_of)
+    return reading
+
+
+def _mark_restatements(r: Reading, folded: str, restate_sentence, restate_clause, echo_of) -> None:  # type: ignore[no-untyped-def]
+    words = r.view.wordset
+    sentence_hit = restate_sentence.regex is not None and not restate_sentence.first_tokens.isdisjoint(words)
+    clause_hit = restate_clause.regex is not None and not restate_clause.first_tokens.isdisjoint(words)
+    for si, (a, b) in enumerate(r.sentence_tokens):
+        if a >= b:
+            continue
+        s, e = r.sentences[si]
+        whole = sentence_hit and restate_sentence.regex.search(folded, s, min(e, s + 60)) is not None
+        if not whole and echo_of is not None:
+            whole = echo_of(a, b)
+        if whole:
+            r.sentence_flags[si] |= RESTATE
+            for c in range(r.clause_of(a), r.clause_of(b - 1) + 1):
+                r.clause_flags[c] |= RESTATE
+            continue
+        if clause_hit:
+            m = restate_clause.regex.search(folded, s, e)
+            if m is not None:
+                r.clause_flags[bisect_right(r.bounds, m.start()) - 1] |= RESTATE
