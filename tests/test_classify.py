@@ -41,13 +41,18 @@ def test_corpus_classification(name, mail_fixture_bytes):
         assert result.language == exp["language"]
 
 
-def test_instant_reply_needs_the_timing_to_be_an_ack(mail_fixture_bytes):
-    msg = parse_message(mail_fixture_bytes("ack-instant-no-headers.eml"))
+def test_a_fast_content_free_email_is_automatic_a_fast_answer_is_not(mail_fixture_bytes):
+    msg = parse_message(mail_fixture_bytes("ack-instant-no-headers.eml"))  # "Bien noté, merci."
     slow = classify(msg, sent_at=SENT, received_at=SENT + timedelta(hours=3))
     fast = classify(msg, sent_at=SENT, received_at=SENT + timedelta(seconds=12))
     assert slow.kind is ReplyKind.ANSWER
     assert fast.kind is ReplyKind.AUTO_ACK
-    assert "12 s" in fast.reason
+    assert "12 s" in fast.reason and "says nothing" in fast.reason
+    # Arrival time alone never makes a reply automatic: a real answer 12 s after stays an answer.
+    raw = mail_fixture_bytes("ack-instant-no-headers.eml").replace(
+        "Bien noté, merci.".encode(), "Votre colis part demain par Colissimo, livraison jeudi avant midi.".encode())
+    quick_answer = classify(parse_message(raw), sent_at=SENT, received_at=SENT + timedelta(seconds=12))
+    assert quick_answer.kind is ReplyKind.ANSWER
 
 
 def test_only_bounces_carry_failed_recipients(mail_fixture_bytes):
@@ -70,10 +75,59 @@ def test_classify_text_for_headerless_replies():
     assert dm_redirect.redirect_to.replace(" ", "").startswith("0892")
     ack = classify_text("Hello! We've received your message and will get back to you shortly.")
     assert ack.kind is ReplyKind.AUTO_ACK
-    instant = classify_text(
-        "Hi Emma, sorry about that.", sent_at=SENT, received_at=SENT + timedelta(seconds=5)
-    )
-    assert instant.kind is ReplyKind.AUTO_ACK
+    # A person answering a tweet 50 s later is still a person: timing never decides on X.
+    quick = classify_text("@emma Hi Emma, sorry about that! Your parcel left today and arrives Friday. ^JM",
+                          sent_at=SENT, received_at=SENT + timedelta(seconds=50))
+    assert quick.kind is ReplyKind.ANSWER
+
+
+@pytest.mark.parametrize("text", [
+    "Nous avons bien reçu votre demande. Votre colis CMD-640021 a été remis hier à Chronopost et sera livré "
+    "jeudi ; le numéro de suivi est XY482216735FR.",
+    "Hello Claire,\n\nThanks, we've received your message. Your LEGO set shipped with Royal Mail and should "
+    "arrive tomorrow.\n\nBest regards,\nNathan",
+])
+def test_an_acknowledgement_followed_by_an_answer_is_an_answer(text):
+    result = classify_text(text)
+    assert result.kind is ReplyKind.ANSWER and result.acknowledged
+    assert "acknowledgement phrase" in result.reason
+
+
+@pytest.mark.parametrize("text", [
+    "Bonjour,\n\nNous avons bien reçu votre demande n° 558214. Un conseiller vous répondra sous 48 heures "
+    "ouvrées.\n\nCeci est un message automatique, merci de ne pas y répondre.\n\nLe service clients",
+    "Thanks for contacting us! We've received your message and a member of our team will get back to you "
+    "within 48 hours. Your reference is ML-552190.",
+])
+def test_an_acknowledgement_alone_is_automatic(text):
+    assert classify_text(text).kind is ReplyKind.AUTO_ACK
+
+
+@pytest.mark.parametrize("text", [
+    "This mailbox is not monitored. Please do not reply to this email. If you need help, please use the "
+    "contact form on our website.",
+    "Bonjour,\n\nCette adresse e-mail n'est pas consultée. Pour toute demande, merci d'utiliser le formulaire "
+    "de contact de votre espace client ou d'appeler le 3900.",
+    "Ce message a été envoyé depuis une adresse qui ne peut pas recevoir de réponse (noreply).",
+])
+def test_not_monitored_notices_are_automatic_non_answers_not_redirects(text):
+    result = classify_text(text)
+    assert result.kind is ReplyKind.AUTO_ACK and result.notice == "not_monitored"
+
+
+def test_a_bounce_pasted_as_text_is_a_bounce_but_a_version_number_is_not():
+    bounce = classify_text("Delivery has failed to these recipients or groups:\ncontact@brand.example\n"
+                           "Remote Server returned '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found'")
+    assert bounce.kind is ReplyKind.BOUNCE
+    answer = classify_text("Hi Claire, version 5.2.1 fixes the crash and should be in the App Store by "
+                           "Thursday. Best, Priya")
+    assert answer.kind is ReplyKind.ANSWER
+
+
+def test_a_closed_service_notice_is_out_of_office():
+    result = classify_text("Bonjour,\n\nNotre service client est fermé du 24 décembre au 2 janvier inclus. "
+                           "Votre message sera traité à notre retour.\n\nL'équipe")
+    assert result.kind is ReplyKind.OUT_OF_OFFICE
 
 
 def test_form_redirect_in_english_text():

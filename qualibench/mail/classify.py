@@ -3,6 +3,10 @@
 Headers are strong signals but not proof: Zendesk and some other helpdesks stamp
 `Auto-Submitted: auto-generated` on every notification, including an agent's real answer,
 so a substantive text without acknowledgement wording is still classed as an answer.
+Content decides with the headers: an acknowledgement sentence followed by a substantive one
+("Nous avons bien reçu votre demande. Votre colis sera livré jeudi.") is an answer and stops the
+clock; arrival time alone never makes a reply automatic (it only confirms a content-free e-mail);
+"this mailbox is not monitored" / no-reply notices are automatic non-answers, never redirects.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from qualibench.mail.parse import ParsedMessage
 from qualibench.mail.quotes import split_reply
 from qualibench.models import ReplyKind
 
-# A person cannot read, think and type an answer this fast.
+# A person cannot read, think and type an answer this fast: with an e-mail that says nothing
+# about the request, such a delay confirms an automatic reply. Never on its own.
 INSTANT_REPLY = timedelta(seconds=90)
 
 
@@ -32,6 +37,8 @@ class Classification:
     failed_recipients: list[str] = field(default_factory=list)
     bounce_diagnostic: str = ""
     language: str = ""
+    notice: str = ""  # "not_monitored" for unmonitored-mailbox / no-reply notices (kind AUTO_ACK)
+    acknowledged: bool = False  # an acknowledgement phrase was found (even inside an answer)
 
 
 def _fold(text: str) -> str:
@@ -74,7 +81,7 @@ _OOF_SUBJECT = re.compile(
 )
 _ACK_WORDING = re.compile(
     r"nous avons bien recu|avons bien pris en compte|bien ete (?:recu|enregistre|prise en compte)"
-    r"|accuse de reception|message automatique|reponse automatique|ceci est un (?:message|mail|e-?mail|courriel) automatique"
+    r"|(?<!avec )accuse de reception|message automatique|reponse automatique|ceci est un (?:message|mail|e-?mail|courriel) automatique"
     r"|merci de ne pas repondre|ne pas repondre a ce|dans les meilleurs delais|sous (?:\d+|quarante-huit|48|72|24) ?h"
     r"|votre demande (?:a ete|est) (?:enregistree|transmise|bien)|(?:un|une) (?:ticket|dossier|demande) (?:a ete|n°).{0,40}cree"
     r"|numero de (?:ticket|dossier|demande)|we have received your|we've received your|this is an automated"
@@ -82,7 +89,43 @@ _ACK_WORDING = re.compile(
     r"|(?:ticket|case|request) #?\s?[\w-]+ has been (?:created|opened|received)|will get back to you"
     r"|will respond (?:to you )?(?:as soon as|within)|reviewing your request|our team will (?:contact|reply|respond)"
     r"|un conseiller (?:vous repondra|reviendra|va vous repondre)|reviendrons vers vous"
+    r"|(?:notre equipe|nos equipes|nos conseillers|our team|one of our (?:advisers|agents)|a member of our team)"
+    r"\s(?:vous\s)?(?:repond|will (?:reply|respond|get back))"
 )
+# Bounce wording a person would not write, for texts without a delivery-status report.
+_TEXT_BOUNCE = re.compile(
+    r"delivery (?:has )?failed|could not be delivered|undeliverable|mail delivery (?:failed|subsystem)"
+    r"|n'a pas pu etre (?:remis|distribue)|address(?:es)? failed|user unknown|recipientnotfound|message not delivered"
+)
+# Sentences that promise a reply or describe the queue, without answering anything.
+_ACK_LIKE = re.compile(
+    r"(?:notre equipe|nos equipes|nos conseillers|un conseiller|un technicien|our team|one of our|an? (?:agent|adviser|advisor)"
+    r"|a member of our team|we)\b.{0,60}(?:repond|reviendr|repondr|traite|contacter|will (?:reply|respond|get back|be in touch|contact)"
+    r"|get back to you|aim to reply)"
+    r"|(?:sera|seront|will be) (?:traite|examine|handled|processed|reviewed|answered)|par ordre d'arrivee|in the order received"
+    r"|du lundi au (?:vendredi|samedi)|monday to (?:friday|saturday)|(?:within|sous) \d+ ?(?:h\b|heures|hours|jours|days|working days)"
+    r"|^(?:merci|thank you|thanks|nous vous remercions)\b.{0,60}(?:message|demande|e-?mail|courriel|contacting|getting in touch|request|enquiry)"
+    r"|(?:ticket|dossier|reference|case|request)\b.{0,25}\b(?:n°|no\.?|number|#|ref)?\s*[a-z]{0,4}-?\d{3,}"
+    r"|your reference is|votre reference est|ceci est (?:un|une)|this is an? (?:automated|automatic)"
+    # helpdesk notification boilerplate
+    r"|repondez (?:simplement )?a (?:cet|ce) (?:e-?mail|message)|reply (?:directly )?to this (?:e-?mail|message)"
+    r"|(?:add|ajouter des) comments?|commentaires|view the status|suivre l'etat|(?:ce|this) (?:message|e-?mail) (?:a ete envoye|was sent)"
+    r"|accusons reception|acknowledge (?:receipt|that)|^ref:|personal response"
+)
+_NOT_MONITORED = re.compile(
+    r"(?:adresse|boite|boite aux lettres|mailbox|address|inbox|account|compte)\b.{0,40}"
+    r"(?:n'est pas|ne sont pas|is not|isn't|are not)\s+(?:consultee?s?|surveillee?s?|lue?s?|relevee?s?|monitored|read|checked|attended)"
+    r"|(?:ne peut pas|ne peuvent pas|cannot|can't|can ?not) (?:recevoir de reponse|recevoir les reponses|receive (?:replies|emails|responses))"
+    r"|\bno-?reply\b|\bne-?pas-?repondre\b|donotreply|unmonitored|not monitored|non surveillee"
+    r"|votre message ne sera pas lu|your (?:message|email) will not be read"
+    r"|(?:ce compte|this account) ne repond pas|(?:this account|we) (?:does not|do not|don't) (?:reply|respond) to (?:messages|dms|emails)"
+)
+_CLOSURE = re.compile(
+    r"(?:service(?: client(?:s|ele)?)?|bureaux|boutique|magasin|offices?|team|customer service)\b.{0,25}"
+    r"\b(?:est|sont|is|are|will be|sera|seront) (?:ferme|fermee|fermes|fermees|closed)\b"
+    r"|closed (?:until|from|for the)|ferme(?:e|s)? (?:du|jusqu'au|jusqu au)"
+)
+_DM = re.compile(r"\b(?:en|par) (?:dm|mp|message prive)\b|\bdm us\b|direct message|\bdm\b.{0,20}\b(?:order|commande|numero|number)")
 _ACK_SUBJECT = re.compile(
     r"^(?:accuse de reception|acknowledge?ment|ticket received|request received|\[request received\]"
     r"|demande (?:recue|enregistree)|votre demande a (?:bien )?ete (?:recue|enregistree)|automatic reply)"
@@ -100,10 +143,13 @@ _REDIRECT = re.compile(
     r"|via (?:notre|l'|le|la) (?:site|application|appli|espace|chat|messagerie|formulaire)"
     r"|cette adresse (?:n'est|e-?mail n'est) (?:pas|plus)|ne (?:traitons|traite) pas les demandes par"
     r"|please (?:call|use|fill|visit|contact us (?:via|through|by phone|on))|call (?:us|our)|contact form|customer (?:area|portal|account)"
-    r"|web form|live chat|this (?:mailbox|address) is not monitored|we (?:do not|don't) (?:handle|process|answer) .{0,30}e-?mail"
+    r"|web form|live chat|we (?:do not|don't) (?:handle|process|answer) .{0,30}e-?mail"
+    r"|\b(?:en|par) (?:dm|mp|message prive)\b|\bdm us\b|\b(?:un|a) dm\b|direct message|ecrivez-nous en"
 )
 _FILLER = re.compile(
-    r"^(?:bonjour|bonsoir|madame|monsieur|cher|chere|hello|hi|dear|merci|thank|cordialement|bien a vous|regards|best|kind regards)\b"
+    r"^(?:bonjour|bonsoir|madame|monsieur|cher|chere|hello|hi|dear|merci|thank|cordialement|bien a vous|regards|best"
+    r"|kind regards|a (?:tres )?bientot|bonne (?:journee|soiree)|belle journee|le service|l'equipe|the \w+ team"
+    r"|customer (?:service|care)|service clients?|support)\b"
 )
 
 
@@ -216,11 +262,16 @@ def _redirect(content: list[str], text: str) -> tuple[bool, str]:
         target = urls[0].rstrip(".,;") if urls else ""
     words = _words(content)
     share = _words(redirecting) / max(words, 1)
-    return share >= 0.4 or words <= 40, target
+    # A short answer may name the customer area as the place where something is done: only a
+    # message mostly about going elsewhere is a redirect.
+    return share >= 0.5 or (words <= 25 and share >= 0.3), target
 
 
 # Below this many words of content besides acknowledgement sentences, a message only acknowledges.
 ACK_REST_WORDS = 25
+# Sentences about the case (not acknowledging, not queueing, not redirecting) need this many words
+# in all to make a message an answer: "Votre colis part jeudi par Colissimo." is enough.
+SUBSTANTIVE_WORDS = 6
 # Out-of-office notices are short; "on leave" inside a long answer is not one.
 OOF_MAX_WORDS = 120
 OOF_WEAK_MAX_WORDS = 40
@@ -246,29 +297,41 @@ def _text_kind(
         return Classification(ReplyKind.OUT_OF_OFFICE, "out-of-office wording")
     if _OOF_SUBJECT.match(folded_subject) and _OOF_WORDING.search(folded_subject):
         return Classification(ReplyKind.OUT_OF_OFFICE, "out-of-office subject")
+    if words < OOF_MAX_WORDS and any(_CLOSURE.search(s) for s in content):
+        return Classification(ReplyKind.OUT_OF_OFFICE, "the service says it is closed")
+    # Nobody reads this mailbox: an automatic non-answer, even when it names another channel.
+    if words < OOF_MAX_WORDS and any(_NOT_MONITORED.search(s) for s in content):
+        _is_redirect, target = _redirect(content, text)
+        return Classification(ReplyKind.AUTO_ACK, "not-monitored / no-reply notice: nobody read the request",
+                              notice="not_monitored", redirect_to=target)
     ack = [s for s in content if _ACK_WORDING.search(s)]
-    rest = words - _words(ack)
-    # "Nous avons bien reçu votre demande" also opens many human answers: only a message with
-    # little else than acknowledgement sentences is an acknowledgement.
-    if (ack and rest < ACK_REST_WORDS) or (_ACK_SUBJECT.search(folded_subject) and rest < 40):
+    # "Nous avons bien reçu votre demande" also opens many human answers: what decides is
+    # whether anything about this case follows it.
+    substantive = [s for s in content if s not in ack and len(s.split()) >= 4 and not _ACK_LIKE.search(s)
+                   and not _REDIRECT.search(s) and not _PREMIUM.search(s)]
+    if _words(substantive) < SUBSTANTIVE_WORDS:
+        substantive = []
+    if ack and not substantive or (_ACK_SUBJECT.search(folded_subject) and not substantive):
         reason = "acknowledgement wording" + (f" and {auto_header}" if auto_header else "")
-        return Classification(ReplyKind.AUTO_ACK, reason)
-    if sent_at is not None and received_at is not None and received_at - sent_at < INSTANT_REPLY:
-        return Classification(
-            ReplyKind.AUTO_ACK,
-            f"arrived {int((received_at - sent_at).total_seconds())} s after sending",
-        )
-    if auto_header and rest < ACK_REST_WORDS:
-        return Classification(ReplyKind.AUTO_ACK, f"{auto_header} and a short text")
+        return Classification(ReplyKind.AUTO_ACK, reason, acknowledged=True)
+    if (
+        sent_at is not None and received_at is not None and received_at - sent_at < INSTANT_REPLY
+        and not substantive and words <= 15
+    ):
+        seconds = int((received_at - sent_at).total_seconds())
+        return Classification(ReplyKind.AUTO_ACK, f"arrived {seconds} s after sending and says nothing about the request")
+    if auto_header and not substantive:
+        return Classification(ReplyKind.AUTO_ACK, f"{auto_header} and no substantive sentence")
     redirect, target = _redirect(content, text)
     if redirect:
         return Classification(
-            ReplyKind.REDIRECT, "text sends the customer to another channel", redirect_to=target
+            ReplyKind.REDIRECT, "text sends the customer to another channel", redirect_to=target,
+            acknowledged=bool(ack),
         )
     reason = "substantive text" + (
         f" despite {auto_header} (helpdesk notification)" if auto_header else ""
-    )
-    return Classification(ReplyKind.ANSWER, reason)
+    ) + (" after an acknowledgement phrase (the answer stops the clock)" if ack else "")
+    return Classification(ReplyKind.ANSWER, reason, acknowledged=bool(ack))
 
 
 def classify(
@@ -304,7 +367,15 @@ def classify_text(
 ) -> Classification:
     """Give back the Classification of a headerless reply (X, Facebook, assisted entry)."""
     reply, _signature, _quoted = split_reply(text)
-    result = _text_kind(reply or text, subject, "", sent_at, received_at)
+    body = reply or text
+    folded = _fold(body[:3000])
+    if _TEXT_BOUNCE.search(folded) and len(folded.split()) < 120 and (_STATUS.search(folded) or _SMTP_CODE.search(folded)):
+        result = Classification(ReplyKind.BOUNCE, "delivery failure wording and status in the text")
+        result.language = detect_language(body)
+        return result
+    # API and assisted times say when a reply was posted or typed in, not how it was written:
+    # timing never makes a headerless reply automatic.
+    result = _text_kind(body, subject, "", None, None)
     result.ticket_ref = extract_ticket_ref(subject, text) or ""
     result.language = detect_language(reply or text)
     return result
