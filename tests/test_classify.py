@@ -50,7 +50,7 @@ def test_a_fast_content_free_email_is_automatic_a_fast_answer_is_not(mail_fixtur
     assert "12 s" in fast.reason and "says nothing" in fast.reason
     # Arrival time alone never makes a reply automatic: a real answer 12 s after stays an answer.
     raw = mail_fixture_bytes("ack-instant-no-headers.eml").replace(
-        "Bien noté, merci.".encode(), "Votre colis part demain par Colissimo, livraison jeudi avant midi.".encode())
+        "Bien noté, merci.".encode(), b"Votre colis part demain par Colissimo, livraison jeudi avant midi.")
     quick_answer = classify(parse_message(raw), sent_at=SENT, received_at=SENT + timedelta(seconds=12))
     assert quick_answer.kind is ReplyKind.ANSWER
 
