@@ -9,12 +9,17 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Problem
+
+# NUL (which PostgreSQL refuses), other C0 controls but tab and line breaks, DEL and C1: never
+# typed on purpose in a cell, and an escape sequence in a brand name would reach every terminal.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -156,5 +161,12 @@ def read_table(
     rows: list[tuple[int, dict[str, str]]] = []
     for line, cells in raw_rows[1:]:
         row = {canon: (cells[i].strip() if i < len(cells) else "") for i, canon in mapping.items()}
+        for canon, value in row.items():
+            bad = _CONTROL.search(value)
+            if bad:
+                problems.append(Problem(
+                    fname, f"contains the control character U+{ord(bad.group()):04X}",
+                    "delete it: these cells reach the database, reports, exports and terminals",
+                    location=f"row {line}", field=canon))
         rows.append((line, row))
     return Table(path=path, columns=sorted(present), rows=rows)
