@@ -349,6 +349,8 @@ class CodingAssignment(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("reply_id", "reviewer", "rubric_version"),
         Index("ix_codingassignment_queue", "campaign_id", "reviewer", "rubric_version", "coded_at", "reply_id"),
+        # j / k: the auditor's previous and next reply, coded or not
+        Index("ix_codingassignment_order", "campaign_id", "reviewer", "rubric_version", "reply_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)

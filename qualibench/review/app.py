@@ -91,6 +91,11 @@ def session_secret(root: Path) -> str:
         return key
 
 
+def when(value) -> str:  # type: ignore[no-untyped-def]
+    """Jinja filter: an aware datetime as "2026-12-01 09:30 UTC", or a dash."""
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 class Review:
     """State shared by the pages: the workspace, the coding context, the options."""
 
@@ -100,10 +105,13 @@ class Review:
         self.coding = Coding(ws)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals["blind"] = blind
+        self.templates.env.filters["when"] = when
 
     def person(self, request: Request) -> Person | None:
-        rid = request.session.get("rid")
-        return get_person(self.ws, int(rid)) if isinstance(rid, int) else None
+        if not hasattr(request.state, "person"):  # one look-up per request
+            rid = request.session.get("rid")
+            request.state.person = get_person(self.ws, int(rid)) if isinstance(rid, int) else None
+        return request.state.person
 
     def require(self, request: Request, *roles: str) -> Person:
         """Return the signed-in reviewer, who must hold one of `roles` (any role if none)."""

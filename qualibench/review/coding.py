@@ -117,9 +117,9 @@ def queue(coding: Coding, person: Person, limit: int = 20) -> QueueView:
         mine = (CodingAssignment.campaign_id == cid, CodingAssignment.reviewer == person.name,
                 CodingAssignment.rubric_version == version)
         todo = col(CodingAssignment.coded_at).is_(None)
-        remaining = session.exec(select(func.count()).select_from(CodingAssignment).where(*mine, todo)).one()
-        coded = session.exec(select(func.count()).select_from(CodingAssignment).where(
-            *mine, col(CodingAssignment.coded_at).is_not(None))).one()
+        total, coded = session.execute(select(func.count(), func.count(CodingAssignment.coded_at))
+                                       .where(*mine)).one()
+        remaining = total - coded
         ids = list(session.exec(select(CodingAssignment.reply_id).where(*mine, todo)
                                 .order_by(col(CodingAssignment.reply_id)).limit(limit)))
     return QueueView(version, remaining, coded, ids)

@@ -46,10 +46,11 @@ def routes(review) -> list[Route]:  # type: ignore[no-untyped-def]
         q = queue(coding, person, limit=1)
         return RedirectResponse(f"/code/{q.next_ids[0]}" if q.next_ids else "/queue", status_code=303)
 
-    def panel(request: Request, person, reply_id: int, *, error: str = "", form=None, status: int = 200) -> Response:  # type: ignore[no-untyped-def]
+    def panel(request: Request, person, reply_id: int, *, error: str = "", form=None, status: int = 200,  # type: ignore[no-untyped-def]
+              q=None) -> Response:
         item = coding_item(coding, person, reply_id, blind=review.blind)
         full = not request.headers.get("hx-request")
-        q = queue(coding, person, limit=1)
+        q = q or queue(coding, person, limit=1)
         return review.page(request, "code.html" if full else "_panel.html", status=status, item=item,
                            error=error, form=form or {}, queue=q,
                            evidence_open=not review.blind or item.mine is not None)
@@ -75,7 +76,7 @@ def routes(review) -> list[Route]:  # type: ignore[no-untyped-def]
             return RedirectResponse("/queue", status_code=303)
         nxt = q.next_ids[0]
         if request.headers.get("hx-request"):
-            response = panel(request, person, nxt)
+            response = panel(request, person, nxt, q=q)
             response.headers["HX-Push-Url"] = f"/code/{nxt}"
             return response
         return RedirectResponse(f"/code/{nxt}", status_code=303)
