@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, create_engine
 
 from .errors import QualibenchError
@@ -27,9 +27,9 @@ def resolve_url(campaign_dir: Path | None = None, url: str | None = None) -> str
             chosen = "postgresql+psycopg://" + chosen[len("postgresql://") :]
         try:
             make_url(chosen)
-        except ArgumentError as exc:
+        except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
             raise QualibenchError(
-                f"database URL is not valid: {exc}",
+                f"the database URL (--db or ${DB_ENV}) is not valid: {exc}",
                 "use a SQLAlchemy URL such as postgresql://user@host/db or sqlite:///path.sqlite",
             ) from None
         return chosen
@@ -41,8 +41,40 @@ def redact_url(url: str) -> str:
     """Return `url` with any password hidden."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "<invalid URL>"
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_damage(path: Path) -> str | None:
+    """Return why the SQLite file at `path` is damaged (bad header, truncated), or None.
+
+    Reads the 100-byte header only: the page size and, when the header says it is valid,
+    the database size in pages, which a truncated copy no longer holds.
+    """
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            header = f.read(100)
+    except FileNotFoundError:
+        return None
+    if size == 0:
+        return None  # an empty file is a new database to SQLite
+    if len(header) < 100 or not header.startswith(SQLITE_HEADER):
+        return f"it is not a SQLite database ({size} bytes, no SQLite header)"
+    page = int.from_bytes(header[16:18], "big")
+    page = 65536 if page == 1 else page
+    pages = int.from_bytes(header[28:32], "big")
+    valid = header[24:28] == header[92:96]  # the in-header size is valid since SQLite 3.7.0
+    if page < 512 or page & (page - 1):
+        return f"its header holds an impossible page size ({page})"
+    if size % page:
+        return f"it is truncated ({size} bytes, not a whole number of {page}-byte pages)"
+    if valid and pages and size < pages * page:
+        return f"it is truncated ({size} bytes of the {pages * page} its header announces)"
+    return None
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -63,8 +95,20 @@ def get_engine(url: str, *, migrate: bool = True) -> Engine:
         return _ENGINES[url]
     kwargs: dict = {}
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        damage = sqlite_damage(Path(database)) if database and database != ":memory:" else None
+        if damage:
+            raise QualibenchError(
+                f"the database file {database} is damaged: {damage}",
+                "restore it from a backup (the raw evidence in evidence/ is intact)")
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-    engine = create_engine(url, **kwargs)
+    try:
+        engine = create_engine(url, **kwargs)
+    except NoSuchModuleError:
+        raise QualibenchError(
+            f"the database URL (--db or ${DB_ENV}) names an unknown kind of database "
+            f"{make_url(url).drivername!r}",
+            "use postgresql://user@host/db or sqlite:///path.sqlite") from None
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     if migrate:
@@ -74,6 +118,11 @@ def get_engine(url: str, *, migrate: bool = True) -> Engine:
             raise QualibenchError(
                 f"cannot open the database {redact_url(url)}: {exc.orig}",
                 f"check that the server runs and the URL in --db or ${DB_ENV} is right",
+            ) from None
+        except DatabaseError as exc:  # "file is not a database", "disk image is malformed"
+            raise QualibenchError(
+                f"the database {redact_url(url)} is damaged: {exc.orig}",
+                "restore it from a backup; the raw evidence in evidence/ is intact",
             ) from None
     _ENGINES[url] = engine
     return engine

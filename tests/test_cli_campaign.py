@@ -54,8 +54,8 @@ def test_broken_brands_file_gives_one_line_per_problem(tmp_path):
 
 def test_errors_have_no_traceback_unless_asked(tmp_path):
     proc = qb("status", cwd=tmp_path, check=False)
-    assert proc.returncode == 3
-    assert "no campaign.toml in this folder" in proc.stderr and "Hint:" in proc.stderr
+    assert proc.returncode == 4
+    assert "no campaign here" in proc.stderr and "Hint:" in proc.stderr
     assert "Traceback" not in proc.stderr
     proc = qb("--traceback", "status", cwd=tmp_path, check=False)
     assert "Traceback" in proc.stderr

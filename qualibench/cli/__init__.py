@@ -195,6 +195,7 @@ def _unexpected(exc: Exception) -> int:
                       soft_wrap=True)
     err_console.print(
         "[bold]Hint:[/] rerun with --traceback and report it; the campaign state is saved, a rerun resumes",
+        soft_wrap=True,
     )
     return int(ExitStatus.ERROR)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .terminal import TerminalConsole, json_safe
@@ -23,10 +25,27 @@ state = GlobalState()
 
 
 def open_workspace():  # type: ignore[no-untyped-def]
-    """Return the Workspace selected by --campaign / --db."""
-    from ..workspace import Workspace
+    """Return the Workspace selected by --campaign / --db.
 
-    return Workspace.open(state.campaign_dir, state.db_url)
+    A folder with no campaign.toml and no database, with no database named by --db or
+    $QUALIBENCH_DB_URL either, is no campaign: say so and create nothing (opening it would
+    write an empty qualibench.sqlite there and blame the database later).
+    """
+    from ..db import DB_ENV, DEFAULT_DB_FILE
+    from ..errors import NotFound
+    from ..workspace import CAMPAIGN_FILE, Workspace
+
+    folder = Path(state.campaign_dir).resolve()
+    explicit_db = state.db_url or os.environ.get(DB_ENV)
+    if not explicit_db and not (folder / CAMPAIGN_FILE).is_file() \
+            and not (folder / DEFAULT_DB_FILE).is_file():
+        where = "this folder" if folder == Path.cwd().resolve() else str(folder)
+        if not folder.is_dir():
+            where = f"{folder} (it does not exist)"
+        raise NotFound(f"no campaign here: {where} has no {CAMPAIGN_FILE}",
+                       "create one with `qualibench init NAME` (or `qualibench demo`), "
+                       "or point at one with --campaign DIR")
+    return Workspace.open(folder, state.db_url)
 
 
 def print_json(data: Any) -> None:
