@@ -8,6 +8,7 @@ import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import InvalidInput, Problem
@@ -19,6 +20,7 @@ from ..hours import (
     parse_days,
     parse_time_span,
 )
+from .limits import CAMPAIGN_TOML_BYTES, TOML_DEPTH, toml_too_deep, too_big
 from .scenarios import load_scenarios
 from .spec import (
     ASSISTED_CHANNELS,
@@ -145,8 +147,17 @@ def _load_config(root: Path, problems: list[Problem]) -> CampaignConfig | None:
         problems.append(Problem(fname, "no campaign.toml in this folder",
                                 "run `qualibench init DIR` to create a campaign, or pass --campaign DIR"))
         return None
+    if too_big(path, CAMPAIGN_TOML_BYTES, "campaign.toml", problems):
+        return None
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    if toml_too_deep(text, path, problems):
+        return None
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8", errors="replace"))
+        data = tomllib.loads(text)
+    except RecursionError:  # the bracket count above should make this unreachable
+        problems.append(Problem(fname, f"nested more than {TOML_DEPTH} levels deep",
+                                "remove the nesting"))
+        return None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc).split(" (at ")[0]
         problems.append(Problem(fname, f"TOML syntax error: {msg}",
@@ -338,6 +349,28 @@ def _load_accounts(raw: Any, problems: list[Problem], fname: str) -> dict[str, A
 # --- brands and personas -------------------------------------------------------------------
 
 
+URL_IN_TEXT_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s;,]+")
+
+
+def url_credential(text: str) -> str | None:
+    """Return what credential a URL in `text` carries ("a password", "a user name", "a token
+    parameter 'key'"), or None. The credential itself is never returned, so never printed."""
+    for url in URL_IN_TEXT_RE.findall(text):
+        try:
+            parts = urlsplit(url)
+            password, user = parts.password, parts.username
+        except ValueError:
+            continue
+        if password:
+            return "a password"
+        if user:
+            return "a user name"
+        for key, _ in parse_qsl(parts.query, keep_blank_values=True):
+            if SECRET_KEY_RE.search(key) or key.lower() in {"key", "auth", "access_token", "sig"}:
+                return f"a secret parameter {key!r}"
+    return None
+
+
 def _parse_pairs(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for part in re.split(r"[;\n]", text):
@@ -363,6 +396,14 @@ def _load_brands(path: Path, config: CampaignConfig, problems: list[Problem]) ->
         def bad(field: str, message: str, hint: str, _loc: str = loc) -> None:
             problems.append(Problem(fname, message, hint, location=_loc, field=field))
 
+        for column in sorted(row):
+            secret = url_credential(row[column])
+            if secret:
+                # Like a password in campaign.toml: refused, and the row's value never echoed.
+                bad(column, f"a web address in this cell carries {secret} (refused)",
+                    "remove the credentials from the URL: qualibench contacts brands as an "
+                    "anonymous customer")
+                row[column] = ""
         name = row.get("name", "")
         if not name:
             bad("name", "the brand has no name", "fill the name column or delete the row")

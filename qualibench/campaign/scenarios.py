@@ -11,6 +11,7 @@ import yaml
 
 from ..errors import Problem
 from ..resources import data_dir
+from .limits import SCENARIO_YAML_BYTES, too_big, yaml_bomb
 from .spec import KNOWN_CHANNELS, CampaignConfig, KeyPoint, ScenarioSpec
 from .templating import BUILTIN_PLACEHOLDERS, longest_values, placeholders, render
 
@@ -107,8 +108,13 @@ def load_scenarios(root: Path, config: CampaignConfig, problems: list[Problem]) 
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.y*ml")):
+            if too_big(path, SCENARIO_YAML_BYTES, "scenario", problems):
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if yaml_bomb(text, path, problems):
+                continue
             try:
-                docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8", errors="replace")))
+                docs = list(yaml.safe_load_all(text))
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 problems.append(Problem(str(path), f"YAML syntax error: {getattr(exc, 'problem', exc)}",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Problem
+from .limits import TABLE_BYTES, XLSX_BYTES, csv_line_too_long, too_big, xlsx_bomb
 
 # NUL (which PostgreSQL refuses), other C0 controls but tab and line breaks, DEL and C1: never
 # typed on purpose in a cell, and an escape sequence in a brand name would reach every terminal.
@@ -61,7 +62,12 @@ def _read_csv(path: Path, problems: list[Problem]) -> list[tuple[int, list[str]]
     first = text.split("\n", 1)[0]
     delimiter = max((";", ",", "\t"), key=first.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return [(reader.line_num, row) for row in reader]
+    try:
+        return [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:  # a quote never closed makes one field of the rest of the file
+        problems.append(Problem(str(path), f"cannot be read as CSV: {exc}",
+                                "check the quotes on that line", location=f"line {reader.line_num}"))
+        return []
 
 
 def _read_xlsx(path: Path, problems: list[Problem]) -> list[tuple[int, list[str]]]:
@@ -112,8 +118,12 @@ def read_table(
         return None
     suffix = path.suffix.lower()
     if suffix in {".xlsx", ".xlsm"}:
+        if too_big(path, XLSX_BYTES, what, problems) or xlsx_bomb(path, problems):
+            return None
         raw_rows = _read_xlsx(path, problems)
     elif suffix in {".csv", ".txt", ".tsv"}:
+        if too_big(path, TABLE_BYTES, what, problems) or csv_line_too_long(path, problems):
+            return None
         raw_rows = _read_csv(path, problems)
     else:
         problems.append(Problem(fname, f"unsupported file type {suffix or '(none)'}",
