@@ -156,7 +156,7 @@ def score_part(part: dict, scenarios: dict[str, dict]) -> list[dict]:
     for item in part["items"]:
         cls = classify_text(item["reply"])
         row = {"id": item["id"], "channel": item["channel"], "kind": item["kind"],
-               "predicted": cls.kind.value, "reason": cls.reason, "group": item.get("paraphrase_group"),
+               "predicted": cls.notice or cls.kind.value, "reason": cls.reason, "group": item.get("paraphrase_group"),
                "hand": item.get("hand"), "item": item}
         if item.get("hand") is not None:
             kwargs = {"request_text": item["request"], "persona_name": persona,
@@ -200,8 +200,7 @@ def figures(rows: list[dict], idf: dict[str, float], maps: dict | None) -> dict:
     caught = [r for r in auto_true if r["predicted"] in AUTOMATIC]
     answers = [r for r in rows if r["kind"] in SCORED]
     false_ack = [r for r in answers if r["predicted"] in AUTOMATIC]
-    kinds_ok = sum(1 for r in rows if r["predicted"] == r["kind"]
-                   or (r["kind"] == "not_monitored" and r["predicted"] == "auto_ack"))
+    kinds_ok = sum(1 for r in rows if r["predicted"] == r["kind"])
     out["classifier"] = {"automatic": len(auto_true), "caught": len(caught), "answers": len(answers),
                          "false_ack": len(false_ack), "kind_agreement": kinds_ok,
                          "confusion": Counter(f"{r['kind']}->{r['predicted']}" for r in rows

@@ -45,6 +45,19 @@ _CLAUSE_BREAK = re.compile(r"[,;:()\u2013\u2014]\s*|\s(?=(?:mais|but|car|because
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
+# After "si"/"if", the customer as subject makes an offer, not a hypothesis.
+_CUSTOMER = frozenset({"vous", "you", "tu"})
+# Without a comma, the main clause starts at its subject: "once it arrives we refund...".
+_SUBJECTS = frozenset({"we", "i", "nous", "je", "j", "on"})
+
+
+def _condition_end(words: list[str], start: int, clause_end: int) -> int:
+    for t in range(start + 2, clause_end):
+        if words[t] in _SUBJECTS:
+            return t
+    return clause_end
+
+
 _CUES = _NEG_ALONE | _NEG_SECOND | _IF | _HEDGE | _GENERIC | _IMPERFECT | {"ne", "n", "t"}
 
 
@@ -60,6 +73,7 @@ class Reading:
     clause_flags: list[int]  # per clause: NEG | HEDGE | HYPO | RESTATE
     sentence_flags: list[int]  # per sentence: RESTATE, HYPO
     if_from: list[int]  # per clause: the token where its if-clause starts (-1: none)
+    if_to: list[int]  # per clause: the token where its if-clause ends
 
     def clause_of(self, token: int) -> int:
         return bisect_right(self.bounds, self.starts[token]) - 1
@@ -67,7 +81,7 @@ class Reading:
     def flags_of(self, token: int) -> int:
         c = bisect_right(self.bounds, self.starts[token]) - 1
         flags = self.clause_flags[c]
-        return flags | COND if 0 <= self.if_from[c] <= token else flags
+        return flags | COND if 0 <= self.if_from[c] <= token < self.if_to[c] else flags
 
 
 def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clause,  # type: ignore[no-untyped-def]
@@ -99,6 +113,7 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
     flags = [0] * n_clauses
     seen_ne = [False] * n_clauses
     if_from = [-1] * n_clauses
+    if_to = [0] * n_clauses
     generic_sent: set[int] = set()
     cues = [t for t, w in enumerate(words) if w in _CUES]
     if cues:
@@ -115,9 +130,13 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
                 seen_ne[c] = True
             elif (w in _NEG_SECOND and seen_ne[c]) or (w == "t" and t > 0 and words[t - 1] in _NT):
                 flags[c] |= NEG
-            if w in _IF and (w != "si" or t + 1 < len(words)):
+            if w in _IF and t + 1 < len(words) and words[t + 1] not in _CUSTOMER:
+                # "si vous préférez...", "if you log in on our website": the customer's choice or
+                # action, an offer that still asserts. Other conditions assert nothing.
                 if if_from[c] < 0:
                     if_from[c] = t
+                    if_to[c] = _condition_end(words, t, bisect_left(starts, bounds[c + 1]) if c + 1 < n_clauses
+                                              else len(words))
                 si = clause_sentence[c]
                 if w in _GENERIC_IF and sentence_tokens[si][0] == t:
                     generic_sent.add(si)
@@ -129,13 +148,17 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
     for c in range(n_clauses):
         if flags[c] & HYPO:
             sent_flags[clause_sentence[c]] |= HYPO
+    for si in list(generic_sent):
+        a, b = sentence_tokens[si]
+        if any(words[t][:1].isdigit() for t in range(a, b)):
+            generic_sent.discard(si)  # "once it arrives we refund £39.99 within 5 days" is this case
     if any(sent_flags) or generic_sent:
         for c in range(n_clauses):
             if sent_flags[clause_sentence[c]] & HYPO and if_from[c] < 0:
                 flags[c] |= HYPO
             if clause_sentence[c] in generic_sent and if_from[c] < 0:
                 flags[c] |= HEDGE
-    reading = Reading(view, sent_spans, sentence_tokens, starts, bounds, flags, sent_flags, if_from)
+    reading = Reading(view, sent_spans, sentence_tokens, starts, bounds, flags, sent_flags, if_from, if_to)
     _mark_restatements(reading, folded, restate_sentence, restate_clause, echo_of)
     return reading
 
