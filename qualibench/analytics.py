@@ -1,8 +1,9 @@
 """Campaign analytics with pandas: one row per test, rates, censored delays, indices, intervals.
 
 Definitions (printed in the report's methodology):
-- A *test* is a probe that was sent (it has sent_at). Failed and planned probes are listed in
-  `load_tests` with sent=False and counted nowhere else.
+- A *test* is a probe that was sent (it has sent_at), or whose published address refused it
+  (undeliverable: its clock starts at the delivery attempt). Failed and planned probes are
+  listed in `load_tests` with sent=False and counted nowhere else.
 - The clock stops at the first human reply: kind "answer", or "redirect" (a human who deflects
   to another channel: it counts as answered, flagged `deflected`, and its scored quality is
   low by design). Automatic acknowledgements never stop it. Undeliverable tests count as
@@ -53,17 +54,22 @@ class Analysis:
     scenarios: pd.DataFrame
     channels: pd.DataFrame
     criteria: pd.DataFrame  # mean points per criterion and channel (answered tests)
+    criterion_max: dict  # criterion -> its maximum points in the rubric (the weight)
+    brand_criteria: pd.DataFrame  # per brand: mean points of each criterion as a share of its maximum
+    sector_criteria: pd.DataFrame  # the same per sector
     cross_channel: pd.DataFrame  # per scenario: share of brands answering on every channel
     cross_channel_share: float
     window_h: float
+    overall: dict = field(default_factory=dict)  # the figures of every sent test pooled
     samples: dict = field(default_factory=dict)  # (brand_key, channel | "*") -> bootstrap indices
     comparison: dict | None = None  # {"brands": DataFrame, "sectors": DataFrame, "source": str}
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Return the named tables the exports write (tests first)."""
-        out = {"tests": self.tests, "brand_channel": self.brand_channel, "brands": self.brands,
+        out = {"tests": self.tests, "overall": pd.DataFrame([self.overall]), "brand_channel": self.brand_channel, "brands": self.brands,
                "sectors": self.sectors, "scenarios": self.scenarios, "channels": self.channels,
-               "criteria": self.criteria, "cross_channel": self.cross_channel}
+               "criteria": self.criteria, "brand_criteria": self.brand_criteria,
+               "sector_criteria": self.sector_criteria, "cross_channel": self.cross_channel}
         if self.comparison:
             out["comparison_brands"] = self.comparison["brands"]
             out["comparison_sectors"] = self.comparison["sectors"]
@@ -124,17 +130,21 @@ def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = N
                     key=lambda r: r.received_at)
         ack = next((r for r in rs if r.kind == ReplyKind.AUTO_ACK.value), None)
         first = next((r for r in rs if r.kind in HUMAN_KINDS), None)
-        sent = p.sent_at is not None
-        end = p.window_ends_at or (p.sent_at + pd.Timedelta(days=w.window_days if w else 14) if sent else None)
+        # An address the brand publishes but that refuses mail at once is a test the brand
+        # failed, not one we never ran: its clock starts when delivery was attempted.
+        undeliverable = p.state == "undeliverable"
+        start = p.sent_at or ((p.dispatching_at or p.planned_at) if undeliverable else None)
+        sent = start is not None
+        end = p.window_ends_at or (start + pd.Timedelta(days=w.window_days if w else 14) if sent else None)
         row = {
             "probe_id": p.id, "probe_key": p.key, "brand_key": b.key, "brand": b.name, "sector": b.sector,
             "country": b.country, "timezone": b.timezone, "channel": p.channel, "scenario": sc.key,
             "scenario_title": sc.title, "kind": sc.kind, "language": sc.language,
             "wave": w.number if w else None, "state": p.state, "sent": sent,
-            "planned_at": p.planned_at, "sent_at": p.sent_at, "window_ends_at": end,
+            "planned_at": p.planned_at, "sent_at": start, "window_ends_at": end,
             "first_ack_at": ack.received_at if ack else None,
             "first_answer_at": first.received_at if first else None,
-            "acknowledged": ack is not None, "undeliverable": p.state == "undeliverable",
+            "acknowledged": ack is not None, "undeliverable": undeliverable,
             "first_ack_reply_id": ack.id if ack else None, "first_answer_reply_id": first.id if first else None,
             "reply_ids": ",".join(str(r.id) for r in rs),
             "match_method": first.match_method if first else None,
@@ -149,10 +159,10 @@ def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = N
             row.update(
                 answered=answered, censored=not answered, still_open=not answered and as_of < end,
                 late_answer=first is not None and not answered,
-                time_h=max(0.0, (at - p.sent_at).total_seconds() / 3600.0),
-                business_time_h=_business_h(p.sent_at, at, b),
-                censor_h=(stop - p.sent_at).total_seconds() / 3600.0,
-                ack_delay_h=(ack.received_at - p.sent_at).total_seconds() / 3600.0 if ack else math.nan,
+                time_h=max(0.0, (at - start).total_seconds() / 3600.0),
+                business_time_h=_business_h(start, at, b),
+                censor_h=(stop - start).total_seconds() / 3600.0,
+                ack_delay_h=(ack.received_at - start).total_seconds() / 3600.0 if ack else math.nan,
             )
             row["delay_h"] = row["time_h"] if answered else math.nan
             row["business_delay_h"] = row["business_time_h"] if answered else math.nan
@@ -193,7 +203,9 @@ def _group_figures(g, window_h: float, w_delay: float, w_quality: float) -> dict
     out = {"tests": n, "answered": int(ev.sum()), "answer_rate": rate(ev),
            "ack_rate": rate(col["acknowledged"]), "undeliverable_rate": rate(col["undeliverable"]),
            "deflected": int(col["deflected"].astype(bool).sum()),
-           "median_h": km_median(t, ev), "business_median_h": km_median(bt, ev)}
+           "median_h": km_median(t, ev), "business_median_h": km_median(bt, ev),
+           # named apart: the median among answered tests only, never "the" median delay
+           "answered_median_h": float(np.median(t[ev])) if ev.any() else math.nan}
     for i, name in enumerate(BUCKETS):
         out[name] = cal[i]
         out[f"business_{name}"] = bus[i]
@@ -224,7 +236,8 @@ def _bootstrap_cell(g: dict, window_h: float, rules: AwardRules, seed: int, key:
     return (rules.delay_weight * delay + rules.quality_weight * qual) / 100.0
 
 
-def _channel_weights(rules: AwardRules, channels: list[str]) -> dict[str, float]:
+def channel_weights(rules: AwardRules, channels: list[str]) -> dict[str, float]:
+    """Return the weight of each channel in a brand's index (equal when the campaign sets none)."""
     if not rules.channel_weights:
         return {c: 1.0 for c in channels}
     return {c: float(rules.channel_weights.get(c, 0.0)) for c in channels}
@@ -273,7 +286,7 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
     brands = table(["brand_key"]).drop(columns=["index"], errors="ignore").join(names, on="brand_key")
     overall, channels_tested, channels_answered = {}, {}, {}
     for bk, g in bc.groupby("brand_key"):
-        wts = _channel_weights(rules, list(g["channel"]))
+        wts = channel_weights(rules, list(g["channel"]))
         tot = sum(wts.values())
         overall[bk] = sum(wts[c] * i for c, i in zip(g["channel"], g["index"], strict=True)) / tot if tot else math.nan
         channels_tested[bk] = len(g)
@@ -297,12 +310,16 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
     answered = sent[sent["answered"]]
     criteria = (answered.groupby("channel")[crit_cols].mean().reset_index() if crit_cols and len(answered)
                 else pd.DataFrame(columns=["channel"]))
+    maxima = criterion_maxima(camp.config, [c[5:] for c in crit_cols], answered)
     info = {"id": camp.id, "slug": camp.slug, "name": camp.name, "edition": camp.edition, "seed": camp.seed,
             "config": camp.config, "window_days": window_days}
     result = Analysis(
         campaign=info, rules=rules, tests=tests, brand_channel=bc, brands=brands, sectors=sectors,
         scenarios=table(["scenario", "scenario_title", "kind", "language"]), channels=table(["channel"]),
-        criteria=criteria, cross_channel=per_scen, cross_channel_share=share, window_h=window_h,
+        criteria=criteria, criterion_max=maxima,
+        brand_criteria=_criterion_shares(answered, ["brand_key"], maxima),
+        sector_criteria=_criterion_shares(answered, ["sector"], maxima), cross_channel=per_scen, cross_channel_share=share, window_h=window_h,
+        overall=_group_figures(arrays, window_h, rules.delay_weight, rules.quality_weight) if len(sent) else {},
         samples=samples,
     )
     if previous:
@@ -310,6 +327,41 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
 
         result.comparison = compare_editions(result, previous)
     return result
+
+
+def criterion_maxima(config: dict, criteria: list[str], answered: pd.DataFrame) -> dict[str, float]:
+    """Return each criterion's maximum points: its weight in the campaign's rubric.
+
+    A criterion the rubric does not know (a rubric changed since scoring) falls back to the
+    highest points observed, so a share never exceeds 100 %.
+    """
+    from .errors import QualibenchError
+
+    name = ((config or {}).get("scoring") or {}).get("rubric", "default")
+    try:
+        from .scorer.rubric import load_rubric
+
+        rubric = load_rubric(name)
+        weights = {c: rubric.weight(c) for c in rubric.criteria}
+    except (QualibenchError, OSError, ImportError, KeyError):
+        weights = {}
+    order = [c for c in weights if c in criteria] + [c for c in criteria if c not in weights]
+    out = {}
+    for c in order:
+        seen = float(answered[f"crit_{c}"].max()) if len(answered) else 0.0
+        w = weights.get(c, 0.0)
+        out[c] = w if w and not seen > w + 1e-9 else (seen or 1.0)
+    return out
+
+
+def _criterion_shares(answered: pd.DataFrame, keys: list[str], maxima: dict[str, float]) -> pd.DataFrame:
+    cols = [f"crit_{c}" for c in maxima]
+    if not cols or answered.empty:
+        return pd.DataFrame(columns=[*keys, *(f"share_{c}" for c in maxima)])
+    g = answered.groupby(keys)[cols].mean()
+    out = pd.DataFrame({f"share_{c}": g[f"crit_{c}"] / maxima[c] for c in maxima}, index=g.index)
+    out["scored"] = answered.groupby(keys).size()
+    return out.reset_index()
 
 
 def _attach_ci(df: pd.DataFrame, samples: dict, rules: AwardRules, key) -> None:

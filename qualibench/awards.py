@@ -1,11 +1,19 @@
-"""Trophies: per channel, cross-channel, per sector and a grand prix, each with its reasons.
+"""Trophies: per channel, social media, cross-channel, per sector and a grand prix, with reasons.
 
-Eligibility: at least rules.min_tests_per_brand tests in the category, at least one answer, an
-index of at least rules.min_index, and at least rules.min_candidates nominees, else no title
-(ESCDA-style).
-Ex aequo: every nominee whose gap to the leader is not significant, i.e. the bootstrap
-interval (at rules.confidence) of the paired difference leader - nominee contains 0.
-Equal indices (to 0.01) are ordered by rules.tie_break; co-winners are listed in that order.
+One rule, read by the terminal, JSON, HTML, PDF and exports alike:
+- Eligibility: a brand is a nominee in a category when it has at least rules.min_answered
+  answered tests there and an index of at least rules.min_index; a title needs at least
+  rules.min_candidates nominees, a sector title at least rules.min_brands_per_sector brands.
+- Winner (rule "published", the default and Qualiweb's practice): the highest index at the
+  published precision (rules.precision decimals). Ex aequo only when those published indices
+  are equal; the tie-break (rules.tie_break) then orders the co-winners in the listing.
+- Rule "significant" (stricter, chosen in campaign.toml): every nominee whose paired bootstrap
+  gap to the leader has an interval (at rules.confidence) containing 0 shares the title.
+- Uncertainty is reported, not turned into shared titles: for each winner the bootstrap
+  probability that it truly ranks first among the nominees, and the interval of its lead over
+  the runner-up (the best nominee that is not a winner). A caution is raised when that
+  probability is below rules.caution_probability, or when the winner has fewer than
+  rules.min_tests_per_brand tests in the category.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ TIE_BREAKS = {
     "median_delay": ("median_h", False), "delay_score": ("delay_score", True),
     "tests": ("tests", True), "ack_rate": ("ack_rate", True),
 }
+CATEGORIES = ("grand_prix", "channel", "social", "cross_channel", "sector")
 
 
 @dataclass
@@ -34,111 +43,185 @@ class Nominee:
     low: float
     high: float
     tests: int
+    answered: int = 0
+    p_first: float = math.nan  # bootstrap share of replicates where this brand ranks first
 
 
 @dataclass
 class Trophy:
-    """One title: who wins, and why (index, margin, interval, tests, nominees)."""
+    """One title: who wins, and why (published index, lead and its interval, P(first), tests)."""
 
-    category: str  # "channel", "cross_channel", "sector", "grand_prix"
-    scope: str  # the channel or sector name, "" for cross-channel and grand prix
+    category: str  # one of CATEGORIES
+    scope: str  # the channel or sector, "" for social, cross-channel and grand prix
     winners: list[Nominee] = field(default_factory=list)
     runner_up: Nominee | None = None
-    margin: float = math.nan  # leader index - runner-up index (runner-up: first non-winner)
-    margin_low: float = math.nan  # bootstrap interval of that gap
+    margin: float = math.nan  # published index of the winner(s) - published index of the runner-up
+    margin_low: float = math.nan  # bootstrap interval of the lead (leader - runner-up)
     margin_high: float = math.nan
+    p_first: float = math.nan  # bootstrap probability that the (first-listed) winner ranks first
     ex_aequo: bool = False
     nominees: list[Nominee] = field(default_factory=list)
     awarded: bool = True
-    reason: str = ""  # why not awarded, or how the tie was settled
+    reason_code: str = ""  # "few_candidates", "few_brands" (not awarded), "tie" (ex aequo)
+    reason: str = ""  # the same in English words, for the terminal and JSON
+    cautions: list[str] = field(default_factory=list)  # "uncertain", "few_tests"
+    rule: str = "published"
+    precision: int = 1
 
     def as_dict(self) -> dict:
         """Return the trophy as plain JSON-friendly data."""
         return asdict(self)
 
 
-def _nominee(r: pd.Series) -> Nominee:
-    return Nominee(brand_key=r["brand_key"], brand=r["brand"], index=float(r["index"]),
-                   low=float(r.get("index_low", math.nan)), high=float(r.get("index_high", math.nan)),
-                   tests=int(r["tests"]))
+def published(value: float, rules: AwardRules) -> float:
+    """Return `value` at the published precision (the number a reader compares)."""
+    return round(float(value), rules.precision) if value == value else math.nan
 
 
 def rank_table(df: pd.DataFrame, rules: AwardRules) -> pd.DataFrame:
-    """Return `df` sorted by index (rounded to 0.01) then by the tie-break order."""
+    """Return `df` sorted by published index, then by the tie-break order, then brand key."""
     cols, asc = ["_idx"], [False]
     for key in rules.tie_break:
         if key in TIE_BREAKS and TIE_BREAKS[key][0] in df.columns:
             cols.append(TIE_BREAKS[key][0])
             asc.append(not TIE_BREAKS[key][1])
-    out = df.assign(_idx=df["index"].round(2)).sort_values(cols + ["brand_key"], ascending=asc + [True],
-                                                           na_position="last")
+    out = df.assign(_idx=df["index"].round(rules.precision)).sort_values(
+        cols + ["brand_key"], ascending=asc + [True], na_position="last")
     return out.drop(columns="_idx")
 
 
-def _award(category: str, scope: str, table: pd.DataFrame, sample_key, analysis, rules: AwardRules) -> Trophy:
-    # A brand that never answered in the category is no nominee, whatever min_index says.
-    answered = table["answered"] > 0 if "answered" in table else True
-    pool = table[(table["tests"] >= rules.min_tests_per_brand) & table["index"].notna()
-                 & (table["index"] >= rules.min_index) & answered]
-    pool = rank_table(pool, rules)
-    nominees = [_nominee(r) for _, r in pool.iterrows()]
-    trophy = Trophy(category=category, scope=scope, nominees=nominees)
+def published_ranks(ranked: pd.DataFrame, rules: AwardRules) -> list[int]:
+    """Return the listing ranks of a rank_table: equal published indices share a rank."""
+    ranks, last, last_rank = [], None, 0
+    for i, v in enumerate(ranked["index"].round(rules.precision), start=1):
+        if v != last:
+            last, last_rank = v, i
+        ranks.append(last_rank)
+    return ranks
+
+
+def eligible(table: pd.DataFrame, rules: AwardRules) -> pd.Series:
+    """Return a boolean mask of the rows of `table` that are nominees under `rules`."""
+    answered = table["answered"] if "answered" in table else pd.Series(rules.min_answered, index=table.index)
+    return (table["index"].notna() & (table["index"] >= rules.min_index)
+            & (answered >= max(rules.min_answered, 1)) & (table["tests"] > 0))
+
+
+def _nominee(r: dict) -> Nominee:
+    return Nominee(brand_key=r["brand_key"], brand=r["brand"], index=float(r["index"]),
+                   low=float(r.get("index_low", math.nan)), high=float(r.get("index_high", math.nan)),
+                   tests=int(r["tests"]), answered=int(r.get("answered", 0) or 0))
+
+
+def _award(category: str, scope: str, table: pd.DataFrame, sample_key, samples: dict,
+           rules: AwardRules) -> Trophy:
+    pool = rank_table(table[eligible(table, rules)], rules)
+    nominees = [_nominee(r) for r in pool.to_dict("records")]
+    trophy = Trophy(category=category, scope=scope, nominees=nominees, rule=rules.rule,
+                    precision=rules.precision)
     if len(nominees) < rules.min_candidates:
         trophy.awarded = False
+        trophy.reason_code = "few_candidates"
         trophy.reason = (f"{len(nominees)} eligible brand(s), fewer than the {rules.min_candidates} required "
-                         f"(min. {rules.min_tests_per_brand} tests, index >= {rules.min_index:g})")
+                         f"(eligible: at least {max(rules.min_answered, 1)} answered test(s) and an index "
+                         f"of at least {rules.min_index:g})")
         return trophy
-    leader = nominees[0]
+    smp = [samples.get(sample_key(n.brand_key)) for n in nominees]
+    have = all(s is not None for s in smp) and len(smp) > 0
+    if have:
+        matrix = np.vstack(smp)  # nominees x replicates
+        best = matrix.argmax(axis=0)
+        for i, n in enumerate(nominees):
+            n.p_first = float(np.mean(best == i))
     alpha = (1 - rules.confidence) / 2
-    lead_s = analysis.samples.get(sample_key(leader.brand_key))
+    leader = nominees[0]
+    top = published(leader.index, rules)
     winners = [leader]
-    for other in nominees[1:]:
-        other_s = analysis.samples.get(sample_key(other.brand_key))
-        if lead_s is None or other_s is None:
-            tied = round(other.index, 2) == round(leader.index, 2)
+    for i, other in enumerate(nominees[1:], start=1):
+        if published(other.index, rules) == top:
+            winners.append(other)
+        elif rules.rule == "significant" and have:
+            d = smp[0] - smp[i]
+            if np.quantile(d, alpha) <= 0 <= np.quantile(d, 1 - alpha):
+                winners.append(other)
+            else:
+                break  # sorted: once a gap is significant, lower nominees are beyond it too
         else:
-            diff = lead_s - other_s
-            tied = bool(np.quantile(diff, alpha) <= 0 <= np.quantile(diff, 1 - alpha))
-        if not tied:
-            break  # nominees are sorted: once a gap is significant, lower ones are beyond it too
-        winners.append(other)
+            break
     trophy.winners = winners
     trophy.ex_aequo = len(winners) > 1
-    trophy.runner_up = nominees[len(winners)] if len(winners) < len(nominees) else None
-    # The margin is over the runner-up, the first nominee the bootstrap separates from the
-    # leader (for a tie, the co-winners' gaps are the non-significant ones by definition).
-    second = trophy.runner_up or nominees[1]
-    trophy.margin = leader.index - second.index
-    s2 = analysis.samples.get(sample_key(second.brand_key))
-    if lead_s is not None and s2 is not None:
-        d = lead_s - s2
-        trophy.margin_low, trophy.margin_high = float(np.quantile(d, alpha)), float(np.quantile(d, 1 - alpha))
+    trophy.p_first = leader.p_first
+    if len(winners) < len(nominees):
+        runner = nominees[len(winners)]
+        trophy.runner_up = runner
+        trophy.margin = top - published(runner.index, rules)
+        if have:
+            d = smp[0] - smp[len(winners)]
+            trophy.margin_low, trophy.margin_high = (float(np.quantile(d, alpha)), float(np.quantile(d, 1 - alpha)))
     if trophy.ex_aequo:
-        trophy.reason = (f"gap to the leader not significant at {rules.confidence:.0%} for "
-                         f"{len(winners) - 1} brand(s): ex aequo, listed by index then tie-break "
-                         f"{' > '.join(rules.tie_break)}")
+        trophy.reason_code = "tie"
+        trophy.reason = (f"{len(winners)} brands with the same published index {top:.{rules.precision}f}: ex aequo, "
+                         f"listed by tie-break {' > '.join(rules.tie_break)}" if rules.rule == "published" else
+                         f"{len(winners)} brands the bootstrap cannot separate at {rules.confidence:.0%}: ex aequo")
+    if have and leader.p_first < rules.caution_probability:
+        trophy.cautions.append("uncertain")
+    if any(w.tests < rules.min_tests_per_brand for w in winners):
+        trophy.cautions.append("few_tests")
     return trophy
 
 
-def compute_trophies(analysis, rules: AwardRules | None = None) -> list[Trophy]:
-    """Return the trophies of an Analysis: per channel, cross-channel, per sector, grand prix."""
-    rules = rules or analysis.rules
-    out: list[Trophy] = []
+def scope_table(analysis, channels: list[str]) -> tuple[pd.DataFrame, dict]:
+    """Return per brand the index over `channels` (channel weights renormalised) and its samples."""
+    from .analytics import channel_weights
+
     bc = analysis.brand_channel
-    for ch in sorted(bc["channel"].unique()) if len(bc) else []:
-        out.append(_award("channel", ch, bc[bc["channel"] == ch], lambda k, c=ch: (k, c), analysis, rules))
-    brands = analysis.brands
-    overall = lambda k: (k, "*")  # noqa: E731
-    cross = brands[brands["answered_every_channel"].fillna(False).astype(bool)]
-    out.append(_award("cross_channel", "", cross, overall, analysis, rules))
-    for sector, g in brands.groupby("sector"):
-        if g["brand_key"].nunique() < rules.min_brands_per_sector:
-            out.append(Trophy(category="sector", scope=str(sector), awarded=False,
-                              reason=f"{g['brand_key'].nunique()} brand(s) in the sector, fewer than "
-                                     f"the {rules.min_brands_per_sector} required"))
+    part = bc[bc["channel"].isin(channels)]
+    rows, samples = [], {}
+    for bk, g in part.groupby("brand_key"):
+        wts = channel_weights(analysis.rules, list(g["channel"]))
+        tot = sum(wts.values())
+        if not tot:
             continue
-        out.append(_award("sector", str(sector), g, overall, analysis, rules))
-    out.append(_award("grand_prix", "", brands, overall, analysis, rules))
+        first = g.iloc[0]
+        rows.append({"brand_key": bk, "brand": first["brand"], "sector": first["sector"],
+                     "index": sum(wts[c] * i for c, i in zip(g["channel"], g["index"], strict=True)) / tot,
+                     "tests": int(g["tests"].sum()), "answered": int(g["answered"].sum()),
+                     "quality": g["quality"].mean(), "answer_rate": g["answered"].sum() / g["tests"].sum(),
+                     "median_h": g["median_h"].min(), "delay_score": g["delay_score"].mean(),
+                     "channels": ", ".join(g["channel"])})
+        if all((bk, c) in analysis.samples for c in g["channel"]):
+            samples[bk] = sum(wts[c] * analysis.samples[(bk, c)] for c in g["channel"]) / tot
+    return pd.DataFrame(rows, columns=["brand_key", "brand", "sector", "index", "tests", "answered",
+                                       "quality", "answer_rate", "median_h", "delay_score", "channels"]), samples
+
+
+def compute_trophies(analysis, rules: AwardRules | None = None) -> list[Trophy]:
+    """Return the trophies of an Analysis: grand prix, per channel, social, cross-channel, per sector."""
+    rules = rules or analysis.rules
+    samples = analysis.samples
+    overall = lambda k: (k, "*")  # noqa: E731
+    brands = analysis.brands
+    out: list[Trophy] = [_award("grand_prix", "", brands, overall, samples, rules)]
+    bc = analysis.brand_channel
+    channels = sorted(bc["channel"].unique()) if len(bc) else []
+    for ch in channels:
+        out.append(_award("channel", ch, bc[bc["channel"] == ch], lambda k, c=ch: (k, c), samples, rules))
+    social = [c for c in channels if c in rules.social_channels]
+    if social:
+        table, smp = scope_table(analysis, social)
+        out.append(_award("social", "", table, lambda k: k, smp, rules))
+    if "answered_every_channel" in brands:
+        cross = brands[brands["answered_every_channel"].fillna(False).astype(bool)]
+        out.append(_award("cross_channel", "", cross, overall, samples, rules))
+    for sector, g in brands.groupby("sector"):
+        n = g["brand_key"].nunique()
+        if n < rules.min_brands_per_sector:
+            out.append(Trophy(category="sector", scope=str(sector), awarded=False, reason_code="few_brands",
+                              rule=rules.rule, precision=rules.precision,
+                              reason=f"{n} brand(s) in the sector, fewer than the "
+                                     f"{rules.min_brands_per_sector} required"))
+            continue
+        out.append(_award("sector", str(sector), g, overall, samples, rules))
     return out
 
 
@@ -146,8 +229,9 @@ def rules_text(rules: AwardRules) -> dict:
     """Return the award rules as printed in the methodology (plain values)."""
     return {"delay_weight": rules.delay_weight, "quality_weight": rules.quality_weight,
             "channel_weights": dict(rules.channel_weights) or "equal",
-            "min_tests_per_brand": rules.min_tests_per_brand,
+            "min_tests_per_brand": rules.min_tests_per_brand, "min_answered": max(rules.min_answered, 1),
             "min_brands_per_sector": rules.min_brands_per_sector,
             "min_candidates": rules.min_candidates, "min_index": rules.min_index,
             "tie_break": list(rules.tie_break), "bootstrap_samples": rules.bootstrap_samples,
-            "confidence": rules.confidence}
+            "confidence": rules.confidence, "rule": rules.rule, "precision": rules.precision,
+            "caution_probability": rules.caution_probability, "social_channels": list(rules.social_channels)}

@@ -3,6 +3,11 @@
 CSV writes one file per table, XLSX one workbook with a sheet per table, Parquet one file per
 table (pyarrow is an optional extra). The figures are the Analysis the report is drawn from,
 so an export reproduces every number of the report.
+
+Text written by brands never becomes a live formula (qualibench.spreadsheet): XLSX cells keep the
+exact text as string cells, CSV cells that would be evaluated get a leading apostrophe
+(`spreadsheet.restore` gives the original back). Parquet stores typed strings, which no
+spreadsheet evaluates, so its text is exact.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import DependencyMissing, QualibenchError
+from .spreadsheet import keep_sheet_text, neutralise
 
 FORMATS = ("csv", "xlsx", "parquet")
 
@@ -31,14 +37,19 @@ def trophies_table(trophies) -> pd.DataFrame:
     """Return one row per trophy winner (or per title not awarded) with its reasons."""
     rows = []
     for t in trophies:
-        base = {"category": t.category, "scope": t.scope, "awarded": t.awarded, "ex_aequo": t.ex_aequo,
+        base = {"category": t.category, "scope": t.scope, "rule": t.rule, "awarded": t.awarded,
+                "ex_aequo": t.ex_aequo, "runner_up": t.runner_up.brand if t.runner_up else None,
+                "runner_up_index": round(t.runner_up.index, t.precision) if t.runner_up else None,
                 "margin": t.margin, "margin_low": t.margin_low, "margin_high": t.margin_high,
-                "nominees": len(t.nominees), "reason": t.reason}
+                "nominees": len(t.nominees), "cautions": ",".join(t.cautions),
+                "reason_code": t.reason_code, "reason": t.reason}
         if not t.winners:
             rows.append(base)
-        for w in t.winners:
-            rows.append(base | {"brand_key": w.brand_key, "brand": w.brand, "index": w.index,
-                                "index_low": w.low, "index_high": w.high, "tests": w.tests})
+        for rank, w in enumerate(t.winners, start=1):
+            rows.append(base | {"listed": rank, "brand_key": w.brand_key, "brand": w.brand,
+                                "published_index": round(w.index, t.precision), "index": w.index,
+                                "index_low": w.low, "index_high": w.high, "p_first": w.p_first,
+                                "tests": w.tests, "answered": w.answered})
     return pd.DataFrame(rows)
 
 
@@ -61,13 +72,15 @@ def export_analysis(analysis, trophies, fmt: str, out: Path) -> list[Path]:
     if fmt == "csv":
         for name, df in tables.items():
             p = out / f"{name}.csv"
-            df.to_csv(p, index=False)
+            # CRLF (RFC 4180) makes the writer quote any field holding a bare CR or LF
+            df.map(neutralise).to_csv(p, index=False, lineterminator="\r\n")
             written.append(p)
     elif fmt == "xlsx":
         p = out / "qualibench.xlsx"
         with pd.ExcelWriter(p, engine="openpyxl") as xl:
             for name, df in tables.items():
                 df.to_excel(xl, sheet_name=name[:31], index=False)
+                keep_sheet_text(xl.sheets[name[:31]])
         written.append(p)
     else:
         for name, df in tables.items():

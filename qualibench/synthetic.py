@@ -28,8 +28,8 @@ from .models import (
 )
 
 SYNTHETIC_RUBRIC = ("default", "synthetic-v1")
-CRITERIA = {"relevance": 40, "reformulation": 15, "empathy": 15, "personalisation": 15,
-            "politeness": 15}
+CRITERIA = {"relevance": 40, "reformulation": 20, "empathy": 20, "personalisation": 10,
+            "politeness": 10}  # the default rubric's weights
 SECTORS = ("Banque", "Télécoms", "Énergie", "Distribution", "Transport")
 SMALL_SECTOR = "Tourisme"  # only two brands: its sector trophy must be suppressed
 TIMEZONES = ("Europe/Paris", "Europe/Paris", "Europe/Paris", "Europe/Brussels",

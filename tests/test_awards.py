@@ -1,4 +1,4 @@
-"""Trophies: eligibility, ex aequo under the bootstrap, sector minimum, tie-break order."""
+"""Trophies: published-index winners, ex aequo on equal published indices, cautions, eligibility."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from qualibench.analytics import analyse
-from qualibench.awards import compute_trophies, rank_table
+from qualibench.awards import compute_trophies, published_ranks, rank_table
 from qualibench.campaign.spec import AwardRules
 
 
@@ -24,46 +24,75 @@ def _analysis(indices: dict[str, float], spreads: dict[str, float], *, sector="B
         samples[(k, "*")] = smp
         rows.append({"brand_key": k, "brand": k.upper(), "sector": sector, "channel": "email", "index": idx,
                      "index_low": np.quantile(smp, 0.025), "index_high": np.quantile(smp, 0.975),
-                     "tests": 6, "quality": (quality or {}).get(k, 50.0), "answer_rate": 0.8, "median_h": 5.0,
+                     "tests": 6, "answered": 5, "quality": (quality or {}).get(k, 50.0), "answer_rate": 0.8, "median_h": 5.0,
                      "answered_every_channel": False})
     df = pd.DataFrame(rows)
     return SimpleNamespace(brand_channel=df, brands=df.drop(columns="channel"), samples=samples, rules=AwardRules())
 
 
-def test_clear_leader_wins_alone_with_margin_and_interval():
+def _channel(a, rules=None):
+    return next(t for t in compute_trophies(a, rules) if t.category == "channel")
+
+
+def test_clear_leader_wins_alone_with_lead_interval_and_probability():
     a = _analysis({"a": 80, "b": 60, "c": 55}, {"a": 2, "b": 2, "c": 2})
-    t = next(t for t in compute_trophies(a) if t.category == "channel")
+    t = _channel(a)
     assert [w.brand_key for w in t.winners] == ["a"] and not t.ex_aequo
     assert t.margin == 20 and t.margin_low > 0 and t.runner_up.brand_key == "b"
-    assert len(t.nominees) == 3
+    assert len(t.nominees) == 3 and t.p_first == 1.0 and not t.cautions
 
 
-def test_ex_aequo_when_the_gap_is_not_significant():
+def test_close_indices_give_one_winner_with_a_caution_not_a_shared_title():
+    # 80 vs 78 with wide intervals: the old rule tied them; the published rule does not.
     a = _analysis({"a": 80, "b": 78, "c": 40}, {"a": 8, "b": 8, "c": 2})
-    t = next(t for t in compute_trophies(a) if t.category == "channel")
+    t = _channel(a)
+    assert not t.ex_aequo and [w.brand_key for w in t.winners] == ["a"]
+    assert t.runner_up.brand_key == "b" and t.margin == 2
+    assert t.margin_low < 0 < t.margin_high  # the lead is uncertain, and said so
+    assert 0.4 < t.p_first < 0.8 and "uncertain" in t.cautions
+
+
+def test_the_stricter_statistical_rule_shares_the_title():
+    a = _analysis({"a": 80, "b": 78, "c": 40}, {"a": 8, "b": 8, "c": 2})
+    t = _channel(a, AwardRules(rule="significant"))
     assert t.ex_aequo and [w.brand_key for w in t.winners] == ["a", "b"]
-    assert t.runner_up.brand_key == "c"
-    assert t.margin == 40 and t.margin_low > 0  # over the runner-up, whom the bootstrap separates
+    assert t.runner_up.brand_key == "c" and t.margin == 40 and t.margin_low > 0
+
+
+def test_ex_aequo_only_on_equal_published_indices_ordered_by_tie_break():
+    a = _analysis({"a": 70.04, "b": 69.96, "c": 69.8}, dict.fromkeys("abc", 1.0),
+                  quality={"a": 40, "b": 90, "c": 99})
+    t = _channel(a)
+    # 70.0 = 70.0 > 69.8 at one decimal: a and b share it, b listed first (better quality)
+    assert t.ex_aequo and [w.brand_key for w in t.winners] == ["b", "a"]
+    assert t.runner_up.brand_key == "c" and round(t.margin, 6) == 0.2
+    t2 = _channel(a, AwardRules(precision=2))
+    assert [w.brand_key for w in t2.winners] == ["a"] and not t2.ex_aequo
 
 
 def test_too_few_candidates_means_no_title():
     a = _analysis({"a": 80, "b": 60}, {"a": 2, "b": 2})
-    t = next(t for t in compute_trophies(a) if t.category == "channel")
-    assert not t.awarded and not t.winners and "fewer than the 3 required" in t.reason
+    t = _channel(a)
+    assert not t.awarded and not t.winners and t.reason_code == "few_candidates"
+    assert "fewer than the 3 required" in t.reason
 
 
-def test_min_index_and_min_tests_filter_nominees():
+def test_eligibility_is_answers_and_index_and_few_tests_is_a_caution():
     a = _analysis({"a": 80, "b": 60, "c": 55, "d": 20}, dict.fromkeys("abcd", 1.0))
-    a.brand_channel.loc[a.brand_channel["brand_key"] == "c", "tests"] = 2
-    rules = replace(AwardRules(), min_index=50, min_tests_per_brand=3)
-    t = next(t for t in compute_trophies(a, rules) if t.category == "channel")
+    bc = a.brand_channel
+    bc.loc[bc["brand_key"] == "c", "answered"] = 0
+    t = _channel(a, replace(AwardRules(), min_index=50))
     assert [n.brand_key for n in t.nominees] == ["a", "b"] and not t.awarded
+    bc.loc[bc["brand_key"] == "a", "tests"] = 2
+    t = _channel(a, replace(AwardRules(), min_candidates=2))
+    assert t.winners[0].brand_key == "a" and "few_tests" in t.cautions
 
 
 def test_tie_break_orders_equal_indices():
     a = _analysis({"a": 70, "b": 70, "c": 10}, dict.fromkeys("abc", 1.0), quality={"a": 40, "b": 90})
     ranked = rank_table(a.brand_channel, AwardRules(tie_break=("quality",)))
     assert list(ranked["brand_key"]) == ["b", "a", "c"]
+    assert published_ranks(ranked, AwardRules()) == [1, 1, 3]
     ranked = rank_table(a.brand_channel, AwardRules(tie_break=("median_delay", "tests")))
     assert list(ranked["brand_key"])[:2] == ["a", "b"]  # all equal: brand key decides, stable
 
@@ -77,8 +106,10 @@ def test_sector_trophy_suppressed_under_three_brands(finished):
     assert small, "the synthetic campaign has a two-brand sector"
     for t in trophies:
         if t.category == "sector" and t.scope in small:
-            assert not t.awarded and "brand(s) in the sector" in t.reason
-    assert {t.category for t in trophies} == {"channel", "cross_channel", "sector", "grand_prix"}
+            assert not t.awarded and t.reason_code == "few_brands" and "brand(s) in the sector" in t.reason
+    assert {t.category for t in trophies} == {"channel", "social", "cross_channel", "sector", "grand_prix"}
+    social = next(t for t in trophies if t.category == "social")
+    assert social.awarded and 0 <= social.p_first <= 1
     cross = next(t for t in trophies if t.category == "cross_channel")
     eligible = set(a.brands.loc[a.brands["answered_every_channel"], "brand_key"])
     assert {n.brand_key for n in cross.nominees} <= eligible

@@ -62,11 +62,35 @@ def register(app: typer.Typer) -> None:
             analysis = analyse(s, campaign_id_of(ws, s), as_of=ws.clock.now())
         require_sent_tests(analysis)
         trophies = compute_trophies(analysis)
+        figures = headline_figures(analysis)
         if as_json:
-            print_json([t.as_dict() for t in trophies])
+            print_json({"figures": figures, "trophies": [t.as_dict() for t in trophies]})
             return
-        for table in trophy_tables(trophies):
+        console.print(plain(headline_text(figures)), highlight=False)
+        for table in trophy_tables(trophies, analysis.rules):
             console.print(table)
+
+
+def headline_figures(analysis) -> dict:
+    """Return the campaign's headline figures under the names the report and exports use."""
+    o = analysis.overall
+
+    def plain(v):
+        return None if v is None or v != v else round(float(v), 4)
+    return {"tests": int(o.get("tests", 0)), "answered": int(o.get("answered", 0)),
+            "answer_rate": plain(o.get("answer_rate")), "within_24h": plain(o.get("within_24h")),
+            "median_h": plain(o.get("median_h")), "answered_median_h": plain(o.get("answered_median_h")),
+            "quality": plain(o.get("quality"))}
+
+
+def headline_text(fig: dict) -> str:
+    """Return the headline figures as one terminal line (KM median: "not reached" when undefined)."""
+    def hours(v):
+        return "not reached" if v is None else f"{v:.1f} h"
+    rate = "–" if fig["answer_rate"] is None else f"{fig['answer_rate']:.0%}"
+    return (f"{fig['tests']} tests, answer rate {rate}; median delay (Kaplan-Meier, all sent tests): "
+            f"{hours(fig['median_h'])}; median among answered tests: "
+            f"{'–' if fig['answered_median_h'] is None else hours(fig['answered_median_h'])}")
 
 
 def _interval(value: float, low: float, high: float) -> str:
@@ -77,13 +101,17 @@ def _interval(value: float, low: float, high: float) -> str:
     return f"{value:.1f}\n[{low:.1f}–{high:.1f}]"  # the interval on its own line: fits 80 columns
 
 
-def trophy_tables(trophies) -> list[Table]:  # type: ignore[no-untyped-def]
-    """Return the trophies as two tables readable at 80 columns: the awarded, the not awarded."""
-    won = Table(title="Trophies", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+def trophy_tables(trophies, rules) -> list[Table]:  # type: ignore[no-untyped-def]
+    """Return the trophies as two tables readable at 80 columns: the awarded, the not awarded.
+
+    The figures are those of the report's cards: published index, lead over the runner-up and
+    its bootstrap interval, probability of truly ranking first, cautions.
+    """
+    won = Table(title=f"Trophies (rule: {rules.rule}; index at {rules.precision} decimal)", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                 collapse_padding=True)
     won.add_column("Trophy", min_width=16)
     won.add_column("Winner(s)", overflow="fold", ratio=1)
-    for col in ("Index (CI)", "Lead (CI)", "Tests", "Nominees"):
+    for col in ("Index (CI)", "Lead (CI)", "P(first)", "Tests", "Nominees"):
         won.add_column(col, justify="right")
     missed = Table(title="Not awarded", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                    collapse_padding=True)
@@ -99,10 +127,13 @@ def trophy_tables(trophies) -> list[Table]:  # type: ignore[no-untyped-def]
         w = t.winners[0]
         winners = " = ".join(x.brand for x in t.winners) + (" (ex aequo)" if t.ex_aequo else "")
         won.add_row(plain(name), plain(winners), _interval(w.index, w.low, w.high),
-                    _interval(t.margin, t.margin_low, t.margin_high), str(w.tests),
-                    str(len(t.nominees)))
+                    _interval(t.margin, t.margin_low, t.margin_high),
+                    "" if math.isnan(t.p_first) else f"{t.p_first:.0%}", str(w.tests), str(len(t.nominees)))
         if t.reason:
             notes.append(f"{name}: {t.reason}")
+        for c in t.cautions:
+            notes.append(f"{name}: " + {"uncertain": f"caution, P(first) below {rules.caution_probability:.0%}",
+                                       "few_tests": f"caution, fewer than {rules.min_tests_per_brand} tests"}.get(c, c))
     tables = [won] if won.row_count else []
     if notes:
         won.caption = "\n".join(visible(n) for n in notes)

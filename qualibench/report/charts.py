@@ -1,88 +1,158 @@
-"""Inline SVG charts drawn from the analysis (no script, no external request)."""
+"""Charts of the report, drawn by matplotlib's SVG backend and inlined as static SVG.
+
+No script and no external request: each chart is an <svg> element inside the HTML (and so in
+the PDF). Text stays real <text> elements (svg.fonttype "none") so a browser can measure it and
+a reader can select it. Legends sit below the axes, inside the figure's tight bounding box, so
+they never cover a curve nor get clipped. Numbers on the axes come from the report's Formatter
+(babel), so a French report reads "15 min", "50 %" and "1 j".
+"""
 
 from __future__ import annotations
 
+import io
 import math
+import re
 
-from markupsafe import Markup, escape
+import matplotlib
+from markupsafe import Markup
+
+matplotlib.use("Agg")  # no GUI, whatever the environment says
+
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, MultipleLocator, NullLocator  # noqa: E402
 
 PALETTE = ("#1f4e79", "#c0504d", "#4f8a3c", "#d08c1f", "#7b4f9d", "#2e8b9a", "#8c564b")
+RC = {"svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10,
+      "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8, "legend.fontsize": 8,
+      "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#6b7785",
+      "axes.grid": True, "grid.color": "#e3e3e3", "grid.linewidth": 0.6, "axes.axisbelow": True}
+WIDTH_IN = 7.0
+_ID = re.compile(r'\bid="([^"]+)"')
 
 
-def _svg(width: int, height: int, body: list[str], title: str) -> Markup:
-    # Every text piece in `body` went through escape() in _text(); the rest is numbers.
-    return Markup(  # noqa: S704
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-        f'role="img" aria-label="{escape(title)}" class="chart"><title>{escape(title)}</title>'
-        + "".join(body) + "</svg>"
-    )
+def _svg(fig: Figure, name: str, title: str) -> Markup:
+    """Return the figure as an inline <svg> whose ids are unique to `name` (several per page)."""
+    buf = io.StringIO()
+    with matplotlib.rc_context({**RC, "svg.hashsalt": name}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.08, metadata={"Date": None})
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    ids = set(_ID.findall(text))
+    text = _ID.sub(lambda m: f'id="{name}-{m.group(1)}"', text)
+    text = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{name}-{m.group(1)})" if m.group(1) in ids else m.group(0), text)
+    text = re.sub(r'xlink:href="#([^"]+)"', lambda m: f'xlink:href="#{name}-{m.group(1)}"', text)
+    # scale with the page: keep the viewBox, let CSS give the width
+    text = re.sub(r'<svg([^>]*?) width="[^"]+" height="[^"]+"', r'<svg\1', text, count=1)
+    from markupsafe import escape
+
+    label = escape(title)
+    text = text.replace("<svg", f'<svg class="chart" role="img" aria-label="{label}" data-chart="{name}"', 1)
+    # The SVG is matplotlib's own output: labels it drew went through its XML escaping.
+    return Markup(text)  # noqa: S704
 
 
-def _text(x: float, y: float, s: str, anchor: str = "start", size: int = 11, cls: str = "") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
-            f'class="{cls}">{escape(s)}</text>')
+def _figure(height_in: float) -> Figure:
+    with matplotlib.rc_context(RC):
+        return Figure(figsize=(WIDTH_IN, height_in), layout="constrained")
 
 
-def km_chart(curves: dict[str, tuple], window_h: float, title: str, x_label: str, pct) -> Markup:
-    """Return step curves of share answered (0-100 %) against hours on a log-like axis, per series."""
-    w, h, left, right, top, bottom = 640, 300, 48, 130, 14, 36
-    pw, ph = w - left - right, h - top - bottom
-    ticks = [t for t in (0.25, 1, 4, 24, 72, 168, 336, window_h) if t <= window_h]
-
-    def x(t: float) -> float:  # log scale from 15 minutes to the window
-        t = min(max(t, 0.25), window_h)
-        return left + pw * math.log(t / 0.25) / math.log(window_h / 0.25)
-
-    def y(f: float) -> float:
-        return top + ph * (1 - f)
-
-    body = [f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#ccc"/>']
-    for f in (0, 0.25, 0.5, 0.75, 1):
-        body.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(f):.1f}" y2="{y(f):.1f}" stroke="#e3e3e3"/>')
-        body.append(_text(left - 4, y(f) + 4, pct(f), "end", 10))
-    for t in sorted(set(ticks)):
-        body.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{top + ph}" stroke="#eee"/>')
-        body.append(_text(x(t), top + ph + 14, f"{t:g} h", "middle", 10))
-    body.append(_text(left + pw / 2, h - 4, x_label, "middle", 10))
-    for i, (name, (ts, fs)) in enumerate(curves.items()):
-        color = PALETTE[i % len(PALETTE)]
-        pts = [(x(0.25), y(0))]
-        prev = 0.0
-        for t, f in zip(ts, fs, strict=True):
-            if t > window_h:
-                break
-            pts += [(x(t), y(prev)), (x(t), y(f))]
-            prev = f
-        pts.append((x(window_h), y(prev)))
-        path = " ".join(f"{a:.1f},{b:.1f}" for a, b in pts)
-        body.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{path}"/>')
-        ly = top + 14 + 16 * i
-        body.append(f'<rect x="{left + pw + 10}" y="{ly - 9}" width="12" height="4" fill="{color}"/>')
-        body.append(_text(left + pw + 26, ly - 4, f"{name} ({pct(prev)})", size=10))
-    return _svg(w, h, body, title)
+def _legend_below(fig: Figure, ax, n: int, ncol: int | None = None) -> None:
+    # "outside" with the constrained layout: the axes shrink to make room, nothing overlaps
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=ncol or min(n, 3),
+               frameon=False, handlelength=1.6, columnspacing=1.6)
 
 
-def grouped_bars(groups: list[str], series: dict[str, list[float]], title: str, fmt, vmax: float = 1.0) -> Markup:
-    """Return vertical grouped bars: one group per label, one bar per series (values 0..vmax)."""
-    w, h, left, top, bottom = 640, 260, 40, 14, 60
-    pw, ph = w - left - 10, h - top - bottom
-    n_series = max(len(series), 1)
-    gw = pw / max(len(groups), 1)
-    bw = min(28.0, gw * 0.8 / n_series)
-    body = [f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="#999"/>']
-    for gi, g in enumerate(groups):
-        gx = left + gi * gw + (gw - bw * n_series) / 2
-        for si, (_name, values) in enumerate(series.items()):
-            v = values[gi]
-            v = 0.0 if v is None or (isinstance(v, float) and math.isnan(v)) else v
-            bh = ph * min(v / vmax, 1.0)
-            bx = gx + si * bw
-            body.append(f'<rect x="{bx:.1f}" y="{top + ph - bh:.1f}" width="{bw - 2:.1f}" height="{bh:.1f}" '
-                        f'fill="{PALETTE[si % len(PALETTE)]}"/>')
-            body.append(_text(bx + bw / 2 - 1, top + ph - bh - 3, fmt(v), "middle", 8))
-        body.append(_text(left + gi * gw + gw / 2, top + ph + 14, g, "middle", 10))
-    for si, name in enumerate(series):
-        lx = left + si * 120
-        body.append(f'<rect x="{lx}" y="{h - 22}" width="10" height="10" fill="{PALETTE[si % len(PALETTE)]}"/>')
-        body.append(_text(lx + 14, h - 13, name, size=10))
-    return _svg(w, h, body, title)
+def km_chart(name: str, curves: dict[str, tuple], window_h: float, title: str, x_label: str, y_label: str,
+             f) -> Markup:
+    """Return step curves of the share answered (Kaplan-Meier) against the delay, one per series."""
+    with matplotlib.rc_context(RC):
+        fig = _figure(3.3)
+        ax = fig.add_subplot()
+        lo = 0.25
+        for i, (label, (ts, fs)) in enumerate(curves.items()):
+            xs, ys = [lo], [0.0]
+            last = 0.0
+            for t, v in zip(ts, fs, strict=True):
+                if t > window_h:
+                    break
+                xs.append(max(float(t), lo))
+                ys.append(float(v))
+                last = float(v)
+            xs.append(window_h)
+            ys.append(last)
+            ax.step(xs, ys, where="post", color=PALETTE[i % len(PALETTE)], linewidth=1.8,
+                    label=f"{label} : {f.pct(last)}" if f.lang == "fr" else f"{label}: {f.pct(last)}")
+        ax.set_xscale("log")
+        ax.set_xlim(lo, window_h)
+        ax.set_ylim(0, 1.02)
+        ticks = [t for t in (0.25, 1, 4, 24, 72, 168, 336, 720) if t <= window_h]
+        if window_h not in ticks and window_h / ticks[-1] > 1.6:
+            ticks.append(window_h)
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f.axis_hours(v)))
+        ax.yaxis.set_major_locator(MultipleLocator(0.25))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f.pct(v)))
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
+        _legend_below(fig, ax, len(curves))
+        return _svg(fig, name, title)
+
+
+def grouped_bars(name: str, groups: list[str], series: dict[str, list[float]], title: str, y_label: str, f,
+                 *, share: bool = True, vmax: float | None = None, average: float | None = None,
+                 average_label: str = "") -> Markup:
+    """Return vertical grouped bars with a y axis: one group per label, one bar per series.
+
+    `share`: values are 0..1 shares shown as percentages; else plain numbers up to `vmax`.
+    """
+    with matplotlib.rc_context(RC):
+        n_groups, n_series = max(len(groups), 1), max(len(series), 1)
+        fig = _figure(3.2)
+        ax = fig.add_subplot()
+        width = 0.8 / n_series
+        for si, (label, values) in enumerate(series.items()):
+            xs = [gi - 0.4 + width * (si + 0.5) for gi in range(len(groups))]
+            vals = [0.0 if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in values]
+            ax.bar(xs, vals, width=width * 0.92, color=PALETTE[si % len(PALETTE)], label=label)
+        if average is not None and average == average:
+            ax.axhline(average, color="#b8860b", linewidth=1.2, linestyle="--", label=average_label)
+        ax.set_xticks(range(len(groups)))
+        ax.set_xticklabels(groups)
+        ax.set_xlim(-0.6, n_groups - 0.4)
+        ax.grid(axis="x", visible=False)
+        top = 1.0 if share else (vmax or 100.0)
+        ax.set_ylim(0, top * 1.02)
+        if share:
+            ax.yaxis.set_major_locator(MultipleLocator(0.25))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f.pct(v)))
+        else:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f.num(v, 0)))
+        ax.set_ylabel(y_label)
+        handles = len(series) + (1 if average is not None else 0)
+        if handles > 1:
+            _legend_below(fig, ax, handles, ncol=min(handles, 4))
+        return _svg(fig, name, title)
+
+
+def ranked_bars(name: str, labels: list[str], values: list[float], title: str, x_label: str, f, *,
+                average: float | None = None, average_label: str = "") -> Markup:
+    """Return horizontal bars, best first (sector indices), with the overall average as a line."""
+    with matplotlib.rc_context(RC):
+        fig = _figure(0.9 + 0.32 * max(len(labels), 1))
+        ax = fig.add_subplot()
+        ys = list(range(len(labels)))[::-1]
+        ax.barh(ys, values, color=PALETTE[0], height=0.62)
+        for y, v in zip(ys, values, strict=True):
+            ax.text(v + 0.8, y, f.num(v, 1), va="center", fontsize=8)
+        ax.set_yticks(ys)
+        ax.set_yticklabels(labels)
+        ax.set_xlim(0, max([*values, 1.0]) * 1.15)
+        ax.grid(axis="y", visible=False)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f.num(v, 0)))
+        ax.set_xlabel(x_label)
+        if average is not None and average == average:
+            ax.axvline(average, color="#b8860b", linewidth=1.2, linestyle="--", label=average_label)
+            _legend_below(fig, ax, 1)
+        return _svg(fig, name, title)

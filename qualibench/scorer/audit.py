@@ -16,6 +16,7 @@ from ..errors import InvalidInput, NotFound, Problem, QualibenchError
 from ..events import log_event
 from ..models import Brand, Campaign, Event, Probe, Reply, Scenario, Score
 from ..resources import data_dir
+from ..spreadsheet import keep_text
 from ..workspace import Workspace
 from .campaign import SCORED_KINDS, resolve_rubric
 from .effective import ADJUDICATOR_PREFIX, AUDITOR_PREFIX, AUTO, current_rubric_version
@@ -182,9 +183,7 @@ def export_audit_sheet(ws: Workspace, path: Path | str, *, blind: bool,
                            _clean(_evidence_text(auto.evidence))]
         sheet.append(values + [None] * len(editable))
         for cell in sheet[sheet.max_row]:
-            # A brand's text starting with "=" must stay text, never become a live formula.
-            if cell.data_type == "f":
-                cell.data_type = "s"
+            keep_text(cell)  # a brand's text starting with "=" stays text, never a live formula
     _style(sheet, len(read_only) + len(auto_cols), len(editable))
     about = wb.create_sheet(ABOUT)
     for key, value in (("format", FORMAT), ("campaign", slug), ("rubric_name", rub.name),

@@ -1,0 +1,150 @@
+"""Brand fact sheets: a brand against its sector and all brands, its tests, best and weakest reply.
+
+Built from plain dicts grouped once: per-brand DataFrames would cost more than the rest of a
+500-brand report.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from ..awards import published_ranks, rank_table
+from ..models import Brand, Persona, Probe, Reply
+from .formatting import Formatter, missing
+from .pseudonym import pseudonymise, signature_names
+
+EXCERPT_CHARS = 320
+
+
+def excerpt_tools(session: Session, campaign_id: int, L: dict, pseudo: bool, limit: int = EXCERPT_CHARS):
+    """Return excerpt(text, reply_id, probe_id) -> one paragraph, pseudonymised when asked."""
+    personas = {p.id: p for p in session.exec(select(Persona).where(Persona.campaign_id == campaign_id))}
+    probes = ({p.id: (p.persona_id, p.fills) for p in session.exec(select(Probe).where(Probe.campaign_id == campaign_id))}
+              if pseudo else {})
+    sigs = ({r.id: r.signature for r in session.exec(select(Reply).where(Reply.campaign_id == campaign_id))}
+            if pseudo else {})
+    labels = {"email": L["pseudo_email"], "phone": L["pseudo_phone"], "order": L["pseudo_order"],
+              "agent": L["pseudo_agent"], "customer": L["pseudo_customer"]}
+
+    def excerpt(text: str, reply_id, probe_id, chars: int = limit) -> str:
+        text = (text or "").strip()
+        if pseudo:
+            persona_id, fills = probes.get(probe_id, (None, {}))
+            p = personas.get(persona_id)
+            customer = [f"{p.first_name} {p.last_name}", p.last_name, p.first_name, p.phone] if p else []
+            agents = signature_names(sigs.get(reply_id, "") or "")
+            agents += [part for n in agents for part in n.split()]
+            text = pseudonymise(text, customer=customer, agents=agents,
+                                tokens=[str(v) for v in (fills or {}).values()], labels=labels)
+        text = " ".join(text.split())  # an excerpt reads as one paragraph, blank lines cost pages
+        return text if len(text) <= chars else text[:chars].rsplit(" ", 1)[0] + " …"
+    return excerpt
+
+
+def _shares(row: dict | None, maxima: dict) -> dict[str, float]:
+    if not row:
+        return {}
+    return {c: row.get(f"share_{c}") for c in maxima}
+
+
+def _test_shares(t: dict, maxima: dict) -> dict[str, float]:
+    return {c: t.get(f"crit_{c}") / m for c, m in maxima.items() if not missing(t.get(f"crit_{c}")) and m}
+
+
+def why(shares: dict[str, float], f: Formatter, strongest: bool) -> str:
+    """Return the two criteria that made a reply strong (or weak), as shares of their maximum."""
+    items = sorted(shares.items(), key=lambda kv: kv[1], reverse=strongest)[:2]
+    label = f.L["strong_points"] if strongest else f.L["weak_points"]
+    return label + " " + ", ".join(f"{f.criterion(c)} {f.pct(v)}" for c, v in items) if items else ""
+
+
+def _comparison_rows(b: dict, sector: dict, overall: dict, sector_index: float, all_index: float,
+                     f: Formatter) -> list[dict]:
+    def row(label: str, r: dict, index: float) -> dict:
+        return {"label": label, "index": f.num(index), "answer_rate": f.pct(r.get("answer_rate")),
+                "median": f.median(r.get("median_h")), "delay_score": f.num(r.get("delay_score")),
+                "quality_all": f.num(r.get("quality_all")), "quality": f.num(r.get("quality"))}
+    return [row(b["brand"], b, b["index"]), row(f.L["sector_average"], sector, sector_index),
+            row(f.L["all_brands"], overall, all_index)]
+
+
+def brand_sheets(session: Session, analysis, f: Formatter, excerpt, *, only: str | None = None) -> list[dict]:
+    """Return the view of every brand's fact sheet (or of brand key `only`), in ranking order."""
+    rules, maxima = analysis.rules, analysis.criterion_max
+    cid = analysis.campaign["id"]
+    sent = analysis.tests[analysis.tests["sent"]]
+    by_brand: dict[str, list[dict]] = {}
+    for t in sent.to_dict("records"):
+        by_brand.setdefault(t["brand_key"], []).append(t)
+    hours = {b.key: b.opening_hours for b in session.exec(select(Brand).where(Brand.campaign_id == cid))}
+    scen_titles = dict(zip(analysis.scenarios["scenario"], analysis.scenarios["scenario_title"], strict=True))
+    bc_by_brand: dict[str, list[dict]] = {}
+    for r in analysis.brand_channel.to_dict("records"):
+        bc_by_brand.setdefault(r["brand_key"], []).append(r)
+    sectors = {r["sector"]: r for r in analysis.sectors.to_dict("records")}
+    bcrit = {r["brand_key"]: r for r in analysis.brand_criteria.to_dict("records")}
+    scrit = {r["sector"]: r for r in analysis.sector_criteria.to_dict("records")}
+    ranked = rank_table(analysis.brands, rules)
+    ranks = dict(zip(ranked["brand_key"], published_ranks(ranked, rules), strict=True))
+    sector_ranks: dict[str, int] = {}
+    for _, g in ranked.groupby("sector"):
+        sector_ranks |= dict(zip(g["brand_key"], published_ranks(g, rules), strict=True))
+    sector_sizes = ranked.groupby("sector")["brand_key"].nunique().to_dict()
+    all_index = float(analysis.brands["index"].mean())
+    out = []
+    for b in ranked.to_dict("records"):
+        if only is not None and b["brand_key"] != only:
+            continue
+        bt = by_brand.get(b["brand_key"], [])
+        sec = sectors.get(b["sector"], {})
+        scored = sorted((t for t in bt if t["answered"] and not missing(t["quality"])), key=lambda t: t["quality"])
+        best = scored[-1] if scored else None
+        worst = scored[0] if len(scored) > 1 else None
+        mine, theirs = _shares(bcrit.get(b["brand_key"]), maxima), _shares(scrit.get(b["sector"]), maxima)
+
+        def reply(t: dict | None, strongest: bool) -> dict | None:
+            if t is None:
+                return None
+            return {"quality": f.num(t["quality"]), "channel": f.channel(t["channel"]),
+                    "scenario": scen_titles.get(t["scenario"], ""), "why": why(_test_shares(t, maxima), f, strongest),
+                    "text": excerpt(t["answer_text"], t["first_answer_reply_id"], t["probe_id"])}
+        out.append({
+            "name": b["brand"], "sector": f.sector(b["sector"]), "key": b["brand_key"],
+            "rank": ranks[b["brand_key"]], "of": len(ranked),
+            "sector_rank": sector_ranks.get(b["brand_key"]), "sector_of": sector_sizes.get(b["sector"]),
+            "hours": f.opening_hours(hours.get(b["brand_key"], "")),
+            "index": f.num(b["index"], rules.precision),
+            "ci": f"{f.num(b['index_low'])} – {f.num(b['index_high'])}",
+            "compare": _comparison_rows(b, sec, analysis.overall, sec.get("index"), all_index, f),
+            "criteria": [{"name": f.criterion(c), "brand": f.pct(mine.get(c)), "sector": f.pct(theirs.get(c)),
+                          "gap": f.signed(100 * (mine[c] - theirs[c]), 0) if not (missing(mine.get(c))
+                                                                                 or missing(theirs.get(c))) else "–"}
+                         for c in maxima],
+            "channels": [{"channel": f.channel(r["channel"]), "index": f.num(r["index"]),
+                          "answer_rate": f.pct(r["answer_rate"]), "median": f.median(r["median_h"])}
+                         for r in bc_by_brand.get(b["brand_key"], [])],
+            "consistency": f.num(b.get("substance_consistency")),
+            "grid": _test_grid(bt, scen_titles, f),
+            "best": reply(best, True), "worst": reply(worst, False),
+        })
+    return out
+
+
+def _test_grid(bt: list[dict], scen_titles: dict, f: Formatter) -> dict:
+    """Return a brand's tests as a channel x scenario grid; each cell lists its tests' outcomes.
+
+    A grid has a few cells where a row per test has many, which keeps 500-brand PDFs fast.
+    """
+    L = f.L
+    cells: dict[tuple[str, str], list[dict]] = {}
+    for t in bt:
+        state = "answered" if t["answered"] else ("undeliverable" if t["undeliverable"] else "unanswered")
+        cells.setdefault((t["channel"], t["scenario"]), []).append({
+            "ok": bool(t["answered"]), "state": L.get("state_" + state, state), "sent": f.date(t["sent_at"], "short"),
+            "delay": f.hours(t["delay_h"]), "business_delay": f.hours(t["business_delay_h"]),
+            "quality": f.num(t["quality"]), "deflected": bool(t["deflected"])})
+    scenarios = sorted({k[1] for k in cells})
+    channels = sorted({k[0] for k in cells})
+    return {"scenarios": [scen_titles.get(sc, "") for sc in scenarios],
+            "rows": [{"channel": f.channel(c), "cells": [cells.get((c, sc), []) for sc in scenarios]}
+                     for c in channels]}

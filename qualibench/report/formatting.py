@@ -1,0 +1,170 @@
+"""Locale-aware text of the report: numbers, shares, delays, dates, and the names of things.
+
+Every value a reader sees goes through here, so a French report never shows "0.25 h", "bank"
+or "mon-fri": numbers and dates by babel, names from the label catalogue (reports/i18n).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from functools import lru_cache
+
+import pandas as pd
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_decimal, format_percent
+
+LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_RULE = re.compile(r"^\s*([a-z]{3}(?:\s*-\s*[a-z]{3})?(?:\s*,\s*[a-z]{3}(?:\s*-\s*[a-z]{3})?)*)\s+(.+?)\s*$", re.I)
+
+
+def missing(v) -> bool:
+    """Return True for None, NaN and pandas' missing values."""
+    if v is None:
+        return True
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+class Formatter:
+    """Formats figures and names for one report language."""
+
+    def __init__(self, lang: str, labels: dict) -> None:
+        self.lang = lang
+        self.L = labels
+        self.locale = Locale.parse(LOCALES.get(lang, lang))
+        # A report formats tens of thousands of figures drawn from few distinct values.
+        self._num = lru_cache(maxsize=65536)(self._num_uncached)
+        self._pct = lru_cache(maxsize=4096)(self._pct_uncached)
+        self._date = lru_cache(maxsize=4096)(self._date_uncached)
+
+    # numbers ---------------------------------------------------------------------------
+    def _num_uncached(self, v: float, digits: int) -> str:
+        return format_decimal(v, format="#,##0." + "0" * digits if digits else "#,##0", locale=self.locale)
+
+    def _pct_uncached(self, v: float, digits: int) -> str:
+        return format_percent(v, format="#,##0." + "0" * digits + " %" if digits else None, locale=self.locale)
+
+    def num(self, v, digits: int = 1) -> str:
+        """Return `v` with `digits` decimals in the report's locale ("–" when missing)."""
+        if missing(v):
+            return "–"
+        return self._num(round(float(v), digits), digits)
+
+    def signed(self, v, digits: int = 1) -> str:
+        """Return `v` with an explicit sign (a change or a lead)."""
+        if missing(v):
+            return "–"
+        text = self.num(abs(v), digits)
+        if round(v, digits) == 0:
+            return text
+        return ("+" if v > 0 else "−") + text
+
+    def pct(self, v, digits: int = 0) -> str:
+        """Return a share 0..1 as a percentage ("–" when missing)."""
+        if missing(v):
+            return "–"
+        return self._pct(round(float(v), 2 + digits), digits)
+
+    def hours(self, v) -> str:
+        """Return a delay in hours: minutes under an hour, hours beyond ("–" when missing)."""
+        if missing(v):
+            return "–"
+        v = float(v)
+        if v < 1:
+            return f"{self.num(v * 60, 0)}\u00a0min"
+        return f"{self.num(v, 1)}\u00a0h"
+
+    def median(self, v) -> str:
+        """Return a Kaplan-Meier median: "not reached" when fewer than half were ever answered."""
+        return self.L["not_reached"] if missing(v) else self.hours(v)
+
+    def axis_hours(self, v: float) -> str:
+        """Return a tick label of a delay axis (15 min, 1 h, 1 d...)."""
+        if v < 1:
+            return f"{self.num(v * 60, 0)}\u00a0min"
+        if v < 48:
+            return f"{self.num(v, 0)}\u00a0h"
+        return f"{self.num(v / 24, 0)}\u00a0{self.L['day_short']}"
+
+    # dates -----------------------------------------------------------------------------
+    def _date_uncached(self, d: date, fmt: str) -> str:
+        return format_date(d, format=fmt, locale=self.locale)
+
+    def date(self, d, fmt: str = "long") -> str:
+        """Return a date (or the date of a datetime) in the report's locale."""
+        if missing(d):
+            return "–"
+        if isinstance(d, pd.Timestamp):
+            d = d.to_pydatetime()
+        return self._date(d.date() if isinstance(d, datetime) else d, fmt)
+
+    def period(self, start, end) -> str:
+        """Return "from 2 March to 20 March 2026"-style text."""
+        if missing(start) or missing(end):
+            return "–"
+        return self.L["period"].format(start=self.date(start), end=self.date(end))
+
+    # names -----------------------------------------------------------------------------
+    def channel(self, c: str) -> str:
+        return self.L.get("ch_" + str(c), str(c))
+
+    def sector(self, s: str) -> str:
+        return self.L.get("sector_" + str(s), str(s))
+
+    def kind(self, k: str) -> str:
+        return self.L.get("kind_" + str(k), str(k).replace("_", " "))
+
+    def criterion(self, c: str) -> str:
+        return self.L.get("crit_" + str(c), str(c))
+
+    def language(self, code: str) -> str:
+        return Locale.parse(str(code)).get_display_name(self.locale) if code else "–"
+
+    def weekday(self, i: int) -> str:
+        return self.locale.days["format"]["wide"][i]
+
+    def days(self, spec: str) -> str | None:
+        """Return "mon-fri,sat" as "du lundi au vendredi, samedi" (None when not understood)."""
+        out = []
+        for chunk in spec.lower().split(","):
+            a, _, b = (x.strip() for x in chunk.partition("-"))
+            if a not in _DAYS or (b and b not in _DAYS):
+                return None
+            out.append(self.L["day_range"].format(start=self.weekday(_DAYS.index(a)), end=self.weekday(_DAYS.index(b)))
+                       if b else self.weekday(_DAYS.index(a)))
+        return ", ".join(out)
+
+    def time_span(self, span: str) -> str:
+        """Return "09:00-12:00" as "9 h – 12 h" (fr) or "9:00–12:00" (en)."""
+        a, _, b = span.strip().partition("-")
+        try:
+            return self.L["time_range"].format(start=self._clock(a), end=self._clock(b))
+        except ValueError:
+            return span
+
+    def opening_hours(self, text: str) -> str:
+        """Return "mon-fri 09:00-18:00; sat 10:00-12:00" as words of the report's language."""
+        text = (text or "").strip()
+        if text.lower() in ("24/7", "always"):
+            return self.L["open_always"]
+        parts = []
+        for rule in text.split(";"):
+            m = _RULE.match(rule)
+            days = self.days(m.group(1)) if m else None
+            if days is None:
+                return text
+            spans = [self.time_span(s) for s in m.group(2).split(",")]
+            parts.append(f"{days} {self.L['and'].join(spans)}")
+        return " ; ".join(parts) if self.lang == "fr" else "; ".join(parts)
+
+    def _clock(self, hhmm: str) -> str:
+        h, _, m = hhmm.strip().partition(":")
+        if self.lang == "fr":
+            return f"{int(h)}\u00a0h" + (f"{m}" if m and m != "00" else "")
+        return f"{int(h)}:{m or '00'}"
+

@@ -1,0 +1,56 @@
+"""Text written where a spreadsheet can open it never becomes a live formula.
+
+Brands write reply bodies, names and subjects; a cell starting with = + - @, a tab or a carriage
+return is run as a formula by Excel and LibreOffice (=HYPERLINK, =WEBSERVICE, DDE). Two writers,
+one rule:
+- XLSX cells holding such text are typed as strings (data type "s"): the exact text is kept and
+  shown, never evaluated.
+- CSV has no types, so such text gets a leading apostrophe (the convention spreadsheets honour);
+  `restore` gives the original back exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def looks_like_formula(text: str) -> bool:
+    """Return True when a spreadsheet would evaluate `text` typed into a cell."""
+    return text.startswith(FORMULA_STARTS)
+
+
+def neutralise(value: Any) -> Any:
+    """Return `value` safe for a CSV cell: formula-like text (and text that would read back as such)
+    gets one leading apostrophe; anything else, numbers included, is returned unchanged."""
+    if not isinstance(value, str):
+        return value
+    if looks_like_formula(value.lstrip("'")):
+        return "'" + value
+    return value
+
+
+def restore(value: Any) -> Any:
+    """Return the original text of a cell written by `neutralise` (the inverse)."""
+    if isinstance(value, str) and value.startswith("'") and looks_like_formula(value.lstrip("'")):
+        return value[1:]
+    return value
+
+
+def keep_text(cell) -> None:  # type: ignore[no-untyped-def]
+    """Make an openpyxl cell that openpyxl took for a formula a plain string cell (exact text)."""
+    if cell.data_type == "f":
+        cell.data_type = "s"
+
+
+def keep_sheet_text(sheet) -> int:  # type: ignore[no-untyped-def]
+    """Apply keep_text to every cell of an openpyxl sheet; return how many were formula-like."""
+    n = 0
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                keep_text(cell)
+                n += 1
+    return n
+
