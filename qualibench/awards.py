@@ -191,8 +191,12 @@ def scope_table(analysis, channels: list[str]) -> tuple[pd.DataFrame, dict]:
                      "channels": ", ".join(g["channel"])})
         if all((bk, c) in analysis.samples for c in g["channel"]):
             samples[bk] = sum(wts[c] * analysis.samples[(bk, c)] for c in g["channel"]) / tot
+            alpha = (1 - analysis.rules.confidence) / 2
+            rows[-1]["index_low"], rows[-1]["index_high"] = (float(q) for q in np.quantile(
+                samples[bk], [alpha, 1 - alpha]))
     return pd.DataFrame(rows, columns=["brand_key", "brand", "sector", "index", "tests", "answered",
-                                       "quality", "answer_rate", "median_h", "delay_score", "channels"]), samples
+                                       "quality", "answer_rate", "median_h", "delay_score", "channels",
+                                       "index_low", "index_high"]), samples
 
 
 def compute_trophies(analysis, rules: AwardRules | None = None) -> list[Trophy]:

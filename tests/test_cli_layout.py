@@ -42,7 +42,7 @@ def test_awards_fit_80_columns(finished, db_url):
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert max(map(len, lines)) <= 80
-    trophies = json.loads(run_qb("--db", db_url, "awards", "--json", cwd=ws.root).stdout)
+    trophies = json.loads(run_qb("--db", db_url, "awards", "--json", cwd=ws.root).stdout)["trophies"]
     awarded = [t for t in trophies if t["awarded"]]
     missed = [t for t in trophies if not t["awarded"]]
     assert awarded and "Trophies" in lines[0]

@@ -66,9 +66,9 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"figures": figures, "trophies": [t.as_dict() for t in trophies]})
             return
-        console.print(plain(headline_text(figures)), highlight=False)
         for table in trophy_tables(trophies, analysis.rules):
             console.print(table)
+        console.print(plain(headline_text(figures)), highlight=False)
 
 
 def headline_figures(analysis) -> dict:
