@@ -132,3 +132,18 @@ def test_agreement_rubric_option_shows_the_auditors_after_a_rescore(review_world
     assert pair["replies"] == 6
     bad = qb(world, "audit", "agreement", "--rubric", "nonexistent", check=False)
     assert bad.returncode == 4 and "Hint:" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_review_cli_errors_are_one_line_with_a_fix(review_world):
+    import socket
+
+    bad = qb(review_world, "review", "add-user", "zoe", "--role", "boss", check=False)
+    assert bad.returncode == 1 and "role 'boss' is not known" in bad.stderr and "Hint:" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    missing = qb(review_world, "review", "link", "nobody", check=False)
+    assert missing.returncode == 4 and "add-user nobody" in missing.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        busy = qb(review_world, "review", "--port", str(taken.getsockname()[1]), check=False)
+    assert busy.returncode == 1 and "cannot listen" in busy.stderr and "--port" in busy.stderr
