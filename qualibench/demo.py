@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -24,6 +23,8 @@ from typing import Any
 
 from sqlmodel import select
 
+from .demo_folder import MARKER as MARKER  # re-exported: tests and callers use demo.MARKER
+from .demo_folder import prepare_demo_folder, record_demo_files
 from .errors import QualibenchError
 from .models import Probe, ProbeState, Reply, ReplyKind
 from .workspace import Workspace
@@ -34,7 +35,6 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 PASSWORD_ENV = "QB_DEMO_SHOPPER_PASSWORD"  # noqa: S105 -- a variable name, not a secret
 TOKEN_ENV = "QB_DEMO_X_TOKEN"  # noqa: S105 -- a variable name, not a secret
-MARKER = ".qualibench-demo"
 WAVE_START = date(2026, 3, 2)  # a Monday, so the first send slots open at once
 
 
@@ -91,18 +91,6 @@ def _env(values: dict[str, str]):  # type: ignore[no-untyped-def]
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-
-def _prepare_folder(out: Path) -> None:
-    if out.exists() and any(out.iterdir()):
-        if not (out / MARKER).exists():
-            raise QualibenchError(
-                f"{out} is not empty and was not written by `qualibench demo`",
-                "choose another folder with --out, or empty this one",
-            )
-        shutil.rmtree(out)  # a previous demo: start afresh so figures are reproducible
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("written by `qualibench demo`; safe to delete\n", encoding="utf-8")
 
 
 def brands_csv(brands: list[SimBrand], site_url: str = "") -> str:
@@ -189,7 +177,7 @@ def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
     out = Path(out).resolve()
     result = DemoResult(folder=out, brands=brands)
     timer = StageTimer()
-    _prepare_folder(out)
+    prepare_demo_folder(out)
     start = datetime.combine(WAVE_START, datetime.min.time(), tzinfo=UTC) + timedelta(hours=6)
     with timer.stage("world"):
         world = DemoWorld(brands=brands, seed=seed, start=start,
@@ -210,6 +198,7 @@ def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
             world.stop()
     result.stages = timer.stages
     _figures(ws, result)
+    record_demo_files(out)
     result.seconds = time.perf_counter() - started
     return result
 
