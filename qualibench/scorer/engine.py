@@ -9,6 +9,7 @@ customer's situation, and courtesy is judged per channel (signals.py).
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -174,12 +175,12 @@ def score_reply(
 
     def echo(a: int, b: int) -> bool:
         # A sentence mostly made of the request's words, with no word of the brand's own doing.
-        if not _FIRST_PERSON.isdisjoint(view.words[a:b]):
+        if b - a < 6 or not _FIRST_PERSON.isdisjoint(view.words[a:b]):
             return False  # "J'ai remplacé l'adresse..." is the brand acting, not an echo
         content = [k for k in keys[a:b] if len(k) >= 4 and not is_stopword(k)]
         if len(content) < 6:
             return False
-        shared = sum(1 for k in content if k in req.keys)
+        shared = sum(map(req.keys.__contains__, content))
         return shared >= 0.8 * len(content)
 
     reading = read(part, folded, view, lex.sets["reformulation"], lex.sets["topic_markers"], echo)
@@ -242,17 +243,25 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     best: dict[str, tuple[float, int, int, str]] = {}
     spans = reading.view.spans
     promised = {_sentence_at(reading, m.start()) for m in promises}
-    for si, (a, b) in enumerate(reading.sentence_tokens):
+    # One pass finds the tokens that belong to some signature; sentences only look at those.
+    at = [(t, k) for t, k in enumerate(keys) if k in index]
+    at += [(t, c) for t, c in extra.items() if c in index]
+    if not at:
+        at_by_sentence: dict[int, list[tuple[int, str]]] = {}
+    else:
+        at.sort()
+        at_by_sentence = {}
+        cuts = [a for a, _b in reading.sentence_tokens]
+        for t, k in at:
+            at_by_sentence.setdefault(bisect_right(cuts, t) - 1, []).append((t, k))
+    for si, found in at_by_sentence.items():
+        a, b = reading.sentence_tokens[si]
         if a >= b or spans[a][0] >= lay.body_end:
             continue
-        found = index.keys() & keys[a:b]
-        first: dict[str, int] = {k: keys.index(k, a, b) for k in found}
-        if extra:
-            for t, c in extra.items():
-                if a <= t < b and c in index and c not in first:
-                    first[c] = t
-        if not first:
-            continue
+        first: dict[str, int] = {}
+        for t, k in found:
+            if k not in first:
+                first[k] = t
         hits: dict[int, int] = {}
         for k in first:
             for sig in index[k]:

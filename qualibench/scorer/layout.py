@@ -56,19 +56,20 @@ def layout_of(part: str, folded: str, lex: Lexicon, channel: str, signature: str
     sig: tuple[int, int] | None = None
     signer: tuple[int, int] | None = None
     lines = _tail_lines(part, 5)
-    block: list[tuple[int, str]] = []
+    block: list[tuple[int, str, re.Match[str] | None]] = []
+    closing_set = lex.sets["closing"]
     for offset, line in reversed(lines):
         if offset <= body_start:
             break
         stripped = line.strip()
-        c = lex.sets["closing"].search(folded[offset:offset + len(line)])
+        c = closing_set.regex.search(folded, offset, offset + len(line)) if closing_set.regex else None
         if _is_signature_line(stripped) or (c is not None and len(stripped.split()) <= 8):
-            block.append((offset, line))
+            block.append((offset, line, c))
             continue
         break
     block.reverse()
-    for offset, line in block:
-        c = lex.sets["closing"].search(folded[offset:offset + len(line)])
+    for offset, line, cm in block:
+        c = None if cm is None else _Shifted(cm, offset)
         if c and closing is None:
             closing = (offset + c.start(), offset + c.end())
             rest = line[c.end():].strip(" ,.!")
@@ -91,6 +92,19 @@ def layout_of(part: str, folded: str, lex: Lexicon, channel: str, signature: str
                     signer = (-1, -1)
                 break
     return Layout(greeting, body_start, body_end, closing, sig, signer, sig_text)
+
+
+class _Shifted:
+    """A match found on the whole folded text, seen with offsets relative to its line."""
+
+    def __init__(self, m: re.Match[str], offset: int) -> None:
+        self._s, self._e = m.start() - offset, m.end() - offset
+
+    def start(self) -> int:
+        return self._s
+
+    def end(self) -> int:
+        return self._e
 
 
 def _tweet(part: str, folded: str, lex: Lexicon, body_start: int, greeting: tuple[int, int] | None,

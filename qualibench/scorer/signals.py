@@ -43,13 +43,12 @@ def personalisation(part: str, folded: str, lay: Layout, names: tuple[str, ...],
     weight = float(rule["weight"])
     got = 0.0
     body = folded[:lay.body_end]
-    for name in names:
-        m = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", body)
+    if names:
+        m = _name_regex(names).search(body)
         if m:
             pts = weight * float(rule.get("name", 0.4))
             got += pts
             out.append(make_span(part, m.start(), m.end(), pts, "the customer's name"))
-            break
     for key, value in sorted(fills.items()):
         v = _folded(value)
         if len(v) < 3 or key in ("x_handle", "brand") or v in names:
@@ -68,6 +67,11 @@ def personalisation(part: str, folded: str, lay: Layout, names: tuple[str, ...],
         else:
             out.append(Span(-1, -1, lay.signature_text[:60], round(pts, 2), "signed by a named person"))
     return got
+
+
+@lru_cache(maxsize=4096)
+def _name_regex(names: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)")
 
 
 @lru_cache(maxsize=65536)
