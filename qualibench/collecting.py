@@ -10,7 +10,6 @@ simply finishes the second pass; killed inside the first, it re-fetches one batc
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
 import tempfile
 import time
@@ -20,14 +19,13 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, insert
-from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from .channels.base import load_channels
 from .errors import QualibenchError, RemoteFailure
 from .events import log_event
 from .evidence import record_evidence, sha256_hex
-from .mail.bounds import MAX_PARSE_BYTES, storable
 from .mail.imap import (
     DATE_DISAGREEMENT,
     FolderReport,
@@ -36,10 +34,13 @@ from .mail.imap import (
     sync_account,
     wait_for_mail,
 )
-from .matching import match_message
-from .models import Evidence, InboundMessage, InboundStatus, Reply, SyncState
+from .models import Evidence, InboundMessage, InboundStatus, SyncState
+from .processing import process_inbound, process_pending
 from .timing import close_windows
 from .workspace import Workspace
+
+__all__ = ["CollectReport", "collect", "ingest_raw", "process_inbound", "process_pending",
+           "store_mail_batch", "watch"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -178,148 +179,6 @@ def store_mail_batch(ws: Workspace, session: Session, campaign_id: int,
     if inbound_rows:
         session.execute(insert(InboundMessage), list(inbound_rows.values()))
     return len(inbound_rows), len(batch) - len(inbound_rows)
-
-
-def process_inbound(ws: Workspace, session: Session, inbound: InboundMessage) -> Reply | None:
-    """Parse, match and classify one stored message; return its Reply, or None if left aside.
-
-    Unreadable bytes give status unparseable (raw kept); no key found gives unmatched.
-    """
-    from .mail.classify import classify
-    from .mail.language import detect_language
-    from .mail.parse import UnparseableMessage, parse_message
-    from .probes import record_reply
-
-    if inbound.channel == "x":  # API JSON, not e-mail: matched by conversation / DM thread
-        from .social import process_api_inbound
-
-        return process_api_inbound(ws, session, inbound)
-    try:
-        with _raw_for_parsing(ws, inbound) as raw:
-            msg = parse_message(raw)
-    except UnparseableMessage as exc:
-        inbound.status = InboundStatus.UNPARSEABLE.value
-        inbound.parse_error = storable(exc.message)
-        session.add(inbound)
-        return None
-    if msg.notes:  # what the size bounds cut: the analyst sees it beside the message
-        inbound.parse_error = "; ".join(msg.notes)
-    inbound.from_address = msg.from_address[:500]
-    inbound.to_addresses = ", ".join([*msg.to, *msg.cc])[:2000]
-    inbound.subject = msg.subject[:1000]
-    inbound.message_id = msg.message_id[:500]
-    if inbound.date_header is None and msg.date is not None:
-        inbound.date_header = msg.date
-        inbound.date_disagreement = _disagrees(inbound.received_at, msg.date)
-    received_at = inbound.received_at or msg.date or inbound.collected_at or ws.clock.now()
-
-    first = classify(msg, received_at=received_at)
-    match = match_message(session, inbound.campaign_id, msg, received_at,
-                          ticket_ref=first.ticket_ref,
-                          returned_message_id=getattr(msg, "returned_message_id", ""))
-    if match is None:
-        inbound.status = InboundStatus.UNMATCHED.value
-        session.add(inbound)
-        return None
-    probe = match.probe
-    # Knowing the probe, its send time lets "arrived within seconds" mark an auto-reply.
-    # (A message older than the send -- clock skew, a stray -- gives no such hint.)
-    in_order = probe.sent_at is not None and probe.sent_at <= received_at
-    cls = classify(msg, sent_at=probe.sent_at, received_at=received_at) if in_order else first
-    text = msg.reply_text or msg.text
-    return record_reply(
-        session, probe, inbound, kind=cls.kind, text=text, received_at=received_at,
-        method=match.method, confidence=match.confidence, clock=ws.clock,
-        language=detect_language(text) if text.strip() else "", signature=msg.signature,
-        redirect_to=cls.redirect_to or "", ticket_ref=cls.ticket_ref or "",
-        needs_review=match.needs_review,
-    )
-
-
-@contextlib.contextmanager
-def _raw_for_parsing(ws: Workspace, inbound: InboundMessage) -> Iterator[bytes | mmap.mmap]:
-    """Give the raw bytes of `inbound`, mapped rather than read when large (the parser reads
-    only a bounded part of them, bounds.MAX_PARSE_BYTES)."""
-    if inbound.size <= MAX_PARSE_BYTES:
-        yield ws.evidence.get(inbound.sha256)
-        return
-    path = ws.evidence.path_for(inbound.sha256)
-    try:
-        fh = path.open("rb")
-    except FileNotFoundError:
-        ws.evidence.get(inbound.sha256)  # raises the one-line "missing evidence" error
-        raise
-    with fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        yield mapped
-
-
-def process_pending(ws: Workspace, campaign_id: int, report: CollectReport | None = None, *,
-                    retry_unmatched: bool = True, progress: Progress | None = None) -> CollectReport:
-    """Turn every pending message into a reply (oldest first, so an ack teaches its ticket first).
-
-    Unmatched messages are tried again too: a ticket reference learnt since may now place them.
-    """
-    report = report or CollectReport()
-    matched_before = report.matched
-    _process(ws, campaign_id, InboundStatus.PENDING, report, progress)
-    # Only a newly recorded reply (an ack carrying a ticket...) can place an old stray.
-    if retry_unmatched and report.matched > matched_before:
-        _process(ws, campaign_id, InboundStatus.UNMATCHED, report, progress)
-    return report
-
-
-def _process(ws: Workspace, campaign_id: int, status: InboundStatus, report: CollectReport,
-             progress: Progress | None) -> None:
-    with ws.session() as session:
-        ids = list(session.exec(
-            select(InboundMessage.id).where(
-                InboundMessage.campaign_id == campaign_id, InboundMessage.status == status.value
-            ).order_by(col(InboundMessage.received_at), col(InboundMessage.id))
-        ))
-    for done, inbound_id in enumerate(ids, 1):
-        was = status = ""
-        try:
-            with ws.session() as session:
-                inbound = session.get(InboundMessage, inbound_id)
-                assert inbound is not None
-                was = inbound.status
-                reply = process_inbound(ws, session, inbound)
-                status = inbound.status
-        except DataError as exc:
-            # The database refused a value taken from the message (text PostgreSQL cannot
-            # store...): the message's fault, so it alone is set aside and the queue goes on.
-            cause = str(exc.orig or exc).strip().splitlines()[0]
-            status = _set_aside(ws, inbound_id, f"the database refused its content: {cause}", report)
-            reply = None
-        except (QualibenchError, SQLAlchemyError):
-            raise  # the database's own failures are not the message's fault
-        except Exception as exc:  # a parser bug on one odd message must not block the others
-            status = _set_aside(ws, inbound_id, f"{type(exc).__name__}: {exc}", report)
-            reply = None
-        if reply is not None:
-            report.matched += 1
-            report.by_kind[reply.kind] = report.by_kind.get(reply.kind, 0) + 1
-            report.needs_review += int(reply.needs_review)
-        elif status == InboundStatus.UNPARSEABLE.value:
-            report.unparseable += 1
-        elif was == InboundStatus.PENDING.value:
-            report.unmatched += 1
-        report.processed += 1
-        if progress:
-            progress("processing", done, len(ids))
-
-
-def _set_aside(ws: Workspace, inbound_id: int, reason: str, report: CollectReport) -> str:
-    """Mark one message unparseable with `reason` (its raw bytes stay); return the new status."""
-    reason = storable(reason)[:2000]
-    with ws.session() as session:
-        inbound = session.get(InboundMessage, inbound_id)
-        assert inbound is not None
-        inbound.status = InboundStatus.UNPARSEABLE.value
-        inbound.parse_error = reason
-        session.add(inbound)
-    report.warnings.append(f"message #{inbound_id} could not be processed: {reason}")
-    return InboundStatus.UNPARSEABLE.value
 
 
 def _api_collect(ws: Workspace, campaign_id: int, report: CollectReport) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,11 +45,16 @@ def log_event(
     forking the chain; the loser's transaction fails and is retried by its caller.
     """
     payload = json.loads(json.dumps(payload or {}, default=str))
-    last = session.exec(
-        select(Event).where(Event.campaign_id == campaign_id).order_by(Event.seq.desc()).limit(1)  # type: ignore[attr-defined]
-    ).first()
-    seq = (last.seq + 1) if last else 1
-    prev = last.hash if last else GENESIS
+    tails = session.info.get(_TAILS)
+    if tails is not None and campaign_id in tails:
+        seq, prev = tails[campaign_id]
+        seq += 1
+    else:
+        last = session.exec(
+            select(Event).where(Event.campaign_id == campaign_id).order_by(Event.seq.desc()).limit(1)  # type: ignore[attr-defined]
+        ).first()
+        seq = (last.seq + 1) if last else 1
+        prev = last.hash if last else GENESIS
     at = (clock or SystemClock()).now().replace(microsecond=0)
     ev = Event(
         campaign_id=campaign_id,
@@ -60,8 +67,31 @@ def log_event(
         hash=_digest(prev, seq, at, kind, subject, payload),
     )
     session.add(ev)
-    session.flush()
+    if tails is None:
+        session.flush()
+    else:
+        tails[campaign_id] = (seq, ev.hash)
     return ev
+
+
+_TAILS = "qualibench.events.tails"
+
+
+@contextlib.contextmanager
+def chain_in_memory(session: Session) -> Iterator[None]:
+    """Within the block, log_event chains from the last event it wrote instead of querying it.
+
+    For a batch written in one transaction (collect records hundreds of replies per
+    commit): one SELECT of the chain's end per campaign, and the events inserted together at
+    the next flush instead of one flush each. The block must own its transaction: an event
+    written meanwhile by another process makes the commit fail on (campaign_id, seq), and the
+    caller retries the batch.
+    """
+    session.info[_TAILS] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_TAILS, None)
 
 
 @dataclass

@@ -10,6 +10,7 @@ Nothing is dropped: a message no key finds is left UNMATCHED for `qualibench inb
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,10 +85,132 @@ def brand_domains(brand: Brand) -> set[str]:
     return found
 
 
-def _one(session: Session, campaign_id: int, clause: Any) -> Probe | None:
-    return session.exec(
-        select(Probe).where(Probe.campaign_id == campaign_id, clause).order_by(col(Probe.id)).limit(1)
-    ).first()
+@dataclass
+class _ProbeKeys:
+    """What matching needs of one probe, as plain data (no ORM object per lookup)."""
+
+    id: int
+    brand_id: int
+    state: str
+    sent_at: datetime | None
+    window_ends_at: datetime | None
+    subject: str  # normalised
+
+
+class ProbeIndex:
+    """A campaign's correlation keys in memory: one load, then dictionary lookups per message.
+
+    Tickets learnt while a batch is recorded (an acknowledgement carrying "#48213") are added
+    with `learn_ticket`, so the answer that follows in the same batch finds its probe.
+    """
+
+    def __init__(self, probes: list[_ProbeKeys], reply_addresses: dict[str, int],
+                 message_ids: dict[str, int], tickets: dict[str, list[int]],
+                 brand_domains_by_id: dict[int, set[str]]) -> None:
+        self.probes = {p.id: p for p in probes}
+        self.reply_addresses = reply_addresses
+        self.message_ids = message_ids
+        self.tickets = tickets
+        self.brand_domains = brand_domains_by_id
+        self.brands_by_domain: dict[str, set[int]] = {}
+        for brand_id, domains in brand_domains_by_id.items():
+            for d in domains:
+                self.brands_by_domain.setdefault(d, set()).add(brand_id)
+        self.by_subject: dict[tuple[int, str], list[_ProbeKeys]] = {}
+        for p in probes:
+            if p.subject:
+                self.by_subject.setdefault((p.brand_id, p.subject), []).append(p)
+
+    @classmethod
+    def load(cls, session: Session, campaign_id: int) -> ProbeIndex:
+        """Return the index of every probe and brand of the campaign (two queries)."""
+        from .mail.classify import normalise_subject
+
+        rows = session.exec(select(
+            Probe.id, Probe.brand_id, Probe.state, Probe.sent_at, Probe.window_ends_at,
+            Probe.subject, Probe.reply_address, Probe.message_id, Probe.ticket_ref,
+        ).where(Probe.campaign_id == campaign_id).order_by(col(Probe.id))).all()
+        probes, addresses, message_ids, tickets = [], {}, {}, {}
+        for pid, brand_id, state, sent_at, window_ends_at, subject, address, mid, ticket in rows:
+            probes.append(_ProbeKeys(pid, brand_id, state, sent_at, window_ends_at,
+                                     normalise_subject(subject or "")))
+            if address:
+                addresses.setdefault(address, pid)
+            if mid:
+                message_ids.setdefault(mid, pid)
+            if ticket:
+                tickets.setdefault(ticket, []).append(pid)
+        brands = session.exec(select(Brand).where(Brand.campaign_id == campaign_id)).all()
+        return cls(probes, addresses, message_ids, tickets,
+                   {b.id: brand_domains(b) for b in brands if b.id is not None})
+
+    def learn_ticket(self, probe_id: int, ticket_ref: str) -> None:
+        """Record that `probe_id` now carries `ticket_ref` (learnt from a reply)."""
+        holders = self.tickets.setdefault(ticket_ref, [])
+        if probe_id not in holders:
+            holders.append(probe_id)
+            holders.sort()
+
+    def match(self, msg: Any, received_at: datetime | None, *,
+              ticket_ref: str | Callable[[], str] = "",
+              returned_message_id: str = "") -> tuple[int, MatchMethod, float, bool] | None:
+        """Return (probe id, method, confidence, needs review) for a parsed message, or None.
+
+        `ticket_ref` may be a function, called only when the first two keys found nothing.
+        """
+        addresses = [a.lower() for a in
+                     [*msg.to, *msg.cc, *msg.delivered_to, *msg.x_original_to] if a]
+        found = [self.reply_addresses[a] for a in addresses if a in self.reply_addresses]
+        if found:
+            return self._result(min(found), MatchMethod.REPLY_ADDRESS)
+        ids = _ids([*msg.in_reply_to, *msg.references, returned_message_id])
+        found = [self.message_ids[i] for i in ids if i in self.message_ids]
+        if found:
+            return self._result(min(found), MatchMethod.MESSAGE_ID)
+        sender_domain = registrable_domain(msg.from_address.rsplit("@", 1)[1]) \
+            if "@" in (msg.from_address or "") else ""
+        if callable(ticket_ref):
+            ticket_ref = ticket_ref()
+        if ticket_ref:
+            probe_id = self._by_ticket(ticket_ref, sender_domain)
+            if probe_id is not None:
+                return self._result(probe_id, MatchMethod.TICKET_REF)
+        if sender_domain and received_at is not None:
+            probe_id = self._by_subject_window(msg.subject, sender_domain, received_at)
+            if probe_id is not None:
+                return self._result(probe_id, MatchMethod.SUBJECT_WINDOW, needs_review=True)
+        return None
+
+    @staticmethod
+    def _result(probe_id: int, method: MatchMethod,
+                needs_review: bool = False) -> tuple[int, MatchMethod, float, bool]:
+        return probe_id, method, CONFIDENCE[method], needs_review
+
+    def _by_ticket(self, ticket_ref: str, sender_domain: str) -> int | None:
+        candidates = self.tickets.get(ticket_ref, [])
+        if len(candidates) <= 1:
+            return candidates[0] if candidates else None
+        # Two brands may both use "#4821": keep the one whose domain wrote this message.
+        same = [pid for pid in candidates
+                if sender_domain in self.brand_domains.get(self.probes[pid].brand_id, set())]
+        return same[0] if len(same) == 1 else None
+
+    def _by_subject_window(self, subject: str, sender_domain: str,
+                           received_at: datetime) -> int | None:
+        from .mail.classify import normalise_subject
+
+        wanted = normalise_subject(subject or "")
+        if not wanted:
+            return None
+        fits = [
+            p for brand_id in self.brands_by_domain.get(sender_domain, ())
+            for p in self.by_subject.get((brand_id, wanted), [])
+            if p.state in _REPLYABLE and p.sent_at is not None and p.sent_at <= received_at
+            and (p.window_ends_at is None or received_at <= p.window_ends_at + _WINDOW_GRACE)
+        ]
+        # Several probes of one brand with the same subject: the latest sent before the reply.
+        fits.sort(key=lambda p: (p.sent_at, p.id))  # type: ignore[arg-type,return-value]
+        return fits[-1].id if fits else None
 
 
 def match_message(
@@ -98,78 +221,19 @@ def match_message(
     *,
     ticket_ref: str = "",
     returned_message_id: str = "",
+    index: ProbeIndex | None = None,
 ) -> Match | None:
     """Return the Match of a parsed message (a ParsedMessage) to a probe, or None.
 
     `ticket_ref` is the reference the classifier read in the message; `returned_message_id`
-    is our Message-ID found inside a bounce.
+    is our Message-ID found inside a bounce. Pass the campaign's `index` when matching many.
     """
-    addresses = [a.lower() for a in
-                 [*msg.to, *msg.cc, *msg.delivered_to, *msg.x_original_to] if a]
-    if addresses:
-        probe = _one(session, campaign_id, col(Probe.reply_address).in_(list(dict.fromkeys(addresses))))
-        if probe is not None:
-            return Match(probe, MatchMethod.REPLY_ADDRESS, CONFIDENCE[MatchMethod.REPLY_ADDRESS])
-
-    ids = _ids([*msg.in_reply_to, *msg.references, returned_message_id])
-    if ids:
-        probe = _one(session, campaign_id, col(Probe.message_id).in_(ids))
-        if probe is not None:
-            return Match(probe, MatchMethod.MESSAGE_ID, CONFIDENCE[MatchMethod.MESSAGE_ID])
-
-    sender_domain = registrable_domain(msg.from_address.rsplit("@", 1)[1]) \
-        if "@" in (msg.from_address or "") else ""
-    if ticket_ref:
-        probe = _by_ticket(session, campaign_id, ticket_ref, sender_domain)
-        if probe is not None:
-            return Match(probe, MatchMethod.TICKET_REF, CONFIDENCE[MatchMethod.TICKET_REF])
-
-    if sender_domain and received_at is not None:
-        probe = _by_subject_window(session, campaign_id, msg.subject, sender_domain, received_at)
-        if probe is not None:
-            return Match(probe, MatchMethod.SUBJECT_WINDOW, CONFIDENCE[MatchMethod.SUBJECT_WINDOW],
-                         needs_review=True)
-    return None
-
-
-def _by_ticket(session: Session, campaign_id: int, ticket_ref: str, sender_domain: str) -> Probe | None:
-    candidates = session.exec(
-        select(Probe).where(Probe.campaign_id == campaign_id, Probe.ticket_ref == ticket_ref)
-    ).all()
-    if len(candidates) <= 1:
-        return candidates[0] if candidates else None
-    # Two brands may both use "#4821": keep the one whose domain wrote this message.
-    brands = {b.id: b for b in session.exec(
-        select(Brand).where(col(Brand.id).in_({p.brand_id for p in candidates})))}
-    same = [p for p in candidates if sender_domain in brand_domains(brands[p.brand_id])]
-    return same[0] if len(same) == 1 else None
-
-
-def _by_subject_window(
-    session: Session, campaign_id: int, subject: str, sender_domain: str, received_at: datetime
-) -> Probe | None:
-    from .mail.classify import normalise_subject
-
-    wanted = normalise_subject(subject or "")
-    if not wanted:
+    index = index or ProbeIndex.load(session, campaign_id)
+    found = index.match(msg, received_at, ticket_ref=ticket_ref,
+                        returned_message_id=returned_message_id)
+    if found is None:
         return None
-    brands = session.exec(select(Brand).where(Brand.campaign_id == campaign_id)).all()
-    brand_ids = [b.id for b in brands if sender_domain in brand_domains(b)]
-    if not brand_ids:
-        return None
-    probes = session.exec(
-        select(Probe).where(
-            Probe.campaign_id == campaign_id,
-            col(Probe.brand_id).in_(brand_ids),
-            col(Probe.state).in_(_REPLYABLE),
-        )
-    ).all()
-    fits = [
-        p for p in probes
-        if p.sent_at is not None and p.sent_at <= received_at
-        and (p.window_ends_at is None or received_at <= p.window_ends_at + _WINDOW_GRACE)
-        and normalise_subject(p.subject) == wanted
-    ]
-    # Several probes of one brand with the same subject: the latest sent before the reply.
-    fits.sort(key=lambda p: p.sent_at)  # type: ignore[arg-type,return-value]
-    return fits[-1] if fits else None
+    probe_id, method, confidence, needs_review = found
+    probe = session.get(Probe, probe_id)
+    assert probe is not None
+    return Match(probe, method, confidence, needs_review)
