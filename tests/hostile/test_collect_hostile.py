@@ -101,13 +101,13 @@ def test_a_value_the_database_refuses_sets_that_message_aside(dovecot_server, se
     message alone becomes unparseable (raw kept) and the later ones are recorded."""
     if not on_postgres:
         pytest.skip("SQLite stores NUL; only PostgreSQL refuses it")
-    import qualibench.collecting as collecting
     import qualibench.mail.parse as parse
+    import qualibench.processing as processing
     from qualibench.collecting import collect
 
     ws, probes = sent_campaign(dovecot_server.host, dovecot_server.port, dovecot_server.password)
     monkeypatch.setattr(parse, "storable", lambda text: text)  # let NUL through to PostgreSQL
-    monkeypatch.setattr(collecting, "storable", lambda text: text)
+    monkeypatch.setattr(processing, "storable", lambda text: text)
     # (Dovecot turns a raw NUL byte into 0x80; a quoted-printable =00 arrives as sent.)
     dovecot_server.deliver(SHOPPER, _headers(probes[0], b"text/plain; charset=utf-8",
                                              b"Content-Transfer-Encoding: quoted-printable\r\n")
