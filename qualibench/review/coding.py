@@ -8,6 +8,7 @@ and the report read browser codes and spreadsheet codes alike.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import func
@@ -24,6 +25,9 @@ from ..workspace import Workspace
 from .people import Person
 
 MAX_COMMENT = 4000
+VERSION_TTL = 2.0
+# The coding panel says "1000+ left" beyond this: an exact count would read the whole queue.
+PANEL_COUNT_CAP = 1000
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Coding:
         self.ws = ws
         self._rubrics: dict[str, Rubric] = {}
         self._cid: int | None = None
+        self._version: tuple[str, float] | None = None
 
     def campaign_id(self, session: Session) -> int:
         if self._cid is None:
@@ -51,10 +56,15 @@ class Coding:
         return self._cid
 
     def version(self, session: Session) -> str:
-        version = current_rubric_version(session, self.campaign_id(session))
-        if version is None:
-            raise StateError("no reply has an automatic score yet", "run `qualibench score` first")
-        return version
+        """Return the rubric version of the latest automatic scoring run (looked up at most every
+        VERSION_TTL seconds: a save-and-next asks several times, a rescore is rare)."""
+        now = time.monotonic()
+        if self._version is None or now - self._version[1] > VERSION_TTL:
+            version = current_rubric_version(session, self.campaign_id(session))
+            if version is None:
+                raise StateError("no reply has an automatic score yet", "run `qualibench score` first")
+            self._version = (version, now)
+        return self._version[0]
 
     def rubric(self, session: Session, version: str) -> Rubric:
         if version not in self._rubrics:
@@ -106,23 +116,33 @@ class QueueView:
 
     rubric_version: str
     remaining: int
-    coded: int
+    coded: int | None  # None when not counted (the coding panel)
     next_ids: list[int]
+    capped: bool = False  # remaining is a floor: "1000+"
 
 
-def queue(coding: Coding, person: Person, limit: int = 20) -> QueueView:
-    """Return `person`'s uncoded assignments under the current rubric, lowest reply id first."""
+def queue(coding: Coding, person: Person, limit: int = 20, *, exact: bool = True) -> QueueView:
+    """Return `person`'s uncoded assignments under the current rubric, lowest reply id first.
+
+    `exact=False` counts what is left only up to PANEL_COUNT_CAP (cheap on any queue size).
+    """
     with coding.ws.session() as session:
         cid, version = coding.campaign_id(session), coding.version(session)
         mine = (CodingAssignment.campaign_id == cid, CodingAssignment.reviewer == person.name,
                 CodingAssignment.rubric_version == version)
         todo = col(CodingAssignment.coded_at).is_(None)
-        total, coded = session.execute(select(func.count(), func.count(CodingAssignment.coded_at))
-                                       .where(*mine)).one()
-        remaining = total - coded
+        coded: int | None = None
+        if exact:
+            total, coded = session.execute(select(func.count(), func.count(CodingAssignment.coded_at))
+                                           .where(*mine)).one()
+            remaining = total - coded
+        else:
+            left = select(CodingAssignment.id).where(*mine, todo).limit(PANEL_COUNT_CAP + 1).subquery()
+            remaining = session.execute(select(func.count()).select_from(left)).scalar_one()
         ids = list(session.exec(select(CodingAssignment.reply_id).where(*mine, todo)
                                 .order_by(col(CodingAssignment.reply_id)).limit(limit)))
-    return QueueView(version, remaining, coded, ids)
+    capped = not exact and remaining > PANEL_COUNT_CAP
+    return QueueView(version, PANEL_COUNT_CAP if capped else remaining, coded, ids, capped=capped)
 
 
 @dataclass

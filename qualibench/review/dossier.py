@@ -156,7 +156,7 @@ def reply_dossier(coding: Coding, reply_id: int, *, show_brand: bool, show_codes
             auto_total=auto.total if auto else None, auto_criteria=dict(auto.criteria) if auto else {},
             timing=timing, received_at=reply.received_at, match_method=reply.match_method,
             match_confidence=reply.match_confidence, needs_review=reply.needs_review,
-            delay_review=getattr(reply, "delay_review", ""), source=inbound.source,
+            delay_review=reply.delay_review, source=inbound.source,
             from_address=inbound.from_address if show_brand else "", attachments=attachments,
             has_html=has_html, parse_error=inbound.parse_error, brand=name if show_brand else None,
             codes=list(latest.values()) if show_codes else [],

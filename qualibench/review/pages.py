@@ -43,14 +43,14 @@ def routes(review) -> list[Route]:  # type: ignore[no-untyped-def]
 
     async def code_next(request: Request) -> Response:
         person = review.require(request, *CODERS)
-        q = queue(coding, person, limit=1)
+        q = queue(coding, person, limit=1, exact=False)
         return RedirectResponse(f"/code/{q.next_ids[0]}" if q.next_ids else "/queue", status_code=303)
 
     def panel(request: Request, person, reply_id: int, *, error: str = "", form=None, status: int = 200,  # type: ignore[no-untyped-def]
               q=None) -> Response:
         item = coding_item(coding, person, reply_id, blind=review.blind)
         full = not request.headers.get("hx-request")
-        q = q or queue(coding, person, limit=1)
+        q = q or queue(coding, person, limit=1, exact=False)
         return review.page(request, "code.html" if full else "_panel.html", status=status, item=item,
                            error=error, form=form or {}, queue=q,
                            evidence_open=not review.blind or item.mine is not None)
@@ -69,7 +69,7 @@ def routes(review) -> list[Route]:  # type: ignore[no-untyped-def]
             # htmx swaps only 2xx answers: the error is shown in the panel, with what was typed.
             return panel(request, person, reply_id, error=f"{exc.message} ({exc.hint})", form=form,
                          status=200 if request.headers.get("hx-request") else 422)
-        q = queue(coding, person, limit=1)
+        q = queue(coding, person, limit=1, exact=False)
         if not q.next_ids:
             if request.headers.get("hx-request"):
                 return review.page(request, "_done.html", queue=q)

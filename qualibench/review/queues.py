@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, or_, select
+from sqlmodel import and_, col, or_, select
 
 from ..errors import NotFound, StateError
 from ..events import log_event
@@ -50,7 +50,7 @@ def _items(ws: Workspace, *conditions) -> list[MatchItem]:  # type: ignore[no-un
         why = []
         if reply.match_confidence < LOW_CONFIDENCE:
             why.append(f"matched by {reply.match_method} at {reply.match_confidence:.2f}")
-        if getattr(reply, "delay_review", "") == "pending":
+        if reply.delay_review == "pending":
             why.append("impossible delay (dated before its request)")
         if reply.needs_review and not why:
             why.append("flagged for review")
@@ -66,10 +66,9 @@ def low_confidence_matches(ws: Workspace) -> list[MatchItem]:
 
 def flagged_replies(ws: Workspace) -> list[MatchItem]:
     """Return replies flagged for review: impossible delays, or any other review flag."""
-    conditions = [col(Reply.needs_review).is_(True)]
-    if hasattr(Reply, "delay_review"):
-        conditions.append(Reply.delay_review == "pending")  # type: ignore[attr-defined]
-    return _items(ws, or_(*conditions), col(Reply.match_confidence) >= LOW_CONFIDENCE)
+    # A low-confidence match waits in its own queue, unless its delay is also impossible.
+    return _items(ws, or_(Reply.delay_review == "pending",
+                          and_(col(Reply.needs_review).is_(True), col(Reply.match_confidence) >= LOW_CONFIDENCE)))
 
 
 def confirm_match(ws: Workspace, reply_id: int, analyst: str) -> None:
