@@ -151,7 +151,7 @@ def test_key_points_written_as_examples_or_without_anything_score_with_a_note(ru
     ("", "empty reply"),
     ("> Bonjour, ma facture est fausse.\n> Claire", "only quoted history"),
     ("@claire_mrt 👀🙏", "no words"),
-    ("Hello, votre facture est corrigée and the refund is on its way, nous sommes désolés, thanks a lot",
+    ("Hello, votre facture est corrigée et nous vous remboursons, and the refund is on its way, thanks a lot",
      "mixed languages"),
 ])
 def test_bad_input_gets_a_score_and_a_note(rubric, text, note):

@@ -94,6 +94,7 @@ class _Request:
     keys: frozenset[str]  # the customer's specifics, as concepts or lemmas
     ngrams: frozenset[tuple[str, ...]]  # 5-word runs, to tell a pasted echo from a restatement
     fill_words: frozenset[str]
+    fill_of: dict[str, str]  # a word of a drawn value -> that value's key (one detail, however many words)
 
 
 @lru_cache(maxsize=4096)
@@ -119,8 +120,9 @@ def _request(request: str, language: str, names: tuple[str, ...], formulas: froz
              concepts: Concepts, fills: dict[str, str]) -> _Request:
     # The scenario's text is shared by every probe (cached); only the drawn values are added.
     keys, ngrams = _request_base(request, language, names, formulas, concepts)
-    fill_words: frozenset[str] = frozenset().union(*(_fill_words(v) for v in fills.values())) if fills else frozenset()
-    return _Request(keys | fill_words, ngrams, fill_words)
+    fill_of = {w: k for k, v in sorted(fills.items()) for w in _fill_words(v)}
+    fill_words = frozenset(fill_of)
+    return _Request(keys | fill_words, ngrams, fill_words, fill_of)
 
 
 def score_reply(
@@ -331,8 +333,15 @@ def _reformulation(part: str, folded: str, reading: Reading, keys: list[str], re
             seen[k] = t
     late = float(rule.get("late_weight", 0.5))
     common = float(rule.get("word_weight", 0.4))
-    eff = sum((1.0 if t < opening_end else late) * (1.0 if k in req.fill_words or k[:1].isdigit() else common)
-              for k, t in seen.items())
+    details: dict[str, float] = {}  # a drawn value (product, order number...) counts once
+    eff = 0.0
+    for k, t in seen.items():
+        where = 1.0 if t < opening_end else late
+        if k in req.fill_of:
+            details[req.fill_of[k]] = max(details.get(req.fill_of[k], 0.0), where)
+        else:
+            eff += where * (1.0 if k[:1].isdigit() else common)
+    eff += sum(details.values())
     got = 0.0
     m = lex.sets["reformulation"].search(folded, reading.view.wordset) or \
         lex.sets["topic_markers"].search(folded, reading.view.wordset)
@@ -342,10 +351,18 @@ def _reformulation(part: str, folded: str, reading: Reading, keys: list[str], re
         out.append(make_span(part, m.start(), m.end(), pts, "reformulation marker"))
     if eff >= float(rule.get("specifics_min", 2)):
         pts = min(weight - got, weight * float(rule.get("per_specific", 0.1)) * eff)
-        # Pasting the customer's sentence back shows it was read, not understood.
-        window = words[start_tok:min(end_tok, opening_end + 20)]
-        pasted = sum(1 for i in range(len(window) - 4) if tuple(window[i:i + 5]) in req.ngrams)
-        if len(window) >= 10 and pasted >= float(rule.get("echo_share", 0.35)) * (len(window) - 4):
+        # Pasting the customer's sentence back shows it was read, not understood: look at the
+        # sentences that restate, else at the opening.
+        restating = [i for i, f in enumerate(reading.sentence_flags) if f & RESTATE]
+        if restating:
+            window = [w for i in restating for w in words[slice(*reading.sentence_tokens[i])]]
+        else:
+            window = words[start_tok:min(end_tok, opening_end + 20)]
+        covered: set[int] = set()
+        for i in range(len(window) - 4):
+            if tuple(window[i:i + 5]) in req.ngrams:
+                covered.update(range(i, i + 5))
+        if len(window) >= 10 and len(covered) >= float(rule.get("echo_share", 0.35)) * len(window):
             cap = weight * float(rule.get("echo_cap", 0.5)) - got
             if pts > cap:
                 pts = max(0.0, cap)

@@ -54,6 +54,12 @@ def personalisation(part: str, folded: str, lay: Layout, names: tuple[str, ...],
         if len(v) < 3 or key in ("x_handle", "brand") or v in names:
             continue
         idx = body.find(v)
+        if idx < 0:
+            # "Votre robot pâtissier" names the drawn "un robot pâtissier": its words are enough.
+            words = _value_words(v)
+            if len(words) >= 2 and all(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", body) for w in words):
+                m = re.search(rf"(?<!\w){re.escape(words[0])}(?!\w)", body)
+                idx, v = (m.start(), words[0]) if m else (-1, v)
         if idx >= 0:
             pts = weight * float(rule.get("reference", 0.3))
             got += pts
@@ -72,6 +78,14 @@ def personalisation(part: str, folded: str, lay: Layout, names: tuple[str, ...],
 @lru_cache(maxsize=4096)
 def _name_regex(names: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)")
+
+
+@lru_cache(maxsize=65536)
+def _value_words(folded_value: str) -> tuple[str, ...]:
+    return tuple(w for w in re.findall(r"[a-z0-9]+", folded_value) if len(w) >= 3 and w not in _ARTICLES)
+
+
+_ARTICLES = frozenset({"une", "des", "les", "the", "mon", "ma", "mes", "votre", "your", "pair", "set"})
 
 
 @lru_cache(maxsize=65536)

@@ -200,11 +200,16 @@ def is_stopword(token: str) -> bool:
     return token in _STOPWORDS["fr"] or token in _STOPWORDS["en"]
 
 
+_BOTH = frozenset({"on", "a", "me", "i", "an", "as", "if", "son", "plus", "us", "est"})
+
+
 def detect_mix(words: tuple[str, ...] | list[str]) -> str:
     """Return "fr and en" when both languages each hold a quarter of the function words, else ""."""
     present = set(words)
     if present.isdisjoint(_STOPWORDS["fr"]) or present.isdisjoint(_STOPWORDS["en"]):
         return ""
+    # "on", "a", "me"... are words of both languages: they do not tell a mix.
+    words = [w for w in words if w not in _BOTH]
     counts = {lang: sum(map(stop.__contains__, words)) for lang, stop in _STOPWORDS.items()}
     total = sum(counts.values())
     if total >= 6 and min(counts.values()) >= max(3, total / 4):
