@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import DependencyMissing, QualibenchError
-from .spreadsheet import keep_sheet_text, neutralise
+from .spreadsheet import keep_sheet_text, neutralise, xlsx_text
 
 FORMATS = ("csv", "xlsx", "parquet")
 
@@ -79,7 +79,7 @@ def export_analysis(analysis, trophies, fmt: str, out: Path) -> list[Path]:
         p = out / "qualibench.xlsx"
         with pd.ExcelWriter(p, engine="openpyxl") as xl:
             for name, df in tables.items():
-                df.to_excel(xl, sheet_name=name[:31], index=False)
+                df.map(xlsx_text).to_excel(xl, sheet_name=name[:31], index=False)
                 keep_sheet_text(xl.sheets[name[:31]])
         written.append(p)
     else:

@@ -11,6 +11,7 @@ one rule:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -54,3 +55,23 @@ def keep_sheet_text(sheet) -> int:  # type: ignore[no-untyped-def]
                 n += 1
     return n
 
+
+
+# XML 1.0, hence XLSX, cannot hold these characters (openpyxl raises IllegalCharacterError and
+# the whole export failed on one reply carrying an ESC); Excel shows at most 32,767 per cell.
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+XLSX_CELL_CHARS = 32_767
+
+
+def xlsx_text(value: Any) -> Any:
+    """Return `value` as an XLSX cell can hold it: characters XML refuses spelt out (ESC ->
+    `\\x1b`, as on the terminal) and text past Excel's cell limit cut with a note saying so.
+    Other values are returned unchanged; CSV and Parquet keep the exact text."""
+    if not isinstance(value, str):
+        return value
+    text = _NOT_IN_XML.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                           else f"\\u{ord(m.group()):04x}", value)
+    if len(text) > XLSX_CELL_CHARS:
+        kept = XLSX_CELL_CHARS - 80  # room for the note
+        text = text[:kept] + f" [cut: {len(text) - kept:,} more characters in the CSV export]"
+    return text

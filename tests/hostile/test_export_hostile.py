@@ -108,3 +108,29 @@ def test_neutralise_and_restore_are_inverse():
         assert restore(out) == text
         assert not out.startswith(FORMULA_STARTS)
     assert neutralise(-3.5) == -3.5
+
+
+def test_xlsx_export_survives_characters_xml_refuses_and_overlong_replies(tmp_path, db_url):
+    # One reply carrying an ESC (kept by the mail parser) made `export --format xlsx` fail with
+    # "unexpected IllegalCharacterError"; Excel also refuses cells over 32,767 characters.
+    from qualibench.spreadsheet import XLSX_CELL_CHARS
+
+    ws = Workspace.open(tmp_path / "camp", db_url)
+    cid = build_finished_campaign(ws, brands=6, channels=("email",), scenarios=2, seed=5)
+    hostile = "\x1b[2J\x07 bonjour \x0b\ufffe merci"
+    with ws.session() as s:
+        replies = s.exec(select(Reply).where(Reply.campaign_id == cid, Reply.kind == "answer")
+                         .order_by(Reply.id)).all()
+        replies[0].text = hostile
+        replies[1].text = "long " * 10_000
+        s.add_all(replies[:2])
+    _export(ws, "xlsx", tmp_path / "x")
+    _export(ws, "csv", tmp_path / "c")
+    texts = [c.value for sheet in load_workbook(tmp_path / "x" / "qualibench.xlsx").worksheets
+             for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+    assert "\\x1b[2J\\x07 bonjour \\x0b\\ufffe merci" in texts
+    [cut] = [t for t in texts if t.startswith("long long")]
+    assert len(cut) <= XLSX_CELL_CHARS and cut.endswith("more characters in the CSV export]")
+    with (tmp_path / "c" / "tests.csv").open(newline="", encoding="utf-8") as fh:
+        cells = [c for row in csv.reader(fh) for c in row]
+    assert hostile in cells and "long " * 10_000 in cells  # CSV keeps the exact text
