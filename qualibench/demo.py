@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from .channels.reuse import keep_connections
 from .demo_folder import MARKER as MARKER  # re-exported: tests and callers use demo.MARKER
 from .demo_folder import prepare_demo_folder, record_demo_files
 from .errors import QualibenchError
@@ -190,7 +191,9 @@ def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
                                       db_url=db_url, channels=channels)
                 with ws.session() as s:
                     result.probes = len(list(s.exec(select(Probe.id))))
-            run_campaign_time(ws, world, timer, progress=progress)
+            # The fortnight's hundreds of send runs share their SMTP, IMAP and HTTP connections.
+            with keep_connections():
+                run_campaign_time(ws, world, timer, progress=progress)
             result.virtual_days = (world.clock.now() - start).total_seconds() / 86400
             _finish(ws, result, timer, lang, formats, progress)
     finally:

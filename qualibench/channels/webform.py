@@ -21,6 +21,7 @@ from ..evidence import record_evidence
 from .base import CollectedItem, DispatchResult
 from .formpages import contact_links, page_blocker, read_outcome
 from .formparse import KIND_TOPIC_WORDS, ParsedForm, assign_roles, fill_values, parse_forms
+from .reuse import current_park
 from .sitelimits import HostPolicy, Page, SiteClient, SiteLimits, SiteRefused
 
 if TYPE_CHECKING:
@@ -108,14 +109,21 @@ class WebFormChannel:
             limits = self.limits
             if limits is None:
                 limits = SiteLimits.from_config(self._config(ws))
-            self._site = SiteClient(limits, transport=self.transport, headers={
-                "User-Agent": USER_AGENT, "Accept-Language": "fr-FR,fr;q=0.9,en;q=0.8"})
+            park = current_park() if self.transport is None else None
+            parked = park.take(("webform", limits)) if park is not None else None
+            self._site = parked[0] if parked is not None else SiteClient(
+                limits, transport=self.transport, headers={
+                    "User-Agent": USER_AGENT, "Accept-Language": "fr-FR,fr;q=0.9,en;q=0.8"})
         return self._site
 
     def close(self) -> None:
-        """Close the run's HTTP connections."""
+        """Close the run's HTTP connections (or park them for the next run, see reuse.py)."""
         if self._site is not None:
-            self._site.close()
+            park = current_park() if self.transport is None else None
+            if park is not None:
+                park.park(("webform", self._site.limits), self._site, SiteClient.close)
+            else:
+                self._site.close()
             self._site = None
 
     @staticmethod

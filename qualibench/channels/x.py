@@ -22,6 +22,7 @@ from ..errors import QualibenchError, RemoteFailure
 from ..evidence import record_evidence
 from ..models import Probe, ProbeState, Scenario
 from .base import CollectedItem, DispatchResult
+from .reuse import current_park
 from .sitelimits import BoundedTransport, SiteLimits, SiteRefused
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class XChannel:
         self.transport = transport
         self._reset_at: dict[str, float] = {}  # endpoint -> epoch seconds when its window reopens
         self.warnings: list[str] = []  # what the last collect left aside, one line each
-        self._clients: dict[str, httpx.Client] = {}  # account -> the run's pooled client
+        self._clients: dict[str, tuple[AccountSpec, httpx.Client]] = {}  # the run's clients
 
     # -- configuration -------------------------------------------------------------------
 
@@ -184,13 +185,24 @@ class XChannel:
     def _send_client(self, account: AccountSpec) -> httpx.Client:
         """Return the account's client for this run (pooled connections), opened once."""
         if account.name not in self._clients:
-            self._clients[account.name] = self._client(account)
-        return self._clients[account.name]
+            park = current_park() if self.transport is None else None
+            parked = park.take(self._park_key(account)) if park is not None else None
+            self._clients[account.name] = (account, parked[0] if parked is not None
+                                           else self._client(account))
+        return self._clients[account.name][1]
+
+    @staticmethod
+    def _park_key(account: AccountSpec) -> tuple:
+        return ("x", account.name, account.api_base or DEFAULT_API_BASE, account.token_env)
 
     def close(self) -> None:
-        """Close the run's connections to the API."""
-        for client in self._clients.values():
-            client.close()
+        """Close the run's connections to the API (or park them for the next run)."""
+        park = current_park() if self.transport is None else None
+        for account, client in self._clients.values():
+            if park is not None:
+                park.park(self._park_key(account), client, httpx.Client.close)
+            else:
+                client.close()
         self._clients.clear()
 
     # -- HTTP with rate limits and retries -------------------------------------------------

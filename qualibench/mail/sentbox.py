@@ -15,9 +15,10 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from ..campaign.spec import AccountSpec
+from ..channels.reuse import current_park
 from ..clock import ensure_utc
 from ..errors import RemoteFailure
-from .smtp import check_transport, client_tls_context, nodelay
+from .smtp import IDLE_CHECK_SECONDS, check_transport, client_tls_context, nodelay
 
 IMAP_ERRORS = (IMAPClientError, imaplib.IMAP4.error, OSError, socket.timeout, ssl.SSLError)
 
@@ -79,7 +80,29 @@ class SentFolder:
             ) from None
         return client
 
+    def _park_key(self) -> tuple:
+        acc = self.account
+        return ("imap", acc.imap_host, acc.imap_port, acc.imap_security, acc.username,
+                acc.sent_folder)
+
+    def _unpark(self) -> None:
+        park = current_park()
+        parked = park.take(self._park_key()) if park is not None else None
+        if parked is None:
+            return
+        (client, folder), idle = parked
+        if idle >= IDLE_CHECK_SECONDS:
+            try:
+                client.noop()  # idle a while: the server may have dropped it
+            except IMAP_ERRORS:
+                with contextlib.suppress(*IMAP_ERRORS):
+                    client.shutdown()
+                return
+        self._client, self._folder = client, folder
+
     def _ensure(self) -> tuple[IMAPClient, str]:
+        if self._client is None:
+            self._unpark()
         if self._client is None:
             self._client = self._connect()
             self._folder = None
@@ -116,8 +139,11 @@ class SentFolder:
 
     def close(self) -> None:
         if self._client is not None:
-            with contextlib.suppress(*IMAP_ERRORS):
-                self._client.logout()
+            park = current_park()
+            if park is not None:  # a later run of this process takes it back
+                park.park(self._park_key(), (self._client, self._folder), _logout)
+            else:
+                _logout((self._client, self._folder))
             self._client = None
 
     def abort(self) -> None:
@@ -212,6 +238,11 @@ class SentFolder:
             return len(uids)
 
         return self._call("STORE", delete)
+
+
+def _logout(parked: tuple[IMAPClient, str | None]) -> None:
+    with contextlib.suppress(*IMAP_ERRORS):
+        parked[0].logout()
 
 
 def _words(data: object) -> str:

@@ -26,6 +26,7 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
+from ..channels.reuse import current_park
 from ..errors import QualibenchError, RemoteFailure
 
 SECURITY_MODES = ("tls", "starttls", "plain")
@@ -268,12 +269,17 @@ class SmtpConnection:
             ) from None
         return smtp
 
+    def _park_key(self) -> tuple:
+        ep = self.endpoint
+        return ("smtp", ep.host, ep.port, ep.security, ep.username, self.local_hostname)
+
     def close(self) -> None:
         if self._smtp is not None:
-            try:
-                self._smtp.quit()
-            except (OSError, smtplib.SMTPException):
-                self._smtp.close()
+            park = current_park()
+            if park is not None:  # a later run of this process takes it back
+                park.park(self._park_key(), self._smtp, _quit)
+            else:
+                _quit(self._smtp)
             self._smtp = None
 
     def abort(self) -> None:
@@ -283,6 +289,12 @@ class SmtpConnection:
             self._smtp = None
 
     def _session(self) -> smtplib.SMTP:
+        park = current_park()
+        if self._smtp is None and park is not None:
+            parked = park.take(self._park_key())
+            if parked is not None:
+                self._smtp, idle = parked
+                self._last_used = time.monotonic() - idle
         if self._smtp is not None:
             # A connection used moments ago is alive; one idle longer may have been dropped
             # by the server, and a NOOP costs a round trip only then.
@@ -393,6 +405,13 @@ class SmtpConnection:
                                transcript=log, copy_stored=copy_stored)
         status = "temporary" if 400 <= code < 500 else "permanent"
         return SmtpOutcome(status, code, text, "end", transcript=log, copy_stored=copy_stored)
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
 
 
 def _text(resp: bytes | str) -> str:

@@ -17,9 +17,28 @@ from argparse import Namespace
 from contextlib import AsyncExitStack
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from ..clock import ensure_utc
 from .loop import ServerLoop, loopback_socket
+
+_CheapConfig: Any = None
+
+
+def _cheap_config(base: Any) -> Any:
+    """Return pymap's maildir Config with the SASL mechanisms looked up once, not per
+    connection: pysasl scans every installed distribution's entry points to find PLAIN and
+    LOGIN (~40 ms), and pymap asks for them twice at each connection's greeting."""
+    from pysasl import SASLAuth
+
+    auth = SASLAuth.defaults()
+
+    class CheapConfig(base):  # type: ignore[misc,valid-type]
+        @property
+        def tls_auth(self) -> SASLAuth:
+            return auth
+
+    return CheapConfig
 
 
 class ShopperMailbox:
@@ -55,13 +74,17 @@ class ShopperMailbox:
         from pymap.user import UserMetadata
         from pysasl.hashing import Cleartext
 
+        global _CheapConfig
+        if _CheapConfig is None:
+            _CheapConfig = _cheap_config(Config)
+
         args = Namespace(debug=False, passlib_cfg=None, proxy_protocol=None,
                          inherited_sockets=None)
         # Built directly rather than from_args: the defaults would start thread pools that
         # outlive the world; plain asyncio is enough for one shopper's mailbox. Loopback only,
         # no TLS, so plain LOGIN is allowed; the password sits in clear in the world's temporary
         # folder, deleted with the world.
-        config = Config(
+        config = _CheapConfig(
             args, base_dir=str(self.root), layout="++", colon=None, host="127.0.0.1", port=port,
             subsystem=Subsystem.for_asyncio(), cpu_subsystem=Subsystem.for_asyncio(),
             hash_context=Cleartext(), tls_enabled=False, secure_auth=False, reject_dnsbl=False,

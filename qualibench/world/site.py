@@ -227,6 +227,9 @@ def extra_after(kind: str) -> str:
 class _Handler(BaseHTTPRequestHandler):
     site: BrandSite
     protocol_version = "HTTP/1.1"
+    # http.server writes headers and body apart: without TCP_NODELAY, Nagle holds the body
+    # ~40 ms for the client's delayed ACK, on every response of a kept-alive connection.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:  # quiet in tests
         return

@@ -86,14 +86,22 @@ def run_campaign_time(ws: Workspace, world: DemoWorld, timer: StageTimer | None 
     start = world.clock.now()
     total = max(1, int((end - start).total_seconds()))
     last_collect = start
+    last_send: datetime | None = None
     waiting = 0  # replies delivered since the last collect
     while True:
         now = world.clock.now()
         planned = _next_planned(ws)
+        send_wait = None  # when the cron'd send may run again
         if planned is not None and planned <= now:
-            with timer.stage("send"):
-                send_due_probes(ws)
-            planned = _next_planned(ws)
+            # Like `qualibench send` run by cron every SEND_EVERY: what fell due in between
+            # goes out in one run, not one run per brand reply that moved the clock.
+            if last_send is None or now - last_send >= SEND_EVERY:
+                with timer.stage("send"):
+                    send_due_probes(ws)
+                last_send = now
+                planned = _next_planned(ws)
+            else:
+                send_wait = last_send + SEND_EVERY
         mission_at = None
         if shoppers is not None:
             # People send what a robot cannot (captcha forms, assisted channels).
@@ -116,6 +124,8 @@ def run_campaign_time(ws: Workspace, world: DemoWorld, timer: StageTimer | None 
             # A due probe outside its brand's send slot waits: look again an hour later.
             candidates.append(max(planned, now + STEP) if planned <= now
                               else _ceil(planned, SEND_EVERY))
+        if send_wait is not None:
+            candidates.append(send_wait)
         due = world.next_due()
         if due is not None:
             candidates.append(due)

@@ -22,14 +22,6 @@ if TYPE_CHECKING:
 DEMO_FORM_KINDS = ("standard", "standard", "multistep", "multipart", "standard", "captcha")
 
 
-def _no_nagle(server: Any) -> None:
-    """Answer each request at once: http.server writes headers and body apart, and Nagle
-    would otherwise hold the body ~40 ms for the client's delayed ACK."""
-    handler = getattr(getattr(server, "_server", None), "RequestHandlerClass", None)
-    if handler is not None:
-        handler.disable_nagle_algorithm = True
-
-
 def start_web_services(world: DemoWorld) -> tuple[Any, Any, Any]:
     """Return the started (brand site, fake X API, X bridge); None for what is not installed."""
     site = xapi = bridge = None
@@ -39,7 +31,6 @@ def start_web_services(world: DemoWorld) -> tuple[Any, Any, Any]:
         BrandSite = None  # type: ignore[assignment,misc]  # noqa: N806
     if BrandSite is not None:
         site = BrandSite(on_submission=lambda sub: form_received(world, sub), clock=world.clock)
-        _no_nagle(site)
         for i, brand in enumerate(world.brands):
             site.add_brand(brand.key, kind=DEMO_FORM_KINDS[i % len(DEMO_FORM_KINDS)],
                            name=brand.name)
@@ -51,7 +42,6 @@ def start_web_services(world: DemoWorld) -> tuple[Any, Any, Any]:
         FakeXApi = None  # type: ignore[assignment,misc]  # noqa: N806
     if FakeXApi is not None:
         xapi = FakeXApi(clock=world.clock)
-        _no_nagle(xapi)
         xapi.start()
         xapi.url = xapi.base_url
         bridge = XBridge(world, xapi)

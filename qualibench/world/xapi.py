@@ -150,6 +150,7 @@ class FakeXApi:
 class _XHandler(BaseHTTPRequestHandler):
     api: FakeXApi
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # answer at once (see world/site.py's handler)
 
     def log_message(self, format: str, *args: object) -> None:
         return
