@@ -201,7 +201,7 @@ def score_reply(
                                      evidence["empathy"])
     if "personalisation" in rubric.criteria:
         points["personalisation"] = personalisation(part, folded, lay, names, fills, rubric, channel,
-                                                     evidence["personalisation"])
+                                                     evidence["personalisation"], view.wordset)
     if "politeness" in rubric.criteria:
         points["politeness"] = politeness(part, folded, view, lay, lex, rubric, channel, evidence["politeness"])
     penalise(part, folded, view, lay, lex, fills, req.keys, share, reply_lang, scenario_lang,
@@ -244,7 +244,7 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     index, sigs = compiled.index, compiled.signatures
     best: dict[str, tuple[float, int, int, str]] = {}
     spans = reading.view.spans
-    promised = {_sentence_at(reading, m.start()) for m in promises}
+    promised = {_sentence_at(reading, m.start()) for m in promises} if promises else set()
     # One pass finds the tokens that belong to some signature; sentences only look at those.
     at = [(t, k) for t, k in enumerate(keys) if k in index]
     at += [(t, c) for t, c in extra.items() if c in index]
@@ -387,11 +387,12 @@ def _empathy(part: str, folded: str, reading: Reading, keys: list[str], req: Any
     cues += [m for m in lex.sets["warmth"].finditer(folded, words)]
     by_sentence: dict[int, re.Match[str]] = {}
     sent = reading.sentences
+    starts = [s for s, _e in sent]
     for m in sorted(cues, key=lambda m: m.start()):
         if m.start() >= lay.body_end or any(s <= m.start() < e for s, e in markers):
             continue  # "si je comprends bien" is a reformulation marker, not empathy
-        si = next((i for i, (s, e) in enumerate(sent) if s <= m.start() < e), -1)
-        if si >= 0:
+        si = bisect_right(starts, m.start()) - 1
+        if si >= 0 and m.start() < sent[si][1]:
             by_sentence.setdefault(si, m)
     if not by_sentence:
         return 0.0

@@ -38,7 +38,7 @@ def make_span(part: str, start: int, end: int, points: float, why: str) -> Span:
 
 
 def personalisation(part: str, folded: str, lay: Layout, names: tuple[str, ...], fills: dict,
-                     rubric: Rubric, channel: str, out: list[Span]) -> float:
+                     rubric: Rubric, channel: str, out: list[Span], wordset: frozenset[str] = frozenset()) -> float:
     rule = rubric.rule("personalisation", channel)
     weight = float(rule["weight"])
     got = 0.0
@@ -57,7 +57,7 @@ def personalisation(part: str, folded: str, lay: Layout, names: tuple[str, ...],
         if idx < 0:
             # "Votre robot pâtissier" names the drawn "un robot pâtissier": its words are enough.
             words = _value_words(v)
-            if len(words) >= 2 and all(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", body) for w in words):
+            if len(words) >= 2 and wordset.issuperset(words):
                 m = re.search(rf"(?<!\w){re.escape(words[0])}(?!\w)", body)
                 idx, v = (m.start(), words[0]) if m else (-1, v)
         if idx >= 0:
