@@ -24,19 +24,53 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 CODE = {"relevance": "30", "reformulation": "15", "empathy": "10", "personalisation": "5", "politeness": "8"}
 
 
-@pytest.fixture
-def served(tmp_path, db_url):
-    started = []
+class _Recorder(BaseHTTPRequestHandler):
+    """A loopback HTTP server standing for the internet: it records every request it gets."""
 
-    def start(*extra, brands=4, hostile=None):
-        world = make_review_world(tmp_path, db_url, brands=brands, hostile=hostile)
-        server = start_review_server(world, *extra)
-        started.append(server)
-        return world, server
+    seen: list[str] = []
 
-    yield start
-    for server in started:
-        stop_review_server(server)
+    def do_GET(self):  # noqa: N802
+        _Recorder.seen.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(b"recorded")
+
+    do_POST = do_GET  # noqa: N815
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def trap():
+    recorder = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=recorder.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{recorder.server_address[1]}"
+    recorder.shutdown()
+    recorder.server_close()
+
+
+def hostile_html(trap: str) -> dict[str, str]:
+    return {
+        "script": f"<p>hi</p><script>fetch('{trap}/script');window.parent.pwned=1</script><script src='{trap}/src.js'></script>",
+        "handlers": f"<img src=x onerror=\"fetch('{trap}/onerror')\"><body onload=\"fetch('{trap}/onload')\"><p onclick=\"fetch('{trap}/click')\" id=p>click me</p>",
+        "javascript": f"<a id=js href=\"javascript:fetch('{trap}/js')\">pay here</a>",
+        "css": f"<style>body{{background:url({trap}/style)}}</style><div style=\"background:url({trap}/css)\">styled</div><link rel=stylesheet href=\"{trap}/link.css\">",
+        "refresh": f"<meta http-equiv=\"refresh\" content=\"0;url={trap}/refresh\"><p>wait</p>",
+        "base": f"<base href=\"{trap}/base/\"><a href=\"relative\">relative link</a><img src=\"logo.png\"><iframe src=\"{trap}/frame\"></iframe>",
+    }
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, module_db_url, trap):
+    """One scored campaign (12 answers, 6 hostile replies) and one real server for the module;
+    each test works with reviewers and replies of its own."""
+    world = make_review_world(tmp_path_factory.mktemp("review"), module_db_url, brands=4,
+                              hostile=hostile_html(trap))
+    server = start_review_server(world)
+    yield world, server
+    stop_review_server(server)
 
 
 def sign_in(browser, link: str):
@@ -61,9 +95,9 @@ def type_code(page, values: dict[str, str]) -> None:
 
 
 def test_an_auditor_codes_ten_replies_blind_with_the_keyboard_only(served, browser):
-    world, server = served()
-    link = login_link(world, "ana", "auditor", server.base, via_cli=True)
-    qb(world, "review", "assign", "--auditors", "ana")
+    world, server = served
+    link = login_link(world, "kim", "auditor", server.base, via_cli=True)
+    qb(world, "review", "assign", "--auditors", "kim")
     page, errors = sign_in(browser, link)
     page.keyboard.press("Tab")  # the queue page: "Start coding" is reached by the keyboard
     page.goto(server.base + "/code/next")
@@ -86,12 +120,12 @@ def test_an_auditor_codes_ten_replies_blind_with_the_keyboard_only(served, brows
         coded.append(rid)
     assert errors == []
     with world.ws.session() as s:
-        rows = s.exec(select(Score).where(Score.scorer == "auditor:ana").order_by(Score.id)).all()
-        events = s.exec(select(Event).where(Event.kind == "audit.code")).all()
+        rows = s.exec(select(Score).where(Score.scorer == "auditor:kim").order_by(Score.id)).all()
+        events = [e for e in s.exec(select(Event).where(Event.kind == "audit.code")) if e.payload["by"] == "kim"]
     assert [r.reply_id for r in rows] == coded and len(set(coded)) == 10
     assert [r.criteria["relevance"] for r in rows] == [20 + n for n in range(10)]
     assert rows[3].criteria["politeness"] == 8 and rows[3].justification == "keyboard code 3"
-    assert all(e.payload["by"] == "ana" for e in events) and len(events) == 10
+    assert [int(e.subject.split(":")[1]) for e in events] == coded
 
 
 def test_two_auditors_disagree_the_adjudicator_decides_and_the_report_uses_it(served, browser):
@@ -99,11 +133,11 @@ def test_two_auditors_disagree_the_adjudicator_decides_and_the_report_uses_it(se
 
     from qualibench.analytics import analyse
 
-    world, server = served(brands=3)
+    world, server = served
     links = {n: login_link(world, n, r, server.base) for n, r in
              (("ana", "auditor"), ("ben", "auditor"), ("ada", "adjudicator"))}
-    assign(world, "ana,ben")
-    target = world.answers[0]
+    target = world.answers[10]
+    assign(world, "ana,ben", [target])
     for name, relevance in (("ana", "5"), ("ben", "35")):
         page, errors = sign_in(browser, links[name])
         page.goto(f"{server.base}/code/{target}")
@@ -137,15 +171,15 @@ def test_two_auditors_disagree_the_adjudicator_decides_and_the_report_uses_it(se
 
 
 def test_the_agreement_page_shows_the_figures_of_the_cli(served, browser):
-    world, server = served(brands=3)
+    world, server = served
     from qualibench.review.coding import Coding, code_reply
     from qualibench.review.people import add_reviewer
 
-    people = [add_reviewer(world.ws, n, "auditor")[0] for n in ("ana", "ben")]
+    people = [add_reviewer(world.ws, n, "auditor")[0] for n in ("cal", "dee")]
     link = login_link(world, "al", "analyst", server.base)
-    assign(world, "ana,ben")
+    assign(world, "cal,dee", world.answers[:9])
     coding = Coding(world.ws)
-    for n, rid in enumerate(world.answers):
+    for n, rid in enumerate(world.answers[:9]):
         for k, person in enumerate(people):
             code_reply(coding, person, rid, {**CODE, "relevance": str((4 * n + 7 * k * (n % 3)) % 41),
                                              "empathy": str((n * 3 + k * 5) % 21)})
@@ -166,37 +200,10 @@ def test_the_agreement_page_shows_the_figures_of_the_cli(served, browser):
     assert errors == []
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    seen: list[str] = []
-
-    def do_GET(self):  # noqa: N802
-        _Recorder.seen.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.end_headers()
-        self.wfile.write(b"recorded")
-
-    do_POST = do_GET  # noqa: N815
-
-    def log_message(self, *args):
-        pass
-
-
 def test_hostile_replies_render_without_running_or_fetching_anything(served, browser):
-    recorder = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=recorder.serve_forever, daemon=True).start()
-    trap = f"http://127.0.0.1:{recorder.server_address[1]}"
+    world, server = served
     _Recorder.seen = []
-    hostile = {
-        "script": f"<p>hi</p><script>fetch('{trap}/script');window.parent.pwned=1</script><script src='{trap}/src.js'></script>",
-        "handlers": f"<img src=x onerror=\"fetch('{trap}/onerror')\"><body onload=\"fetch('{trap}/onload')\"><p onclick=\"fetch('{trap}/click')\" id=p>click me</p>",
-        "javascript": f"<a id=js href=\"javascript:fetch('{trap}/js')\">pay here</a>",
-        "css": f"<style>body{{background:url({trap}/style)}}</style><div style=\"background:url({trap}/css)\">styled</div><link rel=stylesheet href=\"{trap}/link.css\">",
-        "refresh": f"<meta http-equiv=\"refresh\" content=\"0;url={trap}/refresh\"><p>wait</p>",
-        "base": f"<base href=\"{trap}/base/\"><a href=\"relative\">relative link</a><img src=\"logo.png\"><iframe src=\"{trap}/frame\"></iframe>",
-    }
-    world, server = served(brands=1, hostile=hostile)
-    page, errors = sign_in(browser, login_link(world, "ada", "adjudicator", server.base))
+    page, errors = sign_in(browser, login_link(world, "hal", "adjudicator", server.base))
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     for name, rid in world.hostile.items():
@@ -216,29 +223,28 @@ def test_hostile_replies_render_without_running_or_fetching_anything(served, bro
     raw_response = page.request.get(f"{server.base}/reply/{world.hostile['script']}/raw")
     assert "default-src 'none'" in raw_response.headers["content-security-policy"]
     assert "sandbox" in page.get_attribute("#raw", "sandbox") or page.get_attribute("#raw", "sandbox") == ""
-    recorder.shutdown()
     assert _Recorder.seen == [] and dialogs == []
 
 
 def test_a_forged_post_without_the_csrf_token_is_refused(served, browser):
-    world, server = served(brands=1)
-    link = login_link(world, "ana", "auditor", server.base)
-    assign(world, "ana")
+    world, server = served
+    link = login_link(world, "fay", "auditor", server.base)
+    rid = world.answers[11]
+    assign(world, "fay", [rid])
     page, _ = sign_in(browser, link)
-    rid = world.answers[0]
     forged = page.request.post(f"{server.base}/code/{rid}", form=CODE, max_redirects=0)
     assert forged.status == 403 and "CSRF" in forged.text()
     wrong = page.request.post(f"{server.base}/code/{rid}", form={**CODE, "csrf": "guessed"}, max_redirects=0)
     assert wrong.status == 403
     with world.ws.session() as s:
-        assert s.exec(select(Score).where(Score.scorer == "auditor:ana")).first() is None
+        assert s.exec(select(Score).where(Score.scorer == "auditor:fay")).first() is None
     # The same post from the page itself, with its token, is accepted.
     page.goto(f"{server.base}/code/{rid}")
     type_code(page, CODE)
     page.keyboard.press("Enter")
     page.wait_for_selector(f'#panel:not([data-reply="{rid}"])')
     with world.ws.session() as s:
-        assert s.exec(select(Score).where(Score.scorer == "auditor:ana")).one().reply_id == rid
+        assert s.exec(select(Score).where(Score.scorer == "auditor:fay")).one().reply_id == rid
     cookie = next(c for c in page.context.cookies() if c["name"] == "qb_review")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     headers = page.request.get(f"{server.base}/queue").headers
@@ -246,23 +252,23 @@ def test_a_forged_post_without_the_csrf_token_is_refused(served, browser):
 
 
 def test_a_second_auditor_cannot_read_the_first_ones_blind_codes(served, browser):
-    world, server = served(brands=1)
-    links = {n: login_link(world, n, "auditor", server.base) for n in ("ana", "ben")}
-    assign(world, "ana,ben")
+    world, server = served
+    links = {n: login_link(world, n, "auditor", server.base) for n in ("sue", "tom")}
     rid = world.answers[0]
-    ana, _ = sign_in(browser, links["ana"])
+    assign(world, "sue,tom", [rid])
+    ana, _ = sign_in(browser, links["sue"])
     ana.goto(f"{server.base}/code/{rid}")
     type_code(ana, {**CODE, "relevance": "37"})
-    ana.keyboard.type("SECRET-ANA-COMMENT")
+    ana.keyboard.type("SECRET-SUE-COMMENT")
     ana.keyboard.press("Enter")
     ana.wait_for_selector(f'#panel:not([data-reply="{rid}"])')
-    ben, _ = sign_in(browser, links["ben"])
+    ben, _ = sign_in(browser, links["tom"])
     seen = []
     for path in (f"/code/{rid}", f"/reply/{rid}", f"/reply/{rid}/raw", "/agreement", "/adjudicate",
                  f"/adjudicate/{rid}", "/queue"):
         response = ben.request.get(server.base + path)
         seen.append((path, response.status))
-        assert "SECRET-ANA-COMMENT" not in response.text() and "auditor:ana" not in response.text()
+        assert "SECRET-SUE-COMMENT" not in response.text() and "auditor:sue" not in response.text()
     assert dict(seen)[f"/code/{rid}"] == 200  # ben codes it too, with empty fields
     assert dict(seen)[f"/reply/{rid}"] == 403  # evidence opens once his own code is saved
     assert all(status == 403 for path, status in seen if path in ("/agreement", "/adjudicate", f"/adjudicate/{rid}"))
@@ -273,6 +279,6 @@ def test_a_second_auditor_cannot_read_the_first_ones_blind_codes(served, browser
     ben.wait_for_selector(f'#panel:not([data-reply="{rid}"])')
     ben.goto(f"{server.base}/reply/{rid}")  # his code saved, the evidence opens to him
     evidence = ben.content()
-    assert "SECRET-ANA-COMMENT" not in evidence and "auditor:ana" not in evidence
+    assert "SECRET-SUE-COMMENT" not in evidence and "auditor:sue" not in evidence
     assert ben.locator("#highlighted mark").count() > 0  # the spans behind the automatic points
     assert not any(b in ben.inner_text("main") for b in world.brands)  # still no brand for an auditor

@@ -73,9 +73,13 @@ class Coding:
 
 
 def assign_replies(ws: Workspace, auditors: list[str], *, share: float = 1.0, seed: int = 0,
-                   by: str = "cli") -> AssignReport:
+                   by: str = "cli", reply_ids: list[int] | None = None) -> AssignReport:
     """Give every scored reply not yet assigned (under the current rubric) to one auditor, and a
-    `share` of them to a second one; auditors take turns so the load stays even."""
+    `share` of them to a second one; auditors take turns so the load stays even.
+
+    `reply_ids`: only these replies, given to these auditors even when others have them already
+    (a second round, an auditor replaced); none goes twice to the same auditor.
+    """
     names = sorted({a.strip() for a in auditors if a.strip()})
     if not names:
         raise QualibenchError("no auditor to assign replies to", "add auditors with `qualibench review add-user NAME --role auditor`")
@@ -86,10 +90,14 @@ def assign_replies(ws: Workspace, auditors: list[str], *, share: float = 1.0, se
     with ws.session() as session:
         cid = coding.campaign_id(session)
         version = coding.version(session)
-        taken = set(session.exec(select(CodingAssignment.reply_id).where(
-            CodingAssignment.campaign_id == cid, CodingAssignment.rubric_version == version)))
-        ids = [r for r in session.exec(select(Reply.id).where(
-            Reply.campaign_id == cid, col(Reply.kind).in_(SCORED_KINDS)).order_by(col(Reply.id))) if r not in taken]
+        given = select(CodingAssignment.reply_id).where(CodingAssignment.campaign_id == cid,
+                                                         CodingAssignment.rubric_version == version)
+        wanted = select(Reply.id).where(Reply.campaign_id == cid, col(Reply.kind).in_(SCORED_KINDS))
+        if reply_ids is not None:
+            given = given.where(col(CodingAssignment.reviewer).in_(names))
+            wanted = wanted.where(col(Reply.id).in_(reply_ids))
+        taken = set(session.exec(given))
+        ids = [r for r in session.exec(wanted.order_by(col(Reply.id))) if r not in taken]
         now = ws.clock.now()
         load = dict.fromkeys(names, 0)
         double = 0

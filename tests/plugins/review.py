@@ -130,10 +130,11 @@ def login_link(world: ReviewWorld, name: str, role: str, base: str, *, via_cli: 
     return f"{base}/login/{add_reviewer(world.ws, name, role)[1]}"
 
 
-def assign(world: ReviewWorld, auditors: str, share: float = 1.0) -> None:
+def assign(world: ReviewWorld, auditors: str, reply_ids: list[int] | None = None) -> None:
+    """Give `reply_ids` (default: every reply not yet assigned) to each of `auditors`."""
     from qualibench.review.coding import assign_replies
 
-    assign_replies(world.ws, auditors.split(","), share=share)
+    assign_replies(world.ws, auditors.split(","), share=1.0, reply_ids=reply_ids)
 
 
 @dataclass
@@ -169,7 +170,37 @@ def review_world(tmp_path, db_url) -> ReviewWorld:
     return make_review_world(tmp_path, db_url)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def module_db_url(tmp_path_factory):
+    """Like `db_url`, for a whole test module (one world and one server shared by its tests)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from qualibench.db import dispose_engines
+
+    admin = os.environ.get("QUALIBENCH_TEST_PG")  # as tests/conftest.py reads it
+    if admin and admin.startswith("postgresql://"):
+        admin = "postgresql+psycopg://" + admin[len("postgresql://"):]
+    if not admin:
+        yield f"sqlite:///{tmp_path_factory.mktemp('review-db') / 'test.sqlite'}"
+        dispose_engines()
+        return
+    name = f"qbtest_{uuid.uuid4().hex[:12]}"
+    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+    finally:
+        dispose_engines()
+        with eng.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        eng.dispose()
+
+
+@pytest.fixture(scope="module")
 def browser():
     """Headless system Chromium through Playwright (skipped when either is missing)."""
     if not Path(CHROMIUM).exists():
