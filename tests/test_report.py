@@ -184,3 +184,44 @@ def test_report_command_writes_html_and_a_campaign_without_tests_is_a_user_error
     planned = make_campaign(tmp_path / "planned", db_url, brands=2)
     with pytest.raises(StateError, match="no test sent"):
         write_report(planned, formats=("html",), out=tmp_path / "x")
+
+
+def test_per_brand_writes_one_pdf_per_brand_with_every_test_and_the_auditors_correction(finished, tmp_path):
+    import os
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from sqlmodel import select
+
+    from qualibench.models import Brand, Probe, Reply, Score
+
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    ws, cid = finished
+    with ws.session() as s:
+        brand = s.exec(select(Brand).where(Brand.campaign_id == cid).order_by(Brand.id)).first()
+        probe_ids = [p.id for p in s.exec(select(Probe).where(Probe.brand_id == brand.id))]
+        reply = s.exec(select(Reply).where(Reply.probe_id.in_(probe_ids), Reply.kind == "answer")
+                       .order_by(Reply.id)).first()
+        auto = s.exec(select(Score).where(Score.reply_id == reply.id)).first()
+        s.add(Score(campaign_id=cid, reply_id=reply.id, rubric_name=auto.rubric_name,
+                    rubric_version=auto.rubric_version, scorer="auditor:alice", total=12.0,
+                    criteria={k: 0.0 for k in auto.criteria} | {"politeness": 12.0}, evidence={},
+                    justification="the answer ignores the refund", created_at=datetime(2026, 3, 20, tzinfo=UTC)))
+        names = {b.key: b.name for b in s.exec(select(Brand).where(Brand.campaign_id == cid))}
+        n_tests = len(probe_ids)
+    env = os.environ | {"PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    res = subprocess.run(["qualibench", "--campaign", str(ws.root), "--db", ws.db_url, "report", "--per-brand",
+                          "--lang", "en", "--workers", "2", "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert res.returncode == 0, res.stderr
+    pdfs = sorted((tmp_path / "out" / "brands").glob("brand-*-en.pdf"))
+    assert len(pdfs) == len(names) and "brand report(s)" in res.stdout
+    assert not list((tmp_path / "out").glob("report-*"))  # --per-brand alone writes only the fiches
+    text = subprocess.run(["pdftotext", str(tmp_path / "out" / "brands" / f"brand-{brand.key}-en.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    flat = " ".join(text.split())
+    assert brand.name in flat and "Position in the barometer" in flat and "Sector average" in flat
+    assert flat.count("Request sent") == n_tests  # every test, answered or not
+    assert "Corrected by auditor alice" in flat and "the answer ignores the refund" in flat
+    assert "Relevance" in flat and "Politeness" in flat

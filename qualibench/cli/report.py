@@ -18,24 +18,31 @@ def register(app: typer.Typer) -> None:
 
     @app.command("report")
     def report_cmd(
-        fmt: str = typer.Option("html,pdf", "--format", help="Comma-separated: html, pdf."),
+        fmt: str = typer.Option("", "--format", help="Comma-separated: html, pdf (default html,pdf; none with --per-brand)."),
         lang: str = typer.Option("", "--lang", help="fr or en (default: the campaign's language)."),
         out: Path = typer.Option(Path("reports-out"), "--out", help="Folder to write the report into."),
         templates: Path | None = typer.Option(None, "--templates", help="Folder of templates overriding the defaults."),
         pseudonymise: bool = typer.Option(False, "--pseudonymise", help="Replace agent names and customer data in excerpts."),
         previous: str | None = typer.Option(None, "--previous", help="Previous edition: database URL or export file/folder."),
+        per_brand: bool = typer.Option(False, "--per-brand", help="One PDF per brand (its fiche) in OUT/brands/."),
+        workers: int = typer.Option(0, "--workers", help="Processes writing the per-brand PDFs (default: one per core)."),
     ) -> None:
         """Write the award report (HTML and/or PDF) of the campaign."""
         from ..report import write_report
 
         ws = open_workspace()
         language = lang or _campaign_language(ws)
-        formats = tuple(f.strip() for f in fmt.split(",") if f.strip())
+        formats = tuple(f.strip() for f in (fmt or ("" if per_brand else "html,pdf")).split(",") if f.strip())
         with console.status("Writing the report..."):
             paths = write_report(ws, formats=formats, lang=language, out=out, template_dir=templates,
-                                 pseudonymise=pseudonymise, previous=previous)
+                                 pseudonymise=pseudonymise, previous=previous, per_brand=per_brand,
+                                 workers=workers or None)
+        brand_pdfs = [p for p in paths if p.parent.name == "brands"]
         for p in paths:
-            console.print(f"wrote {shown(p)}")
+            if p not in brand_pdfs:
+                console.print(f"wrote {shown(p)}")
+        if brand_pdfs:
+            console.print(f"wrote {len(brand_pdfs)} brand report(s) in {shown(brand_pdfs[0].parent)}")
 
     @app.command("export")
     def export_cmd(

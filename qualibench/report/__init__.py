@@ -43,13 +43,18 @@ def template_env(template_dir: Path | None = None) -> Environment:
     return env
 
 
-def render_html(ws, analysis, trophies, *, lang: str = "fr", template_dir: Path | None = None,
-                pseudonymise: bool = False) -> str:
-    """Return the report as one self-contained HTML document."""
+def check_language_and_templates(lang: str, template_dir: Path | None) -> None:
+    """Raise a user error for an unknown report language or a missing template folder."""
     if lang not in LANGS:
         raise QualibenchError(f"report language {lang!r} is not available", "use --lang fr or --lang en")
     if template_dir is not None and not Path(template_dir).is_dir():
         raise NotFound(f"template folder {template_dir} does not exist", "pass an existing folder to --templates")
+
+
+def render_html(ws, analysis, trophies, *, lang: str = "fr", template_dir: Path | None = None,
+                pseudonymise: bool = False) -> str:
+    """Return the report as one self-contained HTML document."""
+    check_language_and_templates(lang, template_dir)
     env = template_env(template_dir)
     labels = load_labels(lang, env.globals["template_dirs"])
     with ws.session() as s:
@@ -72,8 +77,13 @@ def html_to_pdf(html: str, out: Path) -> Path:
 
 def write_report(ws, *, formats=FORMATS, lang: str = "fr", out: Path, template_dir: Path | None = None,
                  pseudonymise: bool = False, previous: str | None = None,
-                 campaign_id: int | None = None) -> list[Path]:
-    """Return the paths written: report-<slug>-<lang>.html and/or .pdf in `out`."""
+                 campaign_id: int | None = None, per_brand: bool = False,
+                 workers: int | None = None) -> list[Path]:
+    """Return the paths written: report-<slug>-<lang>.html and/or .pdf in `out`.
+
+    `per_brand`: also one PDF per brand in `out`/brands (brand-<key>-<lang>.pdf), rendered by
+    `workers` processes (default: one per core).
+    """
     from ..analytics import analyse
     from ..awards import compute_trophies
 
@@ -85,11 +95,21 @@ def write_report(ws, *, formats=FORMATS, lang: str = "fr", out: Path, template_d
         analysis = analyse(s, cid, as_of=ws.clock.now(), previous=previous)
     require_sent_tests(analysis)
     trophies = compute_trophies(analysis)
-    html = render_html(ws, analysis, trophies, lang=lang, template_dir=template_dir, pseudonymise=pseudonymise)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    if per_brand:
+        from .per_brand import write_brand_reports
+
+        check_language_and_templates(lang, template_dir)
+        env = template_env(template_dir)
+        written += write_brand_reports(ws, analysis, trophies, lang=lang, out=out, env=env,
+                                       labels=load_labels(lang, env.globals["template_dirs"]),
+                                       pseudonymise=pseudonymise, workers=workers)
+    if not formats:
+        return written
+    html = render_html(ws, analysis, trophies, lang=lang, template_dir=template_dir, pseudonymise=pseudonymise)
     stem = f"report-{analysis.campaign['slug']}-{lang}"
-    written = []
     if "html" in formats:
         p = out / f"{stem}.html"
         p.write_text(html, encoding="utf-8")

@@ -110,8 +110,8 @@ def brand_sheets(session: Session, analysis, f: Formatter, excerpt, *, only: str
                     "text": excerpt(t["answer_text"], t["first_answer_reply_id"], t["probe_id"])}
         out.append({
             "name": b["brand"], "sector": f.sector(b["sector"]), "key": b["brand_key"],
-            "rank": ranks[b["brand_key"]], "of": len(ranked),
-            "sector_rank": sector_ranks.get(b["brand_key"]), "sector_of": sector_sizes.get(b["sector"]),
+            "rank": f.ordinal(ranks[b["brand_key"]]), "of": len(ranked),
+            "sector_rank": f.ordinal(sector_ranks.get(b["brand_key"], 0)), "sector_of": sector_sizes.get(b["sector"]),
             "hours": f.opening_hours(hours.get(b["brand_key"], "")),
             "index": f.num(b["index"], rules.precision),
             "ci": f"{f.num(b['index_low'])} – {f.num(b['index_high'])}",

@@ -141,7 +141,6 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
         sectors.append({"name": f.sector(s["sector"]), "brands": int(s["brands"]), "fig": figures(s, f),
                         "ranking": ranking(members, rules, f)})
     cfg = analysis.campaign["config"] or {}
-    camp_cfg = cfg.get("campaign", {}) or {}
     rub = session.exec(select(Score.rubric_name, Score.rubric_version).where(Score.campaign_id == cid)
                        .order_by(Score.id.desc()).limit(1)).first()  # type: ignore[union-attr]
     slots = cfg.get("send_slots", {}) or {}
@@ -161,9 +160,7 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
     scen_titles = dict(zip(analysis.scenarios["scenario"], analysis.scenarios["scenario_title"], strict=True))
     return {
         "lang": lang, "L": L, "campaign": analysis.campaign,
-        "cover": {"name": analysis.campaign["name"], "edition": analysis.campaign["edition"],
-                  "client": str(camp_cfg.get("client", "") or ""), "author": str(camp_cfg.get("author", "") or ""),
-                  "period": f.period(start, end), "observed_until": f.date(window_end)},
+        "cover": build_cover(analysis, f),
         "generated": f.date((now or datetime.now(UTC)).date()),
         "summary": executive_summary(analysis, trophies, f),
         "key": {"brands": int(analysis.brands["brand_key"].nunique()), "tests": int(len(sent)),
@@ -205,6 +202,16 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
         },
         "glossary": L.get("glossary", {}),
     }
+
+
+def build_cover(analysis, f: Formatter) -> dict:
+    """Return the cover's facts: name, edition, test period, client and author (campaign.toml)."""
+    camp_cfg = (analysis.campaign["config"] or {}).get("campaign", {}) or {}
+    sent = analysis.tests[analysis.tests["sent"]]
+    return {"name": analysis.campaign["name"], "edition": analysis.campaign["edition"],
+            "client": str(camp_cfg.get("client", "") or ""), "author": str(camp_cfg.get("author", "") or ""),
+            "period": f.period(sent["sent_at"].min(), sent["sent_at"].max()),
+            "observed_until": f.date(sent["window_ends_at"].max())}
 
 
 def _slot_days(days, f: Formatter) -> str:

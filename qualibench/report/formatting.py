@@ -91,6 +91,13 @@ class Formatter:
             return f"{self.num(v, 0)}\u00a0h"
         return f"{self.num(v / 24, 0)}\u00a0{self.L['day_short']}"
 
+    def ordinal(self, n: int) -> str:
+        """Return a rank as the language writes it (1er, 2e / 1st, 2nd)."""
+        if self.lang == "fr":
+            return "1er" if n == 1 else f"{n}e"
+        suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+        return f"{n}{suffix}"
+
     # dates -----------------------------------------------------------------------------
     def _date_uncached(self, d: date, fmt: str) -> str:
         return format_date(d, format=fmt, locale=self.locale)
