@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import statistics
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ from .channels.reuse import keep_connections
 from .demo_folder import MARKER as MARKER  # re-exported: tests and callers use demo.MARKER
 from .demo_folder import prepare_demo_folder, record_demo_files
 from .errors import QualibenchError
-from .models import Probe, ProbeState, Reply, ReplyKind
+from .models import Probe, ProbeState, Reply
 from .workspace import Workspace
 from .world import DemoWorld, SimBrand
 from .world.timeline import StageTimer, run_campaign_time
@@ -37,6 +36,9 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 PASSWORD_ENV = "QB_DEMO_SHOPPER_PASSWORD"  # noqa: S105 -- a variable name, not a secret
 TOKEN_ENV = "QB_DEMO_X_TOKEN"  # noqa: S105 -- a variable name, not a secret
 WAVE_START = date(2026, 3, 2)  # a Monday, so the first send slots open at once
+# Requests every simulated sector can receive (a bank, an airline and a shop all bill, run
+# customer accounts and sell subscriptions): no retail shop asked about a fibre plan.
+DEMO_SCENARIOS = ("billing-wrong-invoice-fr", "technical-login-fr", "commercial-pricing-subscription-en")
 
 
 @dataclass
@@ -51,7 +53,8 @@ class DemoResult:
     replies: int = 0
     answered: int = 0
     answer_rate: float = 0.0  # answered / probes sent (a human answer, acks excluded)
-    median_delay_hours: float | None = None
+    median_delay_hours: float | None = None  # Kaplan-Meier over every test sent; None = not reached
+    answered_median_hours: float | None = None  # median among answered tests only
     by_channel: dict[str, dict[str, Any]] = field(default_factory=dict)
     trophies: list[str] = field(default_factory=list)
     html: Path | None = None
@@ -127,8 +130,9 @@ def write_campaign(world: DemoWorld, out: Path, *, brands: int, seed: int, lang:
 
     init_campaign(
         out, brands=brands, seed=seed, channels=channels, scenarios=3, start=WAVE_START,
+        scenario_ids=list(DEMO_SCENARIOS),
         language=lang, name="Baromètre démo" if lang == "fr" else "Demo benchmark",
-        edition="demo", force=True, per_domain_seconds=5,
+        edition=str(WAVE_START.year), force=True, per_domain_seconds=5,
         mail={"username": world.shopper_user, "smtp_host": "127.0.0.1",
               "smtp_port": world.smtp_port, "smtp_security": "plain", "imap_host": "127.0.0.1",
               "imap_port": world.imap_port, "imap_security": "plain",
@@ -137,6 +141,13 @@ def write_campaign(world: DemoWorld, out: Path, *, brands: int, seed: int, lang:
         site_url=world.site_url or None,
     )
     (out / "brands.csv").write_text(brands_csv(world.brands, world.site_url), encoding="utf-8")
+    # the cover names who commissioned and who signs the report: say plainly it is a simulation
+    toml = out / "campaign.toml"
+    client, author = (("Démonstration (marques simulées)", "qualibench, monde de démonstration") if lang == "fr"
+                      else ("Demonstration (simulated brands)", "qualibench demo world"))
+    toml.write_text(toml.read_text(encoding="utf-8").replace(
+        '# client = "..."', f'client = "{client}"', 1).replace('# author = "..."', f'author = "{author}"', 1),
+        encoding="utf-8")
 
 
 def prepare_campaign(world: DemoWorld, out: Path, *, brands: int, seed: int = 0,
@@ -259,30 +270,33 @@ def _report_paths(result: DemoResult, paths: Any) -> None:
 
 
 def _figures(ws: Workspace, result: DemoResult) -> None:
-    """Fill the summary figures from the database (the same rows the report uses)."""
+    """Fill the summary figures from the Analysis the report is drawn from (same names, same values).
+
+    median_delay_hours is the Kaplan-Meier median over every test sent (None: not reached);
+    answered_median_hours is the median among answered tests only, named apart.
+    """
+    from .analytics import analyse
+
     with ws.session() as s:
         cid = ws.campaign(s).id
         probes = list(s.exec(select(Probe).where(Probe.campaign_id == cid)))
-        replies = list(s.exec(select(Reply).where(Reply.campaign_id == cid)))
-    reached = [p for p in probes if p.sent_at is not None]
+        result.replies = len(list(s.exec(select(Reply.id).where(Reply.campaign_id == cid))))
+        analysis = analyse(s, cid, as_of=ws.clock.now())
     result.probes = len(probes)
-    result.sent = len(reached)
     result.undeliverable = sum(p.state == ProbeState.UNDELIVERABLE.value for p in probes)
-    result.replies = len(replies)
-    answered_ids = {r.probe_id for r in replies if r.kind == ReplyKind.ANSWER.value}
-    answered = [p for p in reached if p.id in answered_ids]
-    result.answered = len(answered)
-    result.answer_rate = len(answered) / len(reached) if reached else 0.0
-    delays = [(p.first_answer_at - p.sent_at).total_seconds() / 3600 for p in answered
-              if p.first_answer_at and p.sent_at]
-    result.median_delay_hours = statistics.median(delays) if delays else None
-    for ch in sorted({p.channel for p in probes}):
-        sent = [p for p in reached if p.channel == ch]
-        ans = [p for p in sent if p.id in answered_ids]
-        d = [(p.first_answer_at - p.sent_at).total_seconds() / 3600 for p in ans
-             if p.first_answer_at and p.sent_at]
-        result.by_channel[ch] = {
-            "probes": sum(p.channel == ch for p in probes), "sent": len(sent),
-            "answered": len(ans), "answer_rate": len(ans) / len(sent) if sent else 0.0,
-            "median_delay_hours": statistics.median(d) if d else None,
+    o = analysis.overall
+    result.sent, result.answered = int(o.get("tests", 0)), int(o.get("answered", 0))
+    result.answer_rate = float(o.get("answer_rate", 0.0) or 0.0)
+    result.median_delay_hours = _hours_or_none(o.get("median_h"))
+    result.answered_median_hours = _hours_or_none(o.get("answered_median_h"))
+    for r in analysis.channels.to_dict("records"):
+        result.by_channel[r["channel"]] = {
+            "probes": sum(p.channel == r["channel"] for p in probes), "sent": int(r["tests"]),
+            "answered": int(r["answered"]), "answer_rate": float(r["answer_rate"]),
+            "median_delay_hours": _hours_or_none(r["median_h"]),
+            "answered_median_hours": _hours_or_none(r["answered_median_h"]),
         }
+
+
+def _hours_or_none(v) -> float | None:  # type: ignore[no-untyped-def]
+    return None if v is None or v != v else float(v)

@@ -48,7 +48,8 @@ def demo(
 
 
 def _hours(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f} h"
+    # the Kaplan-Meier median is None when fewer than half the tests were ever answered
+    return "not reached" if value is None else f"{value:.1f} h"
 
 
 def _print_summary(result) -> None:  # type: ignore[no-untyped-def]
@@ -57,12 +58,15 @@ def _print_summary(result) -> None:  # type: ignore[no-untyped-def]
         f"{result.sent} sent, {result.undeliverable} undeliverable; "
         f"{result.virtual_days:.0f} days simulated in {result.seconds:.1f} s"
     )
-    table = Table("Channel", "Probes", "Sent", "Answered", "Answer rate", "Median delay")
+    table = Table("Channel", "Probes", "Sent", "Answered", "Answer rate", "Median delay (KM, all sent)",
+                  "Median among answered")
     for ch, row in result.by_channel.items():
         table.add_row(ch, str(row["probes"]), str(row["sent"]), str(row["answered"]),
-                      f"{row['answer_rate']:.0%}", _hours(row["median_delay_hours"]))
+                      f"{row['answer_rate']:.0%}", _hours(row["median_delay_hours"]),
+                      _hours(row["answered_median_hours"]))
     table.add_row("[bold]all[/]", str(result.probes), str(result.sent), str(result.answered),
-                  f"{result.answer_rate:.0%}", _hours(result.median_delay_hours))
+                  f"{result.answer_rate:.0%}", _hours(result.median_delay_hours),
+                  _hours(result.answered_median_hours))
     console.print(table)
     awarded = [t for t in result.trophies if "not awarded" not in t]
     if awarded:

@@ -1,8 +1,9 @@
 """What a simulated brand writes back: acknowledgements, answers, out-of-office notices, DSNs.
 
-Answers are built from the scenario's key points: a brand covering 80 % of them names 80 %
-of them (with one of the phrases a human would use), so the scorer's figures spread the way
-real answers do. Tone adds or removes empathy, reformulation and politeness formulas.
+Answers come from the agents' phrase book (world/answers.py): for each key point of the
+scenario a brand covers, a sentence in its sector's words, sometimes only a vague one; tone
+adds or removes the restatement, empathy and courtesy, a helpdesk pastes its template. A
+campaign's own scenario, absent from the book, is answered from its key points' phrases.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from html import escape
 
+from .answers import BOOK, FRAMES, SECTOR_WORDS, TWEETS
 from .brands import SimBrand
 
 _ORDER_RE = re.compile(r"\b[A-Z]{2,5}-\d{4,}\b")
@@ -95,9 +97,87 @@ def _points_text(lang: str, key_points: list[dict], coverage: float, rng: random
     return lines
 
 
+class _Words(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _book(key_points: list[dict]) -> dict | None:
+    ids = {kp.get("id") for kp in key_points}
+    return next((b for b in BOOK.values() if ids and ids <= set(b["points"])), None)
+
+
+def _words(inc: Incoming, lang: str) -> _Words:
+    sector = SECTOR_WORDS[lang].get(inc.brand.sector) or SECTOR_WORDS[lang]["retail"]
+    amounts = re.findall(r"(\d+[,.]\d{2})\s*(?:euros|€)", inc.body)
+    w = _Words(sector)
+    w.update(brand=inc.brand.name, amount=f"{amounts[0]} €" if amounts else "ce mois-ci")
+    for k, v in list(w.items()):
+        w[k] = v.replace("{brand}", inc.brand.name)
+    return w
+
+
+def _vague_share(p) -> float:  # type: ignore[no-untyped-def]
+    """Return how often this brand's agents touch a point without settling it."""
+    if p.coverage < 0.5:
+        return 0.55
+    return 0.3 if p.tone in ("cold", "off_topic") else 0.12
+
+
 def answer_text(inc: Incoming, lang: str, key_points: list[dict], rng: random.Random,
                 ticket: str = "") -> str:
     """Return the plain-text answer a brand of this personality writes to `inc`."""
+    book = _book(key_points)
+    if book is None:
+        return _answer_from_patterns(inc, lang, key_points, rng, ticket)
+    fr, p, w = FRAMES[lang], inc.brand.personality, _words(inc, lang)
+    first = inc.from_name.split()[0] if inc.from_name else ""
+    pick = lambda key: rng.choice(fr[key]).format_map(w | {"name": first})  # noqa: E731
+    lines = [pick("hello") if p.tone != "cold" else fr["hello"][-1], ""]
+    if p.tone != "cold":
+        lines.append(pick("thanks"))
+    restate = {"empathetic": 0.8, "neutral": 0.35}.get(p.tone, 0.1)
+    if rng.random() < restate:
+        lines.append(rng.choice(book["restate"]).format_map(w))
+    if p.tone == "empathetic" or (p.tone == "neutral" and rng.random() < 0.3):
+        lines.append(pick("empathy"))
+    if ticket:
+        lines.append(TEXTS[lang]["ticket"].format(ticket=ticket))
+    lines.append("")
+    coverage = p.coverage if p.tone != "off_topic" else p.coverage / 2
+    coverage = min(1.0, max(0.0, coverage + rng.uniform(-0.2, 0.2)))  # agents vary around the habit
+    n = round(coverage * len(key_points))
+    chosen = sorted(rng.sample(range(len(key_points)), k=min(n, len(key_points))))
+    vague = _vague_share(p)
+    body = []
+    for i in chosen:
+        entry = book["points"][key_points[i]["id"]]
+        kind = "vague" if rng.random() < vague else "full"
+        body.append(rng.choice(entry[kind]).format_map(w))
+    if p.helpdesk:
+        body.append(rng.choice(fr["template"]).format_map(w))
+    # Agents write paragraphs, not one line per point: two or three sentences a paragraph.
+    while body:
+        size = rng.choice((1, 2, 2, 3))
+        lines.append(" ".join(body[:size]))
+        body = body[size:]
+    if p.tone == "cold":
+        lines.append(rng.choice(fr["cold"]))
+    if p.tone == "off_topic":
+        lines.append(rng.choice(fr["offtopic"]))
+    if lines[-1]:
+        lines.append("")
+    if p.tone != "cold":
+        lines.append(pick("closing"))
+        lines += ["", pick("bye"), f"{rng.choice(_AGENTS)}", f"{w['team']} {inc.brand.name}"]
+    else:
+        lines += ["", fr["bye"][0], f"{w['team']} {inc.brand.name}"]
+    return "\n".join(lines)
+
+
+def _answer_from_patterns(inc: Incoming, lang: str, key_points: list[dict], rng: random.Random,
+                          ticket: str = "") -> str:
+    """Return an answer to a scenario the phrase book lacks, built from its key points' phrases."""
     t = TEXTS[lang]
     p = inc.brand.personality
     first = inc.from_name.split()[0] if inc.from_name else ""
@@ -215,16 +295,28 @@ def build_dsn(inc: Incoming, original: bytes, when: datetime, reporting: str) ->
 
 
 def short_answer(inc: Incoming, lang: str, key_points: list[dict], rng: random.Random) -> str:
-    """Return a public answer of at most 280 characters (X), covering a few key points."""
+    """Return a public reply of at most 280 characters (X), as a community manager posts it."""
     p = inc.brand.personality
-    greet = {"fr": "Bonjour", "en": "Hello"}[lang]
-    parts = [greet + (" !" if lang == "fr" else "!")]
-    if p.tone == "empathetic":
-        parts.append({"fr": "Désolés pour ce souci.", "en": "Sorry about this."}[lang])
+    book = _book(key_points)
+    t, w = TWEETS[lang], _words(inc, lang)
+    first = inc.from_name.split()[0] if inc.from_name else ""
+    agent = rng.choice(_AGENTS)
+    parts = [rng.choice(t["open"]).format(name=first).replace(" !", "\u00a0!").strip()]
+    if p.tone in ("empathetic", "neutral") and rng.random() < 0.7:
+        parts.append(rng.choice(t["sorry"]))
     n = round(min(1.0, max(0.0, p.coverage + rng.uniform(-0.2, 0.2))) * len(key_points))
     for kp in rng.sample(key_points, k=min(n, len(key_points), 2)):
-        phrase = rng.choice(list(kp.get("patterns") or [kp.get("label", "")]))
-        parts.append(f"{phrase.capitalize()}.")
-    parts.append({"fr": "Écrivez-nous en DM pour le suivi.", "en": "Send us a DM to follow up."}[lang])
-    text = " ".join(parts)
+        if book is not None:
+            entry = book["points"][kp["id"]]
+            options = sorted(entry["full" if rng.random() >= _vague_share(p) else "vague"], key=len)
+            parts.append(options[0].format_map(w))
+        else:
+            parts.append(f"{rng.choice(list(kp.get('patterns') or [kp.get('label', '')])).capitalize()}.")
+    parts.append(rng.choice(t["dm"]))
+    sign = rng.choice(t["sign"]).format(initials="".join(x[0] for x in agent.split()).upper() + agent[1].upper(),
+                                        first=agent)
+    text = " ".join(x for x in [*parts, sign] if x)
+    while len(text) > 280 and len(parts) > 2:  # drop content before the greeting and the hand-off
+        parts.pop(-2)
+        text = " ".join(x for x in [*parts, sign] if x)
     return text[:280]
