@@ -12,6 +12,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from sqlmodel import Session, select
 
+from ..campaign.limits import XLSX_BYTES, too_big, xlsx_bomb
 from ..errors import InvalidInput, NotFound, Problem, QualibenchError
 from ..events import log_event
 from ..models import Brand, Campaign, Event, Probe, Reply, Scenario, Score
@@ -233,6 +234,12 @@ def import_audit_sheet(ws: Workspace, path: Path | str, auditor: str) -> ImportR
     name = check_auditor(auditor)
     if not path.is_file():
         raise NotFound(f"audit sheet {path} does not exist", "give the path of the XLSX you exported")
+    problems: list[Problem] = []
+    # The same bounds as a brands workbook: a zip bomb is refused before openpyxl inflates it.
+    if too_big(path, XLSX_BYTES, "audit sheet", problems) or xlsx_bomb(path, problems):
+        refused = InvalidInput(problems, f"{path.name} is refused; nothing was imported")
+        refused.hint = "fill in a sheet written by `qualibench audit export` and import that one"
+        raise refused
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile, KeyError, InvalidFileException...

@@ -31,11 +31,10 @@ CPU_BOUND = 30.0
 MEMORY_BOUND_MB = 400
 
 
-@pytest.fixture
-def x_campaign(tmp_path, db_url, x_api, monkeypatch):
-    """A campaign of 3 brands on X, every probe posted as a mention through the fake X API."""
-    monkeypatch.setenv(TOKEN_ENV, "hostile-test-token")
-    # Sent six hours ago: the subprocess collects on the system clock, inside every window.
+def sent_x_campaign(tmp_path, db_url, x_api):  # type: ignore[no-untyped-def]
+    """Return (Workspace, [Probe]) of 3 brands on X, every probe posted as a mention through
+    `x_api` six hours ago (the collecting subprocess runs on the system clock, inside every
+    window). The caller exports the token variable TOKEN_ENV. Also used by bench/hostile.py."""
     clock = VirtualClock(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6))
     x_api.clock = clock
     ws = make_campaign(tmp_path, db_url, brands=3, channels=("x",), clock=clock,
@@ -60,6 +59,14 @@ def x_campaign(tmp_path, db_url, x_api, monkeypatch):
             s.add(row)
     with ws.session() as s:
         sent = list(s.exec(select(Probe).order_by(Probe.id)))
+    return ws, sent
+
+
+@pytest.fixture
+def x_campaign(tmp_path, db_url, x_api, monkeypatch):
+    """A campaign of 3 brands on X, every probe posted as a mention through the fake X API."""
+    monkeypatch.setenv(TOKEN_ENV, "hostile-test-token")
+    ws, sent = sent_x_campaign(tmp_path, db_url, x_api)
     return ws, x_api, sent
 
 
@@ -117,7 +124,7 @@ def test_control_characters_nul_markup_and_long_posts_are_stored_and_the_rest_go
     assert run.cpu_seconds < CPU_BOUND and run.peak_mb < MEMORY_BOUND_MB
 
 
-def _deep(depth: int) -> bytes:
+def deep_json(depth: int) -> bytes:
     return b'{"data": ' + b"[" * depth + b"]" * depth + b"}"
 
 
@@ -128,7 +135,7 @@ def test_huge_and_deeply_nested_answers_are_refused_and_other_endpoints_still_co
         api.reply_to_tweet(probe.external_id, _brand_of(api, probe.external_id),
                            "@shopper " + ANSWER, now - timedelta(hours=1))
     # DMs: nested a million deep; mentions: 3 times the answer cap, as one valid JSON body
-    api.raw_answers["GET /2/dm_events"] = _deep(1_000_000)
+    api.raw_answers["GET /2/dm_events"] = deep_json(1_000_000)
     filler = json.dumps({"id": "9", "text": "x" * 1000, "created_at": "2026-12-01T00:00:00.000Z",
                          "author_id": "77"})
     api.raw_answers["GET /2/users/:id/mentions"] = (
