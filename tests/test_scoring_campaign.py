@@ -58,6 +58,11 @@ def test_rescore_keeps_old_rows_and_reports_brands_that_move(replied_campaign, t
     moved = {m.brand for m in report.moves}
     assert best_before in moved and best_after in moved
     assert [m.new_rank for m in report.ranking] == sorted(m.new_rank for m in report.ranking)
+    # Why they move: the politeness-only rubric zeroes every other criterion.
+    leader = next(m for m in report.moves if m.brand == best_before)
+    assert leader.criteria_change and leader.criteria_change.get("politeness", 0) >= 0
+    assert all(d <= 0 for c, d in leader.criteria_change.items() if c != "politeness")
+    assert any(d < 0 for d in leader.criteria_change.values())
 
 
 def test_effective_scores_prefer_auditors_and_flag_disagreement(replied_campaign):

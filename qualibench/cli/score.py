@@ -153,10 +153,12 @@ def rescore(
     if not report.moves:
         console.print("No brand changes rank.")
         return
-    table = Table("brand", "old rank", "new rank", "old mean", "new mean")
+    table = Table("brand", "old rank", "new rank", "old mean", "new mean", "why (mean points per criterion, new - old)")
     for m in report.moves:
+        why = ", ".join(f"{c} {d:+.1f}" for c, d in sorted(m.criteria_change.items(), key=lambda kv: -abs(kv[1]))
+                        if abs(d) >= 0.05) or "-"
         table.add_row(m.brand, str(m.old_rank or "-"), str(m.new_rank),
-                      "-" if m.old_mean is None else f"{m.old_mean:g}", f"{m.new_mean:g}")
+                      "-" if m.old_mean is None else f"{m.old_mean:g}", f"{m.new_mean:g}", why)
     console.print(table)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -45,6 +45,8 @@ class BrandMove:
     new_rank: int
     old_mean: float | None
     new_mean: float
+    # Why it moves: mean points per criterion, new minus old (automatic scores of its replies).
+    criteria_change: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -201,4 +203,32 @@ def rescore_campaign(ws: Workspace, rubric_path: str | Path, *, diff: bool = Tru
         for b in sorted(new_ranks, key=lambda b: (new_ranks[b], b))
     ]
     moves = [m for m in ranking if m.old_rank != m.new_rank]
+    if moves and old_version:
+        with ws.session() as session:
+            change = _criteria_change(session, cid, old_version, rub.version, {m.brand for m in moves})
+        moves = [replace(m, criteria_change=change.get(m.brand, {})) for m in moves]
+        ranking = [replace(m, criteria_change=change.get(m.brand, {})) for m in ranking]
     return RescoreReport(old_version, rub.version, score, moves, ranking)
+
+
+def _criteria_change(session: Session, campaign_id: int, old: str, new: str,
+                     brands: set[str]) -> dict[str, dict[str, float]]:
+    """Return brand -> criterion -> mean automatic points under `new` minus under `old`."""
+    rows = session.execute(
+        select(Brand.name, Score.rubric_version, Score.criteria)
+        .join(Reply, Reply.id == Score.reply_id)  # type: ignore[arg-type]
+        .join(Probe, Probe.id == Reply.probe_id)  # type: ignore[arg-type]
+        .join(Brand, Brand.id == Probe.brand_id)  # type: ignore[arg-type]
+        .where(Score.campaign_id == campaign_id, Score.scorer == AUTO,
+               Score.rubric_version.in_([old, new]), Brand.name.in_(sorted(brands)))  # type: ignore[attr-defined]
+    ).all()
+    sums: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for brand, version, criteria in rows:
+        for crit, pts in (criteria or {}).items():
+            sums[(brand, version)][crit].append(float(pts))
+    out: dict[str, dict[str, float]] = {}
+    for brand in brands:
+        before, after = sums.get((brand, old), {}), sums.get((brand, new), {})
+        out[brand] = {c: round(sum(after[c]) / len(after[c]) - sum(before[c]) / len(before[c]), 2)
+                      for c in after if before.get(c)}
+    return out
