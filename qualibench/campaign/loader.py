@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
 from datetime import date
@@ -117,13 +118,22 @@ def _find_clear_secrets(node: Any, path: str, problems: list[Problem], fname: st
             if SECRET_KEY_RE.search(str(k)) and isinstance(v, str) and v:
                 problems.append(Problem(
                     fname, "a secret is written in clear in the file (refused)",
-                    f'remove it and write {k}_env = "QB_{ascii_slug(here, "_").upper()}", then export that variable',
-                    location=f"[{path}]" if path else "", field=str(k)))
+                    f'remove it and write {k}_env = "{secret_env_name(here)}", then export that variable',
+                    location=f"[{path}]" if path else "top level", field=str(k)))
             else:
                 _find_clear_secrets(v, here, problems, fname)
     elif isinstance(node, list):
         for i, v in enumerate(node):
             _find_clear_secrets(v, f"{path}[{i}]", problems, fname)
+
+
+def secret_env_name(dotted: str) -> str:
+    """Return the environment variable suggested for the secret at `dotted` (TOML key path):
+    accounts.shopper.password -> QB_SHOPPER_PASSWORD, the name `qualibench init` writes."""
+    parts = dotted.split(".")
+    if len(parts) == 3 and parts[0] == "accounts":
+        parts = parts[1:]
+    return "QB_" + ascii_slug("_".join(parts), "_").upper()
 
 
 def _num(table: dict, key: str, default: Any, problems: list[Problem], fname: str, where: str,
@@ -339,10 +349,20 @@ def _load_accounts(raw: Any, problems: list[Problem], fname: str) -> dict[str, A
             token_env=str(a.get("token_env", "")), sent_folder=str(a.get("sent_folder", "Sent")),
             folders=tuple(str(f) for f in folders), api_base=str(a.get("api_base", "")),
         )
-        if (a.get("smtp_host") or a.get("imap_host")) and not (a.get("password_env") or a.get("password_keyring")):
+        clear = any(SECRET_KEY_RE.search(str(k)) and v for k, v in a.items())
+        if (a.get("smtp_host") or a.get("imap_host")) and not (a.get("password_env") or a.get("password_keyring")) \
+                and not clear:  # a password in clear is already an error naming the variable
             problems.append(Problem(fname, "the account has a server but no password reference",
-                                    'add password_env = "QB_SHOPPER_PASSWORD" (or password_keyring)',
-                                    location=where, severity="warning"))
+                                    f'add password_env = "{secret_env_name(f"accounts.{name}.password")}" '
+                                    "(or password_keyring)", location=where, field="password_env",
+                                    severity="warning"))
+        for ref in ("password_env", "token_env"):
+            var = str(a.get(ref, ""))
+            if var and not os.environ.get(var):
+                problems.append(Problem(
+                    fname, f"the environment variable {var} is not set: send and collect will refuse to start",
+                    f"export {var}=... in the shell that runs qualibench", location=where, field=ref,
+                    severity="warning"))
     return out
 
 
@@ -389,6 +409,7 @@ def _load_brands(path: Path, config: CampaignConfig, problems: list[Problem]) ->
     fname = str(path)
     brands: list[BrandSpec] = []
     seen: dict[str, int] = {}
+    shared: dict[tuple[str, str], tuple[str, int]] = {}  # (channel, contact point) -> first brand
     for line, row in table.rows:
         loc = f"row {line}"
         n_before = len([p for p in problems if p.severity == "error"])
@@ -409,10 +430,10 @@ def _load_brands(path: Path, config: CampaignConfig, problems: list[Problem]) ->
             bad("name", "the brand has no name", "fill the name column or delete the row")
             continue
         key = ascii_slug(name)
-        if key in seen:
+        if key in seen:  # reported, and the row's other problems too
             bad("name", f"duplicate brand {name!r} (already on row {seen[key]})", "keep one row per brand")
-            continue
-        seen[key] = line
+        else:
+            seen[key] = line
         if not row.get("sector"):
             bad("sector", f"brand {name!r} has no sector", "fill the sector (e.g. retail, bank, telecom)")
         country = (row.get("country") or "FR").upper()
@@ -480,6 +501,18 @@ def _load_brands(path: Path, config: CampaignConfig, problems: list[Problem]) ->
                     f"fill its {ch} contact column or remove {ch} from its channels")
         if listed:
             contacts = {k: v for k, v in contacts.items() if k in listed}
+        for ch in ("email", "webform", "x"):
+            point = contacts.get(ch, "").lower().rstrip("/")
+            if not point:
+                continue
+            if (ch, point) in shared:
+                other_name, other_line = shared[(ch, point)]
+                column = {"email": "email", "webform": "contact_form_url", "x": "x_handle"}[ch]
+                bad(column, f"{contacts[ch]!r} is also the {ch} contact of {other_name!r} (row {other_line})",
+                    "give each brand its own contact point: a helpdesk writing to two tests "
+                    "from one address cannot tell them apart, nor can we")
+            else:
+                shared[(ch, point)] = (name, line)
         if len([p for p in problems if p.severity == "error"]) > n_before:
             continue
         brands.append(BrandSpec(key=key, name=name, sector=row.get("sector", ""), country=country,

@@ -104,6 +104,7 @@ def load_scenarios(root: Path, config: CampaignConfig, problems: list[Problem]) 
     if config.use_default_scenarios:
         folders.append(data_dir("scenarios"))
     found: dict[str, ScenarioSpec] = {}
+    broken: set[str] = set()  # ids of scenarios whose own problems are reported already
     for folder in folders:
         if not folder.is_dir():
             continue
@@ -126,6 +127,8 @@ def load_scenarios(root: Path, config: CampaignConfig, problems: list[Problem]) 
                     continue
                 spec = parse_scenario(doc, str(path), problems)
                 if spec is None:
+                    if isinstance(doc, dict) and doc.get("id"):
+                        broken.add(str(doc["id"]))
                     continue
                 if spec.id in found:
                     if found[spec.id].source and found[spec.id].source.parent == path.parent:
@@ -134,7 +137,8 @@ def load_scenarios(root: Path, config: CampaignConfig, problems: list[Problem]) 
                     continue  # the campaign's own scenario overrides a default of the same id
                 found[spec.id] = spec
     if config.scenario_ids:
-        missing = [s for s in config.scenario_ids if s not in found]
+        # A scenario that exists but has errors is not also "missing": one cause, one line.
+        missing = [s for s in config.scenario_ids if s not in found and s not in broken]
         for s in missing:
             problems.append(Problem("campaign.toml", f"selected scenario {s!r} does not exist",
                                     f"known: {', '.join(sorted(found))}", location="[scenarios]", field="select"))

@@ -54,6 +54,30 @@ class AccountSpec:
         return out
 
 
+def require_secrets(config: CampaignConfig, purpose: str, channel: str | None = None) -> None:
+    """Raise QualibenchError naming every environment variable `send` or `collect` needs unset.
+
+    Checked before the run starts, so it never stops half-way on the first probe that needs
+    the password. E-mail needs the mail accounts' passwords to send (and every mail account's to
+    collect, since web-form replies come by e-mail); X needs the API token both ways.
+    """
+    channels = [channel] if channel else list(config.channels)
+    missing: list[str] = []
+    for acc in config.accounts.values():
+        mail = bool(acc.smtp_host if purpose == "send" else acc.imap_host)
+        needs_password = mail and (purpose == "collect" or "email" in channels)
+        needs_token = bool(acc.token_env) and "x" in channels
+        for needed, var, what in ((needs_password, acc.password_env, "password"),
+                                  (needs_token, acc.token_env, "token")):
+            if needed and var and not os.environ.get(var):
+                missing.append(f"${var} ({what} of [accounts.{acc.name}])")
+    if missing:
+        names = " ".join(m.split(" ")[0][1:] + "=..." for m in missing)
+        raise QualibenchError(f"{purpose} needs {', '.join(missing)}, which "
+                              f"{'is' if len(missing) == 1 else 'are'} not set",
+                              f"export {names} in the shell that runs qualibench")
+
+
 def _resolve_secret(account: str, env: str, keyring_ref: str, username: str, what: str) -> str:
     if env:
         value = os.environ.get(env)

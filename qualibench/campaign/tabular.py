@@ -99,6 +99,27 @@ def _read_xlsx(path: Path, problems: list[Problem]) -> list[tuple[int, list[str]
     return rows
 
 
+def _known_columns(cells: list[str], alias_to_canon: dict[str, str]) -> set[str]:
+    return {alias_to_canon[fold(c)] for c in cells if fold(c) in alias_to_canon}
+
+
+def _header_below_title(raw_rows: list[tuple[int, list[str]]], alias_to_canon: dict[str, str],
+                        required: Iterable[str]) -> int:
+    """Return the index of the real header when the first rows are a title above it, else 0."""
+    required = set(required)
+    if required <= _known_columns(raw_rows[0][1], alias_to_canon):
+        return 0
+    for i, (_, cells) in enumerate(raw_rows[1:6], start=1):
+        if required <= _known_columns(cells, alias_to_canon):
+            return i
+    return 0
+
+
+def _row_of(problem: Problem) -> int:
+    digits = "".join(c for c in problem.location if c.isdigit())
+    return int(digits) if digits else 0
+
+
 def read_table(
     path: Path,
     known: dict[str, Iterable[str]],
@@ -134,12 +155,24 @@ def read_table(
         problems.append(Problem(fname, f"the {what} table is empty",
                                 "put a header row and one row per entry in the first sheet"))
         return None
-    header_line, header = raw_rows[0]
     alias_to_canon: dict[str, str] = {}
     for canon, aliases in known.items():
         alias_to_canon[fold(canon)] = canon
         for a in aliases:
             alias_to_canon[fold(a)] = canon
+    found = _header_below_title(raw_rows, alias_to_canon, required)
+    if found:
+        # A title ("Marques 2026") above the header: one line saying so, not one per column,
+        # and not the merged cells of the title either.
+        title_line, header_line = raw_rows[0][0], raw_rows[found][0]
+        problems[:] = [p for p in problems if not (p.file == fname and p.message.startswith("merged cells")
+                                                    and _row_of(p) < header_line)]
+        above = f"row {title_line}" if found == 1 else f"rows {title_line} to {raw_rows[found - 1][0]}"
+        problems.append(Problem(fname, f"{above} above the header (found on row {header_line}) "
+                                "is not part of the table", f"delete {above} so that the header is the first row",
+                                location=f"row {title_line}"))
+        return None
+    header_line, header = raw_rows[0]
     mapping: dict[int, str] = {}
     for i, name in enumerate(header):
         key = fold(name)

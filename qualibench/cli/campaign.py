@@ -49,7 +49,8 @@ def check(json_out: bool = typer.Option(False, "--json", help="Print the result 
     cfg = spec.config
     console.print(
         f"[green]OK[/] {shown(cfg.name)} {shown(cfg.edition)}: {len(spec.brands)} brands, {len(spec.personas)} personas, "
-        f"{len(spec.scenarios)} scenarios, channels {', '.join(cfg.channels)}, {len(cfg.waves)} wave(s)"
+        f"{len(spec.scenarios)} scenarios, channels {', '.join(cfg.channels)}, {len(cfg.waves)} wave(s)",
+        soft_wrap=True,
     )
 
 

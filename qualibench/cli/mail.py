@@ -41,10 +41,12 @@ def collect_command(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Collect replies from every IMAP account (INBOX and Junk) and API channel, read-only."""
+    from ..campaign.spec import require_secrets
     from ..collecting import collect
     from ..collecting import watch as watch_mail
 
     ws = open_workspace()
+    require_secrets(ws.spec().config, "collect")  # before connecting to anything
     if watch:
         def show(report) -> None:  # type: ignore[no-untyped-def]
             if as_json:

@@ -48,9 +48,12 @@ def send_command(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Send the due probes once each; a rerun after an interruption resumes without duplicates."""
+    from ..campaign.spec import require_secrets
     from ..sending import send_due_probes
 
     ws = open_workspace()
+    if not dry_run:
+        require_secrets(ws.spec().config, "send", channel)
     if as_json:
         report = send_due_probes(ws, channel=channel, limit=limit, dry_run=dry_run,
                                  insecure=insecure)
