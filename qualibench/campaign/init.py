@@ -256,7 +256,9 @@ def example_brands_csv(n: int, brand_domain: str = "example", site_url: str | No
         slug = ascii_slug(name)
         domain = f"{slug}.{brand_domain}"
         form = f"{site_url.rstrip('/')}/{slug}/contact" if site_url else f"https://www.{domain}/contact"
-        handle = ("@" + slug.replace("-", "_"))[:16]
+        # X handles are at most 15 characters: the copy number goes at the end, kept when cut.
+        copy = "" if i < len(EXAMPLE_BRANDS) else str(i // len(EXAMPLE_BRANDS) + 1)
+        handle = "@" + ascii_slug(base_name).replace("-", "_")[:15 - len(copy)] + copy
         w.writerow([name, sector, "FR", "Europe/Paris", hours, f"service-client@{domain}", form, handle,
                     f"https://facebook.example/{slug}"])
     return out.getvalue()

@@ -121,6 +121,7 @@ def make_brands(count: int, seed: int = 0) -> list[SimBrand]:
     sectors = list(SECTORS)
     brands: list[SimBrand] = []
     used: set[str] = set()
+    handles: set[str] = set()
     for i in range(count):
         sector = sectors[i % len(sectors)]
         while True:
@@ -138,6 +139,9 @@ def make_brands(count: int, seed: int = 0) -> list[SimBrand]:
         personality = PERSONALITIES[(i + seed) % len(PERSONALITIES)]
         tz = "Europe/Paris" if i % 6 else "Europe/Brussels"
         handle = re.sub(r"[^A-Za-z0-9_]", "", key.replace("-", "_"))[:15]
+        if handle.lower() in handles:  # cut to 15 characters, two names can meet: `check` refuses that
+            handle = handle[:15 - len(str(i))] + str(i)
+        handles.add(handle.lower())
         brands.append(SimBrand(
             key=key, name=name, sector=sector, domain=f"{key}.example",
             timezone=tz, opening_hours=_HOURS[rng.randrange(len(_HOURS))],
