@@ -49,6 +49,7 @@ def send_command(
 ) -> None:
     """Send the due probes once each; a rerun after an interruption resumes without duplicates."""
     from ..campaign.spec import require_secrets
+    from ..send_plan import send_schedule
     from ..sending import send_due_probes
 
     ws = open_workspace()
@@ -57,7 +58,10 @@ def send_command(
     if as_json:
         report = send_due_probes(ws, channel=channel, limit=limit, dry_run=dry_run,
                                  insecure=insecure)
-        print_json(report.as_dict())
+        data = report.as_dict()
+        if dry_run:
+            data["schedule"] = [c.as_dict() for c in send_schedule(ws, channel)]
+        print_json(data)
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
@@ -75,6 +79,30 @@ def send_command(
                           markup=False, highlight=False)
     if report.throttled_seconds:
         console.print(f"Waited {report.throttled_seconds:.0f} s for throttling.")
+    if dry_run:
+        for line in schedule_lines(send_schedule(ws, channel)):
+            console.print(line, markup=False, soft_wrap=True)
+
+
+def _slot(when) -> str:  # type: ignore[no-untyped-def]
+    return when.strftime("%a %Y-%m-%d %H:%M UTC") if when else "-"
+
+
+def schedule_lines(schedule) -> list[str]:  # type: ignore[no-untyped-def]
+    """Return the dry run's plan: per channel, first and last slot, probes per day, X cost."""
+    if not schedule:
+        return ["Nothing left to send: every probe is sent (or failed)."]
+    lines = ["Still to send, at their planned send slots:"]
+    for c in schedule:
+        lines.append(f"  {c.channel}: {c.probes} probe(s), first slot {_slot(c.first_slot)}, "
+                     f"last slot {_slot(c.last_slot)}")
+        if c.per_day:
+            lines.append("    per day: " + ", ".join(f"{d:%a %m-%d} {n}" for d, n in c.per_day.items()))
+        if c.cost:
+            k = c.cost
+            lines.append(f"    X API cost: {k['posts']} post(s) x {k['prices']['post']:g} + {k['dms']} DM(s) "
+                         f"x {k['prices']['dm']:g} = {k['total']:.2f} {k['currency']}")
+    return lines
 
 
 def register(app: typer.Typer) -> None:
