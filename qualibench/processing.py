@@ -83,6 +83,7 @@ def process_inbound(ws: Workspace, session: Session, inbound: InboundMessage,
     Unreadable bytes give status unparseable (raw kept); no key found gives unmatched.
     """
     from .mail.classify import classify, extract_ticket_ref
+    from .mail.quotes import for_scoring
     from .matching import ProbeIndex
     from .probes import record_reply
 
@@ -126,12 +127,14 @@ def process_inbound(ws: Workspace, session: Session, inbound: InboundMessage,
     # (A message older than the send -- clock skew, a stray -- gives no such hint.)
     in_order = probe.sent_at is not None and probe.sent_at <= received_at
     cls = classify(msg, sent_at=probe.sent_at if in_order else None, received_at=received_at)
-    text = msg.reply_text or msg.text
+    # The scorer rates the closing formula with the text; the stored signature is the name block.
+    text, name_block = for_scoring(msg.reply_text, msg.signature)
+    text = text or msg.text
     had_ticket = probe.ticket_ref
     reply = record_reply(
         session, probe, inbound, kind=cls.kind, text=text, received_at=received_at,
         method=method, confidence=confidence, clock=ws.clock,
-        language=cls.language if text.strip() else "", signature=msg.signature,
+        language=cls.language if text.strip() else "", signature=name_block,
         redirect_to=cls.redirect_to or "", ticket_ref=cls.ticket_ref or "",
         needs_review=needs_review,
     )

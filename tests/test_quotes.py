@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from qualibench.mail.parse import parse_message
-from qualibench.mail.quotes import split_reply
+from qualibench.mail.quotes import for_scoring, split_reply
 from tests.plugins.mail_corpus import EXPECTED, PARSEABLE
 
 
@@ -13,12 +16,14 @@ from tests.plugins.mail_corpus import EXPECTED, PARSEABLE
 def test_corpus_reply_signature_quoted(name, mail_fixture_bytes):
     exp = EXPECTED[name]
     msg = parse_message(mail_fixture_bytes(name))
+    # What is stored and scored: the reply with its closing formula, and the name block.
+    text, names = for_scoring(msg.reply_text, msg.signature)
     for needle in exp.get("reply_contains", []):
-        assert needle in msg.reply_text, f"{needle!r} missing from reply:\n{msg.reply_text}"
+        assert needle in text, f"{needle!r} missing from reply:\n{text}"
     for needle in exp.get("reply_absent", []):
-        assert needle not in msg.reply_text, f"{needle!r} left in reply:\n{msg.reply_text}"
+        assert needle not in text, f"{needle!r} left in reply:\n{text}"
     for needle in exp.get("signature_contains", []):
-        assert needle in msg.signature, f"{needle!r} missing from signature:\n{msg.signature}"
+        assert needle in names, f"{needle!r} missing from signature:\n{names}"
     for needle in exp.get("quoted_contains", []):
         assert needle in msg.quoted, f"{needle!r} missing from quoted:\n{msg.quoted}"
 
@@ -79,24 +84,39 @@ def test_original_message_separators_in_both_languages():
         assert quoted.startswith(sep)
 
 
-def test_closing_stays_in_reply_and_name_block_goes_to_signature():
+def test_closing_opens_the_signature_and_goes_back_to_the_text_for_scoring():
     text = "Bonjour,\n\nVotre colis arrive demain.\n\nBien à vous,\nJulie\nService client\n"
     reply, signature, quoted = split_reply(text)
-    assert reply.endswith("Bien à vous,")
-    assert signature == "Julie\nService client"
+    assert reply == "Bonjour,\n\nVotre colis arrive demain."
+    assert signature == "Bien à vous,\nJulie\nService client"
     assert quoted == ""
+    assert for_scoring(reply, signature) == (
+        "Bonjour,\n\nVotre colis arrive demain.\n\nBien à vous,", "Julie\nService client")
 
 
-def test_sig_dash_delimiter():
+def test_sig_dash_delimiter_is_part_of_the_signature():
     reply, signature, _ = split_reply("Hello,\nDone.\n-- \nTom\nBrand B\n")
     assert reply == "Hello,\nDone."
-    assert signature == "Tom\nBrand B"
+    assert signature == "-- \nTom\nBrand B"
+    assert for_scoring(reply, signature) == ("Hello,\nDone.", "Tom\nBrand B")
 
 
-def test_mobile_footer_is_signature():
+def test_mobile_footer_is_neither_reply_nor_signature():
     reply, signature, _ = split_reply("Oui, c'est possible.\n\nSent from my iPhone\n")
     assert reply == "Oui, c'est possible."
-    assert signature == "Sent from my iPhone"
+    assert signature == ""
+
+
+def test_name_block_without_closing_word_is_a_signature():
+    text = "Bonjour,\n\nC'est réglé.\n\nKarim Haddad\nService Après-Vente\n09 70 80 90 10\n"
+    reply, signature, _ = split_reply(text)
+    assert reply == "Bonjour,\n\nC'est réglé."
+    assert signature == "Karim Haddad\nService Après-Vente\n09 70 80 90 10"
+
+
+def test_last_paragraph_that_is_a_sentence_stays_in_the_reply():
+    text = "Bonjour,\n\nC'est réglé.\n\nN'hésitez pas à revenir vers nous.\n"
+    assert split_reply(text) == (text.strip(), "", "")
 
 
 def test_closing_word_in_the_middle_of_a_long_text_is_not_a_signature():
@@ -126,8 +146,8 @@ def test_merci_followed_by_sentences_is_not_a_signature_closing():
     assert "Votre colis arrive demain." in reply
     assert "Votre colis" not in signature
     reply, signature, _ = split_reply("Oui, c'est fait.\n\nMerci,\nJulie\nService client\n")
-    assert reply == "Oui, c'est fait.\n\nMerci,"
-    assert signature == "Julie\nService client"
+    assert reply == "Oui, c'est fait."
+    assert signature == "Merci,\nJulie\nService client"
 
 
 @pytest.mark.parametrize(
@@ -152,6 +172,19 @@ def test_answer_written_below_the_quoted_history():
         "> Où est mon colis ?\n>\n\nIl arrive demain matin.\n\nCordialement,\nJulie\n"
     )
     reply, signature, quoted = split_reply(text)
-    assert reply == "Il arrive demain matin.\n\nCordialement,"
-    assert signature == "Julie"
+    assert reply == "Il arrive demain matin."
+    assert signature == "Cordialement,\nJulie"
     assert "Où est mon colis" in quoted and "a écrit" in quoted
+
+
+_DEV = sorted((Path(__file__).parent / "fixtures" / "quotes" / "dev").glob("[0-9]*.eml"))
+
+
+@pytest.mark.parametrize("eml", _DEV, ids=[p.stem for p in _DEV])
+def test_development_corpus_case(eml):
+    """The development part (written to tune on; the held-out part is only measured, by
+    bench/quotes.py): reply and signature as labelled, after whitespace normalisation."""
+    label = yaml.safe_load(eml.with_suffix(".yaml").read_text(encoding="utf-8"))
+    msg = parse_message(eml.read_bytes())
+    assert " ".join(msg.reply_text.split()) == " ".join(label["reply"].split())
+    assert " ".join(msg.signature.split()) == " ".join(label["signature"].split())

@@ -1,10 +1,18 @@
 """Split a reply's text into what the writer wrote, their signature and the quoted history.
 
-French and English mail clients and helpdesks are covered: Gmail/Apple attributions
-("Le ... a écrit :", "On ... wrote:"), Outlook header blocks ("De : / Envoyé : / Objet :",
-"From: / Sent: / Subject:"), "-----Original Message-----" separators and '>' quoting.
-The closing formula ("Cordialement,") stays in the reply because the scorer rates politeness;
-only the name/contact block after it is the signature.
+Shapes covered (tests/fixtures/quotes/dev/ is the development corpus): attributions of Gmail,
+Apple Mail, Thunderbird, Zoho and helpdesks in French, English, German, Spanish, Italian, Dutch
+and Portuguese ("Le ... a écrit :", "On ... wrote", "Am ... schrieb", "El ... escribió", "Il
+giorno ... ha scritto", "Op ... schreef", "Em ... escreveu"), date-first attributions, Outlook
+and webmail header blocks ("De : / Envoyé (le) : / À : / Objet :", "Message du :", "Date:"
+first, a wrapped "From:"), "Original message" separators, '>' quoting, answers below the
+quote, and the chrome that belongs to neither reply nor signature: client footers ("Envoyé de
+mon iPhone"), helpdesk markers and comment headers, ticket lines, legal disclaimers and
+mailing-list footers.
+
+The signature is the sign-off block: the closing formula on its own line and the name lines
+after it, or a name block alone, or everything from an RFC 3676 "-- " line. The scorer rates
+politeness on the closing, so `for_scoring` gives the reply with its closing back.
 """
 
 from __future__ import annotations
@@ -16,47 +24,85 @@ from qualibench.mail.bounds import MAX_PATTERN_LINE
 # No-break spaces (U+00A0, U+202F) precede colons in French typography and in Outlook FR.
 _NBSP = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\ufeff": ""})
 
+_WROTE = (r"(?:a\s+[ée]crit|wrote|schrieb|escribi[óo]|ha\s+scritto|schreef|escreveu"
+          r"|het\s+volgende\s+geschreven|kirjoitti|skrev|napisał)")
+_DASHES = r"(?:-{2,}\s*)?"
 _ATTRIBUTION = re.compile(
-    r"^\s*(?:"
-    r"le\s.{4,200}?\sa\s+[ée]crit\s*:"
-    r"|on\s.{4,200}?\swrote\s*:"
-    r"|.{2,120}?\sa\s+[ée]crit\s*:"  # "Marie Durand a écrit :" (Apple Mail, Thunderbird FR)
-    r"|.{2,120}?\swrote\s*:"
-    r"|.{0,40}\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}.{0,80}?\s(?:a\s+[ée]crit|wrote)\s*:?"
-    r")\s*$",
+    rf"^\s*{_DASHES}(?:"
+    rf"(?:le|on|am|el|il\s+giorno|op|em)\s.{{4,220}}?\s{_WROTE}(?:\s.{{0,80}}?)?\s*:?"
+    rf"|.{{2,160}}?\s{_WROTE}\s*:"  # "Marie Durand a écrit :" (Apple Mail, Thunderbird FR)
+    r")\s*(?:-{2,})?\s*$",
     re.IGNORECASE,
 )
+# "2017-11-24 16:32 GMT+01:00 Marie <m@x.fr>:", "30/11/2026 14:02, Marie <m@x.fr> :"
+_DATE_FIRST = re.compile(
+    r"^\s*(?:\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})[ ,T]+\d{1,2}[:h]\d{2}.{0,120}"
+    r"(?:<[^<>\s@]+@[^<>\s]+>|[A-Za-zÀ-ÿ])\s*:\s*$")
+# An attribution glued to the end of the reply's last sentence by a reflowing client.
+_INLINE_ATTRIBUTION = re.compile(
+    rf"(?<=[.!?])\s+((?:le|on)\s.{{4,220}}?\s{_WROTE}\s*:?)\s*$", re.IGNORECASE)
 _SEPARATOR = re.compile(
-    r"^\s*(?:-{2,}|_{2,}|={2,})?\s*(?:"
+    r"^\s*[-_=*]*\s*(?:"
     r"original\s+message|message\s+d['’]origine|forwarded\s+message|message\s+transf[ée]r[ée]"
-    r"|message\s+original|reply\s+above\s+this\s+line|r[ée]pondez\s+au-dessus\s+de\s+cette\s+ligne"
+    r"|message\s+original|mail\s+original|mail\s+d['’]origine|urspr[üu]ngliche\s+nachricht"
+    r"|mensaje\s+original|messaggio\s+originale|oorspronkelijk\s+bericht|mensagem\s+original"
+    r"|reply\s+above\s+this\s+line|r[ée]pondez\s+au-dessus\s+de\s+cette\s+ligne"
     r"|begin\s+forwarded\s+message\s*:|d[ée]but\s+du\s+message\s+r[ée]exp[ée]di[ée]\s*:"
-    r")\s*(?:-{2,}|_{2,}|={2,})?\s*$",
+    r")\s*[-_=*]*\s*$",
     re.IGNORECASE,
 )
-_HEADER_FROM = re.compile(r"^\s*\*?(?:de|from|exp[ée]diteur)\s*\*?\s*:\s*\*?\s*\S", re.IGNORECASE)
-_HEADER_OTHER = re.compile(
-    r"^\s*\*?(?:envoy[ée]|sent|date|[àa]|to|objet|subject|cc|destinataire)\s*\*?\s*:",
+_HEADER_FROM = re.compile(r"^\s*\*?(?:de|from|von|da|van|exp[ée]diteur)\s*\*?\s*:\s*\*?\s*\S",
+                          re.IGNORECASE)
+_HEADER_ANY = re.compile(
+    r"^\s*>?\s*\*?(?:de|from|von|da|van|exp[ée]diteur|envoy[ée](?:\s+le)?|sent|date|datum|[àa]|to"
+    r"|objet|subject|sujet|cc|cci|bcc|copie\s+[àa]|r[ée]pondre\s+[àa]|reply-to|destinataire"
+    r"|message\s+du|gesendet|an|betreff|enviad[oa](?:\s+el)?|para|asunto|inviato|data|oggetto"
+    r"|verzonden|aan|onderwerp|assunto|kopie|importance|priorit[ée])\s*\*?\s*:",
     re.IGNORECASE,
 )
+_RULE = re.compile(r"^\s*(?:_{10,}|-{10,}|={10,})\s*$")
 _REPLY_MARKER = re.compile(r"^\s*##-.{5,120}-##\s*$")
-_RULE = re.compile(r"^\s*(?:_{10,}|-{10,})\s*$")
+# A helpdesk comment header: an author line, then a date stamp alone ("30 nov. 2026 à 14:02 CET").
+_STAMP = re.compile(
+    r"^\s*(?:\w+\.?,?\s+)?(?:\d{1,2}\s+\w+\.?\s+\d{4}|\w+\.?\s+\d{1,2},\s+\d{4})"
+    r",?\s+(?:[àa]\s+|at\s+)?\d{1,2}[:h]\d{2}(?:\s*(?:[AP]M|UTC|CET|CEST|GMT[+-]?\d*|[+-]\d{4}))*\s*$",
+    re.IGNORECASE)
+# Lines of helpdesk and client chrome: neither the reply nor the signature.
+_CHROME = re.compile(
+    r"^\s*(?:envoy[ée]\s+(?:de|depuis|à\s+partir\s+d[e'’])\s*(?:mon|ma|l['’]app|outlook|yahoo|\w+\s+pour)"
+    r"|sent\s+(?:from|via)\s+(?:my|outlook|yahoo|mail\s+for)|get\s+outlook\s+for"
+    r"|t[ée]l[ée]chargez\s+outlook|obtenir\s+outlook\s+pour|von\s+meinem\s+\w+\s+gesendet"
+    r"|enviado\s+desde\s+mi|inviato\s+da(?:l\s+mio)?\s|verzonden\s+vanaf\s+mijn|enviado\s+do\s+meu"
+    r"|ref:_\S+:ref|ticket\s+#\s*\d+\s*:|(?:votre\s+demande|your\s+request)\s+\(#?\d+\)\s+(?:a\s+[ée]t[ée]\s+mise\s+[àa]\s+jour|has\s+been\s+updated)"
+    r"|ce\s+message\s+a\s+[ée]t[ée]\s+envoy[ée]\s+par\s+zendesk|this\s+email\s+is\s+a\s+service\s+from"
+    r"|pensez\s+[àa]\s+l['’]environnement|please\s+consider\s+the\s+environment)",
+    re.IGNORECASE,
+)
+_DISCLAIMER = re.compile(
+    r"^\s*(?:ce\s+(?:message|courriel|mail|e-mail)|le\s+pr[ée]sent\s+(?:message|courriel)"
+    r"|this\s+(?:e-?mail|message)|the\s+information\s+(?:contained\s+)?in\s+this|disclaimer"
+    r"|avertissement|confidentialit[ée]|avis\s+de\s+confidentialit|confidentiality\s+notice"
+    r"|les\s+informations\s+contenues|le\s+contenu\s+de\s+ce|this\s+communication"
+    r"|diese\s+e-?mail|pour\s+r[ée]pondre,?\s+utilisez).{0,300}?"
+    r"(?:confidenti|vertraulich|destinataire|intended|addressee|r[ée]pondre|ne\s+pas\s+modifier)",
+    re.IGNORECASE,
+)
+_LIST_FOOTER = re.compile(r"^\s*\S.{0,80}\s(?:mailing\s+list|liste\s+de\s+diffusion)\s*$",
+                          re.IGNORECASE)
 
 _SIG_DELIMITER = re.compile(r"^(?:-- ?|—)$")
-_MOBILE_FOOTER = re.compile(
-    r"^\s*(?:envoy[ée]\s+(?:de|depuis)\s+(?:mon|ma|l['’]app|outlook|yahoo)"
-    r"|sent\s+(?:from|via)\s+(?:my|outlook|yahoo|mail\s+for)"
-    r"|get\s+outlook\s+for|t[ée]l[ée]chargez\s+outlook"
-    r"|obtenir\s+outlook\s+pour)",
-    re.IGNORECASE,
-)
 _CLOSING = re.compile(
-    r"^\s*(?:bien\s+)?(?:tr[èe]s\s+)?(?:cordialement|cordiales\s+salutations|sinc[èe]rement"
-    r"|bien\s+[àa]\s+vous|bien\s+[àa]\s+toi|salutations(?:\s+distingu[ée]es)?"
-    r"|sinc[èe]res\s+salutations|meilleures\s+salutations|respectueusement"
-    r"|bonne\s+(?:journ[ée]e|soir[ée]e|fin\s+de\s+journ[ée]e)|belle\s+journ[ée]e"
-    r"|(?:best|kind|warm|warmest)\s+(?:regards|wishes)|regards|best|sincerely|yours\s+(?:sincerely|truly|faithfully)"
-    r"|many\s+thanks|thanks(?:\s+again)?|thank\s+you|cheers|all\s+the\s+best|merci(?:\s+beaucoup|\s+encore)?"
+    r"^\s*(?:bien\s+|tr[èe]s\s+)?(?:cordialement|cordiales\s+salutations|sinc[èe]rement"
+    r"|bien\s+[àa]\s+vous|bien\s+[àa]\s+toi|amicalement|[àa]\s+bient[ôo]t"
+    r"|(?:sinc[èe]res\s+|meilleures\s+)?salutations(?:\s+distingu[ée]es)?|respectueusement"
+    r"|(?:bonne|belle)\s+(?:journ[ée]e|soir[ée]e|fin\s+de\s+journ[ée]e|semaine)(?:\s+[àa]\s+vous)?"
+    r"|(?:best|kind|warm|warmest)(?:\s+(?:regards|wishes))?|regards|sincerely"
+    r"|yours\s+(?:sincerely|truly|faithfully)|many\s+thanks|thanks(?:\s+again)?|thank\s+you"
+    r"|cheers|all\s+the\s+best|merci(?:\s+beaucoup|\s+encore)?"
+    r"|mit\s+freundlichen\s+gr[üu](?:ß|ss)en|(?:viele|beste|freundliche|liebe)\s+gr[üu](?:ß|ss)e"
+    r"|un\s+saludo|saludos(?:\s+cordiales)?|atentamente|cordiali\s+saluti|distinti\s+saluti|saluti"
+    r"|met\s+vriendelijke\s+groet(?:en)?|vriendelijke\s+groet(?:en)?|groeten"
+    r"|com\s+os\s+melhores\s+cumprimentos|(?:melhores\s+)?cumprimentos|atenciosamente"
     r"|l['’][ée]quipe\s+\S.*|the\s+\S+(?:\s+\S+)?\s+team"
     r"|nous\s+vous\s+prions\s+d['’]agr[ée]er.{0,200}|veuillez\s+agr[ée]er.{0,200}"
     r"|je\s+vous\s+prie\s+d['’]agr[ée]er.{0,200})"
@@ -66,13 +112,16 @@ _CLOSING = re.compile(
 # "Merci." or "Thanks," may also open a sentence run; after them only a bare name block counts.
 _WEAK_CLOSING = re.compile(
     r"^\s*(?:many\s+thanks|thanks(?:\s+again)?|thank\s+you|cheers|best|merci(?:\s+beaucoup|\s+encore)?"
-    r"|bonne\s+(?:journ[ée]e|soir[ée]e|fin\s+de\s+journ[ée]e)|belle\s+journ[ée]e)\s*[,.!]?\s*$",
+    r"|(?:bonne|belle)\s+(?:journ[ée]e|soir[ée]e|fin\s+de\s+journ[ée]e))\s*[,.!]?\s*$",
     re.IGNORECASE,
 )
-_CONTACT = re.compile(r"\d{2}[ .]?\d{2}|@|www\.|https?://")
+_CONTACT = re.compile(r"\d{2}[ .]?\d{2}|@|www\.|https?://|\|")
+_ROLE = re.compile(r"\b(?:service|support|team|[ée]quipe|conseill|client|customer|care|advisor"
+                   r"|responsable|manager|agent|sav|help)", re.IGNORECASE)
+_PERSON = re.compile(r"^[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+){0,2}$")
 # A name block after a closing: few short lines (names, roles, phone, site).
 _MAX_SIG_LINES = 10
-_MAX_SIG_LINE = 90
+_MAX_SIG_LINE = 110
 
 
 def _norm(line: str) -> str:
@@ -83,62 +132,81 @@ def _is_quoted(line: str) -> bool:
     return line.lstrip().startswith(">")
 
 
-def _outlook_block_at(lines: list[str], i: int) -> bool:
-    """Say whether lines[i] starts a "De : / Envoyé : / Objet :" header block."""
-    if len(lines[i]) > MAX_PATTERN_LINE or not _HEADER_FROM.match(lines[i]):
+def _pattern_line(line: str) -> bool:
+    return bool(line.strip()) and len(line) <= MAX_PATTERN_LINE
+
+
+def _header_block_at(lines: list[str], i: int) -> bool:
+    """Say whether lines[i] opens a header block: three header lines, one of them a sender."""
+    if not _pattern_line(lines[i]) or not _HEADER_ANY.match(lines[i]):
         return False
-    others = 0
-    for line in lines[i + 1 : i + 7]:
+    headers = 0
+    sender = False
+    for line in lines[i : i + 8]:
         if not line.strip():
+            if headers:
+                break
             continue
-        if len(line) <= MAX_PATTERN_LINE and _HEADER_OTHER.match(line):
-            others += 1
+        if _pattern_line(line) and _HEADER_ANY.match(line):
+            headers += 1
+            sender = sender or bool(_HEADER_FROM.match(line.lstrip("> ")))
+        elif line.strip().startswith("<") and headers:  # a wrapped "From: Name\n<address>"
+            continue
         else:
             break
-    return others >= 2
+    return headers >= 3 and sender or (headers >= 2 and sender and bool(_HEADER_FROM.match(lines[i])))
 
 
-def _quote_start(lines: list[str]) -> int | None:
+def _attribution_at(lines: list[str], i: int) -> bool:
+    line = lines[i]
+    if _DATE_FIRST.match(line):
+        return True
+    # Attributions may be wrapped over two or three lines by the sending client.
+    for span in (1, 2, 3):
+        parts = lines[i : i + span]
+        if span > 1 and (not re.match(r"^\s*(?:-+\s*)?(?:le|on|am|el|il|op|em)\s", line, re.I)
+                         or not parts[-1].strip() or _is_quoted(parts[-1])):
+            break  # only "Le .../On ..." attributions get wrapped, and not into the quote
+        joined = " ".join(part.strip() for part in parts)
+        if len(joined) < 320 and _ATTRIBUTION.match(joined):
+            return True
+    return False
+
+
+def _comment_header_at(lines: list[str], i: int) -> bool:
+    """Say whether lines[i] is a helpdesk comment's author line, followed by its date stamp."""
+    return (i + 1 < len(lines) and _pattern_line(lines[i]) and len(lines[i].split()) <= 6
+            and not lines[i].rstrip().endswith((".", ":", ",", "!", "?"))
+            and bool(_STAMP.match(lines[i + 1])))
+
+
+def _quote_start(lines: list[str], first_text: int = 0) -> int | None:
     """Give back the index of the first line of quoted history, or None.
 
     One pass, each line tried against patterns on at most MAX_PATTERN_LINE characters, so
     the cost is linear in the text whatever its shape.
     """
-    # quoted_to_end[i]: every non-blank line from i on is '>'-quoted (computed once, backwards:
-    # asking it anew at each quoted line made 60,000 alternating lines take minutes).
+    # quoted_to_end[i]: every non-blank line from i on is '>'-quoted (computed once, backwards).
     quoted_to_end = [False] * (len(lines) + 1)
     quoted_to_end[len(lines)] = True
     for i in range(len(lines) - 1, -1, -1):
         line = lines[i]
         quoted_to_end[i] = quoted_to_end[i + 1] and (not line.strip() or _is_quoted(line))
     for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        if len(line) > MAX_PATTERN_LINE:
-            if _is_quoted(line) and quoted_to_end[i]:
+        if not _pattern_line(line):
+            if line.strip() and _is_quoted(line) and quoted_to_end[i]:
                 return i
             continue
-        if _SEPARATOR.match(line):
+        if _SEPARATOR.match(line) or _attribution_at(lines, i):
             return i
-        if _outlook_block_at(lines, i):
+        if _header_block_at(lines, i):
             # An Outlook rule ("____") right above belongs to the history too.
             j = i - 1
             while j >= 0 and not lines[j].strip():
                 j -= 1
             return j if j >= 0 and _RULE.match(lines[j]) else i
-        if (
-            _RULE.match(line)
-            and i + 1 < len(lines)
-            and any(_outlook_block_at(lines, k) for k in range(i + 1, min(i + 3, len(lines))))
-        ):
+        if i > first_text and _comment_header_at(lines, i):
             return i
-        # Attributions may be wrapped over two or three lines by the sending client.
-        for span in (1, 2, 3):
-            joined = " ".join(part.strip() for part in lines[i : i + span])
-            if span > 1 and not re.match(r"^\s*(?:le|on)\s", line, re.IGNORECASE):
-                break  # only "Le .../On ..." attributions get wrapped by mail clients
-            if len(joined) < 300 and _ATTRIBUTION.match(joined):
-                return i
         if _is_quoted(line) and quoted_to_end[i]:
             return i
     return None
@@ -162,44 +230,131 @@ def _name_line(line: str) -> bool:
     text = line.strip()
     if _CONTACT.search(text):
         return True
-    return len(text.split()) <= 5 and not text.endswith((".", "!", "?", ":", ";"))
+    return len(text.split()) <= 6 and not text.endswith((".", "!", "?", ":", ";"))
 
 
-def _signature_start(lines: list[str]) -> tuple[int | None, bool]:
-    """Give back (index where the signature starts, whether that line is a closing kept in reply)."""
+def _name_block_line(line: str) -> bool:
+    text = line.strip()
+    return len(text) <= _MAX_SIG_LINE and not text.endswith((".", "!", "?", ":", ";", ","))
+
+
+def _bare_name_block(lines: list[str], nonblank: list[int]) -> int | None:
+    """Give back where a trailing name block with no closing word starts, or None.
+
+    The block is the last paragraph, or the last few one-line paragraphs (an HTML signature
+    gives one <p> per line), of name-like lines with a person's name, a role or a contact.
+    """
+    paragraphs: list[list[int]] = []
+    for i in reversed(nonblank):
+        if paragraphs and i == paragraphs[-1][-1] - 1:
+            paragraphs[-1].append(i)
+        else:
+            paragraphs.append([i])
+    for para in paragraphs:
+        para.reverse()
+    block = paragraphs[0]
+    for para in paragraphs[1:]:  # one-line paragraphs just above still belong to it
+        if len(block) + len(para) > 6 or len(para) > 1 or not _name_block_line(lines[para[0]]) \
+                or not (_CONTACT.search(lines[para[0]]) or _ROLE.search(lines[para[0]])
+                        or _PERSON.match(lines[para[0]].strip())):
+            break
+        block = para + block
+    texts = [lines[i].strip() for i in block]
+    if len(block) > 6 or not all(_name_block_line(x) for x in texts):
+        return None
+    person = bool(_PERSON.match(texts[0]))
+    marked = any(_CONTACT.search(x) or _ROLE.search(x) for x in texts)
+    if block[0] == nonblank[0]:
+        # The whole message: a signature only if it plainly is one (a name and a role/contact).
+        return block[0] if person and marked and len(block) >= 2 else None
+    return block[0] if person or marked else None
+
+
+def _signature_start(lines: list[str]) -> int | None:
+    """Give back the index where the signature (closing line included) starts, or None."""
     for i, line in enumerate(lines):
         if _SIG_DELIMITER.match(line.rstrip("\n")) or line.strip() in ("--", "-- "):
-            return i, False
-        if _MOBILE_FOOTER.match(line):
-            return i, False
+            return i
     nonblank = [i for i, line in enumerate(lines) if line.strip()]
-    # Search the last closing formula that is followed only by a short name block.
+    if not nonblank:
+        return None
+    # The first closing formula followed only by a short name block (which may hold another
+    # closing-like line: "Cordialement, / Léa / L'équipe Verdier").
+    found = None
     for i in reversed(nonblank[-(_MAX_SIG_LINES + 2) :]):
-        if _CLOSING.match(lines[i]):
+        if _pattern_line(lines[i]) and _CLOSING.match(lines[i]):
             after = [x for x in lines[i + 1 :] if x.strip()]
             if len(after) > _MAX_SIG_LINES or any(len(x.strip()) > _MAX_SIG_LINE for x in after):
-                continue
+                break
             if _WEAK_CLOSING.match(lines[i]) and not all(_name_line(x) for x in after):
                 continue
-            return i + 1, True
-    return None, False
+            found = i
+    return found if found is not None else _bare_name_block(lines, nonblank)
 
 
 def _trim(lines: list[str]) -> str:
     return "\n".join(lines).strip("\n").rstrip()
 
 
-def split_reply(text: str, language: str | None = None) -> tuple[str, str, str]:
-    """Give back (reply, signature, quoted) for a message body; patterns of FR and EN always apply.
+def _split_inline_attribution(raw: list[str], lines: list[str]) -> None:
+    """Put an attribution glued to the end of a sentence on a line of its own (in place)."""
+    for i in range(len(lines) - 1, -1, -1):
+        if not _pattern_line(lines[i]):
+            continue
+        found = _INLINE_ATTRIBUTION.search(lines[i])
+        if found and lines[i][: found.start()].strip():
+            cut = found.start(1)
+            raw[i : i + 1] = [raw[i][:cut].rstrip(), raw[i][cut:]]
+            lines[i : i + 1] = [lines[i][:cut].rstrip(), lines[i][cut:]]
 
-    `language` ("fr"/"en") is accepted for callers that know it; both languages' patterns are
-    tried anyway since French brands often answer with English templates and vice versa.
+
+def _first_text(lines: list[str]) -> int:
+    return next((i for i, x in enumerate(lines) if x.strip()), 0)
+
+
+def _drop_chrome(raw: list[str], lines: list[str]) -> tuple[list[str], list[str]]:
+    """Remove helpdesk and client chrome; cut at a disclaimer or a list/helpdesk footer."""
+    kept_raw: list[str] = []
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _pattern_line(line) and (_DISCLAIMER.match(line) or (
+                _RULE.match(line) and any(x.strip() for x in kept))):
+            break  # the rest is a disclaimer or footer (history was cut before)
+        if _pattern_line(line) and _LIST_FOOTER.match(line):
+            break
+        if _pattern_line(line) and (_CHROME.match(line) or _REPLY_MARKER.match(line)):
+            i += 1
+            continue
+        if not any(x.strip() for x in kept) and _comment_header_at(lines, i):
+            i += 2  # the helpdesk's own header above the agent's comment
+            continue
+        kept_raw.append(raw[i])
+        kept.append(line)
+        i += 1
+    return kept_raw, kept
+
+
+def split_reply(text: str, language: str | None = None) -> tuple[str, str, str]:
+    """Give back (reply, signature, quoted) for a message body; every language's patterns apply.
+
+    `language` is accepted for callers that know it; all patterns are tried anyway since
+    brands often answer with templates in another language.
     """
     del language
     raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     lines = [_norm(x) for x in raw_lines]
+    _split_inline_attribution(raw_lines, lines)
 
-    start = _quote_start(lines)
+    # Chrome at the very top (a helpdesk marker, its "request updated" line, the agent's
+    # comment header) would hide where the history starts.
+    top = _first_text(lines)
+    while top < len(lines) and (_REPLY_MARKER.match(lines[top]) or _CHROME.match(lines[top])
+                                or not lines[top].strip()):
+        top += 1
+    first = top + 2 if _comment_header_at(lines, top) else top
+    start = _quote_start(lines, first)
     quoted_lines: list[str] = []
     answer_below = _bottom_post(lines, start)
     if start is not None and answer_below is not None:
@@ -221,22 +376,29 @@ def split_reply(text: str, language: str | None = None) -> tuple[str, str, str]:
             kept.append(norm)
     if inline_quotes:
         quoted_lines = inline_quotes + ([""] if quoted_lines else []) + quoted_lines
+    kept_raw, kept = _drop_chrome(kept_raw, kept)
 
-    # Helpdesk reply markers ("##- Please type your reply above this line -##") are not text.
-    marker = [i for i, x in enumerate(kept) if _REPLY_MARKER.match(x)]
-    for i in reversed(marker):
-        del kept[i], kept_raw[i]
-
-    sig_at, _closing = _signature_start(kept)
+    sig_at = _signature_start(kept)
     signature_lines: list[str] = []
     if sig_at is not None:
         signature_lines = kept_raw[sig_at:]
         kept_raw = kept_raw[:sig_at]
-        if signature_lines and signature_lines[0].strip() in ("--", "-- ", "—"):
-            signature_lines = signature_lines[1:]
 
     reply = _trim(kept_raw)
-    if not reply.strip() and signature_lines and not _closing:
-        # A message that is only a signature-looking block is still what the writer wrote.
-        reply, signature_lines = _trim(signature_lines), []
     return reply, _trim(signature_lines).strip(), _trim(quoted_lines).strip()
+
+
+def for_scoring(reply: str, signature: str) -> tuple[str, str]:
+    """Give back (text the scorer rates, name block): the closing formula goes with the text.
+
+    Politeness is rated on the closing ("Cordialement,"), which the corpus convention puts at
+    the head of the signature; the separator line "-- " is no part of either.
+    """
+    lines = signature.split("\n") if signature else []
+    if lines and lines[0].strip() in ("--", "-- ", "—"):
+        lines = lines[1:]
+    if lines and _pattern_line(_norm(lines[0])) and _CLOSING.match(_norm(lines[0])):
+        closing = lines[0].strip()
+        reply = f"{reply}\n\n{closing}" if reply.strip() else closing
+        lines = lines[1:]
+    return reply, "\n".join(lines).strip()
