@@ -8,12 +8,10 @@ several probes wrote in the same conversation the latest one sent before the DM 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from .channels.base import CollectedItem
 from .mail.bounds import MAX_TEXT_CHARS, cut_text, storable
 from .models import InboundMessage, InboundStatus, MatchMethod, Probe, Reply
 from .workspace import Workspace
@@ -104,27 +102,3 @@ def process_api_inbound(ws: Workspace, session: Session, inbound: InboundMessage
         language=cls.language, redirect_to=cls.redirect_to, ticket_ref=cls.ticket_ref,
         needs_review=confidence < 1.0,
     )
-
-
-def ingest_items(ws: Workspace, campaign_id: int, items: Iterable[CollectedItem],
-                 channel: str = "x") -> list[Reply]:
-    """Store `items` raw first, then match and record each; return the replies recorded."""
-    from .collecting import ingest_raw
-
-    ids: list[int] = []
-    with ws.session() as session:
-        for item in items:
-            row = ingest_raw(ws, session, campaign_id, item.raw, channel=channel, source=item.source,
-                             source_ref=item.source_ref, received_at=item.received_at,
-                             media_type=item.media_type)
-            if row.status == InboundStatus.PENDING.value:
-                ids.append(row.id)  # type: ignore[arg-type]
-    replies: list[Reply] = []
-    for inbound_id in sorted(set(ids)):
-        with ws.session() as session:
-            inbound = session.get(InboundMessage, inbound_id)
-            assert inbound is not None
-            reply = process_api_inbound(ws, session, inbound)
-            if reply is not None:
-                replies.append(reply)
-    return replies

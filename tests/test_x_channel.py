@@ -14,7 +14,6 @@ from qualibench.campaign.spec import AccountSpec
 from qualibench.channels.x import XChannel
 from qualibench.errors import RemoteFailure
 from qualibench.models import Probe, ProbeState, Reply
-from qualibench.social import ingest_items
 from qualibench.world.xapi import x_time
 
 TOKEN = "sekret-user-context-token-42"
@@ -27,6 +26,23 @@ def x_env(monkeypatch, x_api, probe_world):
     account = AccountSpec(name="x", username="shopper_claire", token_env="QB_TEST_X_TOKEN",
                           api_base=x_api.base_url)
     return x_api, probe_world, XChannel(account)
+
+
+def ingest_items(ws, campaign_id, items) -> list[Reply]:
+    """Store and process `items` as `qualibench collect` does after asking the X API (collecting.
+    _api_collect then processing.process_pending); return the replies this pass recorded."""
+    from qualibench.collecting import ingest_raw
+    from qualibench.processing import process_pending
+
+    with ws.session() as s:
+        before = {r.id for r in s.exec(select(Reply))}
+        for item in items:
+            ingest_raw(ws, s, campaign_id, item.raw, channel="x", source=item.source,
+                       source_ref=item.source_ref, received_at=item.received_at,
+                       media_type=item.media_type)
+    process_pending(ws, campaign_id)
+    with ws.session() as s:
+        return [r for r in s.exec(select(Reply)) if r.id not in before]
 
 
 def _send(world, channel, probe_id):
