@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from sqlmodel import Session, col, select
 
+from .domains import registrable_domain
 from .models import Brand, MatchMethod, Probe, ProbeState
 
 CONFIDENCE = {
@@ -53,14 +54,6 @@ def _ids(values: list[str]) -> list[str]:
         bare = v.strip("<>")
         out.extend([bare, f"<{bare}>"])
     return list(dict.fromkeys(out))
-
-
-def registrable_domain(host: str) -> str:
-    """Return the last two labels of `host` ("support.brand.fr" -> "brand.fr")."""
-    parts = [p for p in host.lower().strip(".").split(".") if p]
-    if len(parts) >= 3 and len(parts[-2]) <= 3 and len(parts[-1]) == 2:
-        return ".".join(parts[-3:])  # co.uk, com.au style
-    return ".".join(parts[-2:])
 
 
 # Contact points whose domain is the brand's own (social networks are shared by every brand).

@@ -137,3 +137,21 @@ def test_a_parser_crash_on_one_message_marks_it_unparseable_and_the_rest_go_on(c
     with ws.session() as s:
         bad = [r for r in s.exec(select(InboundMessage)).all() if r.status == InboundStatus.UNPARSEABLE]
     assert len(bad) == 1 and "RuntimeError" in bad[0].parse_error
+
+
+def test_a_helpdesk_subdomain_is_matched_to_its_brand_by_the_public_suffix_list(campaign):
+    # "sfr.fr" has a three-letter second label: the old two-label heuristic read it as a
+    # "co.uk"-style suffix and never matched "support.sfr.fr" to the brand.
+    ws, probes = campaign
+    p = probes[0]
+    with ws.session() as s:
+        probe = s.get(Probe, p.id)
+        brand = s.get(Brand, probe.brand_id)
+        brand.contacts = {**brand.contacts, "email": "service@sfr.fr"}
+        s.add(brand)
+    assert registrable_domain("support.sfr.fr") == "sfr.fr"
+    raw = reply_bytes(p, HUMAN, to="contact@shop.test", in_reply_to=False,
+                      subject=f"RE: {p.subject}", sender="agent@support.sfr.fr")
+    (probe_id, method, _, review), status = _process(ws, raw, p.sent_at + timedelta(days=1))
+    assert (probe_id, method, review) == (p.id, MatchMethod.SUBJECT_WINDOW, True)
+    assert status == InboundStatus.MATCHED

@@ -19,7 +19,6 @@ One `BoundedTransport` per channel and run gives connection pooling and a single
 from __future__ import annotations
 
 import functools
-import ipaddress
 import threading
 import time
 import zlib
@@ -30,6 +29,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from ..domains import is_ip, registrable_domain
 from ..errors import QualibenchError
 
 REDIRECT_CODES = (301, 302, 303, 307, 308)
@@ -219,30 +219,6 @@ class BoundedTransport(httpx.HTTPTransport):
 # -- which hosts a brand's walk may reach ----------------------------------------------------
 
 
-@functools.cache
-def _suffixes() -> Any:
-    from publicsuffixlist import PublicSuffixList
-
-    return PublicSuffixList()  # the list bundled with the package: no download
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def registrable_domain(host: str) -> str:
-    """Return the part of `host` a registrant owns ("www.fnac.co.uk" -> "fnac.co.uk");
-    an IP address or a single label is returned whole."""
-    host = host.lower().rstrip(".")
-    if _is_ip(host) or "." not in host:
-        return host
-    return _suffixes().privatesuffix(host) or host
-
-
 class HostPolicy:
     """Where one brand's walk may send requests: http(s) only; a host under one of the brand's
     registrable domains on the scheme's default port, or exactly a listed host (an explicit
@@ -256,10 +232,10 @@ class HostPolicy:
             u = httpx.URL(url)
             if u.host:
                 self.origins.add((u.host.lower(), u.port))
-                if not _is_ip(u.host):
+                if not is_ip(u.host):
                     self.domains.add(registrable_domain(u.host))
         for d in domains:
-            if d and not _is_ip(d):
+            if d and not is_ip(d):
                 self.domains.add(registrable_domain(d))
         for h in hosts:
             h = h.strip().lower()
@@ -278,7 +254,7 @@ class HostPolicy:
         if (host, port) in self.origins:
             return None
         known = any(h == host for h, _ in self.origins) or (
-            not _is_ip(host) and registrable_domain(host) in self.domains)
+            not is_ip(host) and registrable_domain(host) in self.domains)
         if not known:
             return f"{host} is not one of the brand's domains or listed hosts"
         if port is not None and port != DEFAULT_PORTS[url.scheme]:
