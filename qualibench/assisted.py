@@ -66,12 +66,11 @@ def _mission_query(campaign_id: int | None):  # type: ignore[no-untyped-def]
     return query.order_by(col(Probe.planned_at), col(Probe.id))
 
 
-def _campaign_id(ws: Workspace, session: Session) -> int | None:
-    # A folder without campaign files (tests, a database opened by URL) works on every campaign.
-    try:
-        return ws.campaign(session).id
-    except (QualibenchError, FileNotFoundError):
-        return None
+def _campaign_id(ws: Workspace, session: Session) -> int:
+    # Always one campaign: the folder's, --campaign-id's, or the database's only one.
+    campaign_id = ws.campaign(session).id
+    assert campaign_id is not None
+    return campaign_id
 
 
 def next_missions(ws: Workspace, limit: int = 1, *, channel: str | None = None) -> list[Mission]:
@@ -107,12 +106,17 @@ def _local(when: datetime | None, timezone: str) -> str:
     return when.astimezone(zone).strftime("%a %d %b %Y %H:%M ") + timezone
 
 
-def _probe(session: Session, ref: int | str) -> Probe:
+def _probe(ws: Workspace, session: Session, ref: int | str) -> Probe:
+    """Return the probe `ref` (id or key) of this workspace's campaign, never another edition's."""
+    campaign_id = _campaign_id(ws, session)
     probe = None
     if isinstance(ref, int) or str(ref).isdigit():
         probe = session.get(Probe, int(ref))
+        if probe is not None and probe.campaign_id != campaign_id:
+            probe = None
     if probe is None:
-        probe = session.exec(select(Probe).where(Probe.key == str(ref))).first()
+        probe = session.exec(select(Probe).where(Probe.campaign_id == campaign_id,
+                                                 Probe.key == str(ref))).first()
     if probe is None:
         raise NotFound(f"no probe {ref!r}", "use the id or key printed by `qualibench assist next`")
     return probe
@@ -142,7 +146,7 @@ def _sent(ws: Workspace, session: Session, probe: Probe, at: datetime | None) ->
 def record_sent(ws: Workspace, probe_id: int | str, at: datetime | None = None) -> Probe:
     """Record that a person sent probe `probe_id` at `at` (default now); return the probe."""
     with ws.session() as session:
-        return _sent(ws, session, _probe(session, probe_id), at)
+        return _sent(ws, session, _probe(ws, session, probe_id), at)
 
 
 def _reply(ws: Workspace, session: Session, probe: Probe, at: datetime, text: str,
@@ -195,7 +199,7 @@ def record_reply(ws: Workspace, probe_id: int | str, at: datetime, text: str,
     """Record the brand's reply to an assisted probe (classified, timed, then scored); return it."""
     shot = _screenshot(screenshot)
     with ws.session() as session:
-        return _reply(ws, session, _probe(session, probe_id), at, text, shot, kind)
+        return _reply(ws, session, _probe(ws, session, probe_id), at, text, shot, kind)
 
 
 # -- bulk import from a team of shoppers --------------------------------------------------------
@@ -258,7 +262,7 @@ def _check_rows(ws: Workspace, session: Session, path: Path, table_rows: list, p
             problems.append(Problem(fname, message, hint, location=where, field=column))
 
         try:
-            probe = _probe(session, row.get("probe", ""))
+            probe = _probe(ws, session, row.get("probe", ""))
         except NotFound:
             bad("probe", f"no probe {row.get('probe', '')!r}", "copy the id or key shown by `qualibench assist next`")
             continue

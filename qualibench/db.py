@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, create_engine
@@ -161,3 +161,71 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def is_postgres(bind: Engine | Session) -> bool:
+    """Return True when `bind` talks to PostgreSQL (team coordination lives in the database)."""
+    engine = bind if isinstance(bind, Engine) else bind.get_bind()
+    return engine.dialect.name == "postgresql"
+
+
+def insert_ignore(session: Session, model: type, rows: list[dict], *, keys: list[str] | None = None):
+    """INSERT `rows`, skipping any that collides with a unique row already there (or being
+    written by a concurrent transaction): a second insert of the same fact is a no-op.
+
+    Returns the Result (rowcount = rows really inserted on both databases).
+    """
+    if not rows:
+        return None
+    table = model.__table__  # type: ignore[attr-defined]
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table).on_conflict_do_nothing(index_elements=keys)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
+    return session.execute(stmt, rows)
+
+
+def lock_key(*parts: object) -> int:
+    """Return a signed 64-bit PostgreSQL advisory-lock key for `parts` (stable across machines)."""
+    import hashlib
+
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def advisory_lock(engine: Engine, key: int) -> Iterator[bool]:
+    """Try a session-level PostgreSQL advisory lock on its own connection; yield whether it was won.
+
+    The lock lives as long as the connection: a process killed with -9 loses it with its socket,
+    so a lock held means its holder is alive. Other databases always yield True (the caller
+    keeps its file lock there).
+    """
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    with engine.connect() as conn:
+        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+        conn.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+
+
+def lock_is_free(engine: Engine, key: int) -> bool:
+    """Return True when nobody holds advisory lock `key` (its holder, if any, has died)."""
+    with advisory_lock(engine, key) as got:
+        return got
+
+
+def skip_locked(query):  # type: ignore[no-untyped-def]
+    """Return `query` locking its rows FOR UPDATE SKIP LOCKED (PostgreSQL; elsewhere unchanged):
+    rows another machine is working on are left out instead of waited for."""
+    return query.with_for_update(skip_locked=True)

@@ -10,7 +10,7 @@ import enum
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -217,6 +217,10 @@ class Probe(SQLModel, table=True):
     fills: dict = json_field()  # the placeholder values drawn for this probe (order number...)
     failure_reason: str | None = Field(default=None, sa_type=Text)
     dispatch: dict = json_field()  # evidence of the dispatch (server reply, status, final URL...)
+    # Who holds the `dispatching` claim ("host:pid:token") and since when: a claim whose
+    # owner is gone is reconciled through the Sent copy by whichever machine runs next.
+    claimed_by: str | None = Field(default=None)
+    claimed_at: datetime | None = utc_field()
 
 
 class InboundMessage(SQLModel, table=True):
@@ -305,6 +309,23 @@ class Event(SQLModel, table=True):
     payload: dict = json_field()
     prev_hash: str
     hash: str
+
+
+class EventHead(SQLModel, table=True):
+    """The chain's head, moved in the same transaction as every append: deleting the last
+    events (or all of them) leaves a head that the remaining chain no longer reaches."""
+
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True)
+    seq: int = 0
+    hash: str
+    updated_at: datetime | None = utc_field()
+
+
+class EvidenceBlob(SQLModel, table=True):
+    """Raw evidence bytes kept in the database (PostgreSQL teams): every machine reads them."""
+
+    sha256: str = Field(primary_key=True)
+    data: bytes = Field(sa_type=LargeBinary)
 
 
 class Evidence(SQLModel, table=True):

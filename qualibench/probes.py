@@ -21,6 +21,9 @@ from .models import (
     ReplyKind,
 )
 
+# session.info key: ids of the probes the transaction already holds FOR UPDATE (a batch).
+LOCKED_PROBES = "qualibench.probes.locked"
+
 
 def transition(
     session: Session,
@@ -89,6 +92,12 @@ def record_reply(
     """
     kind = ReplyKind(kind)
     received_at = ensure_utc(received_at)
+    if session.get_bind().dialect.name == "postgresql" and probe.id is not None \
+            and probe.id not in session.info.get(LOCKED_PROBES, ()):
+        # Two collectors of a team may record replies to one probe at once: read its clock
+        # and state under the row lock, so neither overwrites the other's first_answer_at.
+        session.flush()  # this transaction's own changes (an assisted "sent" just before) first
+        session.refresh(probe, with_for_update=True)
     why = impossible_delay(probe.sent_at, received_at)
     reply = Reply(
         campaign_id=probe.campaign_id,

@@ -26,10 +26,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from .db import skip_locked
 from .errors import QualibenchError
 from .events import chain_in_memory
 from .mail.bounds import MAX_PARSE_BYTES, storable
 from .models import InboundMessage, InboundStatus, Probe, Reply
+from .probes import LOCKED_PROBES
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -47,8 +49,8 @@ BATCH_SIZE = 250
 def _raw_for_parsing(ws: Workspace, inbound: InboundMessage) -> Iterator[bytes | mmap.mmap]:
     """Give the raw bytes of `inbound`, mapped rather than read when large (the parser reads
     only a bounded part of them, bounds.MAX_PARSE_BYTES)."""
-    if inbound.size <= MAX_PARSE_BYTES:
-        yield ws.evidence.get(inbound.sha256)
+    if inbound.size <= MAX_PARSE_BYTES or ws.evidence.kind != "folder":
+        yield ws.evidence.get(inbound.sha256)  # (the database store gives bytes)
         return
     path = ws.evidence.path_for(inbound.sha256)
     try:
@@ -178,7 +180,8 @@ def _process(ws: Workspace, campaign_id: int, status: InboundStatus, report: Col
     chunks = [ids[k : k + BATCH_SIZE] for k in range(0, len(ids), BATCH_SIZE)]
     index: ProbeIndex | None = None
     done = 0
-    with _parsers(len(ids)) as parser:
+    # Worker processes read the folder store; evidence in the database is parsed here.
+    with _parsers(len(ids) if ws.evidence.kind == "folder" else 0) as parser:
         def start(chunk: list[int]) -> Callable[[], dict[int, object]]:
             wanted = [i for i in chunk if i in mail]
             return parser(ws, wanted, [mail[i] for i in wanted])
@@ -194,17 +197,19 @@ def _process(ws: Workspace, campaign_id: int, status: InboundStatus, report: Col
             try:
                 with ws.session() as session, chain_in_memory(session):
                     index = index or ProbeIndex.load(session, campaign_id)
-                    outcomes = _process_batch(ws, session, chunk, index, report, parsed)
+                    outcomes = _process_batch(ws, session, chunk, index, report, parsed,
+                                              status=status.value)
             except Exception as exc:
                 if isinstance(exc, QualibenchError) or (isinstance(exc, SQLAlchemyError)
-                                                        and not isinstance(exc, DataError | IntegrityError)):
+                                                        and not isinstance(exc, DataError | IntegrityError)
+                                                        and not _deadlock(exc)):
                     raise  # the database's own failures are not the messages' fault
-                # (IntegrityError: an event another process wrote meanwhile took our seq.)
+                # (IntegrityError, deadlock: another collector of the team met this batch.)
                 # Rolled back: replay one message per transaction to set aside only the guilty
                 # (and reload the keys: tickets learnt in the lost batch are gone with it).
                 index = None
                 del report.warnings[warned:]
-                outcomes = [_process_one(ws, inbound_id, report) for inbound_id in chunk]
+                outcomes = [_process_one(ws, inbound_id, report, status.value) for inbound_id in chunk]
             for outcome in outcomes:
                 _tally(report, outcome)
             done += len(chunk)
@@ -228,17 +233,32 @@ class _Outcome:
         return cls(was, inbound.status, reply.kind, reply.needs_review)
 
 
+def _deadlock(exc: BaseException) -> bool:
+    return "deadlock detected" in str(getattr(exc, "orig", exc))
+
+
 def _process_batch(ws: Workspace, session: Session, chunk: list[int], index: ProbeIndex,
-                   report: CollectReport, parsed: dict[int, object]) -> list[_Outcome]:
-    """Process one batch in the caller's transaction; return what became of each message."""
-    rows = {m.id: m for m in session.exec(select(InboundMessage).where(
-        col(InboundMessage.id).in_(chunk)))}
+                   report: CollectReport, parsed: dict[int, object], *,
+                   status: str | None = None) -> list[_Outcome]:
+    """Process one batch in the caller's transaction; return what became of each message.
+
+    Team-safe on PostgreSQL: the messages are claimed FOR UPDATE SKIP LOCKED and only while
+    still in `status`, so a message another collector holds or has done is left out, and the
+    probes they answer are locked in id order (no deadlock between two collectors).
+    """
+    query = select(InboundMessage).where(col(InboundMessage.id).in_(chunk))
+    if status is not None:
+        query = query.where(InboundMessage.status == status)
+    rows = {m.id: m for m in session.exec(skip_locked(query))}
     inbounds = [rows[i] for i in chunk if i in rows]
     # The probes these messages answer, loaded with one query and held: the session's
     # identity map keeps only weak references, so each session.get would query again.
     wanted = {found[0] for msg in parsed.values() if not isinstance(msg, Exception)
               if (found := index.match(msg, None)) is not None}
-    held = list(session.exec(select(Probe).where(col(Probe.id).in_(wanted)))) if wanted else []
+    held = list(session.exec(
+        select(Probe).where(col(Probe.id).in_(wanted)).order_by(col(Probe.id))
+        .with_for_update().execution_options(populate_existing=True))) if wanted else []
+    session.info[LOCKED_PROBES] = {p.id for p in held}
     outcomes = []
     for inbound in inbounds:
         was = inbound.status
@@ -254,12 +274,17 @@ def _process_batch(ws: Workspace, session: Session, chunk: list[int], index: Pro
     return outcomes
 
 
-def _process_one(ws: Workspace, inbound_id: int, report: CollectReport) -> _Outcome:
+def _process_one(ws: Workspace, inbound_id: int, report: CollectReport,
+                 status: str | None = None) -> _Outcome:
     was = ""
     try:
         with ws.session() as session:
-            inbound = session.get(InboundMessage, inbound_id)
-            assert inbound is not None
+            query = select(InboundMessage).where(InboundMessage.id == inbound_id)
+            if status is not None:
+                query = query.where(InboundMessage.status == status)
+            inbound = session.exec(skip_locked(query)).first()
+            if inbound is None:  # done or held by another collector of the team
+                return _Outcome("", "")
             was = inbound.status
             return _Outcome.of(was, inbound, process_inbound(ws, session, inbound))
     except DataError as exc:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import select
 
+from .db import skip_locked
 from .events import log_event
 from .models import Brand, Persona, Probe, ProbeState
 
@@ -33,16 +34,18 @@ def _reminder_state(probe: Probe) -> str:
 def send_reminders(ws: Workspace, *, limit: int | None = None, dry_run: bool = False,
                    insecure: bool = False, progress: Progress | None = None) -> SendReport:
     """Send the due reminders alone (the [reminder] policy must be on) and return the report."""
-    from .sending import SendReport, _Channels, send_lock
+    from .sending import Sender, SendReport, _Channels, send_lock
 
     report = SendReport()
     if not ws.spec().config.reminder.enabled:
         return report
-    with send_lock(ws):
+    sender = Sender(ws)
+    with send_lock(ws), sender.alive():
         with ws.session() as s:
             campaign_id = ws.campaign(s).id
         assert campaign_id is not None
         channels = _Channels(insecure)
+        channels.sender = sender
         try:
             send_reminders_with(ws, campaign_id, channels, dry_run=dry_run, report=report,
                                 limit=limit, progress=progress)
@@ -70,13 +73,22 @@ def send_reminders_with(ws: Workspace, campaign_id: int, channels: _Channels, *,
         personas = {p.id: p for p in
                     s.exec(select(Persona).where(Persona.campaign_id == campaign_id))}
 
+    from .sending import Sender
+
+    sender = channels.sender or Sender(ws)
     if not dry_run:
         for probe in [p for p in candidates if _reminder_state(p) == "dispatching"]:
+            owner = probe.dispatch["reminder"].get("claimed_by")
+            if not sender.is_gone(owner):
+                continue  # another machine's live run is sending it
             rid = probe.dispatch["reminder"]["message_id"]
             result = channel.reconcile_message(ws, probe, rid)
             with ws.session() as s:
-                row = s.get(Probe, probe.id)
+                row = s.exec(select(Probe).where(Probe.id == probe.id).with_for_update()).first()
                 assert row is not None
+                if _reminder_state(row) != "dispatching" or \
+                        row.dispatch["reminder"].get("claimed_by") != owner:
+                    continue  # settled by another machine meanwhile
                 if result is not None and result.outcome == "sent":
                     row.reminder_sent_at = result.sent_at
                     _set_reminder(row, state="sent", reconciled=True)
@@ -112,11 +124,12 @@ def send_reminders_with(ws: Workspace, campaign_id: int, channels: _Channels, *,
 
         rid = reminder_message_id(probe.message_id or "")
         with ws.session() as s:
-            row = s.get(Probe, probe.id)
-            assert row is not None
-            if row.reminder_sent_at is not None or row.first_answer_at is not None:
+            # The claim, as for probes: one machine of the team wins the row.
+            row = s.exec(skip_locked(select(Probe).where(Probe.id == probe.id))).first()
+            if row is None or row.reminder_sent_at is not None or row.first_answer_at is not None \
+                    or _reminder_state(row) not in ("", "pending"):
                 continue
-            _set_reminder(row, state="dispatching", message_id=rid)
+            _set_reminder(row, state="dispatching", message_id=rid, claimed_by=sender.owner)
             s.add(row)
         # Committed: an interruption from here on is settled from the Sent folder next run.
         result = channel.send_reminder(ws, row, brand, persona)

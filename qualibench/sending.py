@@ -1,16 +1,26 @@
 """Sending due probes through their channel plugins, exactly once, through a crash-safe outbox.
 
-The protocol, per probe: mark it `dispatching` and COMMIT; hand it to its channel; record the
-outcome and COMMIT. A run killed in between leaves the probe in `dispatching`; the next run asks
-the channel what became of it (`reconcile`) before anything is sent, so nothing goes out twice.
-A channel without `reconcile` cannot tell, and its interrupted probes are marked failed for an
-analyst to look at rather than risking a duplicate.
+The protocol, per probe: claim it (`planned` -> `dispatching`, with who and when) and COMMIT;
+hand it to its channel; record the outcome and COMMIT. A run killed in between leaves the probe
+in `dispatching`; the next run asks the channel what became of it (`reconcile`) before anything
+is sent, so nothing goes out twice. A channel without `reconcile` cannot tell, and its
+interrupted probes are marked failed for an analyst to look at rather than risking a duplicate.
+
+A team on one PostgreSQL sends from several machines at once. The claim locks the probe row
+(`SELECT ... FOR UPDATE SKIP LOCKED` and a state check), so exactly one sender wins it. Each run
+holds a PostgreSQL advisory lock named after its claim signature for as long as it lives; a
+`dispatching` probe whose signer's lock is free belongs to a dead sender (killed, crashed, its
+machine gone) and is reconciled through the Sent copy by whichever machine runs next, while a
+live sender's claims are left alone. On SQLite the folder's file lock keeps one sender.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import os
+import secrets
+import socket
 import time
 import warnings
 from collections import defaultdict, deque
@@ -24,6 +34,7 @@ from sqlmodel import Session, select
 
 from .campaign.spec import ASSISTED_CHANNELS
 from .channels.base import DispatchResult, load_channels
+from .db import advisory_lock, is_postgres, lock_is_free, lock_key, skip_locked
 from .errors import QualibenchError
 from .events import log_event
 from .models import Brand, Persona, Probe, ProbeState
@@ -75,6 +86,32 @@ def send_lock(ws: Workspace) -> Iterator[None]:
         yield
 
 
+class Sender:
+    """One send run's claim signature ("host:pid:token"), alive while its lock is held."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.team = is_postgres(ws.engine)
+
+    @contextlib.contextmanager
+    def alive(self) -> Iterator[None]:
+        """Hold this run's liveness lock (PostgreSQL) for the duration of the run."""
+        with advisory_lock(self.ws.engine, lock_key("sender", self.owner)) as got:
+            if not got:  # 64-bit collision of two random signatures: practically never
+                raise QualibenchError("could not take this sender's liveness lock",
+                                      "rerun `qualibench send`")
+            yield
+
+    def is_gone(self, owner: str | None) -> bool:
+        """Return True when the run that signed a claim no longer lives (safe to reconcile)."""
+        if owner == self.owner:
+            return False
+        if not self.team or not owner:
+            return True  # SQLite: the file lock says no other sender runs on this campaign
+        return lock_is_free(self.ws.engine, lock_key("sender", owner))
+
+
 def _domain_of(probe: Probe, brand: Brand) -> str:
     contact = str(brand.contacts.get(probe.channel, ""))
     if probe.channel == "email" and "@" in contact:
@@ -89,6 +126,7 @@ class _Channels:
         self.classes = load_channels()
         self.insecure = insecure
         self.instances: dict[str, Any] = {}
+        self.sender: Sender | None = None  # the run's claim signature
 
     def get(self, name: str) -> Any | None:
         if name not in self.instances:
@@ -163,22 +201,31 @@ def _apply_outcome(session: Session, ws: Workspace, probe: Probe, result: Dispat
 
 
 def reconcile_interrupted(ws: Workspace, campaign_id: int, channels: _Channels,
-                          channel: str | None, report: SendReport) -> None:
-    """Settle every probe left in `dispatching` by an interrupted run, before anything is sent."""
+                          channel: str | None, report: SendReport,
+                          sender: Sender | None = None) -> None:
+    """Settle every probe left in `dispatching` by a dead run (this machine's or another's),
+    before anything is sent; the claims of senders still running are left to them."""
+    sender = sender or Sender(ws)
     with ws.session() as s:
         q = select(Probe).where(Probe.campaign_id == campaign_id,
                                 Probe.state == ProbeState.DISPATCHING.value)
         if channel:
             q = q.where(Probe.channel == channel)
         stuck = list(s.exec(q))
+    alive: dict[str | None, bool] = {}
     for probe in stuck:
+        if probe.claimed_by not in alive:
+            alive[probe.claimed_by] = not sender.is_gone(probe.claimed_by)
+        if alive[probe.claimed_by]:
+            continue  # a live sender is on it: it records the outcome itself
         plugin = channels.get(probe.channel)
         reconcile = getattr(plugin, "reconcile", None)
         result = reconcile(ws, probe) if callable(reconcile) else None
         with ws.session() as s:
-            row = s.get(Probe, probe.id)
+            # Locked and re-checked: two machines settling the same dead claim settle it once.
+            row = s.exec(select(Probe).where(Probe.id == probe.id).with_for_update()).first()
             assert row is not None
-            if row.state != ProbeState.DISPATCHING.value:
+            if row.state != ProbeState.DISPATCHING.value or row.claimed_by != probe.claimed_by:
                 continue
             if result is None:
                 result = DispatchResult("failed", detail="interrupted while being sent; the "
@@ -234,14 +281,16 @@ def send_due_probes(
     """
     cfg = ws.spec().config
     report = SendReport()
-    with send_lock(ws):
+    sender = Sender(ws)
+    with send_lock(ws), sender.alive():
         with ws.session() as s:
             campaign_id = ws.campaign(s).id
         assert campaign_id is not None
         channels = _Channels(insecure)
+        channels.sender = sender
         try:
             if not dry_run:
-                reconcile_interrupted(ws, campaign_id, channels, channel, report)
+                reconcile_interrupted(ws, campaign_id, channels, channel, report, sender)
             try:
                 _send_queue(ws, campaign_id, channels, cfg, channel, limit, dry_run, progress,
                             report)
@@ -362,12 +411,18 @@ def dispatch_one(ws: Workspace, channels: _Channels, probe: Probe, brand: Brand,
                  persona: Persona, report: SendReport) -> str:
     """Send one probe through the outbox protocol; return the state it ends in."""
 
+    owner = channels.sender.owner if channels.sender else None
+
     def mark(s: Session) -> Probe | None:
-        row = s.get(Probe, probe.id)
-        assert row is not None
-        if row.state != ProbeState.PLANNED.value:
-            return None  # someone else moved it (a requeue, an edit): leave it alone
-        return transition(s, row, ProbeState.DISPATCHING, clock=ws.clock)
+        # The claim: only one transaction of the whole team gets the row, and only while it
+        # is still planned (another machine may have claimed and sent it since our queue read).
+        row = s.exec(skip_locked(select(Probe).where(
+            Probe.id == probe.id, Probe.state == ProbeState.PLANNED.value))).first()
+        if row is None:
+            return None  # another sender holds or sent it, or an analyst moved it: leave it
+        row.claimed_by, row.claimed_at = owner, ws.clock.now()
+        return transition(s, row, ProbeState.DISPATCHING, clock=ws.clock,
+                          payload={"claimed_by": owner} if owner else None)
 
     row = in_transaction(ws, mark)
     if row is None:

@@ -78,12 +78,17 @@ def _root(
     db: str | None = typer.Option(
         None, "--db", metavar="URL", help="SQLAlchemy database URL; default $QUALIBENCH_DB_URL or the folder's SQLite file."
     ),
+    campaign_id: int | None = typer.Option(
+        None, "--campaign-id", min=1,
+        help="Work on this campaign of a shared database (default: the folder's campaign.toml).",
+    ),
     traceback: bool = typer.Option(False, "--traceback", help="Show the Python traceback on errors."),
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                  help="Print the version and exit."),
 ) -> None:
     state.campaign_dir = campaign_dir
     state.db_url = db
+    state.campaign_id = campaign_id
     state.traceback = traceback
 
 

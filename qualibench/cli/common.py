@@ -18,6 +18,7 @@ err_console = TerminalConsole(stderr=True)
 class GlobalState:
     campaign_dir: str = "."
     db_url: str | None = None
+    campaign_id: int | None = None
     traceback: bool = False
 
 
@@ -45,7 +46,7 @@ def open_workspace():  # type: ignore[no-untyped-def]
         raise NotFound(f"no campaign here: {where} has no {CAMPAIGN_FILE}",
                        "create one with `qualibench init NAME` (or `qualibench demo`), "
                        "or point at one with --campaign DIR")
-    return Workspace.open(folder, state.db_url)
+    return Workspace.open(folder, state.db_url, campaign_id=state.campaign_id)
 
 
 def print_json(data: Any) -> None:

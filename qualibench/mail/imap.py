@@ -81,6 +81,7 @@ class FolderReport:
     fetched: int = 0
     bytes: int = 0
     resynced: bool = False  # UIDVALIDITY changed: the folder was read again from the start
+    busy: bool = False  # another machine of the team was collecting this folder: left to it
     seconds: float = 0.0
 
 
@@ -374,12 +375,21 @@ def sync_account(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[FolderReport]:
     """Return one report per folder scanned in `account` (INBOX and Junk/Spam)."""
+    from ..db import advisory_lock, lock_key
+
     client = connect(account)
     try:
-        return [
-            sync_folder(ws, client, campaign_id, account.name, folder, store, progress=progress)
-            for folder in folders_to_scan(client, account)
-        ]
+        reports = []
+        for folder in folders_to_scan(client, account):
+            # One collector per (campaign, account, folder) across the team (PostgreSQL): a
+            # folder another machine is reading is left to it; its messages reach everyone.
+            with advisory_lock(ws.engine, lock_key("collect", campaign_id, account.name, folder)) as mine:
+                if not mine:
+                    reports.append(FolderReport(account=account.name, folder=folder, busy=True))
+                    continue
+                reports.append(sync_folder(ws, client, campaign_id, account.name, folder, store,
+                                           progress=progress))
+        return reports
     except (OSError, IMAPClientError) as exc:
         raise RemoteFailure(
             f"the IMAP server of account {account.name!r} failed during collection: {exc}",

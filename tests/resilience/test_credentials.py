@@ -33,9 +33,19 @@ def _db_text(db_url: str) -> bytes:
     with engine.connect() as conn:
         for table in inspect(conn).get_table_names():
             for row in conn.execute(text(f'SELECT * FROM "{table}"')):
-                chunks.append(repr(tuple(row)))
+                chunks.append(repr(tuple(row)).encode("utf-8", "replace"))
+                # Raw evidence kept in the database (PostgreSQL) is searched as the bytes it is.
+                chunks += [bytes(v) for v in row if isinstance(v, bytes | memoryview)]
     engine.dispose()
-    return "\n".join(chunks).encode("utf-8", "replace")
+    return b"\n".join(chunks)
+
+
+def _blob_count(db_url: str) -> int:
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        n = conn.execute(text("SELECT count(*) FROM evidenceblob")).scalar()
+    engine.dispose()
+    return int(n or 0)
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
@@ -75,7 +85,8 @@ def test_no_secret_in_database_files_logs_exports_or_reports(tmp_path, db_url):
     for i, proc in enumerate(outputs):
         haystacks[f"output of command {i}"] = proc.stdout + proc.stderr
     assert any(p.endswith(".pdf") for p in haystacks) and any(p.endswith(".csv") for p in haystacks)
-    assert len([p for p in haystacks if p.startswith("evidence")]) > 10  # raw mail was searched too
+    # Raw mail was searched too: files in the folder (SQLite) or rows of the database (PostgreSQL).
+    assert len([p for p in haystacks if p.startswith("evidence")]) + _blob_count(db_url) > 10
     leaks = [f"{what} in {where}" for where, hay in haystacks.items()
              for what, needle in needles.items() if needle in hay]
     assert leaks == []
