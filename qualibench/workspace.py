@@ -56,6 +56,7 @@ class Workspace:
     # --campaign-id: which campaign of a shared database this folder works on (default: the
     # one named by the folder's campaign.toml).
     campaign_id: int | None = None
+    _slugs: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     def open(
@@ -91,9 +92,18 @@ class Workspace:
             yield s
         heads = s.info.pop(HEADS, None)
         if heads:
-            self._refresh_anchor(s, heads)
+            self._refresh_anchor(heads)
 
-    def _refresh_anchor(self, session: Session, heads: dict[int, tuple[int, str]]) -> None:
+    def _slug(self, campaign_id: int) -> str | None:
+        if campaign_id not in self._slugs:
+            with Session(self.engine) as s:  # the caller's session is closed by now
+                row = s.get(Campaign, campaign_id)
+            if row is None:
+                return None
+            self._slugs[campaign_id] = row.slug
+        return self._slugs[campaign_id]
+
+    def _refresh_anchor(self, heads: dict[int, tuple[int, str]]) -> None:
         """Keep, in the folder, the newest chain head this machine wrote: a copy of the head
         outside the database, so deleting events and the head row together is still seen."""
         if not self.root.is_dir():
@@ -105,12 +115,12 @@ class Workspace:
             campaigns = {}
         changed = False
         for campaign_id, (seq, digest) in heads.items():
-            row = session.get(Campaign, campaign_id)
-            if row is None:
+            slug = self._slug(campaign_id)
+            if slug is None:
                 continue
-            old = campaigns.get(row.slug) or {}
+            old = campaigns.get(slug) or {}
             if int(old.get("seq", 0)) < seq:
-                campaigns[row.slug] = {"seq": seq, "hash": digest}
+                campaigns[slug] = {"seq": seq, "hash": digest}
                 changed = True
         if not changed:
             return

@@ -55,6 +55,7 @@ COMMAND_MODULES = (
     "audit",  # audit export/import/set/agreement
     "report",  # report, export, awards
     "verify",  # verify
+    "db",  # db migrate-to
     "demo",  # demo
     "assist",  # assist next/sent/reply/import
     "review",  # review (serve), review add-user/link/assign

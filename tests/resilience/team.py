@@ -17,7 +17,6 @@ from pathlib import Path
 from qualibench.campaign.init import init_campaign
 
 
-
 def console_script() -> str:
     exe = Path(sys.executable).with_name("qualibench")
     return str(exe) if exe.exists() else shutil.which("qualibench") or "qualibench"
