@@ -147,3 +147,22 @@ def test_review_cli_errors_are_one_line_with_a_fix(review_world):
         taken.listen(1)
         busy = qb(review_world, "review", "--port", str(taken.getsockname()[1]), check=False)
     assert busy.returncode == 1 and "cannot listen" in busy.stderr and "--port" in busy.stderr
+
+
+def test_coding_scales_fall_back_to_the_current_rubric_when_the_version_file_is_gone(review_world):
+    coding = Coding(review_world.ws)
+    with review_world.ws.session() as s:
+        current = coding.rubric(s, coding.version(s))
+        gone = coding.rubric(s, "0123456789abcdef")  # a lexicon edit since the scoring run
+    assert gone.criteria == current.criteria and "0123456789abcdef" in coding.scale_notes["0123456789abcdef"]
+    assert coding.version(s) not in coding.scale_notes
+
+
+def test_open_mode_shows_brand_and_automatic_score(review_world):
+    ws = review_world.ws
+    ana, _ = add_reviewer(ws, "ana", "auditor")
+    assign_replies(ws, ["ana"])
+    coding = Coding(ws)
+    rid = queue(coding, ana).next_ids[0]
+    item = coding_item(coding, ana, rid, blind=False)
+    assert item.brand in review_world.brands and item.auto and item.auto_total is not None

@@ -18,7 +18,7 @@ from ..errors import NotFound, QualibenchError, StateError
 from ..events import log_event
 from ..models import Brand, CodingAssignment, Probe, Reply, Scenario, Score
 from ..scorer.audit import mark_assignments_coded, mask_brand, rubric_for_version
-from ..scorer.campaign import SCORED_KINDS
+from ..scorer.campaign import SCORED_KINDS, resolve_rubric
 from ..scorer.effective import ADJUDICATOR_PREFIX, AUDITOR_PREFIX, AUTO, current_rubric_version
 from ..scorer.rubric import Rubric
 from ..workspace import Workspace
@@ -48,6 +48,7 @@ class Coding:
         self._rubrics: dict[str, Rubric] = {}
         self._cid: int | None = None
         self._version: tuple[str, float] | None = None
+        self.scale_notes: dict[str, str] = {}
 
     def campaign_id(self, session: Session) -> int:
         if self._cid is None:
@@ -67,8 +68,22 @@ class Coding:
         return self._version[0]
 
     def rubric(self, session: Session, version: str) -> Rubric:
+        """Return the rubric of `version`, whose criteria and weights give the coding scales.
+
+        When its file is gone (a lexicon edit changes the version too), the campaign's current
+        rubric gives the scales, and `scale_notes` says so on the queue page.
+        """
         if version not in self._rubrics:
-            self._rubrics[version] = rubric_for_version(self.ws, self.ws.campaign(session), version)
+            campaign = self.ws.campaign(session)
+            try:
+                self._rubrics[version] = rubric_for_version(self.ws, campaign, version)
+            except QualibenchError:
+                current = resolve_rubric(self.ws, campaign, None)
+                self._rubrics[version] = current
+                self.scale_notes[version] = (
+                    f"the rubric file of version {version} was not found (moved or edited): the scales "
+                    f"are those of {current.source.name} (version {current.version}); codes are still "
+                    f"recorded under {version}, the version of the automatic scores they audit")
         return self._rubrics[version]
 
 

@@ -39,7 +39,10 @@ def routes(review) -> list[Route]:  # type: ignore[no-untyped-def]
 
     async def queue_page(request: Request) -> Response:
         person = review.require(request, *CODERS)
-        return review.page(request, "queue.html", queue=queue(coding, person))
+        q = queue(coding, person)
+        with review.ws.session() as session:
+            coding.rubric(session, q.rubric_version)
+        return review.page(request, "queue.html", queue=q, note=coding.scale_notes.get(q.rubric_version, ""))
 
     async def code_next(request: Request) -> Response:
         person = review.require(request, *CODERS)
