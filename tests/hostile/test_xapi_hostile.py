@@ -9,6 +9,7 @@ hostile answer is refused or set aside within its bound, and the rest of the col
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -122,6 +123,16 @@ def test_control_characters_nul_markup_and_long_posts_are_stored_and_the_rest_go
     first = replies[sent[0].id].text
     assert "\x1b[2J" in first and "[link=http://evil.test]" in first  # stored as written
     assert run.cpu_seconds < CPU_BOUND and run.peak_mb < MEMORY_BOUND_MB
+    # what the brand wrote reaches the analyst's colour terminal as inert, visible text
+    env = {"FORCE_COLOR": "1", "COLUMNS": "120"}
+    assert run_qualibench("--db", ws.db_url, "score", cwd=ws.root, env=env).returncode == 0
+    shown = run_qualibench("--db", ws.db_url, "score", "explain", str(replies[sent[0].id].id),
+                           cwd=ws.root, env=env)
+    assert shown.returncode == 0, shown.stderr
+    for action in ("\x1b[2J", "\x1b]0;", "\x1b]8;", "\x07", "\u202e"):
+        assert action not in shown.stdout + shown.stderr, action
+    text = re.sub(r"\x1b\[[0-9;]*m", "", shown.stdout)  # rich's own colours, around spans
+    assert "\\x1b[2J\\x1b]0;pwned\\x07 [/] [link=http://evil.test]clic[/link]" in text
 
 
 def deep_json(depth: int) -> bytes:
