@@ -175,15 +175,17 @@ def score_reply(
         extra[idx.start] = concept
     lay = layout_of(part, folded, lex, channel, signature, names)
 
+    masks: list[list[int]] = []
+
     def echo(a: int, b: int) -> bool:
         # A sentence mostly made of the request's words, with no word of the brand's own doing.
         if b - a < 6 or not _FIRST_PERSON.isdisjoint(view.words[a:b]):
             return False  # "J'ai remplacé l'adresse..." is the brand acting, not an echo
-        content = [k for k in keys[a:b] if len(k) >= 4 and not is_stopword(k)]
-        if len(content) < 6:
-            return False
-        shared = sum(map(req.keys.__contains__, content))
-        return shared >= 0.8 * len(content)
+        if not masks:  # content words, and those shared with the request: once per reply
+            content = [1 if len(k) >= 4 and not is_stopword(k) else 0 for k in keys]
+            masks.extend((content, [c if k in req.keys else 0 for c, k in zip(content, keys, strict=True)]))
+        n = sum(masks[0][a:b])
+        return n >= 6 and sum(masks[1][a:b]) >= 0.8 * n
 
     reading = read(part, folded, view, lex.sets["reformulation"], lex.sets["topic_markers"], echo)
     evidence: dict[str, list[Span]] = {c: [] for c in rubric.criteria}

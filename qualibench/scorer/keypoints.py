@@ -22,6 +22,10 @@ _NOT_CONTENT = frozenset({"ne", "n", "pas", "aucun", "aucune", "sans", "no", "no
                           "plus", "jamais", "rien", "non", "none", "nothing", "any"})
 
 
+# Function words are not content, but thanks are what a "thank the customer" key point is about.
+_COURTESY = frozenset({"merci", "thank", "thanks", "remercier"})
+
+
 @dataclass(frozen=True)
 class Signature:
     kp: str
@@ -51,7 +55,7 @@ def content_keys(text: str, language: str, concepts: Concepts) -> list[str]:
         for i in phrase:
             lemmas[i] = ""
     for lem in lemmas:
-        if not lem or lem in _NOT_CONTENT or is_stopword(lem):
+        if not lem or lem in _NOT_CONTENT or (is_stopword(lem) and lem not in _COURTESY):
             continue
         if len(lem) < 3 and not lem.isdigit():
             continue
