@@ -41,6 +41,10 @@ class ConnectionPark:
             return None
         return found[0], time.monotonic() - found[1]
 
+    def parked(self) -> dict[Hashable, Any]:
+        """Return the connections parked now, by key (what a test or a status line shows)."""
+        return {key: conn for key, (conn, _, _) in self._parked.items()}
+
     def close_all(self) -> None:
         while self._parked:
             _, (conn, _, close) = self._parked.popitem()
