@@ -336,6 +336,17 @@ def _send_queue(ws: Workspace, campaign_id: int, channels: _Channels, cfg: Any,
     total = sum(len(q) for q in queues.values())
     if limit is not None:
         total = min(total, limit)
+    held = _HeldOutcome(ws, report)
+    try:
+        _drain(ws, channels, cfg, queues, throttle, brands, personas, total, dry_run, progress,
+               report, held)
+    finally:
+        held.flush()
+
+
+def _drain(ws: Workspace, channels: _Channels, cfg: Any, queues: dict[str, deque[Probe]],
+           throttle: Throttle, brands: dict, personas: dict, total: int, dry_run: bool,
+           progress: Progress | None, report: SendReport, held: _HeldOutcome) -> None:
     done = 0
     stopped: dict[str, QualibenchError] = {}
     while queues and done < total:
@@ -361,14 +372,22 @@ def _send_queue(ws: Workspace, campaign_id: int, channels: _Channels, cfg: Any,
                 progress(done, total, f"{probe.key}: would send")
             continue
         if ready > now:
+            held.flush()  # nothing waits while an outcome is unwritten
             wait = (ready - now).total_seconds()
             report.throttled_seconds += wait
             ws.clock.sleep(wait)
         if not in_send_slot(ws.clock.now(), brand.timezone, cfg.send_slots):
             report.waiting_for_slot += 1  # throttling pushed it past the slot's end
             continue
+        def then(state: str, key: str = probe.key, number: int = done + 1,
+                 of: int = total) -> None:
+            if progress:
+                progress(number, of, f"{key}: {state}")
+
         try:
-            state = dispatch_one(ws, channels, probe, brand, persona, report)
+            state = dispatch_one(ws, channels, probe, brand, persona, report, held, then)
+            if state is not None:  # not sent (skipped): nothing held
+                then(state)
         except QualibenchError as exc:
             # This channel cannot send now (configuration, server down): its probes wait for
             # the next run, the other channels go on, and the error is raised at the end.
@@ -382,11 +401,50 @@ def _send_queue(ws: Workspace, campaign_id: int, channels: _Channels, cfg: Any,
             continue
         throttle.record(domain, persona.account, ws.clock.now())
         done += 1
-        if progress:
-            progress(done, total, f"{probe.key}: {state}")
+    held.flush()
     if stopped:
         report.channel_errors = {name: exc.message for name, exc in stopped.items()}
         raise next(iter(stopped.values()))
+
+
+class _HeldOutcome:
+    """The outcome of the probe just sent, written in the same transaction as the next claim.
+
+    Two commits a probe (claim, outcome) become one: the outcome of probe i and the claim of
+    probe i+1 commit together, at the instant the claim alone used to. The outcome is written
+    alone instead (`flush`) before anything that waits (a throttle pause) and when the queue
+    ends, so no outcome waits longer than the loop's own bookkeeping; a kill in that gap leaves
+    the probe `dispatching`, settled by reconciliation as before.
+    """
+
+    def __init__(self, ws: Workspace, report: SendReport) -> None:
+        self.ws, self.report = ws, report
+        self.held: tuple[int, DispatchResult, Callable[[str], None]] | None = None
+        self._written: list[tuple[Callable[[str], None], str]] = []
+
+    def hold(self, probe_id: int, result: DispatchResult, then: Callable[[str], None]) -> None:
+        assert self.held is None, "an outcome was held twice"
+        self.held = (probe_id, result, then)
+
+    def write(self, s: Session) -> None:
+        """Apply the held outcome in `s` (the caller commits)."""
+        if self.held is None:
+            return
+        probe_id, result, then = self.held
+        row = s.get(Probe, probe_id)
+        assert row is not None
+        self._written = [(then, _apply_outcome(s, self.ws, row, result, self.report))]
+
+    def committed(self) -> None:
+        """Forget the outcome the last transaction wrote and tell its caller its state."""
+        written, self._written, self.held = self._written, [], None
+        for then, state in written:
+            then(state)
+
+    def flush(self) -> None:
+        if self.held is not None:
+            in_transaction(self.ws, self.write, self.report)
+            self.committed()
 
 
 def in_transaction(ws: Workspace, fn: Callable[[Session], T],
@@ -408,8 +466,13 @@ def in_transaction(ws: Workspace, fn: Callable[[Session], T],
 
 
 def dispatch_one(ws: Workspace, channels: _Channels, probe: Probe, brand: Brand,
-                 persona: Persona, report: SendReport) -> str:
-    """Send one probe through the outbox protocol; return the state it ends in."""
+                 persona: Persona, report: SendReport, held: _HeldOutcome | None = None,
+                 then: Callable[[str], None] | None = None) -> str | None:
+    """Send one probe through the outbox protocol; return the state it ends in.
+
+    With `held`, the previous probe's held outcome commits with this claim, and this probe's
+    outcome is held in turn (None is returned; `then(state)` is called once it is written).
+    """
 
     owner = channels.sender.owner if channels.sender else None
 
@@ -424,7 +487,14 @@ def dispatch_one(ws: Workspace, channels: _Channels, probe: Probe, brand: Brand,
         return transition(s, row, ProbeState.DISPATCHING, clock=ws.clock,
                           payload={"claimed_by": owner} if owner else None)
 
-    row = in_transaction(ws, mark)
+    def claim(s: Session) -> Probe | None:
+        if held is not None:
+            held.write(s)  # the previous probe's outcome, in the same commit
+        return mark(s)
+
+    row = in_transaction(ws, claim, report if held is not None and held.held else None)
+    if held is not None:
+        held.committed()
     if row is None:
         return "skipped"
     # Committed: from here a crash leaves it in `dispatching`, settled by the next run.
@@ -445,6 +515,10 @@ def dispatch_one(ws: Workspace, channels: _Channels, probe: Probe, brand: Brand,
 
         in_transaction(ws, requeue)
         raise
+
+    if held is not None:
+        held.hold(probe.id, result, then or (lambda state: None))
+        return None
 
     def record(s: Session) -> str:
         done = s.get(Probe, probe.id)

@@ -1,0 +1,63 @@
+"""Batched database work of a send run: the outcome of one probe commits with the claim of the
+next (one commit a probe instead of two), and an outcome is never left unwritten while the
+run waits for its throttle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import event
+from sqlmodel import select
+
+from qualibench.clock import VirtualClock
+from qualibench.models import Event, Probe
+from qualibench.sending import send_due_probes
+
+MONDAY_MORNING = datetime(2026, 12, 7, 8, 30, tzinfo=UTC)
+
+
+def _count_commits(ws) -> list[int]:
+    commits = [0]
+
+    def on_commit(conn) -> None:  # noqa: ANN001
+        commits[0] += 1
+
+    event.listen(ws.engine, "commit", on_commit)
+    return commits
+
+
+def test_one_commit_per_probe_and_every_outcome_recorded(mail_campaign, smtp_server):
+    ws = mail_campaign(clock=VirtualClock(MONDAY_MORNING), brands=6)
+    with ws.session() as s:
+        due = len(list(s.exec(select(Probe))))
+    commits = _count_commits(ws)
+    seen: list[str] = []
+    report = send_due_probes(ws, progress=lambda done, total, what: seen.append(what))
+    assert report.sent == due == len(smtp_server.messages)
+    # a claim and an outcome per probe, in about one commit per probe (plus the run's own)
+    assert commits[0] <= due + 6, commits[0]
+    with ws.session() as s:
+        probes = list(s.exec(select(Probe)))
+        kinds = [e.kind for e in s.exec(select(Event).order_by(Event.seq))]
+    assert {p.state for p in probes} == {"sent"}
+    assert all(p.sent_at is not None and p.dispatch.get("stage") == "end" for p in probes)
+    # every probe still went planned -> dispatching -> sent, in order, in the event log
+    assert sum(k.endswith("dispatching") for k in kinds) == due, kinds
+    assert len(seen) == due and all(line.endswith(": sent") for line in seen)
+
+
+def test_an_outcome_is_written_before_the_run_waits_for_its_throttle(mail_campaign, smtp_server):
+    ws = mail_campaign(clock=VirtualClock(MONDAY_MORNING), brands=1, per_domain_seconds=120)
+    states_when_waiting: list[set[str]] = []
+    sleep = ws.clock.sleep
+
+    def watching_sleep(seconds: float) -> None:
+        with ws.session() as s:
+            states_when_waiting.append({p.state for p in s.exec(select(Probe))})
+        sleep(seconds)
+
+    ws.clock.sleep = watching_sleep
+    report = send_due_probes(ws)
+    assert report.sent >= 2 and report.throttled_seconds > 0
+    # while waiting, nothing is half-recorded: no probe sits in `dispatching`
+    assert states_when_waiting and all("dispatching" not in s for s in states_when_waiting)
