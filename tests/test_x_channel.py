@@ -164,7 +164,7 @@ def test_collect_pages_through_dms_conversations_and_mentions(x_env):
     assert refs == sorted([*dm_ids, f"tweet:{reply_id}", f"tweet:{other['id']}"])
     by_ref = {i.source_ref: i for i in items}
     assert by_ref[f"tweet:{reply_id}"].received_at == t0 + timedelta(hours=2)
-    assert by_ref[f"tweet:{reply_id}"].source == "x:conversation"
+    assert by_ref[f"tweet:{reply_id}"].source == "x:x/conversation"  # x:<account>/<endpoint>
     assert json.loads(by_ref[f"tweet:{reply_id}"].raw)["conversation_id"] == mention.external_id
     assert any(path.startswith("/2/dm_events?") and "pagination_token=2" in path for _, path in api.calls)
 
@@ -270,3 +270,38 @@ def test_conversation_queries_stay_under_the_length_limit():
     assert all(len(q) <= 512 for q in queries)
     assert len(queries) == 5  # 13 ids fit in 512 characters (35 + 12 x 39)
     assert sorted(q.split(":")[1] for query in queries for q in query.split(" OR ")) == ids
+
+
+def test_a_second_collect_resumes_after_the_newest_stored_item(x_env):
+    """Mentions and conversation replies are asked with since_id, and the DM list stops paging
+    at a stored event, instead of every pass reading the whole history again."""
+    api, world, channel = x_env
+    api.page_size = 2
+    mention = _send(world, channel, world.probe("x", "@brandco"))
+    assert mention.outcome == "sent"
+    t0 = world.clock.now()
+    api.reply_to_tweet(mention.external_id, "2001", "@shopper_claire Nous regardons.",
+                       t0 + timedelta(hours=1))
+    for i in range(5):
+        api.send_dm("2001", "1001", f"Message {i}", t0 + timedelta(hours=2, minutes=i))
+    api.add_user("3003", "someone")
+    api._add_tweet("3003", "@shopper_claire salut", t0 + timedelta(hours=3), None)
+    first = list(channel.collect(world.ws))
+    ingest_items(world.ws, world.campaign_id, first)
+    stored = {i.source_ref for i in first}
+
+    api.calls.clear()
+    api.reply_to_tweet(mention.external_id, "2001", "@shopper_claire C'est réglé.",
+                       t0 + timedelta(hours=4))
+    api.send_dm("2001", "1001", "Dernier message", t0 + timedelta(hours=5))
+    second = list(channel.collect(world.ws))
+    newest_tweet = max(int(r.split(":")[1]) for r in stored if r.startswith("tweet:"))
+    searches = [p for _, p in api.calls if p.startswith("/2/tweets/search/recent?")]
+    mentions = [p for _, p in api.calls if "/mentions?" in p]
+    assert searches and all("since_id=" in p for p in searches)
+    assert mentions and all("since_id=" in p for p in mentions)
+    assert any(f"since_id={newest_tweet}" in p for p in searches + mentions)
+    # Six DM events in pages of two: the first page already reaches a stored one.
+    assert len([p for _, p in api.calls if p.startswith("/2/dm_events")]) == 1
+    new = {i.source_ref for i in second} - stored
+    assert len(new) == 2  # the new conversation reply and the new DM, nothing lost

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 
 from ..errors import QualibenchError, RemoteFailure
 from ..evidence import record_evidence
-from ..models import Probe, ProbeState, Scenario
+from ..models import InboundMessage, Probe, ProbeState, Scenario
 from .base import CollectedItem, DispatchResult
 from .reuse import current_park
 from .sitelimits import BoundedTransport, SiteLimits, SiteRefused
@@ -368,11 +368,28 @@ class XChannel:
         self.warnings = []
         for account in self._accounts(ws):
             with self._client(account) as client:
-                items.extend(self._collect_account(ws, client))
+                items.extend(self._collect_account(ws, client, account.name))
         return items
 
+    def _newest_stored(self, ws: Workspace, source: str) -> int | None:
+        """Return the newest X id already stored from `source`: where the next pass resumes.
+
+        Read from the stored items themselves, so a pass that crashed before storing what it
+        fetched resumes from what is really kept.
+        """
+        with ws.session() as s:
+            # The campaigns of this database with X probes (as _open_conversations reads them).
+            campaigns = select(Probe.campaign_id).where(Probe.channel == self.name).distinct()
+            refs = s.exec(select(InboundMessage.source_ref).where(
+                col(InboundMessage.campaign_id).in_(campaigns), InboundMessage.source == source))
+            ids = [int(tail) for ref in refs if (tail := ref.partition(":")[2]).isdigit()]
+        return max(ids) if ids else None
+
     def _pages(self, ws: Workspace, client: httpx.Client, path: str, endpoint: str,
-               params: dict[str, Any], token_param: str) -> Iterator[dict]:
+               params: dict[str, Any], token_param: str,
+               stop_at: int | None = None) -> Iterator[dict]:
+        """Yield the items of every page; with `stop_at` (an endpoint without since_id, newest
+        first), stop after the page that reaches an id already stored."""
         token: str | None = None
         for _ in range(1000):  # a bound, not a target: stops a server that never ends its pages
             query = dict(params)
@@ -388,6 +405,10 @@ class XChannel:
                 self.warnings.append(f"X {endpoint}: a page of {len(data):,} items (asked for "
                                      f"{PAGE_ITEMS}); only the first {PAGE_ITEMS} were read")
             yield from data[:PAGE_ITEMS]
+            if stop_at is not None and any(
+                    _scalar(i.get("id")).isdigit() and int(_scalar(i.get("id"))) <= stop_at
+                    for i in data[:PAGE_ITEMS] if isinstance(i, dict)):
+                return
             token = _dict(body.get("meta")).get("next_token")
             if not token:
                 return
@@ -395,7 +416,8 @@ class XChannel:
                 self.warnings.append(f"X {endpoint}: an unusable next_token; paging stopped there")
                 return
 
-    def _collect_account(self, ws: Workspace, client: httpx.Client) -> list[CollectedItem]:
+    def _collect_account(self, ws: Workspace, client: httpx.Client,
+                         account: str = "x") -> list[CollectedItem]:
         _s, me_body = self._call(ws, client, "GET", "/2/users/me", "GET /2/users/me")
         me = _scalar(_dict(me_body.get("data")).get("id"))
         seen: set[str] = set()
@@ -444,23 +466,32 @@ class XChannel:
             except XUnavailable as exc:
                 self.warnings.append(exc.message)
 
+        # Each endpoint resumes after the newest item stored from it (since_id; the DM list,
+        # which has no since_id, stops paging once it reaches a stored event).
+        sources = {name: f"x:{account}/{name}" for name in ("dm_events", "conversation", "mentions")}
+        newest = {name: self._newest_stored(ws, source) for name, source in sources.items()}
+
+        def since(name: str) -> dict[str, str]:
+            return {"since_id": str(newest[name])} if newest[name] else {}
+
         read("GET /2/dm_events",
              self._pages(ws, client, "/2/dm_events", "GET /2/dm_events",
                          {"dm_event.fields": DM_FIELDS, "event_types": "MessageCreate",
-                          "max_results": PAGE_ITEMS}, "pagination_token"),
-             "x:dm_events", "dm", "sender_id")
+                          "max_results": PAGE_ITEMS}, "pagination_token",
+                         stop_at=newest["dm_events"]),
+             sources["dm_events"], "dm", "sender_id")
         for query in conversation_queries(self._open_conversations(ws)):
             read("GET /2/tweets/search/recent",
                  self._pages(ws, client, "/2/tweets/search/recent", "GET /2/tweets/search/recent",
                              {"query": query, "tweet.fields": TWEET_FIELDS,
-                              "max_results": PAGE_ITEMS}, "next_token"),
-                 "x:conversation", "tweet", "author_id")
+                              "max_results": PAGE_ITEMS, **since("conversation")}, "next_token"),
+                 sources["conversation"], "tweet", "author_id")
         if me.isdigit():
             read("GET /2/users/:id/mentions",
                  self._pages(ws, client, f"/2/users/{me}/mentions", "GET /2/users/:id/mentions",
-                             {"tweet.fields": TWEET_FIELDS, "max_results": PAGE_ITEMS},
-                             "pagination_token"),
-                 "x:mentions", "tweet", "author_id")
+                             {"tweet.fields": TWEET_FIELDS, "max_results": PAGE_ITEMS,
+                              **since("mentions")}, "pagination_token"),
+                 sources["mentions"], "tweet", "author_id")
         return out
 
     def _open_conversations(self, ws: Workspace) -> list[str]:
