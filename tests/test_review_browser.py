@@ -74,12 +74,14 @@ def served(tmp_path_factory, module_db_url, trap):
 
 
 def sign_in(browser, link: str):
-    page = browser.new_context().new_page()
+    context = browser.new_context()
+    context.set_default_timeout(90_000)  # a loaded CI machine is slow, never wrong
+    page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(link)
-    page.keyboard.press("Enter")  # the sign-in button has the focus
+    page.click("#signin")
     page.wait_for_url(re.compile(r"/(queue|adjudicate|inbox)$"))
     return page, errors
 
