@@ -16,6 +16,7 @@ from tests.plugins.review import (
     add_mail_reply,
     login_link,
     make_review_world,
+    qb,
     raw_mail,
     start_review_server,
     stop_review_server,
@@ -89,6 +90,8 @@ def test_the_analyst_clears_the_inbox_and_the_review_queues(analyst_world):
     assert events["inbox.assigned"].payload["analyst"] == "al"
     assert events["match.confirmed"].payload["analyst"] == "al"
     assert events["reply.delay_decided"].payload["by"] == "al"
+    verified = qb(world, "verify", check=False)  # the event chain and the facts it fingerprints
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_roles_hosts_and_sessions_are_enforced(analyst_world):

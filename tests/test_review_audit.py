@@ -84,6 +84,8 @@ def test_a_browser_code_is_an_auditor_score_that_agreement_and_effective_scores_
         eff = effective_scores(s, ws.campaign(s).id)[first]
     assert eff.source == "auditor:ana" and eff.total == 68
     assert "auditor:ana" in agreement_report(ws).scorers
+    verified = qb(review_world, "verify", check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_the_blind_sheet_hides_the_brand_and_still_imports(review_world, tmp_path):
