@@ -115,6 +115,9 @@ def test_roles_hosts_and_sessions_are_enforced(analyst_world):
     page = spent.get(link)
     again = spent.post(link, data={"csrf": re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)})
     assert again.status_code == 401 and "already used" in again.text
+    assert ana.get("/queue").status_code == 200
+    qb(world, "review", "disable", "ana")
+    assert ana.get("/queue").status_code == 303  # her signed cookie no longer opens a session
 
 
 def test_only_loopback_addresses_count_as_local():

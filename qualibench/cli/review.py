@@ -63,6 +63,15 @@ def link(
     print(_link(url, new_login_link(open_workspace(), name)), flush=True)
 
 
+@review_app.command("disable")
+def disable(name: str = typer.Argument(..., help="The reviewer to lock out.")) -> None:
+    """Disable a reviewer: their open sessions and links stop working at once; their codes stay."""
+    from ..review.people import disable_reviewer
+
+    disable_reviewer(open_workspace(), name)
+    console.print(f"Disabled {name}.")
+
+
 @review_app.command("assign")
 def assign(
     auditors: str = typer.Option("", "--auditors", help="Comma-separated names; default: every reviewer with the auditor role."),

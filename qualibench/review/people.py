@@ -98,6 +98,18 @@ def new_login_link(ws: Workspace, name: str) -> str:
         return token
 
 
+def disable_reviewer(ws: Workspace, name: str) -> None:
+    """Disable a reviewer: their sessions, links and password stop working at once (codes stay)."""
+    with ws.session() as session:
+        campaign = ws.campaign(session)
+        row = session.exec(select(Reviewer).where(Reviewer.name == name)).first()
+        if row is None:
+            raise NotFound(f"no reviewer {name!r}", "list them in the event log (review.user_added)")
+        row.disabled = True
+        session.add(row)
+        log_event(session, campaign.id or 0, "review.user_disabled", f"reviewer:{name}", {"by": "cli"}, ws.clock)
+
+
 def redeem_login(ws: Workspace, token: str) -> Person | None:
     """Return the reviewer a valid unused token belongs to, marking it used; None otherwise."""
     with ws.session() as session:
