@@ -10,6 +10,9 @@ Definitions (printed in the report's methodology):
   sent and never answered (the brand's published contact point did not work).
 - Delays are censored at the window end (or at the analysis time while a window is open) and
   estimated with Kaplan-Meier (qualibench.survival), in calendar and in business hours.
+- The median delay (median_h) is the Kaplan-Meier median over every sent test: NaN means "not
+  reached" (fewer than half answered within the window). answered_median_h is the median
+  among answered tests only, and is always shown under that name.
 - Quality of answers: mean effective score (auditors over automatic) of the first answers.
   The index uses the *delivered quality*: the same mean over every test, an unanswered test
   counting 0, so silence is never dropped from the average.
@@ -31,6 +34,7 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session, select
 
+from .breakdown import _consistency, _criterion_shares, _cross_channel, criterion_maxima
 from .campaign.spec import AwardRules
 from .hours import brand_calendar
 from .models import Brand, Campaign, DelayReview, Probe, Reply, ReplyKind, Scenario, Score, Wave
@@ -329,41 +333,6 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
     return result
 
 
-def criterion_maxima(config: dict, criteria: list[str], answered: pd.DataFrame) -> dict[str, float]:
-    """Return each criterion's maximum points: its weight in the campaign's rubric.
-
-    A criterion the rubric does not know (a rubric changed since scoring) falls back to the
-    highest points observed, so a share never exceeds 100 %.
-    """
-    from .errors import QualibenchError
-
-    name = ((config or {}).get("scoring") or {}).get("rubric", "default")
-    try:
-        from .scorer.rubric import load_rubric
-
-        rubric = load_rubric(name)
-        weights = {c: rubric.weight(c) for c in rubric.criteria}
-    except (QualibenchError, OSError, ImportError, KeyError):
-        weights = {}
-    order = [c for c in weights if c in criteria] + [c for c in criteria if c not in weights]
-    out = {}
-    for c in order:
-        seen = float(answered[f"crit_{c}"].max()) if len(answered) else 0.0
-        w = weights.get(c, 0.0)
-        out[c] = w if w and not seen > w + 1e-9 else (seen or 1.0)
-    return out
-
-
-def _criterion_shares(answered: pd.DataFrame, keys: list[str], maxima: dict[str, float]) -> pd.DataFrame:
-    cols = [f"crit_{c}" for c in maxima]
-    if not cols or answered.empty:
-        return pd.DataFrame(columns=[*keys, *(f"share_{c}" for c in maxima)])
-    g = answered.groupby(keys)[cols].mean()
-    out = pd.DataFrame({f"share_{c}": g[f"crit_{c}"] / maxima[c] for c in maxima}, index=g.index)
-    out["scored"] = answered.groupby(keys).size()
-    return out.reset_index()
-
-
 def _attach_ci(df: pd.DataFrame, samples: dict, rules: AwardRules, key) -> None:
     alpha = (1 - rules.confidence) / 2
     lo, hi = [], []
@@ -377,35 +346,3 @@ def _attach_ci(df: pd.DataFrame, samples: dict, rules: AwardRules, key) -> None:
             lo.append(float(a))
             hi.append(float(b))
     df["index_low"], df["index_high"] = lo, hi
-
-
-def _consistency(bc: pd.DataFrame, sent: pd.DataFrame) -> pd.DataFrame:
-    """Return per brand: quality consistency and substance consistency (100 = same on every channel)."""
-    rows = []
-    has_rel = "crit_relevance" in sent.columns
-    rel = sent[sent["answered"]].groupby(["brand_key", "channel"])["crit_relevance"].mean() if has_rel else None
-    for bk, g in bc.groupby("brand_key"):
-        q = g["quality"].dropna()
-        row = {"brand_key": bk, "quality_consistency": 100 - (q.max() - q.min()) if len(q) >= 2 else math.nan,
-               "substance_consistency": math.nan}
-        if rel is not None and bk in rel.index.get_level_values(0):
-            r = rel.loc[bk].dropna()
-            if len(r) >= 2:
-                # relevance is out of its criterion weight; express the spread as % of the best
-                top = max(r.max(), 1e-9)
-                row["substance_consistency"] = 100 * (1 - (r.max() - r.min()) / top)
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["brand_key", "quality_consistency", "substance_consistency"])
-
-
-def _cross_channel(sent: pd.DataFrame) -> tuple[pd.DataFrame, float]:
-    """Return per scenario the share of brands answering that same request on every channel tested."""
-    if sent.empty:
-        return pd.DataFrame(columns=["scenario", "brands", "all_channels", "share"]), math.nan
-    per = sent.groupby(["scenario", "brand_key", "channel"])["answered"].any().reset_index()
-    by_brand = per.groupby(["scenario", "brand_key"]).agg(channels=("channel", "nunique"), all_=("answered", "all"))
-    by_brand = by_brand[by_brand["channels"] >= 2]
-    out = by_brand.groupby("scenario").agg(brands=("all_", "size"), all_channels=("all_", "sum")).reset_index()
-    out["share"] = out["all_channels"] / out["brands"]
-    share = float(by_brand["all_"].mean()) if len(by_brand) else math.nan
-    return out, share

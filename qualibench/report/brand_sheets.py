@@ -14,6 +14,9 @@ from .formatting import Formatter, missing
 from .pseudonym import pseudonymise, signature_names
 
 EXCERPT_CHARS = 320
+# the columns of the tests table a sheet reads (the whole table is three times wider)
+SHEET_COLUMNS = ("brand_key", "channel", "scenario", "answered", "undeliverable", "quality", "sent_at", "delay_h",
+                 "business_delay_h", "deflected", "answer_text", "first_answer_reply_id", "probe_id")
 
 
 def excerpt_tools(session: Session, campaign_id: int, L: dict, pseudo: bool, limit: int = EXCERPT_CHARS):
@@ -59,20 +62,25 @@ def why(shares: dict[str, float], f: Formatter, strongest: bool) -> str:
 
 
 def _comparison_rows(b: dict, sector: dict, overall: dict, sector_index: float, all_index: float,
-                     f: Formatter) -> list[dict]:
-    def row(label: str, r: dict, index: float) -> dict:
+                     shares: tuple[dict, dict, dict], maxima: dict, f: Formatter) -> list[dict]:
+    def row(label: str, r: dict, index: float, share: dict) -> dict:
         return {"label": label, "index": f.num(index), "answer_rate": f.pct(r.get("answer_rate")),
                 "median": f.median(r.get("median_h")), "delay_score": f.num(r.get("delay_score")),
-                "quality_all": f.num(r.get("quality_all")), "quality": f.num(r.get("quality"))}
-    return [row(b["brand"], b, b["index"]), row(f.L["sector_average"], sector, sector_index),
-            row(f.L["all_brands"], overall, all_index)]
+                "quality_all": f.num(r.get("quality_all")), "quality": f.num(r.get("quality")),
+                "criteria": [f.pct(share.get(c)) for c in maxima]}
+    return [row(b["brand"], b, b["index"], shares[0]), row(f.L["sector_average"], sector, sector_index, shares[1]),
+            row(f.L["all_brands"], overall, all_index, shares[2])]
 
 
 def brand_sheets(session: Session, analysis, f: Formatter, excerpt, *, only: str | None = None) -> list[dict]:
     """Return the view of every brand's fact sheet (or of brand key `only`), in ranking order."""
     rules, maxima = analysis.rules, analysis.criterion_max
     cid = analysis.campaign["id"]
-    sent = analysis.tests[analysis.tests["sent"]]
+    tests = analysis.tests
+    cols = [c for c in SHEET_COLUMNS if c in tests.columns] + [c for c in tests.columns if c.startswith("crit_")]
+    sent = tests.loc[tests["sent"], cols]
+    if only is not None:
+        sent = sent[sent["brand_key"] == only]
     by_brand: dict[str, list[dict]] = {}
     for t in sent.to_dict("records"):
         by_brand.setdefault(t["brand_key"], []).append(t)
@@ -91,6 +99,9 @@ def brand_sheets(session: Session, analysis, f: Formatter, excerpt, *, only: str
         sector_ranks |= dict(zip(g["brand_key"], published_ranks(g, rules), strict=True))
     sector_sizes = ranked.groupby("sector")["brand_key"].nunique().to_dict()
     all_index = float(analysis.brands["index"].mean())
+    answered = tests[tests["sent"] & tests["answered"]]
+    all_shares = {c: answered[f"crit_{c}"].mean() / m for c, m in maxima.items()
+                  if f"crit_{c}" in answered and m and len(answered)}
     out = []
     for b in ranked.to_dict("records"):
         if only is not None and b["brand_key"] != only:
@@ -115,11 +126,9 @@ def brand_sheets(session: Session, analysis, f: Formatter, excerpt, *, only: str
             "hours": f.opening_hours(hours.get(b["brand_key"], "")),
             "index": f.num(b["index"], rules.precision),
             "ci": f"{f.num(b['index_low'])} – {f.num(b['index_high'])}",
-            "compare": _comparison_rows(b, sec, analysis.overall, sec.get("index"), all_index, f),
-            "criteria": [{"name": f.criterion(c), "brand": f.pct(mine.get(c)), "sector": f.pct(theirs.get(c)),
-                          "gap": f.signed(100 * (mine[c] - theirs[c]), 0) if not (missing(mine.get(c))
-                                                                                 or missing(theirs.get(c))) else "–"}
-                         for c in maxima],
+            "compare": _comparison_rows(b, sec, analysis.overall, sec.get("index"), all_index,
+                                        (mine, theirs, all_shares), maxima, f),
+            "criteria_names": [f.criterion(c) for c in maxima],
             "channels": [{"channel": f.channel(r["channel"]), "index": f.num(r["index"]),
                           "answer_rate": f.pct(r["answer_rate"]), "median": f.median(r["median_h"])}
                          for r in bc_by_brand.get(b["brand_key"], [])],
