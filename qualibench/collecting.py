@@ -30,7 +30,7 @@ from .mail.imap import (
     RawMail,
     stored_uid,
     sync_account,
-    wait_for_mail,
+    wait_for_any,
 )
 from .models import Evidence, InboundMessage, InboundStatus, SyncState
 from .processing import process_inbound, process_pending
@@ -262,7 +262,7 @@ def retry_delay(failures: int, poll_seconds: float) -> float:
 def watch(ws: Workspace, *, on_report: Callable[[CollectReport], None] | None = None,
           stop: Callable[[], bool] = lambda: False, poll_seconds: float = 60.0,
           idle_timeout: float = 25 * 60) -> int:
-    """Collect, then wait for new mail (IDLE on the first account, else polling); return passes run.
+    """Collect, then wait for new mail (IDLE on every folder collected, else polling); return passes run.
 
     A pass that fails (server down, password refused, campaign busy) is reported with its
     cause in the report's warnings and retried after a delay that doubles at each failure.
@@ -288,8 +288,8 @@ def watch(ws: Workspace, *, on_report: Callable[[CollectReport], None] | None = 
             break
         try:
             if accounts and not failures:
-                wait_for_mail(accounts[0], timeout=idle_timeout, poll_seconds=poll_seconds,
-                              sleep=ws.clock.sleep, last_uid=_last_inbox_uid(ws, accounts[0].name))
+                wait_for_any(_watched_folders(ws, accounts), timeout=idle_timeout,
+                             poll_seconds=poll_seconds, sleep=ws.clock.sleep)
             else:
                 ws.clock.sleep(retry_delay(failures, poll_seconds) if failures else poll_seconds)
         except RemoteFailure:
@@ -297,14 +297,23 @@ def watch(ws: Workspace, *, on_report: Callable[[CollectReport], None] | None = 
     return passes
 
 
-def _last_inbox_uid(ws: Workspace, account: str) -> int | None:
-    """Return the last INBOX UID collected for `account` (None before the first pass)."""
+def _watched_folders(ws: Workspace, accounts: list) -> list:
+    """Return (account, folder, last UID collected) for every folder collect scans.
+
+    The folders are those a pass synced (INBOX, Junk/Spam and the configured ones, see
+    imap.folders_to_scan); before any pass, each account's INBOX.
+    """
     with ws.session() as session:
         campaign_id = ws.campaign(session).id
-        row = session.exec(select(SyncState).where(
-            SyncState.campaign_id == campaign_id, SyncState.account == account,
-            SyncState.folder == "INBOX")).first()
-        return None if row is None else stored_uid(row.last_uid)
+        rows = session.exec(select(SyncState).where(SyncState.campaign_id == campaign_id)).all()
+    synced: dict[str, list[tuple[str, int]]] = {}
+    for row in rows:
+        synced.setdefault(row.account, []).append((row.folder, stored_uid(row.last_uid)))
+    targets = []
+    for account in accounts:
+        folders = synced.get(account.name) or [("INBOX", None)]
+        targets.extend((account, folder, last_uid) for folder, last_uid in sorted(folders))
+    return targets
 
 
 def unmatched_count(session: Session, campaign_id: int) -> int:

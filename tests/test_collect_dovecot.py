@@ -309,3 +309,32 @@ def test_mail_that_arrives_before_idle_begins_is_not_left_waiting(world):
     started = time.monotonic()
     assert wait_for_mail(account, timeout=20, last_uid=0) == "new"
     assert time.monotonic() - started < 10
+
+
+def test_watch_idles_on_every_collected_folder_and_wakes_for_junk(world):
+    """Mail filed straight into Junk wakes the watch as INBOX mail does (IDLE on each folder)."""
+    from qualibench.collecting import watch
+
+    ws, probes, server = world
+    reports = []
+    stop = threading.Event()
+
+    def on_report(r):
+        reports.append(r)
+        if len(reports) >= 2:
+            stop.set()
+
+    # A long IDLE timeout: only a wake-up by the Junk folder's IDLE ends the wait in time.
+    thread = threading.Thread(target=watch, args=(ws,), kwargs={
+        "on_report": on_report, "stop": stop.is_set, "idle_timeout": 600, "poll_seconds": 1})
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not reports and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # let every folder's connection enter IDLE
+    server.deliver(SHOPPER, reply_bytes(probes[0], "Réponse classée en indésirable."), folder="Junk")
+    thread.join(timeout=120)
+    stop.set()
+    assert not thread.is_alive(), "the watch was not woken by the Junk folder"
+    assert reports[1].new == 1 and reports[1].matched == 1
+    assert [f.folder for f in reports[1].folders if f.new] == ["Junk"]

@@ -12,6 +12,7 @@ import ipaddress
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -410,36 +411,92 @@ def wait_for_mail(
     poll_seconds: float = 60.0,
     sleep: Callable[[float], None] = time.sleep,
     last_uid: int | None = None,
+    folder: str = "INBOX",
 ) -> str:
-    """Block until INBOX changes or `timeout` passes; return "new", "idle", "poll" or "timeout".
+    """Block until `folder` changes or `timeout` passes; return "new", "idle", "poll" or "timeout".
 
     Uses IDLE (re-issued every `idle_reissue` seconds, before the 29-minute limit) when the
     server offers it, otherwise sleeps `poll_seconds` and lets the caller poll. With
     `last_uid` (the last UID collected), mail that arrived before IDLE began returns "new" at
     once instead of waiting for the next message.
     """
+    return wait_for_any([(account, folder, last_uid)], timeout=timeout, idle_reissue=idle_reissue,
+                        poll_seconds=poll_seconds, sleep=sleep)
+
+
+# How often an IDLE-ing connection looks whether another folder already woke the watch.
+_IDLE_TICK = 1.0
+
+
+def wait_for_any(
+    targets: list[tuple[AccountSpec, str, int | None]],
+    *,
+    timeout: float,
+    idle_reissue: float = IDLE_REISSUE_SECONDS,
+    poll_seconds: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """Block until one of the (account, folder, last UID collected) targets changes.
+
+    One connection IDLEs on each folder (IMAP IDLE watches the selected folder only), each in
+    a thread; the first change wakes them all. Returns "new" (mail arrived before IDLE began),
+    "idle" (a change during IDLE), "poll" (a server without IDLE, or a dropped connection:
+    the caller waited `poll_seconds`) or "timeout".
+    """
+    if not targets:
+        sleep(min(poll_seconds, timeout))
+        return "poll"
+    woke = threading.Event()
+    outcomes: list[str] = []
+    deadline = time.monotonic() + timeout
+
+    def watch_one(account: AccountSpec, folder: str, last_uid: int | None) -> None:
+        try:
+            outcome = _idle_on(account, folder, last_uid, deadline, idle_reissue, woke)
+        except (OSError, IMAPClientError, QualibenchError):
+            outcome = "poll"  # a dropped IDLE: the caller falls back to one polling interval
+        outcomes.append(outcome)
+        if outcome in ("new", "idle", "poll"):
+            woke.set()
+
+    threads = [threading.Thread(target=watch_one, args=target, daemon=True,
+                                name=f"idle {target[0].name}/{target[1]}") for target in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=max(deadline - time.monotonic(), 0) + 30)
+    woke.set()  # a thread stuck in a dead socket must not keep the others waiting
+    for wanted in ("new", "idle"):
+        if wanted in outcomes:
+            return wanted
+    if "poll" in outcomes:
+        sleep(min(poll_seconds, timeout))
+        return "poll"
+    return "timeout"
+
+
+def _idle_on(account: AccountSpec, folder: str, last_uid: int | None, deadline: float,
+             idle_reissue: float, woke: threading.Event) -> str:
     client = connect(account)
     try:
         if not client.has_capability("IDLE"):
-            sleep(min(poll_seconds, timeout))
             return "poll"
-        selected = client.select_folder("INBOX", readonly=True)
+        selected = client.select_folder(folder, readonly=True)
         uidnext = int(selected.get(b"UIDNEXT", 0) or 0)
         if last_uid is not None and uidnext > last_uid + 1:
             return "new"
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
+        while not woke.is_set() and (left := deadline - time.monotonic()) > 0:
             client.idle()
+            issued = time.monotonic()
             try:
-                responses = client.idle_check(timeout=min(left, idle_reissue))
+                while not woke.is_set() and time.monotonic() - issued < idle_reissue \
+                        and (left := deadline - time.monotonic()) > 0:
+                    responses = client.idle_check(timeout=min(left, _IDLE_TICK))
+                    if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                        return "idle"
             finally:
                 client.idle_done()
-            if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
-                return "idle"
         return "timeout"
-    except (OSError, IMAPClientError):
-        sleep(min(poll_seconds, timeout))  # a dropped IDLE: fall back to one polling interval
-        return "poll"
     finally:
         try:
             client.logout()
