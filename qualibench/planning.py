@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from .campaign.spec import BrandSpec, CampaignSpec, PersonaSpec, ScenarioSpec, SendSlots, WaveSpec
 from .campaign.templating import ascii_slug, draw_fill, render, values_for
+from .db import lock_key
 from .errors import InvalidInput, Problem
 from .events import log_event
 from .models import Brand, Campaign, Persona, Probe, ProbeState, Scenario, Wave
@@ -128,6 +130,10 @@ def plan_campaign(ws: Workspace, spec: CampaignSpec | None = None) -> PlanResult
     cfg = spec.config
     now = ws.clock.now()
     with ws.session() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # Two machines of a team planning at once: one after the other (the second then
+            # finds every probe planned), never two inserts of one key.
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("plan", cfg.slug)})
         camp, waves, brands, personas, scenarios = _sync_rows(session, spec, now)
         assert camp.id is not None
         result = PlanResult(campaign_id=camp.id)
@@ -137,6 +143,10 @@ def plan_campaign(ws: Workspace, spec: CampaignSpec | None = None) -> PlanResult
             used[str(p.brand_id)].add(p.persona_id)
         persona_specs = {p.key: p for p in spec.personas}
         addresses = {p.reply_address for p in existing.values()}
+        # Another edition in the same database may have drawn the same aliases and Message-IDs
+        # (same seed, same keys): they must stay unique across the database.
+        addresses |= set(session.exec(select(Probe.reply_address).where(Probe.campaign_id != camp.id)))
+        message_ids = set(session.exec(select(Probe.message_id).where(Probe.campaign_id != camp.id)))
         problems: list[Problem] = []
         new: list[Probe] = []
         for wave in cfg.waves:
@@ -167,6 +177,9 @@ def plan_campaign(ws: Workspace, spec: CampaignSpec | None = None) -> PlanResult
                         salt += 1
                         probe.reply_address = reply_address(persona_specs[pspec.key], cfg.seed, f"{key}#{salt}")
                     addresses.add(probe.reply_address)
+                    while probe.message_id in message_ids:
+                        salt += 1
+                        probe.message_id = message_id(persona_specs[pspec.key], cfg.seed, f"{key}#{salt}")
                     result.by_channel[channel] += 1
         if problems:
             raise InvalidInput(problems, f"cannot plan: {len(problems)} probe(s) have no free persona")

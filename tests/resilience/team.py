@@ -23,10 +23,10 @@ def console_script() -> str:
 
 
 def make_team(tmp_path: Path, machines: int, *, brands: int, scenarios: int, mail: dict,
-              start, seed: int = 5) -> list[Path]:  # type: ignore[no-untyped-def]
+              start, seed: int = 5, channels: tuple[str, ...] = ("email",)) -> list[Path]:  # type: ignore[no-untyped-def]
     """Write the campaign once, then give each machine its own folder with copies of the files."""
     first = tmp_path / "machine-a"
-    init_campaign(first, brands=brands, channels=("email",), scenarios=scenarios, seed=seed,
+    init_campaign(first, brands=brands, channels=channels, scenarios=scenarios, seed=seed,
                   start=start, mail=mail, per_domain_seconds=0, force=True)
     toml = first / "campaign.toml"
     text = toml.read_text(encoding="utf-8")
