@@ -108,6 +108,54 @@ def mbsync_pull(server, tmp: Path, *, fsync: bool) -> float | None:
     return elapsed
 
 
+def naive_pull(server, tmp: Path) -> float:
+    """Return the wall time of the naive baseline the issue names: imapclient fetch, then
+    email.message_from_bytes and an SQLite insert per message, one commit."""
+    import email
+    import sqlite3
+
+    started = time.perf_counter()
+    db = sqlite3.connect(tmp / "naive.sqlite")
+    db.execute("CREATE TABLE mail (uid INTEGER PRIMARY KEY, sender TEXT, subject TEXT, "
+               "message_id TEXT, raw BLOB)")
+    client = IMAPClient(server.host, port=server.port, ssl=False)
+    client.login(SHOPPER, server.password)
+    client.select_folder("INBOX", readonly=True)
+    uids = client.search(["ALL"])
+    for i in range(0, len(uids), 500):
+        fetched = client.fetch(uids[i : i + 500], ["BODY.PEEK[]"])
+        rows = []
+        for uid, item in fetched.items():
+            raw = item[b"BODY[]"]
+            msg = email.message_from_bytes(raw)
+            rows.append((uid, str(msg["From"]), str(msg["Subject"]), str(msg["Message-ID"]), raw))
+        db.executemany("INSERT INTO mail VALUES (?, ?, ?, ?, ?)", rows)
+    db.commit()
+    client.logout()
+    db.close()
+    elapsed = time.perf_counter() - started
+    print(f"naive imapclient + email.message_from_bytes + SQLite insert: {len(uids)} messages in "
+          f"{elapsed:.2f} s ({len(uids) / elapsed:,.0f} msg/s)")
+    return elapsed
+
+
+def whole_process(args: list[str], env: dict[str, str], runs: int = 5) -> tuple[float, float]:
+    """Return (median wall s, median CPU s) of the installed console script run `runs` times."""
+    exe = shutil.which("qualibench", path=str(Path(sys.executable).parent)) or "qualibench"
+    walls, cpus = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        proc = subprocess.Popen([exe, *args], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        walls.append(time.perf_counter() - started)
+        cpus.append(usage.ru_utime + usage.ru_stime)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"qualibench {' '.join(args)} failed: {proc.stderr.read().decode()[-500:]}")
+        proc.stderr.close()
+    return statistics.median(walls), statistics.median(cpus)
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -163,8 +211,12 @@ def main() -> None:
         c.select_folder("INBOX", readonly=True)
         c.logout()
 
+        print(f"load average before the runs: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         mb = mbsync_pull(server, tmp, fsync=True)
         mb_nofsync = mbsync_pull(server, tmp, fsync=False)
+        if mb is None:
+            print("mbsync not installed (apt-get install isync): comparison with mbsync skipped")
+        naive = naive_pull(server, tmp)
 
         with ws.session() as s:
             campaign_id = ws.campaign(s).id
@@ -184,11 +236,17 @@ def main() -> None:
 
         if not args.skip_processing:
             started = time.perf_counter()
+            cpu_before = time.process_time()
             report = process_pending(ws, campaign_id)
             proc_s = time.perf_counter() - started
             print(f"processing (parse, match, classify, record): {report.processed} messages in "
-                  f"{proc_s:.1f} s ({report.processed / proc_s:,.0f} msg/s); matched "
+                  f"{proc_s:.1f} s wall, {time.process_time() - cpu_before:.1f} s CPU of this "
+                  f"process ({report.processed / proc_s:,.0f} msg/s); matched "
                   f"{report.matched}, kinds {report.by_kind}; peak rss {rss_mb():.0f} MB")
+            first = sync_s + proc_s
+            print(f"first collect (fetch, store, parse, match, record): {first:.1f} s; "
+                  + (f"{first / mb:.2f}x mbsync FSync yes (target <= 2.0x); " if mb else "")
+                  + f"{first / naive:.2f}x the naive baseline (target < 1.0x)")
 
         imap_polls, collect_polls = [], []
         for _ in range(10):
@@ -209,7 +267,14 @@ def main() -> None:
             print(f"poll with nothing new, whole collect() (IMAP + pending query + window "
                   f"censoring): median {statistics.median(collect_polls) * 1000:.1f} ms, max "
                   f"{max(collect_polls) * 1000:.1f} ms (target < 50 ms)")
-        print(f"peak memory (max RSS of the whole run): {rss_mb():.0f} MB (target < 300 MB)")
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        wall, cpu = whole_process(["-C", str(ws.root), "--db", ws.db_url, "collect", "--json"], env)
+        print(f"`qualibench collect` with nothing new, whole process: median {wall:.2f} s wall, "
+              f"{cpu:.2f} s CPU (target <= 0.3 s wall)")
+        wall, cpu = whole_process(["--help"], env)
+        print(f"`qualibench --help`: median {wall:.2f} s wall, {cpu:.2f} s CPU")
+        print(f"peak memory (max RSS of the whole run): {rss_mb():.0f} MB (target <= 150 MB)")
+        print(f"load average after the runs: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         from qualibench.models import InboundMessage
 
         with ws.session() as s:

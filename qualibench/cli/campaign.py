@@ -8,12 +8,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from ..campaign.init import init_campaign
-from ..campaign.loader import check_campaign
-from ..db import redact_url
 from ..errors import InvalidInput
-from ..planning import plan_campaign
-from ..status import COLUMNS, campaign_status
 from .common import console, err_console, open_workspace, print_json, state
 from .terminal import plain, shown
 
@@ -27,6 +22,8 @@ def init(
     force: bool = typer.Option(False, help="Overwrite an existing campaign.toml."),
 ) -> None:
     """Create a campaign folder with working examples (campaign.toml, brands, personas, scenarios)."""
+    from ..campaign.init import init_campaign
+
     path = init_campaign(folder, brands=brands, force=force)
     console.print(f"Created [bold]{shown(path.parent)}[/]: campaign.toml, brands.csv, personas.csv, scenarios/")
     console.print(f"Next: cd {shown(folder)} && qualibench check && qualibench plan && qualibench status")
@@ -34,6 +31,8 @@ def init(
 
 def check(json_out: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
     """Validate campaign.toml, the brands and personas files and the scenarios; list every problem."""
+    from ..campaign.loader import check_campaign
+
     spec, problems = check_campaign(Path(state.campaign_dir))
     errors = [p for p in problems if p.severity == "error"]
     if json_out:
@@ -57,6 +56,8 @@ def check(json_out: bool = typer.Option(False, "--json", help="Print the result 
 def plan(json_out: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
     """Create the probes (brand x channel x scenario x wave); running it again adds only what is missing."""
     ws = open_workspace()
+    from ..planning import plan_campaign
+
     result = plan_campaign(ws)
     if json_out:
         print_json({"created": result.created, "existing": result.existing,
@@ -74,6 +75,8 @@ def status(
     brands: bool = typer.Option(False, "--brands", help="Also show one row per brand."),
 ) -> None:
     """Show, per channel (and brand), how many probes are planned, sent, answered, pending, failed, censored."""
+    from ..status import COLUMNS, campaign_status
+
     st = campaign_status(open_workspace())
     if json_out:
         print_json(st.as_dict())
@@ -96,11 +99,13 @@ def status(
 @config_app.command("show")
 def config_show(json_out: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """Print the resolved configuration; secrets are shown as references, never as values."""
+    from ..campaign.loader import check_campaign
+
     spec, problems = check_campaign(Path(state.campaign_dir))
     if spec is None:
         raise InvalidInput(problems)
     cfg = spec.config
-    from ..db import resolve_url
+    from ..db import redact_url, resolve_url
 
     data = {
         "name": cfg.name, "edition": cfg.edition, "slug": cfg.slug, "seed": cfg.seed,

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from ..errors import QualibenchError
-from ..verify import verify_campaign
 from .common import console, open_workspace, print_json
 
 
@@ -19,6 +18,8 @@ def verify(
 ) -> None:
     """Recompute every raw evidence hash, the event chain and its head, and every fact the report
     reads (reply text and times, classification, scores, probe times); name anything tampered."""
+    from ..verify import verify_campaign
+
     report = verify_campaign(open_workspace(), anchor=anchor)
     if json_out:
         print_json({"ok": report.ok, "evidence_checked": report.evidence_checked,
