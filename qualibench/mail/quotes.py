@@ -30,7 +30,7 @@ _DASHES = r"(?:-{2,}\s*)?"
 _ATTRIBUTION = re.compile(
     rf"^\s*{_DASHES}(?:"
     rf"(?:le|on|am|el|il\s+giorno|op|em)\s.{{4,220}}?\s{_WROTE}(?:\s.{{0,80}}?)?\s*:?"
-    rf"|.{{2,160}}?\s{_WROTE}\s*:"  # "Marie Durand a écrit :" (Apple Mail, Thunderbird FR)
+    rf"|.{{2,160}}?\s{_WROTE}(?:\s+(?:am|le|on|el|il|op|em)\s.{{0,60}}?)?\s*:"  # "Marie a écrit :"
     r")\s*(?:-{2,})?\s*$",
     re.IGNORECASE,
 )
@@ -70,10 +70,11 @@ _STAMP = re.compile(
 # Lines of helpdesk and client chrome: neither the reply nor the signature.
 _CHROME = re.compile(
     r"^\s*(?:envoy[ée]\s+(?:de|depuis|à\s+partir\s+d[e'’])\s*(?:mon|ma|l['’]app|outlook|yahoo|\w+\s+pour)"
-    r"|sent\s+(?:from|via)\s+(?:my|outlook|yahoo|mail\s+for)|get\s+outlook\s+for"
+    r"|sent\s+(?:from|via)\s+(?:my|outlook|yahoo|mail\s+for)|sent\s+with\s+\w+\s+mail|get\s+outlook\s+for"
     r"|t[ée]l[ée]chargez\s+outlook|obtenir\s+outlook\s+pour|von\s+meinem\s+\w+\s+gesendet"
     r"|enviado\s+desde\s+mi|inviato\s+da(?:l\s+mio)?\s|verzonden\s+vanaf\s+mijn|enviado\s+do\s+meu"
-    r"|ref:_\S+:ref|ticket\s+#\s*\d+\s*:|(?:votre\s+demande|your\s+request)\s+\(#?\d+\)\s+(?:a\s+[ée]t[ée]\s+mise\s+[àa]\s+jour|has\s+been\s+updated)"
+    r"|ref:_\S+:ref|ticket\s+#\s*\d+\s*:|\[\s*#?[\w-]*\d[\w-]*\s*\]\s*$"
+    r"|(?:ticket|r[ée]f(?:[ée]rence)?\.?|case|dossier)\s*(?:n[°o]\.?\s*|#\s*|:\s*#?)\s*[\w-]*\d[\w-]*\s*$|(?:votre\s+demande|your\s+request)\s+\(#?\d+\)\s+(?:a\s+[ée]t[ée]\s+mise\s+[àa]\s+jour|has\s+been\s+updated)"
     r"|ce\s+message\s+a\s+[ée]t[ée]\s+envoy[ée]\s+par\s+zendesk|this\s+email\s+is\s+a\s+service\s+from"
     r"|pensez\s+[àa]\s+l['’]environnement|please\s+consider\s+the\s+environment)",
     re.IGNORECASE,
@@ -92,7 +93,11 @@ _LIST_FOOTER = re.compile(r"^\s*\S.{0,80}\s(?:mailing\s+list|liste\s+de\s+diffus
 
 _SIG_DELIMITER = re.compile(r"^(?:-- ?|—)$")
 _CLOSING = re.compile(
-    r"^\s*(?:bien\s+|tr[èe]s\s+)?(?:cordialement|cordiales\s+salutations|sinc[èe]rement"
+    r"^\s*(?:bien\s+|tr[èe]s\s+)?(?:cordialement|cordiales\s+salutations|sinc[èe]rement|cdlt|cdt"
+    r"|merci\s+et\s+(?:bonne|belle|excellente)\s+(?:journ[ée]e|soir[ée]e|semaine)"
+    r"|excellente\s+(?:journ[ée]e|soir[ée]e|semaine)|with\s+(?:kind|best|warm)\s+regards"
+    r"|have\s+a\s+(?:great|nice|good|lovely)\s+(?:day|week|weekend)|mfg|mit\s+besten\s+gr[üu](?:ß|ss)en"
+    r"|(?:reciba\s+)?un\s+cordial\s+saludo|cordialmente|un\s+saluto|hartelijke\s+groet(?:en)?"
     r"|bien\s+[àa]\s+vous|bien\s+[àa]\s+toi|amicalement|[àa]\s+bient[ôo]t"
     r"|(?:sinc[èe]res\s+|meilleures\s+)?salutations(?:\s+distingu[ée]es)?|respectueusement"
     r"|(?:bonne|belle)\s+(?:journ[ée]e|soir[ée]e|fin\s+de\s+journ[ée]e|semaine)(?:\s+[àa]\s+vous)?"
@@ -235,6 +240,8 @@ def _name_line(line: str) -> bool:
 
 def _name_block_line(line: str) -> bool:
     text = line.strip()
+    if re.search(r"\b[A-ZÀ-Ý]\.$", text):  # "Julie M.": an initial, not a sentence's end
+        text = text[:-1]
     return len(text) <= _MAX_SIG_LINE and not text.endswith((".", "!", "?", ":", ";", ","))
 
 
