@@ -113,3 +113,20 @@ def test_sector_trophy_suppressed_under_three_brands(finished):
     cross = next(t for t in trophies if t.category == "cross_channel")
     eligible = set(a.brands.loc[a.brands["answered_every_channel"], "brand_key"])
     assert {n.brand_key for n in cross.nominees} <= eligible
+
+
+def test_every_title_goes_to_the_highest_published_index_and_shares_only_on_equal_ones(finished):
+    ws, cid = finished
+    a = analyse(ws, cid)
+    for t in compute_trophies(a):
+        if not t.awarded:
+            continue
+        top = max(round(n.index, 1) for n in t.nominees)
+        assert {round(w.index, 1) for w in t.winners} == {top}, t
+        assert t.ex_aequo == (len(t.winners) > 1)
+        assert all(round(n.index, 1) < top for n in t.nominees if n not in t.winners)
+        if t.runner_up is not None:
+            assert round(t.margin, 6) == round(top - round(t.runner_up.index, 1), 6)
+            assert t.margin_low <= t.margin_high
+        assert 0 <= t.p_first <= 1
+        assert ("uncertain" in t.cautions) == (t.p_first < a.rules.caution_probability)
