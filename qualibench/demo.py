@@ -3,8 +3,9 @@
 The world (qualibench.world) starts mail servers, a brand web site and a fake X API on
 127.0.0.1, with simulated brands and a virtual clock. The campaign is then planned, sent,
 collected, scored, analysed, awarded and reported by the same library functions a real
-campaign uses; only the clock and the servers are simulated. Two weeks pass in seconds: the
-clock jumps from one event (a send slot, a brand's reply) to the next.
+campaign uses; only the clock and the servers are simulated. The campaign's 18 days (sending,
+then the observation windows) pass in seconds: the clock jumps from one event (a send slot, a
+brand's reply) to the next.
 """
 
 from __future__ import annotations

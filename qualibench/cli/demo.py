@@ -35,7 +35,7 @@ def demo(
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("Two weeks of campaign", total=1)
+        task = bar.add_task("Campaign in virtual time", total=1)
 
         def progress(stage: str, done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
@@ -56,7 +56,8 @@ def _print_summary(result) -> None:  # type: ignore[no-untyped-def]
     console.print(
         f"[bold]Demo campaign[/]: {result.brands} brands, {result.probes} probes, "
         f"{result.sent} sent, {result.undeliverable} undeliverable; "
-        f"{result.virtual_days:.0f} days simulated in {result.seconds:.1f} s"
+        f"{result.virtual_days:.0f} days simulated in {result.seconds:.1f} s",
+        soft_wrap=True,
     )
     table = Table("Channel", "Probes", "Sent", "Answered", "Answer rate", "Median delay (KM, all sent)",
                   "Median among answered")
