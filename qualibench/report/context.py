@@ -219,6 +219,9 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
                      "maxima": [f.num(m, 0) for m in analysis.criterion_max.values()],
                      "rows": criteria_rows(analysis, f)},
         "sectors": sectors,
+        "sector_criteria": [{"sector": f.sector(r["sector"]),
+                             "shares": [f.pct(r.get(f"share_{c}")) for c in analysis.criterion_max]}
+                            for r in analysis.sector_criteria.to_dict("records")],
         "brands": brand_sheets(session, analysis, f, excerpt),
         "comparison": comparison,
         "method": {
