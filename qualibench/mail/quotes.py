@@ -40,7 +40,8 @@ _DATE_FIRST = re.compile(
     r"(?:<[^<>\s@]+@[^<>\s]+>|[A-Za-zÀ-ÿ])\s*:\s*$")
 # An attribution glued to the end of the reply's last sentence by a reflowing client.
 _INLINE_ATTRIBUTION = re.compile(
-    rf"(?<=[.!?])\s+((?:le|on)\s.{{4,220}}?\s{_WROTE}\s*:?)\s*$", re.IGNORECASE)
+    # (no sentence end inside it: the attribution starts after the reply's last sentence)
+    rf"(?<=[.!?])\s+((?i:le|on)\s(?:(?![.!?]\s+[A-ZÀ-Ý]).){{4,220}}?\s(?i:{_WROTE})\s*:?)\s*$")
 _SEPARATOR = re.compile(
     r"^\s*[-_=*]*\s*(?:"
     r"original\s+message|message\s+d['’]origine|forwarded\s+message|message\s+transf[ée]r[ée]"
@@ -88,8 +89,14 @@ _DISCLAIMER = re.compile(
     r"(?:confidenti|vertraulich|destinataire|intended|addressee|r[ée]pondre|ne\s+pas\s+modifier)",
     re.IGNORECASE,
 )
-_LIST_FOOTER = re.compile(r"^\s*\S.{0,80}\s(?:mailing\s+list|liste\s+de\s+diffusion)\s*$",
-                          re.IGNORECASE)
+_LIST_FOOTER = re.compile(
+    r"^\s*(?:\S.{0,80}\s(?:mailing\s+list|liste\s+de\s+diffusion)\s*$"
+    r"|you\s+received\s+this\s+message\s+because\s+you\s+are\s+subscribed"
+    r"|vous\s+recevez\s+ce\s+message,?\s+car\s+vous\s+[êe]tes\s+abonn"
+    r"|to\s+unsubscribe\s+from\s+this\s+group|pour\s+vous\s+d[ée]sabonner\s+de\s+ce\s+groupe)",
+    re.IGNORECASE)
+# "Message du 30/11/26 14:02" above a webmail header block (La Poste): part of the history.
+_MESSAGE_DU = re.compile(r"^\s*>?\s*message\s+du\s*:?\s*\d", re.IGNORECASE)
 
 _SIG_DELIMITER = re.compile(r"^(?:-- ?|—)$")
 _CLOSING = re.compile(
@@ -203,6 +210,9 @@ def _quote_start(lines: list[str], first_text: int = 0) -> int | None:
                 return i
             continue
         if _SEPARATOR.match(line) or _attribution_at(lines, i):
+            return i
+        if _MESSAGE_DU.match(line) and any(_header_block_at(lines, k)
+                                             for k in range(i + 1, min(i + 3, len(lines)))):
             return i
         if _header_block_at(lines, i):
             # An Outlook rule ("____") right above belongs to the history too.
@@ -330,6 +340,10 @@ def _drop_chrome(raw: list[str], lines: list[str]) -> tuple[list[str], list[str]
                 _RULE.match(line) and any(x.strip() for x in kept))):
             break  # the rest is a disclaimer or footer (history was cut before)
         if _pattern_line(line) and _LIST_FOOTER.match(line):
+            # A list footer often hangs under a "-- " line: that line goes with it.
+            while kept and (not kept[-1].strip() or kept[-1].strip() in ("--", "-- ")):
+                kept.pop()
+                kept_raw.pop()
             break
         if _pattern_line(line) and (_CHROME.match(line) or _REPLY_MARKER.match(line)):
             i += 1
