@@ -92,3 +92,19 @@ def test_a_post_redirected_with_303_becomes_a_get_and_cookies_do_not_outlive_a_v
     client.start_visit(HostPolicy(["http://shop.test/"]))  # the next persona's visit
     client.get("http://shop.test/")
     assert seen[-1] == ("GET", "/", "")
+
+
+def test_the_campaign_lists_extra_hosts_per_brand():
+    from types import SimpleNamespace
+
+    from qualibench.channels.webform import WebFormChannel
+    from qualibench.models import Brand
+
+    raw = {"webform": {"hosts": {"acme": ["acme.zendesk.com"]}}}
+    ws = SimpleNamespace(spec=lambda: SimpleNamespace(config=SimpleNamespace(raw=raw)))
+    brand = Brand(campaign_id=1, key="acme", name="Acme", contacts={
+        "email": "service@acme.fr", "webform": "https://www.acme.com/contact"})
+    policy = WebFormChannel().policy(ws, brand, brand.contacts["webform"])
+    assert policy.refusal(httpx.URL("https://acme.zendesk.com/hc/requests/new")) is None
+    assert policy.refusal(httpx.URL("https://aide.acme.fr/formulaire")) is None  # its e-mail's
+    assert policy.refusal(httpx.URL("https://other.zendesk.com/hc")) is not None

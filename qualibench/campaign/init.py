@@ -89,6 +89,13 @@ per_account_per_hour = 60
 [mail]
 reply_mode = "catchall"     # "catchall": alias@alias-domain per probe; "plus": user+tag@domain
 
+# [webform]                 # bounds on a brand's web site (the defaults are shown)
+# request_seconds = 60      # one request, first byte sent to last received (a trickle is cut)
+# visit_seconds = 240       # every request of one probe's walk through the site
+# max_page_bytes = 5000000  # one page, counted after decompression
+# max_redirects = 5
+# hosts = {{ "brand-key" = ["brand.zendesk.com"] }}  # hosts a form may use beyond the brand's domains
+
 [scenarios]
 folders = ["scenarios"]     # the campaign's own scenarios; the default library is added
 select = [{select}]
