@@ -75,7 +75,8 @@ _CHROME = re.compile(
     r"|t[ée]l[ée]chargez\s+outlook|obtenir\s+outlook\s+pour|von\s+meinem\s+\w+\s+gesendet"
     r"|enviado\s+desde\s+mi|inviato\s+da(?:l\s+mio)?\s|verzonden\s+vanaf\s+mijn|enviado\s+do\s+meu"
     r"|ref:_\S+:ref|ticket\s+#\s*\d+\s*:|\[\s*#?[\w-]*\d[\w-]*\s*\]\s*$"
-    r"|(?:ticket|r[ée]f(?:[ée]rence)?\.?|case|dossier)\s*(?:n[°o]\.?\s*|#\s*|:\s*#?)\s*[\w-]*\d[\w-]*\s*$|(?:votre\s+demande|your\s+request)\s+\(#?\d+\)\s+(?:a\s+[ée]t[ée]\s+mise\s+[àa]\s+jour|has\s+been\s+updated)"
+    r"|(?:ticket|r[ée]f(?:[ée]rence)?\.?|case|dossier)\s*(?:n[°o]\.?\s*|#\s*|:\s*#?)\s*[\w-]*\d[\w-]*\s*$|(?:votre\s+demande|your\s+request)\s+\(#?\d+\)\s+(?:a\s+[ée]t[ée]\s+mise\s+[àa]\s+jour|a\s+re[çc]u\s+une\s+r[ée]ponse"
+    r"|has\s+been\s+updated|has\s+(?:received|got)\s+an?\s+(?:response|reply|answer))"
     r"|ce\s+message\s+a\s+[ée]t[ée]\s+envoy[ée]\s+par\s+zendesk|this\s+email\s+is\s+a\s+service\s+from"
     r"|pensez\s+[àa]\s+l['’]environnement|please\s+consider\s+the\s+environment)",
     re.IGNORECASE,
@@ -185,11 +186,23 @@ def _attribution_at(lines: list[str], i: int) -> bool:
     return False
 
 
+def _stamp_after(lines: list[str], i: int) -> int | None:
+    """Give back the index of the date stamp under a comment's author line i, or None.
+
+    (An HTML helpdesk mail puts them in two paragraphs: one blank line may sit between.)
+    """
+    if not _pattern_line(lines[i]) or len(lines[i].split()) > 6 \
+            or lines[i].rstrip().endswith((".", ":", ",", "!", "?")):
+        return None
+    for k in (i + 1, i + 2):
+        if k < len(lines) and lines[k].strip():
+            return k if _STAMP.match(lines[k]) else None
+    return None
+
+
 def _comment_header_at(lines: list[str], i: int) -> bool:
     """Say whether lines[i] is a helpdesk comment's author line, followed by its date stamp."""
-    return (i + 1 < len(lines) and _pattern_line(lines[i]) and len(lines[i].split()) <= 6
-            and not lines[i].rstrip().endswith((".", ":", ",", "!", "?"))
-            and bool(_STAMP.match(lines[i + 1])))
+    return _stamp_after(lines, i) is not None
 
 
 def _quote_start(lines: list[str], first_text: int = 0) -> int | None:
@@ -205,6 +218,8 @@ def _quote_start(lines: list[str], first_text: int = 0) -> int | None:
         line = lines[i]
         quoted_to_end[i] = quoted_to_end[i + 1] and (not line.strip() or _is_quoted(line))
     for i, line in enumerate(lines):
+        if i < first_text:
+            continue  # the helpdesk's chrome above the reply (markers, the agent's header)
         if not _pattern_line(line):
             if line.strip() and _is_quoted(line) and quoted_to_end[i]:
                 return i
@@ -329,6 +344,12 @@ def _first_text(lines: list[str]) -> int:
     return next((i for i, x in enumerate(lines) if x.strip()), 0)
 
 
+# "Reply above this line" markers at the top of a helpdesk notification: the reply is below.
+_TOP_MARKER = re.compile(
+    r"^\s*[-#=*_\s]*(?:please\s+)?(?:type\s+your\s+)?(?:reply|r[ée]pon(?:dez|dre)|answer)"
+    r".{0,40}(?:above\s+this\s+line|au-dessus\s+de\s+cette\s+ligne)[-#=*_\s]*$", re.IGNORECASE)
+
+
 def _drop_chrome(raw: list[str], lines: list[str]) -> tuple[list[str], list[str]]:
     """Remove helpdesk and client chrome; cut at a disclaimer or a list/helpdesk footer."""
     kept_raw: list[str] = []
@@ -348,8 +369,11 @@ def _drop_chrome(raw: list[str], lines: list[str]) -> tuple[list[str], list[str]
         if _pattern_line(line) and (_CHROME.match(line) or _REPLY_MARKER.match(line)):
             i += 1
             continue
-        if not any(x.strip() for x in kept) and _comment_header_at(lines, i):
-            i += 2  # the helpdesk's own header above the agent's comment
+        if not any(x.strip() for x in kept) and (stamp := _stamp_after(lines, i)) is not None:
+            i = stamp + 1  # the helpdesk's own header above the agent's comment
+            continue
+        if not any(x.strip() for x in kept) and _pattern_line(line) and _TOP_MARKER.match(line):
+            i += 1
             continue
         kept_raw.append(raw[i])
         kept.append(line)
@@ -372,9 +396,10 @@ def split_reply(text: str, language: str | None = None) -> tuple[str, str, str]:
     # comment header) would hide where the history starts.
     top = _first_text(lines)
     while top < len(lines) and (_REPLY_MARKER.match(lines[top]) or _CHROME.match(lines[top])
-                                or not lines[top].strip()):
+                                or _TOP_MARKER.match(lines[top]) or not lines[top].strip()):
         top += 1
-    first = top + 2 if _comment_header_at(lines, top) else top
+    stamp = _stamp_after(lines, top) if top < len(lines) else None
+    first = stamp + 1 if stamp is not None else top
     start = _quote_start(lines, first)
     quoted_lines: list[str] = []
     answer_below = _bottom_post(lines, start)
