@@ -9,7 +9,7 @@ customer's situation, and courtesy is judged per channel (signals.py).
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -160,7 +160,7 @@ def score_reply(
     if part.strip() and not any(w.isalpha() for w, (st, _e) in zip(view.words, view.spans, strict=True)
                                 if not mention or st >= mention.end()):
         notes.append("no words to score (emoji or symbols only)")
-    mixed = detect_mix(view.words)
+    mixed = detect_mix(view.words, view.wordset)
     if mixed:
         notes.append(f"mixed languages ({mixed}): read as {reply_lang}")
     lex = rubric.lexicon(reply_lang, scenario_lang)
@@ -195,12 +195,16 @@ def score_reply(
         promises = list(lex.sets["promise"].finditer(folded, view.wordset))
         points["relevance"], share = _relevance(part, reading, keys, extra, kps, scenario_lang, rubric, channel,
                                                 lay, evidence["relevance"], notes, promises)
+    # Reformulation markers serve two criteria (a marker earns reformulation and is not empathy):
+    # scan the reply for them once.
+    markers = list(lex.sets["reformulation"].finditer(folded, view.wordset)) \
+        if "reformulation" in rubric.criteria or "empathy" in rubric.criteria else []
     if "reformulation" in rubric.criteria:
         points["reformulation"] = _reformulation(part, folded, reading, keys, req, lex, rubric, channel, lay,
-                                                 evidence["reformulation"])
+                                                 evidence["reformulation"], markers)
     if "empathy" in rubric.criteria:
         points["empathy"] = _empathy(part, folded, reading, keys, req, lex, rubric, channel, lay,
-                                     evidence["empathy"])
+                                     evidence["empathy"], markers)
     if "personalisation" in rubric.criteria:
         points["personalisation"] = personalisation(part, folded, lay, names, fills, rubric, channel,
                                                      evidence["personalisation"], view.wordset)
@@ -297,7 +301,7 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
         words = reading.view.words
         wanted = {p[:2] for p, _kp in missing}
         by_prefix: dict[str, list[int]] = {}
-        for i in [i for i, w in enumerate(words) if w[:2] in wanted and len(w) >= 5]:
+        for i in [i for i, w in enumerate(words) if len(w) >= 5 and w[:2] in wanted]:
             if spans[i][0] < lay.body_end:
                 by_prefix.setdefault(words[i][:2], []).append(i)
         cutoff = float(rule.get("fuzzy_cutoff", 88))
@@ -321,12 +325,13 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
 
 
 def _reformulation(part: str, folded: str, reading: Reading, keys: list[str], req: Any, lex: Lexicon,
-                   rubric: Rubric, channel: str, lay: Layout, out: list[Span]) -> float:
+                   rubric: Rubric, channel: str, lay: Layout, out: list[Span], markers: list) -> float:
     rule = rubric.rule("reformulation", channel)
     weight = float(rule["weight"])
     spans, words = reading.view.spans, reading.view.words
-    start_tok = next((i for i, (s, _e) in enumerate(spans) if s >= lay.body_start), len(spans))
-    end_tok = next((i for i, (s, _e) in enumerate(spans) if s >= lay.body_end), len(spans))
+    # The first token at or after each offset (token starts are sorted): a bisection, not a scan.
+    start_tok = bisect_left(reading.starts, lay.body_start)
+    end_tok = bisect_left(reading.starts, lay.body_end)
     opening_end = start_tok + int(rule.get("opening_tokens", 40))
     seen: dict[str, int] = {}
     for t in range(start_tok, end_tok):
@@ -345,8 +350,7 @@ def _reformulation(part: str, folded: str, reading: Reading, keys: list[str], re
             eff += where * (1.0 if k[:1].isdigit() else common)
     eff += sum(details.values())
     got = 0.0
-    m = lex.sets["reformulation"].search(folded, reading.view.wordset) or \
-        lex.sets["topic_markers"].search(folded, reading.view.wordset)
+    m = markers[0] if markers else lex.sets["topic_markers"].search(folded, reading.view.wordset)
     if m and m.start() < lay.body_end:
         pts = weight * float(rule.get("marker", 0.15))
         got += pts
@@ -380,11 +384,11 @@ def _reformulation(part: str, folded: str, reading: Reading, keys: list[str], re
 
 
 def _empathy(part: str, folded: str, reading: Reading, keys: list[str], req: Any, lex: Lexicon,
-             rubric: Rubric, channel: str, lay: Layout, out: list[Span]) -> float:
+             rubric: Rubric, channel: str, lay: Layout, out: list[Span], marker_matches: list) -> float:
     rule = rubric.rule("empathy", channel)
     weight = float(rule["weight"])
     words = reading.view.wordset
-    markers = [m.span() for m in lex.sets["reformulation"].finditer(folded, words)]
+    markers = [m.span() for m in marker_matches]
     cues = [m for m in lex.sets["empathy"].finditer(folded, words)]
     cues += [m for m in lex.sets["warmth"].finditer(folded, words)]
     by_sentence: dict[int, re.Match[str]] = {}

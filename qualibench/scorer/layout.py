@@ -17,6 +17,7 @@ from .text import fold, is_stopword
 _MENTIONS = re.compile(r"^\s*(?:@\w+[\s,:]*)+")
 _X_SIGNATURE = re.compile(r"(?:^|\s)([\^~/\-\u2013\u2014]\s?[A-Z\u00c0-\u00dd][\w\u00c0-\u00ff.'-]{0,15})\s*$")
 _CAPITALISED = re.compile(r"(?<![\w'])[A-Z\u00c0-\u00dd][a-z\u00e0-\u00ff'-]+|\b[A-Z]\.(?=\s|$)")
+_INITIAL_END = re.compile(r"\b[A-Z]\.$")  # "Marc D." ends on an initial, not a sentence
 _LEADING = frozenset({"l", "le", "la", "les", "the", "your", "votre", "vos", "de", "from", "ton"})
 
 
@@ -128,7 +129,7 @@ def _is_signature_line(line: str) -> bool:
         return False
     if line.endswith(("?", "!", ":", ";")):
         return False
-    if line.endswith(".") and not re.search(r"\b[A-Z]\.$", line):
+    if line.endswith(".") and not _INITIAL_END.search(line):
         return False
     return any(ch.isalpha() for ch in line)
 

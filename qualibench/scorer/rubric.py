@@ -87,7 +87,15 @@ class Concepts:
                         # each word may be read as its lemma or as written.
                         for variant in product(*({a, b} for a, b in zip(lems, surface, strict=True))):
                             self._multi[lang].setdefault(tuple(variant), concept)
-        self._first = {lang: {k[0] for k in m} for lang, m in self._multi.items()}
+        # first lemma -> the phrase lengths starting with it, longest first: a reply's word only
+        # tries the lengths some concept has (most first words start phrases of one length).
+        self._first: dict[str, dict[str, tuple[int, ...]]] = {}
+        for lang, m in self._multi.items():
+            sizes: dict[str, set[int]] = {}
+            for k in m:
+                sizes.setdefault(k[0], set()).add(len(k))
+            self._first[lang] = {w: tuple(sorted((n for n in v if n in (2, 3, 4)), reverse=True))
+                                 for w, v in sizes.items()}
 
     def __hash__(self) -> int:
         return hash(self.digest)
@@ -109,7 +117,7 @@ class Concepts:
         for i in [i for i, lem in enumerate(lemmas) if lem in firsts]:
             if i <= after:
                 continue
-            for size in (4, 3, 2):
+            for size in firsts[lemmas[i]]:
                 if i + size <= n and (c := multi.get(tuple(lemmas[i:i + size]))):
                     out.append((range(i, i + size), c))
                     after = i + size - 1

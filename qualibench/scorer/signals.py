@@ -133,10 +133,9 @@ def _words_between(view: LemmaView, start: int, end: int) -> int:
 def _thanks(body: str, lex: Lexicon, view: LemmaView) -> tuple[int, int] | None:
     # "Merci d'appeler le 08 92..." is an instruction: it does not thank the customer.
     for m in lex.sets["thanks"].finditer(body, view.wordset):
-        if lex.sets["thanks_not"].search(body[m.start():m.start() + 60]) is not None:
-            nxt = lex.sets["thanks_not"].search(body[m.start():m.start() + 60])
-            if nxt is not None and nxt.start() == 0:
-                continue
+        nxt = lex.sets["thanks_not"].search(body[m.start():m.start() + 60])
+        if nxt is not None and nxt.start() == 0:
+            continue
         return m.span()
     return None
 
