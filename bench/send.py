@@ -73,9 +73,9 @@ def _line(label: str, n: int, t: Timed) -> tuple[float, float]:
 def _compare(ours: tuple[float, float], plain: tuple[float, float]) -> None:
     ratio = plain[0] / ours[0] if ours[0] else float("inf")
     cpu_ratio = ours[1] / plain[1] if plain[1] else float("inf")
-    print(f"  qualibench is {ratio:.2f}x slower than the plain loop in wall time, "
-          f"{cpu_ratio:.2f}x in CPU per message (target: within 3x); "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"  plain msg/s / qualibench msg/s = {ratio:.2f}x; qualibench CPU per message / "
+          f"plain = {cpu_ratio:.2f}x (target: within 3x); load average "
+          f"{os.getloadavg()[0]:.1f}")
     print("  (CPU is this process's, world servers included when they run in it; the wall "
           "figure carries every fsync and commit, which the plain loop does not make)")
 
