@@ -269,6 +269,14 @@ class ChainReport:
     replies: dict[str, tuple[int, dict | None]] = field(default_factory=dict)  # key -> (seq, fields)
     probes: dict[str, tuple[int, dict | None]] = field(default_factory=dict)
     scores: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # reply id -> [(seq, fp)]
+    # Events logged before facts were fingerprinted (a campaign begun with an older version):
+    # rows from that time have no fingerprint to compare, which accuses nobody.
+    legacy: bool = False
+
+
+# Events that always carry facts since fingerprints exist: seen without, they predate them.
+_FACT_KINDS = frozenset({"plan.created", "reply.recorded", "score.auto", "audit.override",
+                         "audit.import", "probe.sent", "probe.dispatching"})
 
 
 def walk_chain(session: Session, campaign_id: int) -> ChainReport:
@@ -290,6 +298,8 @@ def walk_chain(session: Session, campaign_id: int) -> ChainReport:
         if recomputed != ev.hash:
             out.problems.append(ChainProblem(ev.seq, f"event {ev.seq} ({ev.kind} {ev.subject}) was rewritten"))
         facts = (ev.payload or {}).get("facts") or {}
+        if not facts and not (out.replies or out.probes or out.scores) and ev.kind in _FACT_KINDS:
+            out.legacy = True
         for key, fields in (facts.get("reply") or {}).items():
             out.replies[key] = (ev.seq, fields)
         for key, fields in (facts.get("probe") or {}).items():

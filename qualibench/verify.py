@@ -90,7 +90,8 @@ def _fact_problems(session: Session, campaign_id: int, chain: ChainReport,
         key, fields = probe_fact(probe)
         seq, logged = chain.probes.get(key, (0, None))
         if logged is None:
-            problems.append(f"probe {key} is not in the event log (inserted outside qualibench)")
+            if not chain.legacy:
+                problems.append(f"probe {key} is not in the event log (inserted outside qualibench)")
         elif fields != logged:
             problems.append(f"probe {key}: {_differs(fields, logged)} differ(s) from event {seq}")
     seen_probes = {p.key for p in probes}
@@ -107,7 +108,8 @@ def _fact_problems(session: Session, campaign_id: int, chain: ChainReport,
         what = f"reply #{reply.id} (probe {key_of.get(reply.probe_id, reply.probe_id)})"
         seq, logged = chain.replies.get(key, (0, None))
         if logged is None:
-            problems.append(f"{what} is not in the event log (inserted outside qualibench)")
+            if not chain.legacy:
+                problems.append(f"{what} is not in the event log (inserted outside qualibench)")
         elif fields != logged:
             problems.append(f"{what}: {_differs(fields, logged)} differ(s) from event {seq}")
     for key, (seq, logged) in chain.replies.items():
@@ -128,6 +130,8 @@ def _fact_problems(session: Session, campaign_id: int, chain: ChainReport,
             else:
                 strangers.append(score)
         # As many unknown rows as vanished fingerprints: rows edited in place.
+        if chain.legacy and reply_id not in chain.scores:
+            strangers = []  # scored before fingerprints existed: nothing to compare with
         for i, score in enumerate(strangers):
             how = ("was edited (its total or criteria are not what the event log recorded)"
                    if i < len(logged_fps) else "is not in the event log (inserted outside qualibench)")

@@ -115,3 +115,25 @@ def test_each_tampering_of_an_answered_campaign_is_named(tmp_path, db_url):
         _tamper(ws, "DELETE FROM eventhead")
         problems = verify_campaign(ws).problems
         assert any("every event was deleted, but the anchor" in p for p in problems), problems
+
+
+def test_a_campaign_begun_before_fact_fingerprints_gives_no_false_alarm(tmp_path, db_url):
+    """A chain written by an older version (events without facts) accuses none of its rows."""
+    from datetime import UTC, datetime
+
+    from qualibench.events import GENESIS, _digest
+
+    ws = make_campaign(tmp_path, db_url, brands=2)
+    assert verify_campaign(ws).problems == []
+    with ws.session() as s:
+        cid = s.exec(select(Event.campaign_id)).first()
+    # Rewrite the log as the old version wrote it: the same events, no "facts" in them.
+    at = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    _tamper(ws, "DELETE FROM event")
+    digest = _digest(GENESIS, 1, at, "plan.created", f"campaign:{cid}", {"created": 6})
+    with ws.session() as s:
+        s.add(Event(campaign_id=cid, seq=1, at=at, kind="plan.created", subject=f"campaign:{cid}",
+                    payload={"created": 6}, prev_hash=GENESIS, hash=digest))
+    _tamper(ws, "UPDATE eventhead SET seq = 1, hash = :h", h=digest)
+    ws.anchor_path.unlink()
+    assert verify_campaign(ws).problems == []
