@@ -180,25 +180,36 @@ def _process(ws: Workspace, campaign_id: int, status: InboundStatus, report: Col
     chunks = [ids[k : k + BATCH_SIZE] for k in range(0, len(ids), BATCH_SIZE)]
     index: ProbeIndex | None = None
     done = 0
-    # Worker processes read the folder store; evidence in the database is parsed here.
-    with _parsers(len(ids) if ws.evidence.kind == "folder" else 0) as parser:
+    # A team on PostgreSQL claims each batch before parsing it, so two collectors split the
+    # work instead of both parsing everything; worker processes read the folder store only.
+    team = ws.engine.dialect.name == "postgresql"
+    with _parsers(0 if team or ws.evidence.kind != "folder" else len(ids)) as parser:
         def start(chunk: list[int]) -> Callable[[], dict[int, object]]:
             wanted = [i for i in chunk if i in mail]
             return parser(ws, wanted, [mail[i] for i in wanted])
 
-        upcoming = start(chunks[0])
+        upcoming = None if team else start(chunks[0])
         for k, chunk in enumerate(chunks):
-            parsed_of = upcoming
-            if k + 1 < len(chunks):
-                upcoming = start(chunks[k + 1])  # workers parse the next batch meanwhile
-            parsed = parsed_of()
+            parsed: dict[int, object] = {}
+            if upcoming is not None:
+                parsed_of = upcoming
+                if k + 1 < len(chunks):
+                    upcoming = start(chunks[k + 1])  # workers parse the next batch meanwhile
+                parsed = parsed_of()
             outcomes: list[_Outcome] = []
             warned = len(report.warnings)
             try:
                 with ws.session() as session, chain_in_memory(session):
-                    index = index or ProbeIndex.load(session, campaign_id)
-                    outcomes = _process_batch(ws, session, chunk, index, report, parsed,
-                                              status=status.value)
+                    mine = chunk
+                    if team:
+                        mine = [i for i in session.exec(skip_locked(select(InboundMessage.id).where(
+                            col(InboundMessage.id).in_(chunk), InboundMessage.status == status.value)))
+                            if i is not None]
+                        parsed = start(mine)() if mine else {}
+                    if mine:
+                        index = index or ProbeIndex.load(session, campaign_id)
+                        outcomes = _process_batch(ws, session, mine, index, report, parsed,
+                                                  status=status.value)
             except Exception as exc:
                 if isinstance(exc, QualibenchError) or (isinstance(exc, SQLAlchemyError)
                                                         and not isinstance(exc, DataError | IntegrityError)

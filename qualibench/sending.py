@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import random
 import secrets
 import socket
 import time
@@ -349,16 +350,21 @@ def _drain(ws: Workspace, channels: _Channels, cfg: Any, queues: dict[str, deque
            progress: Progress | None, report: SendReport, held: _HeldOutcome) -> None:
     done = 0
     stopped: dict[str, QualibenchError] = {}
+    # Several machines of a team read the same queue: each walks the domains in its own
+    # order (drawn per run), so they rarely reach for the same probe at the same moment.
+    spread = channels.sender is not None and channels.sender.team
+    order = {d: random.random() for d in queues} if spread else {}
     while queues and done < total:
         now = ws.clock.now()
         # The domain whose head may go out soonest (ties: the earliest planned).
-        def readiness(domain: str, now: datetime = now) -> tuple[datetime, datetime]:
+        def readiness(domain: str, now: datetime = now) -> tuple[datetime, float, datetime]:
             head = queues[domain][0]
             account = personas[head.persona_id].account
-            return throttle.ready_at(domain, account, now), head.planned_at or now
+            return (throttle.ready_at(domain, account, now), order.get(domain, 0.0),
+                    head.planned_at or now)
 
         domain = min(queues, key=readiness)
-        ready, _ = readiness(domain)
+        ready = readiness(domain)[0]
         probe = queues[domain].popleft()
         if not queues[domain]:
             del queues[domain]
