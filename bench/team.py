@@ -192,8 +192,9 @@ def bench_collect(args, tmp: Path, imap, workers: int) -> float:  # type: ignore
         env = team_env({"QB_TEAM_PASSWORD": imap.password})
         os.environ["QB_TEAM_PASSWORD"] = imap.password
         start = (datetime.now(UTC) - timedelta(days=8)).date()
-        folders = make_team(tmp / f"collect{workers}", workers, brands=50, scenarios=2, mail=mail,
-                            start=start, seed=1)
+        # About two messages a probe (an acknowledgement, an answer), as a campaign receives.
+        folders = make_team(tmp / f"collect{workers}", workers, brands=max(25, args.messages // 4),
+                            scenarios=2, mail=mail, start=start, seed=1)
         assert Machine(folders[0], url, env).run("plan").returncode == 0
         fill_mailbox(imap, folders[0], url, args.messages)
         ws = Workspace.open(folders[0], url)
