@@ -42,7 +42,10 @@ _IDIOM = re.compile(
 # Inside a sentence, a clause ends at , ; : ( ) or before mais / but / car / because / however.
 _IDIOM_CUES = frozenset({"pas", "hesitate", "que", "no", "sans", "not", "hesitez", "hesiter"})
 _CLAUSE_BREAK = re.compile(r"[,;:()\u2013\u2014]\s*|\s(?=(?:mais|but|car|because|however|cependant|toutefois)\b)")
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
+# A sentence ends at the spaces after . ! ? or at a line break. Written to start on the space
+# (the lookbehind then checks the punctuation before it), so `re` skips from space to space:
+# the same matches as (?<=[.!?])\s+|\n+, found faster.
+_SENTENCE_BREAK = re.compile(r"\s(?<=[.!?]\s)\s*|\n+")
 
 
 # After "si"/"if", the customer as subject makes an offer, not a hypothesis.
