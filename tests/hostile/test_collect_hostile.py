@@ -148,7 +148,9 @@ def test_huge_html_mails_are_truncated_for_scoring_with_bounded_memory(dovecot_s
     # Before: 1.29 GB for 30 MB and 2.4 GB for 60 MB; the raw bytes themselves must pass
     # through the IMAP fetch, so the bound is a small multiple of the largest message.
     print(f"30 MB + 60 MB HTML mails: peak RSS {peak_mb:.0f} MB, {cpu:.1f} s CPU")
-    assert peak_mb < 512, f"peak RSS {peak_mb:.0f} MB"  # measured ~320 MB (the fetch holds the 60 MB)
+    # Measured ~320 MB on SQLite and ~550 MB on PostgreSQL: the IMAP fetch holds copies of the
+    # 60 MB message; the parser itself reads at most 4 MB of it (bounds.py).
+    assert peak_mb < 768, f"peak RSS {peak_mb:.0f} MB"
     assert cpu < 60, f"{cpu:.1f} s of CPU"
     replies = _replies(ws)
     for m in _stored(ws).values():
