@@ -118,7 +118,8 @@ def trophy_tables(trophies, rules) -> list[Table]:  # type: ignore[no-untyped-de
                 collapse_padding=True)
     won.add_column("Trophy", min_width=16)
     won.add_column("Winner(s)", overflow="fold", ratio=1)
-    for col in ("Index (CI)", "Lead (CI)", "P(first)", "Tests", "Nominees"):
+    # the nominees' count goes under the trophy's name: seven columns do not fit 80 characters
+    for col in ("Index (CI)", "Lead (CI)", "Tests", "P(first)"):
         won.add_column(col, justify="right")
     missed = Table(title="Not awarded", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                    collapse_padding=True)
@@ -133,9 +134,9 @@ def trophy_tables(trophies, rules) -> list[Table]:  # type: ignore[no-untyped-de
             continue
         w = t.winners[0]
         winners = " = ".join(x.brand for x in t.winners) + (" (ex aequo)" if t.ex_aequo else "")
-        won.add_row(plain(name), plain(winners), _interval(w.index, w.low, w.high),
+        won.add_row(plain(name) + f"\n{len(t.nominees)} nominees", plain(winners), _interval(w.index, w.low, w.high),
                     _interval(t.margin, t.margin_low, t.margin_high),
-                    "" if math.isnan(t.p_first) else f"{t.p_first:.0%}", str(w.tests), str(len(t.nominees)))
+                    str(w.tests), "" if math.isnan(t.p_first) else f"{t.p_first:.0%}")
         if t.reason:
             notes.append(f"{name}: {t.reason}")
         for c in t.cautions:
