@@ -189,7 +189,8 @@ def _process(ws: Workspace, campaign_id: int, status: InboundStatus, report: Col
             return parser(ws, wanted, [mail[i] for i in wanted])
 
         upcoming = None if team else start(chunks[0])
-        for k, chunk in enumerate(chunks):
+        deferred: list[int] = []
+        for k, chunk in _rounds(chunks, deferred):
             parsed: dict[int, object] = {}
             if upcoming is not None:
                 parsed_of = upcoming
@@ -209,7 +210,7 @@ def _process(ws: Workspace, campaign_id: int, status: InboundStatus, report: Col
                     if mine:
                         index = index or ProbeIndex.load(session, campaign_id)
                         outcomes = _process_batch(ws, session, mine, index, report, parsed,
-                                                  status=status.value)
+                                                  status=status.value, deferred=deferred)
             except Exception as exc:
                 if isinstance(exc, QualibenchError) or (isinstance(exc, SQLAlchemyError)
                                                         and not isinstance(exc, DataError | IntegrityError)
@@ -223,9 +224,25 @@ def _process(ws: Workspace, campaign_id: int, status: InboundStatus, report: Col
                 outcomes = [_process_one(ws, inbound_id, report, status.value) for inbound_id in chunk]
             for outcome in outcomes:
                 _tally(report, outcome)
-            done += len(chunk)
+            done += len(chunk) if k >= 0 else 0
             if progress:
-                progress("processing", done, len(ids))
+                progress("processing", min(done, len(ids)), len(ids))
+
+
+def _rounds(chunks: list[list[int]], deferred: list[int]) -> Iterator[tuple[int, list[int]]]:
+    """Yield (index, chunk) over `chunks`, then over what was deferred meanwhile (messages whose
+    probe another collector held), a round at a time, pausing briefly, until none is left."""
+    import time
+
+    yield from enumerate(chunks)
+    for _ in range(200):  # bounded: what is still held after that waits for the next pass
+        if not deferred:
+            return
+        again = list(dict.fromkeys(deferred))
+        deferred.clear()
+        time.sleep(0.05)
+        for lo in range(0, len(again), BATCH_SIZE):
+            yield -1, again[lo:lo + BATCH_SIZE]
 
 
 @dataclass(frozen=True)
@@ -250,7 +267,7 @@ def _deadlock(exc: BaseException) -> bool:
 
 def _process_batch(ws: Workspace, session: Session, chunk: list[int], index: ProbeIndex,
                    report: CollectReport, parsed: dict[int, object], *,
-                   status: str | None = None) -> list[_Outcome]:
+                   status: str | None = None, deferred: list[int] | None = None) -> list[_Outcome]:
     """Process one batch in the caller's transaction; return what became of each message.
 
     Team-safe on PostgreSQL: the messages are claimed FOR UPDATE SKIP LOCKED and only while
@@ -266,14 +283,23 @@ def _process_batch(ws: Workspace, session: Session, chunk: list[int], index: Pro
     # identity map keeps only weak references, so each session.get would query again.
     wanted = {found[0] for msg in parsed.values() if not isinstance(msg, Exception)
               if (found := index.match(msg, None)) is not None}
+    team = session.get_bind().dialect.name == "postgresql"
+    # A team: probes another collector holds now are skipped, not waited for; their messages
+    # stay pending for a later round (`deferred`), so two collectors never queue on each other.
     held = list(session.exec(
         select(Probe).where(col(Probe.id).in_(wanted)).order_by(col(Probe.id))
-        .with_for_update().execution_options(populate_existing=True))) if wanted else []
-    session.info[LOCKED_PROBES] = {p.id for p in held}
+        .with_for_update(skip_locked=team).execution_options(populate_existing=True))) if wanted else []
+    locked = {p.id for p in held}
+    session.info[LOCKED_PROBES] = locked
     outcomes = []
     for inbound in inbounds:
         was = inbound.status
         result = parsed.get(inbound.id)
+        if team and deferred is not None and not isinstance(result, Exception):
+            found = index.match(result, None)  # type: ignore[arg-type]
+            if found is not None and found[0] not in locked:
+                deferred.append(inbound.id)
+                continue
         if isinstance(result, Exception) and type(result).__name__ != "UnparseableMessage":
             _aside(inbound, f"{type(result).__name__}: {result}", report)
             session.add(inbound)
