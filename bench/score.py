@@ -119,9 +119,9 @@ def _bench_rescore(tmp: Path, n: int, db_url: str | None, workers: int | None) -
     first = score_campaign(ws, workers=workers)
     print(f"score_campaign ({os.cpu_count()} cores): {first.scored:,} replies in {time.perf_counter() - wall:.1f} s wall, "
           f"{time.process_time() - cpu:.1f} s CPU (database reads and writes included)")
-    other = tmp / "other.yaml"
+    other = tmp / "other.yaml"  # 5 points moved from relevance to reformulation (the first weight 20)
     other.write_text((ROOT / "scoring" / "rubrics" / "default.yaml").read_text()
-                     .replace("weight: 40", "weight: 35").replace("    weight: 20\n    saturation", "    weight: 25\n    saturation"))
+                     .replace("weight: 40", "weight: 35").replace("    weight: 20\n", "    weight: 25\n", 1))
     wall, cpu = time.perf_counter(), time.process_time()
     report = rescore_campaign(ws, other, diff=True, workers=workers)
     print(f"rescore_campaign with another rubric: {report.score.scored:,} replies in "
