@@ -224,7 +224,15 @@ def test_limit_caps_the_number_sent(mail_campaign, smtp_server):
 
 
 def test_a_failing_channel_stops_alone_and_assisted_probes_go_to_a_person(mail_campaign,
-                                                                          smtp_server):
+                                                                          smtp_server,
+                                                                          monkeypatch):
+    # On PostgreSQL a sender walks the domains in an order drawn per run (team spreading);
+    # fix the draw so the e-mail domain comes first, as on SQLite, and the run must go on.
+    import types
+
+    import qualibench.sending as sending
+
+    monkeypatch.setattr(sending, "random", types.SimpleNamespace(random=lambda: 0.0))
     ws = mail_campaign(clock=VirtualClock(MONDAY_MORNING), brands=1,
                        channels=("email", "facebook"), mail={"smtp_port": 1})  # nothing listens
     with pytest.raises(RemoteFailure, match="cannot reach SMTP server") as caught:
