@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from .clock import Clock, ensure_utc
@@ -23,6 +25,12 @@ from .models import (
 
 # session.info key: ids of the probes the transaction already holds FOR UPDATE (a batch).
 LOCKED_PROBES = "qualibench.probes.locked"
+
+
+@sa_event.listens_for(OrmSession, "after_commit")
+@sa_event.listens_for(OrmSession, "after_rollback")
+def _locks_released(session: OrmSession) -> None:
+    session.info.pop(LOCKED_PROBES, None)  # row locks end with the transaction
 
 
 def transition(
@@ -92,12 +100,7 @@ def record_reply(
     """
     kind = ReplyKind(kind)
     received_at = ensure_utc(received_at)
-    if session.get_bind().dialect.name == "postgresql" and probe.id is not None \
-            and probe.id not in session.info.get(LOCKED_PROBES, ()):
-        # Two collectors of a team may record replies to one probe at once: read its clock
-        # and state under the row lock, so neither overwrites the other's first_answer_at.
-        session.flush()  # this transaction's own changes (an assisted "sent" just before) first
-        session.refresh(probe, with_for_update=True)
+    hold(session, probe)
     why = impossible_delay(probe.sent_at, received_at)
     reply = Reply(
         campaign_id=probe.campaign_id,
@@ -147,12 +150,29 @@ def impossible_delay(sent_at: datetime | None, received_at: datetime) -> str:
     return ""
 
 
+def hold(session: Session, probe: Probe) -> None:
+    """Read `probe`'s clock and state afresh under its row lock (PostgreSQL), held until commit.
+
+    Two machines of a team may write one probe at once (two collectors, a collector and the
+    review app): each reads what the other committed, so neither overwrites the other's
+    first_answer_at or state."""
+    if session.get_bind().dialect.name != "postgresql" or probe.id is None:
+        return
+    locked = session.info.setdefault(LOCKED_PROBES, set())
+    if probe.id in locked:
+        return
+    session.flush()  # this transaction's own changes (an assisted "sent" just before) first
+    session.refresh(probe, with_for_update=True)
+    locked.add(probe.id)
+
+
 def decide_delay(session: Session, reply: Reply, probe: Probe, *, keep: bool, clock: Clock,
                  by: str = "") -> Reply:
     """Record an analyst's decision on a flagged delay: `keep` lets the reply count in timing."""
     if reply.delay_review != DelayReview.PENDING.value:
         raise StateError(f"reply {reply.id} has no delay waiting for a decision",
                          "only replies flagged delay_review=pending can be decided")
+    hold(session, probe)
     reply.delay_review = (DelayReview.KEPT if keep else DelayReview.EXCLUDED).value
     session.add(reply)
     log_event(session, probe.campaign_id, "reply.delay_decided", f"probe:{probe.id}",

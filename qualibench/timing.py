@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
+from .db import skip_locked
 from .hours import BrandCalendar
 from .hours import brand_calendar as calendar_of
 from .models import Brand, Probe, ProbeState
@@ -28,14 +29,17 @@ def close_windows(ws: Workspace) -> int:
     closed = 0
     with ws.session() as session:
         campaign = ws.campaign(session)
+        # A team: another collector may be recording an answer to one of these probes right
+        # now. Its row is skipped (it is closed by a later run if still silent), and the rows
+        # taken are locked and read afresh, so a probe answered meanwhile is never censored.
         due = session.exec(
-            select(Probe).where(
+            skip_locked(select(Probe).where(
                 Probe.campaign_id == campaign.id,
                 Probe.state == ProbeState.SENT.value,
                 col(Probe.window_ends_at).is_not(None),
                 col(Probe.window_ends_at) <= now,
                 col(Probe.first_answer_at).is_(None),
-            )
+            ).order_by(col(Probe.id))).execution_options(populate_existing=True)
         ).all()
         for probe in due:
             reason = "no answer by the end of the window"

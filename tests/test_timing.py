@@ -4,6 +4,7 @@ calls qualibench.hours.brand_calendar); acknowledgements never stop the clock; c
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -174,3 +175,51 @@ def test_close_windows_censors_only_silent_probes_past_their_window(sent_campaig
     assert closed == len(events) == sum(1 for st in states.values() if st == ProbeState.UNANSWERED)
     assert close_windows(ws) == 0  # idempotent
     assert tests.loc[b.id, "censored"] and tests.loc[b.id, "acknowledged"]
+
+
+def test_close_windows_never_censors_a_probe_another_collector_is_answering(sent_campaign,
+                                                                           on_postgres):
+    """A team on PostgreSQL: machine A records an answer to a probe past its window while
+    machine B closes windows. B must not turn A's answered probe into an unanswered one."""
+    if not on_postgres:
+        pytest.skip("needs PostgreSQL (set QUALIBENCH_TEST_PG): SQLite has one writer at a time")
+    from sqlalchemy import text
+
+    from qualibench.verify import verify_campaign
+
+    ws, probes = sent_campaign(brands=1)
+    target = probes[0]
+    with ws.session() as s:
+        cid = ws.campaign(s).id
+        late = max(p.window_ends_at for p in s.exec(select(Probe)).all())
+    ws.clock.set(late + timedelta(minutes=1))
+    outcome: dict = {}
+    with ws.session() as a:  # machine A: the answer is recorded, its transaction still open
+        inbound = InboundMessage(campaign_id=cid, sha256="a" * 64)
+        a.add(inbound)
+        a.flush()
+        record_reply(a, a.get(Probe, target.id), inbound, kind=ReplyKind.ANSWER, text="ok",
+                     received_at=target.sent_at + timedelta(hours=3), method="reply_address",
+                     confidence=1.0, clock=ws.clock)
+        a.flush()
+        b = threading.Thread(target=lambda: outcome.update(closed=close_windows(ws)))
+        b.start()
+        # Let B reach A's locked row: either it has finished (it skipped the row) or it is
+        # waiting on A's lock (the bug: it would censor the probe once A commits).
+        with ws.engine.connect() as watch:
+            for _ in range(200):
+                b.join(0.05)
+                waiting = watch.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()")).scalar()
+                if not b.is_alive() or waiting:
+                    break
+    b.join(30)
+    assert not b.is_alive()
+    with ws.session() as s:
+        probe = s.get(Probe, target.id)
+        states = {p.id: p.state for p in s.exec(select(Probe)).all()}
+    assert probe.state == ProbeState.ANSWERED and probe.first_answer_at is not None
+    assert outcome["closed"] == len(states) - 1  # every other silent probe is censored
+    # The logged facts match the rows (the made-up inbound has no raw evidence: not checked).
+    assert [p for p in verify_campaign(ws).problems if "differ" in p] == []
