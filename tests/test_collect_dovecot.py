@@ -229,18 +229,18 @@ def test_watch_wakes_up_on_idle_and_collects(world):
             stop.set()
 
     thread = threading.Thread(target=watch, args=(ws,), kwargs={
-        "on_report": on_report, "stop": stop.is_set, "idle_timeout": 20, "poll_seconds": 1})
+        "on_report": on_report, "stop": stop.is_set, "idle_timeout": 600, "poll_seconds": 1})
     thread.start()
     deadline = time.monotonic() + 10
     while not reports and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)  # let it enter IDLE
-    started = time.monotonic()
     server.deliver(SHOPPER, reply_bytes(probes[0], "Réponse arrivée pendant l'IDLE."))
-    thread.join(timeout=20)
+    # The IDLE lasts up to 600 s: only the server's push can end the round within the join.
+    thread.join(timeout=120)
+    stop.set()
     assert not thread.is_alive()
     assert reports[1].new == 1
-    assert time.monotonic() - started < 15  # woken by IDLE, not by the 20 s timeout
 
 
 def test_collect_censors_silent_probes_once_their_window_has_closed(world):
@@ -306,9 +306,8 @@ def test_mail_that_arrives_before_idle_begins_is_not_left_waiting(world):
     account = ws.spec().config.accounts["shopper"]
     assert collect(ws).new == 0
     server.deliver(SHOPPER, reply_bytes(probes[0], HUMAN))  # between the pass and the IDLE
-    started = time.monotonic()
-    assert wait_for_mail(account, timeout=20, last_uid=0) == "new"
-    assert time.monotonic() - started < 10
+    # Were it left waiting, the wait would end by its timeout: "timeout", not "new".
+    assert wait_for_mail(account, timeout=120, last_uid=0) == "new"
 
 
 def test_watch_idles_on_every_collected_folder_and_wakes_for_junk(world):

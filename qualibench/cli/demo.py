@@ -79,11 +79,11 @@ def _print_summary(result) -> None:  # type: ignore[no-untyped-def]
                       "(too few candidates or tests; the report says why)")
     if result.missing:
         console.print(f"[yellow]Not run (not in this install):[/] {', '.join(result.missing)}")
-    console.print(f"Campaign folder: {result.folder}")
+    console.print(f"Campaign folder: {result.folder}", soft_wrap=True)
     if result.html:
-        console.print(f"HTML report: {result.html}")
+        console.print(f"HTML report: {result.html}", soft_wrap=True)
     if result.pdf:
-        console.print(f"PDF report:  {result.pdf}")
+        console.print(f"PDF report:  {result.pdf}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
