@@ -1,8 +1,9 @@
 """Validity of the scorer and the classifier on the labelled corpus, dev and test parts apart.
 
-    python bench/validity.py [--part dev|test|both] [--worst N] [--json FILE]
+    python bench/validity.py [--part dev|test|test2|all] [--worst N] [--json FILE]
 
-For each part (scoring/validation/dev.yaml, scoring/validation/test.yaml) it prints:
+For each part (scoring/validation/dev.yaml; the held-out test.yaml and test2.yaml, the second
+written later by another helper, after the first had been seen) it prints:
 - Spearman of the automatic total against the hand total, per-criterion Spearman, and the mean
   absolute error on the 0-100 scale per channel, over the replies a rater scored;
 - the same for three baselines that know nothing of customer service: the reply's length in
@@ -16,8 +17,8 @@ For each part (scoring/validation/dev.yaml, scoring/validation/test.yaml) it pri
 - paraphrase groups: replies with the same meaning in other words; the spread (max - min) of their
   automatic totals, target <= 8 points.
 
-The test part is held out: it is only read here, to print these figures. `--worst` lists the dev
-replies the scorer is furthest from; it refuses the test part (no item-level look at it).
+The test parts are held out: they are only read here, to print these figures (counts only, no
+item ids). `--worst` lists the dev replies the scorer is furthest from; it never lists a test item.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ from qualibench.scorer.validation import (  # noqa: E402
     load_scenarios,
     score_part,
 )
+
+# The held-out parts, in the order they were written, and what each is.
+HELD_OUT = {"test": "held out; seen in aggregate since the first scorer change",
+            "test2": "held out; fresh, written after the first test part had been seen"}
 
 
 # ------------------------------------------------------------------ printing
@@ -95,7 +100,8 @@ def print_worst(rows: list[dict], n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("dev", "test", "both"), default="both")
+    parser.add_argument("--part", choices=("dev", *HELD_OUT, "all", "both"), default="all",
+                        help="which part to print (default all; 'both' is the old name of dev+test)")
     parser.add_argument("--worst", type=int, default=0, help="list the N dev replies furthest from the hand score")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args()
@@ -108,19 +114,21 @@ def main() -> None:
     dev_rows = score_part(dev, scenarios)
     dev_fig, maps = figures(dev_rows, idf, None)
     report = {}
-    if args.part in ("dev", "both"):
+    if args.part in ("dev", "all", "both"):
         print_part("dev (tuned on: in-sample)", dev_fig)
         report["dev"] = dev_fig
         if args.worst:
             print_worst(dev_rows, args.worst)
-    if args.part in ("test", "both"):
-        test = load_part("test")
-        if test is None:
-            print("\n== test part: scoring/validation/test.yaml is not committed yet")
-        else:
-            test_fig, _ = figures(score_part(test, scenarios), idf, maps)
-            print_part("test (held out)", test_fig, held_out=True)
-            report["test"] = test_fig
+    wanted = HELD_OUT if args.part == "all" else ("test",) if args.part == "both" else \
+        () if args.part == "dev" else (args.part,)
+    for name in wanted:
+        part = load_part(name)
+        if part is None:
+            print(f"\n== {name} part: scoring/validation/{name}.yaml is not committed yet")
+            continue
+        fig, _ = figures(score_part(part, scenarios), idf, maps)
+        print_part(f"{name} ({HELD_OUT[name]})", fig, held_out=True)
+        report[name] = fig
     print(f"\n(baselines mapped to 0-100 by quantile matching fitted on dev only; "
           f"{time.perf_counter() - t0:.1f} s wall, {time.process_time() - c0:.1f} s CPU)")
     if args.json:
