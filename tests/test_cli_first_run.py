@@ -16,7 +16,8 @@ EXEMPT = {"init", "demo", "check", "completion", "score text", "config show"}
 
 # Through the console script: the commands of the README's table (all of them below in-process).
 COMMANDS = [
-    ["plan"], ["status"], ["send", "--dry-run"], ["collect"], ["inbox"], ["score", "explain", "1"],
+    ["plan"], ["status"], ["send", "--dry-run"], ["collect"], ["inbox"], ["score"], ["score", "explain", "1"],
+    ["rescore", "--rubric", "default"],
     ["report"], ["awards"], ["verify"], ["assist", "next"], ["audit", "agreement"],
 ]
 

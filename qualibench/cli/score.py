@@ -34,9 +34,10 @@ def score(
         return
     from ..scorer.campaign import score_campaign
 
+    ws = open_workspace()  # no campaign here: its one-line error before any progress bar
     with _progress_bar() as bar:
         task = bar.add_task("scoring", total=None)
-        report = score_campaign(open_workspace(), rubric=rubric,
+        report = score_campaign(ws, rubric=rubric,
                                 progress=lambda done, total: bar.update(task, completed=done, total=total))
     if json_out:
         print_json({"rubric": report.rubric_name, "rubric_version": report.rubric_version,
@@ -137,9 +138,10 @@ def rescore(
     """Apply another rubric to the whole campaign as new score rows (old rows stay) and show ranking moves."""
     from ..scorer.campaign import rescore_campaign
 
+    ws = open_workspace()
     with _progress_bar() as bar:
         task = bar.add_task("rescoring", total=None)
-        report = rescore_campaign(open_workspace(), rubric, diff=diff,
+        report = rescore_campaign(ws, rubric, diff=diff,
                                   progress=lambda done, total: bar.update(task, completed=done, total=total))
     if json_out:
         print_json({"old_version": report.old_version, "new_version": report.new_version,
