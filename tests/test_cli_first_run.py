@@ -29,6 +29,7 @@ def test_command_outside_a_campaign_says_so_and_creates_nothing(args, tmp_path):
     result = run_qb(*args, cwd=folder)
     assert result.returncode == 4, (result.stdout, result.stderr)
     assert result.lines == [NO_CAMPAIGN, HINT]
+    assert result.stdout == ""  # not even a blank line before the error
     assert list(folder.iterdir()) == []
 
 
