@@ -7,16 +7,14 @@ each test gets its own freshly created PostgreSQL database instead, so the whole
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pytest
 
-from qualibench.db import dispose_engines
-
 _PLUGINS = Path(__file__).parent / "plugins"
 pytest.register_assert_rewrite("tests.plugins")
+
+from tests.plugins.databases import fresh_database, pg_admin_url  # noqa: E402 (after the rewrite hook)
 
 
 def _importable_plugins() -> list[str]:
@@ -41,46 +39,18 @@ def _importable_plugins() -> list[str]:
 pytest_plugins = _importable_plugins()
 
 FIXTURES = Path(__file__).parent / "fixtures"
-PG_ENV = "QUALIBENCH_TEST_PG"
-
-
-def _pg_admin_url() -> str | None:
-    url = os.environ.get(PG_ENV)
-    if not url:
-        return None
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return url
 
 
 @pytest.fixture
 def db_url(tmp_path: Path):
     """A URL to an empty database of its own (SQLite, or PostgreSQL when QUALIBENCH_TEST_PG is set)."""
-    admin = _pg_admin_url()
-    if admin is None:
-        yield f"sqlite:///{tmp_path / 'test.sqlite'}"
-        dispose_engines()
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"qbtest_{uuid.uuid4().hex[:12]}"
-    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-    try:
+    with fresh_database(tmp_path) as url:
         yield url
-    finally:
-        dispose_engines()
-        with eng.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        eng.dispose()
 
 
 @pytest.fixture
 def on_postgres() -> bool:
-    return _pg_admin_url() is not None
+    return pg_admin_url() is not None
 
 
 @pytest.fixture(autouse=True)

@@ -173,31 +173,10 @@ def review_world(tmp_path, db_url) -> ReviewWorld:
 @pytest.fixture(scope="module")
 def module_db_url(tmp_path_factory):
     """Like `db_url`, for a whole test module (one world and one server shared by its tests)."""
-    import uuid
+    from tests.plugins.databases import fresh_database
 
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from qualibench.db import dispose_engines
-
-    admin = os.environ.get("QUALIBENCH_TEST_PG")  # as tests/conftest.py reads it
-    if admin and admin.startswith("postgresql://"):
-        admin = "postgresql+psycopg://" + admin[len("postgresql://"):]
-    if not admin:
-        yield f"sqlite:///{tmp_path_factory.mktemp('review-db') / 'test.sqlite'}"
-        dispose_engines()
-        return
-    name = f"qbtest_{uuid.uuid4().hex[:12]}"
-    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
-    finally:
-        dispose_engines()
-        with eng.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        eng.dispose()
+    with fresh_database(tmp_path_factory.mktemp("review-db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
