@@ -1,12 +1,14 @@
 """Text written where a spreadsheet can open it never becomes a live formula.
 
 Brands write reply bodies, names and subjects; a cell starting with = + - @, a tab or a carriage
-return is run as a formula by Excel and LibreOffice (=HYPERLINK, =WEBSERVICE, DDE). Two writers,
-one rule:
+return is run as a formula by Excel and LibreOffice (=HYPERLINK, =WEBSERVICE, DDE). Every writer
+(`export` CSV/XLSX, the auditors' sheet of `audit export`) follows these rules:
 - XLSX cells holding such text are typed as strings (data type "s"): the exact text is kept and
   shown, never evaluated.
 - CSV has no types, so such text gets a leading apostrophe (the convention spreadsheets honour);
   `restore` gives the original back exactly.
+- XML, hence XLSX, cannot hold some control characters: `xlsx_text` spells them out as the
+  terminal does, the same way in every XLSX qualibench writes.
 """
 
 from __future__ import annotations

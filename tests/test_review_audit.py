@@ -151,6 +151,26 @@ def test_review_cli_errors_are_one_line_with_a_fix(review_world):
     assert busy.returncode == 1 and "cannot listen" in busy.stderr and "--port" in busy.stderr
 
 
+def test_review_off_loopback_warns_before_anything_listens(review_world):
+    # Only 127.0.0.1 may be bound here, so the warning path is run two ways through the console
+    # script: --dry-run (prints what would be served, listens on nothing), and a real start on a
+    # non-loopback address this machine does not have (TEST-NET-1), which fails at bind time:
+    # the warning must already be out when that happens.
+    WARNING = "Warning: serving on 0.0.0.0, reachable from other machines over plain HTTP"
+    dry = qb(review_world, "review", "--host", "0.0.0.0", "--port", "8765", "--dry-run", check=False)
+    assert dry.returncode == 0, dry.stderr
+    assert WARNING in dry.stderr and "everyone must sign in" in dry.stderr
+    assert "http://0.0.0.0:8765/" in dry.stdout and "nothing is listening" in dry.stdout
+    local = qb(review_world, "review", "--port", "8765", "--dry-run", check=False)
+    assert local.returncode == 0 and "Warning" not in local.stderr and "http://127.0.0.1:8765/" in local.stdout
+    started = qb(review_world, "review", "--host", "192.0.2.1", "--port", "0", check=False)
+    assert started.returncode == 1 and "cannot listen on 192.0.2.1:0" in started.stderr, started.stderr
+    lines = started.stderr.splitlines()
+    warned = next(i for i, line in enumerate(lines) if line.startswith("Warning: serving on 192.0.2.1"))
+    failed = next(i for i, line in enumerate(lines) if "cannot listen" in line)
+    assert warned < failed and "Review workspace on" not in started.stdout
+
+
 def test_coding_scales_fall_back_to_the_current_rubric_when_the_version_file_is_gone(review_world):
     coding = Coding(review_world.ws)
     with review_world.ws.session() as s:

@@ -23,6 +23,7 @@ def review(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but loopback is warned about."),
     port: int = typer.Option(8765, "--port", help="Port to listen on (0: a free one, printed)."),
     open_coding: bool = typer.Option(False, "--open", help="Show brand and automatic score while coding (no blind mode)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the address and any warning, then exit without listening."),
 ) -> None:
     """Serve the review workspace (blind coding unless --open) until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
@@ -31,7 +32,7 @@ def review(
         from ..review.server import serve
     except ImportError:
         _missing()
-    serve(open_workspace(), host=host, port=port, blind=not open_coding, announce=console.print)
+    serve(open_workspace(), host=host, port=port, blind=not open_coding, announce=console.print, dry_run=dry_run)
 
 
 def _link(url: str, token: str) -> str:

@@ -38,21 +38,27 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(ws: Workspace, *, host: str = "127.0.0.1", port: int = 8765, blind: bool = True,
-          announce=print) -> None:  # type: ignore[no-untyped-def]
-    """Serve until interrupted; `announce` gets the address line (and the warning, off loopback)."""
+          announce=print, dry_run: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Serve until interrupted; `announce` gets the address line. Off loopback a warning comes
+    first, before anything listens. `dry_run` says what would be served and listens on nothing."""
     import uvicorn
 
     loopback = is_loopback(host)
-    allowed = LOOPBACK_HOSTS if loopback else ["*"]
-    app = create_app(ws, blind=blind, allowed_hosts=allowed)
-    sock = bind(host, port)
-    real_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
+    mode = "blind" if blind else "open"
     if not loopback:
         print(f"Warning: serving on {host}, reachable from other machines over plain HTTP; "
               "everyone must sign in (put it behind HTTPS for anything but a trusted network)",
               file=sys.stderr, flush=True)
-    announce(f"Review workspace on http://{shown}:{real_port}/ ({'blind' if blind else 'open'} coding); Ctrl-C stops it")
+    if dry_run:
+        announce(f"Would serve the review workspace on http://{shown}:{port}/ ({mode} coding, "
+                 f"sign-in required); dry run: nothing is listening")
+        sys.stdout.flush()
+        return
+    app = create_app(ws, blind=blind, allowed_hosts=LOOPBACK_HOSTS if loopback else ["*"])
+    sock = bind(host, port)
+    real_port = sock.getsockname()[1]
+    announce(f"Review workspace on http://{shown}:{real_port}/ ({mode} coding); Ctrl-C stops it")
     sys.stdout.flush()
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             server_header=False, date_header=False)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from sqlmodel import Session, select
 
@@ -17,7 +16,7 @@ from ..errors import InvalidInput, NotFound, Problem, QualibenchError
 from ..events import log_event
 from ..models import Brand, Campaign, Event, Probe, Reply, Scenario, Score
 from ..resources import data_dir
-from ..spreadsheet import keep_text
+from ..spreadsheet import keep_text, xlsx_text
 from ..workspace import Workspace
 from .campaign import SCORED_KINDS, resolve_rubric
 from .effective import ADJUDICATOR_PREFIX, AUDITOR_PREFIX, AUTO, current_rubric_version
@@ -32,7 +31,6 @@ BLIND_READ_ONLY = tuple(c for c in READ_ONLY if c != "brand")
 BRAND_MASK = "[brand]"
 JUSTIFICATION = "justification"
 _AUDITOR_NAME = re.compile(r"^[\w.@-]{1,64}$")
-_MAX_CELL = 32_000  # Excel keeps at most 32,767 characters in a cell
 _GREY = PatternFill("solid", fgColor="DDDDDD")
 _YELLOW = PatternFill("solid", fgColor="FFF2CC")
 
@@ -101,8 +99,20 @@ def rubric_for_version(ws: Workspace, campaign: Campaign, version: str | None,
 
 
 def _clean(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return ILLEGAL_CHARACTERS_RE.sub("", text.replace("\r\n", "\n"))[:_MAX_CELL].strip()
+    """Return the text as the sheet holds it: the one XLSX rule `export --format xlsx` also uses
+    (characters XML refuses spelt out, overlong text cut with a note)."""
+    return xlsx_text("" if value is None else str(value))
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _same_text(cell: Any, expected: str) -> bool:
+    # A spreadsheet saved again may turn CRLF into LF or trim the ends; the words must not change.
+    def norm(text: str) -> str:
+        return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return norm(_cell(cell)) == norm(expected)
 
 
 def mask_brand(text: str, brand: str) -> str:
@@ -314,7 +324,7 @@ def _check_rows(file: str, rows: list[tuple], weights: dict[str, float], known: 
         if all(c is None or str(c).strip() == "" for c in cells):
             continue
         where = f"row {n}"
-        rid = _clean(cells[col["reply_id"]])
+        rid = _cell(cells[col["reply_id"]])
         rid = rid[:-2] if rid.endswith(".0") else rid  # Excel may turn ids into floats
         if rid not in known:
             problems.append(Problem(file, f"reply id {rid or '(empty)'} is not an answer of this campaign",
@@ -327,7 +337,7 @@ def _check_rows(file: str, rows: list[tuple], weights: dict[str, float], known: 
         reply, probe, brand, scenario = known[rid]
         expected = _read_only_values(reply, probe, brand, scenario, blind)
         for ro in read_only[1:]:
-            if _clean(cells[col[ro]]) != expected[ro]:
+            if not _same_text(cells[col[ro]], expected[ro]):
                 problems.append(Problem(file, f"read-only column {ro!r} was edited",
                                         f"restore the exported value of {ro!r}; only the score columns and justification are yours",
                                         where, ro))
@@ -355,7 +365,7 @@ def _check_rows(file: str, rows: list[tuple], weights: dict[str, float], known: 
                                     "score every criterion of the row, or leave them all empty", where))
             continue
         if not empty and len(values) == len(score_cols):
-            why = _clean(cells[col[JUSTIFICATION]]) if JUSTIFICATION in col else ""
+            why = _cell(cells[col[JUSTIFICATION]]) if JUSTIFICATION in col else ""
             records.append((reply.id, {**fixed, **values}, why))
     return records
 
