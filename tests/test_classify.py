@@ -305,3 +305,33 @@ def test_a_reply_dated_before_its_request_is_flagged_and_kept_out_of_timing(sent
         probe = s.exec(select(Probe).where(Probe.id == first.id)).one()
         assert s.get(Reply, reply_id).delay_review == DelayReview.KEPT
         assert probe.first_answer_at is not None and probe.state == "answered"
+
+
+# Acknowledgements read by structure (a receipt with a reference, a promise to reply, an automatic
+# notice, queue information), in wordings no template list of the classifier was written from.
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("We've got your message! Our team aims to reply within 24 hours.", "auto_ack"),
+        ("Merci pour votre message. Nos conseillers mettent tout en œuvre pour vous répondre rapidement.", "auto_ack"),
+        ("Votre demande a été prise en charge sous le numéro 4471-220.", "auto_ack"),
+        ("Thanks! Please allow up to 3 working days for a response.", "auto_ack"),
+        ("Votre dossier 20-44871 a été ouvert. Un conseiller reviendra vers vous.", "auto_ack"),
+        ("I am currently on holiday with no access to email until 4 March.", "out_of_office"),
+        ("Bonjour, je suis actuellement en vacances et je lirai votre message à mon retour.", "out_of_office"),
+        ("Les réponses envoyées à cette adresse ne sont pas lues. Utilisez le formulaire d'aide.", "not_monitored"),
+        ("Emails sent to this inbox won't be read. Please use our help centre.", "not_monitored"),
+        # an acknowledgement followed by something about this case is an answer
+        ("Nous avons bien reçu votre demande n° 55120. Votre colis a été remis à Chronopost et sera livré mardi.",
+         "answer"),
+        ("Thanks, we've received your request (ref 88120). Returns are free: print the label from your account "
+         "and your refund reaches your card within 5 working days.", "answer"),
+        # a bare "noted" is a curt human reply, scored low, not an automatic one
+        ("Bonjour, nous avons pris note de votre demande. Cordialement, Le service clients", "answer"),
+        # a phone number after "demande" is not a reference
+        ("Bonjour, pour ce type de demande appelez le 01 45 22 10 10. Cordialement", "redirect"),
+    ],
+)
+def test_acknowledgement_structure(text, kind):
+    result = classify_text(text)
+    assert (result.notice or result.kind.value) == kind, result.reason

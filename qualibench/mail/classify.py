@@ -71,10 +71,14 @@ _OOF_WORDING = re.compile(
     r"absente?(?:\(e\))? du bureau|je suis (?:actuellement )?absente?|je serai absente?|out of (?:the )?office"
     r"|i am (?:currently )?(?:away|out)|i'm (?:currently )?(?:away|out of)|je suis en conges"
     r"|reponse automatique d'absence|absence du bureau|i am on (?:annual )?leave"
+    r"|(?:je serai|je suis) (?:\w+ )?(?:hors du bureau|en (?:vacances|conges|deplacement))"
+    r"|(?:i'm|i am|i will be) (?:\w+ )?(?:on holiday|on vacation|away from (?:the office|my desk))|(?:i'm|i am) (?:\w+ )?on (?:annual |parental |sick )?leave"
+    r"|(?:won't|will not) be checking (?:my )?e-?mails?|not checking (?:my )?e-?mails?|je ne consulterai pas (?:mes|ma)"
 )
 _OOF_WEAK = re.compile(
     r"en conges|on (?:annual )?leave|de retour le|back in the office|je serai de retour|i will be back"
-    r"|limited access to (?:my )?e-?mail"
+    r"|limited access to (?:my )?e-?mail|returning (?:on|to the office)|will be back (?:on|in|at)"
+    r"|(?:is|are) away (?:for|on|until)|(?:bank|public) holiday|jours? feries?"
 )
 _OOF_SUBJECT = re.compile(
     r"^(?:automatic reply|reponse automatique|out of (?:the )?office|ooo\b|absente? du bureau|absence du bureau)"
@@ -103,7 +107,7 @@ _ACK_LIKE = re.compile(
     r"|a member of our team|we)\b.{0,60}(?:repond|reviendr|repondr|traite|contacter|will (?:reply|respond|get back|be in touch|contact)"
     r"|get back to you|aim to reply)"
     r"|(?:sera|seront|will be) (?:traite|examine|handled|processed|reviewed|answered)|par ordre d'arrivee|in the order received"
-    r"|du lundi au (?:vendredi|samedi)|monday to (?:friday|saturday)|(?:within|sous) \d+ ?(?:h\b|heures|hours|jours|days|working days)"
+    r"|du lundi au (?:vendredi|samedi)|monday to (?:friday|saturday)"
     r"|^(?:merci|thank you|thanks|nous vous remercions)\b.{0,60}(?:message|demande|e-?mail|courriel|contacting|getting in touch|request|enquiry)"
     r"|(?:ticket|dossier|reference|case|request)\b.{0,25}\b(?:n°|no\.?|number|#|ref)?\s*[a-z]{0,4}-?\d{3,}"
     r"|your reference is|votre reference est|ceci est (?:un|une)|this is an? (?:automated|automatic)"
@@ -112,6 +116,56 @@ _ACK_LIKE = re.compile(
     r"|(?:add|ajouter des) comments?|commentaires|view the status|suivre l'etat|(?:ce|this) (?:message|e-?mail) (?:a ete envoye|was sent)"
     r"|accusons reception|acknowledge (?:receipt|that)|^ref:|personal response"
 )
+# Acknowledgement roles read by structure, not by listing templates: a message noun with a
+# receipt verb ("votre courriel nous est bien parvenu", "your enquiry has been logged"), a reply
+# verb with a time or a future subject ("une réponse vous sera adressée sous 5 jours", "an
+# adviser will be in touch shortly"), a reference number, a note that the message is automatic,
+# or queue information (response times, volumes, patience).
+_MSG_NOUN = (r"(?:message|demande|requete|request|enquiry|inquiry|query|e-?mail|courriel|mail|reclamation|complaint"
+             r"|ticket|dossier|case|tweet|dm|question|note|correspondence|retour|contact)s?")
+_RECEIPT_VERB = (r"(?:bien )?(?:recue?s?|reception|parvenue?s?|enregistree?s?|prise? en (?:compte|charge)|notee?s?|transmise?s?"
+                 r"|transferee?s?|received|receipt|landed|logged|registered|noted|passed (?:on|to)|forwarded"
+                 r"|created|opened|creee?|ouverte?|arrived)")
+_RECEIPT = re.compile(
+    rf"\b{_MSG_NOUN}\b.{{0,60}}\b{_RECEIPT_VERB}\b|\b{_RECEIPT_VERB}\b.{{0,40}}\b{_MSG_NOUN}\b"
+    r"|(?<!avec )accus\w* (?:de )?reception|(?:confirm|acknowledge)\w* (?:the )?receipt|confirm\w* la reception|bien recu"
+    r"|got your|transmise? (?:a|au|aux) (?:notre |nos |la |le |l')?(?:service|equipe|conseiller|departement)"
+    r"|(?:passed|forwarded|sent) (?:on )?to (?:the |our )?(?:relevant |right )?(?:team|department)"
+)
+_REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous apporter\w* (?:une )?reponse|reviendr|revenir vers vous"
+               r"|recontact|vous contacter|prendr\w* (?:contact|connaissance)|traiter(?:a|ons|ont)|sera traitee?|seront traitee?s"
+               r"|etudier(?:a|ons|ont)|examiner(?:a|ons|ont)|(?<!de )vous repond(?:re|ra|rons|ront|ons|ent)?\b|get back|be in touch|respond|reply|replies|be with you"
+               r"|answer (?:you|your)|contact you|look into|come back to you|(?:for|of) (?:a |our )?(?:response|reply))")
+_WHEN = (r"(?:sous \d|dans (?:un|les) (?:delai|meilleurs delais|plus brefs delais)|des que possible|au plus (?:vite|tot)"
+         r"|prochainement|rapidement|tres vite|shortly|soon|as soon as|within|asap|in due course|typically|usually"
+         r"|\d+ ?(?:h\b|heures|jours|days|hours)|business days?|working days?|jours ouvr)")
+_FUTURE_SUBJECT = (r"(?:\bnous\b|\bun conseiller|\bune conseillere|notre equipe|nos equipes|nos conseillers|our team"
+                   r"|an? (?:adviser|advisor|agent|member)|we'll|we will|someone|quelqu'un)")
+_PROMISE = re.compile(rf"(?=.*{_REPLY_VERB})(?=.*(?:{_WHEN}|{_FUTURE_SUBJECT}))")
+# A reference is an identifier right after its noun ("demande n° 7734501", "ref CS-2261904",
+# "ticket number is 884213"), never a phone number further on ("pour ce type de demande appelez le 0 892...").
+_REFERENCE = re.compile(
+    r"(?:\b(?:ticket|case|reference|ref|dossier|demande|request|enquiry|reclamation)\b|(?:sous le|under the) (?:numero|number))"
+    r"(?:\s*(?:n°|no\.?|number|numero|#|:|is|est|de votre demande|sous le numero))*\s*\(?#?\s*[a-z]{0,4}[-/]?\d[\d/-]{2,}"
+)
+_AUTOMATED = re.compile(r"automatique|automatiquement|automated|automatic(?:ally)?|(?:auto-?)?genere|generated")
+_QUEUE = re.compile(
+    r"temps de reponse|delais? de (?:reponse|traitement)|response times?|reply times?|high (?:volumes?|demand)"
+    r"|forte (?:affluence|demande)|volumes?\b|longer than usual|plus longs? que d'habitude|ordre d'arrivee"
+    r"|(?:in the )?order (?:received|of arrival)|patience|hang tight|keep this reference|conserve[rz] (?:ce|cette) (?:numero|reference)"
+    r"|suivre (?:son|l')avancement|follow (?:its|the) progress|view the status"
+)
+
+
+_ROLES = (("receipt", _RECEIPT), ("promise", _PROMISE), ("reference", _REFERENCE),
+          ("automatic", _AUTOMATED), ("queue", _QUEUE))
+
+
+def _ack_roles(sentence: str) -> frozenset[str]:
+    """Name the acknowledgement roles a folded sentence plays (empty when it has none)."""
+    return frozenset(name for name, pattern in _ROLES if pattern.search(sentence))
+
+
 _NOT_MONITORED = re.compile(
     r"(?:adresse|boite|boite aux lettres|mailbox|address|inbox|account|compte)\b.{0,40}"
     r"(?:n'est pas|ne sont pas|is not|isn't|are not)\s+(?:consultee?s?|surveillee?s?|lue?s?|relevee?s?|monitored|read|checked|attended)"
@@ -119,10 +173,17 @@ _NOT_MONITORED = re.compile(
     r"|\bno-?reply\b|\bne-?pas-?repondre\b|donotreply|unmonitored|not monitored|non surveillee"
     r"|votre message ne sera pas lu|your (?:message|email) will not be read"
     r"|(?:ce compte|this account) ne repond pas|(?:this account|we) (?:does not|do not|don't) (?:reply|respond) to (?:messages|dms|emails)"
+    # by structure: what arrives here is not read / handled, whatever the words around it
+    r"|(?:messages?|e-?mails?|courriels?|replies|reponses?)\b.{0,40}(?:ne sont pas|ne seront pas|ne sera pas|n'est pas"
+    r"|are not|aren't|will not be|won't be|is not|isn't)\s+(?:\w+ )?(?:traitee?s?|lue?s?|consultee?s?|read|answered"
+    r"|processed|monitored|checked)"
+    r"|(?:compte|account|adresse|address|inbox|mailbox)\b.{0,30}(?:n'est pas|isn't|is not)\s+(?:suivie?|staffed|manned)"
+    r"|uniquement informati(?:f|ve)|for information (?:purposes )?only|information-only|informational only"
+    r"|(?:merci de |veuillez )?ne pas utiliser cette adresse|(?:please )?do not use this (?:e-?mail )?address"
 )
 _CLOSURE = re.compile(
     r"(?:service(?: client(?:s|ele)?)?|bureaux|boutique|magasin|offices?|team|customer service)\b.{0,25}"
-    r"\b(?:est|sont|is|are|will be|sera|seront) (?:ferme|fermee|fermes|fermees|closed)\b"
+    r"\b(?:est|sont|is|are|will be|sera|seront) (?:\w+ )?(?:ferme|fermee|fermes|fermees|closed)\b"
     r"|closed (?:until|from|for the)|ferme(?:e|s)? (?:du|jusqu'au|jusqu au)"
 )
 _DM = re.compile(r"\b(?:en|par) (?:dm|mp|message prive)\b|\bdm us\b|direct message|\bdm\b.{0,20}\b(?:order|commande|numero|number)")
@@ -304,7 +365,12 @@ def _text_kind(
         _is_redirect, target = _redirect(content, text)
         return Classification(ReplyKind.AUTO_ACK, "not-monitored / no-reply notice: nobody read the request",
                               notice="not_monitored", redirect_to=target)
-    ack = [s for s in content if _ACK_WORDING.search(s)]
+    role_of = {s: _ack_roles(s) for s in content}
+    roles = frozenset().union(*role_of.values())
+    # "Nous avons pris note de votre demande." alone is a curt human reply (scored, low): a
+    # receipt sentence makes an acknowledgement only with a reference, a promise, an automatic
+    # notice or queue information beside it.
+    ack = [s for s in content if _ACK_WORDING.search(s) or (role_of[s] and roles - {"receipt"})]
     # "Nous avons bien reçu votre demande" also opens many human answers: what decides is
     # whether anything about this case follows it.
     substantive = [s for s in content if s not in ack and len(s.split()) >= 4 and not _ACK_LIKE.search(s)
