@@ -180,7 +180,8 @@ def _reply(ws: Workspace, session: Session, probe: Probe, at: datetime, text: st
     return record_probe_reply(
         session, probe, inbound, kind=chosen, text=text, received_at=at,
         method=MatchMethod.ASSISTED.value, confidence=1.0, clock=ws.clock, language=cls.language,
-        redirect_to=cls.redirect_to, ticket_ref=cls.ticket_ref)
+        redirect_to=cls.redirect_to, ticket_ref=cls.ticket_ref,
+        notice=cls.notice if chosen is cls.kind else "")
 
 
 def _screenshot(path: Path | None) -> tuple[bytes, str] | None:

@@ -98,12 +98,14 @@ def assign(ws: Workspace, inbound_id: int, probe_id: int | str, analyst: str, *,
         probe = _probe(session, campaign.id, probe_id)
         received_at = inbound.received_at or inbound.collected_at or ws.clock.now()
         text, signature, redirect_to, ticket_ref, found_kind = "", "", "", "", ReplyKind.ANSWER
+        notice = ""
         try:
             msg = parse_message(ws.evidence.get(inbound.sha256))
             in_order = probe.sent_at is not None and probe.sent_at <= received_at
             cls = classify(msg, sent_at=probe.sent_at if in_order else None, received_at=received_at)
             text, signature = msg.reply_text or msg.text, msg.signature
             redirect_to, ticket_ref, found_kind = cls.redirect_to or "", cls.ticket_ref or "", cls.kind
+            notice = cls.notice
         except UnparseableMessage:
             pass  # the analyst read the raw bytes; the text stays empty
         chosen = ReplyKind(kind) if kind else ReplyKind(found_kind)
@@ -112,6 +114,7 @@ def assign(ws: Workspace, inbound_id: int, probe_id: int | str, analyst: str, *,
             session, probe, inbound, kind=chosen, text=text, received_at=received_at,
             method=MatchMethod.MANUAL, confidence=1.0, clock=ws.clock, signature=signature,
             redirect_to=redirect_to, ticket_ref=ticket_ref,
+            notice=notice if chosen is found_kind else "",
         )
         log_event(session, campaign.id, "inbox.assigned", f"inbound:{inbound.id}",
                   {"probe": probe.id, "analyst": analyst, "kind": chosen.value,

@@ -265,6 +265,7 @@ class Reply(SQLModel, table=True):
     redirect_to: str = ""  # phone number / channel named by a redirect
     ticket_ref: str = ""
     delay_review: str = ""  # DelayReview: "pending" keeps a negative/impossible delay out of timing
+    notice: str = ""  # "not_monitored": an unmonitored-mailbox / no-reply notice (kind auto_ack)
 
 
 class Score(SQLModel, table=True):

@@ -89,6 +89,7 @@ def record_reply(
     redirect_to: str = "",
     ticket_ref: str = "",
     needs_review: bool = False,
+    notice: str = "",
 ) -> Reply:
     """Record `inbound` as a reply to `probe` and update the probe's clock and state.
 
@@ -117,6 +118,7 @@ def record_reply(
         redirect_to=redirect_to,
         ticket_ref=ticket_ref,
         delay_review=DelayReview.PENDING.value if why else DelayReview.NONE.value,
+        notice=notice,
     )
     session.add(reply)
     inbound.status = InboundStatus.MATCHED.value
@@ -129,6 +131,8 @@ def record_reply(
     session.flush()
     body = {"probe": probe.id, "inbound": inbound.id, "kind": kind.value, "method": str(method),
             "confidence": confidence, "received_at": received_at.isoformat()}
+    if notice:
+        body["notice"] = notice
     if why:
         body["delay_review"] = why
     log_event(session, probe.campaign_id, "reply.recorded", f"reply:{reply.id}", body, clock)

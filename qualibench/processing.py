@@ -138,7 +138,7 @@ def process_inbound(ws: Workspace, session: Session, inbound: InboundMessage,
         method=method, confidence=confidence, clock=ws.clock,
         language=cls.language if text.strip() else "", signature=name_block,
         redirect_to=cls.redirect_to or "", ticket_ref=cls.ticket_ref or "",
-        needs_review=needs_review,
+        needs_review=needs_review, notice=cls.notice,
     )
     if probe.ticket_ref and probe.ticket_ref != had_ticket:
         index.learn_ticket(probe_id, probe.ticket_ref)

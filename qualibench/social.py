@@ -100,5 +100,5 @@ def process_api_inbound(ws: Workspace, session: Session, inbound: InboundMessage
         session, probe, inbound, kind=cls.kind, text=text, received_at=received_at,
         method=MatchMethod.API_THREAD.value, confidence=confidence, clock=ws.clock,
         language=cls.language, redirect_to=cls.redirect_to, ticket_ref=cls.ticket_ref,
-        needs_review=confidence < 1.0,
+        needs_review=confidence < 1.0, notice=cls.notice,
     )

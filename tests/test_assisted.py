@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from qualibench.assisted import import_assisted, next_missions, record_reply, record_sent
 from qualibench.channels.assisted import AssistedChannel
 from qualibench.errors import InvalidInput, QualibenchError, StateError
-from qualibench.models import InboundMessage, Probe, ProbeState, Reply
+from qualibench.mail.classify import classify_text
+from qualibench.models import Event, InboundMessage, Probe, ProbeState, Reply
 from qualibench.probes import transition
 
 ANSWER = ("Bonjour Claire, nous sommes désolés pour ce retard de livraison. Votre colis CMD-482913 "
@@ -97,6 +98,24 @@ def test_acknowledgement_does_not_stop_the_clock(assisted_world):
         probe = s.get(Probe, fb)
     assert probe.state == "sent" and probe.first_ack_at == sent + timedelta(seconds=20)
     assert probe.first_answer_at is None
+
+
+def test_a_not_monitored_notice_is_recorded_as_its_own_notice(assisted_world):
+    world, fb, _ = assisted_world
+    sent = world.clock.now() - timedelta(hours=1)
+    record_sent(world.ws, fb, sent)
+    notice = record_reply(world.ws, fb, sent + timedelta(minutes=3),
+                          "Ce compte n'est pas surveillé : pour toute question, utilisez le formulaire de contact.")
+    plain = classify_text(ANSWER)
+    assert notice.kind == "auto_ack" and notice.notice == "not_monitored"
+    assert plain.notice == ""
+    with world.ws.session() as s:
+        stored = s.get(Reply, notice.id)
+        probe = s.get(Probe, fb)
+        event = s.exec(select(Event).where(Event.kind == "reply.recorded")
+                       .where(Event.subject == f"reply:{notice.id}")).one()
+    assert stored.notice == "not_monitored" and event.payload["notice"] == "not_monitored"
+    assert probe.first_answer_at is None  # nobody read the request: the clock runs on
 
 
 def test_reply_needs_a_sent_probe_and_a_later_time(assisted_world):
