@@ -17,7 +17,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from ..campaign.spec import ScenarioSpec
-from .keypoints import compile_key_points, credit_of
+from .keypoints import compile_key_points, content_keys, credit_of
 from .layout import Layout, layout_of
 from .reading import COND, RESTATE, Reading, read
 from .rubric import Concepts, Lexicon, Rubric
@@ -173,6 +173,10 @@ def score_reply(
     extra: dict[int, str] = {}
     for idx, concept in rubric.concepts.phrases(reply_lang, view.lemmas):
         extra[idx.start] = concept
+        # The words of a phrase concept are not read on their own as well: in "merci pour votre
+        # retour" the "retour" is feedback, not a parcel sent back.
+        for i in idx:
+            keys[i] = concept if i == idx.start else ""
     lay = layout_of(part, folded, lex, channel, signature, names)
 
     masks: list[list[int]] = []
@@ -203,7 +207,8 @@ def score_reply(
         points["reformulation"] = _reformulation(part, folded, reading, keys, req, lex, rubric, channel, lay,
                                                  evidence["reformulation"], markers)
     if "empathy" in rubric.criteria:
-        points["empathy"] = _empathy(part, folded, reading, keys, req, lex, rubric, channel, lay,
+        situation = _situation(_template(body), kps, scenario_lang, names, rubric.vocabulary, rubric.concepts) | req.keys
+        points["empathy"] = _empathy(part, folded, reading, keys, situation, lex, rubric, channel, lay,
                                      evidence["empathy"], markers)
     if "personalisation" in rubric.criteria:
         points["personalisation"] = personalisation(part, folded, lay, names, fills, rubric, channel,
@@ -383,7 +388,23 @@ def _reformulation(part: str, folded: str, reading: Reading, keys: list[str], re
     return got
 
 
-def _empathy(part: str, folded: str, reading: Reading, keys: list[str], req: Any, lex: Lexicon,
+# Concepts that make any sentence sympathetic: they say nothing of this customer's situation.
+_NOT_SITUATION = frozenset({"apology", "thanks", "delighted"})
+
+
+@lru_cache(maxsize=512)
+def _situation(body: str, kps: tuple, language: str, names: tuple[str, ...], formulas: frozenset[str],
+               concepts: Concepts) -> frozenset[str]:
+    """Return the concepts of the customer's situation: the scenario's full request (a tweet asks
+    less but the customer lives the same case) and what its key points are about ("S'excuse du
+    retard": the delay), so "navrés pour ce retard" is tied to the case whatever the channel."""
+    keys = set(_request_base(body, language, names, formulas, concepts)[0])
+    for kp in kps:
+        keys.update(k for k in content_keys(kp[1], language, concepts) if len(k) >= 4)
+    return frozenset(keys - _NOT_SITUATION)
+
+
+def _empathy(part: str, folded: str, reading: Reading, keys: list[str], situation: frozenset[str], lex: Lexicon,
              rubric: Rubric, channel: str, lay: Layout, out: list[Span], marker_matches: list) -> float:
     rule = rubric.rule("empathy", channel)
     weight = float(rule["weight"])
@@ -412,11 +433,11 @@ def _empathy(part: str, folded: str, reading: Reading, keys: list[str], req: Any
     for si, m in sorted(by_sentence.items()):
         a, b = reading.sentence_tokens[si]
         s, e = sent[si]
-        tied = any(keys[t] in req.keys and len(keys[t]) >= 4 for t in range(a, b)) or \
+        tied = any(keys[t] in situation and len(keys[t]) >= 4 for t in range(a, b)) or \
             lex.sets["consequence"].search(folded[s:e]) is not None or \
             lex.sets["ownership"].search(folded[s:e]) is not None
         generic = lex.sets["empathy_formula"].search(folded[s:e]) is not None
-        if tied and not (generic and not _tied_strongly(keys, a, b, req)):
+        if tied and not (generic and not _tied_strongly(keys, a, b, situation)):
             pts = specific_pts if specifics == 0 else more_pts
             specifics += 1
             why = "sympathy tied to this customer's situation"
@@ -435,8 +456,8 @@ def _empathy(part: str, folded: str, reading: Reading, keys: list[str], req: Any
     return min(weight, got)
 
 
-def _tied_strongly(keys: list[str], a: int, b: int, req: Any) -> bool:
-    return sum(1 for t in range(a, b) if keys[t] in req.keys and len(keys[t]) >= 4) >= 2
+def _tied_strongly(keys: list[str], a: int, b: int, situation: frozenset[str]) -> bool:
+    return sum(1 for t in range(a, b) if keys[t] in situation and len(keys[t]) >= 4) >= 2
 
 
 __all__ = ["RESTATE", "ScoreResult", "Span", "score_reply"]

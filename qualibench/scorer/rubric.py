@@ -67,6 +67,16 @@ class Lexicon:
     vocabulary: frozenset[str]  # every folded word of the formulas (not a person's name)
 
 
+def _participles(word: str, language: str) -> tuple[str, ...]:
+    """French participles of an -er verb ("corriger": corrigé, corrigée, corrigés, corrigées), whose
+    lemma the lemmatiser sometimes gives as an adjective ("corrige"), so that a concept written as
+    the verb still meets the participle in a reply."""
+    if language != "fr" or len(word) < 5 or not word.endswith("er"):
+        return ()
+    stem = word[:-2]
+    return tuple(stem + end for end in ("é", "ée", "és", "ées", "e", "ee", "es", "ees"))
+
+
 class Concepts:
     """Bilingual concepts (scoring/lexicons/concepts.yaml): lemma -> concept, per language."""
 
@@ -82,6 +92,9 @@ class Concepts:
                     if len(lems) == 1:
                         self._single[lang].setdefault(lems[0], concept)
                         self._single[lang].setdefault(surface[0], concept)
+                        for form in _participles(surface[0], lang):
+                            for lem in {*lemma_tokens(form, lang)[:1], fold(form)}:
+                                self._single[lang].setdefault(lem, concept)
                     elif lems:
                         # Written without accents, "a deux reprises" lemmatises "a" as "avoir":
                         # each word may be read as its lemma or as written.
