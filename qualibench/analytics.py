@@ -67,6 +67,7 @@ class Analysis:
     overall: dict = field(default_factory=dict)  # the figures of every sent test pooled
     samples: dict = field(default_factory=dict)  # (brand_key, channel | "*") -> bootstrap indices
     comparison: dict | None = None  # {"brands": DataFrame, "sectors": DataFrame, "source": str}
+    scenario_titles: dict = field(default_factory=dict)  # scenario key -> {lang: title} (its YAML's titles:)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Return the named tables the exports write (tests first)."""
@@ -315,6 +316,9 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
     criteria = (answered.groupby("channel")[crit_cols].mean().reset_index() if crit_cols and len(answered)
                 else pd.DataFrame(columns=["channel"]))
     maxima = criterion_maxima(camp.config, [c[5:] for c in crit_cols], answered)
+    titles = {sc.key: {str(k): str(v) for k, v in ((sc.spec or {}).get("titles") or {}).items() if v}
+              for sc in s.exec(select(Scenario).where(Scenario.campaign_id == campaign_id))
+              if isinstance((sc.spec or {}).get("titles"), dict)}
     info = {"id": camp.id, "slug": camp.slug, "name": camp.name, "edition": camp.edition, "seed": camp.seed,
             "config": camp.config, "window_days": window_days}
     result = Analysis(
@@ -324,7 +328,7 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
         brand_criteria=_criterion_shares(answered, ["brand_key"], maxima),
         sector_criteria=_criterion_shares(answered, ["sector"], maxima), cross_channel=per_scen, cross_channel_share=share, window_h=window_h,
         overall=_group_figures(arrays, window_h, rules.delay_weight, rules.quality_weight) if len(sent) else {},
-        samples=samples,
+        samples=samples, scenario_titles=titles,
     )
     if previous:
         from .comparison import compare_editions

@@ -107,17 +107,37 @@ def test_bad_language_and_format_are_user_errors(finished, tmp_path):
         write_report(ws, formats=("docx",), out=tmp_path)
 
 
-def test_pdf_without_weasyprint_names_the_extra(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "weasyprint", None)
+def test_pdf_without_playwright_or_chromium_names_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "playwright.sync_api", None)
     with pytest.raises(DependencyMissing) as exc:
         html_to_pdf("<p>x</p>", tmp_path / "x.pdf")
     assert "pip install 'qualibench[pdf]'" in exc.value.hint
+    monkeypatch.delitem(sys.modules, "playwright.sync_api")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("QUALIBENCH_CHROMIUM", raising=False)
+    with pytest.raises(DependencyMissing) as exc:
+        html_to_pdf("<p>x</p>", tmp_path / "x.pdf")
+    assert "chromium" in exc.value.hint and not (tmp_path / "x.pdf").exists()
+
+
+def _need_chromium_and_poppler():
+    from qualibench.channels.browserform import browser_available
+
+    if not browser_available():
+        pytest.skip("PDF output needs Playwright and Chromium (Debian package chromium)")
+    if not shutil.which("pdftoppm") or not shutil.which("pdftotext"):
+        pytest.skip("pdftoppm/pdftotext (poppler-utils) are not installed")
+
+
+def _page_texts(pdf) -> list[str]:
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return text.split("\f")[:-1]
 
 
 @pytest.mark.slow
-def test_pdf_pages_are_not_blank(finished, tmp_path):
-    if not shutil.which("pdftoppm"):
-        pytest.skip("pdftoppm (poppler-utils) is not installed")
+@pytest.mark.browser
+def test_pdf_pages_are_not_blank_and_the_contents_gives_each_sections_page(finished, tmp_path):
+    _need_chromium_and_poppler()
     from PIL import Image
 
     ws, _ = finished
@@ -132,9 +152,18 @@ def test_pdf_pages_are_not_blank(finished, tmp_path):
         lo, hi = im.getextrema()
         dark = sum(im.histogram()[:200])
         assert hi - lo > 100 and dark > 50, f"{page.name} looks blank"
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
-    assert "Trophées Synthétiques" in text  # running header / cover
-    assert re.search(r"\b2 / \d+\b", text)  # page numbers
+    texts = _page_texts(pdf)
+    assert len(texts) == len(pages)
+    assert "Trophées Synthétiques" in texts[0]  # cover
+    # running header: the publication on the left, the section on the right; page numbers below
+    assert re.search(r"Trophées Synthétiques · Édition 2026\s+Classements", "\n".join(texts))
+    assert re.search(rf"\b2 / {len(pages)}\b", texts[1])
+    toc = {m.group(1).strip(): int(m.group(2)) for m in re.finditer(r"^\s*\d+\.\s+(\S.*?)\s+(\d+)\s*$", texts[1], re.M)}
+    assert {"Chiffres clés", "Palmarès", "Classements", "Fiches marques", "Méthodologie"} <= set(toc)
+    for title, page in toc.items():
+        first_lines = [ln.strip() for ln in texts[page - 1].splitlines() if ln.strip()][:3]
+        assert title in first_lines, (title, page, first_lines)  # the section's heading opens that page
+    assert sorted(toc.values()) == list(toc.values()) and len(set(toc.values())) == len(toc)
 
 
 @pytest.mark.browser
@@ -225,3 +254,42 @@ def test_per_brand_writes_one_pdf_per_brand_with_every_test_and_the_auditors_cor
     assert flat.count("Request sent") == n_tests  # every test, answered or not
     assert "Corrected by auditor alice" in flat and "the answer ignores the refund" in flat
     assert "Relevance" in flat and "Politeness" in flat
+
+
+def test_french_report_titles_scenarios_in_french_by_the_stated_rule(finished, tmp_path):
+    from sqlmodel import select
+
+    from qualibench.models import Scenario
+    from qualibench.report.formatting import Formatter
+
+    ws, cid = finished
+    en_html = _html(ws, tmp_path / "en0", lang="en")
+    assert "Product question" in en_html  # the English scenario's own title
+    with ws.session() as s:
+        sc = s.exec(select(Scenario).where(Scenario.campaign_id == cid, Scenario.key == "question-product-en")).one()
+        sc.spec = {**(sc.spec or {}), "titles": {"fr": "Question sur un produit"}}
+        s.add(sc)
+        s.commit()
+    fr = _html(ws, tmp_path / "fr", lang="fr")
+    assert "Question sur un produit" in fr and "Product question" not in fr
+    assert "Titres des scénarios" in BeautifulSoup(fr, "lxml").select_one("#methodology").get_text()
+    assert "Product question" in _html(ws, tmp_path / "en", lang="en")  # no English entry: its own title
+
+    class Table:  # the two columns scenario_names reads, for a library scenario the catalogue knows
+        def __init__(self, rows):
+            self.rows = rows
+
+        def __len__(self):
+            return len(self.rows)
+
+        def __getitem__(self, col):
+            return [r[col] for r in self.rows]
+
+    analysis = type("A", (), {"tests": Table([{"scenario": "delivery-tracking-en", "scenario_title": "Where is my parcel?"},
+                                              {"scenario": "own-en", "scenario_title": "Own title"}]),
+                              "scenario_titles": {}})()
+    from qualibench.report import load_labels, template_env
+
+    labels = load_labels("fr", template_env().globals["template_dirs"])
+    assert Formatter("fr", labels).scenario_names(analysis) == {"delivery-tracking-en": "Où est mon colis ?",
+                                                               "own-en": "Own title"}

@@ -1,13 +1,15 @@
-"""The award report: one self-contained HTML file and a PDF made from it (WeasyPrint)."""
+"""The award report: one self-contained HTML file and a PDF printed from it by Chromium."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from sqlmodel import Session, select
 
-from ..errors import DependencyMissing, NotFound, QualibenchError, StateError
+from ..errors import NotFound, QualibenchError, StateError
 from ..models import Campaign
 from ..resources import data_dir
 from .context import build_context, load_labels
@@ -34,12 +36,25 @@ def require_sent_tests(analysis) -> None:
                          "run `qualibench send` (and `qualibench collect`) first")
 
 
+def css_string(text) -> Markup:
+    """Return `text` as a quoted CSS string, safe inside a <style> element (no quote, no '<')."""
+    safe = "".join(c if c.isalnum() or c in " .,·-–—'()/:&_" else f"\\{ord(c):x} " for c in str(text))
+    return Markup(f'"{safe}"')  # noqa: S704 - every other character is a CSS escape
+
+
 def template_env(template_dir: Path | None = None) -> Environment:
     """Return the Jinja2 environment: the user's template folder first, then the package defaults."""
-    dirs = ([template_dir] if template_dir else []) + [data_dir("reports")]
+    return _env(str(template_dir) if template_dir else None)
+
+
+@lru_cache(maxsize=8)
+def _env(template_dir: str | None) -> Environment:
+    # One per folder and process: templates compile once (Jinja re-reads a file that changed).
+    dirs = ([Path(template_dir)] if template_dir else []) + [data_dir("reports")]
     env = Environment(loader=ChoiceLoader([FileSystemLoader(str(d)) for d in dirs]),
                       autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["template_dirs"] = dirs
+    env.filters["css_string"] = css_string
     return env
 
 
@@ -64,15 +79,11 @@ def render_html(ws, analysis, trophies, *, lang: str = "fr", template_dir: Path 
 
 
 def html_to_pdf(html: str, out: Path) -> Path:
-    """Write `html` as a PDF at `out` with WeasyPrint; return `out`."""
-    try:
-        from weasyprint import HTML
-    except ImportError:
-        raise DependencyMissing("PDF output needs WeasyPrint, which is not installed",
-                                "pip install 'qualibench[pdf]'") from None
-    # base_url None and no url_fetcher needs: the document carries everything inline.
-    HTML(string=html).write_pdf(str(out))
-    return out
+    """Write `html` as a PDF at `out`, printed by headless Chromium; return `out`."""
+    from .pdf import Printer
+
+    with Printer() as printer:
+        return printer.pdf(html, Path(out))
 
 
 def write_report(ws, *, formats=FORMATS, lang: str = "fr", out: Path, template_dir: Path | None = None,

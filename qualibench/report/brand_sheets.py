@@ -85,7 +85,7 @@ def brand_sheets(session: Session, analysis, f: Formatter, excerpt, *, only: str
     for t in sent.to_dict("records"):
         by_brand.setdefault(t["brand_key"], []).append(t)
     hours = {b.key: b.opening_hours for b in session.exec(select(Brand).where(Brand.campaign_id == cid))}
-    scen_titles = dict(zip(analysis.scenarios["scenario"], analysis.scenarios["scenario_title"], strict=True))
+    scen_titles = f.scenario_names(analysis)
     bc_by_brand: dict[str, list[dict]] = {}
     for r in analysis.brand_channel.to_dict("records"):
         bc_by_brand.setdefault(r["brand_key"], []).append(r)

@@ -199,7 +199,7 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
             "sectors": [{"sector": f.sector(r["sector"]), "now": f.num(r["index"]),
                          "before": f.num(r["index_previous"]), "delta": f.signed(r["delta"])}
                         for r in analysis.comparison["sectors"].to_dict("records")]}
-    scen_titles = dict(zip(analysis.scenarios["scenario"], analysis.scenarios["scenario_title"], strict=True))
+    scen_titles = f.scenario_names(analysis)
     return {
         "lang": lang, "L": L, "campaign": analysis.campaign,
         "cover": build_cover(analysis, f),
@@ -209,7 +209,7 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
                 "channels": len(chs), "cross_share": f.pct(analysis.cross_channel_share),
                 **figures(analysis.overall, f)},
         "channels": [{"channel": f.channel(r["channel"]), **figures(r, f)} for r in analysis.channels.to_dict("records")],
-        "scenarios": [{"title": r["scenario_title"], "kind": f.kind(r["kind"]), "language": f.language(r["language"]),
+        "scenarios": [{"title": scen_titles.get(r["scenario"], r["scenario_title"]), "kind": f.kind(r["kind"]), "language": f.language(r["language"]),
                        **figures(r, f)} for r in analysis.scenarios.to_dict("records")],
         "cross": [{"scenario": scen_titles.get(r["scenario"], r["scenario"]), "brands": int(r["brands"]),
                    "share": f.pct(r["share"])} for r in analysis.cross_channel.to_dict("records")],

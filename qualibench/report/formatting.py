@@ -126,6 +126,19 @@ class Formatter:
     def kind(self, k: str) -> str:
         return self.L.get("kind_" + str(k), str(k).replace("_", " "))
 
+    def scenario_names(self, analysis) -> dict[str, str]:
+        """Return scenario key -> its title in the report's language.
+
+        The rule the methodology states: the scenario file's `titles:` entry for this language,
+        else the report catalogue's translation of a library scenario (`scenario_titles`), else
+        the scenario's own title, in the language its request was sent in.
+        """
+        catalogue = self.L.get("scenario_titles") or {}
+        own = dict(zip(analysis.tests["scenario"], analysis.tests["scenario_title"], strict=True)) if len(
+            analysis.tests) else {}
+        return {k: (analysis.scenario_titles.get(k) or {}).get(self.lang) or catalogue.get(k) or t
+                for k, t in own.items()}
+
     def criterion(self, c: str) -> str:
         return self.L.get("crit_" + str(c), str(c))
 

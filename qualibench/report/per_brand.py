@@ -38,7 +38,8 @@ def _scores_by_reply(session, cid: int, reply_ids: set[int]) -> dict[int, dict]:
     return out
 
 
-def _test_views(session, analysis, brand_key: str, f: Formatter, excerpt, probes: dict, scores: dict) -> list[dict]:
+def _test_views(session, analysis, brand_key: str, f: Formatter, excerpt, probes: dict, scores: dict,
+                titles: dict) -> list[dict]:
     L, maxima, lang = f.L, analysis.criterion_max, f.lang
     tests = analysis.tests
     rows = tests[tests["sent"] & (tests["brand_key"] == brand_key)].sort_values(["channel", "scenario", "sent_at"])
@@ -69,7 +70,7 @@ def _test_views(session, analysis, brand_key: str, f: Formatter, excerpt, probes
                                         if auto is None or (auto.criteria or {}).get(c) != v)}
                   for s in (sc["audits"] if sc else [])]
         out.append({
-            "channel": f.channel(t["channel"]), "scenario": t["scenario_title"], "state": L.get("state_" + state, state),
+            "channel": f.channel(t["channel"]), "scenario": titles.get(t["scenario"], t["scenario_title"]), "state": L.get("state_" + state, state),
             "ok": bool(t["answered"]), "subject": p.subject if p is not None else "",
             "request": excerpt(request, None, t["probe_id"], REQUEST_CHARS),
             "sent": f.date(t["sent_at"], "medium"), "ack": f.hours(t["ack_delay_h"]),
@@ -104,25 +105,28 @@ def brand_report_contexts(session, analysis, trophies, *, lang: str, labels: dic
             won.setdefault(w.brand_key, []).append(trophy_title(t, f))
     cover = build_cover(analysis, f)
     generated = f.date((now or datetime.now(UTC)).date())
+    titles = f.scenario_names(analysis)
     return [{"lang": lang, "L": labels, "cover": cover, "generated": generated, "b": s,
              "titles": won.get(s["key"], []),
-             "tests": _test_views(session, analysis, s["key"], f, excerpt, probes, scores)} for s in sheets]
+             "tests": _test_views(session, analysis, s["key"], f, excerpt, probes, scores, titles)} for s in sheets]
 
 
-def _pdf(job: tuple[str, str]) -> str:
-    html, path = job
-    from weasyprint import HTML
-
-    HTML(string=html).write_pdf(path)
-    return path
+def _chunks(jobs: list, n: int) -> list[list]:
+    size = -(-len(jobs) // n)
+    return [jobs[i:i + size] for i in range(0, len(jobs), size)]
 
 
 def write_brand_reports(ws, analysis, trophies, *, lang: str, out: Path, env, labels: dict,
                         pseudonymise: bool = False, workers: int | None = None,
                         only: list[str] | None = None) -> list[Path]:
-    """Write brand-<key>-<lang>.pdf for every brand into `out`/brands; return the paths."""
-    from . import html_to_pdf  # checks that WeasyPrint is installed, with the fix if not
+    """Write brand-<key>-<lang>.pdf for every brand into `out`/brands; return the paths.
 
+    The fiches are rendered here, then printed by `workers` processes (default: one per core),
+    each driving one Chromium through its share of the brands.
+    """
+    from .pdf import Printer, print_many, require_printer
+
+    require_printer()  # here, before any worker starts: the error names what to install
     folder = Path(out) / "brands"
     folder.mkdir(parents=True, exist_ok=True)
     with ws.session() as s:
@@ -132,9 +136,10 @@ def write_brand_reports(ws, analysis, trophies, *, lang: str, out: Path, env, la
     jobs = [(template.render(**ctx), str(folder / f"brand-{ctx['b']['key']}-{lang}.pdf")) for ctx in contexts]
     if not jobs:
         return []
-    workers = workers or min(len(jobs), os.cpu_count() or 1)
-    if workers <= 1 or len(jobs) == 1:
-        return [html_to_pdf(h, Path(p)) for h, p in jobs]
-    # Chunks of several fiches per task: a worker's WeasyPrint warms up once, not per brand.
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    if workers == 1:
+        with Printer() as printer:
+            return [printer.pdf(h, Path(p)) for h, p in jobs]
+    # one task per worker: a browser starts once per process, not once per brand
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return [Path(p) for p in pool.map(_pdf, jobs, chunksize=max(1, len(jobs) // (workers * 4)))]
+        return [Path(p) for chunk in pool.map(print_many, _chunks(jobs, workers)) for p in chunk]
