@@ -22,7 +22,7 @@ from .layout import Layout, layout_of
 from .reading import COND, RESTATE, Reading, read
 from .rubric import Concepts, Lexicon, Rubric
 from .signals import Span, make_span, penalise, personalisation, politeness
-from .text import TOKEN_RE, detect_mix, fold, is_stopword, lemma_view, lower_and_fold, scored_part
+from .text import TOKEN_RE, detect_mix, fold, is_stopword, lemma_view, reply_view, scored_part
 
 _MENTIONS = re.compile(r"^\s*(?:@\w+[\s,:]*)+")
 _FIRST_PERSON = frozenset({"je", "j", "nous", "we", "i", "on", "we've", "ve", "ll"})
@@ -153,8 +153,7 @@ def score_reply(
     if len(part) > MAX_SCORED_CHARS:
         part = part[:MAX_SCORED_CHARS]
         notes.append(f"long reply: the first {MAX_SCORED_CHARS:,} characters are scored")
-    lowered, folded = lower_and_fold(part)
-    view = lemma_view(part, language or None, folded=folded, lowered=lowered, default=scenario_lang)
+    lowered, folded, view = reply_view(part, language or None, default=scenario_lang)
     reply_lang = view.language
     mention = _MENTIONS.match(part)
     if part.strip() and not any(w.isalpha() for w, (st, _e) in zip(view.words, view.spans, strict=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .rubric import Lexicon
+from .rubric import Lexicon, PhraseSet
 from .text import fold, is_stopword
 
 _MENTIONS = re.compile(r"^\s*(?:@\w+[\s,:]*)+")
@@ -57,26 +57,24 @@ def layout_of(part: str, folded: str, lex: Lexicon, channel: str, signature: str
     sig: tuple[int, int] | None = None
     signer: tuple[int, int] | None = None
     lines = _tail_lines(part, 5)
-    block: list[tuple[int, str, re.Match[str] | None]] = []
+    block: list[tuple[int, str, tuple[int, int] | None, bool]] = []
     closing_set = lex.sets["closing"]
     for offset, line in reversed(lines):
         if offset <= body_start:
             break
-        stripped = line.strip()
-        c = closing_set.regex.search(folded, offset, offset + len(line)) if closing_set.regex else None
-        if _is_signature_line(stripped) or (c is not None and len(stripped.split()) <= 8):
-            block.append((offset, line, c))
+        c, keep, is_sig = _tail_line(closing_set, folded[offset:offset + len(line)], line)
+        if keep:
+            block.append((offset, line, c, is_sig))
             continue
         break
     block.reverse()
-    for offset, line, cm in block:
-        c = None if cm is None else _Shifted(cm, offset)
+    for offset, line, c, is_sig in block:
         if c and closing is None:
-            closing = (offset + c.start(), offset + c.end())
-            rest = line[c.end():].strip(" ,.!")
+            closing = (offset + c[0], offset + c[1])
+            rest = line[c[1]:].strip(" ,.!")
             if not rest:
                 continue
-        if _is_signature_line(line.strip()) and (c is None or line[c.end():].strip(" ,.!")):
+        if is_sig and (c is None or line[c[1]:].strip(" ,.!")):
             if sig is None:
                 sig = (offset + len(line) - len(line.lstrip()), offset + len(line.rstrip()))
             if signer is None:
@@ -95,17 +93,27 @@ def layout_of(part: str, folded: str, lex: Lexicon, channel: str, signature: str
     return Layout(greeting, body_start, body_end, closing, sig, signer, sig_text)
 
 
-class _Shifted:
-    """A match found on the whole folded text, seen with offsets relative to its line."""
+_TAIL_CACHE: dict[tuple[re.Pattern[str] | None, str, str], tuple[tuple[int, int] | None, bool, bool]] = {}
 
-    def __init__(self, m: re.Match[str], offset: int) -> None:
-        self._s, self._e = m.start() - offset, m.end() - offset
 
-    def start(self) -> int:
-        return self._s
+def _tail_line(closing_set: PhraseSet, folded_line: str, line: str) -> tuple[tuple[int, int] | None, bool, bool]:
+    """Return (closing formula span in the line, line belongs to the closing block, signature line).
 
-    def end(self) -> int:
-        return self._e
+    Brands close with the same few lines thousands of times: each line is read once. The
+    closing regex on the folded line alone finds what it finds on the whole text between the
+    line's bounds (the line follows a line break).
+    """
+    key = (closing_set.regex, folded_line, line)  # equal regexes find the same
+    hit = _TAIL_CACHE.get(key)
+    if hit is None:
+        if len(_TAIL_CACHE) > 20_000:
+            _TAIL_CACHE.clear()
+        stripped = line.strip()
+        m = closing_set.regex.search(folded_line) if closing_set.regex else None
+        c = m.span() if m is not None else None
+        is_sig = _is_signature_line(stripped)
+        hit = _TAIL_CACHE[key] = (c, is_sig or (c is not None and len(stripped.split()) <= 8), is_sig)
+    return hit
 
 
 def _tweet(part: str, folded: str, lex: Lexicon, body_start: int, greeting: tuple[int, int] | None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 import simplemma
@@ -77,6 +77,85 @@ def lemma(token: str, language: str) -> str:
     return out.lower().translate(_FOLD)
 
 
+# A reference token such as "cmd-482913" starts with a word that a phrase may start with ("cmd").
+_HYPHEN_REF = re.compile(r"([a-z]{1,6})-\d")
+
+
+class WordStarts(frozenset):
+    """The distinct folded tokens of a text, which also knows where each token starts.
+
+    A phrase regex (rubric.phrase_regex) matches only where a word starts, and a phrase whose
+    first word is letters only starts on a token equal to that word (or on the letters of a
+    reference token, "cmd" of "cmd-482913"): a phrase set tries its regex at those few places
+    instead of scanning every character of the reply (rubric.PhraseSet). Set operations are a
+    frozenset's.
+    """
+
+    __slots__ = ("text", "_lines", "_refs")
+
+    def __new__(cls, words: list[str], text: str, lines: list[tuple[int, _TokenIndex]]) -> WordStarts:
+        self = super().__new__(cls, words)
+        self.text = text
+        self._lines = lines  # (offset, index of the tokens of the line at that offset)
+        self._refs: frozenset[str] | None = None
+        return self
+
+    def starts_of(self, leads: frozenset[str]) -> list[int]:
+        """Return, in order, where a token in `leads` (or a reference token's letters) starts."""
+        present = leads.intersection(self)
+        if self._refs is None:
+            self._refs = frozenset().union(*[ix.refs for _o, ix in self._lines if ix.refs])
+        if self._refs:
+            present |= leads.intersection(self._refs)
+        if not present:
+            return []
+        out: list[int] = []
+        for offset, ix in self._lines:
+            at = ix.at
+            for w in present:
+                found = at.get(w)
+                if found is not None:
+                    out += found if offset == 0 else [st + offset for st in found]
+        if len(present) > 1 or len(self._lines) > 1:
+            out.sort()
+        return out
+
+
+class _TokenIndex:
+    """Where each token of one line (or text) starts, by token; built on first use."""
+
+    __slots__ = ("_words", "_spans", "_at", "_refs")
+
+    def __init__(self, words: list[str], spans: list[tuple[int, int]]) -> None:
+        self._words, self._spans = words, spans
+        self._at: dict[str, list[int]] | None = None
+        self._refs: frozenset[str] = frozenset()
+
+    @property
+    def at(self) -> dict[str, list[int]]:
+        if self._at is None:
+            at: dict[str, list[int]] = {}
+            for w, (st, _e) in zip(self._words, self._spans, strict=True):
+                if w in at:
+                    at[w].append(st)
+                else:
+                    at[w] = [st]
+            refs = set()
+            for w in [w for w in at if "-" in w]:
+                m = _HYPHEN_REF.match(w)
+                if m is not None:
+                    at.setdefault(m.group(1), []).extend(at[w])
+                    at[m.group(1)].sort()
+                    refs.add(m.group(1))
+            self._refs = frozenset(refs)
+            self._at = at
+        return self._at
+
+    @property
+    def refs(self) -> frozenset[str]:
+        return self.at and self._refs
+
+
 @dataclass
 class LemmaView:
     """The text as space-joined lemmas, with each lemma's place in the original text."""
@@ -86,11 +165,15 @@ class LemmaView:
     lemmas: list[str]
     words: list[str]  # the folded surface tokens
     language: str
+    folded: str = ""  # the folded text the tokens were found in
+    # (offset, token index) of each line, when the view was put together from lines
+    lines: list[tuple[int, _TokenIndex]] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
-    def wordset(self) -> frozenset[str]:
-        """Return the distinct folded tokens."""
-        return frozenset(self.words)
+    def wordset(self) -> WordStarts:
+        """Return the distinct folded tokens (with where the folded text's tokens start)."""
+        lines = self.lines if self.lines is not None else [(0, _TokenIndex(self.words, self.spans))]
+        return WordStarts(self.words, self.folded, lines)
 
     @cached_property
     def joined_starts(self) -> list[int]:
@@ -135,7 +218,106 @@ def lemma_view(text: str, language: str | None, *, folded: str | None = None,
             if lem is None:
                 token = tokens[i]
                 lemmas[i] = cache[token] = lemma(token, lang) if token.isalpha() else words[i]
-    return LemmaView(" ".join(lemmas), spans, lemmas, words, language)
+    return LemmaView(" ".join(lemmas), spans, lemmas, words, language, folded)
+
+
+class _Line:
+    """What the lemma view needs of one line of a reply, kept for the next reply with that line."""
+
+    __slots__ = ("lowered", "folded", "words", "spans", "tokens", "counts", "lemmas", "index")
+
+    def __init__(self, line: str) -> None:
+        low = line.lower()
+        # A line whose lowercase form changes length ("İ") makes the whole reply take the
+        # character-by-character path of _lower_same_length: reply_view sees `lowered` None.
+        self.lowered: str | None = low if len(low) == len(line) else None
+        self.folded = _DECIMAL_COMMA.sub(".", _fold_lowered(low)) if self.lowered is not None else ""
+        matches = list(TOKEN_RE.finditer(self.folded))
+        self.words = [m.group() for m in matches]
+        self.spans = [m.span() for m in matches]
+        self.tokens = self.words if low == self.folded else [low[a:b] for a, b in self.spans]
+        self.counts = tuple(sum(map(stop.__contains__, self.words)) for stop in _STOPWORDS.values())
+        self.lemmas: dict[str, list[str]] = {}
+        self.index = _TokenIndex(self.words, self.spans)
+
+    def lemmas_in(self, lang: str) -> list[str]:
+        out = self.lemmas.get(lang)
+        if out is None:
+            cache = _LEMMA_CACHE.setdefault(lang, {})
+            out = list(map(cache.get, self.tokens))
+            if None in out:  # first sight of some words: lemmatise and remember them
+                for i in [i for i, lem in enumerate(out) if lem is None]:
+                    token = self.tokens[i]
+                    out[i] = cache[token] = lemma(token, lang) if token.isalpha() else self.words[i]
+            self.lemmas[lang] = out
+        return out
+
+
+_LINES: dict[str, _Line] = {}
+
+
+def reply_view(text: str, language: str | None, default: str = "fr") -> tuple[str, str, LemmaView]:
+    """Return `text` lowercased, folded (as lower_and_fold) and its lemma view (as lemma_view).
+
+    Replies are made of lines other replies also have (greetings, templates, closings,
+    signatures): each distinct line is lowercased, folded, tokenised and lemmatised once, and a
+    reply is put together from its lines (tokens never cross a line break). The result is the
+    one lower_and_fold and lemma_view give for the whole text.
+    """
+    lines = text.split("\n")
+    infos = []
+    for line in lines:
+        info = _LINES.get(line)
+        if info is None:
+            if len(_LINES) >= 50_000:
+                _LINES.clear()
+            info = _LINES[line] = _Line(line)
+        if info.lowered is None:
+            lowered, folded = lower_and_fold(text)
+            return lowered, folded, lemma_view(text, language, folded=folded, lowered=lowered, default=default)
+        infos.append(info)
+    if len(infos) == 1:
+        info = infos[0]
+        lowered, folded, words, spans = info.lowered, info.folded, info.words, info.spans
+        counts = info.counts
+    else:
+        lowered = "\n".join([i.lowered for i in infos])  # type: ignore[misc]
+        folded = "\n".join([i.folded for i in infos])
+        words, spans = [], []
+        offset = 0
+        fr = en = 0
+        at_lines = []
+        for info, line in zip(infos, lines, strict=True):
+            if info.words:
+                at_lines.append((offset, info.index))
+                words += info.words
+                spans += info.spans if offset == 0 else [(a + offset, b + offset) for a, b in info.spans]
+                fr += info.counts[0]
+                en += info.counts[1]
+            offset += len(line) + 1
+        counts = (fr, en)
+    if language is None:
+        language = _language_of(counts, default)
+    lang = language if language in ("fr", "en") else default
+    if len(infos) == 1:
+        lemmas = list(infos[0].lemmas_in(lang))
+    else:
+        lemmas = []
+        for info in infos:
+            if info.words:
+                lemmas += info.lemmas_in(lang)
+    view = LemmaView(" ".join(lemmas), spans, lemmas, words, language, folded,  # type: ignore[arg-type]
+                     [(0, infos[0].index)] if len(infos) == 1 else at_lines)
+    return lowered, folded, view  # type: ignore[return-value]
+
+
+def _language_of(counts: tuple[int, ...], default: str) -> str:
+    # detect_language's rule on counts summed line by line (in _STOPWORDS order: fr, en).
+    by_lang = dict(zip(_STOPWORDS, counts, strict=True))
+    best = max(by_lang, key=lambda k: by_lang[k])
+    if by_lang[best] < 2 or by_lang[best] == min(by_lang.values()):
+        return default
+    return best
 
 
 def lemma_tokens(text: str, language: str) -> list[str]:
