@@ -328,6 +328,10 @@ def test_a_reply_dated_before_its_request_is_flagged_and_kept_out_of_timing(sent
          "and your refund reaches your card within 5 working days.", "answer"),
         # a bare "noted" is a curt human reply, scored low, not an automatic one
         ("Bonjour, nous avons pris note de votre demande. Cordialement, Le service clients", "answer"),
+        # "automatique" about a direct debit, "reply" as an instruction: not acknowledgement roles
+        ("Votre demande de résiliation est enregistrée. Le prélèvement automatique s'arrête le 15.", "answer"),
+        ("We have received your photos. Reply to this email with your address and we'll send a new kettle.",
+         "answer"),
         # a phone number after "demande" is not a reference
         ("Bonjour, pour ce type de demande appelez le 01 45 22 10 10. Cordialement", "redirect"),
     ],

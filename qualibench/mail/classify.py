@@ -112,7 +112,9 @@ _ACK_LIKE = re.compile(
     r"|(?:ticket|dossier|reference|case|request)\b.{0,25}\b(?:n°|no\.?|number|#|ref)?\s*[a-z]{0,4}-?\d{3,}"
     r"|your reference is|votre reference est|ceci est (?:un|une)|this is an? (?:automated|automatic)"
     # helpdesk notification boilerplate
-    r"|repondez (?:simplement )?a (?:cet|ce) (?:e-?mail|message)|reply (?:directly )?to this (?:e-?mail|message)"
+    # ("Reply to this email with your address and we'll send..." asks for the case's details: not boilerplate)
+    r"|repondez (?:simplement )?a (?:cet|ce) (?:e-?mail|message)(?! en (?:nous )?(?:indiquant|precisant|joignant))"
+    r"|reply (?:directly )?to this (?:e-?mail|message)(?! with)"
     r"|(?:add|ajouter des) comments?|commentaires|view the status|suivre l'etat|(?:ce|this) (?:message|e-?mail) (?:a ete envoye|was sent)"
     r"|accusons reception|acknowledge (?:receipt|that)|^ref:|personal response"
 )
@@ -134,8 +136,11 @@ _RECEIPT = re.compile(
 )
 _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous apporter\w* (?:une )?reponse|reviendr|revenir vers vous"
                r"|recontact|vous contacter|prendr\w* (?:contact|connaissance)|traiter(?:a|ons|ont)|sera traitee?|seront traitee?s"
-               r"|etudier(?:a|ons|ont)|examiner(?:a|ons|ont)|(?<!de )vous repond(?:re|ra|rons|ront|ons|ent)?\b|get back|be in touch|respond|reply|replies|be with you"
-               r"|answer (?:you|your)|contact you|look into|come back to you|(?:for|of) (?:a |our )?(?:response|reply))")
+               r"|etudier(?:a|ons|ont)|examiner(?:a|ons|ont)|(?<!de )vous repond(?:re|ra|rons|ront|ons|ent)?\b|get back to you|be in touch"
+               # "Reply to this e-mail with a photo" is an instruction, not a promise to reply
+               r"|(?:will|'ll|aim to|try to|to) (?:respond|reply|answer)|(?:respond|reply) (?:to you|within|as soon)"
+               r"|replies (?:may|will|can)|be with you|contact you|look into|come back to you"
+               r"|(?:for|of) (?:a |our )?(?:response|reply))")
 _WHEN = (r"(?:sous \d|dans (?:un|les) (?:delai|meilleurs delais|plus brefs delais)|des que possible|au plus (?:vite|tot)"
          r"|prochainement|rapidement|tres vite|shortly|soon|as soon as|within|asap|in due course|typically|usually"
          r"|\d+ ?(?:h\b|heures|jours|days|hours)|business days?|working days?|jours ouvr)")
@@ -148,11 +153,15 @@ _REFERENCE = re.compile(
     r"(?:\b(?:ticket|case|reference|ref|dossier|demande|request|enquiry|reclamation)\b|(?:sous le|under the) (?:numero|number))"
     r"(?:\s*(?:n°|no\.?|number|numero|#|:|is|est|de votre demande|sous le numero))*\s*\(?#?\s*[a-z]{0,4}[-/]?\d[\d/-]{2,}"
 )
-_AUTOMATED = re.compile(r"automatique|automatiquement|automated|automatic(?:ally)?|(?:auto-?)?genere|generated")
+# About the message itself: "le prélèvement automatique" of a cancellation answer is not one.
+_AUTOMATED = re.compile(
+    r"(?:message|e-?mail|courriel|mail|reponse|reply|response|notification|accuse)s?\b.{0,30}\b(?:automati|auto-?genere|generated)"
+    r"|(?:genere|envoye|generated|sent) automati|automatically (?:generated|sent)|this is an automat"
+)
 _QUEUE = re.compile(
     r"temps de reponse|delais? de (?:reponse|traitement)|response times?|reply times?|high (?:volumes?|demand)"
-    r"|forte (?:affluence|demande)|volumes?\b|longer than usual|plus longs? que d'habitude|ordre d'arrivee"
-    r"|(?:in the )?order (?:received|of arrival)|patience|hang tight|keep this reference|conserve[rz] (?:ce|cette) (?:numero|reference)"
+    r"|forte (?:affluence|demande)|(?:high|large|unusual) (?:number|volume)s? of|longer than usual|plus longs? que d'habitude"
+    r"|ordre d'arrivee|(?:in the )?order (?:received|of arrival)|hang tight|keep this reference|conserve[rz] (?:ce|cette) (?:numero|reference)"
     r"|suivre (?:son|l')avancement|follow (?:its|the) progress|view the status"
 )
 
