@@ -95,11 +95,12 @@ class _Request:
     ngrams: frozenset[tuple[str, ...]]  # 5-word runs, to tell a pasted echo from a restatement
     fill_words: frozenset[str]
     fill_of: dict[str, str]  # a word of a drawn value -> that value's key (one detail, however many words)
+    said: frozenset[str] = frozenset()  # the request's own words and lemmas (not their concepts)
 
 
 @lru_cache(maxsize=4096)
 def _request_base(request: str, language: str, names: tuple[str, ...], formulas: frozenset[str],
-                  concepts: Concepts) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
+                  concepts: Concepts) -> tuple[frozenset[str], frozenset[tuple[str, ...]], frozenset[str]]:
     view = lemma_view(request, language)
     single = concepts.single(language)
     keys = set()
@@ -108,7 +109,7 @@ def _request_base(request: str, language: str, names: tuple[str, ...], formulas:
                 and not is_stopword(lem) and word not in names and word not in formulas and lem not in formulas:
             keys.add(single.get(lem, lem))
     w = view.words
-    return frozenset(keys), frozenset(tuple(w[i:i + 5]) for i in range(len(w) - 4))
+    return frozenset(keys), frozenset(tuple(w[i:i + 5]) for i in range(len(w) - 4)), frozenset(w) | frozenset(view.lemmas)
 
 
 @lru_cache(maxsize=65536)
@@ -119,10 +120,10 @@ def _fill_words(value: str) -> frozenset[str]:
 def _request(request: str, language: str, names: tuple[str, ...], formulas: frozenset[str],
              concepts: Concepts, fills: dict[str, str]) -> _Request:
     # The scenario's text is shared by every probe (cached); only the drawn values are added.
-    keys, ngrams = _request_base(request, language, names, formulas, concepts)
+    keys, ngrams, said = _request_base(request, language, names, formulas, concepts)
     fill_of = {w: k for k, v in sorted(fills.items()) for w in _fill_words(v)}
     fill_words = frozenset(fill_of)
-    return _Request(keys | fill_words, ngrams, fill_words, fill_of)
+    return _Request(keys | fill_words, ngrams, fill_words, fill_of, said)
 
 
 def score_reply(
@@ -182,11 +183,14 @@ def score_reply(
 
     def echo(a: int, b: int) -> bool:
         # A sentence mostly made of the request's words, with no word of the brand's own doing.
+        # Words, not concepts: "shipped with Royal Mail, should arrive tomorrow" answers "which
+        # courier, when will it arrive" with the same concepts and other words.
         if b - a < 6 or not _FIRST_PERSON.isdisjoint(view.words[a:b]):
             return False  # "J'ai remplacé l'adresse..." is the brand acting, not an echo
         if not masks:  # content words, and those shared with the request: once per reply
             content = [1 if len(k) >= 4 and not is_stopword(k) else 0 for k in keys]
-            masks.extend((content, [c if k in req.keys else 0 for c, k in zip(content, keys, strict=True)]))
+            masks.extend((content, [c if (w in req.said or lem in req.said) else 0
+                                    for c, w, lem in zip(content, view.words, view.lemmas, strict=True)]))
         n = sum(masks[0][a:b])
         return n >= 6 and sum(masks[1][a:b]) >= 0.8 * n
 
