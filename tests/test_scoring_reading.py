@@ -172,3 +172,32 @@ def test_same_input_same_points_and_spans(rubric):
     text = "Bonjour Claire,\nLa différence vous sera remboursée. Toutes nos excuses.\nNadia"
     runs = [score(rubric, "billing-wrong-invoice-fr", text).to_dict() for _ in range(3)]
     assert runs[0] == runs[1] == runs[2]
+
+
+def test_an_answer_in_the_request_s_concepts_and_other_words_is_no_echo(rubric):
+    # "which courier ... when will it arrive" answered with the same concepts in other words
+    r = score(rubric, "delivery-tracking-en", "Hello Claire,\n\nYour LEGO set shipped with Royal Mail Tracked 48 and "
+              "should arrive tomorrow. Your tracking number is WB123456785GB.\n\nBest regards,\nNathan",
+              order_number="338104297", order_day="Thursday", needed_by="Saturday", product="LEGO set")
+    assert credited(r, "Names the courier") > 0
+    assert credited(r, "expected delivery date") > 0
+
+
+def test_an_apology_about_the_case_is_tied_even_when_the_tweet_does_not_name_it(rubric):
+    fills = {"order_number": "CMD-775120", "product": "une machine à café"}
+    tied = score(rubric, "complaint-late-delivery-fr", "@claire_mrt Bonjour Claire, vraiment navrés pour ce retard. "
+                 "Votre commande est partie ce matin, livraison vendredi. ^LN", channel="x", **fills)
+    formula = score(rubric, "complaint-late-delivery-fr", "@claire_mrt Bonjour Claire, navrés pour la gêne "
+                    "occasionnée. Votre commande est partie ce matin, livraison vendredi. ^LN", channel="x", **fills)
+    assert any("tied to this customer's situation" in s.why for s in tied.evidence["empathy"])
+    assert tied.criteria["empathy"] > formula.criteria["empathy"]
+
+
+def test_participles_and_phrase_concepts_are_read_as_their_concept(rubric):
+    # "corrigée" meets "résolu" (one concept, written as verbs); "merci pour votre retour" is thanks,
+    # not a parcel sent back that would cover the reset key point ("renvoyé").
+    r = score(rubric, "technical-login-fr", "Bonjour Madame Martin, merci pour votre retour. Nous avons trouvé une "
+              "faute dans votre adresse e-mail et nous l'avons corrigée. Cordialement, Lucas", since="lundi",
+              email="claire.martin@exemple.fr")
+    assert credited(r, "Résout le problème") > 0
+    assert credited(r, "réinitialiser le mot de passe") == 0

@@ -79,7 +79,8 @@ def test_dev_acknowledgements_all_caught_none_false(dev):
 
 
 def test_dev_paraphrases_mostly_within_8_points(dev):
-    # In-sample level reached when tuning (11 of 13 groups): a guard against regressions.
+    # In-sample level reached when tuning (17 of 18 groups, pg-14 to pg-18 written before the
+    # rules were changed for them): a guard against regressions.
     _part, _rows, fig = dev
     spreads = [auto for auto, _hand in fig["paraphrase"].values()]
     assert len(spreads) >= 10
