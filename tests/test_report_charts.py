@@ -8,6 +8,7 @@ past the figure or ticks that collide are caught whatever matplotlib believed.
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -45,16 +46,12 @@ def _problems(chart: dict) -> list[str]:
     return out
 
 
-@pytest.mark.browser
-@pytest.mark.integration
-@pytest.mark.parametrize("lang", ["fr", "en"])
-def test_chart_text_never_overlaps_nor_clips(finished, tmp_path, lang):
+def _measure(path):
+    """Return (chart names, problems) of the report at `path`, measured at two page widths."""
     playwright = pytest.importorskip("playwright.sync_api")
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not shutil.which(chromium):
         pytest.skip("chromium is not installed (Debian package chromium)")
-    ws, _ = finished
-    (path,) = write_report(ws, formats=("html",), lang=lang, out=tmp_path / "out")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=ARGS)
         try:
@@ -70,9 +67,43 @@ def test_chart_text_never_overlaps_nor_clips(finished, tmp_path, lang):
                 page.close()
         finally:
             browser.close()
-    names = {c["chart"] for c in charts}
-    assert {"km", "km-business", "buckets", "criteria", "sectors"} <= names
     assert all(len(c["texts"]) >= 6 for c in charts)  # ticks, axis labels and legends are real text
+    return {c["chart"] for c in charts}, problems
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_chart_text_never_overlaps_nor_clips(finished, tmp_path, lang):
+    ws, _ = finished
+    (path,) = write_report(ws, formats=("html",), lang=lang, out=tmp_path / "out")
+    names, problems = _measure(path)
+    assert {"km", "km-business", "buckets", "criteria", "sectors"} <= names
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+def demo_reports(tmp_path_factory):
+    """The demo campaign of the issue (30 brands, seed 7) and its real report in French and English."""
+    if os.environ.get("QUALIBENCH_TEST_PG"):
+        pytest.skip("the demo keeps its own SQLite file: its charts do not depend on the test database")
+    from qualibench.demo import run_demo
+    from qualibench.workspace import Workspace
+
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    result = run_demo(out, brands=30, seed=7, lang="fr", formats=("html",))
+    ws = Workspace.open(result.folder, f"sqlite:///{result.folder / 'qualibench.sqlite'}")
+    (en,) = write_report(ws, formats=("html",), lang="en", out=result.folder / "report-en")
+    return {"fr": result.html, "en": en}
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.integration
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_demo_reports_charts_never_overlap_nor_clip(demo_reports, lang):
+    names, problems = _measure(demo_reports[lang])
+    assert {"km", "km-business", "buckets", "criteria", "sectors"} <= names
     assert not problems, "\n".join(problems)
 
 
@@ -84,3 +115,22 @@ def test_overlap_check_catches_a_collision_and_a_clip():
         {"text": "c", "x0": 90, "y0": 30, "x1": 110, "y1": 40}]}
     found = _problems(chart)
     assert any("'a' overlaps 'b'" in p for p in found) and any("'c' is clipped" in p for p in found)
+
+
+@pytest.mark.slow
+def test_the_demo_scorers_notes_all_read_in_french(demo_reports):
+    """The fiche's evidence notes: every note the scorer wrote on the demo has a French sentence."""
+    from sqlmodel import select
+
+    from qualibench.models import Score
+    from qualibench.report.evidence_notes import evidence_note
+    from qualibench.workspace import Workspace
+
+    folder = demo_reports["fr"].parent.parent
+    ws = Workspace.open(folder, f"sqlite:///{folder / 'qualibench.sqlite'}")
+    with ws.session() as s:
+        notes = [e.get("why", "") for sc in s.exec(select(Score)) for spans in (sc.evidence or {}).values()
+                 for e in spans]
+    assert len(notes) > 100
+    untranslated = sorted({n for n in notes if n and not evidence_note(n, "fr")})
+    assert not untranslated, untranslated

@@ -7,6 +7,7 @@ qualibench.awards: the report formats them, it computes no figure of its own.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -30,11 +31,17 @@ FIGURE_PCTS = ("answer_rate", "ack_rate", "undeliverable_rate", "within_1h", "wi
 
 def load_labels(lang: str, dirs: list[Path]) -> dict:
     """Return the label catalogue of `lang`: the package's, overlaid by a user template dir's."""
+    files = [d / "i18n" / f"{lang}.yaml" for d in reversed(dirs)]
+    stamp = tuple((str(p), p.stat().st_mtime_ns) for p in files if p.exists())
+    return dict(_read_labels(stamp))
+
+
+@lru_cache(maxsize=16)
+def _read_labels(stamp: tuple) -> dict:
+    # parsed once per process and file version: YAML parsing cost more than a chart
     labels: dict = {}
-    for d in reversed(dirs):
-        p = d / "i18n" / f"{lang}.yaml"
-        if p.exists():
-            labels.update(yaml.safe_load(p.read_text(encoding="utf-8")) or {})
+    for path, _mtime in stamp:
+        labels.update(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
     return labels
 
 
@@ -230,7 +237,7 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
                          if reminder.get("enabled") else L["no_reminder"]),
             "slot_days": _slot_days(slots.get("days", "mon-fri"), f),
             "slot_hours": L["and"].join(f.time_span(h) for h in slots.get("hours", ["09:00-12:00", "14:00-17:00"])),
-            "rubric": f"{rub[0]} ({L['version']} {rub[1][:12]})" if rub else "–",
+            "rubric": f"{L.get('rubric_' + rub[0], rub[0])} ({L['version']} {rub[1][:12]})" if rub else "–",
             "criteria": [{"name": f.criterion(c), "max": f.num(m, 0)} for c, m in analysis.criterion_max.items()],
             "rules": rules_text(rules), "rule_text": L[f"rule_{rules.rule}"].format(precision=rules.precision),
             "tie_break": [L.get("tb_" + k, k) for k in rules.tie_break if k in TIE_BREAKS],
@@ -238,7 +245,7 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
             "confidence": f.pct(rules.confidence), "caution": f.pct(rules.caution_probability),
             "social": ", ".join(f.channel(c) for c in rules.social_channels),
             "period": f.period(start, end), "observed_until": f.date(window_end),
-            "waves": [{"label": w.label or f"{L['wave']} {w.number}", "start": f.date(w.starts_on),
+            "waves": [{"label": _wave_label(w, L), "start": f.date(w.starts_on),
                        "spread": w.spread_days} for w in waves],
             "counts": {"brands": int(analysis.brands["brand_key"].nunique()), "tests": int(len(sent)),
                        "personas": int(personas), "scenarios": int(len(analysis.scenarios)),
@@ -257,6 +264,12 @@ def build_cover(analysis, f: Formatter) -> dict:
             "client": str(camp_cfg.get("client", "") or ""), "author": str(camp_cfg.get("author", "") or ""),
             "period": f.period(sent["sent_at"].min(), sent["sent_at"].max()),
             "observed_until": f.date(sent["window_ends_at"].max())}
+
+
+def _wave_label(w, L: dict) -> str:
+    # a wave named by default ("Wave 2") reads in the report's language; a name given stays
+    default = not w.label or w.label.strip().lower() in (f"wave {w.number}", f"vague {w.number}")
+    return f"{L['wave']} {w.number}" if default else w.label
 
 
 def _slot_days(days, f: Formatter) -> str:

@@ -24,6 +24,10 @@ def missing(v) -> bool:
     """Return True for None, NaN and pandas' missing values."""
     if v is None:
         return True
+    if type(v) is float:  # the common case, without pandas' dispatch (a report asks 100,000 times)
+        return v != v
+    if type(v) in (int, str, bool):
+        return False
     try:
         return bool(pd.isna(v))
     except (TypeError, ValueError):
@@ -37,6 +41,9 @@ class Formatter:
         self.lang = lang
         self.L = labels
         self.locale = Locale.parse(LOCALES.get(lang, lang))
+        symbols = self.locale.number_symbols.get("latn", self.locale.number_symbols)
+        self._symbols = ((symbols["group"], symbols["decimal"], symbols["minusSign"])
+                         if all(k in symbols for k in ("group", "decimal", "minusSign")) else None)
         # A report formats tens of thousands of figures drawn from few distinct values.
         self._num = lru_cache(maxsize=65536)(self._num_uncached)
         self._pct = lru_cache(maxsize=4096)(self._pct_uncached)
@@ -44,7 +51,13 @@ class Formatter:
 
     # numbers ---------------------------------------------------------------------------
     def _num_uncached(self, v: float, digits: int) -> str:
-        return format_decimal(v, format="#,##0." + "0" * digits if digits else "#,##0", locale=self.locale)
+        # babel's "#,##0.0" pattern with the locale's symbols, built directly (10x faster; `v` is
+        # already rounded, so Python's and babel's rounding cannot differ)
+        if self._symbols is None:
+            return format_decimal(v, format="#,##0." + "0" * digits if digits else "#,##0", locale=self.locale)
+        text = f"{v + 0.0 if v else 0.0:,.{digits}f}"  # no "-0,0"
+        group, decimal, minus = self._symbols
+        return text.translate({ord(","): group, ord("."): decimal, ord("-"): minus})
 
     def _pct_uncached(self, v: float, digits: int) -> str:
         return format_percent(v, format="#,##0." + "0" * digits + " %" if digits else None, locale=self.locale)
