@@ -365,6 +365,21 @@ class ReviewLogin(SQLModel, table=True):
     used_at: datetime | None = utc_field()
 
 
+class ReviewAttempt(SQLModel, table=True):
+    """A failed password sign-in to the review workspace: the name typed and the client address,
+    never the password. The login rate limit counts these rows, so it holds for every process
+    and machine of a team sharing the database."""
+
+    __table_args__ = (
+        Index("ix_reviewattempt_name_at", "name", "at"),
+        Index("ix_reviewattempt_client_at", "client", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    name: str  # as typed, folded (an unknown name counts like a known one)
+    client: str
+    at: datetime | None = utc_field()
+
+
 class CodingAssignment(SQLModel, table=True):
     """One reply given to one auditor to code under one rubric version (double coding: two rows)."""
 

@@ -27,6 +27,7 @@ from starlette.templating import Jinja2Templates
 
 from ..errors import NotFound, QualibenchError
 from ..workspace import Workspace
+from .attempts import login_refusal, record_failure
 from .coding import Coding
 from .people import (
     ADJUDICATOR,
@@ -169,10 +170,19 @@ def _routes(review: Review) -> list:
 
     async def login_password(request: Request) -> Response:
         form = await checked_form(request)
-        person = check_password(review.ws, form.get("name", "").strip(), form.get("password", ""))
-        if person is None:
-            return review.page(request, "login.html", status=401, person=None, error="wrong name or password")
-        return sign_in(request, person)
+        name, client = form.get("name", "").strip(), request.client.host if request.client else ""
+        now = review.ws.clock.now()
+        refusal = login_refusal(review.ws, name, client)  # before the password is even looked at
+        if refusal is None:
+            person = check_password(review.ws, name, form.get("password", ""))
+            if person is not None:
+                return sign_in(request, person)
+            refusal = record_failure(review.ws, name, client)
+            if refusal is None:
+                return review.page(request, "login.html", status=401, person=None, error="wrong name or password")
+        page = review.page(request, "login.html", status=429, person=None, error=refusal.message(now))
+        page.headers["Retry-After"] = str(refusal.retry_after(now))
+        return page
 
     async def link_form(request: Request) -> Response:
         # A GET never spends the token: mail scanners and link previews open links too.
