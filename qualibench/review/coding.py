@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from ..brandmask import mask_brand
 from ..errors import NotFound, QualibenchError, StateError
 from ..events import log_event
 from ..models import Brand, CodingAssignment, Probe, Reply, Scenario, Score
-from ..scorer.audit import mark_assignments_coded, mask_brand, rubric_for_version
+from ..scorer.audit import mark_assignments_coded, rubric_for_version
 from ..scorer.campaign import SCORED_KINDS, resolve_rubric
 from ..scorer.effective import ADJUDICATOR_PREFIX, AUDITOR_PREFIX, AUTO, current_rubric_version
 from ..scorer.rubric import Rubric
@@ -205,7 +206,7 @@ def _neighbour(session: Session, cid: int, version: str, name: str, reply_id: in
 def coding_item(coding: Coding, person: Person, reply_id: int, *, blind: bool) -> CodingItem:
     """Return the panel of `reply_id` for `person`, who must have it in their assignments.
 
-    Blind: the request and the reply only (the brand's name masked in both); never the
+    Blind: the request and the reply only (the brand masked in both: qualibench.brandmask); never the
     automatic score nor anyone else's code. The server decides, whatever the page asks for.
     """
     with coding.ws.session() as session:
@@ -225,9 +226,9 @@ def coding_item(coding: Coding, person: Person, reply_id: int, *, blind: bool) -
         brand_name = brand.name if brand else ""
         item = CodingItem(
             reply_id=reply_id, channel=probe.channel, scenario=scenario.title if scenario else "",
-            subject=mask_brand(probe.subject, brand_name) if blind else probe.subject,
-            request=mask_brand(probe.body, brand_name) if blind else probe.body,
-            reply=mask_brand(reply.text, brand_name) if blind else reply.text,
+            subject=mask_brand(probe.subject, brand) if blind else probe.subject,
+            request=mask_brand(probe.body, brand) if blind else probe.body,
+            reply=mask_brand(reply.text, brand) if blind else reply.text,
             criteria=[(c, rub.weight(c)) for c in rub.criteria if rub.weight(c) > 0],
             mine=dict(mine.criteria) if mine else None, my_comment=mine.justification if mine else "",
             previous_id=_neighbour(session, cid, version, person.name, reply_id, after=False),

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
+from ..brandmask import BrandMask, brand_mask
 from ..errors import NotFound
 from ..models import Brand, InboundMessage, Probe, Reply, Scenario, Score
-from ..scorer.audit import mask_brand
 from ..scorer.effective import ADJUDICATOR_PREFIX, AUDITOR_PREFIX, AUTO
 from ..timing import brand_calendar
 from .coding import Coding
@@ -141,8 +141,14 @@ def reply_dossier(coding: Coding, reply_id: int, *, show_brand: bool, show_codes
                               .order_by(col(Score.id))).all()
         auto = next((s for s in reversed(scores) if s.scorer == AUTO), None)
         name = brand.name if brand else ""
-        text = reply.text if show_brand else mask_brand(reply.text, name)
-        segments, spans = highlight(text, auto.evidence if auto else {})
+        evidence = auto.evidence if auto else {}
+        text, subject, request = reply.text, probe.subject, probe.body
+        if not show_brand:  # blind: the brand masked in every text, the cited spans too
+            mask = brand_mask(brand or name)
+            text, subject, request = mask.apply(text), mask.apply(subject), mask.apply(request)
+            evidence = {crit: [{**s, "text": mask.apply(str(s.get("text", ""))), "why": mask.apply(str(s.get("why", "")))}
+                               for s in items] for crit, items in evidence.items()}
+        segments, spans = highlight(text, evidence)
         timing = probe_clock(probe, brand) if brand else None
         attachments, has_html = _message_outline(ws.evidence.get(inbound.sha256) if ws.evidence.exists(inbound.sha256) else b"")
         latest: dict[str, Score] = {}
@@ -151,8 +157,7 @@ def reply_dossier(coding: Coding, reply_id: int, *, show_brand: bool, show_codes
                 latest[s.scorer] = s
         return Dossier(
             reply_id=reply_id, inbound_id=inbound.id or 0, kind=reply.kind, channel=probe.channel,
-            scenario=scenario.title if scenario else "", subject=probe.subject if show_brand else mask_brand(probe.subject, name),
-            request=probe.body if show_brand else mask_brand(probe.body, name), segments=segments, spans=spans,
+            scenario=scenario.title if scenario else "", subject=subject, request=request, segments=segments, spans=spans,
             auto_total=auto.total if auto else None, auto_criteria=dict(auto.criteria) if auto else {},
             timing=timing, received_at=reply.received_at, match_method=reply.match_method,
             match_confidence=reply.match_confidence, needs_review=reply.needs_review,
@@ -185,18 +190,44 @@ def _html_part(raw: bytes) -> str | None:
 
 
 def inbound_of_reply(coding: Coding, reply_id: int) -> InboundMessage:
+    return _message_of_reply(coding, reply_id)[0]
+
+
+def _message_of_reply(coding: Coding, reply_id: int) -> tuple[InboundMessage, Brand | None]:
     with coding.ws.session() as session:
         reply = session.get(Reply, reply_id)
         if reply is None:
             raise NotFound(f"reply {reply_id} does not exist", "go back to the queue")
         inbound = session.get(InboundMessage, reply.inbound_id)
-        assert inbound is not None
+        probe = session.get(Probe, reply.probe_id)
+        assert inbound is not None and probe is not None
+        brand = session.get(Brand, probe.brand_id)
         session.expunge(inbound)
-        return inbound
+        if brand is not None:
+            session.expunge(brand)
+        return inbound, brand
 
 
-def sanitised_document(coding: Coding, inbound: InboundMessage) -> str:
-    """Return a whole HTML document showing the raw message: its HTML cleaned by nh3, else its text."""
+def raw_view(coding: Coding, reply_id: int, *, blind: bool) -> str:
+    """Return the raw-message document of `reply_id`; blind, without sender and with the brand masked."""
+    inbound, brand = _message_of_reply(coding, reply_id)
+    return sanitised_document(coding, inbound, mask=brand_mask(brand) if blind else None)
+
+
+def _text_part(raw: bytes) -> str:
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        body = msg.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+        return "" if body is None else str(body.get_content())[:MAX_RAW_TEXT]
+    except Exception:  # a broken MIME structure: nothing of it is shown blind
+        return ""
+
+
+def sanitised_document(coding: Coding, inbound: InboundMessage, *, mask: BrandMask | None = None) -> str:
+    """Return a whole HTML document showing the raw message: its HTML cleaned by nh3, else its text.
+
+    With `mask` (blind coding) no header is shown (no sender, no recipient) and the brand is
+    masked in what is: the subject and the body, signature and quoted history included."""
     import html
 
     import nh3
@@ -209,8 +240,16 @@ def sanitised_document(coding: Coding, inbound: InboundMessage) -> str:
         # target=_blank: the sandbox allows no pop-up, so a click on a link goes nowhere.
         body = nh3.clean(found, tags=tags, url_schemes=_URL_SCHEMES, link_rel="noopener noreferrer nofollow",
                          strip_comments=True, set_tag_attribute_values={"a": {"target": "_blank"}})
+        if mask is not None:  # after cleaning: the marks hold no markup, the cleaned HTML no script
+            body = mask.apply(body)
+    elif mask is not None:
+        body = f"<pre>{html.escape(mask.apply(_text_part(raw)))}</pre>"
     else:
         text = raw[:MAX_RAW_TEXT].decode("utf-8", errors="replace")
         body = f"<pre>{html.escape(text)}</pre>"
+    if mask is not None:
+        note = ("<p><em>Blind coding: the sender, the recipients and every mention of the brand are "
+                "hidden.</em></p>")
+        body = f"{note}<p>Subject: {html.escape(mask.apply(inbound.subject or ''))}</p>{body}"
     return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>raw message</title></head>"
             f"<body>{body}</body></html>")

@@ -17,7 +17,7 @@ from ..scorer.agreement import agreement_report, rubric_versions
 from ..scorer.effective import DEFAULT_TOLERANCE
 from .app import RAW_CSP, checked_form
 from .coding import code_reply, coding_item, has_coded, queue
-from .dossier import inbound_of_reply, reply_dossier, sanitised_document
+from .dossier import raw_view, reply_dossier
 from .people import ADJUDICATOR, ANALYST, AUDITOR
 
 CODERS = (AUDITOR, ADJUDICATOR)
@@ -104,8 +104,8 @@ def routes(review) -> list[Route]:  # type: ignore[no-untyped-def]
 
     async def raw_message(request: Request) -> Response:
         reply_id = _int(request, "reply_id")
-        may_see_evidence(request, reply_id)
-        document = sanitised_document(coding, inbound_of_reply(coding, reply_id))
+        person = may_see_evidence(request, reply_id)
+        document = raw_view(coding, reply_id, blind=review.blind and person.role == AUDITOR)
         return HTMLResponse(document, headers={"Content-Security-Policy": RAW_CSP, "X-Frame-Options": "SAMEORIGIN"})
 
     async def agreement_page(request: Request) -> Response:

@@ -11,6 +11,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from sqlmodel import Session, select
 
+from ..brandmask import MASK, mask_brand
 from ..campaign.limits import XLSX_BYTES, too_big, xlsx_bomb
 from ..errors import InvalidInput, NotFound, Problem, QualibenchError
 from ..events import log_event
@@ -26,9 +27,10 @@ SHEET = "audit"
 ABOUT = "about"
 FORMAT = "qualibench-audit/1"
 READ_ONLY = ("reply_id", "brand", "channel", "scenario", "kind", "request", "reply")
-# A blind sheet leaves the brand out, and masks its name in the texts.
+# A blind sheet leaves the brand out, and masks it in the texts (name variants, domains, e-mail
+# addresses, X handles: qualibench.brandmask).
 BLIND_READ_ONLY = tuple(c for c in READ_ONLY if c != "brand")
-BRAND_MASK = "[brand]"
+BRAND_MASK = MASK
 JUSTIFICATION = "justification"
 _AUDITOR_NAME = re.compile(r"^[\w.@-]{1,64}$")
 _GREY = PatternFill("solid", fgColor="DDDDDD")
@@ -115,22 +117,14 @@ def _same_text(cell: Any, expected: str) -> bool:
     return norm(_cell(cell)) == norm(expected)
 
 
-def mask_brand(text: str, brand: str) -> str:
-    """Return `text` with the brand's name (whole words, any case) replaced by [brand]."""
-    name = (brand or "").strip()
-    if len(name) < 2:
-        return text
-    return re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", BRAND_MASK, text, flags=re.IGNORECASE)
-
-
 def read_only_columns(blind: bool) -> tuple[str, ...]:
     """Return the locked columns of an audit sheet (no brand in a blind one)."""
     return BLIND_READ_ONLY if blind else READ_ONLY
 
 
-def _reply_rows(session: Session, cid: int) -> list[tuple[Reply, Probe, str, str]]:
+def _reply_rows(session: Session, cid: int) -> list[tuple[Reply, Probe, Brand, str]]:
     rows = session.exec(
-        select(Reply, Probe, Brand.name, Scenario.key)
+        select(Reply, Probe, Brand, Scenario.key)
         .join(Probe, Probe.id == Reply.probe_id)  # type: ignore[arg-type]
         .join(Brand, Brand.id == Probe.brand_id)  # type: ignore[arg-type]
         .join(Scenario, Scenario.id == Probe.scenario_id)  # type: ignore[arg-type]
@@ -140,13 +134,13 @@ def _reply_rows(session: Session, cid: int) -> list[tuple[Reply, Probe, str, str
     return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
-def _read_only_values(reply: Reply, probe: Probe, brand: str, scenario: str,
+def _read_only_values(reply: Reply, probe: Probe, brand: Brand, scenario: str,
                       blind: bool = False) -> dict[str, str]:
     if blind:
         return {"reply_id": str(reply.id), "channel": probe.channel, "scenario": scenario,
                 "kind": reply.kind, "request": _clean(mask_brand(probe.body, brand)),
                 "reply": _clean(mask_brand(reply.text, brand))}
-    return {"reply_id": str(reply.id), "brand": brand, "channel": probe.channel, "scenario": scenario,
+    return {"reply_id": str(reply.id), "brand": brand.name, "channel": probe.channel, "scenario": scenario,
             "kind": reply.kind, "request": _clean(probe.body), "reply": _clean(reply.text)}
 
 
