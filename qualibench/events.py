@@ -297,6 +297,8 @@ def walk_chain(session: Session, campaign_id: int) -> ChainReport:
         recomputed = _digest(ev.prev_hash, ev.seq, ev.at, ev.kind, ev.subject, ev.payload)
         if recomputed != ev.hash:
             out.problems.append(ChainProblem(ev.seq, f"event {ev.seq} ({ev.kind} {ev.subject}) was rewritten"))
+        if ev.kind == "match.rejected":  # the rejected reply's scores were deleted with it
+            out.scores.pop(str((ev.payload or {}).get("reply_id")), None)
         facts = (ev.payload or {}).get("facts") or {}
         if not facts and not (out.replies or out.probes or out.scores) and ev.kind in _FACT_KINDS:
             out.legacy = True

@@ -186,6 +186,43 @@ def decide_delay(session: Session, reply: Reply, probe: Probe, *, keep: bool, cl
     return reply
 
 
+def withdraw_reply(session: Session, reply: Reply, probe: Probe, *, clock: Clock, reason: str) -> None:
+    """Delete `reply`, recorded against `probe` by mistake, and recompute the probe's clock and
+    state from its remaining replies, as if the wrong one had never arrived.
+
+    The remaining replies are applied again, in arrival order, through `_apply_to_probe`: the
+    one rule that applies replies. A probe that only the withdrawn reply had answered (or
+    bounced) goes back to sent first (event probe.reopened); if its window has already ended,
+    the next collect censors it as unanswered like any other. Rows pointing at the reply (scores,
+    assignments) are the caller's to remove first.
+    """
+    from sqlmodel import col, select
+
+    hold(session, probe)
+    rest = session.exec(select(Reply).where(Reply.probe_id == probe.id, Reply.id != reply.id)
+                        .order_by(col(Reply.received_at), col(Reply.id))).all()
+    counted = [r for r in rest if r.delay_review in (DelayReview.NONE.value, DelayReview.KEPT.value)]
+    kind, state = ReplyKind(reply.kind), ProbeState(probe.state)
+    session.delete(reply)
+    session.flush()
+    answers, left = (ReplyKind.ANSWER, ReplyKind.REDIRECT), {ReplyKind(r.kind) for r in counted}
+    # Only the withdrawn reply made the probe answered (or undeliverable): none left does.
+    only_cause = (state == ProbeState.ANSWERED and kind in answers and not left & set(answers)) or \
+                 (state == ProbeState.UNDELIVERABLE and kind == ReplyKind.BOUNCE and ReplyKind.BOUNCE not in left)
+    if only_cause and probe.sent_at is not None:
+        # The one way back in the state machine: what made the probe answered never happened.
+        probe.state = ProbeState.SENT.value
+        if state == ProbeState.UNDELIVERABLE:
+            probe.failure_reason = None
+        assert probe.id is not None
+        log_event(session, probe.campaign_id, "probe.reopened", f"probe:{probe.id}",
+                  {"from": state.value, "to": ProbeState.SENT.value, "reason": reason}, clock)
+    probe.first_ack_at = probe.first_answer_at = None
+    for other in counted:
+        _apply_to_probe(session, probe, other, clock)
+    session.add(probe)
+
+
 def _apply_to_probe(session: Session, probe: Probe, reply: Reply, clock: Clock) -> None:
     kind = ReplyKind(reply.kind)
     received_at = ensure_utc(reply.received_at)  # type: ignore[arg-type]

@@ -15,7 +15,14 @@ from sqlmodel import select
 
 from qualibench.brandmask import DOMAIN_MASK, EMAIL_MASK, HANDLE_MASK, MASK, fold, mask_brand
 from qualibench.models import Brand, Probe
-from tests.plugins.review import add_mail_reply, assign, login_link, qb, start_review_server, stop_review_server
+from tests.plugins.review import (
+    add_mail_reply,
+    assign,
+    login_link,
+    qb,
+    start_review_server,
+    stop_review_server,
+)
 
 BRAND = "Crédit Agricole"
 CONTACTS = {"email": "service-client@credit-agricole.fr", "x": "@CreditAgricole",

@@ -12,7 +12,13 @@ from ..errors import QualibenchError
 from ..inbox import assign, dismiss, list_inbox
 from .coding import assign_replies
 from .people import ADJUDICATOR, ANALYST, AUDITOR, reviewers
-from .queues import confirm_match, decide_flagged_delay, flagged_replies, low_confidence_matches
+from .queues import (
+    confirm_match,
+    decide_flagged_delay,
+    flagged_replies,
+    low_confidence_matches,
+    reject_match,
+)
 
 OVERSEERS = (ANALYST, ADJUDICATOR)
 
@@ -57,6 +63,8 @@ def analyst_routes(review) -> list[Route]:  # type: ignore[no-untyped-def]
         try:
             if action == "confirm":
                 confirm_match(ws, reply_id, person.name)
+            elif action == "reject":
+                reject_match(ws, reply_id, person.name, form.get("why", ""))
             elif action in ("keep", "exclude"):
                 decide_flagged_delay(ws, reply_id, person.name, keep=action == "keep")
             else:

@@ -1,4 +1,4 @@
-"""The analyst's queues: low-confidence matches to confirm and replies flagged for review.
+"""The analyst's queues: low-confidence matches to confirm or reject, and replies flagged for review.
 
 The inbox itself (unmatched and unparseable messages, assign, dismiss) is qualibench.inbox, the
 same functions `qualibench inbox` calls; this module adds what the browser needs beside it.
@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import and_, col, or_, select
+from sqlmodel import and_, col, delete, or_, select
 
-from ..errors import NotFound, StateError
+from ..errors import NotFound, QualibenchError, StateError
 from ..events import log_event
-from ..models import InboundMessage, Probe, Reply
+from ..models import CodingAssignment, InboundMessage, InboundStatus, Probe, Reply, Score
 from ..workspace import Workspace
 
 # Below this a match is a guess (sender domain + subject + time window) an analyst confirms.
@@ -85,6 +85,41 @@ def confirm_match(ws: Workspace, reply_id: int, analyst: str) -> None:
         log_event(session, cid or 0, "match.confirmed", f"reply:{reply_id}",
                   {"analyst": analyst, "method": reply.match_method,
                    "confidence": reply.match_confidence}, ws.clock)
+
+
+def reject_match(ws: Workspace, reply_id: int, analyst: str, why: str) -> InboundMessage:
+    """Undo a wrong match: the message goes back to the inbox (unmatched) with who and why logged,
+    and the probe's clock and state are recomputed from its remaining replies
+    (qualibench.probes.withdraw_reply). Its scores and coding assignments go with it."""
+    from ..probes import withdraw_reply
+
+    why = (why or "").strip()
+    if not why:
+        raise QualibenchError("rejecting a match needs a reason", "say why this message is not an answer to that probe")
+    with ws.session() as session:
+        cid = ws.campaign(session).id
+        reply = session.get(Reply, reply_id)
+        if reply is None or reply.campaign_id != cid:
+            raise NotFound(f"reply {reply_id} is not in this campaign", "reload the queue")
+        if not reply.needs_review:
+            raise StateError(f"reply {reply_id} is not waiting for review", "reload the queue")
+        probe = session.get(Probe, reply.probe_id)
+        inbound = session.get(InboundMessage, reply.inbound_id)
+        assert probe is not None and inbound is not None
+        scorers = list(session.exec(select(Score.scorer).where(Score.reply_id == reply_id)))
+        session.exec(delete(Score).where(col(Score.reply_id) == reply_id))  # type: ignore[call-overload]
+        session.exec(delete(CodingAssignment).where(col(CodingAssignment.reply_id) == reply_id))  # type: ignore[call-overload]
+        inbound.status = InboundStatus.UNMATCHED.value
+        inbound.note = f"match to probe {probe.key} rejected by {analyst}: {why}"
+        session.add(inbound)
+        log_event(session, cid or 0, "match.rejected", f"inbound:{inbound.id}",
+                  {"reply_id": reply_id, "probe": probe.id, "analyst": analyst, "why": why,
+                   "method": reply.match_method, "confidence": reply.match_confidence,
+                   "scores_removed": sorted(scorers)}, ws.clock)
+        withdraw_reply(session, reply, probe, clock=ws.clock, reason=f"match rejected by {analyst}: {why}")
+        session.flush()
+        session.expunge(inbound)
+        return inbound
 
 
 def decide_flagged_delay(ws: Workspace, reply_id: int, analyst: str, keep: bool) -> None:
