@@ -241,7 +241,7 @@ def sanitised_document(coding: Coding, inbound: InboundMessage, *, mask: BrandMa
         body = nh3.clean(found, tags=tags, url_schemes=_URL_SCHEMES, link_rel="noopener noreferrer nofollow",
                          strip_comments=True, set_tag_attribute_values={"a": {"target": "_blank"}})
         if mask is not None:  # after cleaning: the marks hold no markup, the cleaned HTML no script
-            body = mask.apply(body)
+            body = mask.apply(body.replace("&nbsp;", "\u00a0"))  # "Fnac&nbsp;Darty" is one name
     elif mask is not None:
         body = f"<pre>{html.escape(mask.apply(_text_part(raw)))}</pre>"
     else:
