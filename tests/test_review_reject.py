@@ -59,8 +59,10 @@ def test_an_analyst_rejects_wrong_matches_and_the_probes_are_recomputed(wrong_ma
     for key, why in (("wrong_a", "a newsletter, not the answer"), ("wrong_b", "answers another customer")):
         row = page.locator(f"#low #reply-{ids[key]}")
         row.locator("input[name=why]").fill(why)
-        row.locator("form.reject button").click()
-        page.wait_for_selector(f"#low #reply-{ids[key]}", state="detached")
+        with page.expect_navigation():  # the post, its redirect, the reloaded queue
+            row.locator("form.reject button").click()
+        assert page.locator(".error").count() == 0, page.inner_text("main")
+        assert page.locator(f"#low #reply-{ids[key]}").count() == 0
     assert page.locator("#low tr").count() == 1  # the header row only
     page.goto(server.base + "/inbox")
     for key in ("inbound_a", "inbound_b"):
