@@ -67,7 +67,8 @@ def branded(review_world):
         probe.subject = f"Question pour {BRAND}"
         s.add(probe)
         html = f"<p>{REPLY.replace(chr(10), '<br>')}</p><blockquote>{QUOTED}</blockquote>"
-        reply = add_mail_reply(ws, s, probe, REPLY, 500, html=html)
+        reply = add_mail_reply(ws, s, probe, REPLY, 500, html=html,
+                               attachments=(("facture-credit-agricole.pdf", b"%PDF-1.4 listed only"),))
         reply.signature = "L'équipe Crédit Agricole"
         s.add(reply)
         rid = reply.id
@@ -96,6 +97,7 @@ def test_blind_views_mask_the_brand_everywhere_and_hide_the_sender(branded, tmp_
     code = {"relevance": "30", "reformulation": "15", "empathy": "10", "personalisation": "5", "politeness": "8"}
     assert ana.post(f"/code/{rid}", data={"csrf": csrf, **code}).status_code == 303
     evidence = ana.get(f"/reply/{rid}").text
+    assert "facture-[brand].pdf" in evidence  # attachments are listed, their names masked
     raw = ana.get(f"/reply/{rid}/raw")
     assert raw.status_code == 200 and "[brand e-mail] a écrit" in raw.text and "Blind coding: the sender" in raw.text
     for page in (evidence, raw.text):

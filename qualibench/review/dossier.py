@@ -151,6 +151,9 @@ def reply_dossier(coding: Coding, reply_id: int, *, show_brand: bool, show_codes
         segments, spans = highlight(text, evidence)
         timing = probe_clock(probe, brand) if brand else None
         attachments, has_html = _message_outline(ws.evidence.get(inbound.sha256) if ws.evidence.exists(inbound.sha256) else b"")
+        if not show_brand:  # "facture-fnac.pdf" names the brand too
+            mask = brand_mask(brand or name)
+            attachments = [(mask.apply(a or ""), media, size) for a, media, size in attachments]
         latest: dict[str, Score] = {}
         for s in scores:
             if s.scorer.startswith((AUDITOR_PREFIX, ADJUDICATOR_PREFIX)):
