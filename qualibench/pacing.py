@@ -55,6 +55,14 @@ class Throttle:
             ready = max(ready, sends[-self.per_hour] + timedelta(hours=1))
         return ready
 
+    def copy(self) -> Throttle:
+        """Return an independent copy (to plan a batch of sends without recording them)."""
+        twin = Throttle(0, self.per_hour)
+        twin.per_domain = self.per_domain
+        twin.last_domain = dict(self.last_domain)
+        twin.account_sends = defaultdict(deque, {k: deque(v) for k, v in self.account_sends.items()})
+        return twin
+
     def record(self, domain: str, account: str, at: datetime) -> None:
         self.last_domain[domain] = at
         sends = self.account_sends[account]

@@ -5,6 +5,9 @@ hand it to its channel; record the outcome and COMMIT. A run killed in between l
 in `dispatching`; the next run asks the channel what became of it (`reconcile`) before anything
 is sent, so nothing goes out twice. A channel without `reconcile` cannot tell, and its
 interrupted probes are marked failed for an analyst to look at rather than risking a duplicate.
+The commits are shared by a batch of probes (send_batch.py): one transaction claims the next
+batch and records the outcomes of the last, and the evidence files of a batch are synced once,
+before that transaction commits (evidence_group.py).
 
 A team on one PostgreSQL sends from several machines at once. The claim locks the probe row
 (`SELECT ... FOR UPDATE SKIP LOCKED` and a state check), so exactly one sender wins it. Each run
@@ -17,36 +20,34 @@ live sender's claims are left alone. On SQLite the folder's file lock keeps one 
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 import random
 import secrets
 import socket
-import time
 import warnings
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from .campaign.spec import ASSISTED_CHANNELS
 from .channels.base import DispatchResult, load_channels
-from .db import advisory_lock, is_postgres, lock_is_free, lock_key, skip_locked
+from .db import advisory_lock, is_postgres, lock_is_free, lock_key
 from .errors import QualibenchError
 from .events import log_event
+from .evidence_group import grouped_evidence
 from .models import Brand, Persona, Probe, ProbeState
 from .pacing import Throttle, in_send_slot, retry_delay
 from .probes import transition
 from .reminders import send_reminders, send_reminders_with
+from .send_batch import BATCH, Outcomes, batchable, claim, in_transaction, requeue
 from .workspace import Workspace
 
 __all__ = ["SendReport", "send_due_probes", "send_reminders"]
 
-T = TypeVar("T")
 Progress = Callable[[int, int, str], None]  # (done, total, what just happened)
 
 MAX_TEMPORARY_FAILURES = 5
@@ -64,6 +65,7 @@ class SendReport:
     reconciled_sent: int = 0  # found delivered after an interruption
     reconciled_requeued: int = 0  # found never delivered after an interruption: sent again
     reconciled_failed: int = 0  # fate unknown (channel cannot tell): marked failed
+    outcome_unknown: int = 0  # the server's answer was lost: left to the next run's reconcile
     waiting_for_slot: int = 0  # due but outside the brand's send slots now
     no_plugin: int = 0
     would_send: int = 0  # dry run
@@ -191,6 +193,18 @@ def _apply_outcome(session: Session, ws: Workspace, probe: Probe, result: Dispat
     elif result.outcome == "assisted":
         state = ProbeState.ASSISTED
         report.assisted += 1
+    elif result.outcome == "unknown":
+        # The request may or may not have been acted on (an unreadable answer to a POST):
+        # sending again could post twice, so the probe stays `dispatching` and the next run
+        # asks the channel what became of it (reconcile), as after a kill.
+        probe.dispatch = {**dispatch, "outcome_unknown": result.detail[:500]}
+        session.add(probe)
+        log_event(session, probe.campaign_id, "probe.outcome_unknown", f"probe:{probe.id}",
+                  payload, ws.clock)
+        report.outcome_unknown += 1
+        report.items.append({"probe": probe.key, "outcome": "outcome_unknown",
+                             "detail": result.detail})
+        return "outcome unknown"
     else:
         state = ProbeState.FAILED
         report.failed += 1
@@ -283,7 +297,7 @@ def send_due_probes(
     cfg = ws.spec().config
     report = SendReport()
     sender = Sender(ws)
-    with send_lock(ws), sender.alive():
+    with send_lock(ws), sender.alive(), grouped_evidence(ws):
         with ws.session() as s:
             campaign_id = ws.campaign(s).id
         assert campaign_id is not None
@@ -337,201 +351,172 @@ def _send_queue(ws: Workspace, campaign_id: int, channels: _Channels, cfg: Any,
     total = sum(len(q) for q in queues.values())
     if limit is not None:
         total = min(total, limit)
-    held = _HeldOutcome(ws, report)
+    outcomes = Outcomes(ws, report, _apply_outcome)
     try:
         _drain(ws, channels, cfg, queues, throttle, brands, personas, total, dry_run, progress,
-               report, held)
+               report, outcomes)
     finally:
-        held.flush()
+        outcomes.flush()
+
+
+@dataclass
+class _Run:
+    """What the drain of one run works with (the queue, the throttle, the rows it needs)."""
+
+    ws: Workspace
+    channels: _Channels
+    cfg: Any
+    queues: dict[str, deque[Probe]]
+    throttle: Throttle
+    brands: dict
+    personas: dict
+    report: SendReport
+    order: dict[str, float]
+
+    def readiness(self, domain: str, now: datetime,
+                  throttle: Throttle | None = None) -> tuple[datetime, float, datetime]:
+        """When the head of `domain`'s queue may go out (ties: the run's order, then planned)."""
+        head = self.queues[domain][0]
+        account = self.personas[head.persona_id].account
+        return ((throttle or self.throttle).ready_at(domain, account, now),
+                self.order.get(domain, 0.0), head.planned_at or now)
+
+    def pop(self, domain: str) -> Probe:
+        probe = self.queues[domain].popleft()
+        if not self.queues[domain]:
+            del self.queues[domain]
+        return probe
+
+    def in_slot(self, probe: Probe, now: datetime) -> bool:
+        return in_send_slot(now, self.brands[probe.brand_id].timezone, self.cfg.send_slots)
+
+    def pick(self, first: str, now: datetime, room: int) -> list[tuple[str, Probe]]:
+        """Return the probes to claim together: `first`'s head, then (for channels that can
+        reconcile) every other head the throttle lets go out now, up to `room`."""
+        probe = self.pop(first)
+        if not self.in_slot(probe, now):
+            self.report.waiting_for_slot += 1  # throttling pushed it past the slot's end
+            return []
+        picks = [(first, probe)]
+        if not batchable(self.channels.get(probe.channel)):
+            return picks
+        plan = self.throttle.copy()
+        plan.record(first, self.personas[probe.persona_id].account, now)
+        while self.queues and len(picks) < min(BATCH, room):
+            domain = min(self.queues, key=lambda d: self.readiness(d, now, plan))
+            if self.readiness(domain, now, plan)[0] > now:
+                break
+            if not batchable(self.channels.get(self.queues[domain][0].channel)):
+                break
+            probe = self.pop(domain)
+            if not self.in_slot(probe, now):
+                self.report.waiting_for_slot += 1
+                continue
+            picks.append((domain, probe))
+            plan.record(domain, self.personas[probe.persona_id].account, now)
+        return picks
+
+    def drop_channel(self, channel: str) -> None:
+        for q in self.queues.values():
+            for p in [p for p in q if p.channel == channel]:
+                q.remove(p)
+        for empty in [d for d, q in self.queues.items() if not q]:
+            del self.queues[empty]
 
 
 def _drain(ws: Workspace, channels: _Channels, cfg: Any, queues: dict[str, deque[Probe]],
            throttle: Throttle, brands: dict, personas: dict, total: int, dry_run: bool,
-           progress: Progress | None, report: SendReport, held: _HeldOutcome) -> None:
+           progress: Progress | None, report: SendReport, outcomes: Outcomes) -> None:
     done = 0
     stopped: dict[str, QualibenchError] = {}
     # Several machines of a team read the same queue: each walks the domains in its own
     # order (drawn per run), so they rarely reach for the same probe at the same moment.
     spread = channels.sender is not None and channels.sender.team
-    order = {d: random.random() for d in queues} if spread else {}
+    run = _Run(ws, channels, cfg, queues, throttle, brands, personas, report,
+               {d: random.random() for d in queues} if spread else {})
+    owner = channels.sender.owner if channels.sender else None
     while queues and done < total:
         now = ws.clock.now()
-        # The domain whose head may go out soonest (ties: the earliest planned).
-        def readiness(domain: str, now: datetime = now) -> tuple[datetime, float, datetime]:
-            head = queues[domain][0]
-            account = personas[head.persona_id].account
-            return (throttle.ready_at(domain, account, now), order.get(domain, 0.0),
-                    head.planned_at or now)
-
-        domain = min(queues, key=readiness)
-        ready = readiness(domain)[0]
-        probe = queues[domain].popleft()
-        if not queues[domain]:
-            del queues[domain]
-        brand, persona = brands[probe.brand_id], personas[probe.persona_id]
+        domain = min(queues, key=lambda d: run.readiness(d, now))
+        ready = run.readiness(domain, now)[0]
         if dry_run:
+            probe = run.pop(domain)
             report.would_send += 1
             report.items.append({"probe": probe.key, "outcome": "would_send",
-                                 "detail": f"to {brand.contacts.get(probe.channel, '?')}"})
+                                 "detail": f"to {brands[probe.brand_id].contacts.get(probe.channel, '?')}"})
             done += 1
             if progress:
                 progress(done, total, f"{probe.key}: would send")
             continue
         if ready > now:
-            held.flush()  # nothing waits while an outcome is unwritten
+            outcomes.flush()  # nothing waits while an outcome is unwritten
             wait = (ready - now).total_seconds()
             report.throttled_seconds += wait
             ws.clock.sleep(wait)
-        if not in_send_slot(ws.clock.now(), brand.timezone, cfg.send_slots):
-            report.waiting_for_slot += 1  # throttling pushed it past the slot's end
+            now = ws.clock.now()
+        picks = run.pick(domain, now, total - done)
+        if not picks:
             continue
-        def then(state: str, key: str = probe.key, number: int = done + 1,
-                 of: int = total) -> None:
-            if progress:
-                progress(number, of, f"{key}: {state}")
 
-        try:
-            state = dispatch_one(ws, channels, probe, brand, persona, report, held, then)
-            if state is not None:  # not sent (skipped): nothing held
-                then(state)
-        except QualibenchError as exc:
-            # This channel cannot send now (configuration, server down): its probes wait for
-            # the next run, the other channels go on, and the error is raised at the end.
-            stopped.setdefault(probe.channel, exc)
-            for q in queues.values():
-                for p in [p for p in q if p.channel == probe.channel]:
-                    q.remove(p)
-            for empty in [d for d, q in queues.items() if not q]:
-                del queues[empty]
-            total = min(total, done + sum(len(q) for q in queues.values()))
-            continue
-        throttle.record(domain, persona.account, ws.clock.now())
-        done += 1
-    held.flush()
+        ids = [p.id for _, p in picks]
+
+        def claim_batch(s: Session, ids: list = ids) -> dict[int, Probe]:
+            outcomes.write(s)  # the outcomes of the batch before, in the same commit
+            return claim(s, ids, owner, ws.clock)
+
+        claimed = in_transaction(ws, claim_batch, report if outcomes.pending else None)
+        outcomes.committed()
+        # Committed: from here a crash leaves the claimed probes in `dispatching`, settled by
+        # the next run.
+        for i, (domain, probe) in enumerate(picks):
+            number = done + 1
+
+            def then(state: str, key: str = probe.key, number: int = number,
+                     of: int = total) -> None:
+                if progress:
+                    progress(number, of, f"{key}: {state}")
+
+            row = claimed.get(probe.id)  # type: ignore[arg-type]
+            persona = personas[probe.persona_id]
+            if probe.channel in stopped:
+                continue  # its channel stopped in this batch: put back in the queue, below
+            if row is None:
+                then("skipped")  # another sender holds or sent it, or an analyst moved it
+                throttle.record(domain, persona.account, ws.clock.now())
+                done += 1
+                continue
+            try:
+                result = channels.get(probe.channel).send(ws, row, brands[probe.brand_id],
+                                                          persona)
+            except QualibenchError as exc:
+                # The channel contract: a QualibenchError means nothing went out (configuration,
+                # server unreachable, Sent copy impossible). This channel's probes wait for the
+                # next run (those claimed go back to the queue), the other channels go on, and
+                # the error is raised at the end. Any other exception (Ctrl-C included) may
+                # strike after the server accepted the message, so the probe stays
+                # `dispatching` for reconciliation.
+                stopped.setdefault(probe.channel, exc)
+                back = [p.id for _, p in picks[i:] if p.channel == probe.channel
+                        and p.id in claimed]
+                why = f"send interrupted: {exc.message}"[:1000]
+
+                def put_back(s: Session, back: list = back, why: str = why) -> None:
+                    outcomes.write(s)
+                    requeue(s, back, why, ws.clock)
+
+                in_transaction(ws, put_back, report if outcomes.pending else None)
+                outcomes.committed()
+                run.drop_channel(probe.channel)
+                left = sum(1 for _, p in picks[i + 1:] if p.channel not in stopped)
+                total = min(total, done + left + sum(len(q) for q in queues.values()))
+                continue
+            outcomes.add(probe.id, result, then)  # type: ignore[arg-type]
+            throttle.record(domain, persona.account, ws.clock.now())
+            done += 1
+    outcomes.flush()
     if stopped:
         report.channel_errors = {name: exc.message for name, exc in stopped.items()}
         raise next(iter(stopped.values()))
-
-
-class _HeldOutcome:
-    """The outcome of the probe just sent, written in the same transaction as the next claim.
-
-    Two commits a probe (claim, outcome) become one: the outcome of probe i and the claim of
-    probe i+1 commit together, at the instant the claim alone used to. The outcome is written
-    alone instead (`flush`) before anything that waits (a throttle pause) and when the queue
-    ends, so no outcome waits longer than the loop's own bookkeeping; a kill in that gap leaves
-    the probe `dispatching`, settled by reconciliation as before.
-    """
-
-    def __init__(self, ws: Workspace, report: SendReport) -> None:
-        self.ws, self.report = ws, report
-        self.held: tuple[int, DispatchResult, Callable[[str], None]] | None = None
-        self._written: list[tuple[Callable[[str], None], str]] = []
-
-    def hold(self, probe_id: int, result: DispatchResult, then: Callable[[str], None]) -> None:
-        assert self.held is None, "an outcome was held twice"
-        self.held = (probe_id, result, then)
-
-    def write(self, s: Session) -> None:
-        """Apply the held outcome in `s` (the caller commits)."""
-        if self.held is None:
-            return
-        probe_id, result, then = self.held
-        row = s.get(Probe, probe_id)
-        assert row is not None
-        self._written = [(then, _apply_outcome(s, self.ws, row, result, self.report))]
-
-    def committed(self) -> None:
-        """Forget the outcome the last transaction wrote and tell its caller its state."""
-        written, self._written, self.held = self._written, [], None
-        for then, state in written:
-            then(state)
-
-    def flush(self) -> None:
-        if self.held is not None:
-            in_transaction(self.ws, self.write, self.report)
-            self.committed()
-
-
-def in_transaction(ws: Workspace, fn: Callable[[Session], T],
-                   report: SendReport | None = None, attempts: int = 5) -> T:
-    """Return fn(session), committed; retried when a concurrent writer (a `collect` running
-    beside us) took the same event sequence number, which fails our commit cleanly."""
-    for attempt in range(1, attempts + 1):
-        saved = copy.deepcopy(report.__dict__) if report is not None else None
-        try:
-            with ws.session() as s:
-                return fn(s)
-        except IntegrityError:
-            if report is not None and saved is not None:
-                report.__dict__.update(saved)
-            if attempt == attempts:
-                raise
-            time.sleep(0.02 * attempt)  # a database race: real time, not campaign time
-    raise AssertionError("unreachable")
-
-
-def dispatch_one(ws: Workspace, channels: _Channels, probe: Probe, brand: Brand,
-                 persona: Persona, report: SendReport, held: _HeldOutcome | None = None,
-                 then: Callable[[str], None] | None = None) -> str | None:
-    """Send one probe through the outbox protocol; return the state it ends in.
-
-    With `held`, the previous probe's held outcome commits with this claim, and this probe's
-    outcome is held in turn (None is returned; `then(state)` is called once it is written).
-    """
-
-    owner = channels.sender.owner if channels.sender else None
-
-    def mark(s: Session) -> Probe | None:
-        # The claim: only one transaction of the whole team gets the row, and only while it
-        # is still planned (another machine may have claimed and sent it since our queue read).
-        row = s.exec(skip_locked(select(Probe).where(
-            Probe.id == probe.id, Probe.state == ProbeState.PLANNED.value))).first()
-        if row is None:
-            return None  # another sender holds or sent it, or an analyst moved it: leave it
-        row.claimed_by, row.claimed_at = owner, ws.clock.now()
-        return transition(s, row, ProbeState.DISPATCHING, clock=ws.clock,
-                          payload={"claimed_by": owner} if owner else None)
-
-    def claim(s: Session) -> Probe | None:
-        if held is not None:
-            held.write(s)  # the previous probe's outcome, in the same commit
-        return mark(s)
-
-    row = in_transaction(ws, claim, report if held is not None and held.held else None)
-    if held is not None:
-        held.committed()
-    if row is None:
-        return "skipped"
-    # Committed: from here a crash leaves it in `dispatching`, settled by the next run.
-    plugin = channels.get(probe.channel)
-    try:
-        result = plugin.send(ws, row, brand, persona)
-    except QualibenchError as exc:
-        # The channel contract: a QualibenchError means nothing went out (configuration,
-        # server unreachable, Sent copy impossible). Requeue; the caller stops this channel.
-        # Any other exception (Ctrl-C included) may strike after the server accepted the
-        # message, so the probe stays `dispatching` for reconciliation.
-        why = f"send interrupted: {exc.message}"[:1000]
-
-        def requeue(s: Session) -> None:
-            back = s.get(Probe, probe.id)
-            assert back is not None
-            transition(s, back, ProbeState.PLANNED, clock=ws.clock, reason=why)
-
-        in_transaction(ws, requeue)
-        raise
-
-    if held is not None:
-        held.hold(probe.id, result, then or (lambda state: None))
-        return None
-
-    def record(s: Session) -> str:
-        done = s.get(Probe, probe.id)
-        assert done is not None
-        return _apply_outcome(s, ws, done, result, report)
-
-    return in_transaction(ws, record, report)
 
 
 def log_run(ws: Workspace, campaign_id: int, report: SendReport) -> None:

@@ -114,14 +114,66 @@ def test_429_then_success_waits_until_the_reset(x_env):
 
 
 def test_503_and_malformed_json_are_retried_with_backoff(x_env):
+    """A read (the DM's user lookup) is retried through a 503 and a malformed answer, and the
+    POST through a 503 (X overloaded: it took nothing). An unreadable answer to a POST is
+    not retried: see test_send_x_unknown.py."""
     api, world, channel = x_env
-    api.fail_next("503", "malformed")
+    api.fail_next("503", "malformed", "pass", "503")
     start = world.clock.now()
-    result = _send(world, channel, world.probe("x", "@brandco"))
-    assert result.outcome == "sent"
-    assert len(api.calls) == 3
-    assert world.clock.now() - start == timedelta(seconds=2 + 4)
-    assert len(api.tweets) == 1
+    result = _send(world, channel, world.probe("x", "@brandco", fills={"x_mode": "dm"}))
+    assert result.outcome == "sent", result.detail
+    assert [method for method, _ in api.calls] == ["GET", "GET", "GET", "POST", "POST"]
+    assert world.clock.now() - start == timedelta(seconds=2 + 4 + 2)
+    assert len(api.dm_events) == 1
+
+
+def test_a_post_whose_answer_is_lost_is_not_sent_again(x_env):
+    """A POST that X answered with an unreadable body, or with a 500, may have posted: the
+    outcome is "unknown" after one call, never a second post."""
+    api, world, channel = x_env
+    api.fail_next("garbled")
+    first = _send(world, channel, world.probe("x", "@brandco"))
+    assert first.outcome == "unknown" and "may have acted" in first.detail
+    assert first.evidence["text"].startswith("@brandco ")
+    assert len(api.tweets) == 1 and [m for m, _ in api.calls] == ["POST"]
+    with respx.mock:
+        route = respx.post(f"{api.base_url}/2/tweets").mock(
+            side_effect=[httpx.Response(500, json={"title": "Internal Error"})])
+        second = _send(world, channel, world.probe("x", "@brandco"))
+        assert second.outcome == "unknown" and "HTTP 500" in second.detail
+        assert route.call_count == 1
+    with respx.mock:
+        route = respx.post(f"{api.base_url}/2/tweets").mock(
+            side_effect=[httpx.ReadTimeout("no answer")])
+        third = _send(world, channel, world.probe("x", "@brandco"))
+        assert third.outcome == "unknown" and "ReadTimeout" in third.detail
+        assert route.call_count == 1
+    assert TOKEN not in first.detail + second.detail + third.detail
+
+
+def test_reconcile_finds_a_dm_whose_answer_was_lost(x_env):
+    api, world, channel = x_env
+    api.fail_next("pass", "garbled")  # the user lookup passes, the DM's answer is lost
+    pid = world.probe("x", "@brandco", fills={"x_mode": "dm"})
+    assert _send(world, channel, pid).outcome == "unknown"
+    [event] = api.dm_events
+    with world.ws.session() as s:
+        probe = s.get(Probe, pid)
+    found = channel.reconcile(world.ws, probe)
+    assert found.outcome == "sent", found.detail
+    assert found.external_id == f"dm:{event['dm_conversation_id']}"
+    assert found.evidence["dm_event_id"] == event["id"]
+    assert len(api.dm_events) == 1  # looked up, not sent again
+    with world.ws.session() as s:  # recorded as the send loop does
+        probe = s.get(Probe, pid)
+        probe.external_id = found.external_id
+        probe.dispatch = {**(probe.dispatch or {}), **found.evidence}
+        s.add(probe)
+    # Same words, same brand: the DM is the first probe's, not this one's.
+    lonely = world.probe("x", "@brandco", fills={"x_mode": "dm"})
+    with world.ws.session() as s:
+        never = channel.reconcile(world.ws, s.get(Probe, lonely))
+    assert never.outcome == "retry"
 
 
 def test_x_down_gives_a_retry_without_the_token(x_env):

@@ -32,6 +32,12 @@ class AssistedChannel:
         return DispatchResult(outcome="assisted", detail=detail,
                               evidence={"channel": probe.channel, "where": where, "assisted": True})
 
+    def reconcile(self, ws: Workspace, probe: Probe) -> DispatchResult:
+        """Say what became of a probe left in `dispatching`: nothing went out (handing it to
+        the queue sends nothing), so it goes back to the queue and is handed over again."""
+        return DispatchResult(outcome="retry", detail="handing over to a person never sends "
+                              "anything: queued again")
+
     def collect(self, ws: Workspace) -> Iterable[CollectedItem]:
         """Yield nothing: replies are recorded by a person with `qualibench assist reply`."""
         return ()

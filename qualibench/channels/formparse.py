@@ -7,6 +7,7 @@ when the guess is wrong.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -50,10 +51,17 @@ _HONEYPOT_MARKS = ("honeypot", "hp_", "_hp", "hpot", "nospam", "bot-field", "bot
 _CAPTCHA_MARKERS = ("g-recaptcha", "h-captcha", "cf-turnstile", "frc-captcha", "captcha")
 
 
+@functools.lru_cache(maxsize=2048)
 def fold(text: str) -> str:
     """Return `text` lower-cased, without accents and with single spaces (for word matching)."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # Cached: a brand's pages and labels come back for each of its probes, and this walks
+    # the text character by character.
+    text = text or ""
+    if text.isascii():
+        bare = text  # NFKD leaves ASCII as it is, and no ASCII character is combining
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return re.sub(r"\s+", " ", bare.replace("’", "'")).strip().lower()
 
 

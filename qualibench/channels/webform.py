@@ -18,6 +18,7 @@ from sqlalchemy.orm import object_session
 
 from ..errors import QualibenchError
 from ..evidence import record_evidence
+from ..evidence_group import GroupedEvidence, keep_evidence
 from .base import CollectedItem, DispatchResult
 from .formpages import contact_links, page_blocker, read_outcome
 from .formparse import KIND_TOPIC_WORDS, ParsedForm, assign_roles, fill_values, parse_forms
@@ -412,11 +413,19 @@ class WebFormChannel:
                 result: DispatchResult) -> DispatchResult:
         session = object_session(probe)
         own = None
-        if session is None:
+        if session is None and not isinstance(ws.evidence, GroupedEvidence):
             own = ws.session()
             session = own.__enter__()
+
+        def keep(data: bytes, media: str) -> str:
+            # In a send run the index rows ride in the loop's next transaction (one sync for
+            # the batch's files); called directly, in the caller's session or one of its own.
+            if session is None:
+                return keep_evidence(ws, data, media)
+            return record_evidence(session, ws.evidence, data, media, ws.clock)
+
         try:
-            digests = [record_evidence(session, ws.evidence, data, media, ws.clock) for data, media in raw]
+            digests = [keep(data, media) for data, media in raw]
             # the last pages fetched are the responses to the submitted steps
             for step, digest in zip(reversed(record["steps"]), reversed(digests), strict=False):
                 step["response_sha256"] = digest
@@ -424,7 +433,7 @@ class WebFormChannel:
             record["outcome"] = result.outcome
             record["detail"] = result.detail
             blob = json.dumps(record, ensure_ascii=False, sort_keys=True, default=str).encode()
-            result.evidence_sha256 = record_evidence(session, ws.evidence, blob, "application/json", ws.clock)
+            result.evidence_sha256 = keep(blob, "application/json")
         finally:
             if own is not None:
                 own.__exit__(None, None, None)

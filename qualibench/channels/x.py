@@ -19,7 +19,7 @@ import httpx
 from sqlmodel import col, select
 
 from ..errors import QualibenchError, RemoteFailure
-from ..evidence import record_evidence
+from ..evidence_group import keep_evidence
 from ..models import InboundMessage, Probe, ProbeState, Scenario
 from .base import CollectedItem, DispatchResult
 from .reuse import current_park
@@ -51,6 +51,14 @@ MAX_TOKEN_CHARS = 256  # a pagination token
 
 class XUnavailable(RemoteFailure):
     """X kept failing (5xx, network, malformed answers) after every retry."""
+
+
+class XOutcomeUnknown(XUnavailable):
+    """A POST reached X but its answer could not be read: X may or may not have acted on it."""
+
+
+# Transport errors raised before a byte of the request could reach X: safe to send again.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class _Refused(Exception):
@@ -114,6 +122,8 @@ class XChannel:
         self._reset_at: dict[str, float] = {}  # endpoint -> epoch seconds when its window reopens
         self.warnings: list[str] = []  # what the last collect left aside, one line each
         self._clients: dict[str, tuple[AccountSpec, httpx.Client]] = {}  # the run's clients
+        self._me: dict[str, str] = {}  # account name -> the X user id its token acts for
+        self._scenarios: dict[int | None, dict] = {}  # scenario id -> spec, for this run
 
     # -- configuration -------------------------------------------------------------------
 
@@ -209,8 +219,21 @@ class XChannel:
 
     def _call(self, ws: Workspace, client: httpx.Client, method: str, path: str, endpoint: str,
               **kwargs: Any) -> tuple[int, dict]:
-        """Return (status, JSON body) of one API call, waiting out rate limits and retrying 5xx."""
+        """Return (status, JSON body) of one API call, waiting out rate limits and retrying 5xx.
+
+        A POST is retried only when X cannot have acted on it (no connection, 429, 503);
+        when it may have (the connection lost after the request went out, another 5xx, an
+        answer we cannot read) XOutcomeUnknown is raised instead: a second post could be a
+        duplicate, so the probe's fate is settled by `reconcile` (the account's own posts).
+        """
         problem = ""
+        post = method == "POST"
+
+        def unknown(why: str) -> XOutcomeUnknown:
+            return XOutcomeUnknown(f"X {method} {endpoint}: {why}; X may have acted on it",
+                                   "nothing is sent again: the next `qualibench send` looks "
+                                   "for it among the account's posts")
+
         for attempt in range(self.max_retries + 1):
             reset = self._reset_at.get(endpoint)
             if reset is not None:
@@ -222,9 +245,13 @@ class XChannel:
                 resp, content = self._bounded_request(client, method, path, **kwargs)
             except httpx.TransportError as exc:
                 problem = f"network error ({type(exc).__name__})"
+                if post and not isinstance(exc, _NOT_SENT):
+                    raise unknown(f"the connection failed after the request ({problem})") from None
                 ws.clock.sleep(min(self.backoff * 2 ** attempt, 300))
                 continue
             except (_Refused, SiteRefused) as exc:
+                if post:
+                    raise unknown(f"the answer was not read ({exc})") from None
                 raise XUnavailable(f"X {method} {endpoint}: {exc}",
                                    "nothing of that answer was kept; the next pass asks again") from None
             remaining = resp.headers.get("x-rate-limit-remaining")
@@ -238,18 +265,26 @@ class XChannel:
                 continue
             if resp.status_code >= 500:
                 problem = f"HTTP {resp.status_code}"
+                if post and resp.status_code != 503:  # 503: overloaded, the request not taken
+                    raise unknown(f"X answered {problem}")
                 ws.clock.sleep(min(self.backoff * 2 ** attempt, 300))
                 continue
             try:
                 body = json.loads(content)
-            except ValueError:
-                problem = f"malformed JSON (HTTP {resp.status_code})"
-                ws.clock.sleep(min(self.backoff * 2 ** attempt, 300))
-                continue
-            except RecursionError:
-                raise XUnavailable(f"X {method} {endpoint}: the JSON answer is nested too deeply "
-                                   "to read", "nothing of that answer was kept; the next pass "
-                                   "asks again") from None
+            except (ValueError, RecursionError) as exc:
+                if post and resp.status_code < 300:
+                    raise unknown(f"its answer (HTTP {resp.status_code}) is not readable "
+                                  "JSON") from None
+                if post:
+                    body = {}  # a refusal we cannot read the words of: still a refusal
+                elif isinstance(exc, RecursionError):
+                    raise XUnavailable(f"X {method} {endpoint}: the JSON answer is nested too "
+                                       "deeply to read", "nothing of that answer was kept; the "
+                                       "next pass asks again") from None
+                else:
+                    problem = f"malformed JSON (HTTP {resp.status_code})"
+                    ws.clock.sleep(min(self.backoff * 2 ** attempt, 300))
+                    continue
             if resp.status_code == 401:
                 raise RemoteFailure("X refused the account's token (HTTP 401)",
                                     "create a new user-context OAuth 2.0 token and export it again")
@@ -286,14 +321,7 @@ class XChannel:
         if not contact:
             return DispatchResult(outcome="failed", detail=f"brand {brand.key} has no X account "
                                   "(column x in the brands file)")
-        with ws.session() as s:
-            scenario = s.get(Scenario, probe.scenario_id)
-            spec = dict(scenario.spec) if scenario is not None else {}
-        mode = x_mode(probe, spec, contact)
-        handle = _handle(contact)
-        text = (probe.short_text or "").strip()
-        if mode == "mention" and not handle.isdigit() and handle.lower() not in text.lower():
-            text = f"{handle} {text}"
+        mode, handle, text = self._compose(ws, probe, contact)
         if not text or len(text) > MAX_TEXT:
             return DispatchResult(outcome="failed", detail=f"the X text has {len(text)} characters; "
                                   f"it must have 1 to {MAX_TEXT} (the scenario's short variant)")
@@ -307,17 +335,43 @@ class XChannel:
                 status, answer = self._call(ws, client, "POST", "/2/tweets", "POST /2/tweets",
                                             json={"text": text})
                 result = self._mention_result(ws, status, answer)
+        except XOutcomeUnknown as exc:
+            return DispatchResult(outcome="unknown", detail=exc.message,
+                                  evidence={"channel": "x", "mode": mode, "handle": handle,
+                                            "text": text})
         except XUnavailable as exc:
             return DispatchResult(outcome="retry", detail=exc.message, retry_after=900.0)
         exchange = {"channel": "x", "mode": mode, "account": account.name, "request": request,
                     "response": answer, "outcome": result.outcome}
-        with ws.session() as s:
-            result.evidence_sha256 = record_evidence(
-                s, ws.evidence, json.dumps(exchange, sort_keys=True, ensure_ascii=False).encode(),
-                "application/json", ws.clock)
+        result.evidence_sha256 = keep_evidence(
+            ws, json.dumps(exchange, sort_keys=True, ensure_ascii=False).encode(),
+            "application/json")
         result.evidence = {"channel": "x", "mode": mode, "handle": handle, "text": text,
                            "evidence": result.evidence_sha256, **result.evidence}
         return result
+
+    def _compose(self, ws: Workspace, probe: Probe, contact: str) -> tuple[str, str, str]:
+        """Return (mode, handle, text) of the probe's post or DM, as `send` writes it."""
+        if probe.scenario_id not in self._scenarios:  # read once per run: they do not change
+            with ws.session() as s:
+                scenario = s.get(Scenario, probe.scenario_id)
+                self._scenarios[probe.scenario_id] = (dict(scenario.spec) if scenario is not None
+                                                      else {})
+        spec = self._scenarios[probe.scenario_id]
+        mode = x_mode(probe, spec, contact)
+        handle = _handle(contact)
+        text = (probe.short_text or "").strip()
+        if mode == "mention" and not handle.isdigit() and handle.lower() not in text.lower():
+            text = f"{handle} {text}"
+        return mode, handle, text
+
+    def reconcile(self, ws: Workspace, probe: Probe) -> DispatchResult:
+        """Say what became of a probe left in `dispatching` (killed mid-call, or an answer
+        that could not be read): "sent" when the account's recent posts (or DMs) hold its
+        text, "retry" when they do not (X never took it), "unknown" while X cannot be asked."""
+        from .x_reconcile import reconcile_probe
+
+        return reconcile_probe(self, ws, probe)
 
     def _mention_result(self, ws: Workspace, status: int, answer: dict) -> DispatchResult:
         if status in (200, 201) and answer.get("data", {}).get("id"):

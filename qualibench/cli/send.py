@@ -13,6 +13,7 @@ ROWS = (
     ("reconciled_sent", "found sent after an interruption"),
     ("reconciled_requeued", "found unsent after an interruption (sent now)"),
     ("reconciled_failed", "fate unknown after an interruption (failed)"),
+    ("outcome_unknown", "answer lost, looked up on the next run"),
     ("deferred", "temporary refusal, retried later"),
     ("undeliverable", "undeliverable"),
     ("failed", "failed"),

@@ -26,6 +26,10 @@ def x_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
+def _when(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 @dataclass
 class _Limit:
     limit: int = 50
@@ -102,7 +106,9 @@ class FakeXApi:
         self.limits[endpoint] = _Limit(limit=limit, window=window)
 
     def fail_next(self, *faults: str) -> None:
-        """Queue faults for the next requests: "503", "429", "malformed" (bad JSON with 200)."""
+        """Queue faults for the next requests: "503", "429", "malformed" (bad JSON with 200,
+        nothing done), "garbled" (the request is carried out, then its answer is cut short:
+        a post made whose answer the client cannot read), "pass" (no fault for that request)."""
         with self._lock:
             self._faults.extend(faults)
 
@@ -220,6 +226,9 @@ class _XHandler(BaseHTTPRequestHandler):
             status, payload = self._route(method, path, query, json.loads(body) if body else {})
         except (KeyError, ValueError, StopIteration) as exc:
             status, payload = 400, {"title": "Invalid Request", "detail": f"bad request: {exc}"}
+        if fault == "garbled":
+            self._reply(status, None, headers, raw=json.dumps(payload).encode()[:12])
+            return
         self._reply(status, payload, headers)
 
     def _page(self, items: list[dict], query: dict[str, str], token_param: str) -> dict:
@@ -279,6 +288,12 @@ class _XHandler(BaseHTTPRequestHandler):
             since = int(query.get("since_id", "0") or 0)
             rows = [t for t in newest_first(rows) if int(t["id"]) > since]
             return 200, self._page(rows, query, "next_token")
+        m = re.fullmatch(r"/2/users/(\d+)/tweets", path)
+        if method == "GET" and m:  # the user's own posts, newest first (X: the last 3,200)
+            start = _when(query["start_time"]) if query.get("start_time") else None
+            rows = [t for t in newest_first(api.tweets) if t["author_id"] == m.group(1)
+                    and (start is None or _when(t["created_at"]) >= start)]
+            return 200, self._page(rows, query, "pagination_token")
         m = re.fullmatch(r"/2/users/(\d+)/mentions", path)
         if method == "GET" and m:
             since = int(query.get("since_id", "0") or 0)
