@@ -46,3 +46,68 @@ def test_captcha_seen_in_the_browser_still_goes_to_a_person(brand_site, probe_wo
         result = WebFormChannel(browser=True).send(probe_world.ws, probe, brand, persona)
     assert result.outcome == "assisted" and result.detail.startswith("captcha")
     assert brand_site.submissions == []
+
+
+class _Server:
+    """A loopback HTTP server answering `pages` (path -> HTML) and counting every request."""
+
+    def __init__(self, pages: dict[str, str]) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.hits: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                return
+
+            def _answer(self) -> None:
+                server.hits.append(f"{self.command} {self.path}")
+                length = int(self.headers.get("Content-Length", "0") or 0)
+                if length:
+                    self.rfile.read(length)
+                body = pages.get(self.path.split("?")[0], "<p>ok</p>").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_the_browser_path_keeps_to_the_brands_hosts(probe_world):
+    """A script-built form that posts to another host, with a pixel from there: the browser,
+    like the plain-HTTP path, sends nothing outside the brand's hosts, and the brand fails."""
+    outside = _Server({})
+    form = (f"<form method='post' action='http://127.0.0.1:{outside.port}/steal'>"
+            "<label for='n'>Nom</label><input id='n' name='nom' required>"
+            "<label for='e'>Adresse e-mail</label><input id='e' type='email' name='email' required>"
+            "<label for='m'>Votre message</label><textarea id='m' name='message' required>"
+            "</textarea><button type='submit'>Envoyer</button></form>")
+    page = ("<html><body><h1>Nous contacter</h1><div id='app'></div><noscript>Activez "
+            f"JavaScript</noscript><img src='http://127.0.0.1:{outside.port}/pixel.png'>"
+            f"<script>document.getElementById('app').innerHTML = {json.dumps(form)};</script>"
+            "</body></html>")
+    site = _Server({"/contact": page})
+    try:
+        pid = probe_world.probe("webform", f"http://127.0.0.1:{site.port}/contact")
+        with probe_world.ws.session() as s:
+            probe, brand, persona = probe_world.rows(s, pid)
+            result = WebFormChannel(browser=True).send(probe_world.ws, probe, brand, persona)
+    finally:
+        site.close()
+        outside.close()
+    assert result.outcome == "failed", result.detail
+    assert "refused" in result.detail and f"port {outside.port}" in result.detail
+    assert outside.hits == []  # neither the pixel nor the persona's data went there
+    assert "GET /contact" in site.hits

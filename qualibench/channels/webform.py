@@ -364,7 +364,9 @@ class WebFormChannel:
         seen = submit_in_browser(page_url, probe_values(probe, persona, self._scenario_kind(probe)),
                                  brand.form_mapping or {}, wait=ws.clock.sleep,
                                  typing_seconds=self.typing_delay(probe, ws), user_agent=USER_AGENT,
-                                 timeout=self.timeout)
+                                 timeout=self.timeout,
+                                 policy=self.policy(ws, brand, record["start_url"]),
+                                 limits=self._client(ws).limits)
         record["browser"] = True
         for url, html in seen.pages:
             record["pages"].append({"url": url, "status": None, "rendered": True})
