@@ -48,13 +48,17 @@ def main() -> None:
     print(f"  probes {result.probes}, sent {result.sent}, replies {result.replies}, "
           f"answered {result.answered} ({result.answer_rate:.0%}), "
           f"median delay {result.median_delay_hours or 0:.1f} h, {result.virtual_days:.1f} virtual days")
-    print(f"  {'stage':<10} {'seconds':>9}")
+    print(f"  {'stage':<10} {'wall s':>9} {'CPU s':>8} {'share of wall':>14}")
     for stage, seconds in result.stages.items():
-        print(f"  {stage:<10} {seconds:>9.2f}")
+        print(f"  {stage:<10} {seconds:>9.2f} {result.stage_cpu.get(stage, 0.0):>8.2f} "
+              f"{seconds / max(result.seconds, 1e-9):>14.0%}")
     other = result.seconds - sum(result.stages.values())
-    print(f"  {'other':<10} {other:>9.2f}   (analysis, awards, figures)")
-    print(f"  {'total':<10} {result.seconds:>9.2f}   wall; {cpu:.1f} s CPU in this process, "
-          f"peak RSS {peak_mb:.0f} MB, load average {os.getloadavg()[0]:.1f}")
+    other_cpu = cpu - sum(result.stage_cpu.values())
+    print(f"  {'other':<10} {other:>9.2f} {other_cpu:>8.2f} "
+          f"{other / max(result.seconds, 1e-9):>14.0%}   (analysis, awards, figures; imports)")
+    print(f"  {'total':<10} {result.seconds:>9.2f} {cpu:>8.2f}   wall / CPU in this process; "
+          f"peak RSS {peak_mb:.0f} MB, load average "
+          f"{os.getloadavg()[0]:.1f}")
     if result.sent:
         print(f"  per probe sent: {1000 * result.stages.get('send', 0) / result.sent:.1f} ms sending, "
               f"{1000 * result.stages.get('collect', 0) / max(result.replies, 1):.1f} ms collecting per reply")

@@ -62,6 +62,7 @@ class DemoResult:
     pdf: Path | None = None
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)  # wall seconds per stage
+    stage_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of this process
     virtual_days: float = 0.0
     missing: list[str] = field(default_factory=list)  # stages this install cannot run
 
@@ -212,6 +213,7 @@ def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
         with timer.stage("world"):
             world.stop()
     result.stages = timer.stages
+    result.stage_cpu = timer.cpu
     _figures(ws, result)
     record_demo_files(out)
     result.seconds = time.perf_counter() - started

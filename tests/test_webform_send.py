@@ -47,6 +47,27 @@ def test_form_reached_from_the_home_page_is_submitted_with_the_reply_alias(brand
     assert result.evidence["final_url"].endswith("/fnac/merci")
 
 
+def test_the_home_page_walk_is_made_once_per_form_page_and_run(brand_site, probe_world):
+    """A brand's second probe of the run reuses the first one's clicks-from-home figure (and
+    names the probe whose evidence holds the pages walked) instead of walking its site again."""
+    url = _contact(brand_site, "boulanger")
+    first, second = (probe_world.probe("webform", url, brand_key=f"boulanger{i}") for i in (1, 2))
+    channel = WebFormChannel()
+    one = _send(probe_world, first, channel)
+    walked = len(brand_site.requests)
+    two = _send(probe_world, second, channel)
+    assert one.outcome == two.outcome == "sent", (one.detail, two.detail)
+    a, b = one.evidence["accessibility"], two.evidence["accessibility"]
+    assert a["clicks_from_home"] == b["clicks_from_home"] == 2
+    assert b["home_page"] == a["home_page"]
+    assert b["clicks_from_home_measured_by"].startswith("w1:boulanger1:")
+    home_gets = lambda reqs: [r for r in reqs if r == ("GET", "/boulanger/")]  # noqa: E731
+    assert len(home_gets(brand_site.requests[:walked])) == 1
+    assert home_gets(brand_site.requests[walked:]) == []
+    fresh = _send(probe_world, probe_world.probe("webform", url, brand_key="boulanger3"))
+    assert "clicks_from_home_measured_by" not in fresh.evidence["accessibility"]  # a new run
+
+
 def test_the_exchange_is_stored_as_evidence_without_the_session_token(brand_site, probe_world):
     url = _contact(brand_site, "darty")
     pid = probe_world.probe("webform", url)

@@ -104,6 +104,9 @@ class WebFormChannel:
         self.transport = transport
         self.limits = limits  # None: [webform] of campaign.toml, else SiteLimits' defaults
         self._site: SiteClient | None = None  # one pooled client for the whole run
+        # (form page, clicks from start) -> (the home-page measure, the probe that walked it)
+        self._home_walks: dict[tuple[str, Any], tuple[dict[str, Any], str]] = {}
+        self._policies: dict[tuple, HostPolicy] = {}
 
     def _client(self, ws: Workspace) -> SiteClient:
         if self._site is None:
@@ -140,6 +143,12 @@ class WebFormChannel:
         its other URLs and its e-mail address) and the hosts listed for it under
         [webform.hosts] in campaign.toml."""
         contacts = brand.contacts or {}
+        key = (brand.key, url, tuple(sorted((str(k), str(v)) for k, v in contacts.items())))
+        if key not in self._policies:  # the same for every probe of the brand in this run
+            self._policies[key] = self._policy(ws, brand, url, contacts)
+        return self._policies[key]
+
+    def _policy(self, ws: Workspace, brand: Brand, url: str, contacts: dict) -> HostPolicy:
         urls = [url] + [str(v) for v in contacts.values()
                         if str(v).startswith(("http://", "https://"))]
         email = str(contacts.get("email", ""))
@@ -176,7 +185,8 @@ class WebFormChannel:
         if not url:
             return DispatchResult(outcome="failed", detail=f"brand {brand.key} has no web form URL "
                                   "(column webform in the brands file)")
-        record: dict[str, Any] = {"channel": "webform", "start_url": url, "pages": [], "steps": [],
+        record: dict[str, Any] = {"channel": "webform", "probe": probe.key, "start_url": url,
+                                  "pages": [], "steps": [],
                                   "accessibility": {"clicks_from_start": None, "captcha": False,
                                                     "customer_number_required": False,
                                                     "login_required": False, "steps": 0}}
@@ -241,11 +251,24 @@ class WebFormChannel:
         raise LookupError(f"no contact form found within {self.max_clicks} clicks of {url}")
 
     def _measure_from_home(self, client: SiteClient, record: dict, raw: list) -> None:
-        """Set accessibility.clicks_from_home: links a customer follows from the home page."""
+        """Set accessibility.clicks_from_home: links a customer follows from the home page.
+
+        Measured once per form page and run: a brand's other probes of the run reuse the
+        figure (and say which probe's evidence holds the pages walked) instead of walking its
+        site again for each scenario."""
+        access = record["accessibility"]
+        key = (_bare(record.get("form_page", "")), access["clicks_from_start"])
+        if key in self._home_walks:
+            measured, by = self._home_walks[key]
+            access.update(measured)
+            access["clicks_from_home_measured_by"] = by
+            return
         try:
             self._walk_from_home(client, record, raw)
         except (httpx.HTTPError, SiteRefused):
-            return  # the home page is not needed to send: measuring stops there
+            return  # the home page is not needed to send: measuring stops there (not cached)
+        self._home_walks[key] = ({k: access[k] for k in ("clicks_from_home", "home_page")
+                                  if k in access}, record.get("probe", ""))
 
     def _walk_from_home(self, client: SiteClient, record: dict, raw: list) -> None:
         access = record["accessibility"]

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 # A person does not send at the exact slot: a little while after it, within working hours.
 SHOPPER_LAG = (timedelta(minutes=5), timedelta(minutes=40))
+MISSIONS_READ = 20
 
 
 class SimulatedShoppers:
@@ -38,15 +39,21 @@ class SimulatedShoppers:
         """Send every mission due by now and schedule the brands' answers; return how many were sent."""
         now = self.world.clock.now()
         done = 0
-        for mission in next_missions(ws, limit):
-            if mission.when is not None and mission.when > now:
-                break  # missions come earliest first
-            lag = self.rng.uniform(SHOPPER_LAG[0].total_seconds(), SHOPPER_LAG[1].total_seconds())
-            sent_at = min(now, (mission.when or now) + timedelta(seconds=lag))
-            record_sent(ws, mission.probe_id, sent_at)
-            self.sent.append(mission.probe_id)
-            self._brand_answers(ws, mission, sent_at)
-            done += 1
+        # A few missions at a time, earliest first: the timeline calls this at every step,
+        # and most steps find none due (reading the whole queue each time was most of its cost).
+        while done < limit:
+            batch = next_missions(ws, min(MISSIONS_READ, limit - done))
+            due = [m for m in batch if m.when is None or m.when <= now]
+            for mission in due:
+                lag = self.rng.uniform(SHOPPER_LAG[0].total_seconds(),
+                                       SHOPPER_LAG[1].total_seconds())
+                sent_at = min(now, (mission.when or now) + timedelta(seconds=lag))
+                record_sent(ws, mission.probe_id, sent_at)
+                self.sent.append(mission.probe_id)
+                self._brand_answers(ws, mission, sent_at)
+                done += 1
+            if len(due) < len(batch) or len(batch) < MISSIONS_READ:
+                break  # a mission not due yet (they come earliest first), or none left
         return done
 
     def _brand_answers(self, ws: Workspace, mission: Mission, sent_at: datetime) -> None:
