@@ -41,6 +41,9 @@ def _bare(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
+MEMO_KEY = ("webform", "memo")
+
+
 class FormBlocked(Exception):
     """The contact form cannot be used by a robot; the reason goes to the assisted queue."""
 
@@ -104,9 +107,14 @@ class WebFormChannel:
         self.transport = transport
         self.limits = limits  # None: [webform] of campaign.toml, else SiteLimits' defaults
         self._site: SiteClient | None = None  # one pooled client for the whole run
-        # (form page, clicks from start) -> (the home-page measure, the probe that walked it)
-        self._home_walks: dict[tuple[str, Any], tuple[dict[str, Any], str]] = {}
-        self._policies: dict[tuple, HostPolicy] = {}
+        # (form page, clicks from start) -> (the home-page measure, the probe that walked it),
+        # and each brand's host policy: for the run, or for the runs of a keep_connections()
+        # scope (the demo's fortnight), which parks them with the connections.
+        park = current_park() if transport is None else None
+        memo = park.take(MEMO_KEY) if park is not None else None
+        self._home_walks: dict[tuple[str, Any], tuple[dict[str, Any], str]]
+        self._policies: dict[tuple, HostPolicy]
+        self._home_walks, self._policies = memo[0] if memo is not None else ({}, {})
 
     def _client(self, ws: Workspace) -> SiteClient:
         if self._site is None:
@@ -122,8 +130,10 @@ class WebFormChannel:
 
     def close(self) -> None:
         """Close the run's HTTP connections (or park them for the next run, see reuse.py)."""
+        park = current_park() if self.transport is None else None
+        if park is not None:
+            park.park(MEMO_KEY, (self._home_walks, self._policies), lambda memo: None)
         if self._site is not None:
-            park = current_park() if self.transport is None else None
             if park is not None:
                 park.park(("webform", self._site.limits), self._site, SiteClient.close)
             else:
@@ -253,7 +263,7 @@ class WebFormChannel:
     def _measure_from_home(self, client: SiteClient, record: dict, raw: list) -> None:
         """Set accessibility.clicks_from_home: links a customer follows from the home page.
 
-        Measured once per form page and run: a brand's other probes of the run reuse the
+        Measured once per form page and run (or keep_connections scope): later probes reuse the
         figure (and say which probe's evidence holds the pages walked) instead of walking its
         site again for each scenario."""
         access = record["accessibility"]
