@@ -294,20 +294,3 @@ def test_french_report_titles_scenarios_in_french_by_the_stated_rule(finished, t
     assert Formatter("fr", labels).scenario_names(analysis) == {"delivery-tracking-en": "Où est mon colis ?",
                                                                "own-en": "Own title"}
 
-
-def test_scorer_notes_read_as_sentences_in_the_reports_language():
-    from qualibench.report.evidence_notes import evidence_note
-
-    note = "key point 'Propose un remboursement': asserted; pattern 'rembours'"
-    assert evidence_note(note, "fr") == "point clé « Propose un remboursement » : affirmé"
-    assert evidence_note(note, "en") == "key point “Propose un remboursement”: stated"
-    assert evidence_note("restates the customer's 'montant' near the opening", "fr") == \
-        "reprend les termes du client dès l'ouverture"
-    assert evidence_note("restates the customer's 'thinke' later in the reply", "en") == \
-        "restates the customer's words later in the reply"  # never the scorer's lemma
-    assert evidence_note("thanks the customer", "fr") == "remercie le client"
-    assert evidence_note("key point 'X': negated: a refusal or a 'no' (half credit); pattern 'x'", "fr") == \
-        "point clé « X » : refus ou réponse négative (moitié des points)"
-    # a note no rule knows: left out in French, shown as the scorer wrote it in English
-    assert evidence_note("some new scorer note", "fr") == ""
-    assert evidence_note("some new scorer note", "en") == "some new scorer note"

@@ -119,11 +119,11 @@ def test_overlap_check_catches_a_collision_and_a_clip():
 
 @pytest.mark.slow
 def test_the_demo_scorers_notes_all_read_in_french(demo_reports):
-    """The fiche's evidence notes: every note the scorer wrote on the demo has a French sentence."""
+    """The fiche's evidence notes: every note the scorer wrote on the demo has its French wording."""
     from sqlmodel import select
 
     from qualibench.models import Score
-    from qualibench.report.evidence_notes import evidence_note
+    from qualibench.scorer.wording import why_in
     from qualibench.workspace import Workspace
 
     folder = demo_reports["fr"].parent.parent
@@ -132,5 +132,5 @@ def test_the_demo_scorers_notes_all_read_in_french(demo_reports):
         notes = [e.get("why", "") for sc in s.exec(select(Score)) for spans in (sc.evidence or {}).values()
                  for e in spans]
     assert len(notes) > 100
-    untranslated = sorted({n for n in notes if n and not evidence_note(n, "fr")})
+    untranslated = sorted({n for n in notes if n and why_in(n, "fr") == n})
     assert not untranslated, untranslated

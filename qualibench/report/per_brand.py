@@ -17,8 +17,8 @@ from sqlmodel import select
 
 from ..models import Probe, Score
 from ..scorer.effective import ADJUDICATOR_PREFIX, AUDITOR_PREFIX, AUTO
+from ..scorer.wording import why_in
 from .brand_sheets import brand_sheets, excerpt_tools
-from .evidence_notes import evidence_note
 from .formatting import Formatter, missing
 
 REQUEST_CHARS = 600
@@ -61,7 +61,7 @@ def _test_views(session, analysis, brand_key: str, f: Formatter, excerpt, probes
                              "share": f.pct(pts / m) if not missing(pts) and m else "–",
                              "evidence": [{"text": excerpt(e.get("text", ""), rid, t["probe_id"], 160),
                                            "points": f.signed(e.get("points")),
-                                           "why": evidence_note(e.get("why", ""), lang)}
+                                           "why": why_in(e.get("why", ""), lang)}
                                           for e in ev[:3]]})
         audits = [{"who": s.scorer.split(":", 1)[1] if ":" in s.scorer else s.scorer, "total": f.num(s.total),
                    "date": f.date(s.created_at), "why": s.justification,
