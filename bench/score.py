@@ -69,10 +69,12 @@ def bench_throughput(seconds: float) -> None:
             score_reply(text, scenario, rubric, persona_name="Claire Martin", fills=fills)
             done += 1
     steady_wall, steady_cpu = done / (time.perf_counter() - wall), done / (time.process_time() - cpu)
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"score_reply, one core, first 5,000 (cold caches): {cold_cpu:,.0f} replies per CPU-second "
-          f"({cold_wall:,.0f}/s wall clock)")
+          f"({cold_wall:,.0f}/s wall clock); target >= 5,000")
     print(f"score_reply, one core, next {done:,} distinct replies: {steady_cpu:,.0f} replies per CPU-second "
           f"({steady_wall:,.0f}/s wall clock); target >= 5,000")
+    print(f"load average (1 / 5 / 15 min): {load} on {os.cpu_count()} cores (CPU time is the steadier figure)")
 
 
 def bench_rescore(n: int, db_url: str | None, workers: int | None) -> None:

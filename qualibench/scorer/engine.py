@@ -169,7 +169,7 @@ def score_reply(
         request_text = _template(short if channel == "x" and short else body)
     req = _request(request_text, scenario_lang, names, rubric.vocabulary, rubric.concepts, fills)
     single = rubric.concepts.single(reply_lang)
-    keys = [single.get(lem, lem) for lem in view.lemmas]
+    keys = list(map(single.get, view.lemmas, view.lemmas))  # single.get(lemma, lemma), in C
     extra: dict[int, str] = {}
     for idx, concept in rubric.concepts.phrases(reply_lang, view.lemmas):
         extra[idx.start] = concept
@@ -436,10 +436,11 @@ def _empathy(part: str, folded: str, reading: Reading, keys: list[str], situatio
     for si, m in sorted(by_sentence.items()):
         a, b = reading.sentence_tokens[si]
         s, e = sent[si]
+        # find(folded, words, s, e): the regex's search in the sentence, tried where a phrase can start
         tied = any(keys[t] in situation and len(keys[t]) >= 4 for t in range(a, b)) or \
-            lex.sets["consequence"].search(folded[s:e]) is not None or \
-            lex.sets["ownership"].search(folded[s:e]) is not None
-        generic = lex.sets["empathy_formula"].search(folded[s:e]) is not None
+            lex.sets["consequence"].find(folded, words, s, e) is not None or \
+            lex.sets["ownership"].find(folded, words, s, e) is not None
+        generic = lex.sets["empathy_formula"].find(folded, words, s, e) is not None
         if tied and not (generic and not _tied_strongly(keys, a, b, situation)):
             pts = specific_pts if specifics == 0 else more_pts
             specifics += 1

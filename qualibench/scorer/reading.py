@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from itertools import compress
+from operator import itemgetter
 
 from .text import LemmaView
 
@@ -109,7 +111,7 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
     bounds = sorted({*sent_starts, *(m.end() for m in _CLAUSE_BREAK.finditer(folded))})
     clause_sentence = [bisect_right(sent_starts, b) - 1 for b in bounds]
     words, spans = view.words, view.spans
-    starts = [s for s, _e in spans]
+    starts = list(map(itemgetter(0), spans))
     cut = [bisect_left(starts, s) for s in sent_starts] + [len(starts)]
     sentence_tokens = [(cut[i], cut[i + 1]) for i in range(len(sent_starts))]
     n_clauses = len(bounds)
@@ -118,7 +120,7 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
     if_from = [-1] * n_clauses
     if_to = [0] * n_clauses
     generic_sent: set[int] = set()
-    cues = [t for t, w in enumerate(words) if w in _CUES]
+    cues = list(compress(range(len(words)), map(_CUES.__contains__, words))) if not _CUES.isdisjoint(view.wordset) else []
     if cues:
         idiom_spans = [m.span() for m in _IDIOM.finditer(folded)] if not _IDIOM_CUES.isdisjoint(view.wordset) else []
         for t in cues:
@@ -168,13 +170,14 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
 
 def _mark_restatements(r: Reading, folded: str, restate_sentence, restate_clause, echo_of) -> None:  # type: ignore[no-untyped-def]
     words = r.view.wordset
+    # find() is the regex's search between the offsets, tried only where a phrase can start.
     sentence_hit = restate_sentence.regex is not None and not restate_sentence.first_tokens.isdisjoint(words)
     clause_hit = restate_clause.regex is not None and not restate_clause.first_tokens.isdisjoint(words)
     for si, (a, b) in enumerate(r.sentence_tokens):
         if a >= b:
             continue
         s, e = r.sentences[si]
-        whole = sentence_hit and restate_sentence.regex.search(folded, s, min(e, s + 60)) is not None
+        whole = sentence_hit and restate_sentence.find(folded, words, s, min(e, s + 60)) is not None
         if not whole and echo_of is not None:
             whole = echo_of(a, b)
         if whole:
@@ -183,6 +186,6 @@ def _mark_restatements(r: Reading, folded: str, restate_sentence, restate_clause
                 r.clause_flags[c] |= RESTATE
             continue
         if clause_hit:
-            m = restate_clause.regex.search(folded, s, e)
+            m = restate_clause.find(folded, words, s, e)
             if m is not None:
                 r.clause_flags[bisect_right(r.bounds, m.start()) - 1] |= RESTATE

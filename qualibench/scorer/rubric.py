@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from bisect import bisect_left
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -69,7 +70,7 @@ class PhraseSet:
 
     def find(self, folded: str, words: AbstractSet[str] | None, start: int, end: int) -> re.Match[str] | None:
         """Return `self.regex.search(folded, start, end)` (offsets in `folded`), or None."""
-        if self._absent(words):
+        if self.regex is None:
             return None
         found = self._at_starts(folded, words, start, end, True)
         if found is None:
@@ -88,15 +89,25 @@ class PhraseSet:
         text = words.text
         if folded is not text and not (len(folded) <= len(text) and text.startswith(folded)):
             return None
-        end = min(end, len(folded))
+        if end > len(folded):
+            end = len(folded)
+        starts = words.starts_of(self.leads)
+        i = bisect_left(starts, start) if start else 0
         if end < len(text) and end > 0 and _TWO_WORD_CHARS.match(text, end - 1):
-            # The window ends inside a word: the regex sees that word cut short, which the runs
-            # of the whole text do not show. Rare (windows end at sentences): scan it.
-            return None
+            # The window ends inside a word: the regex sees that word cut short, and its first
+            # letters may be a phrase's first word. Try it too (the word starts at q).
+            q = end - 1
+            while q > start and _is_word(text[q - 1]):
+                q -= 1
+            if (q > start or q == 0 or not _is_word(text[q - 1])) and text[q:end] in self.leads \
+                    and q not in starts:
+                starts = [p for p in starts if p < q] + [q]
+        if i >= len(starts) or starts[i] >= end:
+            return []
         out: list[re.Match[str]] = []
         match = self.regex.match  # type: ignore[union-attr]
         pos = start
-        for p in words.starts_of(self.leads):
+        for p in starts[i:] if i else starts:
             if p < pos:
                 continue
             if p >= end:
@@ -111,6 +122,10 @@ class PhraseSet:
 
 
 _TWO_WORD_CHARS = re.compile(r"\w\w")
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"  # what \w is for `re` on str patterns
 
 
 @dataclass(frozen=True)

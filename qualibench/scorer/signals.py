@@ -13,7 +13,7 @@ from typing import Any
 
 from .layout import Layout
 from .rubric import Lexicon, Rubric
-from .text import LemmaView, fold
+from .text import LemmaView, WordStarts, fold
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def personalisation(part: str, folded: str, lay: Layout, names: tuple[str, ...],
     got = 0.0
     body = folded[:lay.body_end]
     if names:
-        m = _name_regex(names).search(body)
+        m = _name_in(names, folded, lay.body_end, wordset)
         if m:
             pts = weight * float(rule.get("name", 0.4))
             got += pts
@@ -73,6 +73,31 @@ def personalisation(part: str, folded: str, lay: Layout, names: tuple[str, ...],
         else:
             out.append(Span(-1, -1, lay.signature_text[:60], round(pts, 2), "signed by a named person"))
     return got
+
+
+def _name_in(names: tuple[str, ...], folded: str, end: int, wordset: frozenset[str]) -> re.Match[str] | None:
+    """Return `_name_regex(names).search(folded[:end])`, trying the regex only where a name is a token."""
+    rx = _name_regex(names)
+    if isinstance(wordset, WordStarts) and wordset.text is folded and _letters_only(names) \
+            and not (0 < end < len(folded) and _TWO_WORD_CHARS.match(folded, end - 1)):
+        # A name of letters only starts on a token equal to it (or a reference token's letters).
+        for p in wordset.starts_of(frozenset(names)):
+            if p >= end:
+                break
+            m = rx.match(folded, p, end)
+            if m is not None:
+                return m
+        return None
+    return rx.search(folded[:end])
+
+
+@lru_cache(maxsize=4096)
+def _letters_only(names: tuple[str, ...]) -> bool:
+    return all(_LETTERS.fullmatch(n) for n in names)
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+_TWO_WORD_CHARS = re.compile(r"\w\w")
 
 
 @lru_cache(maxsize=4096)

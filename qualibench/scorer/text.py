@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from itertools import compress
+from operator import itemgetter
 
 import simplemma
 
@@ -91,69 +93,43 @@ class WordStarts(frozenset):
     frozenset's.
     """
 
-    __slots__ = ("text", "_lines", "_refs")
+    __slots__ = ("text", "_words", "_spans", "_starts", "_refs", "_found")
 
-    def __new__(cls, words: list[str], text: str, lines: list[tuple[int, _TokenIndex]]) -> WordStarts:
+    def __new__(cls, words: list[str], text: str, spans: list[tuple[int, int]]) -> WordStarts:
         self = super().__new__(cls, words)
         self.text = text
-        self._lines = lines  # (offset, index of the tokens of the line at that offset)
-        self._refs: frozenset[str] | None = None
+        self._words, self._spans = words, spans
+        self._starts: list[int] | None = None
+        self._refs: dict[str, list[int]] | None = None
+        self._found: dict[frozenset[str], list[int]] = {}
         return self
 
     def starts_of(self, leads: frozenset[str]) -> list[int]:
         """Return, in order, where a token in `leads` (or a reference token's letters) starts."""
-        present = leads.intersection(self)
+        found = self._found.get(leads)
+        if found is None:
+            found = self._found[leads] = self._starts_of(leads)
+        return found
+
+    def _starts_of(self, leads: frozenset[str]) -> list[int]:
         if self._refs is None:
-            self._refs = frozenset().union(*[ix.refs for _o, ix in self._lines if ix.refs])
-        if self._refs:
-            present |= leads.intersection(self._refs)
+            self._refs = {}
+            if "-" in self.text:
+                for w, (st, _e) in zip(self._words, self._spans, strict=True):
+                    m = _HYPHEN_REF.match(w) if "-" in w else None
+                    if m is not None:
+                        self._refs.setdefault(m.group(1), []).append(st)
+        present = leads.intersection(self)
+        refs = [st for w in leads.intersection(self._refs) for st in self._refs[w]] if self._refs else []
         if not present:
-            return []
-        out: list[int] = []
-        for offset, ix in self._lines:
-            at = ix.at
-            for w in present:
-                found = at.get(w)
-                if found is not None:
-                    out += found if offset == 0 else [st + offset for st in found]
-        if len(present) > 1 or len(self._lines) > 1:
-            out.sort()
+            return sorted(refs)
+        if self._starts is None:
+            self._starts = list(map(itemgetter(0), self._spans))
+        # compress() and map() walk the tokens in C: no Python step per token.
+        out = list(compress(self._starts, map(present.__contains__, self._words)))
+        if refs:
+            out = sorted(set(out + refs))
         return out
-
-
-class _TokenIndex:
-    """Where each token of one line (or text) starts, by token; built on first use."""
-
-    __slots__ = ("_words", "_spans", "_at", "_refs")
-
-    def __init__(self, words: list[str], spans: list[tuple[int, int]]) -> None:
-        self._words, self._spans = words, spans
-        self._at: dict[str, list[int]] | None = None
-        self._refs: frozenset[str] = frozenset()
-
-    @property
-    def at(self) -> dict[str, list[int]]:
-        if self._at is None:
-            at: dict[str, list[int]] = {}
-            for w, (st, _e) in zip(self._words, self._spans, strict=True):
-                if w in at:
-                    at[w].append(st)
-                else:
-                    at[w] = [st]
-            refs = set()
-            for w in [w for w in at if "-" in w]:
-                m = _HYPHEN_REF.match(w)
-                if m is not None:
-                    at.setdefault(m.group(1), []).extend(at[w])
-                    at[m.group(1)].sort()
-                    refs.add(m.group(1))
-            self._refs = frozenset(refs)
-            self._at = at
-        return self._at
-
-    @property
-    def refs(self) -> frozenset[str]:
-        return self.at and self._refs
 
 
 @dataclass
@@ -166,14 +142,11 @@ class LemmaView:
     words: list[str]  # the folded surface tokens
     language: str
     folded: str = ""  # the folded text the tokens were found in
-    # (offset, token index) of each line, when the view was put together from lines
-    lines: list[tuple[int, _TokenIndex]] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def wordset(self) -> WordStarts:
         """Return the distinct folded tokens (with where the folded text's tokens start)."""
-        lines = self.lines if self.lines is not None else [(0, _TokenIndex(self.words, self.spans))]
-        return WordStarts(self.words, self.folded, lines)
+        return WordStarts(self.words, self.folded, self.spans)
 
     @cached_property
     def joined_starts(self) -> list[int]:
@@ -224,7 +197,7 @@ def lemma_view(text: str, language: str | None, *, folded: str | None = None,
 class _Line:
     """What the lemma view needs of one line of a reply, kept for the next reply with that line."""
 
-    __slots__ = ("lowered", "folded", "words", "spans", "tokens", "counts", "lemmas", "index")
+    __slots__ = ("lowered", "folded", "words", "spans", "tokens", "counts", "lemmas")
 
     def __init__(self, line: str) -> None:
         low = line.lower()
@@ -238,7 +211,6 @@ class _Line:
         self.tokens = self.words if low == self.folded else [low[a:b] for a, b in self.spans]
         self.counts = tuple(sum(map(stop.__contains__, self.words)) for stop in _STOPWORDS.values())
         self.lemmas: dict[str, list[str]] = {}
-        self.index = _TokenIndex(self.words, self.spans)
 
     def lemmas_in(self, lang: str) -> list[str]:
         out = self.lemmas.get(lang)
@@ -286,10 +258,8 @@ def reply_view(text: str, language: str | None, default: str = "fr") -> tuple[st
         words, spans = [], []
         offset = 0
         fr = en = 0
-        at_lines = []
         for info, line in zip(infos, lines, strict=True):
             if info.words:
-                at_lines.append((offset, info.index))
                 words += info.words
                 spans += info.spans if offset == 0 else [(a + offset, b + offset) for a, b in info.spans]
                 fr += info.counts[0]
@@ -306,8 +276,7 @@ def reply_view(text: str, language: str | None, default: str = "fr") -> tuple[st
         for info in infos:
             if info.words:
                 lemmas += info.lemmas_in(lang)
-    view = LemmaView(" ".join(lemmas), spans, lemmas, words, language, folded,  # type: ignore[arg-type]
-                     [(0, infos[0].index)] if len(infos) == 1 else at_lines)
+    view = LemmaView(" ".join(lemmas), spans, lemmas, words, language, folded)  # type: ignore[arg-type]
     return lowered, folded, view  # type: ignore[return-value]
 
 
