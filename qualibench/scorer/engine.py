@@ -12,6 +12,7 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import compress
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -188,7 +189,7 @@ def score_reply(
         if b - a < 6 or not _FIRST_PERSON.isdisjoint(view.words[a:b]):
             return False  # "J'ai remplacé l'adresse..." is the brand acting, not an echo
         if not masks:  # content words, and those shared with the request: once per reply
-            content = [1 if len(k) >= 4 and not is_stopword(k) else 0 for k in keys]
+            content = list(map(_CONTENT.__getitem__, keys))  # 1 if len(k) >= 4 and not a stopword, in C
             masks.extend((content, [c if (w in req.said or lem in req.said) else 0
                                     for c, w, lem in zip(content, view.words, view.lemmas, strict=True)]))
         n = sum(masks[0][a:b])
@@ -226,6 +227,19 @@ def score_reply(
     return ScoreResult(round(sum(criteria.values()), 2), criteria, evidence, reply_lang, notes)
 
 
+class _ContentWords(dict):
+    """key -> 1 when it is a content word (4 letters or more, not a function word), else 0."""
+
+    def __missing__(self, key: str) -> int:
+        if len(self) > 200_000:
+            self.clear()
+        self[key] = value = 1 if len(key) >= 4 and not is_stopword(key) else 0
+        return value
+
+
+_CONTENT = _ContentWords()
+
+
 @lru_cache(maxsize=4096)
 def _names(persona_name: str) -> tuple[str, ...]:
     return tuple(fold(n) for n in persona_name.split() if len(n) > 1)
@@ -243,6 +257,22 @@ def _sentence_at(reading: Reading, offset: int) -> int:
     return -1
 
 
+_ASKED: dict[tuple[int, str], tuple[object, dict[str, float]]] = {}
+
+
+def _asked(compiled: Any, channel: str) -> dict[str, float]:
+    """Return the weights of the key points the request asked on `channel` (once per scenario)."""
+    hit = _ASKED.get((id(compiled), channel))
+    if hit is not None and hit[0] is compiled:
+        return hit[1]
+    asked = {k: w for k, w in compiled.weights.items()
+             if compiled.asked_on[k] is None or channel in compiled.asked_on[k]}
+    if len(_ASKED) > 4096:
+        _ASKED.clear()
+    _ASKED[(id(compiled), channel)] = (compiled, asked)
+    return asked
+
+
 def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, str], kps: tuple,
                scenario_lang: str, rubric: Rubric, channel: str, lay: Layout, out: list[Span],
                notes: list[str], promises: list) -> tuple[float, float]:
@@ -250,8 +280,7 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     weight = float(rule["weight"])
     compiled = compile_key_points(kps, scenario_lang, rubric.concepts)
     notes.extend(compiled.notes)
-    asked = {k: w for k, w in compiled.weights.items()
-             if compiled.asked_on[k] is None or channel in compiled.asked_on[k]}  # type: ignore[operator]
+    asked = _asked(compiled, channel)
     total_w = sum(asked.values())
     if total_w <= 0:
         return 0.0, 0.0
@@ -260,7 +289,7 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     spans = reading.view.spans
     promised = {_sentence_at(reading, m.start()) for m in promises} if promises else set()
     # One pass finds the tokens that belong to some signature; sentences only look at those.
-    at = [(t, k) for t, k in enumerate(keys) if k in index]
+    at = list(compress(enumerate(keys), map(index.__contains__, keys)))  # (t, key) in C
     at += [(t, c) for t, c in extra.items() if c in index]
     if not at:
         at_by_sentence: dict[int, list[tuple[int, str]]] = {}
