@@ -13,7 +13,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func
 from sqlalchemy.exc import OperationalError
@@ -221,8 +221,11 @@ def collect(ws: Workspace, *, progress: Progress | None = None, api: bool = True
 
 
 def _collect(ws: Workspace, *, progress: Progress | None, api: bool) -> CollectReport:
+    from .mail import unchanged
+
     started = time.perf_counter()
     report = CollectReport()
+    unchanged.forget(ws.root)  # what the last run ended on no longer holds from here
     with ws.session() as session:
         campaign_id = ws.campaign(session).id
     assert campaign_id is not None
@@ -246,8 +249,55 @@ def _collect(ws: Workspace, *, progress: Progress | None, api: bool) -> CollectR
             log_event(session, campaign_id, "collect.done", "", {
                 "new": report.new, "api_items": report.api_items, "matched": report.matched,
                 "unmatched": report.unmatched, "unparseable": report.unparseable}, ws.clock)
+    _remember(ws, campaign_id, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _remember(ws: Workspace, campaign_id: int, report: CollectReport) -> None:
+    """Leave what this run ended on for the next run's quick check (mail.unchanged), when
+    that check can stand for a full run: IMAP accounts only, every folder read, nothing left
+    pending, no warning."""
+    from .mail import unchanged
+    from .models import EventHead, Probe, ProbeState
+
+    config = ws.spec().config
+    if set(config.channels) - {"email"} or report.warnings or any(f.busy for f in report.folders):
+        return
+    with ws.session() as session:
+        if session.exec(select(func.count()).select_from(InboundMessage).where(
+                InboundMessage.campaign_id == campaign_id,
+                InboundMessage.status == InboundStatus.PENDING.value)).one():
+            return
+        head = session.get(EventHead, campaign_id)
+        window = session.exec(select(func.min(Probe.window_ends_at)).where(
+            Probe.campaign_id == campaign_id, Probe.state == ProbeState.SENT.value,
+            col(Probe.window_ends_at).is_not(None), col(Probe.first_answer_at).is_(None))).one()
+        states = {(r.account, r.folder): r for r in session.exec(
+            select(SyncState).where(SyncState.campaign_id == campaign_id))}
+    if head is None:
+        return
+    accounts = []
+    for account in config.accounts.values():
+        if not account.imap_host:
+            continue
+        folders = []
+        for f in report.folders:
+            row = states.get((f.account, f.folder))
+            if f.account != account.name:
+                continue
+            if row is None:
+                return
+            folders.append([f.folder, stored_uid(row.uidvalidity), stored_uid(row.last_uid)])
+        accounts.append({"name": account.name, "host": account.imap_host, "port": account.imap_port,
+                         "security": account.imap_security, "username": account.username,
+                         "password_env": account.password_env, "configured": list(account.folders),
+                         "folders": folders})
+    if window is not None and window.tzinfo is None:
+        window = window.replace(tzinfo=UTC)
+    unchanged.record(ws.root, db_url=ws.db_url, campaign_option=ws.campaign_id,
+                     campaign_id=campaign_id, head=head.seq, window_ends_at=window,
+                     accounts=accounts)
 
 
 # Longest wait between two attempts when the server keeps failing (a watch runs for days).

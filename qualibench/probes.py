@@ -15,6 +15,7 @@ from .events import log_event
 from .models import (
     PROBE_TRANSITIONS,
     DelayReview,
+    Event,
     InboundMessage,
     InboundStatus,
     Probe,
@@ -99,44 +100,58 @@ def record_reply(
     is recorded with delay_review "pending" and touches neither the clock nor the state until an
     analyst decides (`decide_delay`).
     """
-    kind = ReplyKind(kind)
-    received_at = ensure_utc(received_at)
     hold(session, probe)
-    why = impossible_delay(probe.sent_at, received_at)
-    reply = Reply(
-        campaign_id=probe.campaign_id,
-        inbound_id=inbound.id,  # type: ignore[arg-type]
-        probe_id=probe.id,  # type: ignore[arg-type]
-        kind=kind.value,
-        match_method=str(method),
-        match_confidence=confidence,
-        needs_review=needs_review,
-        received_at=received_at,
-        language=language,
-        text=text,
-        signature=signature,
-        redirect_to=redirect_to,
-        ticket_ref=ticket_ref,
-        delay_review=DelayReview.PENDING.value if why else DelayReview.NONE.value,
-        notice=notice,
-    )
+    fields = reply_fields(probe, inbound.id, kind=kind, text=text,  # type: ignore[arg-type]
+                          received_at=received_at, method=method, confidence=confidence,
+                          language=language, signature=signature, redirect_to=redirect_to,
+                          ticket_ref=ticket_ref, needs_review=needs_review, notice=notice)
+    reply = Reply(**fields)
     session.add(reply)
     inbound.status = InboundStatus.MATCHED.value
     session.add(inbound)
-    if ticket_ref and not probe.ticket_ref:
-        probe.ticket_ref = ticket_ref
-    if not why:
-        _apply_to_probe(session, probe, reply, clock)
-    session.add(probe)
+    event = apply_reply(session, probe, fields, clock)
     session.flush()
-    body = {"probe": probe.id, "inbound": inbound.id, "kind": kind.value, "method": str(method),
-            "confidence": confidence, "received_at": received_at.isoformat()}
-    if notice:
-        body["notice"] = notice
+    event.subject = f"reply:{reply.id}"
+    return reply
+
+
+def reply_fields(probe: Probe, inbound_id: int, *, kind: ReplyKind | str, text: str,
+                 received_at: datetime, method: str, confidence: float, language: str = "",
+                 signature: str = "", redirect_to: str = "", ticket_ref: str = "",
+                 needs_review: bool = False, notice: str = "") -> dict[str, Any]:
+    """Return the columns of the Reply row recording `inbound_id` as a reply to `probe`."""
+    received_at = ensure_utc(received_at)
+    why = impossible_delay(probe.sent_at, received_at)
+    return {
+        "campaign_id": probe.campaign_id, "inbound_id": inbound_id, "probe_id": probe.id,
+        "kind": ReplyKind(kind).value, "match_method": str(method),
+        "match_confidence": confidence, "needs_review": needs_review,
+        "received_at": received_at, "language": language, "text": text, "signature": signature,
+        "redirect_to": redirect_to, "ticket_ref": ticket_ref,
+        "delay_review": DelayReview.PENDING.value if why else DelayReview.NONE.value,
+        "notice": notice,
+    }
+
+
+def apply_reply(session: Session, probe: Probe, fields: dict[str, Any], clock: Clock) -> Event:
+    """Apply a reply (its `reply_fields`) to its probe's clock and state, and queue its
+    "reply.recorded" event; return the event, whose subject the caller sets once the reply
+    row has its id. The caller holds the probe (see `hold`)."""
+    received_at = fields["received_at"]
+    why = impossible_delay(probe.sent_at, received_at)
+    if fields["ticket_ref"] and not probe.ticket_ref:
+        probe.ticket_ref = fields["ticket_ref"]
+    if not why:
+        _apply_to_probe(session, probe, fields["kind"], received_at, fields["text"], clock)
+    session.add(probe)
+    body = {"probe": probe.id, "inbound": fields["inbound_id"], "kind": fields["kind"],
+            "method": fields["match_method"], "confidence": fields["match_confidence"],
+            "received_at": received_at.isoformat()}
+    if fields["notice"]:
+        body["notice"] = fields["notice"]
     if why:
         body["delay_review"] = why
-    log_event(session, probe.campaign_id, "reply.recorded", f"reply:{reply.id}", body, clock)
-    return reply
+    return log_event(session, probe.campaign_id, "reply.recorded", "reply:", body, clock)
 
 
 # Clocks of mail servers drift by seconds; a reply dated more than this before its request has
@@ -182,7 +197,8 @@ def decide_delay(session: Session, reply: Reply, probe: Probe, *, keep: bool, cl
     log_event(session, probe.campaign_id, "reply.delay_decided", f"probe:{probe.id}",
               {"reply_id": reply.id, "decision": reply.delay_review, "by": by}, clock)
     if keep:
-        _apply_to_probe(session, probe, reply, clock)
+        assert reply.received_at is not None
+        _apply_to_probe(session, probe, reply.kind, reply.received_at, reply.text, clock)
     return reply
 
 
@@ -219,13 +235,15 @@ def withdraw_reply(session: Session, reply: Reply, probe: Probe, *, clock: Clock
                   {"from": state.value, "to": ProbeState.SENT.value, "reason": reason}, clock)
     probe.first_ack_at = probe.first_answer_at = None
     for other in counted:
-        _apply_to_probe(session, probe, other, clock)
+        _apply_to_probe(session, probe, other.kind, other.received_at,  # type: ignore[arg-type]
+                        other.text, clock)
     session.add(probe)
 
 
-def _apply_to_probe(session: Session, probe: Probe, reply: Reply, clock: Clock) -> None:
-    kind = ReplyKind(reply.kind)
-    received_at = ensure_utc(reply.received_at)  # type: ignore[arg-type]
+def _apply_to_probe(session: Session, probe: Probe, kind: ReplyKind | str, received_at: datetime,
+                    text: str, clock: Clock) -> None:
+    kind = ReplyKind(kind)
+    received_at = ensure_utc(received_at)
     state = ProbeState(probe.state)
     if kind in (ReplyKind.AUTO_ACK, ReplyKind.OUT_OF_OFFICE):
         if probe.first_ack_at is None or received_at < probe.first_ack_at:
@@ -233,7 +251,7 @@ def _apply_to_probe(session: Session, probe: Probe, reply: Reply, clock: Clock) 
     elif kind == ReplyKind.BOUNCE:
         if state in (ProbeState.SENT, ProbeState.UNANSWERED):
             transition(session, probe, ProbeState.UNDELIVERABLE, clock=clock,
-                       reason=reply.text[:500] or "bounced")
+                       reason=text[:500] or "bounced")
     else:  # answer or redirect
         if probe.first_answer_at is None or received_at < probe.first_answer_at:
             probe.first_answer_at = received_at

@@ -6,29 +6,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..collect_view import summary_line, summary_table
 from .common import console, err_console, open_workspace, print_json
 from .terminal import plain, shown
 
 
-def _summary_table(report) -> Table:  # type: ignore[no-untyped-def]
-    table = Table(title="Collected", show_lines=False)
-    for column in ("folder", "new", "duplicates", "MB", "resynced", "seconds"):
-        table.add_column(column, justify="left" if column == "folder" else "right")
-    for f in report.folders:
-        table.add_row(f"{f.account}/{f.folder}", str(f.new), str(f.duplicates),
-                      f"{f.bytes / 1e6:.1f}", "yes" if f.resynced else "", f"{f.seconds:.2f}")
-    return table
-
-
 def _print_report(report) -> None:  # type: ignore[no-untyped-def]
-    console.print(_summary_table(report))
-    kinds = ", ".join(f"{k} {n}" for k, n in sorted(report.by_kind.items())) or "none"
-    console.print(
-        f"{report.new} new message(s), {report.api_items} API item(s); {report.matched} matched "
-        f"({kinds}), {report.unmatched} unmatched, {report.unparseable} unparseable, "
-        f"{report.needs_review} to review, {report.censored} censored at window end; "
-        f"{report.seconds:.1f} s"
-    )
+    console.print(summary_table(report))
+    console.print(summary_line(report), markup=False, highlight=False)
     if report.unmatched:
         console.print("Unmatched messages wait in `qualibench inbox list`.")
     for w in report.warnings:

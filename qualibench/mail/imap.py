@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 from ..errors import QualibenchError, RemoteFailure
 from ..events import log_event
 from ..models import SyncState
+from .folders import choose_folders
 
 if TYPE_CHECKING:
     from ..campaign.spec import AccountSpec
@@ -42,18 +43,6 @@ BATCH_MESSAGES = 500
 HEADER_CHUNK = 2000
 # RFC 2177: servers may drop an IDLE after 30 minutes; re-issue it well before.
 IDLE_REISSUE_SECONDS = 25 * 60
-JUNK_NAMES = (
-    "junk",
-    "spam",
-    "junk e-mail",
-    "junk email",
-    "bulk mail",
-    "courrier indésirable",
-    "courrier indesirable",
-    "indésirables",
-    "pourriel",
-    "[gmail]/spam",
-)
 
 # The Date header line (with its folded continuations) in the raw header block.
 _DATE_LINE = re.compile(rb"^Date:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
@@ -132,16 +121,8 @@ def connect(account: AccountSpec, *, timeout: float = 30.0) -> IMAPClient:
 
 def folders_to_scan(client: IMAPClient, account: AccountSpec) -> list[str]:
     """Return INBOX, the Junk/Spam folders (SPECIAL-USE \\Junk or by name) and configured ones."""
-    listed = client.list_folders()
-    names = {name for _flags, _sep, name in listed}
-    chosen = ["INBOX"]
-    for flags, _sep, name in listed:
-        if b"\\Junk" in flags or name.lower() in JUNK_NAMES or name.lower().endswith("/spam"):
-            chosen.append(name)
-    for wanted in account.folders:
-        if wanted in names or wanted.upper() == "INBOX":
-            chosen.append("INBOX" if wanted.upper() == "INBOX" else wanted)
-    return list(dict.fromkeys(chosen))
+    return choose_folders(((flags, name) for flags, _sep, name in client.list_folders()),
+                          account.folders)
 
 
 def _sync_state(session: Session, campaign_id: int, account: str, folder: str) -> SyncState:
