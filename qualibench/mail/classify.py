@@ -146,7 +146,7 @@ _WHEN = (r"(?:sous \d|dans (?:un|les) (?:delai|meilleurs delais|plus brefs delai
          r"|\d+ ?(?:h\b|heures|jours|days|hours)|business days?|working days?|jours ouvr)")
 _FUTURE_SUBJECT = (r"(?:\bnous\b|\bun conseiller|\bune conseillere|notre equipe|nos equipes|nos conseillers|our team"
                    r"|an? (?:adviser|advisor|agent|member)|we'll|we will|someone|quelqu'un)")
-_PROMISE = re.compile(rf"(?=.*{_REPLY_VERB})(?=.*(?:{_WHEN}|{_FUTURE_SUBJECT}))")
+_PROMISE = re.compile(rf"(?m)^(?=.*{_REPLY_VERB})(?=.*(?:{_WHEN}|{_FUTURE_SUBJECT}))")
 # A reference is an identifier right after its noun ("demande n° 7734501", "ref CS-2261904",
 # "ticket number is 884213"), never a phone number further on ("pour ce type de demande appelez le 0 892...").
 _REFERENCE = re.compile(
