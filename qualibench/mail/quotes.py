@@ -94,7 +94,13 @@ _LIST_FOOTER = re.compile(
     r"^\s*(?:\S.{0,80}\s(?:mailing\s+list|liste\s+de\s+diffusion)\s*$"
     r"|you\s+received\s+this\s+message\s+because\s+you\s+are\s+subscribed"
     r"|vous\s+recevez\s+ce\s+message,?\s+car\s+vous\s+[êe]tes\s+abonn"
-    r"|to\s+unsubscribe\s+from\s+this\s+group|pour\s+vous\s+d[ée]sabonner\s+de\s+ce\s+groupe)",
+    r"|to\s+unsubscribe\s+from\s+this\s+group|pour\s+vous\s+d[ée]sabonner\s+de\s+ce\s+groupe"
+    # A helpdesk's notification footer: why this mail came, through what ("automatiquement" is
+    # left out: an acknowledgement says so in its own words, and that is the brand's text).
+    r"|vous\s+recevez\s+(?:cet?|ce)\s+(?:e-?mail|message|courriel|mail)\s+(?:car|parce\s+que|suite)"
+    r"|you\s+(?:are\s+receiving|received|have\s+received)\s+this\s+(?:e-?mail|message)\s+because"
+    r"|ce\s+(?:message|e-?mail|courriel|mail)\s+a\s+[ée]t[ée]\s+envoy[ée]\s+(?:par|via|depuis)\s"
+    r"|this\s+(?:e-?mail|message)\s+(?:was|has\s+been)\s+sent\s+(?:by|via|from|through)\s)",
     re.IGNORECASE)
 # "Message du 30/11/26 14:02" above a webmail header block (La Poste): part of the history.
 _MESSAGE_DU = re.compile(r"^\s*>?\s*message\s+du\s*:?\s*\d", re.IGNORECASE)
@@ -120,6 +126,13 @@ _CLOSING = re.compile(
     r"|nous\s+vous\s+prions\s+d['’]agr[ée]er.{0,200}|veuillez\s+agr[ée]er.{0,200}"
     r"|je\s+vous\s+prie\s+d['’]agr[ée]er.{0,200})"
     r"\s*[,.!]?\s*$",
+    re.IGNORECASE,
+)
+# A strong closing and the writer's name on one line: "Cordialement, Léa Martin".
+_CLOSING_NAMED = re.compile(
+    r"^\s*(?:bien\s+|tr[èe]s\s+)?(?:cordialement|bien\s+[àa]\s+vous|(?:sinc[èe]res\s+)?salutations"
+    r"|(?:best|kind|warm|warmest)\s+regards|regards|sincerely)\s*,\s+"
+    r"(?-i:[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+){0,2})\s*\.?\s*$",
     re.IGNORECASE,
 )
 # "Merci." or "Thanks," may also open a sentence run; after them only a bare name block counts.
@@ -314,7 +327,7 @@ def _signature_start(lines: list[str]) -> int | None:
     # closing-like line: "Cordialement, / Léa / L'équipe Verdier").
     found = None
     for i in reversed(nonblank[-(_MAX_SIG_LINES + 2) :]):
-        if _pattern_line(lines[i]) and _CLOSING.match(lines[i]):
+        if _pattern_line(lines[i]) and (_CLOSING.match(lines[i]) or _CLOSING_NAMED.match(lines[i])):
             after = [x for x in lines[i + 1 :] if x.strip()]
             if len(after) > _MAX_SIG_LINES or any(len(x.strip()) > _MAX_SIG_LINE for x in after):
                 break
