@@ -19,7 +19,8 @@ _DONE = "state: done"
 # What a demo run writes at the top of its folder (a run cut short has written no list yet).
 DEMO_ENTRIES = ("campaign.toml", "brands.csv", "personas.csv", "scenarios", "evidence", "report",
                 "qualibench.sqlite", *(TRANSIENT := ("qualibench.sqlite-wal", "qualibench.sqlite-shm",
-                "qualibench.sqlite-journal", ".qualibench-send.lock", ".qualibench-collect.lock")))
+                "qualibench.sqlite-journal", ".qualibench-send.lock", ".qualibench-collect.lock",
+                ".qualibench-collect-state.json")))
 
 
 def _files(folder: Path) -> list[str]:
