@@ -50,6 +50,21 @@ def chromium_path() -> str | None:
     return None
 
 
+def require_chromium(purpose: str, extra: str, does: str) -> str:
+    """Return the Chromium executable for `purpose` ("PDF output", "JavaScript forms"), or raise
+    DependencyMissing naming what to install: Playwright through the `extra`, or Chromium."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        raise DependencyMissing(f"{purpose} needs Playwright, which is not installed",
+                                f"pip install 'qualibench[{extra}]' (it {does} the system Chromium)") from None
+    executable = chromium_path()
+    if executable is None:
+        raise DependencyMissing(f"{purpose} needs Chromium, which was not found",
+                                f"install the chromium package (apt-get install chromium) or set ${CHROMIUM_ENV}")
+    return executable
+
+
 def browser_available() -> bool:
     """Return True when both Playwright and a Chromium executable are installed."""
     try:
@@ -138,16 +153,10 @@ def submit_in_browser(url: str, values: dict[str, str], mapping: dict[str, str],
 def _submit(guard: _Guard, url: str, values: dict[str, str], mapping: dict[str, str], *,
             wait: Callable[[float], None], typing_seconds: float,
             user_agent: str, timeout: float) -> BrowserOutcome:
-    try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        raise DependencyMissing("JavaScript forms need Playwright, which is not installed",
-                                "pip install 'qualibench[browser]' (it drives the system Chromium)") from None
-    executable = chromium_path()
-    if executable is None:
-        raise DependencyMissing("no Chromium executable found for JavaScript forms",
-                                f"install the chromium package or set ${CHROMIUM_ENV}")
+    executable = require_chromium("JavaScript forms", "browser", "drives")
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, headless=True,
                                      args=["--no-sandbox", "--disable-dev-shm-usage"])

@@ -17,8 +17,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import DependencyMissing
-
 TIMEOUT_MS = 600_000  # a 500-brand report is a 3 MB page: a loaded machine may take minutes
 TOC_SLOT = 'class="toc-page"'
 # Run by the printer only (the page's own scripts are disabled): the contents' page numbers.
@@ -35,18 +33,9 @@ def _launch_args() -> list[str]:
 
 def require_printer() -> str:
     """Return the Chromium executable, or raise DependencyMissing naming what to install."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        raise DependencyMissing("PDF output needs Playwright, which is not installed",
-                                "pip install 'qualibench[pdf]' (it prints with the system Chromium)") from None
-    from ..channels.browserform import CHROMIUM_ENV, chromium_path
+    from ..channels.browserform import require_chromium
 
-    executable = chromium_path()
-    if executable is None:
-        raise DependencyMissing("PDF output needs Chromium, which was not found",
-                                f"install the chromium package (apt-get install chromium) or set ${CHROMIUM_ENV}")
-    return executable
+    return require_chromium("PDF output", "pdf", "prints with")
 
 
 class Printer:

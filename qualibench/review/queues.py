@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import and_, col, delete, or_, select
+from sqlmodel import Session, and_, col, delete, or_, select
 
 from ..errors import NotFound, QualibenchError, StateError
 from ..events import log_event
@@ -71,15 +71,21 @@ def flagged_replies(ws: Workspace) -> list[MatchItem]:
                           and_(col(Reply.needs_review).is_(True), col(Reply.match_confidence) >= LOW_CONFIDENCE)))
 
 
+def _awaiting_review(session: Session, cid: int | None, reply_id: int) -> Reply:
+    """Return the reply of this campaign whose match waits for an analyst, or raise why not."""
+    reply = session.get(Reply, reply_id)
+    if reply is None or reply.campaign_id != cid:
+        raise NotFound(f"reply {reply_id} is not in this campaign", "reload the queue")
+    if not reply.needs_review:
+        raise StateError(f"reply {reply_id} is not waiting for review", "reload the queue")
+    return reply
+
+
 def confirm_match(ws: Workspace, reply_id: int, analyst: str) -> None:
     """Record that an analyst checked a reply's match (or flag) and keeps it as it is."""
     with ws.session() as session:
         cid = ws.campaign(session).id
-        reply = session.get(Reply, reply_id)
-        if reply is None or reply.campaign_id != cid:
-            raise NotFound(f"reply {reply_id} is not in this campaign", "reload the queue")
-        if not reply.needs_review:
-            raise StateError(f"reply {reply_id} is not waiting for review", "reload the queue")
+        reply = _awaiting_review(session, cid, reply_id)
         reply.needs_review = False
         session.add(reply)
         log_event(session, cid or 0, "match.confirmed", f"reply:{reply_id}",
@@ -98,11 +104,7 @@ def reject_match(ws: Workspace, reply_id: int, analyst: str, why: str) -> Inboun
         raise QualibenchError("rejecting a match needs a reason", "say why this message is not an answer to that probe")
     with ws.session() as session:
         cid = ws.campaign(session).id
-        reply = session.get(Reply, reply_id)
-        if reply is None or reply.campaign_id != cid:
-            raise NotFound(f"reply {reply_id} is not in this campaign", "reload the queue")
-        if not reply.needs_review:
-            raise StateError(f"reply {reply_id} is not waiting for review", "reload the queue")
+        reply = _awaiting_review(session, cid, reply_id)
         probe = session.get(Probe, reply.probe_id)
         inbound = session.get(InboundMessage, reply.inbound_id)
         assert probe is not None and inbound is not None
