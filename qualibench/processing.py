@@ -63,13 +63,17 @@ def _raw_for_parsing(ws: Workspace, inbound: InboundMessage) -> Iterator[bytes |
         yield mapped
 
 
-def parse_inbound(ws: Workspace, inbound: InboundMessage) -> ParsedMessage | Exception:
-    """Return the ParsedMessage of a stored e-mail, or the exception its parsing raised."""
+def parse_inbound(ws: Workspace, inbound: InboundMessage,
+                  raw: bytes | None = None) -> ParsedMessage | Exception:
+    """Return the ParsedMessage of a stored e-mail (its bytes read from the store unless given
+    in `raw`), or the exception its parsing raised."""
     from .mail.parse import parse_message
 
     try:
-        with _raw_for_parsing(ws, inbound) as raw:
+        if raw is not None:
             return parse_message(raw)
+        with _raw_for_parsing(ws, inbound) as stored:
+            return parse_message(stored)
     except QualibenchError as exc:
         if type(exc).__name__ == "UnparseableMessage":
             return exc
@@ -191,6 +195,9 @@ def _process(ws: Workspace, campaign_id: int, status: InboundStatus, report: Col
 
         upcoming = None if team else start(chunks[0])
         deferred: list[int] = []
+        # Parsed messages whose probe another collector held: kept for their later round,
+        # so a team parses each message once.
+        kept: dict[int, object] = {}
         for k, chunk in _rounds(chunks, deferred):
             parsed: dict[int, object] = {}
             if upcoming is not None:
@@ -207,11 +214,14 @@ def _process(ws: Workspace, campaign_id: int, status: InboundStatus, report: Col
                         mine = [i for i in session.exec(skip_locked(select(InboundMessage.id).where(
                             col(InboundMessage.id).in_(chunk), InboundMessage.status == status.value)))
                             if i is not None]
-                        parsed = start(mine)() if mine else {}
+                        fresh = [i for i in mine if i not in kept]
+                        parsed = {i: kept.pop(i) for i in mine if i in kept}
+                        parsed.update(start(fresh)() if fresh else {})
                     if mine:
                         index = index or ProbeIndex.load(session, campaign_id)
                         outcomes = _process_batch(ws, session, mine, index, report, parsed,
                                                   status=status.value, deferred=deferred)
+                        kept.update((i, parsed[i]) for i in deferred if i in parsed)
             except Exception as exc:
                 if isinstance(exc, QualibenchError) or (isinstance(exc, SQLAlchemyError)
                                                         and not isinstance(exc, DataError | IntegrityError)
@@ -455,11 +465,29 @@ class _Stored:
     size: int
 
 
+# Raw bytes fetched from the database store per round trip when parsing in this process:
+# one query per group of messages instead of one per message, bounded so that a batch of
+# large messages is never held in memory at once.
+PREFETCH_BYTES = 16 * 1024 * 1024
+
+
 def _parse_in_process(ws: Workspace, ids: list[int],
                       items: list[tuple[str, int]]) -> Callable[[], dict[int, object]]:
     def results() -> dict[int, object]:
-        return {i: parse_inbound(ws, _Stored(sha, size))  # type: ignore[arg-type]
-                for i, (sha, size) in zip(ids, items, strict=True)}
+        out: dict[int, object] = {}
+        pairs = list(zip(ids, items, strict=True))
+        while pairs:
+            group, size = [], 0
+            while pairs and (not group or size + pairs[0][1][1] <= PREFETCH_BYTES):
+                group.append(pairs.pop(0))
+                size += group[-1][1][1]
+            raws: dict[str, bytes] = {}
+            if ws.evidence.kind == "database" and len(group) > 1:
+                raws = ws.evidence.get_many([sha for _, (sha, _) in group])  # type: ignore[union-attr]
+            for i, (sha, size_of) in group:
+                out[i] = parse_inbound(ws, _Stored(sha, size_of),  # type: ignore[arg-type]
+                                       raws.pop(sha, None))
+        return out
 
     return results
 
