@@ -9,7 +9,10 @@ same planned campaign; an aiosmtpd sink counts deliveries and Dovecot keeps the 
 Collection processing (parse, match, classify, record): the mailbox is fetched once, then K
 workers turn the pending messages into replies at once (SKIP LOCKED claims). The target is
 2 workers >= 1.6x one worker on collection processing; the figures are only comparable within
-one run, so the load average and the workers' CPU time are printed beside them.
+one run, so the load average and the workers' CPU time are printed beside them. A sampler of
+pg_stat_activity prints how much of the workers' time in transactions was spent waiting on a
+lock (on the event chain's head row in particular): near zero means they do not serialise, and
+what is left of the 2x is the CPU they share (with the database and whatever else runs).
 """
 
 from __future__ import annotations
@@ -97,6 +100,47 @@ class Sink:
         self.loop.stop(self.server)
 
 
+class LockWaits:
+    """Samples, every 10 ms, what the bench database's sessions are doing (pg_stat_activity):
+    the share of in-transaction samples spent waiting on a lock says whether the workers
+    serialise on each other (the event chain's head row, a probe) or merely share the CPU."""
+
+    def __init__(self, server_url: str, database: str) -> None:
+        import threading
+
+        self.engine = create_engine(make_url(resolve_url(None, server_url)), isolation_level="AUTOCOMMIT")
+        self.database = database
+        self.busy = self.waiting = self.on_head = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> LockWaits:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.engine.dispose()
+
+    def _run(self) -> None:
+        sql = text("SELECT wait_event_type, query FROM pg_stat_activity "
+                   "WHERE datname = :d AND backend_type = 'client backend' "
+                   "AND state IN ('active', 'idle in transaction') AND pid <> pg_backend_pid()")
+        with self.engine.connect() as c:
+            while not self._stop.wait(0.01):
+                for wait, query in c.execute(sql, {"d": self.database}):
+                    self.busy += 1
+                    if wait == "Lock":
+                        self.waiting += 1
+                        self.on_head += int("eventhead" in (query or ""))
+
+    def summary(self) -> str:
+        share = lambda n: f"{100 * n / self.busy:.1f} %" if self.busy else "n/a"  # noqa: E731
+        return (f"lock waits {share(self.waiting)} of {self.busy} in-transaction samples "
+                f"(on the event head {share(self.on_head)})")
+
+
 def children_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -118,17 +162,18 @@ def bench_send(args, tmp: Path, imap, sink: Sink, workers: int) -> float:  # typ
         assert done.returncode == 0, done.stderr
         before, cpu = sum(sink.ids.values()), children_cpu()
         started = time.perf_counter()
-        procs = [m.start("send") for m in team]
-        for p in procs:
-            _, err = p.communicate(timeout=1800)
-            assert p.returncode == 0, err[-1500:]
+        with LockWaits(args.db, name) as waits:
+            procs = [m.start("send") for m in team]
+            for p in procs:
+                _, err = p.communicate(timeout=1800)
+                assert p.returncode == 0, err[-1500:]
         wall = time.perf_counter() - started
         with Session(get_engine(url)) as s:
             sent = s.exec(select(func.count()).select_from(Probe).where(Probe.state == "sent")).one()
         twice = sum(1 for n in sink.ids.values() if n > 1)
         print(f"send, {workers} worker(s): {sent} probes in {wall:.1f} s = {sent / wall:.1f} probes/s "
               f"(deliveries {sum(sink.ids.values()) - before}, delivered twice so far {twice}; "
-              f"workers' CPU {children_cpu() - cpu:.1f} s; load {load()})", flush=True)
+              f"workers' CPU {children_cpu() - cpu:.1f} s; {waits.summary()}; load {load()})", flush=True)
         return sent / wall
     finally:
         drop_db(args.db, name)
@@ -210,18 +255,21 @@ def bench_collect(args, tmp: Path, imap, workers: int) -> float:  # type: ignore
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for f in folders]
         spans = []
-        for p in procs:
-            out, err = p.communicate(timeout=1800)
-            if p.returncode != 0:
-                raise SystemExit(f"a worker failed:\n{err[-6000:]}")
-            spans.append(json.loads(out.strip().splitlines()[-1]))
+        with LockWaits(args.db, name) as waits:
+            for p in procs:
+                out, err = p.communicate(timeout=1800)
+                if p.returncode != 0:
+                    raise SystemExit(f"a worker failed:\n{err[-6000:]}")
+                spans.append(json.loads(out.strip().splitlines()[-1]))
         wall = max(s["end"] for s in spans) - min(s["start"] for s in spans)
         with Session(get_engine(url)) as s:
             replies = s.exec(select(func.count()).select_from(Reply)).one()
         rate = replies / wall
+        used = children_cpu() - cpu
         print(f"collect processing, {workers} worker(s): {replies} of {stored} messages in {wall:.1f} s "
               f"= {rate:.0f} msg/s (per worker: {[x['matched'] for x in spans]}; fetch+store before: "
-              f"{fetched:.1f} s; workers' CPU {children_cpu() - cpu:.1f} s; load {load()})", flush=True)
+              f"{fetched:.1f} s; workers' CPU {used:.1f} s = {1000 * used / max(replies, 1):.1f} ms "
+              f"a message; {waits.summary()}; load {load()})", flush=True)
         return rate
     finally:
         drop_db(args.db, name)
