@@ -56,6 +56,7 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a whole demo plus exports: each command has its own 600 s bound
 def test_no_secret_in_database_files_logs_exports_or_reports(tmp_path, db_url):
     seed = 7
     # The demo's secrets are drawn from its seed: known here without being passed anywhere.
