@@ -216,10 +216,12 @@ def test_date_header_far_from_internaldate_is_flagged(world):
     assert rows[flagged[probes[0].id].inbound_id].date_header == arrived - timedelta(days=3)
 
 
-def test_watch_wakes_up_on_idle_and_collects(world):
+def _watch_through_one_delivery(ws, deliver) -> tuple[bool, list]:
+    """Run `watch` with a 600 s IDLE timeout, call `deliver` once its first pass is done and
+    its connections IDLE, and return (still waiting after 120 s, the reports). Only the
+    server's IDLE push can end the second round within that join."""
     from qualibench.collecting import watch
 
-    ws, probes, server = world
     reports = []
     stop = threading.Event()
 
@@ -231,15 +233,21 @@ def test_watch_wakes_up_on_idle_and_collects(world):
     thread = threading.Thread(target=watch, args=(ws,), kwargs={
         "on_report": on_report, "stop": stop.is_set, "idle_timeout": 600, "poll_seconds": 1})
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not reports and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.5)  # let it enter IDLE
-    server.deliver(SHOPPER, reply_bytes(probes[0], "Réponse arrivée pendant l'IDLE."))
-    # The IDLE lasts up to 600 s: only the server's push can end the round within the join.
+    time.sleep(1.0)  # let every folder's connection enter IDLE
+    deliver()
     thread.join(timeout=120)
     stop.set()
-    assert not thread.is_alive()
+    return thread.is_alive(), reports
+
+
+def test_watch_wakes_up_on_idle_and_collects(world):
+    ws, probes, server = world
+    waiting, reports = _watch_through_one_delivery(
+        ws, lambda: server.deliver(SHOPPER, reply_bytes(probes[0], "Réponse arrivée pendant l'IDLE.")))
+    assert not waiting
     assert reports[1].new == 1
 
 
@@ -312,28 +320,9 @@ def test_mail_that_arrives_before_idle_begins_is_not_left_waiting(world):
 
 def test_watch_idles_on_every_collected_folder_and_wakes_for_junk(world):
     """Mail filed straight into Junk wakes the watch as INBOX mail does (IDLE on each folder)."""
-    from qualibench.collecting import watch
-
     ws, probes, server = world
-    reports = []
-    stop = threading.Event()
-
-    def on_report(r):
-        reports.append(r)
-        if len(reports) >= 2:
-            stop.set()
-
-    # A long IDLE timeout: only a wake-up by the Junk folder's IDLE ends the wait in time.
-    thread = threading.Thread(target=watch, args=(ws,), kwargs={
-        "on_report": on_report, "stop": stop.is_set, "idle_timeout": 600, "poll_seconds": 1})
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not reports and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.0)  # let every folder's connection enter IDLE
-    server.deliver(SHOPPER, reply_bytes(probes[0], "Réponse classée en indésirable."), folder="Junk")
-    thread.join(timeout=120)
-    stop.set()
-    assert not thread.is_alive(), "the watch was not woken by the Junk folder"
+    waiting, reports = _watch_through_one_delivery(ws, lambda: server.deliver(
+        SHOPPER, reply_bytes(probes[0], "Réponse classée en indésirable."), folder="Junk"))
+    assert not waiting, "the watch was not woken by the Junk folder"
     assert reports[1].new == 1 and reports[1].matched == 1
     assert [f.folder for f in reports[1].folders if f.new] == ["Junk"]

@@ -25,6 +25,15 @@ def _paris(*args) -> datetime:
     return datetime(*args, tzinfo=PARIS).astimezone(UTC)
 
 
+def _record(session, ws, cid: int, pid: int, kind: ReplyKind, at: datetime) -> None:
+    """Record a reply of `kind` received at `at` to probe `pid`, in `session`'s transaction."""
+    inbound = InboundMessage(campaign_id=cid, sha256=next(_sha))
+    session.add(inbound)
+    session.flush()
+    record_reply(session, session.get(Probe, pid), inbound, kind=kind, text="Bonjour",
+                 received_at=at, method="reply_address", confidence=1.0, clock=ws.clock)
+
+
 class Campaign:
     """A sent e-mail campaign in a real database; probes re-dated and answered at will."""
 
@@ -50,11 +59,7 @@ class Campaign:
 
     def reply(self, pid: int, kind: ReplyKind, at: datetime) -> None:
         with self.ws.session() as s:
-            inbound = InboundMessage(campaign_id=self.cid, sha256=next(_sha))
-            s.add(inbound)
-            s.flush()
-            record_reply(s, s.get(Probe, pid), inbound, kind=kind, text="Bonjour", received_at=at,
-                         method="reply_address", confidence=1.0, clock=self.ws.clock)
+            _record(s, self.ws, self.cid, pid, kind, at)
 
     def row(self, pid: int, as_of: datetime) -> dict:
         with self.ws.session() as s:
@@ -145,18 +150,8 @@ def test_close_windows_censors_only_silent_probes_past_their_window(sent_campaig
     a, b, c = probes[0], probes[1], probes[2]
     with ws.session() as s:
         cid = ws.campaign(s).id
-        inbound = InboundMessage(campaign_id=cid, sha256="0" * 64)
-        s.add(inbound)
-        s.flush()
-        record_reply(s, s.get(Probe, a.id), inbound, kind=ReplyKind.ANSWER, text="ok",
-                     received_at=a.sent_at + timedelta(hours=3), method="reply_address",
-                     confidence=1.0, clock=ws.clock)
-        inbound2 = InboundMessage(campaign_id=cid, sha256="1" * 64)
-        s.add(inbound2)
-        s.flush()
-        record_reply(s, s.get(Probe, b.id), inbound2, kind=ReplyKind.AUTO_ACK, text="ack",
-                     received_at=b.sent_at + timedelta(seconds=20), method="reply_address",
-                     confidence=1.0, clock=ws.clock)
+        _record(s, ws, cid, a.id, ReplyKind.ANSWER, a.sent_at + timedelta(hours=3))
+        _record(s, ws, cid, b.id, ReplyKind.AUTO_ACK, b.sent_at + timedelta(seconds=20))
         windows = {p.id: p.window_ends_at for p in s.exec(select(Probe)).all()}
     # Move the clock just past b's and c's windows.
     ws.clock.set(max(windows[b.id], windows[c.id]) + timedelta(minutes=1))
@@ -195,12 +190,7 @@ def test_close_windows_never_censors_a_probe_another_collector_is_answering(sent
     ws.clock.set(late + timedelta(minutes=1))
     outcome: dict = {}
     with ws.session() as a:  # machine A: the answer is recorded, its transaction still open
-        inbound = InboundMessage(campaign_id=cid, sha256="a" * 64)
-        a.add(inbound)
-        a.flush()
-        record_reply(a, a.get(Probe, target.id), inbound, kind=ReplyKind.ANSWER, text="ok",
-                     received_at=target.sent_at + timedelta(hours=3), method="reply_address",
-                     confidence=1.0, clock=ws.clock)
+        _record(a, ws, cid, target.id, ReplyKind.ANSWER, target.sent_at + timedelta(hours=3))
         a.flush()
         b = threading.Thread(target=lambda: outcome.update(closed=close_windows(ws)))
         b.start()
