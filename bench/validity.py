@@ -2,8 +2,10 @@
 
     python bench/validity.py [--part dev|test|test2|all] [--worst N] [--json FILE]
 
-For each part (scoring/validation/dev.yaml; the held-out test.yaml and test2.yaml, the second
-written later by another helper, after the first had been seen) it prints:
+For each part it prints (scoring/validation/dev.yaml, tuned on; test.yaml, the first held-out
+part, seen in aggregate and then retired to development on 2026-12-01: its items and errors are
+studied like dev's; the held-out test2.yaml and test3.yaml, each written blind by another helper
+after the part before it had been seen):
 - Spearman of the automatic total against the hand total, per-criterion Spearman, and the mean
   absolute error on the 0-100 scale per channel, over the replies a rater scored;
 - the same for three baselines that know nothing of customer service: the reply's length in
@@ -17,8 +19,9 @@ written later by another helper, after the first had been seen) it prints:
 - paraphrase groups: replies with the same meaning in other words; the spread (max - min) of their
   automatic totals, target <= 8 points.
 
-The test parts are held out: they are only read here, to print these figures (counts only, no
-item ids). `--worst` lists the dev replies the scorer is furthest from; it never lists a test item.
+The held-out parts (test2, test3) are only read here, to print these figures (counts only, no
+item ids). `--worst` lists the development replies (dev, then test) the scorer is furthest from;
+it never lists a held-out item.
 """
 
 from __future__ import annotations
@@ -44,9 +47,13 @@ from qualibench.scorer.validation import (  # noqa: E402
     score_part,
 )
 
-# The held-out parts, in the order they were written, and what each is.
-HELD_OUT = {"test": "held out; seen in aggregate since the first scorer change",
-            "test2": "held out; fresh, written after the first test part had been seen"}
+# The development parts (rules are chosen on them) and the held-out parts, in the order they were
+# written, with what each is. test.yaml was held out until its figures had been looked at too often;
+# it is kept as written (file and history) and now counts as development.
+DEVELOPMENT = {"dev": "tuned on: in-sample",
+               "test": "seen, now development"}
+HELD_OUT = {"test2": "held out; written blind after the first test part had been seen",
+            "test3": "held out; fresh, written blind after test2 had been seen"}
 
 
 # ------------------------------------------------------------------ printing
@@ -87,10 +94,10 @@ def print_part(name: str, fig: dict, held_out: bool = False) -> None:
             print("  over 8: " + ", ".join(over))
 
 
-def print_worst(rows: list[dict], n: int) -> None:
+def print_worst(name: str, rows: list[dict], n: int) -> None:
     scored = [r for r in rows if r["hand"] is not None]
     scored.sort(key=lambda r: -abs(r["auto"].total - sum(r["hand"].values())))
-    print(f"\n-- dev: the {n} replies the scorer is furthest from")
+    print(f"\n-- {name}: the {n} replies the scorer is furthest from")
     for r in scored[:n]:
         h = r["hand"]
         a = r["auto"].criteria
@@ -100,9 +107,10 @@ def print_worst(rows: list[dict], n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("dev", *HELD_OUT, "all", "both"), default="all",
+    parser.add_argument("--part", choices=(*DEVELOPMENT, *HELD_OUT, "all", "both"), default="all",
                         help="which part to print (default all; 'both' is the old name of dev+test)")
-    parser.add_argument("--worst", type=int, default=0, help="list the N dev replies furthest from the hand score")
+    parser.add_argument("--worst", type=int, default=0,
+                        help="list the N development replies (dev, test) furthest from the hand score")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args()
     t0, c0 = time.perf_counter(), time.process_time()
@@ -114,21 +122,25 @@ def main() -> None:
     dev_rows = score_part(dev, scenarios)
     dev_fig, maps = figures(dev_rows, idf, None)
     report = {}
-    if args.part in ("dev", "all", "both"):
-        print_part("dev (tuned on: in-sample)", dev_fig)
-        report["dev"] = dev_fig
-        if args.worst:
-            print_worst(dev_rows, args.worst)
-    wanted = HELD_OUT if args.part == "all" else ("test",) if args.part == "both" else \
-        () if args.part == "dev" else (args.part,)
+    if args.part in ("all", "both"):
+        wanted = [*DEVELOPMENT, *HELD_OUT] if args.part == "all" else ["dev", "test"]
+    else:
+        wanted = [args.part]
     for name in wanted:
-        part = load_part(name)
-        if part is None:
-            print(f"\n== {name} part: scoring/validation/{name}.yaml is not committed yet")
-            continue
-        fig, _ = figures(score_part(part, scenarios), idf, maps)
-        print_part(f"{name} ({HELD_OUT[name]})", fig, held_out=True)
+        if name == "dev":
+            fig, rows = dev_fig, dev_rows
+        else:
+            part = load_part(name)
+            if part is None:
+                print(f"\n== {name} part: scoring/validation/{name}.yaml is not committed yet")
+                continue
+            rows = score_part(part, scenarios)
+            fig, _ = figures(rows, idf, maps)
+        held_out = name in HELD_OUT
+        print_part(f"{name} ({(HELD_OUT if held_out else DEVELOPMENT)[name]})", fig, held_out=held_out)
         report[name] = fig
+        if args.worst and not held_out:  # never an item of a held-out part
+            print_worst(name, rows, args.worst)
     print(f"\n(baselines mapped to 0-100 by quantile matching fitted on dev only; "
           f"{time.perf_counter() - t0:.1f} s wall, {time.process_time() - c0:.1f} s CPU)")
     if args.json:
