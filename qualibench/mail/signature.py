@@ -1,0 +1,191 @@
+"""Where a reply's sign-off block starts: the closing formula, the agent's name, team and contacts.
+
+The signature is the sign-off block: the closing formula on its own line and the name lines
+after it, or a name block alone, or everything from an RFC 3676 "-- " line. Closings are
+known by their words (a list per language) and also by their shape: a short line ending in a
+comma, after the text and before a name block ("Speak soon,", "Au plaisir de vous lire,",
+"Groetjes,"), so a formula nobody listed is still found.
+
+Every function here reads a bounded tail of the text (the last _MAX_SIG_LINES + 2 lines), so
+the cost does not grow with the message.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qualibench.mail.bounds import MAX_PATTERN_LINE
+
+_SIG_DELIMITER = re.compile(r"^(?:-- ?|—)$")
+CLOSING = re.compile(
+    r"^\s*(?:bien\s+|tr[èe]s\s+)?(?:cordialement|cordiales\s+salutations|sinc[èe]rement|cdlt|cdt"
+    r"|merci\s+et\s+(?:bonne|belle|excellente)\s+(?:journ[ée]e|soir[ée]e|semaine)"
+    r"|excellente\s+(?:journ[ée]e|soir[ée]e|semaine)|with\s+(?:kind|best|warm)\s+regards"
+    r"|have\s+a\s+(?:great|nice|good|lovely)\s+(?:day|week|weekend)|mfg|mit\s+besten\s+gr[üu](?:ß|ss)en"
+    r"|(?:reciba\s+)?un\s+cordial\s+saludo|cordialmente|un\s+saluto|hartelijke\s+groet(?:en)?"
+    r"|bien\s+[àa]\s+vous|bien\s+[àa]\s+toi|amicalement|[àa]\s+bient[ôo]t"
+    r"|(?:sinc[èe]res\s+|meilleures\s+)?salutations(?:\s+distingu[ée]es)?|respectueusement"
+    r"|(?:bonne|belle)\s+(?:journ[ée]e|soir[ée]e|fin\s+de\s+journ[ée]e|semaine)(?:\s+[àa]\s+vous)?"
+    r"|(?:best|kind|warm|warmest)(?:\s+(?:regards|wishes))?|regards|sincerely"
+    r"|yours\s+(?:sincerely|truly|faithfully)|many\s+thanks|thanks(?:\s+again)?|thank\s+you"
+    r"|cheers|all\s+the\s+best|merci(?:\s+beaucoup|\s+encore)?"
+    r"|mit\s+freundlichen\s+gr[üu](?:ß|ss)en|(?:viele|beste|freundliche|liebe)\s+gr[üu](?:ß|ss)e"
+    r"|un\s+saludo|saludos(?:\s+cordiales)?|atentamente|cordiali\s+saluti|distinti\s+saluti|saluti"
+    r"|met\s+vriendelijke\s+groet(?:en)?|vriendelijke\s+groet(?:en)?|groeten|groetjes"
+    r"|com\s+os\s+melhores\s+cumprimentos|(?:melhores\s+)?cumprimentos|atenciosamente"
+    r"|l['’][ée]quipe\s+\S.*|the\s+\S+(?:\s+\S+)?\s+team"
+    r"|nous\s+vous\s+prions\s+d['’]agr[ée]er.{0,200}|veuillez\s+agr[ée]er.{0,200}"
+    r"|je\s+vous\s+prie\s+d['’]agr[ée]er.{0,200})"
+    r"\s*[,.!]?\s*$",
+    re.IGNORECASE,
+)
+# A team line signs for the agent named just above it ("Léa / L'équipe Modeva").
+_TEAM = re.compile(r"^\s*(?:l['’][ée]quipe\s+\S|the\s+\S+(?:\s+\S+)?\s+team\s*[,.!]?\s*$)",
+                   re.IGNORECASE)
+# A strong closing and the writer's name on one line: "Cordialement, Léa Martin".
+_CLOSING_NAMED = re.compile(
+    r"^\s*(?:bien\s+|tr[èe]s\s+)?(?:cordialement|bien\s+[àa]\s+vous|(?:sinc[èe]res\s+)?salutations"
+    r"|(?:best|kind|warm|warmest)\s+regards|regards|sincerely)\s*,\s+"
+    r"(?-i:[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+){0,2})\s*\.?\s*$",
+    re.IGNORECASE,
+)
+# "Merci." or "Thanks," may also open a sentence run; after them only a bare name block counts.
+_WEAK_CLOSING = re.compile(
+    r"^\s*(?:many\s+thanks|thanks(?:\s+again)?|thank\s+you|cheers|best|merci(?:\s+beaucoup|\s+encore)?"
+    r"|(?:bonne|belle)\s+(?:journ[ée]e|soir[ée]e|fin\s+de\s+journ[ée]e))\s*[,.!]?\s*$",
+    re.IGNORECASE,
+)
+_CONTACT = re.compile(r"\d{2}[ .]?\d{2}|@|www\.|https?://|\|")
+_ROLE = re.compile(r"\b(?:service|support|team|[ée]quipe|conseill|client|customer|care|advisor"
+                   r"|responsable|manager|agent|sav|help|technicien|kundendienst|servizio"
+                   r"|atendimento|klantenservice)", re.IGNORECASE)
+_PERSON = re.compile(r"^[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+){0,2}$")
+# "Bruno - VéloMondo", "Kevin, technicien Horizon Télécom", "Ellie from Brightcart": a first
+# name, then a joiner and the team or company.
+_NAME_AND_TEAM = re.compile(
+    r"^[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’.-]+)?\s*(?:[-–—,|/]\s*|\s+(?:from|de\s+chez|de|chez|at|@|von"
+    r"|bei|du|pour)\s+)\S.{0,60}$")
+# A sentence's opening word: a line starting so is text even without its full stop.
+_SENTENCE_START = re.compile(
+    r"^(?:je|j['’]|nous|vous|il|elle|on|c['’]|ce|cet|cette|ces|le|la|les|l['’]|un|une|des|votre"
+    r"|vos|notre|nos|mon|ma|mes|si|pour|en|et|mais|oui|non|n['’]|ne|d['’]|de|du|au|aux|à|il|y"
+    r"|i|we|you|it|this|that|the|a|an|your|our|my|if|for|and|but|yes|no|please|please|do|don['’]t"
+    r"|let|there|here|just|so|as|to|in|on|at|with|ich|wir|sie|es|das|der|die|bitte|ja|nein)\b",
+    re.IGNORECASE)
+# A name block after a closing: few short lines (names, roles, phone, site).
+_MAX_SIG_LINES = 10
+_MAX_SIG_LINE = 110
+
+
+def _pattern_line(line: str) -> bool:
+    return bool(line.strip()) and len(line) <= MAX_PATTERN_LINE
+
+
+def is_closing(line: str) -> bool:
+    return _pattern_line(line) and bool(CLOSING.match(line))
+
+
+def _name_line(line: str) -> bool:
+    """Say whether a line reads like part of a name block rather than a sentence."""
+    text = line.strip()
+    if _CONTACT.search(text):
+        return True
+    return len(text.split()) <= 6 and not text.endswith((".", "!", "?", ":", ";"))
+
+
+def _name_block_line(line: str) -> bool:
+    text = line.strip()
+    if re.search(r"\b[A-ZÀ-Ý]\.$", text):  # "Julie M.": an initial, not a sentence's end
+        text = text[:-1]
+    return len(text) <= _MAX_SIG_LINE and not text.endswith((".", "!", "?", ":", ";", ","))
+
+
+def _signs(line: str) -> bool:
+    """Say whether a line names its writer: a person, a person and their team, a role, a contact."""
+    text = line.strip()
+    if _PERSON.match(text) or _CONTACT.search(text) or _ROLE.search(text):
+        return True
+    return bool(_NAME_AND_TEAM.match(text)) and len(text.split()) <= 7 \
+        and not _SENTENCE_START.match(text)
+
+
+def _bare_name_block(lines: list[str], nonblank: list[int]) -> int | None:
+    """Give back where a trailing name block with no closing word starts, or None.
+
+    The block is the last paragraph, or the last few one-line paragraphs (an HTML signature
+    gives one <p> per line), of name-like lines with a person's name, a role or a contact.
+    """
+    paragraphs: list[list[int]] = []
+    for i in reversed(nonblank[-(_MAX_SIG_LINES + 2):]):
+        if paragraphs and i == paragraphs[-1][-1] - 1:
+            paragraphs[-1].append(i)
+        else:
+            paragraphs.append([i])
+    for para in paragraphs:
+        para.reverse()
+    block = paragraphs[0]
+    for para in paragraphs[1:]:  # one-line paragraphs just above still belong to it
+        if len(block) + len(para) > 6 or len(para) > 1 or not _name_block_line(lines[para[0]]) \
+                or not _signs(lines[para[0]]):
+            break
+        block = para + block
+    texts = [lines[i].strip() for i in block]
+    if len(block) > 6 or not all(_name_block_line(x) for x in texts):
+        return None
+    person = bool(_PERSON.match(texts[0])) or (
+        bool(_NAME_AND_TEAM.match(texts[0])) and not _SENTENCE_START.match(texts[0])
+        and len(texts[0].split()) <= 7)
+    marked = any(_CONTACT.search(x) or _ROLE.search(x) for x in texts)
+    if block[0] == nonblank[0]:
+        # The whole message: a signature only if it plainly is one (a name and a role/contact).
+        return block[0] if person and marked and len(block) >= 2 else None
+    return block[0] if person or marked else None
+
+
+def _closing_by_shape(lines: list[str], nonblank: list[int]) -> int | None:
+    """Give back a closing known by its shape, not its words: a short line ending in a comma
+    that opens the last paragraph, followed by one to four name lines ("Speak soon, / Ellie")."""
+    for pos in range(len(nonblank) - 2, max(len(nonblank) - 7, 0), -1):
+        i = nonblank[pos]
+        text = lines[i].strip()
+        if nonblank[pos - 1] == i - 1:  # not the first line of its paragraph
+            continue
+        after = nonblank[pos + 1:]
+        if not text.endswith(",") or len(text.split()) > 6 or len(text) > 60 \
+                or not 1 <= len(after) <= 4 or after != list(range(i + 1, i + 1 + len(after))):
+            return None
+        first = lines[after[0]].strip()
+        if _name_block_line(first) and (_PERSON.match(first) or _signs(first)) \
+                and all(_name_block_line(lines[k]) for k in after):
+            return i
+        return None
+    return None
+
+
+def signature_start(lines: list[str]) -> int | None:
+    """Give back the index where the signature (closing line included) starts, or None."""
+    for i, line in enumerate(lines):
+        if _SIG_DELIMITER.match(line.rstrip("\n")) or line.strip() in ("--", "-- "):
+            return i
+    nonblank = [i for i, line in enumerate(lines) if line.strip()]
+    if not nonblank:
+        return None
+    # The first closing formula followed only by a short name block (which may hold another
+    # closing-like line: "Cordialement, / Léa / L'équipe Verdier").
+    found = None
+    for i in reversed(nonblank[-(_MAX_SIG_LINES + 2) :]):
+        if _pattern_line(lines[i]) and (CLOSING.match(lines[i]) or _CLOSING_NAMED.match(lines[i])):
+            after = [x for x in lines[i + 1 :] if x.strip()]
+            if len(after) > _MAX_SIG_LINES or any(len(x.strip()) > _MAX_SIG_LINE for x in after):
+                break
+            if _WEAK_CLOSING.match(lines[i]) and not all(_name_line(x) for x in after):
+                continue
+            found = i
+    if found is not None and _TEAM.match(lines[found]):
+        # The agent's name lines just above their team's line sign too.
+        while found - 1 >= 0 and lines[found - 1].strip() and _name_block_line(lines[found - 1]) \
+                and _signs(lines[found - 1]) and found - 1 != nonblank[0]:
+            found -= 1
+    if found is None:
+        found = _closing_by_shape(lines, nonblank)
+    return found if found is not None else _bare_name_block(lines, nonblank)
