@@ -95,6 +95,10 @@ def send_reminders_with(ws: Workspace, campaign_id: int, channels: _Channels, *,
                     report.reminders_sent += 1
                     log_event(s, campaign_id, "probe.reminder", f"probe:{row.id}",
                               {"message_id": rid, "reconciled": True}, ws.clock)
+                elif result is not None and result.outcome == "unknown":
+                    # Copied but never proven delivered: sending it again may duplicate it.
+                    _set_reminder(row, state="failed", reconciled=False, detail=result.detail)
+                    report.reminders_failed += 1
                 else:
                     _set_reminder(row, state="", reconciled=False)
                 s.add(row)

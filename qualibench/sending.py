@@ -197,10 +197,14 @@ def _apply_outcome(session: Session, ws: Workspace, probe: Probe, result: Dispat
         # The request may or may not have been acted on (an unreadable answer to a POST):
         # sending again could post twice, so the probe stays `dispatching` and the next run
         # asks the channel what became of it (reconcile), as after a kill.
+        # A channel that will keep saying the same (an e-mail whose Sent copy is unread) logs
+        # it once, not on every run; the report counts it every run until an analyst acts.
+        again = (probe.dispatch or {}).get("outcome_unknown") == result.detail[:500]
         probe.dispatch = {**dispatch, "outcome_unknown": result.detail[:500]}
         session.add(probe)
-        log_event(session, probe.campaign_id, "probe.outcome_unknown", f"probe:{probe.id}",
-                  payload, ws.clock)
+        if not again:
+            log_event(session, probe.campaign_id, "probe.outcome_unknown", f"probe:{probe.id}",
+                      payload, ws.clock)
         report.outcome_unknown += 1
         report.items.append({"probe": probe.key, "outcome": "outcome_unknown",
                              "detail": result.detail})

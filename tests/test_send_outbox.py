@@ -27,6 +27,7 @@ from qualibench.sending import send_due_probes
 from tests.plugins.mailservers import PASSWORD_ENV, open_send_slots
 
 MONDAY_MORNING = datetime(2026, 12, 7, 8, 30, tzinfo=UTC)
+READ = (b"\\Seen",)  # the outbox marks a Sent copy read once the SMTP server accepted it
 
 
 def _probes(ws) -> list[Probe]:
@@ -48,14 +49,25 @@ def _raw_for(ws, probe: Probe) -> bytes:
     return message_bytes(EmailChannel().build(ws, probe, brand, persona))
 
 
-def test_interrupted_probe_with_a_sent_copy_is_not_sent_again(mail_campaign, smtp_server,
-                                                              pymap_server):
+def _read_flags(imap) -> list[bool]:
+    """Return, per copy in Sent, whether it is marked read."""
+    c = imap.client()
+    try:
+        c.select_folder("Sent", readonly=True)
+        data = c.fetch(c.search("ALL"), ["FLAGS"])
+        return [b"\\Seen" in data[u][b"FLAGS"] for u in sorted(data)]
+    finally:
+        c.logout()
+
+
+def test_interrupted_probe_with_a_read_sent_copy_is_not_sent_again(mail_campaign, smtp_server,
+                                                                   pymap_server):
     clock = VirtualClock(MONDAY_MORNING)
     ws = mail_campaign(clock=clock, brands=2)
     probes = _probes(ws)
     stuck = _leave_dispatching(ws, probes[0].id, clock)
     copy_time = MONDAY_MORNING - timedelta(minutes=3)
-    pymap_server.append("Sent", _raw_for(ws, stuck), when=copy_time)
+    pymap_server.append("Sent", _raw_for(ws, stuck), when=copy_time, flags=READ)
 
     report = send_due_probes(ws)
 
@@ -66,6 +78,65 @@ def test_interrupted_probe_with_a_sent_copy_is_not_sent_again(mail_campaign, smt
     assert after.state == ProbeState.SENT.value
     assert after.sent_at == copy_time  # the copy's INTERNALDATE, given just before the dot
     assert after.dispatch["reconciled"] is True
+
+
+def test_an_unread_sent_copy_is_outcome_unknown_neither_sent_again_nor_counted_sent(
+        mail_campaign, smtp_server, pymap_server):
+    """The kill fell between the copy and the server's 250: the dot may not have gone out."""
+    from qualibench.models import Event
+
+    clock = VirtualClock(MONDAY_MORNING)
+    ws = mail_campaign(clock=clock, brands=1)
+    probes = _probes(ws)
+    stuck = _leave_dispatching(ws, probes[0].id, clock)
+    pymap_server.append("Sent", _raw_for(ws, stuck), when=MONDAY_MORNING)  # unread
+
+    for run in (1, 2):
+        report = send_due_probes(ws)
+        assert report.outcome_unknown == 1 and report.reconciled_sent == 0, (run, report.items)
+        after = {p.id: p for p in _probes(ws)}[stuck.id]
+        assert after.state == ProbeState.DISPATCHING.value and after.sent_at is None
+        assert "acceptance was never recorded" in after.dispatch["outcome_unknown"]
+    assert stuck.message_id not in smtp_server.message_ids()
+    assert len(smtp_server.messages) == len(probes) - 1
+    with ws.session() as s:
+        kinds = [e.kind for e in s.exec(select(Event).where(Event.subject == f"probe:{stuck.id}"))]
+    assert kinds.count("probe.outcome_unknown") == 1  # told once, counted on every run
+
+
+def test_an_smtp_answer_lost_after_the_dot_is_outcome_unknown(mail_campaign, smtp_server,
+                                                              pymap_server, monkeypatch):
+    import smtplib
+
+    real_send, real_reply = smtplib.SMTP.send, smtplib.SMTP.getreply
+    cut = {"left": 1, "armed": False}
+
+    def send(self, data):  # type: ignore[no-untyped-def]
+        if data == b".\r\n" and cut["left"]:
+            cut["left"], cut["armed"] = 0, True
+        return real_send(self, data)
+
+    def getreply(self):  # type: ignore[no-untyped-def]
+        answer = real_reply(self)
+        if cut["armed"]:
+            cut["armed"] = False
+            raise smtplib.SMTPServerDisconnected("connection lost")
+        return answer
+
+    monkeypatch.setattr(smtplib.SMTP, "send", send)
+    monkeypatch.setattr(smtplib.SMTP, "getreply", getreply)
+    ws = mail_campaign(clock=VirtualClock(MONDAY_MORNING), brands=1)
+    n = len(_probes(ws))
+
+    report = send_due_probes(ws)
+
+    assert report.outcome_unknown == 1 and report.sent == n - 1, report.items
+    [lost] = [p for p in _probes(ws) if p.state == ProbeState.DISPATCHING.value]
+    assert "answer to the end of the message was lost" in lost.dispatch["outcome_unknown"]
+    assert Counter(smtp_server.message_ids())[lost.message_id] == 1  # the server did take it
+    assert sorted(_read_flags(pymap_server)) == [False] + [True] * (n - 1)
+    assert send_due_probes(ws).outcome_unknown == 1  # not sent again on the next run
+    assert len(smtp_server.messages) == n
 
 
 def test_interrupted_probe_without_a_copy_is_sent_exactly_once(mail_campaign, smtp_server):
@@ -167,17 +238,26 @@ def test_kill_9_at_random_moments_then_rerun_sends_each_probe_once(
     ids = Counter(smtp_server.message_ids())
     duplicates = {m: n for m, n in ids.items() if n > 1}
     assert not duplicates, f"seed {seed}: sent more than once: {duplicates}"
-    states = Counter(p.state for p in _probes(ws))
-    assert states == {ProbeState.SENT.value: 200}, f"seed {seed}: {states}"
-    assert set(ids) == {p.message_id for p in probes}, f"seed {seed}: some never arrived"
+    # Every probe is either sent (and arrived), or flagged for the analyst: a kill between its
+    # Sent copy and the server's answer leaves its fate unknown (arrived or not), never
+    # counted as sent and never sent again.
+    after = _probes(ws)
+    flagged = [p for p in after if p.state == ProbeState.DISPATCHING.value
+               and "outcome_unknown" in (p.dispatch or {})]
+    sent = [p for p in after if p.state == ProbeState.SENT.value]
+    assert len(sent) + len(flagged) == 200, f"seed {seed}: {Counter(p.state for p in after)}"
+    assert all(ids[p.message_id] == 1 for p in sent), f"seed {seed}: counted sent, never arrived"
+    assert len(flagged) <= kills, f"seed {seed}: {len(flagged)} flagged for {kills} kills"
+    assert json.loads(final.stdout)["outcome_unknown"] == len(flagged)
     with ws.session() as s:
         from qualibench.models import Event
 
         events = list(s.exec(select(Event)))
     found_sent = sum("Sent folder after" in str(e.payload.get("detail", "")) for e in events)
     requeued = sum(str(e.payload.get("reason", "")).startswith("reconciled") for e in events)
-    print(f"{imap_kind} seed {seed}: {kills} kills, {len(ids)} messages received once each; "
-          f"reconciled after a kill: {found_sent} found sent, {requeued} found unsent")
+    print(f"{imap_kind} seed {seed}: {kills} kills, {len(ids)} messages received once each, "
+          f"{len(flagged)} of unknown outcome; reconciled after a kill: {found_sent} found sent, "
+          f"{requeued} found unsent")
 
 
 def _imap_server(request, kind: str):
@@ -204,7 +284,8 @@ def test_reconciliation_against_dovecot(request, tmp_path, db_url, smtp_server, 
                        mail=mail_account(smtp_server, imap, username=imap.user))
     probes = _probes(ws)
     stuck = _leave_dispatching(ws, probes[0].id, clock)
-    imap.append("Sent", _raw_for(ws, stuck), when=MONDAY_MORNING - timedelta(minutes=2))
+    imap.append("Sent", _raw_for(ws, stuck), when=MONDAY_MORNING - timedelta(minutes=2),
+                flags=READ)
     lost = _leave_dispatching(ws, probes[1].id, clock)
 
     report = send_due_probes(ws)
@@ -216,6 +297,7 @@ def test_reconciliation_against_dovecot(request, tmp_path, db_url, smtp_server, 
     sent_copies = Counter(str(message_from_bytes(raw)["Message-ID"])
                           for raw in imap.messages("Sent"))
     assert set(sent_copies.values()) == {1} and len(sent_copies) == len(probes)
+    assert all(_read_flags(imap)), "every delivered message's copy is marked read"
 
 
 def test_cli_send_dry_run_then_send(tmp_path, db_url, smtp_server, pymap_server, monkeypatch):

@@ -94,7 +94,8 @@ def test_interrupted_reminder_is_reconciled_from_the_sent_folder(mail_campaign, 
             s.add(row)
     copy = (f"Message-ID: {reminder_message_id(delivered.message_id)}\r\n"
             f"Subject: Relance\r\n\r\nBonjour\r\n").encode()
-    pymap_server.append("Sent", copy, when=clock.now() - timedelta(minutes=1))
+    pymap_server.append("Sent", copy, when=clock.now() - timedelta(minutes=1),
+                        flags=(b"\\Seen",))  # read: the server had accepted it
     before = len(smtp_server.messages)
 
     report = send_reminders(ws)

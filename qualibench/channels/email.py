@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import select
 
 from ..errors import QualibenchError
-from ..mail.sentbox import SentFolder
+from ..mail.sentbox import AppendedCopy, SentFolder
 from ..mail.smtp import (
     SmtpConnection,
     SmtpEndpoint,
@@ -150,22 +150,35 @@ class EmailChannel:
         rcpts = [a.addr_spec for a in msg["To"].addresses]
         sha = ws.evidence.put(raw)
         when = ws.clock.now()
-        outcome = link.smtp.transmit(
-            mail_from, rcpts, raw,
-            commit_with=lambda send_dot: link.sent.append_then(raw, when, send_dot),
-            now=ws.clock.now)
+        appended: list[AppendedCopy] = []
+
+        def commit(send_dot) -> bool:  # type: ignore[no-untyped-def]
+            appended.append(link.sent.append_then(raw, when, send_dot))
+            return appended[0].stored
+
+        outcome = link.smtp.transmit(mail_from, rcpts, raw, commit_with=commit, now=ws.clock.now)
         evidence = {"message_id": message_id, "mail_from": mail_from, "rcpt": rcpts,
                     "smtp": outcome.transcript, "stage": outcome.stage}
+        if outcome.status == "accepted" and outcome.unconfirmed:
+            # The dot went out but the server's answer was lost: it may or may not have taken
+            # the message. Sending again could duplicate it, so the probe stays `dispatching`
+            # (its copy unread) and is reported as of unknown outcome, never counted as sent.
+            return DispatchResult("unknown", detail="the SMTP server's answer to the end of the "
+                                  f"message was lost ({outcome.server_words}): it may or may not "
+                                  "have been delivered", evidence=evidence, evidence_sha256=sha)
         if outcome.status == "accepted":
-            if outcome.unconfirmed:
-                evidence["unconfirmed"] = True
             if not outcome.copy_stored:
                 evidence["sent_copy"] = self._store_copy_late(link, raw, when)
+            else:
+                try:  # the proof of delivery a reconciliation reads after a kill
+                    link.sent.mark_delivered(appended[0], message_id)
+                except QualibenchError as exc:
+                    evidence["sent_copy"] = f"not marked read: {exc.message}"
             return DispatchResult("sent", sent_at=outcome.accepted_at, detail=outcome.server_words,
                                   evidence=evidence, evidence_sha256=sha)
         if outcome.stage == "end":
             # The server refused after the copy went in: take it back out, or a later
-            # reconciliation would take it for a delivery.
+            # reconciliation would find a copy of unknown fate.
             link.sent.remove(message_id)
         kind = "retry" if outcome.status == "temporary" else "undeliverable"
         return DispatchResult(kind, detail=outcome.server_words, evidence=evidence,
@@ -181,8 +194,9 @@ class EmailChannel:
         return "stored after delivery"
 
     def reconcile(self, ws: Workspace, probe: Probe) -> DispatchResult | None:
-        """Say what became of a probe left in `dispatching`: sent if its copy is in Sent,
-        otherwise "retry" (never accepted by the server, safe to send again)."""
+        """Say what became of a probe left in `dispatching`: sent if its copy in Sent is read
+        (marked after the server accepted it), "unknown" if it is unread, otherwise "retry"
+        (never accepted by the server, safe to send again)."""
         return self.reconcile_message(ws, probe, probe.message_id or "")
 
     def reconcile_message(self, ws: Workspace, probe: Probe,
@@ -195,6 +209,15 @@ class EmailChannel:
         if copy is None:
             return DispatchResult("retry", detail="no copy in the Sent folder: never accepted",
                                   evidence={"reconciled": True, "message_id": message_id})
+        if not copy.delivered:
+            # Copied, but the server's acceptance was never recorded: interrupted between the
+            # copy and the end of the message, or just after it. Sending again may duplicate
+            # it and counting it sent may count a message never delivered: the analyst decides.
+            return DispatchResult("unknown", detail="its Sent copy exists but the SMTP server's "
+                                  "acceptance was never recorded (interrupted at the end of the "
+                                  "message): it may not have been delivered; check with the "
+                                  "brand's reply or the mail server's log",
+                                  evidence={"message_id": message_id, "sent_uid": copy.uid})
         return DispatchResult("sent", sent_at=copy.internal_date,
                               detail="copy found in the Sent folder after an interruption",
                               evidence={"reconciled": True, "message_id": message_id,

@@ -13,7 +13,7 @@ ROWS = (
     ("reconciled_sent", "found sent after an interruption"),
     ("reconciled_requeued", "found unsent after an interruption (sent now)"),
     ("reconciled_failed", "fate unknown after an interruption (failed)"),
-    ("outcome_unknown", "answer lost, looked up on the next run"),
+    ("outcome_unknown", "outcome unknown (kept dispatching, asked again next run)"),
     ("deferred", "temporary refusal, retried later"),
     ("undeliverable", "undeliverable"),
     ("failed", "failed"),
@@ -75,7 +75,7 @@ def send_command(
                                  insecure=insecure, progress=progress)
     console.print(_summary(report))
     for item in report.items:
-        if item["outcome"] in ("undeliverable", "failed", "no_plugin"):
+        if item["outcome"] in ("undeliverable", "failed", "no_plugin", "outcome_unknown"):
             console.print(f"  {item['probe']}: {item['outcome']}: {item['detail']}",
                           markup=False, highlight=False)
     if report.throttled_seconds:

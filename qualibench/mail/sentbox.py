@@ -1,4 +1,10 @@
-"""The persona's Sent folder over IMAP: the copy a mail client keeps, and our reconciliation key."""
+"""The persona's Sent folder over IMAP: the copy a mail client keeps, and our reconciliation key.
+
+A copy is APPENDed unread before the SMTP final dot and marked read (\\Seen, as a mail client
+keeps its sent mail) once the SMTP server has accepted the message. So after a kill a read copy
+proves the delivery; an unread one only says the dot may or may not have gone out (the kill fell
+between the copy and the server's answer): its outcome is unknown, never counted as sent.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +35,15 @@ class SentCopy:
 
     uid: int
     internal_date: datetime  # aware; the time we gave at APPEND (just before the final dot)
+    delivered: bool = True  # read: marked once the SMTP server accepted the message
+
+
+@dataclass(frozen=True)
+class AppendedCopy:
+    """What `append_then` left in the Sent folder."""
+
+    stored: bool  # the server said OK to the APPEND
+    uid: int | None = None  # from APPENDUID (UIDPLUS); None when the server does not say
 
 
 class SentFolder:
@@ -42,6 +57,7 @@ class SentFolder:
         self.timeout = timeout
         self._client: IMAPClient | None = None
         self._folder: str | None = None
+        self._selected: str | None = None  # "rw", "ro" or None: how the folder is selected
 
     # -- connection -------------------------------------------------------------------------
 
@@ -99,6 +115,7 @@ class SentFolder:
                     client.shutdown()
                 return
         self._client, self._folder = client, folder
+        self._selected = None  # a parked connection may have been left in any state
 
     def _ensure(self) -> tuple[IMAPClient, str]:
         if self._client is None:
@@ -106,6 +123,7 @@ class SentFolder:
         if self._client is None:
             self._client = self._connect()
             self._folder = None
+            self._selected = None
         if self._folder is None:
             self._folder = self._resolve_folder(self._client)
         return self._client, self._folder
@@ -145,12 +163,21 @@ class SentFolder:
             else:
                 _logout((self._client, self._folder))
             self._client = None
+            self._selected = None
 
     def abort(self) -> None:
         if self._client is not None:
             with contextlib.suppress(*IMAP_ERRORS):
                 self._client.shutdown()
             self._client = None
+            self._selected = None
+
+    def _select(self, client: IMAPClient, folder: str, *, write: bool) -> None:
+        # Selected once and kept: a STORE after every message would otherwise cost a SELECT.
+        if self._selected == "rw" or (self._selected == "ro" and not write):
+            return
+        client.select_folder(folder, readonly=not write)
+        self._selected = "rw" if write else "ro"
 
     # -- operations -------------------------------------------------------------------------
 
@@ -159,14 +186,15 @@ class SentFolder:
         when = ensure_utc(when)
         self._call("APPEND", lambda c, f: c.append(f, raw, flags=[b"\\Seen"], msg_time=when))
 
-    def append_then(self, raw: bytes, when: datetime, then: Callable[[], None]) -> bool:
-        """APPEND `raw` and call `then` the moment the server holds the whole message.
+    def append_then(self, raw: bytes, when: datetime, then: Callable[[], None]) -> AppendedCopy:
+        """APPEND `raw` unread and call `then` the moment the server holds the whole message.
 
         `then` runs before the server's answer is read, so the gap between the copy becoming
         complete on the server and `then` (the SMTP final dot) is a few microseconds, not a
-        round trip. Returns whether the server stored the copy. An error before `then` runs
-        raises (nothing was committed); after it, the result is False and nothing raises,
-        since the caller's message has gone out by then.
+        round trip. Returns whether the server stored the copy (and its UID): the caller marks
+        it read with `mark_delivered` once the SMTP server accepted the message. An error before
+        `then` runs raises (nothing was committed); after it, the result says "not stored" and
+        nothing raises, since the caller's message has gone out by then.
 
         imapclient has no split APPEND, so this drives the stdlib imaplib connection under it
         (`_command` / `_command_complete`, unchanged since Python 2).
@@ -178,7 +206,8 @@ class SentFolder:
             imap = client._imap
             try:
                 imap.literal = literal
-                tag = imap._command("APPEND", client._normalise_folder(folder), "(\\Seen)",
+                # No flags: unread until the SMTP server's acceptance is known (mark_delivered).
+                tag = imap._command("APPEND", client._normalise_folder(folder),
                                     imaplib.Time2Internaldate(when))
             except IMAP_ERRORS as exc:
                 self.abort()
@@ -195,30 +224,45 @@ class SentFolder:
                     "check the Sent folder (quota, rights, name in sent_folder)")
             then()
             try:
-                typ, _ = imap._command_complete("APPEND", tag)
+                typ, data = imap._command_complete("APPEND", tag)
             except IMAP_ERRORS:
                 self.abort()
-                return False
-            return typ == "OK"
+                return AppendedCopy(False)
+            return AppendedCopy(typ == "OK", _append_uid(data) if typ == "OK" else None)
         raise AssertionError("unreachable")
+
+    def mark_delivered(self, copy: AppendedCopy, message_id: str) -> None:
+        """Mark the copy read: the SMTP server accepted its message (the proof `find` reads)."""
+
+        def store(client: IMAPClient, folder: str) -> None:
+            self._select(client, folder, write=True)
+            uids = [copy.uid] if copy.uid else client.search(["HEADER", "Message-ID", message_id])
+            if uids:
+                client.add_flags(uids, [b"\\Seen"], silent=True)
+
+        self._call("STORE", store)
 
     def find(self, message_id: str) -> SentCopy | None:
         """Return the copy whose Message-ID header is `message_id`, or None if there is none."""
 
         def search(client: IMAPClient, folder: str) -> SentCopy | None:
-            client.select_folder(folder, readonly=True)
+            self._select(client, folder, write=False)
+            client.noop()  # the copies appended since the folder was selected
             uids = client.search(["HEADER", "Message-ID", message_id])
             if not uids:
                 return None
-            uid = min(uids)
-            data = client.fetch([uid], ["INTERNALDATE"])
+            data = client.fetch(uids, ["INTERNALDATE", "FLAGS"])
+            # A read copy proves the delivery (several copies: a rerun after a refusal, or
+            # a server that files its own copy of what it accepted).
+            read = [u for u in sorted(data) if b"\\Seen" in data[u].get(b"FLAGS", ())]
+            uid = (read or sorted(uids))[0]
             when = data.get(uid, {}).get(b"INTERNALDATE")
             if not isinstance(when, datetime) or when.tzinfo is None:
                 raise RemoteFailure(
                     f"the Sent copy of {message_id} has no usable INTERNALDATE ({when!r})",
                     "check the IMAP server",
                 )
-            return SentCopy(uid, ensure_utc(when))
+            return SentCopy(uid, ensure_utc(when), delivered=bool(read))
 
         return self._call("SEARCH", search)
 
@@ -226,7 +270,7 @@ class SentFolder:
         """Delete the copies of `message_id` (a message the server refused); return how many."""
 
         def delete(client: IMAPClient, folder: str) -> int:
-            client.select_folder(folder)
+            self._select(client, folder, write=True)
             uids = client.search(["HEADER", "Message-ID", message_id])
             if uids:
                 client.delete_messages(uids)
@@ -234,10 +278,16 @@ class SentFolder:
                     client.uid_expunge(uids)
                 else:
                     client.expunge()
-            client.close_folder()
             return len(uids)
 
         return self._call("STORE", delete)
+
+
+def _append_uid(data: object) -> int | None:
+    """Return the UID of an APPENDUID response code ("[APPENDUID 38505 3955] ..."), or None."""
+    m = re.search(rb"\[APPENDUID \d+ (\d+)\]", b" ".join(
+        d if isinstance(d, bytes) else str(d).encode() for d in (data or [])))
+    return int(m.group(1)) if m else None
 
 
 def _logout(parked: tuple[IMAPClient, str | None]) -> None:

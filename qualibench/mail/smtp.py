@@ -1,11 +1,13 @@
 """Customer-looking probe messages and their SMTP dispatch, with a hook before the final dot.
 
 The hook is what makes the outbox crash-safe: the body goes to the SMTP server, then the
-Sent-folder copy is APPENDed, and the terminating "." that makes the SMTP server accept the
-message is written the instant the IMAP server holds the whole copy (before its answer is read).
-A copy in Sent therefore exists for every message the server accepted; a message without a
-copy was never accepted and can be sent again. What remains is a window of microseconds (copy
-complete, dot not yet written) in which a kill loses a message rather than duplicating it.
+Sent-folder copy is APPENDed (unread), and the terminating "." that makes the SMTP server accept
+the message is written the instant the IMAP server holds the whole copy (before its answer is
+read); once the server has answered 250 the copy is marked read. A copy in Sent therefore
+exists for every message the server accepted, and a message without one was never accepted and
+can be sent again. A read copy proves the delivery. An unread one is what a kill between the
+copy and the server's answer leaves (the dot may or may not have gone out): its probe is
+reported as of unknown outcome for an analyst, neither sent again nor counted as sent.
 """
 
 from __future__ import annotations

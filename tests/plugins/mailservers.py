@@ -256,12 +256,13 @@ class PymapServer:
         finally:
             c.logout()
 
-    def append(self, folder: str, raw: bytes, when: dt.datetime | None = None) -> None:
+    def append(self, folder: str, raw: bytes, when: dt.datetime | None = None,
+               flags: tuple = ()) -> None:
         c = self.client()
         try:
             if not c.folder_exists(folder):
                 c.create_folder(folder)
-            c.append(folder, raw, msg_time=when)
+            c.append(folder, raw, flags=flags, msg_time=when)
         finally:
             c.logout()
 
