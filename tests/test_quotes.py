@@ -199,3 +199,28 @@ def test_development_corpus_case(eml):
     msg = parse_message(eml.read_bytes())
     assert " ".join(msg.reply_text.split()) == " ".join(label["reply"].split())
     assert " ".join(msg.signature.split()) == " ".join(label["signature"].split())
+
+
+def test_closing_known_by_its_shape_goes_back_to_the_text_for_scoring():
+    text = "Bonjour,\n\nLa table existe en noyer.\n\nAu plaisir de vous lire,\nHugo Lefèvre\n"
+    reply, signature, _ = split_reply(text)
+    assert (reply, signature) == ("Bonjour,\n\nLa table existe en noyer.",
+                                  "Au plaisir de vous lire,\nHugo Lefèvre")
+    assert for_scoring(reply, signature) == (
+        "Bonjour,\n\nLa table existe en noyer.\n\nAu plaisir de vous lire,", "Hugo Lefèvre")
+
+
+def test_answers_between_quote_pieces_after_a_greeting_are_kept():
+    text = ("Bonjour,\n\nLe 3 mars 2026 à 10:02, Marie <m@alias.example> a écrit :\n> Livré monté ?\n\n"
+            "Oui, monté.\n\n> Et le chargeur ?\n\nFourni.\n\n> Merci\n")
+    reply, _, quoted = split_reply(text)
+    assert " ".join(reply.split()) == "Bonjour, Oui, monté. Fourni."
+    assert "> Et le chargeur ?" in quoted and "a écrit" in quoted
+
+
+def test_a_footer_under_a_top_posted_quote_stays_out_of_the_reply():
+    text = ("C'est fait.\n\nLe 3 mars 2026 à 10:02, Marie <m@alias.example> a écrit :\n> Alors ?\n\n"
+            "Société Exemple SAS, capital 10 000 euros, RCS Lyon\n")
+    reply, _, quoted = split_reply(text)
+    assert reply == "C'est fait."
+    assert "RCS Lyon" in quoted

@@ -68,7 +68,7 @@ STAMP = re.compile(
     r"(?:\d{1,2}\.?\s+(?:de\s+)?\w+\.?\s+(?:de\s+)?\d{4}|\w+\.?\s+\d{1,2},?\s+\d{4}"
     r"|\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})"
     r",?\s+(?:(?:[àa]|at|um|om|alle|às|a\s+las|-)\s+)?\d{1,2}[:h.]\d{2}(?::\d{2})?"
-    r"(?:\s*(?:[AP]M|h|Uhr|UTC|CET|CEST|GMT|(?:UTC|GMT)?[+-]\d{1,2}(?::?\d{2})?|\([^()]{1,40}\)))*\s*$",
+    r"(?:\s*(?:[AP]M|h|Uhr|(?-i:[A-Z]{2,5})|(?:UTC|GMT)?[+-]\d{1,2}(?::?\d{2})?|\([^()]{1,40}\)))*\s*$",
     re.IGNORECASE)
 # Lines of helpdesk and client chrome: neither the reply nor the signature.
 CHROME = re.compile(
@@ -78,13 +78,18 @@ CHROME = re.compile(
     r"|enviado\s+desde\s+mi|inviato\s+da(?:l\s+mio)?\s|verzonden\s+vanaf\s+mijn|enviado\s+do\s+meu"
     r"|ref:_\S+:ref|ticket\s+#\s*\d+\s*:|\[\s*#?[\w-]*\d[\w-]*\s*\]\s*$"
     r"|(?:ticket|r[ée]f(?:[ée]rence)?\.?|case|dossier)\s*(?:n[°o]\.?\s*|#\s*|:\s*#?)\s*[\w-]*\d[\w-]*\s*$"
-    r"|(?:votre\s+demande|your\s+request)\s+\(#?\d+\)\s+(?:a\s+[ée]t[ée]\s+mise\s+[àa]\s+jour"
-    r"|a\s+re[çc]u\s+une\s+r[ée]ponse|has\s+been\s+updated|has\s+(?:received|got)\s+an?\s+(?:response|reply|answer))"
+    # "Your request (48213) has been updated", in any language: a request noun and its number.
+    r"|(?:\w+\s+){0,2}(?:demande|request|ticket|anfrage|solicitud|richiesta|aanvraag|verzoek"
+    r"|solicita[çc][ãa]o|pedido)\s+\(#?\d+\)\s+\w.{0,40}?(?:mise?\s+[àa]\s+jour|re[çc]u\s+une\s+r[ée]ponse"
+    r"|updated|(?:received|got)\s+an?\s+(?:response|reply|answer)|aktualisiert|antwort\s+erhalten"
+    r"|actualizad[oa]|recibido\s+una\s+respuesta|aggiornat[oa]|ricevuto\s+una\s+risposta"
+    r"|bijgewerkt|beantwoord|atualizad[oa]|recebeu\s+uma\s+resposta)\b.{0,120}$"
     r"|ce\s+message\s+a\s+[ée]t[ée]\s+envoy[ée]\s+par\s+zendesk|this\s+email\s+is\s+a\s+service\s+from"
     r"|pensez\s+[àa]\s+l['’]environnement|please\s+consider\s+the\s+environment"
     # A link to the ticket or conversation, and the helpdesk's own name under the mail.
     r"|(?:ticket|demande|request|case|dossier|conversation|consultez\s+votre\s+demande|view\s+(?:your\s+)?"
     r"(?:ticket|request|case))\s*(?:#?\s*\d+\s*)?:?\s*<?https?://\S+\s*$"
+    r"|[^:]{0,60}:\s*<?https?://\S*(?:ticket|request|demande|case|helpdesk|support|conversation)\S*\s*$"
     r"|(?:ticket|case|demande)\s+#?\s*\d+\s*[-–:]\s*(?:statut|status)\s*:"
     r"|we\s+run\s+on\s+\w+|powered\s+by\s+\w+(?:\s+\w+)?\s*$|propuls[ée]\s+par\s+\w+"
     r"|reply\s+to\s+this\s+e-?mail\s+to\s+(?:continue|add)|r[ée]pondez\s+[àa]\s+cet?\s+(?:e-?mail|message)"

@@ -36,7 +36,7 @@ from qualibench.mail.quote_patterns import (
     STAMP,
     TOP_MARKER,
 )
-from qualibench.mail.signature import CLOSING, signature_start
+from qualibench.mail.signature import CLOSING, shaped_closing, signature_start
 
 
 def _norm(line: str) -> str:
@@ -57,7 +57,9 @@ def _header_block_at(lines: list[str], i: int) -> bool:
         return False
     headers = 0
     sender = False
-    for line in lines[i : i + 8]:
+    wrapped = 0
+    previous = ""
+    for line in lines[i : i + 10]:
         if not line.strip():
             if headers:
                 break
@@ -65,11 +67,24 @@ def _header_block_at(lines: list[str], i: int) -> bool:
         if _pattern_line(line) and HEADER_ANY.match(line):
             headers += 1
             sender = sender or bool(HEADER_FROM.match(line.lstrip("> ")))
-        elif line.strip().startswith("<") and headers:  # a wrapped "From: Name\n<address>"
-            continue
+        elif headers and wrapped < 2 and _header_continues(previous, line):
+            wrapped += 1  # a header wrapped by the client: "From: Name\n<address>"
         else:
             break
+        previous = line
     return headers >= 3 and sender or (headers >= 2 and sender and bool(HEADER_FROM.match(lines[i])))
+
+
+def _header_continues(previous: str, line: str) -> bool:
+    """Say whether `line` carries on the header line above it, wrapped by the client: an
+    address cut inside its brackets, the address on its own line, a folded line, a list of
+    recipients going on."""
+    text = line.strip().lstrip("> ")
+    if len(text) > 120:
+        return False
+    unclosed = previous.count("<") > previous.count(">") or previous.count("[") > previous.count("]")
+    return unclosed or text.startswith(("<", "[", "(")) or line[:1] in (" ", "\t") \
+        or previous.rstrip().endswith((";", ",")) or ("@" in text and len(text.split()) <= 3)
 
 
 def _attribution_span(lines: list[str], i: int) -> int:
@@ -215,6 +230,22 @@ def _first_text(lines: list[str]) -> int:
     return next((i for i, x in enumerate(lines) if x.strip()), 0)
 
 
+def _rule_in_text(lines: list[str], i: int) -> bool:
+    """Say whether the rule at lines[i] is drawn by the text: it underlines a heading written
+    just above it (to the heading's width), or follows a line announcing what comes ("Voici
+    le détail :"), and text that is not a footer follows. A footer's rule is drawn wide under
+    a sign-off, or stands apart."""
+    above = lines[i - 1].strip() if i else ""
+    below = lines[i + 1] if i + 1 < len(lines) else ""
+    if not above or not below.strip() or not _pattern_line(below):
+        return False
+    if LIST_FOOTER.match(below) or DISCLAIMER.match(below) or CHROME.match(below):
+        return False
+    rule = lines[i].strip()
+    underline = abs(len(rule) - len(above)) <= max(3, len(above) // 4)  # drawn to the heading's width
+    return above.endswith(":") or (underline and not above.endswith((".", ",", "!", "?")))
+
+
 def _drop_chrome(raw: list[str], lines: list[str]) -> tuple[list[str], list[str]]:
     """Remove helpdesk and client chrome; cut at a disclaimer or a list/helpdesk footer."""
     kept_raw: list[str] = []
@@ -223,11 +254,12 @@ def _drop_chrome(raw: list[str], lines: list[str]) -> tuple[list[str], list[str]
     i = 0
     while i < len(lines):
         line = lines[i]
-        if _pattern_line(line) and RULE.match(line) and i < table_end:
-            pass  # a rule closing a table the text draws
-        elif _pattern_line(line) and RULE.match(line) and any(
-                _pattern_line(x) and RULE.match(x) for x in lines[i + 2 : i + 15]):
+        rule = _pattern_line(line) and bool(RULE.match(line))
+        if rule and i >= table_end and any(_pattern_line(x) and RULE.match(x)
+                                           for x in lines[i + 2 : i + 15]):
             table_end = i + 15  # two rules a few lines apart frame a table, not a footer
+        if rule and (i < table_end or _rule_in_text(lines, i)):
+            pass  # a rule of a table, under a heading, or after "Voici le détail :"
         elif _pattern_line(line) and (DISCLAIMER.match(line) or (
                 RULE.match(line) and any(x.strip() for x in kept))):
             break  # the rest is a disclaimer or footer (history was cut before)
@@ -311,7 +343,10 @@ def for_scoring(reply: str, signature: str) -> tuple[str, str]:
     lines = signature.split("\n") if signature else []
     if lines and lines[0].strip() in ("--", "-- ", "—"):
         lines = lines[1:]
-    if lines and _pattern_line(_norm(lines[0])) and CLOSING.match(_norm(lines[0])):
+    # A closing known by its words, or by its shape when a name block follows it (that is
+    # how signature_start found it: "Au plaisir de vous lire, / Hugo").
+    if lines and _pattern_line(_norm(lines[0])) and (
+            CLOSING.match(_norm(lines[0])) or (shaped_closing(lines[0]) and len(lines) > 1)):
         closing = lines[0].strip()
         reply = f"{reply}\n\n{closing}" if reply.strip() else closing
         lines = lines[1:]

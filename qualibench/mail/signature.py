@@ -64,7 +64,8 @@ _PERSON = re.compile(r"^[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+){0,2}$")
 # name, then a joiner and the team or company.
 _NAME_AND_TEAM = re.compile(
     r"^[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’.-]+)?\s*(?:[-–—,|/]\s*|\s+(?:from|de\s+chez|de|chez|at|@|von"
-    r"|bei|du|pour)\s+)\S.{0,60}$")
+    r"|bei|du|pour)\s+)(\S.{0,60})$")
+_DASHED_NAME = re.compile(r"^[—–-]{1,2}\s*(?=[A-ZÀ-Ý])")
 # A sentence's opening word: a line starting so is text even without its full stop.
 _SENTENCE_START = re.compile(
     r"^(?:je|j['’]|nous|vous|il|elle|on|c['’]|ce|cet|cette|ces|le|la|les|l['’]|un|une|des|votre"
@@ -100,13 +101,23 @@ def _name_block_line(line: str) -> bool:
     return len(text) <= _MAX_SIG_LINE and not text.endswith((".", "!", "?", ":", ";", ","))
 
 
+def _name_and_team(text: str) -> bool:
+    """Say whether a line is a first name joined to a team or company ("Bruno - VéloMondo",
+    "Sarah, conseillère clientèle"): what follows the joiner names someone, by a capital or a
+    role, so that "Maison - réponse automatique" or a sentence is not taken for one."""
+    found = _NAME_AND_TEAM.match(text)
+    if not found or len(text.split()) > 7 or _SENTENCE_START.match(text):
+        return False
+    team = found.group(1)
+    return bool(re.search(r"(?:^|\s)[A-ZÀ-Ý0-9]", team) or _ROLE.search(team))
+
+
 def _signs(line: str) -> bool:
     """Say whether a line names its writer: a person, a person and their team, a role, a contact."""
     text = line.strip()
     if _PERSON.match(text) or _CONTACT.search(text) or _ROLE.search(text):
         return True
-    return bool(_NAME_AND_TEAM.match(text)) and len(text.split()) <= 7 \
-        and not _SENTENCE_START.match(text)
+    return _name_and_team(text)
 
 
 def _bare_name_block(lines: list[str], nonblank: list[int]) -> int | None:
@@ -129,17 +140,23 @@ def _bare_name_block(lines: list[str], nonblank: list[int]) -> int | None:
                 or not _signs(lines[para[0]]):
             break
         block = para + block
-    texts = [lines[i].strip() for i in block]
+    # "— Julie", "-Julie": a dash before the name signs too.
+    texts = [_DASHED_NAME.sub("", lines[i].strip(), count=1) if k == 0 else lines[i].strip()
+             for k, i in enumerate(block)]
     if len(block) > 6 or not all(_name_block_line(x) for x in texts):
         return None
-    person = bool(_PERSON.match(texts[0])) or (
-        bool(_NAME_AND_TEAM.match(texts[0])) and not _SENTENCE_START.match(texts[0])
-        and len(texts[0].split()) <= 7)
+    person = bool(_PERSON.match(texts[0])) or _name_and_team(texts[0])
     marked = any(_CONTACT.search(x) or _ROLE.search(x) for x in texts)
     if block[0] == nonblank[0]:
         # The whole message: a signature only if it plainly is one (a name and a role/contact).
         return block[0] if person and marked and len(block) >= 2 else None
     return block[0] if person or marked else None
+
+
+def shaped_closing(line: str) -> bool:
+    """Say whether a line has a closing's shape: short, and ending in a comma."""
+    text = line.strip()
+    return text.endswith(",") and len(text.split()) <= 6 and len(text) <= 60
 
 
 def _closing_by_shape(lines: list[str], nonblank: list[int]) -> int | None:
@@ -151,8 +168,7 @@ def _closing_by_shape(lines: list[str], nonblank: list[int]) -> int | None:
         if nonblank[pos - 1] == i - 1:  # not the first line of its paragraph
             continue
         after = nonblank[pos + 1:]
-        if not text.endswith(",") or len(text.split()) > 6 or len(text) > 60 \
-                or not 1 <= len(after) <= 4 or after != list(range(i + 1, i + 1 + len(after))):
+        if not shaped_closing(text) or not 1 <= len(after) <= 4 or after != list(range(i + 1, i + 1 + len(after))):
             return None
         first = lines[after[0]].strip()
         if _name_block_line(first) and (_PERSON.match(first) or _signs(first)) \
