@@ -3,6 +3,8 @@
 Database: every test gets a fresh database. SQLite in tmp_path by default; when
 QUALIBENCH_TEST_PG is set (a PostgreSQL server URL, e.g. postgresql://qb@127.0.0.1:5432/postgres)
 each test gets its own freshly created PostgreSQL database instead, so the whole suite runs on both.
+`db_url` holds the current schema (a copy of a template migrated once per session); `empty_db_url`
+is empty, for tests of what the migrations themselves do.
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ import pytest
 _PLUGINS = Path(__file__).parent / "plugins"
 pytest.register_assert_rewrite("tests.plugins")
 
-from tests.plugins.databases import fresh_database, pg_admin_url  # noqa: E402 (after the rewrite hook)
+from tests.plugins.databases import (  # noqa: E402 (after the rewrite hook)
+    fresh_database,
+    migrated_database,
+    migrated_template,
+    pg_admin_url,
+)
 
 
 def _importable_plugins() -> list[str]:
@@ -41,9 +48,24 @@ pytest_plugins = _importable_plugins()
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(scope="session")
+def _migrated_template(tmp_path_factory):
+    """One database migrated by Alembic per test session, copied by `db_url` (never used itself)."""
+    with migrated_template(tmp_path_factory.mktemp("template-db")) as template:
+        yield template
+
+
 @pytest.fixture
-def db_url(tmp_path: Path):
-    """A URL to an empty database of its own (SQLite, or PostgreSQL when QUALIBENCH_TEST_PG is set)."""
+def db_url(tmp_path: Path, _migrated_template: str):
+    """A URL to a database of its own with the current schema and no rows (SQLite, or PostgreSQL
+    when QUALIBENCH_TEST_PG is set): a copy of the session's migrated template."""
+    with migrated_database(_migrated_template, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_db_url(tmp_path: Path):
+    """A URL to an empty database of its own, not migrated: the code under test migrates it."""
     with fresh_database(tmp_path) as url:
         yield url
 

@@ -14,8 +14,8 @@ from qualibench.db import get_engine
 from qualibench.models import Campaign
 
 
-def test_migrations_match_the_models(db_url):
-    engine = get_engine(db_url)
+def test_migrations_match_the_models(empty_db_url):
+    engine = get_engine(empty_db_url)  # an empty database: get_engine runs every migration here
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": False})
         diff = compare_metadata(ctx, SQLModel.metadata)

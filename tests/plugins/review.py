@@ -171,11 +171,11 @@ def review_world(tmp_path, db_url) -> ReviewWorld:
 
 
 @pytest.fixture(scope="module")
-def module_db_url(tmp_path_factory):
+def module_db_url(tmp_path_factory, _migrated_template):
     """Like `db_url`, for a whole test module (one world and one server shared by its tests)."""
-    from tests.plugins.databases import fresh_database
+    from tests.plugins.databases import migrated_database
 
-    with fresh_database(tmp_path_factory.mktemp("review-db")) as url:
+    with migrated_database(_migrated_template, tmp_path_factory.mktemp("review-db")) as url:
         yield url
 
 

@@ -21,7 +21,8 @@ def _counts(url: str) -> dict[str, int]:
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_a_sqlite_campaign_moves_to_postgresql_and_verifies_there(tmp_path, db_url, on_postgres):
+def test_a_sqlite_campaign_moves_to_postgresql_and_verifies_there(tmp_path, empty_db_url, on_postgres):
+    db_url = empty_db_url  # a team's new PostgreSQL database: the move itself creates the schema
     if not on_postgres:
         pytest.skip("the move's target is the team's PostgreSQL (set QUALIBENCH_TEST_PG)")
     from qualibench.collecting import collect
