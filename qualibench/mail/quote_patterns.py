@@ -16,6 +16,7 @@ NBSP = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\ufeff": ""}
 
 WROTE = (r"(?:a\s+[ée]crit|wrote|schrieb|escribi[óo]|ha\s+scritto|schreef|escreveu"
          r"|het\s+volgende\s+geschreven|kirjoitti|skrev|napisał)")
+WROTE_WORD = re.compile(WROTE, re.IGNORECASE)
 _DASHES = r"(?:-{2,}\s*)?"
 ATTRIBUTION = re.compile(
     rf"^\s*{_DASHES}(?:"
@@ -92,6 +93,15 @@ CHROME = re.compile(
     r"|[^:]{0,60}:\s*<?https?://\S*(?:ticket|request|demande|case|helpdesk|support|conversation)\S*\s*$"
     r"|(?:ticket|case|demande)\s+#?\s*\d+\s*[-–:]\s*(?:statut|status)\s*:"
     r"|we\s+run\s+on\s+\w+|powered\s+by\s+\w+(?:\s+\w+)?\s*$|propuls[ée]\s+par\s+\w+"
+    # The helpdesk product signing its notification, in any language.
+    r"|(?:\S+\s+){0,6}?(?:delivered|sent|envoy[ée]|gesendet|enviado|inviato|verzonden|verstuurd)"
+    r"\s+(?:by|par|via|von|por|da|door)\s+(?:zendesk|freshdesk|zammad|intercom|gorgias|hubspot"
+    r"|help\s*scout|kustomer|zoho\s+desk|salesforce|front)\b.{0,60}$"
+    # A client's footer naming the device or app it was sent from ("Envoyé de l'iPhone de
+    # Julie", "Enviado desde mi Galaxy"): a sending verb, then a device word, in a short line.
+    r"|(?:envoy[ée]|sent|gesendet|enviado|inviato|verzonden|verstuurd|von\s+meinem)\s+(?:\S+\s+){0,4}?"
+    r"(?:l['’])?(?:iphone|ipad|android|galaxy|samsung|smartphone|mobile|tablette|tablet|handy|m[óo]vil"
+    r"|cellulare|telefoon|telem[óo]vel|huawei|xiaomi|pixel|blackberry|appareil)\b(?:\s+\S+){0,4}\s*$"
     r"|reply\s+to\s+this\s+e-?mail\s+to\s+(?:continue|add)|r[ée]pondez\s+[àa]\s+cet?\s+(?:e-?mail|message)"
     r"\s+pour\s+(?:continuer|compl[ée]ter))",
     re.IGNORECASE,
@@ -113,7 +123,8 @@ LIST_FOOTER = re.compile(
     r"^\s*(?:\S.{0,80}\s(?:mailing\s+list|liste\s+de\s+diffusion)\s*$"
     r"|you\s+received\s+this\s+message\s+because\s+you\s+are\s+subscribed"
     r"|vous\s+recevez\s+ce\s+message,?\s+car\s+vous\s+[êe]tes\s+abonn"
-    r"|to\s+unsubscribe\s+from\s+this\s+group|pour\s+vous\s+d[ée]sabonner\s+de\s+ce\s+groupe"
+    r"|to\s+unsubscribe\s+from\s+this\s+(?:group|list)|pour\s+vous\s+d[ée]s(?:abonner|inscrire)\s+de\s+(?:ce\s+groupe|la\s+liste|cette\s+liste)"
+    r"|you\s+are\s+subscribed\s+to|vous\s+[êe]tes\s+(?:abonn[ée]|inscrit)e?\s+[àa]\s+la\s+liste"
     # A helpdesk's notification footer: why this mail came, through what ("automatiquement" is
     # left out: an acknowledgement says so in its own words, and that is the brand's text).
     r"|vous\s+recevez\s+(?:cet?|ce)\s+(?:e-?mail|message|courriel|mail)\s+(?:car|parce\s+que|suite)"

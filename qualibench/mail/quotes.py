@@ -35,6 +35,7 @@ from qualibench.mail.quote_patterns import (
     SEPARATOR,
     STAMP,
     TOP_MARKER,
+    WROTE_WORD,
 )
 from qualibench.mail.signature import CLOSING, shaped_closing, signature_start
 
@@ -118,8 +119,15 @@ def _stamp_after(lines: list[str], i: int) -> int | None:
 
     (An HTML helpdesk mail puts them in two paragraphs: one blank line may sit between.)
     """
-    if not _pattern_line(lines[i]) or len(lines[i].split()) > 6 \
-            or lines[i].rstrip().endswith((".", ":", ",", "!", "?")):
+    if not _pattern_line(lines[i]):
+        return None
+    # "Julie (Maison Lumière) - 3 mars 2026 à 10:02": the author and the stamp on one line.
+    for joiner in (" - ", " – ", " | ", ", "):
+        author, _, stamp = lines[i].rpartition(joiner)
+        if author.strip() and len(author.split()) <= 6 and STAMP.match(stamp) \
+                and not author.rstrip().endswith((".", ":", "!", "?")):
+            return i
+    if len(lines[i].split()) > 6 or lines[i].rstrip().endswith((".", ":", ",", "!", "?")):
         return None
     for k in (i + 1, i + 2):
         if k < len(lines) and lines[k].strip():
@@ -214,8 +222,9 @@ def _split_inline_attribution(raw: list[str], lines: list[str]) -> tuple[list[st
     out_raw: list[str] = []
     out: list[str] = []
     for raw_line, line in zip(raw, lines, strict=True):
+        # (the verb first: a cheap test that spares the costly search on almost every line)
         found = INLINE_ATTRIBUTION.search(line) if _pattern_line(line) and not _is_quoted(line) \
-            else None
+            and WROTE_WORD.search(line) else None
         if found and line[: found.start()].strip():
             cut = found.start(1) if found.group(1) else found.start(2)
             out_raw += [raw_line[:cut].rstrip(), raw_line[cut:]]

@@ -13,6 +13,7 @@ the cost does not grow with the message.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from qualibench.mail.bounds import MAX_PATTERN_LINE
 
@@ -45,7 +46,7 @@ _TEAM = re.compile(r"^\s*(?:l['’][ée]quipe\s+\S|the\s+\S+(?:\s+\S+)?\s+team\s
 # A strong closing and the writer's name on one line: "Cordialement, Léa Martin".
 _CLOSING_NAMED = re.compile(
     r"^\s*(?:bien\s+|tr[èe]s\s+)?(?:cordialement|bien\s+[àa]\s+vous|(?:sinc[èe]res\s+)?salutations"
-    r"|(?:best|kind|warm|warmest)\s+regards|regards|sincerely)\s*,\s+"
+    r"|(?:best|kind|warm|warmest)\s+regards|regards|sincerely)\s*(?:[,.]|\s[-–—])\s+"
     r"(?-i:[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+){0,2})\s*\.?\s*$",
     re.IGNORECASE,
 )
@@ -66,6 +67,13 @@ _NAME_AND_TEAM = re.compile(
     r"^[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’.-]+)?\s*(?:[-–—,|/]\s*|\s+(?:from|de\s+chez|de|chez|at|@|von"
     r"|bei|du|pour)\s+)(\S.{0,60})$")
 _DASHED_NAME = re.compile(r"^[—–-]{1,2}\s*(?=[A-ZÀ-Ý])")
+# How a farewell opens, in the corpus's languages: an exclamation that starts so and stands
+# over a name is a closing ("À très vite !", "Speak soon!", "Bis bald!", "Tot snel!").
+_FAREWELL = re.compile(
+    r"^\s*(?:[àa]\s+(?:bient[ôo]t|tr[èe]s\s+vite|plus|la\s+prochaine|presto|dopo)|au\s+plaisir"
+    r"|(?:bonne|belle|excellente)\s|see\s+you|speak\s+soon|talk\s+soon|take\s+care|have\s+a\s"
+    r"|bis\s+(?:bald|dann|sp[äa]ter)|sch[öo]ne[nrs]?\s|hasta\s|buen[oa]s?\s|buona\s|tot\s+(?:snel|ziens|gauw)"
+    r"|fijne\s|at[ée]\s+(?:breve|logo|j[áa])|boa\s|bom\s)", re.IGNORECASE)
 # A sentence's opening word: a line starting so is text even without its full stop.
 _SENTENCE_START = re.compile(
     r"^(?:je|j['’]|nous|vous|il|elle|on|c['’]|ce|cet|cette|ces|le|la|les|l['’]|un|une|des|votre"
@@ -76,6 +84,15 @@ _SENTENCE_START = re.compile(
 # A name block after a closing: few short lines (names, roles, phone, site).
 _MAX_SIG_LINES = 10
 _MAX_SIG_LINE = 110
+
+
+def _unadorned(text: str) -> str:
+    """Give back a line without the emoji and symbols that end it ("Chloé 💛", "Julie 🙂")."""
+    text = text.strip()
+    end = len(text)
+    while end and (unicodedata.category(text[end - 1])[0] == "S" or text[end - 1] in "\ufe0f\u200d "):
+        end -= 1
+    return text[:end] if end else text
 
 
 def _pattern_line(line: str) -> bool:
@@ -95,8 +112,11 @@ def _name_line(line: str) -> bool:
 
 
 def _name_block_line(line: str) -> bool:
-    text = line.strip()
-    if re.search(r"\b[A-ZÀ-Ý]\.$", text):  # "Julie M.": an initial, not a sentence's end
+    text = _unadorned(line)
+    # "Julie M.", "Maison Verdi S.r.l.", "Brightcart Ltd.": an initial or a company's
+    # abbreviation, not a sentence's end.
+    if re.search(r"(?:\b[A-ZÀ-Ý]|\b(?:S\.?A|S\.?A\.?S|SARL|S\.r\.l|S\.p\.A|S\.L|Inc|Ltd|Co|Cie|GmbH|AG"
+                 r"|B\.V|N\.V|Lda|plc|LLC|Corp))\.$", text):
         text = text[:-1]
     return len(text) <= _MAX_SIG_LINE and not text.endswith((".", "!", "?", ":", ";", ","))
 
@@ -114,7 +134,7 @@ def _name_and_team(text: str) -> bool:
 
 def _signs(line: str) -> bool:
     """Say whether a line names its writer: a person, a person and their team, a role, a contact."""
-    text = line.strip()
+    text = _unadorned(line)
     if _PERSON.match(text) or _CONTACT.search(text) or _ROLE.search(text):
         return True
     return _name_and_team(text)
@@ -141,10 +161,10 @@ def _bare_name_block(lines: list[str], nonblank: list[int]) -> int | None:
             break
         block = para + block
     # "— Julie", "-Julie": a dash before the name signs too.
-    texts = [_DASHED_NAME.sub("", lines[i].strip(), count=1) if k == 0 else lines[i].strip()
+    texts = [_DASHED_NAME.sub("", _unadorned(lines[i]), count=1) if k == 0 else _unadorned(lines[i])
              for k, i in enumerate(block)]
     if len(block) > 6 or not all(_name_block_line(x) for x in texts):
-        return None
+        return _name_under_sentence(lines, block)
     person = bool(_PERSON.match(texts[0])) or _name_and_team(texts[0])
     marked = any(_CONTACT.search(x) or _ROLE.search(x) for x in texts)
     if block[0] == nonblank[0]:
@@ -153,10 +173,26 @@ def _bare_name_block(lines: list[str], nonblank: list[int]) -> int | None:
     return block[0] if person or marked else None
 
 
+def _name_under_sentence(lines: list[str], paragraph: list[int]) -> int | None:
+    """Give back where a name written straight under the text's last sentence starts
+    ("C'est réglé !\nJulie"), or None: one to three name lines after a sentence's end."""
+    for size in (1, 2, 3):
+        if size >= len(paragraph):
+            return None
+        first = paragraph[-size]
+        above = lines[first - 1].rstrip()
+        if above.endswith((".", "!", "?")) and _PERSON.match(_unadorned(lines[first])) \
+                and all(_name_block_line(lines[k]) for k in paragraph[-size:]):
+            return first
+    return None
+
+
 def shaped_closing(line: str) -> bool:
-    """Say whether a line has a closing's shape: short, and ending in a comma."""
+    """Say whether a line has a closing's shape: short, and ending in a comma (or a very short
+    exclamation: "À très vite !")."""
     text = line.strip()
-    return text.endswith(",") and len(text.split()) <= 6 and len(text) <= 60
+    return (text.endswith(",") and len(text.split()) <= 6 and len(text) <= 60) or (
+        text.endswith("!") and len(text.rstrip("! ").split()) <= 4 and bool(_FAREWELL.match(text)))
 
 
 def _closing_by_shape(lines: list[str], nonblank: list[int]) -> int | None:
@@ -170,7 +206,7 @@ def _closing_by_shape(lines: list[str], nonblank: list[int]) -> int | None:
         after = nonblank[pos + 1:]
         if not shaped_closing(text) or not 1 <= len(after) <= 4 or after != list(range(i + 1, i + 1 + len(after))):
             return None
-        first = lines[after[0]].strip()
+        first = _unadorned(lines[after[0]])
         if _name_block_line(first) and (_PERSON.match(first) or _signs(first)) \
                 and all(_name_block_line(lines[k]) for k in after):
             return i
