@@ -334,6 +334,16 @@ def test_a_reply_dated_before_its_request_is_flagged_and_kept_out_of_timing(sent
          "answer"),
         # a phone number after "demande" is not a reference
         ("Bonjour, pour ce type de demande appelez le 01 45 22 10 10. Cordialement", "redirect"),
+        # self-help while waiting, or "do not write again", add nothing about the case
+        ("Thanks for your email! We'll be in touch soon. In the meantime, our help centre answers most "
+         "questions about orders and returns.", "auto_ack"),
+        ("Votre message nous est bien parvenu, un conseiller vous répondra. En attendant, consultez notre "
+         "rubrique Aide et ses questions fréquentes.", "auto_ack"),
+        ("We've logged your enquiry. Please do not send your request again, as this will delay our reply.",
+         "auto_ack"),
+        # a time alone is not acknowledgement wording: a delivery due within 48 h answers
+        ("Merci pour votre message. Votre colis a quitté notre entrepôt hier, la livraison est prévue sous "
+         "48 heures.", "answer"),
     ],
 )
 def test_acknowledgement_structure(text, kind):

@@ -69,6 +69,23 @@ def test_a_condition_or_a_hypothesis_asserts_nothing(rubric):
     assert credited(offer, "annuler") > 0  # the customer's choice, then a real promise
 
 
+def test_a_statement_under_a_condition_on_the_case_earns_a_quarter(rubric):
+    # "If it has shipped, a tracking number will be available": the customer is told nothing about
+    # their own parcel; the same statement without the condition is the answer.
+    cond = score(rubric, "delivery-tracking-en", "Hello,\nIf your order has been dispatched, a tracking number "
+                 "will be available in your account.")
+    plain = score(rubric, "delivery-tracking-en", "Hello,\nYour order has been dispatched: a tracking number "
+                  "is available in your account.")
+    fr = score(rubric, "delivery-change-address-fr", "Bonjour,\nSi votre commande n'est pas encore expédiée, "
+               "nous pourrons modifier l'adresse.")
+    assert credited(plain, "tracking") > 0
+    assert credited(cond, "tracking") == pytest.approx(credited(plain, "tracking") / 4, abs=0.02)
+    assert any("under a condition" in s.why for s in fr.evidence["relevance"])
+    # "si" meaning "so" is no condition
+    so = score(rubric, "sympathy-thanks-fr", "Bonjour,\nNous sommes si heureux de votre message, merci !")
+    assert not any("under a condition" in s.why for s in so.evidence["relevance"])
+
+
 def test_words_echoed_from_the_request_earn_reformulation_never_relevance(rubric):
     fills = {"order_number": "CMD-117450", "street_number": "8", "street": "Acacias", "town": "44000 Nantes"}
     echo = ("Bonjour,\nVous nous demandez de modifier l'adresse de livraison de votre commande CMD-117450 pour "
@@ -89,6 +106,22 @@ def test_merci_d_appeler_is_not_thanks(rubric):
     res = score(rubric, "billing-wrong-invoice-fr", "Bonjour,\nMerci d'appeler le 08 92 70 12 34.\nCordialement")
     assert not any("thanks" in s.why for s in res.evidence["politeness"])
     assert res.criteria["relevance"] == 0
+
+
+def test_merci_de_before_a_verb_asks_and_does_not_thank(rubric):
+    asks = score(rubric, "sympathy-thanks-fr", "Bonjour,\nMerci de nous préciser votre numéro de commande.\n"
+                 "Cordialement,\nService Clients")
+    thanks = score(rubric, "sympathy-thanks-fr", "Bonjour,\nMerci de nous avoir écrit, votre message nous touche.\n"
+                   "Cordialement,\nService Clients")
+    assert not any("thanks" in s.why for s in asks.evidence["politeness"])
+    assert credited(asks, "Remercie") == 0
+    assert any("thanks" in s.why for s in thanks.evidence["politeness"]) and credited(thanks, "Remercie") > 0
+
+
+def test_a_request_to_the_customer_is_not_delight(rubric):
+    # "please" is an instruction; "pleased to hear" is delight
+    res = score(rubric, "sympathy-compliment-en", "Dear Claire,\nPlease send us a photo of the damage.")
+    assert credited(res, "Thanks the customer") == 0
 
 
 def test_a_team_is_not_a_named_signer_a_person_and_initials_are(rubric):

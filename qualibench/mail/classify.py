@@ -86,7 +86,9 @@ _OOF_SUBJECT = re.compile(
 _ACK_WORDING = re.compile(
     r"nous avons bien recu|avons bien pris en compte|bien ete (?:recu|enregistre|prise en compte)"
     r"|(?<!avec )accuse de reception|message automatique|reponse automatique|ceci est un (?:message|mail|e-?mail|courriel) automatique"
-    r"|merci de ne pas repondre|ne pas repondre a ce|dans les meilleurs delais|sous (?:\d+|quarante-huit|48|72|24) ?h"
+    # (a time alone -- "sous 48 h", "dans les meilleurs délais" -- is not acknowledgement wording: "la
+    # livraison est attendue sous 48 heures" answers; a reply promised within a time is the promise role)
+    r"|merci de ne pas repondre|ne pas repondre a ce"
     r"|votre demande (?:a ete|est) (?:enregistree|transmise|bien)|(?:un|une) (?:ticket|dossier|demande) (?:a ete|n°).{0,40}cree"
     r"|numero de (?:ticket|dossier|demande)|we have received your|we've received your|this is an automated"
     r"|automatic(?:ally generated)? (?:response|reply|message)|do not reply to this|please do not reply"
@@ -135,7 +137,8 @@ _RECEIPT = re.compile(
     r"|(?:passed|forwarded|sent) (?:on )?to (?:the |our )?(?:relevant |right )?(?:team|department)"
 )
 _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous apporter\w* (?:une )?reponse|reviendr|revenir vers vous"
-               r"|recontact|vous contacter|prendr\w* (?:contact|connaissance)|traiter(?:a|ons|ont)|sera traitee?|seront traitee?s"
+               r"|recevr\w* (?:une |notre )?reponse|receive (?:a |our )?(?:reply|response|answer)"
+               r"|recontact|vous contacter|prendr\w* (?:contact|connaissance|en charge)|take (?:charge|care) of your|traiter(?:a|ons|ont)|sera traitee?|seront traitee?s"
                r"|etudier(?:a|ons|ont)|examiner(?:a|ons|ont)|(?<!de )vous repond(?:re|ra|rons|ront|ons|ent)?\b|get back to you|be in touch"
                # "Reply to this e-mail with a photo" is an instruction, not a promise to reply
                r"|(?:will|'ll|aim to|try to|to) (?:respond|reply|answer)|(?:respond|reply) (?:to you|within|as soon)"
@@ -166,8 +169,17 @@ _QUEUE = re.compile(
 )
 
 
+# What to do while waiting: self-help pages and "do not write again" say nothing about this case.
+_WAITING = re.compile(
+    r"^(?:en attendant|d'ici (?:la|là)|in the meantime|meanwhile|while you wait|until then|dans l'intervalle)\b"
+    r".{0,120}\b(?:faq|questions? (?:les plus )?(?:frequentes|courantes)|centre d'aide|aide en ligne|help ?(?:cent(?:re|er)|desk|pages?|articles?)"
+    r"|status page|page (?:de )?statut|knowledge ?base|base de connaissances|rubrique aide|support (?:site|pages?)"
+    r"|frequently asked|self-service|community|forum)"
+    r"|(?:ne|n')\s?(?:renvoyez|renouvelez|reecrivez|relancez) pas|(?:please )?(?:do not|don't) (?:send|resend|re-send|submit)"
+    r" (?:your|another|a new|the same)|(?:sending|resubmitting) (?:your (?:message|request|email) )?again (?:may|will|can)"
+)
 _ROLES = (("receipt", _RECEIPT), ("promise", _PROMISE), ("reference", _REFERENCE),
-          ("automatic", _AUTOMATED), ("queue", _QUEUE))
+          ("automatic", _AUTOMATED), ("queue", _QUEUE), ("waiting", _WAITING))
 
 
 def _ack_roles(sentence: str) -> frozenset[str]:
@@ -444,7 +456,9 @@ def classify_text(
     reply, _signature, _quoted = split_reply(text)
     body = reply or text
     folded = _fold(body[:3000])
-    if _TEXT_BOUNCE.search(folded) and len(folded.split()) < 120 and (_STATUS.search(folded) or _SMTP_CODE.search(folded)):
+    # The status line of a bounce ("550 5.1.1 User unknown") may be cut off with the "quoted" part.
+    status_in = _fold(text[:3000])
+    if _TEXT_BOUNCE.search(folded) and len(folded.split()) < 120 and (_STATUS.search(status_in) or _SMTP_CODE.search(status_in)):
         result = Classification(ReplyKind.BOUNCE, "delivery failure wording and status in the text")
         result.language = detect_language(body)
         return result

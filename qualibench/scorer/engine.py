@@ -22,11 +22,14 @@ from .keypoints import compile_key_points, content_keys, credit_of
 from .layout import Layout, layout_of
 from .reading import COND, RESTATE, Reading, read
 from .rubric import Concepts, Lexicon, Rubric
-from .signals import Span, make_span, penalise, personalisation, politeness
+from .signals import Span, instruction_thanks, make_span, penalise, personalisation, politeness
 from .text import TOKEN_RE, detect_mix, fold, is_stopword, lemma_view, reply_view, scored_part
 
 _MENTIONS = re.compile(r"^\s*(?:@\w+[\s,:]*)+")
 _FIRST_PERSON = frozenset({"je", "j", "nous", "we", "i", "on", "we've", "ve", "ll"})
+# What has been done or will be: "l'adresse a été modifiée", "sera livré", "will go back to your
+# card", "has been dispatched". The customer's words told back never carry these news.
+_DONE_OR_TO_COME = frozenset({"sera", "seront", "ete", "desormais", "will", "been", "now", "vient", "viennent"})
 # Beyond this, a "reply" is a pasted document: the first part is scored, and the note says so.
 MAX_SCORED_CHARS = 20_000
 
@@ -118,11 +121,22 @@ def _fill_words(value: str) -> frozenset[str]:
     return frozenset(t for t in TOKEN_RE.findall(fold(value)) if (len(t) >= 3 and not is_stopword(t)) or t.isdigit())
 
 
+@lru_cache(maxsize=65536)
+def _fill_keys(value: str, language: str, concepts: Concepts) -> frozenset[str]:
+    """The drawn value's words as written and as the reply's keys read them (lemma or concept):
+    "set of mugs" is met by "your damaged mugs" (lemma "mug")."""
+    words = _fill_words(value)
+    view = lemma_view(value, language)
+    single = concepts.single(language)
+    lemmas = {single.get(lem, lem) for w, lem in zip(view.words, view.lemmas, strict=True) if w in words}
+    return words | frozenset(k for k in lemmas if len(k) >= 3 or k.isdigit())
+
+
 def _request(request: str, language: str, names: tuple[str, ...], formulas: frozenset[str],
              concepts: Concepts, fills: dict[str, str]) -> _Request:
     # The scenario's text is shared by every probe (cached); only the drawn values are added.
     keys, ngrams, said = _request_base(request, language, names, formulas, concepts)
-    fill_of = {w: k for k, v in sorted(fills.items()) for w in _fill_words(v)}
+    fill_of = {w: k for k, v in sorted(fills.items()) for w in _fill_keys(v, language, concepts)}
     fill_words = frozenset(fill_of)
     return _Request(keys | fill_words, ngrams, fill_words, fill_of, said)
 
@@ -178,6 +192,11 @@ def score_reply(
         # retour" the "retour" is feedback, not a parcel sent back.
         for i in idx:
             keys[i] = concept if i == idx.start else ""
+    if "merci" in view.wordset:
+        # "Merci de nous préciser votre numéro" asks; it does not thank (nor meet a thanks key point).
+        for i in [i for i, w in enumerate(view.words) if w == "merci"]:
+            if instruction_thanks(view.words, i):
+                keys[i] = ""
     lay = layout_of(part, folded, lex, channel, signature, names)
 
     masks: list[list[int]] = []
@@ -186,7 +205,8 @@ def score_reply(
         # A sentence mostly made of the request's words, with no word of the brand's own doing.
         # Words, not concepts: "shipped with Royal Mail, should arrive tomorrow" answers "which
         # courier, when will it arrive" with the same concepts and other words.
-        if b - a < 6 or not _FIRST_PERSON.isdisjoint(view.words[a:b]):
+        if b - a < 6 or not _FIRST_PERSON.isdisjoint(view.words[a:b]) or \
+                not _DONE_OR_TO_COME.isdisjoint(view.words[a:b]):
             return False  # "J'ai remplacé l'adresse..." is the brand acting, not an echo
         if not masks:  # content words, and those shared with the request: once per reply
             content = list(map(_CONTENT.__getitem__, keys))  # 1 if len(k) >= 4 and not a stopword, in C

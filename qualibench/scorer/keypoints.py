@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .reading import COND, HEDGE, HYPO, NEG, RESTATE
+from .reading import COND, HEDGE, HYPO, IFMAIN, NEG, RESTATE
 from .rubric import Concepts
 from .text import fold, is_stopword, lemma_tokens
 
@@ -112,6 +112,9 @@ def compile_key_points(kps: tuple, language: str, concepts: Concepts) -> KeyPoin
     )
 
 
+_IFMAIN_CREDIT = 0.25  # the guide: a conditional statement does not deliver the point; a quarter for trying
+
+
 def credit_of(flags: int, answers_no: bool) -> tuple[float, str]:
     """Return the share of a key point's weight a matching clause earns, and why."""
     if flags & RESTATE:
@@ -120,6 +123,8 @@ def credit_of(flags: int, answers_no: bool) -> tuple[float, str]:
         return 0.0, "hypothetical ('si ... était', 'if ... were'): nothing asserted"
     if flags & COND:
         return 0.0, "only in a condition ('si', 'if'): nothing asserted"
+    if flags & IFMAIN:
+        return _IFMAIN_CREDIT, "stated under a condition on the case ('si votre commande...', 'if it has shipped'): quarter credit"
     if flags & NEG:
         if answers_no:
             return 1.0, "a clear 'no' answers this yes/no question"

@@ -18,7 +18,7 @@ from operator import itemgetter
 
 from .text import LemmaView
 
-NEG, COND, HEDGE, HYPO, RESTATE = 1, 2, 4, 8, 16
+NEG, COND, HEDGE, HYPO, RESTATE, IFMAIN = 1, 2, 4, 8, 16, 32
 
 # A negation needs "ne/n'" plus its second word in French; these alone negate in either language.
 _NEG_ALONE = frozenset({"aucun", "aucune", "sans", "impossible", "ni", "not", "no", "never", "unable",
@@ -50,6 +50,14 @@ _CLAUSE_BREAK = re.compile(r"[,;:()\u2013\u2014]\s*|\s(?=(?:mais|but|car|because
 _SENTENCE_BREAK = re.compile(r"\s(?<=[.!?]\s)\s*|\n+")
 
 
+# "si" before one of these opens a condition on the case ("si votre commande...", "si elle est...");
+# before anything else it may be "so" ("si rapidement", "si gentil").
+_SI_OPENS = frozenset({"votre", "vos", "le", "la", "les", "l", "il", "elle", "ils", "elles", "un", "une",
+                       "c", "ce", "cette", "cela", "ca", "nous", "on", "aucun", "aucune", "des", "du", "d",
+                       "notre", "nos", "celui", "celle", "jamais", "toutefois", "malgre"})
+# "if needed", "si besoin": a detail of the offer, not a condition on what the customer asked.
+_IF_MINOR = frozenset({"needed", "necessary", "required", "possible", "so", "besoin", "necessaire",
+                       "applicable", "appropriate", "any", "wished", "desired", "preferred"})
 # After "si"/"if", the customer as subject makes an offer, not a hypothesis.
 _CUSTOMER = frozenset({"vous", "you", "tu"})
 # Without a comma, the main clause starts at its subject: "once it arrives we refund...".
@@ -120,6 +128,7 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
     if_from = [-1] * n_clauses
     if_to = [0] * n_clauses
     generic_sent: set[int] = set()
+    if_sent: set[int] = set()  # sentences whose statement hangs on a condition about the case
     cues = list(compress(range(len(words)), map(_CUES.__contains__, words))) if not _CUES.isdisjoint(view.wordset) else []
     if cues:
         idiom_spans = [m.span() for m in _IDIOM.finditer(folded)] if not _IDIOM_CUES.isdisjoint(view.wordset) else []
@@ -145,6 +154,9 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
                 si = clause_sentence[c]
                 if w in _GENERIC_IF and sentence_tokens[si][0] == t:
                     generic_sent.add(si)
+                elif w in ("if", "unless") and words[t + 1] not in _IF_MINOR or \
+                        (w == "si" and words[t + 1] in _SI_OPENS):
+                    if_sent.add(si)
             elif w in _GENERIC or w in _HEDGE:
                 flags[c] |= HEDGE
             elif w in _IMPERFECT and if_from[c] >= 0:
@@ -157,6 +169,10 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
         a, b = sentence_tokens[si]
         if any(words[t][:1].isdigit() for t in range(a, b)):
             generic_sent.discard(si)  # "once it arrives we refund £39.99 within 5 days" is this case
+    if if_sent:
+        for c in range(n_clauses):
+            if clause_sentence[c] in if_sent:
+                flags[c] |= IFMAIN
     if any(sent_flags) or generic_sent:
         for c in range(n_clauses):
             if sent_flags[clause_sentence[c]] & HYPO and if_from[c] < 0:

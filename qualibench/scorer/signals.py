@@ -7,6 +7,7 @@ Each function adds the spans it found to an evidence list and gives back the poi
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -155,11 +156,30 @@ def _words_between(view: LemmaView, start: int, end: int) -> int:
     return sum(1 for w, (s, _e) in zip(view.words, view.spans, strict=True) if start <= s < end and w.isalpha())
 
 
+# "Merci de votre message", "merci de nous avoir écrit" thank; "merci de" before any other verb
+# ("merci de nous préciser", "merci d'appeler le 08 92...") asks the customer to do something.
+_THANKS_FOR = frozenset({"votre", "vos", "ton", "ta", "tes", "ce", "cette", "cet", "ces", "la", "le", "l", "les",
+                         "avoir", "tout", "toute", "tous", "toutes", "sa", "son", "ses", "m", "me", "tant"})
+
+
+def instruction_thanks(words: list[str], i: int) -> bool:
+    """True when the "merci" at token i opens an instruction ("merci de nous préciser..."), not thanks."""
+    if i + 2 >= len(words) or words[i] != "merci" or words[i + 1] not in ("de", "d"):
+        return False
+    nxt = words[i + 2]
+    if nxt in ("nous", "vous") and i + 3 < len(words):
+        nxt = words[i + 3] if words[i + 3] == "avoir" else "_verb"
+    return nxt not in _THANKS_FOR
+
+
 def _thanks(body: str, lex: Lexicon, view: LemmaView) -> tuple[int, int] | None:
     # "Merci d'appeler le 08 92..." is an instruction: it does not thank the customer.
     for m in lex.sets["thanks"].finditer(body, view.wordset):
         nxt = lex.sets["thanks_not"].search(body[m.start():m.start() + 60])
         if nxt is not None and nxt.start() == 0:
+            continue
+        at = bisect_left(view.spans, (m.start(), -1))
+        if at < len(view.words) and instruction_thanks(view.words, at):
             continue
         return m.span()
     return None
