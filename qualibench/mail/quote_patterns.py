@@ -75,7 +75,8 @@ STAMP = re.compile(
 CHROME = re.compile(
     r"^\s*(?:envoy[ée]\s+(?:de|depuis|à\s+partir\s+d[e'’])\s*(?:mon|ma|l['’]app|outlook|yahoo|\w+\s+pour)"
     r"|sent\s+(?:from|via)\s+(?:my|outlook|yahoo|mail\s+for)|sent\s+with\s+\w+\s+mail|get\s+outlook\s+for"
-    r"|t[ée]l[ée]chargez\s+outlook|obtenir\s+outlook\s+pour|von\s+meinem\s+\w+\s+gesendet"
+    r"|t[ée]l[ée]charge[rz]\s+outlook|obtenir\s+outlook\s+pour|von\s+meinem\s+\w+\s+gesendet"
+    r"|provenance\s*:\s*courrier\s+pour\s+windows"
     r"|enviado\s+desde\s+mi|inviato\s+da(?:l\s+mio)?\s|verzonden\s+vanaf\s+mijn|enviado\s+do\s+meu"
     r"|ref:_\S+:ref|ticket\s+#\s*\d+\s*:|\[\s*#?[\w-]*\d[\w-]*\s*\]\s*$"
     r"|(?:ticket|r[ée]f(?:[ée]rence)?\.?|case|dossier)\s*(?:n[°o]\.?\s*|#\s*|:\s*#?)\s*[\w-]*\d[\w-]*\s*$"
@@ -101,7 +102,8 @@ CHROME = re.compile(
     # Julie", "Enviado desde mi Galaxy"): a sending verb, then a device word, in a short line.
     r"|(?:envoy[ée]|sent|gesendet|enviado|inviato|verzonden|verstuurd|von\s+meinem)\s+(?:\S+\s+){0,4}?"
     r"(?:l['’])?(?:iphone|ipad|android|galaxy|samsung|smartphone|mobile|tablette|tablet|handy|m[óo]vil"
-    r"|cellulare|telefoon|telem[óo]vel|huawei|xiaomi|pixel|blackberry|appareil)\b(?:\s+\S+){0,4}\s*$"
+    r"|cellulare|telefoon|telem[óo]vel|huawei|xiaomi|pixel|blackberry|appareil|application|appli|app"
+    r"|outlook|gmail|yahoo|webmail)\b(?:\s+\S+){0,4}\s*$"
     r"|reply\s+to\s+this\s+e-?mail\s+to\s+(?:continue|add)|r[ée]pondez\s+[àa]\s+cet?\s+(?:e-?mail|message)"
     r"\s+pour\s+(?:continuer|compl[ée]ter))",
     re.IGNORECASE,
@@ -116,7 +118,8 @@ DISCLAIMER = re.compile(
     r"|dit\s+(?:bericht|e-?mailbericht)|de\s+informatie\s+in|esta\s+mensagem|as\s+informa[çc][õo]es"
     r"|pour\s+r[ée]pondre,?\s+utilisez).{0,300}?"
     r"(?:confidenti|vertraulich|riservat|confidencial|vertrouwelijk|destinataire|destinatari"
-    r"|empf[äa]nger|geadresseerde|intended|addressee|r[ée]pondre|ne\s+pas\s+modifier)",
+    r"|empf[äa]nger|geadresseerde|intended|addressee|r[ée]pondre|ne\s+pas\s+modifier"
+    r"|destin[ée]e?s?\s+(?:exclusivement|uniquement|[àa]\s+l['’]usage)|privileged|exclusive\s+use)",
     re.IGNORECASE,
 )
 LIST_FOOTER = re.compile(

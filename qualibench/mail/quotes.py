@@ -182,8 +182,8 @@ def _answers_below(lines: list[str], start: int) -> list[int]:
 
     Answers written below the quote (bottom-posting) or between its pieces (interleaving) are
     the unquoted lines after the '>' lines, up to the next history marker. When the writer
-    also wrote above the quote, lines below count only if more quote follows them (the
-    interleaved shape), so a footer under a top-posted reply's quote stays out.
+    also wrote above the quote (more than a greeting), lines below count only if more quote
+    follows them (the interleaved shape), so a footer under a top-posted reply's quote stays out.
     """
     span = 0 if _is_quoted(lines[start]) else _attribution_span(lines, start)
     if not _is_quoted(lines[start]) and not span:
@@ -209,8 +209,10 @@ def _answers_below(lines: list[str], start: int) -> list[int]:
         elif below:
             below.append(k)  # the blank lines between the writer's paragraphs
         previous = line
-    text_above = any(line.strip() for line in lines[:start])
-    return below if below and (quote_after_answer or not text_above) else []
+    # Above the quote, a greeting alone ("Bonjour Madame,") opens a bottom-posted answer.
+    above = [line.strip() for line in lines[:start] if line.strip()]
+    greeting_only = len(above) == 1 and above[0].endswith(",") and len(above[0].split()) <= 6
+    return below if below and (quote_after_answer or not above or greeting_only) else []
 
 
 def _trim(lines: list[str]) -> str:
