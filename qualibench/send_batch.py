@@ -8,8 +8,16 @@ probe after probe, and its outcomes wait for the next claim (or a flush before a
 the end of the queue). A kill leaves the batch's unsent and unrecorded probes in `dispatching`,
 which the next run settles one by one through the channel's `reconcile`, as before. So only
 channels that can reconcile (e-mail through the Sent copy, X through the account's posts, the
-assisted queue where nothing goes out) are claimed by batch; a probe of any other channel is
-claimed alone, its outcome still carried by the next claim, so a kill costs it at most itself.
+assisted queue where nothing goes out, web forms through their start mark) are claimed by
+batch; a probe of any other channel is claimed alone, its outcome still carried by the next
+claim, so a kill costs it at most itself.
+
+A web form cannot be asked afterwards whether it took a submission, so it marks the start of
+each probe's submission (`mark_started`, one small commit of its own just before the first
+POST, outside the batch's transaction): after a kill, a probe of the batch without the mark of
+its own claim was never submitted and is requeued; one with it may have been, and is marked
+failed for an analyst, as a probe claimed alone always was. Each claim names itself in the
+probe's dispatch record (`claim_token`), so a mark left by an earlier attempt counts for nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -129,7 +138,34 @@ def claim(s: Session, ids: list[int], owner: str | None, clock: Any) -> dict[int
         row.claimed_by, row.claimed_at = owner, now
         transition(s, row, ProbeState.DISPATCHING, clock=clock,
                    payload={"claimed_by": owner} if owner else None)
+        row.dispatch = {**(row.dispatch or {}), "claim": claim_token(row)}
     return {row.id: row for row in rows if row.id is not None}
+
+
+def claim_token(probe: Probe) -> str:
+    """Name one claim of a probe: who claimed it, and which attempt it is."""
+    return f"{probe.claimed_by or ''}#{probe.attempts}"
+
+
+def mark_started(ws: Any, probe: Probe) -> None:
+    """Commit, before anything irreversible goes out, that this claim's send begins.
+
+    A Core statement on a connection of its own: it carries no event and no evidence, so it
+    does not flush the batch's pending files, and costs one small commit per probe.
+    """
+    if probe.id is None or probe.state != ProbeState.DISPATCHING.value:
+        return  # not claimed by a send run (a direct call): nothing to reconcile later
+    probe.dispatch = {**(probe.dispatch or {}), "started": claim_token(probe)}
+    with ws.engine.begin() as conn:
+        conn.execute(update(Probe).where(col(Probe.id) == probe.id)
+                     .values(dispatch=probe.dispatch))
+
+
+def never_started(probe: Probe) -> bool:
+    """Return True when the probe's current claim (made by this version) has no start mark."""
+    dispatch = probe.dispatch or {}
+    token = claim_token(probe)
+    return dispatch.get("claim") == token and dispatch.get("started") != token
 
 
 def requeue(s: Session, ids: list[int], why: str, clock: Any) -> None:

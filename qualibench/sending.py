@@ -35,6 +35,7 @@ from sqlmodel import Session, select
 
 from .campaign.spec import ASSISTED_CHANNELS
 from .channels.base import DispatchResult, load_channels
+from .clock import VirtualClock
 from .db import advisory_lock, is_postgres, lock_is_free, lock_key
 from .errors import QualibenchError
 from .events import log_event
@@ -439,6 +440,7 @@ def _drain(ws: Workspace, channels: _Channels, cfg: Any, queues: dict[str, deque
     run = _Run(ws, channels, cfg, queues, throttle, brands, personas, report,
                {d: random.random() for d in queues} if spread else {})
     owner = channels.sender.owner if channels.sender else None
+    real_time = not isinstance(ws.clock, VirtualClock)  # virtual pauses cost no time
     while queues and done < total:
         now = ws.clock.now()
         domain = min(queues, key=lambda d: run.readiness(d, now))
@@ -489,9 +491,11 @@ def _drain(ws: Workspace, channels: _Channels, cfg: Any, queues: dict[str, deque
                 throttle.record(domain, persona.account, ws.clock.now())
                 done += 1
                 continue
+            plugin = channels.get(probe.channel)
+            if outcomes.pending and getattr(plugin, "pauses", False) and real_time:
+                outcomes.flush()  # it will wait (a person typing a form): nothing waits unwritten
             try:
-                result = channels.get(probe.channel).send(ws, row, brands[probe.brand_id],
-                                                          persona)
+                result = plugin.send(ws, row, brands[probe.brand_id], persona)
             except QualibenchError as exc:
                 # The channel contract: a QualibenchError means nothing went out (configuration,
                 # server unreachable, Sent copy impossible). This channel's probes wait for the

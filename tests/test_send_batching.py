@@ -75,3 +75,36 @@ def test_an_outcome_is_written_before_the_run_waits_for_its_throttle(mail_campai
     assert report.sent >= 2 and report.throttled_seconds > 0
     # while waiting, nothing is half-recorded: no probe sits in `dispatching`
     assert states_when_waiting and all("dispatching" not in s for s in states_when_waiting)
+
+
+def test_web_forms_claimed_by_batch_after_a_kill_unstarted_resent_started_left_to_an_analyst(
+        tmp_path, db_url, brand_site):
+    """Forms are claimed by batch; each submission is marked started (committed) before its
+    first POST. A kill leaves the batch in `dispatching`: the probes without the mark of their
+    claim were never submitted and go out on the next run, the one with it is not sent again."""
+    from qualibench.send_batch import claim, mark_started
+    from tests.factories import make_campaign
+
+    clock = VirtualClock(datetime(2026, 11, 30, 7, 0, tzinfo=UTC))
+    ws = make_campaign(tmp_path, db_url, brands=3, channels=("webform",), clock=clock,
+                       site_url=brand_site.base_url, per_domain_seconds=1,
+                       mail={"smtp_host": "", "imap_host": ""})
+    clock.set(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    with ws.session() as s:
+        ids = [p.id for p in s.exec(select(Probe).order_by(Probe.id))]
+        claimed = claim(s, ids, "dead-host:1:0", clock)  # a run's batch claim, then killed...
+    mark_started(ws, claimed[ids[0]])  # ...just after its first probe's mark
+    with ws.session() as s:
+        assert {p.state for p in s.exec(select(Probe))} == {"dispatching"}
+
+    report = send_due_probes(ws)
+
+    assert report.reconciled_failed == 1 and report.reconciled_requeued == len(ids) - 1
+    assert report.sent == len(ids) - 1 and len(brand_site.submissions) == len(ids) - 1
+    with ws.session() as s:
+        after = {p.id: p for p in s.exec(select(Probe))}
+    assert after[ids[0]].state == "failed" and "cannot tell" in after[ids[0]].failure_reason
+    assert all(after[i].state == "sent" for i in ids[1:])
+    # the resent ones were claimed again, together, and each marked before its POST
+    assert all(after[i].dispatch["started"] == after[i].dispatch["claim"] for i in ids[1:])
+    assert len({after[i].claimed_by for i in ids[1:]}) == 1

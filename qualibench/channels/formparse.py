@@ -57,21 +57,38 @@ def fold(text: str) -> str:
     # Cached: a brand's pages and labels come back for each of its probes, and this walks
     # the text character by character.
     text = text or ""
-    if text.isascii():
-        bare = text  # NFKD leaves ASCII as it is, and no ASCII character is combining
-    else:
-        decomposed = unicodedata.normalize("NFKD", text)
-        bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # NFKD leaves ASCII as it is, and no ASCII character is combining.
+    bare = text if text.isascii() else unicodedata.normalize("NFKD", text).translate(_UNACCENT)
     return re.sub(r"\s+", " ", bare.replace("’", "'")).strip().lower()
 
 
+class _Unaccent(dict):
+    """A `str.translate` table dropping combining characters, filled as characters come
+    (a character already seen is looked up in C, not tested again in Python)."""
+
+    def __missing__(self, code: int) -> int | None:
+        value = None if unicodedata.combining(chr(code)) else code
+        self[code] = value
+        return value
+
+
+_UNACCENT = _Unaccent()
+
+
+@functools.lru_cache(maxsize=512)
+def _word_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    # Whole-word match so "nom" does not fire inside "prenom" and "tel" not inside "hotel";
+    # one alternation per word list instead of one search per word.
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(w) for w in words)
+                      + r")(?![a-z0-9])")
+
+
 def _has_word(haystack: str, word: str) -> bool:
-    # Whole-word match so "nom" does not fire inside "prenom" and "tel" not inside "hotel".
-    return re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", haystack) is not None
+    return _word_pattern((word,)).search(haystack) is not None
 
 
 def _words_in(haystack: str, words: tuple[str, ...]) -> bool:
-    return any(_has_word(haystack, w) for w in words)
+    return bool(words) and _word_pattern(tuple(words)).search(haystack) is not None
 
 
 @dataclass
@@ -215,7 +232,9 @@ def parse_forms(html: str, base_url: str) -> list[ParsedForm]:
             submit_text = (b.text_content() or b.get("value", "")).strip()
             if b.get("name"):
                 submit = (b.get("name"), b.get("value", ""))
-        blob = fold(lxml.html.tostring(form, encoding="unicode"))
+        # The markers are plain ASCII: lower case is enough (folding the whole form's markup,
+        # its session token included, cost more than the rest of the parse).
+        blob = lxml.html.tostring(form, encoding="unicode").lower()
         captcha = any(m in blob for m in _CAPTCHA_MARKERS)
         forms.append(ParsedForm(
             action=urljoin(base_url, form.get("action") or base_url),

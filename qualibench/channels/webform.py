@@ -19,6 +19,7 @@ from sqlalchemy.orm import object_session
 from ..errors import QualibenchError
 from ..evidence import record_evidence
 from ..evidence_group import GroupedEvidence, keep_evidence
+from ..send_batch import mark_started, never_started
 from .base import CollectedItem, DispatchResult
 from .formpages import contact_links, page_blocker, read_outcome
 from .formparse import KIND_TOPIC_WORDS, ParsedForm, assign_roles, fill_values, parse_forms
@@ -94,6 +95,7 @@ class WebFormChannel:
 
     name = "webform"
     automated = True
+    pauses = True  # its send waits (typing, steps): a send run writes its outcomes first
 
     def __init__(self, *, max_clicks: int = 3, max_steps: int = 4, timeout: float = 20.0,
                  chars_per_second: float = 7.0, transport: httpx.BaseTransport | None = None,
@@ -107,6 +109,7 @@ class WebFormChannel:
         self.transport = transport
         self.limits = limits  # None: [webform] of campaign.toml, else SiteLimits' defaults
         self._site: SiteClient | None = None  # one pooled client for the whole run
+        self._kinds: dict[int, str] = {}  # scenario id -> kind, read once per run
         # (form page, clicks from start) -> (the home-page measure, the probe that walked it),
         # and each brand's host policy: for the run, or for the runs of a keep_connections()
         # scope (the demo's fortnight), which parks them with the connections.
@@ -326,7 +329,7 @@ class WebFormChannel:
         except LookupError as missing:
             return DispatchResult(outcome="failed", detail=str(missing))
         self._measure_from_home(client, record, raw)
-        values = probe_values(probe, persona, self._scenario_kind(probe))
+        values = probe_values(probe, persona, self._scenario_kind(ws, probe))
         submitted: set[str] = set()
         email_given = False
         for step in range(1, self.max_steps + 1):
@@ -345,6 +348,8 @@ class WebFormChannel:
                                       f"fill: {', '.join(missing)} ({page_url})")
             ws.clock.sleep(self.typing_delay(probe, ws) if step == 1
                            else self._pace(ws, "step_seconds", 8.0))
+            if step == 1:
+                mark_started(ws, probe)  # from here a kill leaves its fate unknown
             resp = self._submit(client, form, pairs)
             raw.append((resp.content, "text/html"))
             record["steps"].append({"request": {"method": form.method, "url": form.action,
@@ -394,7 +399,8 @@ class WebFormChannel:
         from .browserform import submit_in_browser
 
         page_url = record.get("form_page") or record["start_url"]
-        seen = submit_in_browser(page_url, probe_values(probe, persona, self._scenario_kind(probe)),
+        mark_started(ws, probe)
+        seen = submit_in_browser(page_url, probe_values(probe, persona, self._scenario_kind(ws, probe)),
                                  brand.form_mapping or {}, wait=ws.clock.sleep,
                                  typing_seconds=self.typing_delay(probe, ws), user_agent=USER_AGENT,
                                  timeout=self.timeout,
@@ -421,12 +427,24 @@ class WebFormChannel:
         return DispatchResult(outcome="failed", detail=seen.words or "no confirmation on the page "
                               f"after submitting in the browser ({seen.final_url})")
 
-    def _scenario_kind(self, probe: Probe) -> str:
+    def _scenario_kind(self, ws: Workspace, probe: Probe) -> str:
         from ..models import Scenario
 
-        session = object_session(probe)
-        scenario = session.get(Scenario, probe.scenario_id) if session is not None else None
-        return scenario.kind if scenario is not None else ""
+        if probe.scenario_id not in self._kinds:  # read once per run: scenarios do not change
+            with ws.session() as s:
+                scenario = s.get(Scenario, probe.scenario_id)
+                self._kinds[probe.scenario_id] = scenario.kind if scenario is not None else ""
+        return self._kinds[probe.scenario_id]
+
+    def reconcile(self, ws: Workspace, probe: Probe) -> DispatchResult | None:
+        """Say what became of a probe left in `dispatching`: "retry" when its claim's
+        submission never began (claimed in a batch, killed before its turn); None (cannot
+        tell: an analyst looks) once the first POST may have gone out."""
+        if never_started(probe):
+            return DispatchResult(outcome="retry", detail="claimed with a batch but never "
+                                  "submitted before the interruption",
+                                  evidence={"reconciled": True})
+        return None
 
     def _submit(self, client: SiteClient, form: ParsedForm, pairs: list[tuple[str, str]]) -> Page:
         if form.method == "GET":
