@@ -277,20 +277,10 @@ def _sentence_at(reading: Reading, offset: int) -> int:
     return -1
 
 
-_ASKED: dict[tuple[int, str], tuple[object, dict[str, float]]] = {}
-
-
 def _asked(compiled: Any, channel: str) -> dict[str, float]:
-    """Return the weights of the key points the request asked on `channel` (once per scenario)."""
-    hit = _ASKED.get((id(compiled), channel))
-    if hit is not None and hit[0] is compiled:
-        return hit[1]
-    asked = {k: w for k, w in compiled.weights.items()
-             if compiled.asked_on[k] is None or channel in compiled.asked_on[k]}
-    if len(_ASKED) > 4096:
-        _ASKED.clear()
-    _ASKED[(id(compiled), channel)] = (compiled, asked)
-    return asked
+    """Return the weights of the key points the request asked on `channel`."""
+    return {k: w for k, w in compiled.weights.items()
+            if compiled.asked_on[k] is None or channel in compiled.asked_on[k]}
 
 
 def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, str], kps: tuple,
@@ -485,7 +475,6 @@ def _empathy(part: str, folded: str, reading: Reading, keys: list[str], situatio
     for si, m in sorted(by_sentence.items()):
         a, b = reading.sentence_tokens[si]
         s, e = sent[si]
-        # find(folded, words, s, e): the regex's search in the sentence, tried where a phrase can start
         tied = any(keys[t] in situation and len(keys[t]) >= 4 for t in range(a, b)) or \
             lex.sets["consequence"].find(folded, words, s, e) is not None or \
             lex.sets["ownership"].find(folded, words, s, e) is not None

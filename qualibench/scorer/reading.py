@@ -186,7 +186,6 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
 
 def _mark_restatements(r: Reading, folded: str, restate_sentence, restate_clause, echo_of) -> None:  # type: ignore[no-untyped-def]
     words = r.view.wordset
-    # find() is the regex's search between the offsets, tried only where a phrase can start.
     sentence_hit = restate_sentence.regex is not None and not restate_sentence.first_tokens.isdisjoint(words)
     clause_hit = restate_clause.regex is not None and not restate_clause.first_tokens.isdisjoint(words)
     for si, (a, b) in enumerate(r.sentence_tokens):

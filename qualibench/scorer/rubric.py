@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from bisect import bisect_left
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,7 +16,7 @@ import yaml
 
 from ..errors import QualibenchError
 from ..resources import data_dir
-from .text import TOKEN_RE, WordStarts, fold, lemma_tokens
+from .text import TOKEN_RE, fold, lemma_tokens
 
 CRITERIA = ("relevance", "reformulation", "empathy", "personalisation", "politeness")
 PENALTIES = ("premium_number", "channel_deflection", "asks_again", "marketing", "wrong_language",
@@ -43,11 +42,6 @@ class PhraseSet:
     # The first token of every phrase: when a reply has none of them, no phrase can match and
     # the regex scan is skipped (most replies hold no marketing, no deflection...).
     first_tokens: frozenset[str] = frozenset()
-    # The first word of every phrase. A match starts where a word starts and that word is one
-    # of these, so with a reply's WordStarts the regex is tried at those places only: the same
-    # matches as a scan of the whole text, without visiting every character. None: some phrase
-    # does not start with letters only (a digit, an underscore, a sign): always scan.
-    leads: frozenset[str] | None = None
 
     def _absent(self, words: AbstractSet[str] | None) -> bool:
         return self.regex is None or (words is not None and self.first_tokens.isdisjoint(words))
@@ -56,76 +50,19 @@ class PhraseSet:
         """Yield the matches in `folded` (`words`: the reply's folded tokens, to skip early)."""
         if self._absent(words):
             return iter(())
-        found = self._at_starts(folded, words, 0, len(folded), False)
-        return self.regex.finditer(folded) if found is None else iter(found)  # type: ignore[union-attr]
+        return self.regex.finditer(folded)  # type: ignore[union-attr]
 
     def search(self, folded: str, words: AbstractSet[str] | None = None) -> re.Match[str] | None:
         """Return the first match in `folded`, or None."""
         if self._absent(words):
             return None
-        found = self._at_starts(folded, words, 0, len(folded), True)
-        if found is None:
-            return self.regex.search(folded)  # type: ignore[union-attr]
-        return found[0] if found else None
+        return self.regex.search(folded)  # type: ignore[union-attr]
 
     def find(self, folded: str, words: AbstractSet[str] | None, start: int, end: int) -> re.Match[str] | None:
         """Return `self.regex.search(folded, start, end)` (offsets in `folded`), or None."""
-        if self.regex is None:
+        if self.regex is None:  # no early skip: a window may cut a word to a phrase's first word
             return None
-        found = self._at_starts(folded, words, start, end, True)
-        if found is None:
-            return self.regex.search(folded, start, end)  # type: ignore[union-attr]
-        return found[0] if found else None
-
-    def _at_starts(self, folded: str, words: AbstractSet[str] | None, start: int, end: int,
-                   first: bool) -> list[re.Match[str]] | None:
-        """Return the matches a scan of folded[start:end] finds, trying only where they can start.
-
-        `folded` is the text `words` (a WordStarts) was made from, or a prefix of it. None when
-        that cannot be done exactly: the caller scans with the regex.
-        """
-        if self.leads is None or not isinstance(words, WordStarts):
-            return None
-        text = words.text
-        if folded is not text and not (len(folded) <= len(text) and text.startswith(folded)):
-            return None
-        if end > len(folded):
-            end = len(folded)
-        starts = words.starts_of(self.leads)
-        i = bisect_left(starts, start) if start else 0
-        if end < len(text) and end > 0 and _TWO_WORD_CHARS.match(text, end - 1):
-            # The window ends inside a word: the regex sees that word cut short, and its first
-            # letters may be a phrase's first word. Try it too (the word starts at q).
-            q = end - 1
-            while q > start and _is_word(text[q - 1]):
-                q -= 1
-            if (q > start or q == 0 or not _is_word(text[q - 1])) and text[q:end] in self.leads \
-                    and q not in starts:
-                starts = [p for p in starts if p < q] + [q]
-        if i >= len(starts) or starts[i] >= end:
-            return []
-        out: list[re.Match[str]] = []
-        match = self.regex.match  # type: ignore[union-attr]
-        pos = start
-        for p in starts[i:] if i else starts:
-            if p < pos:
-                continue
-            if p >= end:
-                break
-            m = match(text, p, end)
-            if m is not None:
-                out.append(m)
-                if first:
-                    break
-                pos = m.end()
-        return out
-
-
-_TWO_WORD_CHARS = re.compile(r"\w\w")
-
-
-def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"  # what \w is for `re` on str patterns
+        return self.regex.search(folded, start, end)  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True)
@@ -441,20 +378,8 @@ def _compile_lexicon(language: str, data: dict) -> Lexicon:
 def _phrase_set(phrases: list[str]) -> PhraseSet:
     folded = tuple(fold(p).strip() for p in phrases)
     firsts = set()
-    leads: set[str] | None = set()
     for phrase in folded:
         tokens = TOKEN_RE.findall(phrase)
         if tokens:
             firsts.add(tokens[0])
-        lead = _LEAD.match(phrase)
-        if phrase and leads is not None:
-            if lead is None or not _LETTERS.fullmatch(lead.group()):
-                leads = None
-            else:
-                leads.add(lead.group())
-    return PhraseSet(phrase_regex(phrases), folded, frozenset(firsts),
-                     None if leads is None else frozenset(leads))
-
-
-_LEAD = re.compile(r"\w+")
-_LETTERS = re.compile(r"[^\W\d_]+")  # what TOKEN_RE reads as one word
+    return PhraseSet(phrase_regex(phrases), folded, frozenset(firsts))

@@ -14,7 +14,7 @@ from typing import Any
 
 from .layout import Layout
 from .rubric import Lexicon, Rubric
-from .text import LemmaView, WordStarts, fold
+from .text import LemmaView, fold
 
 
 @dataclass(frozen=True)
@@ -77,28 +77,8 @@ def personalisation(part: str, folded: str, lay: Layout, names: tuple[str, ...],
 
 
 def _name_in(names: tuple[str, ...], folded: str, end: int, wordset: frozenset[str]) -> re.Match[str] | None:
-    """Return `_name_regex(names).search(folded[:end])`, trying the regex only where a name is a token."""
-    rx = _name_regex(names)
-    if isinstance(wordset, WordStarts) and wordset.text is folded and _letters_only(names) \
-            and not (0 < end < len(folded) and _TWO_WORD_CHARS.match(folded, end - 1)):
-        # A name of letters only starts on a token equal to it (or a reference token's letters).
-        for p in wordset.starts_of(frozenset(names)):
-            if p >= end:
-                break
-            m = rx.match(folded, p, end)
-            if m is not None:
-                return m
-        return None
-    return rx.search(folded[:end])
-
-
-@lru_cache(maxsize=4096)
-def _letters_only(names: tuple[str, ...]) -> bool:
-    return all(_LETTERS.fullmatch(n) for n in names)
-
-
-_LETTERS = re.compile(r"[^\W\d_]+")
-_TWO_WORD_CHARS = re.compile(r"\w\w")
+    """Return the first of `names` in folded[:end] as a whole word, or None."""
+    return _name_regex(names).search(folded, 0, end)
 
 
 @lru_cache(maxsize=4096)

@@ -12,8 +12,6 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from itertools import compress
-from operator import itemgetter
 
 import simplemma
 
@@ -79,59 +77,6 @@ def lemma(token: str, language: str) -> str:
     return out.lower().translate(_FOLD)
 
 
-# A reference token such as "cmd-482913" starts with a word that a phrase may start with ("cmd").
-_HYPHEN_REF = re.compile(r"([a-z]{1,6})-\d")
-
-
-class WordStarts(frozenset):
-    """The distinct folded tokens of a text, which also knows where each token starts.
-
-    A phrase regex (rubric.phrase_regex) matches only where a word starts, and a phrase whose
-    first word is letters only starts on a token equal to that word (or on the letters of a
-    reference token, "cmd" of "cmd-482913"): a phrase set tries its regex at those few places
-    instead of scanning every character of the reply (rubric.PhraseSet). Set operations are a
-    frozenset's.
-    """
-
-    __slots__ = ("text", "_words", "_spans", "_starts", "_refs", "_found")
-
-    def __new__(cls, words: list[str], text: str, spans: list[tuple[int, int]]) -> WordStarts:
-        self = super().__new__(cls, words)
-        self.text = text
-        self._words, self._spans = words, spans
-        self._starts: list[int] | None = None
-        self._refs: dict[str, list[int]] | None = None
-        self._found: dict[frozenset[str], list[int]] = {}
-        return self
-
-    def starts_of(self, leads: frozenset[str]) -> list[int]:
-        """Return, in order, where a token in `leads` (or a reference token's letters) starts."""
-        found = self._found.get(leads)
-        if found is None:
-            found = self._found[leads] = self._starts_of(leads)
-        return found
-
-    def _starts_of(self, leads: frozenset[str]) -> list[int]:
-        if self._refs is None:
-            self._refs = {}
-            if "-" in self.text:
-                for w, (st, _e) in zip(self._words, self._spans, strict=True):
-                    m = _HYPHEN_REF.match(w) if "-" in w else None
-                    if m is not None:
-                        self._refs.setdefault(m.group(1), []).append(st)
-        present = leads.intersection(self)
-        refs = [st for w in leads.intersection(self._refs) for st in self._refs[w]] if self._refs else []
-        if not present:
-            return sorted(refs)
-        if self._starts is None:
-            self._starts = list(map(itemgetter(0), self._spans))
-        # compress() and map() walk the tokens in C: no Python step per token.
-        out = list(compress(self._starts, map(present.__contains__, self._words)))
-        if refs:
-            out = sorted(set(out + refs))
-        return out
-
-
 @dataclass
 class LemmaView:
     """The text as space-joined lemmas, with each lemma's place in the original text."""
@@ -144,9 +89,9 @@ class LemmaView:
     folded: str = ""  # the folded text the tokens were found in
 
     @cached_property
-    def wordset(self) -> WordStarts:
-        """Return the distinct folded tokens (with where the folded text's tokens start)."""
-        return WordStarts(self.words, self.folded, self.spans)
+    def wordset(self) -> frozenset[str]:
+        """Return the distinct folded tokens (a phrase set skips its scan when none starts a phrase)."""
+        return frozenset(self.words)
 
     @cached_property
     def joined_starts(self) -> list[int]:
