@@ -41,6 +41,13 @@ INLINE_ATTRIBUTION = re.compile(
     rf"(?:(?<=[.!?])\s*((?i:le|on)\s(?:(?![.!?]\s+[A-ZÀ-Ý]).){{4,220}}?\s(?i:{WROTE})\s*:?)"
     rf"|(?<=[\w)])\s+((?:Le|On)\s+(?:[A-Za-zéû]{{2,9}}\.?,?\s+){{0,2}}\d{{1,2}}\b(?:(?![.!?]\s+[A-ZÀ-Ý]).)"
     rf"{{4,200}}?\s(?i:{WROTE})\s*:?))\s*$")
+# An Outlook header block that a converter folded onto one line, maybe glued after the reply:
+# "... Julie De : Marie <m@x.fr> Envoyé : lundi 3 mars 2026 10:02 À : sav@b.fr Objet : Retour".
+COLLAPSED_HEADERS = re.compile(
+    r"(?:^\s*|(?<=\S)\s+)(\*?(?:de|from|von|da|van)\s*\*?\s*:\s*\S.{0,160}?\s\*?(?:envoy[ée](?:\s+le)?|sent"
+    r"|date|gesendet|enviad[oa](?:\s+el)?|inviato|verzonden)\s*\*?\s*:\s*\S.{0,100}?\s\*?(?:[àa]|to|an|para"
+    r"|aan)\s*\*?\s*:\s*\S.*)$",
+    re.IGNORECASE)
 SEPARATOR = re.compile(
     r"^\s*[-_=*]*\s*(?:"
     r"original\s+message|message\s+d['’]origine|forwarded\s+message|message\s+transf[ée]r[ée]"

@@ -22,6 +22,7 @@ from qualibench.mail.quote_patterns import (
     ATTRIBUTION,
     ATTRIBUTION_OPENING,
     CHROME,
+    COLLAPSED_HEADERS,
     DATE_FIRST,
     DISCLAIMER,
     HEADER_ANY,
@@ -159,7 +160,8 @@ def _quote_start(lines: list[str], first_text: int = 0) -> int | None:
             if line.strip() and _is_quoted(line) and quoted_to_end[i]:
                 return i
             continue
-        if SEPARATOR.match(line) or _attribution_at(lines, i):
+        if SEPARATOR.match(line) or _attribution_at(lines, i) or (
+                line.count(":") >= 3 and COLLAPSED_HEADERS.match(line)):
             return i
         if MESSAGE_DU.match(line) and any(_header_block_at(lines, k)
                                              for k in range(i + 1, min(i + 3, len(lines)))):
@@ -220,15 +222,18 @@ def _trim(lines: list[str]) -> str:
 
 
 def _split_inline_attribution(raw: list[str], lines: list[str]) -> tuple[list[str], list[str]]:
-    """Put an attribution glued to the end of a line on a line of its own."""
+    """Put an attribution (or a header block folded onto one line) glued to the end of a line
+    on a line of its own."""
     out_raw: list[str] = []
     out: list[str] = []
     for raw_line, line in zip(raw, lines, strict=True):
         # (the verb first: a cheap test that spares the costly search on almost every line)
         found = INLINE_ATTRIBUTION.search(line) if _pattern_line(line) and not _is_quoted(line) \
             and WROTE_WORD.search(line) else None
+        if not found and line.count(":") >= 3 and _pattern_line(line) and not _is_quoted(line):
+            found = COLLAPSED_HEADERS.search(line)
         if found and line[: found.start()].strip():
-            cut = found.start(1) if found.group(1) else found.start(2)
+            cut = next(found.start(k) for k in range(1, (found.re.groups or 0) + 1) if found.group(k))
             out_raw += [raw_line[:cut].rstrip(), raw_line[cut:]]
             out += [line[:cut].rstrip(), line[cut:]]
         else:

@@ -233,6 +233,8 @@ def signature_start(lines: list[str]) -> int | None:
             if _WEAK_CLOSING.match(lines[i]) and not all(_name_line(x) for x in after):
                 continue
             found = i
+    if found is not None and found == nonblank[0] and found == nonblank[-1]:
+        found = None  # "Merci !" alone is the whole answer, not a sign-off
     if found is not None and _TEAM.match(lines[found]):
         # The agent's name lines just above their team's line sign too.
         while found - 1 >= 0 and lines[found - 1].strip() and _name_block_line(lines[found - 1]) \
