@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -101,6 +102,9 @@ first_valid_gid = 1
 mail_location = maildir:~/Maildir
 mail_fsync = never
 imap_idle_notify_interval = 1 secs
+# A refused login is answered at once: the 2 s anti-guessing pause would only slow the tests
+# of qualibench's own retry and back-off, which never depend on the server's pause.
+auth_failure_delay = 0
 passdb {{
   driver = static
   args = password={password}
@@ -209,5 +213,26 @@ def dovecot_server() -> Iterator[DovecotServer]:
     try:
         yield server
     finally:
+        _stop_in_background(proc, root)
+
+
+# Dovecot's master sleeps a second after SIGTERM before it exits. The next test need not wait
+# for it: its own server has another port and folder. The stops run in threads, each removing
+# its folder once its server is gone, and the session waits for them all before it ends.
+_STOPPING: list[threading.Thread] = []
+
+
+def _stop_in_background(proc: subprocess.Popen, root: Path) -> None:
+    def stop() -> None:
         stop_dovecot(proc)
         shutil.rmtree(root, ignore_errors=True)
+
+    thread = threading.Thread(target=stop, name=f"stop-dovecot-{proc.pid}")
+    thread.start()
+    _STOPPING.append(thread)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:  # type: ignore[no-untyped-def]
+    """Wait for every Dovecot stopped in the background: none outlives the test run."""
+    while _STOPPING:
+        _STOPPING.pop().join()
