@@ -224,3 +224,11 @@ def test_a_footer_under_a_top_posted_quote_stays_out_of_the_reply():
     reply, _, quoted = split_reply(text)
     assert reply == "C'est fait."
     assert "RCS Lyon" in quoted
+
+
+def test_farewell_and_name_on_one_line_split_for_scoring():
+    reply, signature, _ = split_reply("Bonjour,\n\nC'est réglé.\n\nBonne journée, Julie\n")
+    assert (reply, signature) == ("Bonjour,\n\nC'est réglé.", "Bonne journée, Julie")
+    assert for_scoring(reply, signature) == ("Bonjour,\n\nC'est réglé.\n\nBonne journée,", "Julie")
+    # A sentence of the text with a name in it is not one.
+    assert split_reply("Bonjour,\n\nC'est réglé.\n\nOui, Paris\n")[1] == ""

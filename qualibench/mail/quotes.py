@@ -1,18 +1,21 @@
 """Split a reply's text into what the writer wrote, their signature and the quoted history.
 
-Shapes covered (tests/fixtures/quotes/dev/ is the development corpus): attributions of Gmail,
-Apple Mail, Thunderbird, Zoho and helpdesks in French, English, German, Spanish, Italian, Dutch
-and Portuguese ("Le ... a écrit :", "On ... wrote", "Am ... schrieb", "El ... escribió", "Il
-giorno ... ha scritto", "Op ... schreef", "Em ... escreveu"), date-first attributions, Outlook
-and webmail header blocks ("De : / Envoyé (le) : / À : / Objet :", "Message du :", "Date:"
-first, a wrapped "From:"), "Original message" separators, '>' quoting, answers below the
-quote, and the chrome that belongs to neither reply nor signature: client footers ("Envoyé de
-mon iPhone"), helpdesk markers and comment headers, ticket lines, legal disclaimers and
-mailing-list footers.
+The history is found by structure, whatever the client (tests/fixtures/quotes/ holds the
+development corpus): an attribution line (a date, a name or an address and a verb of writing,
+wrapped over up to three lines or glued to the reply's last line), a header block read as a
+whole (a run of "Word :" lines with a sender among them, wrapped or folded onto one line), an
+"Original message" separator, a helpdesk comment header (a short author line over a date
+stamp), or '>' quoting to the end. Answers written below the quote or between its pieces are
+the writer's. Then the chrome that belongs to neither reply nor signature is dropped: client
+footers, helpdesk markers, ticket lines and links, disclaimers, list and helpdesk footers
+(quote_patterns.py holds those line shapes).
 
-The signature is the sign-off block: the closing formula on its own line and the name lines
-after it, or a name block alone, or everything from an RFC 3676 "-- " line. The scorer rates
-politeness on the closing, so `for_scoring` gives the reply with its closing back.
+The signature is the sign-off block (signature.py): the closing formula on its own line and
+the name lines after it, or a name block alone, or everything from an RFC 3676 "-- " line.
+The scorer rates politeness on the closing, so `for_scoring` gives the reply its closing back.
+
+Every step is one pass over the lines, each pattern tried on at most MAX_PATTERN_LINE
+characters, with look-aheads of a few lines: the cost is linear in the text.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from qualibench.mail.quote_patterns import (
     TOP_MARKER,
     WROTE_WORD,
 )
-from qualibench.mail.signature import CLOSING, shaped_closing, signature_start
+from qualibench.mail.signature import CLOSING, closing_and_name, shaped_closing, signature_start
 
 
 def _norm(line: str) -> str:
@@ -366,4 +369,9 @@ def for_scoring(reply: str, signature: str) -> tuple[str, str]:
         closing = lines[0].strip()
         reply = f"{reply}\n\n{closing}" if reply.strip() else closing
         lines = lines[1:]
+    elif lines and (parts := closing_and_name(_norm(lines[0]))):
+        # "Bonne journée, Julie": the closing to the text, the name to the name block.
+        closing, name = parts
+        reply = f"{reply}\n\n{closing}" if reply.strip() else closing
+        lines = [name, *lines[1:]]
     return reply, "\n".join(lines).strip()

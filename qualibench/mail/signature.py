@@ -214,6 +214,38 @@ def _closing_by_shape(lines: list[str], nonblank: list[int]) -> int | None:
     return None
 
 
+# "Bonne journée, Julie", "Speak soon, Ellie", "Thanks! Tom": a short farewell and a name.
+_FAREWELL_AND_NAME = re.compile(
+    r"^\s*(?P<farewell>[^,!.?]{2,40})[,!]\s+(?P<name>[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+){0,2})\s*$")
+
+
+def _closing_and_name(lines: list[str], nonblank: list[int]) -> int | None:
+    """Give back the last line when it is a farewell (a closing formula, or a farewell's
+    opening) and the writer's name on one line, set apart from the text (a blank line or a
+    sentence's end above it), or None."""
+    if len(nonblank) < 2:
+        return None
+    last = nonblank[-1]
+    text = _unadorned(lines[last])
+    found = _FAREWELL_AND_NAME.match(text) if _pattern_line(lines[last]) else None
+    if not found or len(found["farewell"].split()) > 5 or not (
+            CLOSING.match(found["farewell"]) or _FAREWELL.match(found["farewell"])):
+        return None
+    above = lines[last - 1].rstrip()
+    return last if not above.strip() or above.endswith((".", "!", "?")) else None
+
+
+def closing_and_name(line: str) -> tuple[str, str] | None:
+    """Split a one-line sign-off into its closing and the name ("Cordialement, Léa Martin" ->
+    ("Cordialement,", "Léa Martin")), or give None when the line is not one."""
+    text = _unadorned(line)
+    found = _FAREWELL_AND_NAME.match(text) if _pattern_line(line) else None
+    if not found or not (CLOSING.match(found["farewell"]) or _FAREWELL.match(found["farewell"])):
+        return None
+    cut = found.end("farewell") + 1
+    return line.strip()[:cut].strip(), line.strip()[cut:].strip()
+
+
 def signature_start(lines: list[str]) -> int | None:
     """Give back the index where the signature (closing line included) starts, or None."""
     for i, line in enumerate(lines):
@@ -242,4 +274,6 @@ def signature_start(lines: list[str]) -> int | None:
             found -= 1
     if found is None:
         found = _closing_by_shape(lines, nonblank)
+    if found is None:
+        found = _closing_and_name(lines, nonblank)
     return found if found is not None else _bare_name_block(lines, nonblank)
