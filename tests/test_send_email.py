@@ -248,3 +248,39 @@ def test_a_failing_channel_stops_alone_and_assisted_probes_go_to_a_person(mail_c
     requeued = min(seq for seq, kind in events if kind == "probe.planned")
     assert any(seq > requeued for seq, kind in events if kind == "probe.assisted"), \
         "the facebook probes should still be handled after e-mail failed"
+
+
+def test_the_direct_wire_bytes_equal_the_email_packages_byte_for_byte():
+    """send writes the message's bytes directly (mail/compose.py): plain headers as they are,
+    the rest through the email package's folding. Same bytes, same envelope, over plain,
+    accented, quoted, long and encoded-word-looking inputs."""
+    from qualibench.mail.compose import wire_message
+    from qualibench.mail.smtp import Sender, build_message, message_bytes
+
+    names = ["Claire Martin", "Claire Martin-Éloïse", "J. Dupont", "", "Anne  Marie", "O'Brien",
+             "Jean-Baptiste de La Rochefoucauld-Montmorency Saint-Exupéry", "Zoë"]
+    addrs = ["claire.1x7@replies.test",
+             "a.very.long.alias.for.probe.number.12345678901234567890@alias.shopper.example",
+             '"odd local"@replies.test']
+    tos = ["service.client@fnac.example", "Service Client <sc@darty.example>",
+           "a@b.example, c@d.example", "Équipe Relation Client <rc@sncf.example>"]
+    subjects = ["Commande CMD-482913 : où en est ma livraison ?", "Simple subject",
+                "A  double  space", "x" * 90, "Re: =?utf-8?q?abc?=", "",
+                "Problème de facturation sur ma facture n° 2026-11-0042, montant erroné"]
+    bodies = ["Bonjour,\n\nJ'ai passé la commande.\n\nClaire\n", "line\r\nwith crlf\r\n\r\n",
+              ".leading dot\n" + "y" * 200 + "\n", "tab\there = sign\n\n\n", "ünïcode " * 30]
+    replies = [None, "<orig.1@replies.test>"]
+    reply_tos = [None, "marie@shopper.example"]
+    zones = ["Europe/Paris", "America/Montreal", "Not/AZone"]
+    for i in range(84):  # every value of every list, in varied combinations
+        pick = lambda values, i=i: values[i % len(values)]  # noqa: E731
+        kw = dict(sender=Sender(pick(names), pick(addrs), reply_to=pick(reply_tos)),
+                  to=pick(tos), subject=pick(subjects), body=pick(bodies),
+                  message_id=f"<m{i}.x7@replies.test>", timezone=pick(zones),
+                  date=MONDAY_MORNING + timedelta(minutes=i), in_reply_to=pick(replies))
+        msg = build_message(**kw)
+        wire = wire_message(**kw)
+        assert wire.raw == message_bytes(msg), kw
+        assert wire.mail_from == msg["From"].addresses[0].addr_spec
+        assert wire.rcpts == [a.addr_spec for a in msg["To"].addresses]
+        assert wire.message_id == str(msg["Message-ID"])

@@ -10,14 +10,9 @@ from typing import TYPE_CHECKING
 from sqlmodel import select
 
 from ..errors import QualibenchError
+from ..mail.compose import WireMessage, wire_message
 from ..mail.sentbox import AppendedCopy, SentFolder
-from ..mail.smtp import (
-    SmtpConnection,
-    SmtpEndpoint,
-    build_message,
-    message_bytes,
-    sender_for,
-)
+from ..mail.smtp import SmtpConnection, SmtpEndpoint, build_message, sender_for
 from ..models import Brand, Persona, Probe, Scenario
 from .base import CollectedItem, DispatchResult
 
@@ -102,9 +97,9 @@ class EmailChannel:
 
     # -- the contract -----------------------------------------------------------------------
 
-    def build(self, ws: Workspace, probe: Probe, brand: Brand, persona: Persona,
-              *, reminder: bool = False) -> EmailMessage:
-        """Return the message for `probe` (or its reminder) as the brand will receive it."""
+    def _parts(self, ws: Workspace, probe: Probe, brand: Brand, persona: Persona,
+               reminder: bool) -> dict:
+        """Return the arguments of the message for `probe` (or its reminder)."""
         cfg = ws.spec().config
         mail_cfg = cfg.raw.get("mail", {}) if isinstance(cfg.raw.get("mail", {}), dict) else {}
         sender = sender_for(persona.first_name, persona.last_name, persona.email,
@@ -114,40 +109,45 @@ class EmailChannel:
             raise QualibenchError(f"probe {probe.key} has no Message-ID",
                                   "run `qualibench plan` again to complete it")
         if not reminder:
-            return build_message(sender=sender, to=to, subject=probe.subject, body=probe.body,
-                                 message_id=probe.message_id, date=ws.clock.now(),
-                                 timezone=brand.timezone)
+            return dict(sender=sender, to=to, subject=probe.subject, body=probe.body,
+                        message_id=probe.message_id, date=ws.clock.now(),
+                        timezone=brand.timezone)
         with ws.session() as s:
             scenario = s.get(Scenario, probe.scenario_id)
         lang = "en" if scenario is not None and scenario.language.startswith("en") else "fr"
         name = f"{persona.first_name} {persona.last_name}".strip()
         quoted = "\n".join("> " + line if line else ">" for line in probe.body.splitlines())
         body = REMINDER_TEXT[lang].format(name=name) + "\n\n" + quoted
-        return build_message(sender=sender, to=to, subject=REMINDER_PREFIX[lang] + probe.subject,
-                             body=body, message_id=reminder_message_id(probe.message_id),
-                             date=ws.clock.now(), timezone=brand.timezone,
-                             in_reply_to=probe.message_id)
+        return dict(sender=sender, to=to, subject=REMINDER_PREFIX[lang] + probe.subject,
+                    body=body, message_id=reminder_message_id(probe.message_id),
+                    date=ws.clock.now(), timezone=brand.timezone, in_reply_to=probe.message_id)
+
+    def build(self, ws: Workspace, probe: Probe, brand: Brand, persona: Persona,
+              *, reminder: bool = False) -> EmailMessage:
+        """Return the message for `probe` (or its reminder) as the brand will receive it."""
+        return build_message(**self._parts(ws, probe, brand, persona, reminder))
 
     def send(self, ws: Workspace, probe: Probe, brand: Brand, persona: Persona) -> DispatchResult:
         """Send the probe; its Sent copy is stored before the server can accept it."""
         if not brand.contacts.get("email"):
             return DispatchResult("failed", detail=f"brand {brand.key} has no e-mail contact")
-        return self._transmit(ws, self.build(ws, probe, brand, persona), persona)
+        # The same bytes as build(), written directly (mail/compose.py).
+        return self._transmit(ws, wire_message(**self._parts(ws, probe, brand, persona, False)),
+                              persona)
 
     def send_reminder(self, ws: Workspace, probe: Probe, brand: Brand,
                       persona: Persona) -> DispatchResult:
         """Send the probe's one reminder, in the same thread (In-Reply-To our Message-ID)."""
         if not brand.contacts.get("email"):
             return DispatchResult("failed", detail=f"brand {brand.key} has no e-mail contact")
-        return self._transmit(ws, self.build(ws, probe, brand, persona, reminder=True), persona)
+        return self._transmit(ws, wire_message(**self._parts(ws, probe, brand, persona, True)),
+                              persona)
 
-    def _transmit(self, ws: Workspace, msg: EmailMessage, persona: Persona) -> DispatchResult:
+    def _transmit(self, ws: Workspace, msg: WireMessage, persona: Persona) -> DispatchResult:
         link = self._link(ws, persona)
-        raw = message_bytes(msg)
-        message_id = str(msg["Message-ID"])
+        raw, message_id = msg.raw, msg.message_id
         # Bounces come back to the envelope sender: the From address (the alias by default).
-        mail_from = msg["From"].addresses[0].addr_spec
-        rcpts = [a.addr_spec for a in msg["To"].addresses]
+        mail_from, rcpts = msg.mail_from, msg.rcpts
         sha = ws.evidence.put(raw)
         when = ws.clock.now()
         appended: list[AppendedCopy] = []
