@@ -82,8 +82,10 @@ _SENTENCE_START = re.compile(
     r"|let|there|here|just|so|as|to|in|on|at|with|ich|wir|sie|es|das|der|die|bitte|ja|nein)\b",
     re.IGNORECASE)
 # A name block after a closing: few short lines (names, roles, phone, site).
-_MAX_SIG_LINES = 10
+_MAX_SIG_LINES = 15
 _MAX_SIG_LINE = 110
+# A company's legal line in a signature (capital, address, registry, site) runs longer.
+_MAX_SIG_CONTACT_LINE = 300
 
 
 def _unadorned(text: str) -> str:
@@ -109,6 +111,12 @@ def _name_line(line: str) -> bool:
     if _CONTACT.search(text):
         return True
     return len(text.split()) <= 6 and not text.endswith((".", "!", "?", ":", ";"))
+
+
+def _sig_line_length(line: str) -> bool:
+    text = line.strip()
+    return len(text) <= _MAX_SIG_LINE or (len(text) <= _MAX_SIG_CONTACT_LINE
+                                          and bool(_CONTACT.search(text)))
 
 
 def _name_block_line(line: str) -> bool:
@@ -260,8 +268,10 @@ def signature_start(lines: list[str]) -> int | None:
     for i in reversed(nonblank[-(_MAX_SIG_LINES + 2) :]):
         if _pattern_line(lines[i]) and (CLOSING.match(lines[i]) or _CLOSING_NAMED.match(lines[i])):
             after = [x for x in lines[i + 1 :] if x.strip()]
-            if len(after) > _MAX_SIG_LINES or any(len(x.strip()) > _MAX_SIG_LINE for x in after):
+            if len(after) > _MAX_SIG_LINES or any(not _sig_line_length(x) for x in after):
                 break
+            if len(after) > 8 and sum(not _name_line(x) for x in after) > len(after) // 3:
+                break  # a long block under a closing is a name block, not more text
             if _WEAK_CLOSING.match(lines[i]) and not all(_name_line(x) for x in after):
                 continue
             found = i
