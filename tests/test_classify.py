@@ -341,6 +341,18 @@ def test_a_reply_dated_before_its_request_is_flagged_and_kept_out_of_timing(sent
          "rubrique Aide et ses questions fréquentes.", "auto_ack"),
         ("We've logged your enquiry. Please do not send your request again, as this will delay our reply.",
          "auto_ack"),
+        # one sentence may acknowledge and answer: its clauses are read on their own
+        ("Nous avons bien pris en compte votre résiliation : elle sera effective le 30 juin, sans frais.", "answer"),
+        ("We have received your returned lamp and your refund of £39.99 has been issued to your card.", "answer"),
+        # ...but the clauses of an acknowledgement that speak of replying stay acknowledgement
+        ("Votre demande (#4821) a bien été reçue et est en cours d'examen. Un conseiller vous répondra vite.",
+         "auto_ack"),
+        # courtesy that could go to anybody is no content
+        ("We're sorry you've had a problem. Your email is important to us and we'll respond within 2 days.",
+         "auto_ack"),
+        ("This is a send-only address. Replies to this message will not reach us. Please use the app.",
+         "not_monitored"),
+        ("@claire Hello, this account isn't staffed. Please contact us via our website.", "not_monitored"),
         # a time alone is not acknowledgement wording: a delivery due within 48 h answers
         ("Merci pour votre message. Votre colis a quitté notre entrepôt hier, la livraison est prévue sous "
          "48 heures.", "answer"),

@@ -125,19 +125,25 @@ _ACK_LIKE = re.compile(
 # verb with a time or a future subject ("une réponse vous sera adressée sous 5 jours", "an
 # adviser will be in touch shortly"), a reference number, a note that the message is automatic,
 # or queue information (response times, volumes, patience).
-_MSG_NOUN = (r"(?:message|demande|requete|request|enquiry|inquiry|query|e-?mail|courriel|mail|reclamation|complaint"
+_MSG_NOUN = (r"(?:message|demande|requete|request|enquiry|inquiry|query|e-?mail|courriel|mail|reclamation|complaint|sollicitation"
              r"|ticket|dossier|case|tweet|dm|question|note|correspondence|retour|contact)s?")
 _RECEIPT_VERB = (r"(?:bien )?(?:recue?s?|reception|parvenue?s?|enregistree?s?|prise? en (?:compte|charge)|notee?s?|transmise?s?"
-                 r"|transferee?s?|received|receipt|landed|logged|registered|noted|passed (?:on|to)|forwarded"
+                 r"|transferee?s?|received|receipt|landed|logged|registered|noted|passed (?:on|to)|forwarded|reached us"
                  r"|created|opened|creee?|ouverte?|arrived)")
 _RECEIPT = re.compile(
     rf"\b{_MSG_NOUN}\b.{{0,60}}\b{_RECEIPT_VERB}\b|\b{_RECEIPT_VERB}\b.{{0,40}}\b{_MSG_NOUN}\b"
     r"|(?<!avec )accus\w* (?:de )?reception|(?:confirm|acknowledge)\w* (?:the )?receipt|confirm\w* la reception|bien recu"
     r"|got your|transmise? (?:a|au|aux) (?:notre |nos |la |le |l')?(?:service|equipe|conseiller|departement)"
-    r"|(?:passed|forwarded|sent) (?:on )?to (?:the |our )?(?:relevant |right )?(?:team|department)"
+    r"|(?:passed|forwarded|sent) (?:on )?(?:this |it |your \w+ )?(?:on )?to (?:the |our )?(?:relevant |right |appropriate )?(?:team|department|people)"
+    r"|\bwe have your\b|nous avons (?:bien )?votre|(?:it|this|celui-ci|celle-ci|il|elle) (?:a|has) (?:bien )?(?:ete |been )?(?:received|recue?|logged|enregistree?)"
 )
 _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous apporter\w* (?:une )?reponse|reviendr|revenir vers vous"
                r"|recevr\w* (?:une |notre )?reponse|receive (?:a |our )?(?:reply|response|answer)"
+               r"|hear (?:back )?from (?:us|our)|hear back|aurez de nos nouvelles|revien\w* vers vous|dm you|vous (?:ecrire|repondre) en (?:dm|mp)"
+               r"|(?:sera|seront|will be) (?:lue?s?|read|examinee?s?|etudiee?s?|analysee?s?|dealt with|looked at|picked up)"
+               r"|expect (?:a |our )?(?:reply|response|answer)|(?:a|our) (?:reply|response) (?:from|within|in \d)"
+               r"|(?:traiter|etudier|examiner) (?:votre|vos) (?:demande|message|dossier|requete|reclamation)"
+               r"|(?:handle|deal with|look at|process) your (?:request|enquiry|inquiry|message|email|query)|look (?:at|into) it\b"
                r"|recontact|vous contacter|prendr\w* (?:contact|connaissance|en charge)|take (?:charge|care) of your|traiter(?:a|ons|ont)|sera traitee?|seront traitee?s"
                r"|etudier(?:a|ons|ont)|examiner(?:a|ons|ont)|(?<!de )vous repond(?:re|ra|rons|ront|ons|ent)?\b|get back to you|be in touch"
                # "Reply to this e-mail with a photo" is an instruction, not a promise to reply
@@ -145,15 +151,19 @@ _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous a
                r"|replies (?:may|will|can)|be with you|contact you|look into|come back to you"
                r"|(?:for|of) (?:a |our )?(?:response|reply))")
 _WHEN = (r"(?:sous \d|dans (?:un|les) (?:delai|meilleurs delais|plus brefs delais)|des que possible|au plus (?:vite|tot)"
+         r"|as (?:quickly|fast|promptly) as|aussi vite que"
          r"|prochainement|rapidement|tres vite|shortly|soon|as soon as|within|asap|in due course|typically|usually"
          r"|\d+ ?(?:h\b|heures|jours|days|hours)|business days?|working days?|jours ouvr)")
 _FUTURE_SUBJECT = (r"(?:\bnous\b|\bun conseiller|\bune conseillere|notre equipe|nos equipes|nos conseillers|our team"
-                   r"|an? (?:adviser|advisor|agent|member)|we'll|we will|someone|quelqu'un)")
+                   r"|an? (?:adviser|advisor|agent|member)|we'll|we will|someone|quelqu'un"
+                   r"|nos services|nos experts|le service concerne|our (?:staff|specialists|experts|advisers|agents|services)"
+                   r"|the (?:relevant|appropriate|right) (?:team|department|person))")
 _PROMISE = re.compile(rf"(?m)^(?=.*{_REPLY_VERB})(?=.*(?:{_WHEN}|{_FUTURE_SUBJECT}))")
 # A reference is an identifier right after its noun ("demande n° 7734501", "ref CS-2261904",
 # "ticket number is 884213"), never a phone number further on ("pour ce type de demande appelez le 0 892...").
 _REFERENCE = re.compile(
-    r"(?:\b(?:ticket|case|reference|ref|dossier|demande|request|enquiry|reclamation)\b|(?:sous le|under the) (?:numero|number))"
+    r"(?:\b(?:ticket|case|reference|ref|dossier|demande|request|enquiry|reclamation)\b|(?:sous le|under the) (?:numero|number)"
+    r"|(?:assigned|attribuee?|given|allocated) (?:the |a |le |la )?(?:number|numero|reference|ref))"
     r"(?:\s*(?:n°|no\.?|number|numero|#|:|is|est|de votre demande|sous le numero))*\s*\(?#?\s*[a-z]{0,4}[-/]?\d[\d/-]{2,}"
 )
 # About the message itself: "le prélèvement automatique" of a cancellation answer is not one.
@@ -166,6 +176,14 @@ _QUEUE = re.compile(
     r"|forte (?:affluence|demande)|(?:high|large|unusual) (?:number|volume)s? of|longer than usual|plus longs? que d'habitude"
     r"|ordre d'arrivee|(?:in the )?order (?:received|of arrival)|hang tight|keep this reference|conserve[rz] (?:ce|cette) (?:numero|reference)"
     r"|suivre (?:son|l')avancement|follow (?:its|the) progress|view the status"
+    r"|(?:higher|larger|greater|more) than (?:normal|usual|expected|average)|nombre (?:important|eleve|inhabituel) de"
+    r"|afflux|volumes? (?:important|eleve|exceptionnel)|file d'attente|\bin line\b|in the queue|ordre de (?:reception|receptio)"
+    r"|order (?:they were|it was|messages are) received"
+    # the message's own progress, not the case's: "votre demande est en cours de traitement"
+    r"|(?:demande|message|requete|dossier|reclamation|request|enquiry|email|ticket)s? (?:est |sont |is |are |has been |now )*"
+    r"(?:en cours de (?:traitement|examen|analyse|lecture)|being (?:processed|handled|reviewed|looked at)|in (?:our|the) queue"
+    r"|dans (?:notre|la) file|en attente de traitement|awaiting (?:review|processing))"
+    r"|it'?s now in (?:our|the) queue|(?:quote|mention|rappeler|mentionner|indiquer) (?:this|ce|cette) (?:number|reference|numero)"
 )
 
 
@@ -175,6 +193,7 @@ _WAITING = re.compile(
     r".{0,120}\b(?:faq|questions? (?:les plus )?(?:frequentes|courantes)|centre d'aide|aide en ligne|help ?(?:cent(?:re|er)|desk|pages?|articles?)"
     r"|status page|page (?:de )?statut|knowledge ?base|base de connaissances|rubrique aide|support (?:site|pages?)"
     r"|frequently asked|self-service|community|forum)"
+    r"|(?:find|trouver\w*) (?:the )?(?:answers?|reponses?|des reponses|la reponse|votre reponse)\b.{0,50}(?:faq|questions|help|aide|centre|center)"
     r"|(?:ne|n')\s?(?:renvoyez|renouvelez|reecrivez|relancez) pas|(?:please )?(?:do not|don't) (?:send|resend|re-send|submit)"
     r" (?:your|another|a new|the same)|(?:sending|resubmitting) (?:your (?:message|request|email) )?again (?:may|will|can)"
 )
@@ -182,8 +201,19 @@ _ROLES = (("receipt", _RECEIPT), ("promise", _PROMISE), ("reference", _REFERENCE
           ("automatic", _AUTOMATED), ("queue", _QUEUE), ("waiting", _WAITING))
 
 
+# Asking this customer for a detail of the case ("afin de traiter votre demande, merci de nous préciser
+# votre numéro de commande") is an agent's question, not an acknowledgement role.
+_ASKS_DETAIL = re.compile(
+    r"(?:merci de|veuillez|pourriez-vous|pouvez-vous|pourriez vous|pouvez vous) (?:nous |me )?(?:preciser|indiquer|communiquer"
+    r"|envoyer|transmettre|fournir|joindre|confirmer|adresser)"
+    r"|(?:please|could you|can you|would you) (?:send|provide|tell|give|confirm|share|attach|reply with)(?: us| me)? "
+)
+
+
 def _ack_roles(sentence: str) -> frozenset[str]:
     """Name the acknowledgement roles a folded sentence plays (empty when it has none)."""
+    if _ASKS_DETAIL.search(sentence):
+        return frozenset()
     return frozenset(name for name, pattern in _ROLES if pattern.search(sentence))
 
 
@@ -201,6 +231,10 @@ _NOT_MONITORED = re.compile(
     r"|(?:compte|account|adresse|address|inbox|mailbox)\b.{0,30}(?:n'est pas|isn't|is not)\s+(?:suivie?|staffed|manned)"
     r"|uniquement informati(?:f|ve)|for information (?:purposes )?only|information-only|informational only"
     r"|(?:merci de |veuillez )?ne pas utiliser cette adresse|(?:please )?do not use this (?:e-?mail )?address"
+    r"|(?:ne recoit|ne recoivent|does not receive|doesn't receive|cannot accept|n'accepte) (?:pas )?(?:les |de |d')?(?:reponses|messages|e-?mails|replies|incoming)"
+    r"|(?:utilisee?|used|reserved) (?:uniquement |only |exclusivement )?(?:pour|for|to) (?:l'envoi|send|sending|outgoing)"
+    r"|(?:adresse|boite|mailbox|inbox|address|account|compte)\b.{0,30}(?:n'est plus|is no longer|isn't|is not) (?:\w+ )?(?:utilisee?|active?|en service|in use|staffed|manned|active)"
+    r"|send-only|envoi seul|(?:replies|reponses?|messages?)\b.{0,30}(?:will not|won't|ne nous) (?:reach|parviendr)"
 )
 _CLOSURE = re.compile(
     r"(?:service(?: client(?:s|ele)?)?|bureaux|boutique|magasin|offices?|team|customer service)\b.{0,25}"
@@ -230,6 +264,7 @@ _REDIRECT = re.compile(
 )
 _FILLER = re.compile(
     r"^(?:bonjour|bonsoir|madame|monsieur|cher|chere|hello|hi|dear|merci|thank|cordialement|bien a vous|regards|best"
+    r"|nous vous (?:en )?remercions|je vous (?:en )?remercie|we (?:thank you|appreciate your)"
     r"|kind regards|a (?:tres )?bientot|bonne (?:journee|soiree)|belle journee|le service|l'equipe|the \w+ team"
     r"|customer (?:service|care)|service clients?|support)\b"
 )
@@ -318,9 +353,13 @@ def _bounce(msg: ParsedMessage) -> Classification | None:
     )
 
 
+_LEADING_MENTIONS = re.compile(r"^(?:@\w+[\s,:]*)+")
+
+
 def _sentences(text: str) -> list[str]:
     """Give back the folded sentences of a text that carry content (greetings/closings dropped)."""
-    sentences = [_fold(s).strip() for s in re.split(r"(?<=[.!?])\s+|\n\s*\n", text) if s.strip()]
+    # A tweet's leading @mentions are an address, not content: "@claire merci pour votre message !"
+    sentences = [_LEADING_MENTIONS.sub("", _fold(s).strip()) for s in re.split(r"(?<=[.!?])\s+|\n\s*\n", text) if s.strip()]
     # "Bonjour," / "Cordialement," / "Thank you for your patience." are not content.
     return [s for s in sentences if not (_FILLER.match(s) and len(s.split()) <= 6) and len(s) > 3]
 
@@ -347,6 +386,39 @@ def _redirect(content: list[str], text: str) -> tuple[bool, str]:
     # A short answer may name the customer area as the place where something is done: only a
     # message mostly about going elsewhere is a redirect.
     return share >= 0.5 or (words <= 25 and share >= 0.3), target
+
+
+# Courtesy that could go to anybody says nothing about the case: "Nous sommes désolés de la gêne
+# occasionnée", "Your email is important to us", "we appreciate your patience".
+_COURTESY_ONLY = re.compile(
+    r"^(?:nous sommes |we're |we are |je suis |i'm |i am )?(?:sincerement |vraiment |so |very |truly )?"
+    r"(?:desole|navre|sorry)e?s?\b.{0,40}(?:gene occasionnee|desagrement|inconvenience|(?:a |any |this |ce |un )?(?:probleme|problem|issue)s?)\W*$"
+    r"|(?:est|is) (?:tres |very |really )?important(?:e)? (?:pour nous|to us)|compte (?:beaucoup )?pour nous|nous tient a coeur"
+    r"|^(?:we |nous )?(?:appreciate|remercions?|thank)\w* (?:you )?(?:for )?(?:de |pour )?(?:your|votre) (?:patience|understanding|comprehension)"
+)
+# Inside one sentence an acknowledgement may carry the answer: "Nous avons bien pris en compte votre
+# résiliation : elle sera effective le 30 juin", "We have received your mirror and your refund has
+# been issued": such a clause is read on its own.
+_ACK_CLAUSE = re.compile(r"\s*[:;]\s*|,?\s+(?:et|and|mais|but|puis|then|so)\s+")
+# A clause cut from an acknowledgement that still speaks of the message or of replying to it
+# ("...et vous contactera dès que possible", "numéro de suivi de votre demande") is part of it.
+# Opening hours beside a promise ("our team is online 8am-8pm, 7 days a week, and will reply...") too.
+_ACKISH = re.compile(rf"{_REPLY_VERB}|\b{_MSG_NOUN}\b|{_RECEIPT_VERB}"
+                     r"|\d+ ?(?:am|pm|h)\s*(?:-|a|to)\s*\d+ ?(?:am|pm|h)\b|7 days a week|7 ?j ?/ ?7|24 ?h ?/ ?24"
+                     r"|(?:is|are|sommes|est|sont) (?:online|en ligne|joignables?|available) (?:de |from |du |\d)"
+                     r"|en cours d(?:e |')(?:traitement|examen|analyse|lecture|etude)|being (?:processed|handled|reviewed|looked at)"
+                     r"|in (?:our|the) queue")
+
+
+def _case_clause(clause: str) -> bool:
+    return len(clause.split()) >= 5 and not _ACK_WORDING.search(clause) and not _ack_roles(clause) \
+        and not _ACKISH.search(clause) and _substantive(clause)
+
+
+def _substantive(sentence: str) -> bool:
+    return len(sentence.split()) >= 4 and not _ACK_LIKE.search(sentence) and not _REDIRECT.search(sentence) \
+        and not _PREMIUM.search(sentence) and not _COURTESY_ONLY.search(sentence) \
+        and not (_FILLER.match(sentence) and len(sentence.split()) <= 6)
 
 
 # Below this many words of content besides acknowledgement sentences, a message only acknowledges.
@@ -381,8 +453,9 @@ def _text_kind(
         return Classification(ReplyKind.OUT_OF_OFFICE, "out-of-office subject")
     if words < OOF_MAX_WORDS and any(_CLOSURE.search(s) for s in content):
         return Classification(ReplyKind.OUT_OF_OFFICE, "the service says it is closed")
-    # Nobody reads this mailbox: an automatic non-answer, even when it names another channel.
-    if words < OOF_MAX_WORDS and any(_NOT_MONITORED.search(s) for s in content):
+    # Nobody reads this mailbox: an automatic non-answer, even when it names another channel. Read
+    # on every sentence: "Hello, this account isn't staffed." is short and opens like a greeting.
+    if words < OOF_MAX_WORDS and any(_NOT_MONITORED.search(_fold(s)) for s in re.split(r"(?<=[.!?])\s+|\n\s*\n", text)):
         _is_redirect, target = _redirect(content, text)
         return Classification(ReplyKind.AUTO_ACK, "not-monitored / no-reply notice: nobody read the request",
                               notice="not_monitored", redirect_to=target)
@@ -394,8 +467,8 @@ def _text_kind(
     ack = [s for s in content if _ACK_WORDING.search(s) or (role_of[s] and roles - {"receipt"})]
     # "Nous avons bien reçu votre demande" also opens many human answers: what decides is
     # whether anything about this case follows it.
-    substantive = [s for s in content if s not in ack and len(s.split()) >= 4 and not _ACK_LIKE.search(s)
-                   and not _REDIRECT.search(s) and not _PREMIUM.search(s)]
+    substantive = [s for s in content if s not in ack and _substantive(s)]
+    substantive += [c for s in ack for c in _ACK_CLAUSE.split(s) if c != s and _case_clause(c)]
     if _words(substantive) < SUBSTANTIVE_WORDS:
         substantive = []
     if ack and not substantive or (_ACK_SUBJECT.search(folded_subject) and not substantive):
