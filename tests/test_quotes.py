@@ -183,15 +183,7 @@ _CORPUS = Path(__file__).parent / "fixtures" / "quotes"
 _DEV = sorted([*(_CORPUS / "dev").glob("[0-9]*.eml"), *(_CORPUS / "heldout").glob("[0-9]*.eml")])
 
 
-# Known misses of the development part, kept visible rather than tuned away: a lone first
-# name as the whole message is a signature by the corpus convention, but a rule for it would
-# also take one-word replies ("D'accord") for signatures.
-_DEV_KNOWN_MISSES = {"218-only-signs-fr"}
-
-
-@pytest.mark.parametrize("eml", [pytest.param(p, marks=pytest.mark.xfail(strict=True))
-                                 if p.stem in _DEV_KNOWN_MISSES else p for p in _DEV],
-                         ids=[f"{p.parent.name}/{p.stem}" for p in _DEV])
+@pytest.mark.parametrize("eml", _DEV, ids=[f"{p.parent.name}/{p.stem}" for p in _DEV])
 def test_development_corpus_case(eml):
     """The development corpus (tuned on; the held-out part is only measured, by
     bench/quotes.py): reply and signature as labelled, after whitespace normalisation."""
@@ -232,3 +224,10 @@ def test_farewell_and_name_on_one_line_split_for_scoring():
     assert for_scoring(reply, signature) == ("Bonjour,\n\nC'est réglé.\n\nBonne journée,", "Julie")
     # A sentence of the text with a name in it is not one.
     assert split_reply("Bonjour,\n\nC'est réglé.\n\nOui, Paris\n")[1] == ""
+
+
+def test_a_lone_name_is_a_signature_and_a_lone_answer_word_a_reply():
+    quote = "\n\nLe 3 mars 2026 à 10:02, Marie <m@alias.example> a écrit :\n> Alors ?\n"
+    assert split_reply("Julie" + quote)[:2] == ("", "Julie")
+    for answer in ("Parfait", "D'accord", "Merci", "Noted"):
+        assert split_reply(answer + quote)[:2] == (answer, "")

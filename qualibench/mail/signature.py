@@ -74,6 +74,11 @@ _FAREWELL = re.compile(
     r"|(?:bonne|belle|excellente)\s|see\s+you|speak\s+soon|talk\s+soon|take\s+care|have\s+a\s"
     r"|bis\s+(?:bald|dann|sp[äa]ter)|sch[öo]ne[nrs]?\s|hasta\s|buen[oa]s?\s|buona\s|tot\s+(?:snel|ziens|gauw)"
     r"|fijne\s|at[ée]\s+(?:breve|logo|j[áa])|boa\s|bom\s)", re.IGNORECASE)
+# One-word answers a brand may send alone, capitalised like a name but none.
+_ANSWER_WORD = re.compile(
+    r"^(?:oui|non|ok|okay|d['’]accord|parfait|super|entendu|not[ée]|top|g[ée]nial|bien|exact|vu|re[çc]u"
+    r"|c['’]est\s+not[ée]|yes|no|yep|done|sure|great|perfect|noted|fine|received|understood|ja|nein|s[íi]"
+    r"|vale|claro|certo|perfetto|prima|oké|goed|sim|n[ãa]o|certo)\b", re.IGNORECASE)
 # A sentence's opening word: a line starting so is text even without its full stop.
 _SENTENCE_START = re.compile(
     r"^(?:je|j['’]|nous|vous|il|elle|on|c['’]|ce|cet|cette|ces|le|la|les|l['’]|un|une|des|votre"
@@ -176,7 +181,11 @@ def _bare_name_block(lines: list[str], nonblank: list[int]) -> int | None:
     person = bool(_PERSON.match(texts[0])) or _name_and_team(texts[0])
     marked = any(_CONTACT.search(x) or _ROLE.search(x) for x in texts)
     if block[0] == nonblank[0]:
-        # The whole message: a signature only if it plainly is one (a name and a role/contact).
+        # The whole message: a signature only if it plainly is one (a name and a role/contact,
+        # or a lone name that is no one-word answer: "Julie", not "Parfait" or "D'accord").
+        if len(block) == 1 and _PERSON.match(texts[0]) and len(texts[0].split()) <= 2 \
+                and not _ANSWER_WORD.match(texts[0]) and not CLOSING.match(texts[0]):
+            return block[0]
         return block[0] if person and marked and len(block) >= 2 else None
     return block[0] if person or marked else None
 
