@@ -37,8 +37,8 @@ from sqlmodel import Session, select
 from .breakdown import _consistency, _criterion_shares, _cross_channel, criterion_maxima
 from .campaign.spec import AwardRules
 from .hours import brand_calendar
-from .models import Brand, Campaign, DelayReview, Probe, Reply, ReplyKind, Scenario, Score, Wave
-from .survival import CHECKPOINTS_H, km_at, km_median
+from .models import Brand, Campaign, DelayReview, Probe, Reply, ReplyKind, Scenario, Wave
+from .survival import CHECKPOINTS_H, km_at, km_summary
 
 HUMAN_KINDS = (ReplyKind.ANSWER.value, ReplyKind.REDIRECT.value)
 TIMED = (DelayReview.NONE.value, DelayReview.KEPT.value)  # replies whose delay may be measured
@@ -98,36 +98,43 @@ def rules_from_config(config: dict) -> AwardRules:
     return AwardRules(**kw)
 
 
-def _business_h(start: datetime, end: datetime, brand: Brand) -> float:
-    # The one business-hours rule (qualibench.hours), as timing and `check` read it.
-    return brand_calendar(brand.timezone, brand.opening_hours, brand.country).business_hours(start, end)
-
-
 def _effective(session: Session, campaign_id: int) -> dict[int, tuple[float, dict, str]]:
-    try:
-        from .scorer import effective_scores
-    except ImportError:  # pragma: no cover - the scorer ships with the package
-        effective_scores = None
-    if effective_scores is not None:
-        return {rid: (e.total, e.criteria, e.source) for rid, e in effective_scores(session, campaign_id).items()}
-    out: dict[int, tuple[float, dict, str]] = {}
-    for s in session.exec(select(Score).where(Score.campaign_id == campaign_id).order_by(Score.id)):
-        out[s.reply_id] = (s.total, s.criteria, s.scorer)
-    return out
+    # qualibench.scorer.effective alone: reading stored scores needs no rubric nor lemmatiser
+    from .scorer.effective import effective_scores
+
+    return {rid: (e.total, e.criteria, e.source) for rid, e in effective_scores(session, campaign_id).items()}
+
+
+_TEXT_CHUNK = 500  # reply ids per IN (...) when reading the first answers' texts
+
+
+def _rows(session: Session, *columns, where, order_by=None) -> list:
+    # Core rows of named columns: no ORM object, and not the probes' bodies nor the replies' raw parts
+    query = select(*columns).where(where)
+    return session.execute(query if order_by is None else query.order_by(order_by)).all()
 
 
 def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = None) -> pd.DataFrame:
     """Return one row per probe with every field an analyst needs (delays in hours)."""
     as_of = as_of or datetime.now(UTC)
-    brands = {b.id: b for b in session.exec(select(Brand).where(Brand.campaign_id == campaign_id))}
-    scens = {s.id: s for s in session.exec(select(Scenario).where(Scenario.campaign_id == campaign_id))}
-    waves = {w.id: w for w in session.exec(select(Wave).where(Wave.campaign_id == campaign_id))}
-    replies: dict[int, list[Reply]] = {}
-    for r in session.exec(select(Reply).where(Reply.campaign_id == campaign_id)):
+    brands = {r.id: r for r in _rows(session, Brand.id, Brand.key, Brand.name, Brand.sector, Brand.country,
+                                     Brand.timezone, Brand.opening_hours, where=Brand.campaign_id == campaign_id)}
+    scens = {r.id: r for r in _rows(session, Scenario.id, Scenario.key, Scenario.title, Scenario.kind,
+                                    Scenario.language, where=Scenario.campaign_id == campaign_id)}
+    waves = {r.id: r for r in _rows(session, Wave.id, Wave.number, Wave.window_days,
+                                    where=Wave.campaign_id == campaign_id)}
+    replies: dict[int, list] = {}
+    for r in _rows(session, Reply.id, Reply.probe_id, Reply.kind, Reply.received_at, Reply.delay_review,
+                   Reply.match_method, Reply.match_confidence, where=Reply.campaign_id == campaign_id,
+                   order_by=Reply.id):
         replies.setdefault(r.probe_id, []).append(r)
     scores = _effective(session, campaign_id)
+    calendars = {bid: brand_calendar(b.timezone, b.opening_hours, b.country) for bid, b in brands.items()}
+    probes = session.execute(
+        select(Probe.id, Probe.key, Probe.brand_id, Probe.scenario_id, Probe.wave_id, Probe.channel,
+               Probe.state, Probe.planned_at, Probe.dispatching_at, Probe.sent_at, Probe.window_ends_at)
+        .where(Probe.campaign_id == campaign_id).order_by(Probe.id)).all()
     rows = []
-    probes = session.exec(select(Probe).where(Probe.campaign_id == campaign_id).order_by(Probe.id)).all()
     for p in probes:
         b, sc, w = brands[p.brand_id], scens[p.scenario_id], waves.get(p.wave_id)
         # A reply whose date is impossible (before its request) waits for an analyst's decision.
@@ -155,7 +162,7 @@ def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = N
             "match_method": first.match_method if first else None,
             "match_confidence": first.match_confidence if first else None,
             "deflected": bool(first and first.kind == ReplyKind.REDIRECT.value),
-            "answer_text": first.text if first else "",
+            "answer_text": "",
         }
         if sent:
             stop = min(end, as_of)
@@ -165,7 +172,8 @@ def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = N
                 answered=answered, censored=not answered, still_open=not answered and as_of < end,
                 late_answer=first is not None and not answered,
                 time_h=max(0.0, (at - start).total_seconds() / 3600.0),
-                business_time_h=_business_h(start, at, b),
+                # the one business-hours rule (qualibench.hours), as timing and `check` read it
+                business_time_h=calendars[p.brand_id].business_hours(start, at),
                 censor_h=(stop - start).total_seconds() / 3600.0,
                 ack_delay_h=(ack.received_at - start).total_seconds() / 3600.0 if ack else math.nan,
             )
@@ -180,12 +188,22 @@ def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = N
         else:
             row.update(answered=False, censored=False, still_open=False, late_answer=False)
         rows.append(row)
+    _first_answer_texts(session, rows)
     df = pd.DataFrame(rows)
     for col in ("time_h", "business_time_h", "censor_h", "ack_delay_h", "delay_h", "business_delay_h",
                 "quality", "quality_all"):
         if col not in df:
             df[col] = math.nan
     return df
+
+
+def _first_answer_texts(session: Session, rows: list[dict]) -> None:
+    # Only the texts of first answers, read by id: the other replies' texts are never shown.
+    at = {r["first_answer_reply_id"]: r for r in rows if r["first_answer_reply_id"] is not None}
+    ids = sorted(at)
+    for i in range(0, len(ids), _TEXT_CHUNK):
+        for rid, text in session.execute(select(Reply.id, Reply.text).where(Reply.id.in_(ids[i:i + _TEXT_CHUNK]))):
+            at[rid]["answer_text"] = text or ""
 
 
 FIGURE_COLUMNS = ("answered", "time_h", "business_time_h", "acknowledged", "undeliverable", "deflected",
@@ -202,13 +220,13 @@ def _group_figures(g, window_h: float, w_delay: float, w_quality: float) -> dict
     ev = col["answered"].astype(bool)
     t, bt = col["time_h"].astype(float), col["business_time_h"].astype(float)
     cps = [*CHECKPOINTS_H, window_h]
-    cal, bus = km_at(t, ev, cps), km_at(bt, ev, cps)
+    (cal, median), (bus, business_median) = km_summary(t, ev, cps), km_summary(bt, ev, cps)
     rate = lambda a: float(np.mean(a.astype(bool))) if n else math.nan  # noqa: E731
     q, qa = col["quality"].astype(float), col["quality_all"].astype(float)
     out = {"tests": n, "answered": int(ev.sum()), "answer_rate": rate(ev),
            "ack_rate": rate(col["acknowledged"]), "undeliverable_rate": rate(col["undeliverable"]),
            "deflected": int(col["deflected"].astype(bool).sum()),
-           "median_h": km_median(t, ev), "business_median_h": km_median(bt, ev),
+           "median_h": median, "business_median_h": business_median,
            # named apart: the median among answered tests only, never "the" median delay
            "answered_median_h": float(np.median(t[ev])) if ev.any() else math.nan}
     for i, name in enumerate(BUCKETS):
@@ -286,24 +304,23 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
         for (bk, ch), idx in sent.groupby(["brand_key", "channel"]).indices.items():
             part = {c: a[idx] for c, a in arrays.items()}
             samples[(bk, ch)] = _bootstrap_cell(part, window_h, rules, camp.seed, f"{bk}|{ch}")
-    _attach_ci(bc, samples, rules, lambda r: (r["brand_key"], r["channel"]))
+    attach_ci(bc, samples, rules, list(zip(bc["brand_key"], bc["channel"], strict=True)))
 
     brands = table(["brand_key"]).drop(columns=["index"], errors="ignore").join(names, on="brand_key")
     overall, channels_tested, channels_answered = {}, {}, {}
-    for bk, g in bc.groupby("brand_key"):
-        wts = channel_weights(rules, list(g["channel"]))
-        tot = sum(wts.values())
-        overall[bk] = sum(wts[c] * i for c, i in zip(g["channel"], g["index"], strict=True)) / tot if tot else math.nan
-        channels_tested[bk] = len(g)
-        channels_answered[bk] = int((g["answered"] > 0).sum())
-        if samples and tot:
-            samples[(bk, "*")] = sum(wts[c] * samples[(bk, c)] for c in g["channel"]) / tot
+    answered_cells = bc["answered"].to_numpy() > 0 if len(bc) else None
+    for bk, pos, _, index, smp in brand_indices(bc, rules, samples):
+        overall[bk] = index
+        channels_tested[bk] = len(pos)
+        channels_answered[bk] = int(answered_cells[pos].sum())
+        if smp is not None:
+            samples[(bk, "*")] = smp
     brands["index"] = brands["brand_key"].map(overall)
     brands["channels_tested"] = brands["brand_key"].map(channels_tested)
     brands["channels_answered"] = brands["brand_key"].map(channels_answered)
     brands["answered_every_channel"] = (brands["channels_tested"] >= 2) & (
         brands["channels_answered"] == brands["channels_tested"])
-    _attach_ci(brands, samples, rules, lambda r: (r["brand_key"], "*"))
+    attach_ci(brands, samples, rules, [(k, "*") for k in brands["brand_key"]])
     cons = _consistency(bc, sent)
     brands = brands.merge(cons, on="brand_key", how="left")
 
@@ -337,16 +354,33 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
     return result
 
 
-def _attach_ci(df: pd.DataFrame, samples: dict, rules: AwardRules, key) -> None:
+def brand_indices(bc: pd.DataFrame, rules: AwardRules, samples: dict):
+    """Yield per brand of `bc` (brand x channel rows): key, row positions, total weight, index, samples.
+
+    The one rule for a brand's index over several channels: its channel indices weighted by
+    channel_weights, renormalised over the channels it was tested on (NaN when they weigh 0).
+    The samples combine the channels' the same way (None when a channel has none).
+    """
+    if bc.empty:
+        return
+    chs, idx = bc["channel"].to_numpy(), bc["index"].to_numpy()
+    for bk, pos in sorted(bc.groupby("brand_key").indices.items()):
+        cells = list(chs[pos])
+        wts = channel_weights(rules, cells)
+        tot = sum(wts.values())
+        index = sum(wts[c] * i for c, i in zip(cells, idx[pos], strict=True)) / tot if tot else math.nan
+        smp = None
+        if tot and samples and all((bk, c) in samples for c in cells):
+            smp = sum(wts[c] * samples[(bk, c)] for c in cells) / tot
+        yield bk, pos, tot, index, smp
+
+
+def attach_ci(df: pd.DataFrame, samples: dict, rules: AwardRules, keys: list) -> None:
+    """Set df's index_low / index_high: the bootstrap interval of each row's samples (keys[i])."""
     alpha = (1 - rules.confidence) / 2
-    lo, hi = [], []
-    for r in df.to_dict("records"):
-        smp = samples.get(key(r))
-        if smp is None:
-            lo.append(math.nan)
-            hi.append(math.nan)
-        else:
-            a, b = np.quantile(smp, [alpha, 1 - alpha])
-            lo.append(float(a))
-            hi.append(float(b))
+    lo, hi = np.full(len(keys), math.nan), np.full(len(keys), math.nan)
+    have = [i for i, k in enumerate(keys) if samples.get(k) is not None]
+    if have:
+        q = np.quantile(np.stack([samples[keys[i]] for i in have]), [alpha, 1 - alpha], axis=1)
+        lo[have], hi[have] = q[0], q[1]
     df["index_low"], df["index_high"] = lo, hi

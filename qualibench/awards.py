@@ -172,31 +172,37 @@ def _award(category: str, scope: str, table: pd.DataFrame, sample_key, samples: 
 
 def scope_table(analysis, channels: list[str]) -> tuple[pd.DataFrame, dict]:
     """Return per brand the index over `channels` (channel weights renormalised) and its samples."""
-    from .analytics import channel_weights
+    from .analytics import attach_ci, brand_indices
 
     bc = analysis.brand_channel
     part = bc[bc["channel"].isin(channels)]
+    col = {c: part[c].to_numpy() for c in ("brand", "sector", "tests", "answered", "quality", "median_h",
+                                           "delay_score", "channel")}
     rows, samples = [], {}
-    for bk, g in part.groupby("brand_key"):
-        wts = channel_weights(analysis.rules, list(g["channel"]))
-        tot = sum(wts.values())
-        if not tot:
+    for bk, pos, total_weight, index, smp in brand_indices(part, analysis.rules, analysis.samples):
+        if not total_weight:
             continue
-        first = g.iloc[0]
-        rows.append({"brand_key": bk, "brand": first["brand"], "sector": first["sector"],
-                     "index": sum(wts[c] * i for c, i in zip(g["channel"], g["index"], strict=True)) / tot,
-                     "tests": int(g["tests"].sum()), "answered": int(g["answered"].sum()),
-                     "quality": g["quality"].mean(), "answer_rate": g["answered"].sum() / g["tests"].sum(),
-                     "median_h": g["median_h"].min(), "delay_score": g["delay_score"].mean(),
-                     "channels": ", ".join(g["channel"])})
-        if all((bk, c) in analysis.samples for c in g["channel"]):
-            samples[bk] = sum(wts[c] * analysis.samples[(bk, c)] for c in g["channel"]) / tot
-            alpha = (1 - analysis.rules.confidence) / 2
-            rows[-1]["index_low"], rows[-1]["index_high"] = (float(q) for q in np.quantile(
-                samples[bk], [alpha, 1 - alpha]))
-    return pd.DataFrame(rows, columns=["brand_key", "brand", "sector", "index", "tests", "answered",
-                                       "quality", "answer_rate", "median_h", "delay_score", "channels",
-                                       "index_low", "index_high"]), samples
+        tests, answered = col["tests"][pos], col["answered"][pos]
+        rows.append({"brand_key": bk, "brand": col["brand"][pos[0]], "sector": col["sector"][pos[0]],
+                     "index": index, "tests": int(tests.sum()), "answered": int(answered.sum()),
+                     "quality": _mean(col["quality"][pos]), "answer_rate": answered.sum() / tests.sum(),
+                     "median_h": _min(col["median_h"][pos]), "delay_score": _mean(col["delay_score"][pos]),
+                     "channels": ", ".join(col["channel"][pos])})
+        if smp is not None:
+            samples[bk] = smp
+    table = pd.DataFrame(rows, columns=["brand_key", "brand", "sector", "index", "tests", "answered",
+                                        "quality", "answer_rate", "median_h", "delay_score", "channels"])
+    attach_ci(table, samples, analysis.rules, list(table["brand_key"]))
+    return table, samples
+
+
+def _mean(a: np.ndarray) -> float:
+    # pandas' Series.mean: NaN skipped, NaN when nothing is left
+    return float(pd.Series(a, dtype=float).mean())
+
+
+def _min(a: np.ndarray) -> float:
+    return float(pd.Series(a, dtype=float).min())
 
 
 def compute_trophies(analysis, rules: AwardRules | None = None) -> list[Trophy]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 
@@ -20,10 +21,9 @@ def criterion_maxima(config: dict, criteria: list[str], answered: pd.DataFrame) 
 
     name = ((config or {}).get("scoring") or {}).get("rubric", "default")
     try:
-        from .scorer.rubric import load_rubric
+        from .scorer.rubric import rubric_weights
 
-        rubric = load_rubric(name)
-        weights = {c: rubric.weight(c) for c in rubric.criteria}
+        weights = rubric_weights(name)
     except (QualibenchError, OSError, ImportError, KeyError):
         weights = {}
     order = [c for c in weights if c in criteria] + [c for c in criteria if c not in weights]
@@ -47,21 +47,20 @@ def _criterion_shares(answered: pd.DataFrame, keys: list[str], maxima: dict[str,
 
 def _consistency(bc: pd.DataFrame, sent: pd.DataFrame) -> pd.DataFrame:
     """Return per brand: quality consistency and substance consistency (100 = same on every channel)."""
-    rows = []
-    has_rel = "crit_relevance" in sent.columns
-    rel = sent[sent["answered"]].groupby(["brand_key", "channel"])["crit_relevance"].mean() if has_rel else None
-    for bk, g in bc.groupby("brand_key"):
-        q = g["quality"].dropna()
-        row = {"brand_key": bk, "quality_consistency": 100 - (q.max() - q.min()) if len(q) >= 2 else math.nan,
-               "substance_consistency": math.nan}
-        if rel is not None and bk in rel.index.get_level_values(0):
-            r = rel.loc[bk].dropna()
-            if len(r) >= 2:
-                # relevance is out of its criterion weight; express the spread as % of the best
-                top = max(r.max(), 1e-9)
-                row["substance_consistency"] = 100 * (1 - (r.max() - r.min()) / top)
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["brand_key", "quality_consistency", "substance_consistency"])
+    if bc.empty:
+        return pd.DataFrame(columns=["brand_key", "quality_consistency", "substance_consistency"])
+    q = bc.groupby("brand_key")["quality"].agg(["max", "min", "count"])
+    out = pd.DataFrame({"brand_key": q.index,
+                        "quality_consistency": np.where(q["count"] >= 2, 100 - (q["max"] - q["min"]), math.nan)})
+    out["substance_consistency"] = math.nan
+    if "crit_relevance" in sent.columns:
+        rel = sent[sent["answered"]].groupby(["brand_key", "channel"])["crit_relevance"].mean().dropna()
+        r = rel.groupby(level=0).agg(["max", "min", "count"])
+        r = r[r["count"] >= 2]
+        # relevance is out of its criterion weight; express the spread as % of the best
+        top = np.maximum(r["max"], 1e-9)
+        out["substance_consistency"] = out["brand_key"].map(100 * (1 - (r["max"] - r["min"]) / top))
+    return out.reset_index(drop=True)
 
 
 def _cross_channel(sent: pd.DataFrame) -> tuple[pd.DataFrame, float]:

@@ -7,6 +7,7 @@ report and exports all read `brand_calendar` here, so a blank cell means the sam
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -151,8 +152,12 @@ def business_seconds(
     hours: OpeningHours,
     tz: ZoneInfo,
     closed_days: set[date] | frozenset[date] = frozenset(),
+    intervals: Callable[[date], Sequence[tuple[datetime, datetime]]] | None = None,
 ) -> float:
-    """Return the open time between `start` and `end` (aware datetimes), skipping closed days."""
+    """Return the open time between `start` and `end` (aware datetimes), skipping closed days.
+
+    `intervals(day)`, when given, returns hours.open_intervals(day, tz) (a calendar's memo of it).
+    """
     if end <= start:
         return 0.0
     total = 0.0
@@ -160,7 +165,7 @@ def business_seconds(
     last = end.astimezone(tz).date()
     while day <= last:
         if day not in closed_days:
-            for a, b in hours.open_intervals(day, tz):
+            for a, b in (intervals(day) if intervals else hours.open_intervals(day, tz)):
                 lo, hi = max(a, start), min(b, end)
                 if hi > lo:
                     total += (hi - lo).total_seconds()
@@ -175,6 +180,15 @@ class BrandCalendar:
     hours: OpeningHours
     tz: ZoneInfo
     country: str
+    # day -> its opening intervals in UTC: thousands of delays fall on a few dozen days, and the
+    # time-zone conversions cost more than the arithmetic (a memo, not part of the value)
+    _days: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def _intervals(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        got = self._days.get(day)
+        if got is None:
+            got = self._days[day] = tuple(self.hours.open_intervals(day, self.tz))
+        return got
 
     def closed_days(self, start: datetime, end: datetime) -> frozenset[date]:
         """Return the public holidays between `start` and `end` (brand-local dates)."""
@@ -184,7 +198,8 @@ class BrandCalendar:
 
     def business_hours(self, start: datetime, end: datetime) -> float:
         """Return the open hours between two aware datetimes."""
-        seconds = business_seconds(start, end, self.hours, self.tz, self.closed_days(start, end))
+        seconds = business_seconds(start, end, self.hours, self.tz, self.closed_days(start, end),
+                                   self._intervals)
         return seconds / 3600.0
 
 

@@ -21,6 +21,23 @@ def _sorted(times: np.ndarray, events: np.ndarray) -> np.ndarray:
     return np.lexsort((~events, times))
 
 
+def _km(times: np.ndarray, events: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the tests sorted by time (times, events) and S after each of them, shape (B, n)."""
+    n = times.shape[0]
+    w = np.ones((1, n)) if weights is None else np.asarray(weights, dtype=float)
+    order = _sorted(times, events)
+    t, e, w = times[order], events[order], w[:, order]
+    at_risk = w[:, ::-1].cumsum(axis=1)[:, ::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(at_risk > 0, w * e / at_risk, 0.0)
+    return t, e, np.cumprod(1.0 - frac, axis=1)
+
+
+def _f_at(t: np.ndarray, surv: np.ndarray, cps: np.ndarray) -> np.ndarray:
+    idx = np.searchsorted(t, cps, side="right") - 1
+    return np.where(idx >= 0, 1.0 - surv[:, np.clip(idx, 0, None)], 0.0)
+
+
 def km_at(
     times: np.ndarray, events: np.ndarray, checkpoints: np.ndarray | list[float],
     weights: np.ndarray | None = None,
@@ -35,20 +52,26 @@ def km_at(
     events = np.asarray(events, dtype=bool)
     cps = np.asarray(checkpoints, dtype=float)
     single = weights is None
-    n = times.shape[0]
-    w = np.ones((1, n)) if single else np.asarray(weights, dtype=float)
-    if n == 0:
-        out = np.full((w.shape[0], cps.shape[0]), np.nan)
+    if times.shape[0] == 0:
+        out = np.full((1 if single else np.asarray(weights).shape[0], cps.shape[0]), np.nan)
         return out[0] if single else out
-    order = _sorted(times, events)
-    t, e, w = times[order], events[order], w[:, order]
-    at_risk = w[:, ::-1].cumsum(axis=1)[:, ::-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(at_risk > 0, w * e / at_risk, 0.0)
-    surv = np.cumprod(1.0 - frac, axis=1)
-    idx = np.searchsorted(t, cps, side="right") - 1
-    result = np.where(idx >= 0, 1.0 - surv[:, np.clip(idx, 0, None)], 0.0)
+    t, _, surv = _km(times, events, weights)
+    result = _f_at(t, surv, cps)
     return result[0] if single else result
+
+
+def km_summary(times: np.ndarray, events: np.ndarray, checkpoints) -> tuple[np.ndarray, float]:
+    """Return (km_at(times, events, checkpoints), km_median(times, events)) from one estimate."""
+    times = np.asarray(times, dtype=float)
+    events = np.asarray(events, dtype=bool)
+    cps = np.asarray(checkpoints, dtype=float)
+    if times.shape[0] == 0:
+        return np.full(cps.shape[0], np.nan), math.nan
+    t, e, surv = _km(times, events, None)
+    ev_times = np.unique(t[e])
+    f = _f_at(t, surv, ev_times)[0] if ev_times.size else np.array([])
+    hit = np.nonzero(f >= 0.5 - 1e-12)[0]
+    return _f_at(t, surv, cps)[0], (float(ev_times[hit[0]]) if hit.size else math.nan)
 
 
 def km_curve(times: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +87,4 @@ def km_curve(times: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def km_median(times: np.ndarray, events: np.ndarray) -> float:
     """Return the smallest t with F(t) >= 0.5, or NaN when fewer than half are ever answered."""
-    t, f = km_curve(times, events)
-    hit = np.nonzero(f >= 0.5 - 1e-12)[0]
-    return float(t[hit[0]]) if hit.size else math.nan
+    return km_summary(times, events, ())[1]

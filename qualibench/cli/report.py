@@ -7,7 +7,9 @@ from pathlib import Path
 
 import typer
 from rich import box
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from .common import console, open_workspace, print_json
 from .terminal import plain, shown, visible
@@ -26,23 +28,30 @@ def register(app: typer.Typer) -> None:
         previous: str | None = typer.Option(None, "--previous", help="Previous edition: database URL or export file/folder."),
         per_brand: bool = typer.Option(False, "--per-brand", help="One PDF per brand (its fiche) in OUT/brands/."),
         workers: int = typer.Option(0, "--workers", help="Processes writing the per-brand PDFs (default: one per core)."),
+        timings: bool = typer.Option(False, "--timings", help="Print how long each step took (analytics, html, pdf, per_brand)."),
     ) -> None:
         """Write the award report (HTML and/or PDF) of the campaign."""
-        from ..report import write_report
+        from ..report import Phases, write_report
 
         ws = open_workspace()
         language = lang or _campaign_language(ws)
         formats = tuple(f.strip() for f in (fmt or ("" if per_brand else "html,pdf")).split(",") if f.strip())
-        with console.status("Writing the report..."):
+        phases = Phases()
+        # A status line without rich's refresh thread: with no other thread, a large report draws
+        # its charts in a forked process while this one builds the tables.
+        with Live(Text("Writing the report..."), console=console, auto_refresh=False, transient=True):
             paths = write_report(ws, formats=formats, lang=language, out=out, template_dir=templates,
                                  pseudonymise=pseudonymise, previous=previous, per_brand=per_brand,
-                                 workers=workers or None)
+                                 workers=workers or None, phases=phases)
         brand_pdfs = [p for p in paths if p.parent.name == "brands"]
         for p in paths:
             if p not in brand_pdfs:
                 console.print(f"wrote {shown(p)}")
         if brand_pdfs:
             console.print(f"wrote {len(brand_pdfs)} brand report(s) in {shown(brand_pdfs[0].parent)}")
+        if timings:
+            # CPU of this process; Chromium's printing runs in processes of its own
+            console.print(f"timings: {phases.text()}", highlight=False, soft_wrap=True)
 
     @app.command("export")
     def export_cmd(

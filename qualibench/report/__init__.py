@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -104,26 +106,49 @@ def html_to_pdf(html: str, out: Path) -> Path:
         return printer.pdf(html, Path(out))
 
 
+class Phases:
+    """Wall and CPU seconds (this process only) of each named phase of writing a report."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, tuple[float, float]] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            w, c = self.spent.get(name, (0.0, 0.0))
+            self.spent[name] = (w + time.perf_counter() - wall, c + time.process_time() - cpu)
+
+    def text(self) -> str:
+        """Return the phases as one line: "analytics 0.81 s (CPU 0.79 s), html 0.62 s (...)"."""
+        return ", ".join(f"{n} {w:.2f} s (CPU {c:.2f} s)" for n, (w, c) in self.spent.items())
+
+
 def write_report(ws, *, formats=FORMATS, lang: str = "fr", out: Path, template_dir: Path | None = None,
                  pseudonymise: bool = False, previous: str | None = None,
                  campaign_id: int | None = None, per_brand: bool = False,
-                 workers: int | None = None) -> list[Path]:
+                 workers: int | None = None, phases: Phases | None = None) -> list[Path]:
     """Return the paths written: report-<slug>-<lang>.html and/or .pdf in `out`.
 
     `per_brand`: also one PDF per brand in `out`/brands (brand-<key>-<lang>.pdf), rendered by
-    `workers` processes (default: one per core).
+    `workers` processes (default: one per core). `phases` collects the time of each step:
+    analytics (figures and trophies), html (rendering), pdf (printing), per_brand.
     """
     from ..analytics import analyse
     from ..awards import compute_trophies
 
+    phase = phases or Phases()
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise QualibenchError(f"unknown report format {bad[0]!r}", "use --format html, pdf or html,pdf")
-    with ws.session() as s:
-        cid = campaign_id or campaign_id_of(ws, s)
-        analysis = analyse(s, cid, as_of=ws.clock.now(), previous=previous)
-    require_sent_tests(analysis)
-    trophies = compute_trophies(analysis)
+    with phase("analytics"):
+        with ws.session() as s:
+            cid = campaign_id or campaign_id_of(ws, s)
+            analysis = analyse(s, cid, as_of=ws.clock.now(), previous=previous)
+        require_sent_tests(analysis)
+        trophies = compute_trophies(analysis)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -132,17 +157,20 @@ def write_report(ws, *, formats=FORMATS, lang: str = "fr", out: Path, template_d
 
         check_language_and_templates(lang, template_dir)
         env = template_env(template_dir)
-        written += write_brand_reports(ws, analysis, trophies, lang=lang, out=out, env=env,
-                                       labels=load_labels(lang, env.globals["template_dirs"]),
-                                       pseudonymise=pseudonymise, workers=workers)
+        with phase("per_brand"):
+            written += write_brand_reports(ws, analysis, trophies, lang=lang, out=out, env=env,
+                                           labels=load_labels(lang, env.globals["template_dirs"]),
+                                           pseudonymise=pseudonymise, workers=workers)
     if not formats:
         return written
-    html = render_html(ws, analysis, trophies, lang=lang, template_dir=template_dir, pseudonymise=pseudonymise)
-    stem = f"report-{analysis.campaign['slug']}-{lang}"
-    if "html" in formats:
-        p = out / f"{stem}.html"
-        p.write_text(html, encoding="utf-8")
-        written.append(p)
+    with phase("html"):
+        html = render_html(ws, analysis, trophies, lang=lang, template_dir=template_dir, pseudonymise=pseudonymise)
+        stem = f"report-{analysis.campaign['slug']}-{lang}"
+        if "html" in formats:
+            p = out / f"{stem}.html"
+            p.write_text(html, encoding="utf-8")
+            written.append(p)
     if "pdf" in formats:
-        written.append(html_to_pdf(html, out / f"{stem}.pdf"))
+        with phase("pdf"):
+            written.append(html_to_pdf(html, out / f"{stem}.pdf"))
     return written

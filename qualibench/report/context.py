@@ -20,7 +20,6 @@ from ..models import Persona, Score, Wave
 from ..survival import km_curve
 from .awards_view import palmares, trophy_view
 from .brand_sheets import brand_sheets, excerpt_tools
-from .charts import grouped_bars, km_chart, ranked_bars
 from .formatting import Formatter, missing
 from .summary import executive_summary
 
@@ -90,6 +89,9 @@ def _curves(sent: pd.DataFrame, col: str, f: Formatter) -> dict:
 
 
 def _charts(analysis, f: Formatter) -> dict:
+    # matplotlib is imported here, in the process that draws (a forked one for a large report)
+    from .charts import grouped_bars, km_chart, ranked_bars
+
     L = f.L
     sent = analysis.tests[analysis.tests["sent"]]
     chs = list(analysis.channels["channel"])

@@ -252,6 +252,21 @@ def load_rubric(name_or_path: str | Path | None = None) -> Rubric:
     return _load(path, path.stat().st_mtime_ns)
 
 
+def rubric_weights(name_or_path: str | Path | None = None) -> dict[str, float]:
+    """Return criterion -> maximum points of a rubric, checked as load_rubric checks them.
+
+    For readers of stored scores (the report): the lexicons are neither read nor lemmatised.
+    """
+    path = rubric_path(name_or_path)
+    return dict(_weights(path, path.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=32)
+def _weights(path: Path, _mtime: int) -> tuple[tuple[str, float], ...]:
+    criteria = _check_criteria(path, _read_yaml(path).get("criteria"))
+    return tuple((c, float(rule["weight"])) for c, rule in criteria.items())
+
+
 @lru_cache(maxsize=32)
 def _load(path: Path, _mtime: int) -> Rubric:
     raw = _read_yaml(path)
