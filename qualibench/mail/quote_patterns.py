@@ -78,6 +78,8 @@ STAMP = re.compile(
     r",?\s+(?:(?:[àa]|at|um|om|alle|às|a\s+las|-)\s+)?\d{1,2}[:h.]\d{2}(?::\d{2})?"
     r"(?:\s*(?:[AP]M|h|Uhr|(?-i:[A-Z]{2,5})|(?:UTC|GMT)?[+-]\d{1,2}(?::?\d{2})?|\([^()]{1,40}\)))*\s*$",
     re.IGNORECASE)
+# A comment's author written as a name: capitalised words only ("Julie Martin").
+AUTHOR = re.compile(r"^[A-ZÀ-Ý][\w'’.-]*(?:\s+[A-ZÀ-Ý][\w'’.-]*){0,3}$")
 # Lines of helpdesk and client chrome: neither the reply nor the signature.
 CHROME = re.compile(
     r"^\s*(?:envoy[ée]\s+(?:de|depuis|à\s+partir\s+d[e'’])\s*(?:mon|ma|l['’]app|outlook|yahoo|\w+\s+pour)"

@@ -24,6 +24,7 @@ from qualibench.mail.bounds import MAX_PATTERN_LINE
 from qualibench.mail.quote_patterns import (
     ATTRIBUTION,
     ATTRIBUTION_OPENING,
+    AUTHOR,
     CHROME,
     COLLAPSED_HEADERS,
     DATE_FIRST,
@@ -130,6 +131,16 @@ def _stamp_after(lines: list[str], i: int) -> int | None:
         author, _, stamp = lines[i].rpartition(joiner)
         if author.strip() and len(author.split()) <= 6 and STAMP.match(stamp) \
                 and not author.rstrip().endswith((".", ":", "!", "?")):
+            return i
+    # ... or with a space only, when the author reads as one: "Julie (Maison Lumière) 3 mars
+    # 2026 à 10:02", "Julie Martin 3 mars 2026 à 10:02".
+    # A name-only author needs the header's own paragraph (blank lines around it).
+    alone = (i == 0 or not lines[i - 1].strip()) and (i + 1 >= len(lines) or not lines[i + 1].strip())
+    words = lines[i].split()
+    for k in range(3, min(9, len(words))):
+        author = " ".join(words[:-k])
+        if len(words) - k <= 6 and STAMP.match(" ".join(words[-k:])) and (
+                author.endswith(")") or (alone and AUTHOR.match(author))):
             return i
     if len(lines[i].split()) > 6 or lines[i].rstrip().endswith((".", ":", ",", "!", "?")):
         return None
