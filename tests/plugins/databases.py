@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +51,7 @@ def _pg_database(admin: str, template: str | None = None) -> Iterator[str]:
     """Create a database of a unique name (copied from `template` if given); drop it after."""
     from sqlalchemy import text
 
-    name = f"qbtest_{uuid.uuid4().hex[:12]}"
+    name = _unique_name()
     copy = f' TEMPLATE "{template}"' if template else ""
     eng = _admin_engine(admin)
     with eng.connect() as c:
@@ -77,10 +79,100 @@ def fresh_database(sqlite_dir: Path) -> Iterator[str]:
         yield _pg_url(admin, name)
 
 
+class _Copies:
+    """Copies of one PostgreSQL template, made ahead and dropped by one background thread.
+
+    While a test runs, the thread drops the previous test's database and creates the next
+    one's, so a test waits for neither. Each copy is used by one test only, then dropped.
+    """
+
+    def __init__(self, admin: str, template: str) -> None:
+        self.admin, self.template = admin, template
+        self.ready: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.jobs: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
+        self.failed_drops: list[str] = []
+        self.failed_creates: list[str] = []
+        self.thread = threading.Thread(target=self._work, name=f"copies-of-{template}", daemon=True)
+        self.thread.start()
+        self.jobs.put(("create", _unique_name()))
+
+    def _work(self) -> None:
+        from sqlalchemy import text
+
+        eng = _admin_engine(self.admin)
+        try:
+            while (job := self.jobs.get()) is not None:
+                verb, name = job
+                try:
+                    with eng.connect() as c:
+                        if verb == "create":
+                            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+                            self.ready.put(name)
+                        else:
+                            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                except Exception as exc:  # named by take() (a create) or by close() (a drop)
+                    (self.failed_creates if verb == "create" else self.failed_drops).append(f"{name}: {exc}")
+        finally:
+            eng.dispose()
+
+    def take(self) -> str:
+        """Return the name of a new copy of the template for one test.
+
+        One create is always queued ahead of each take (the first by __init__), so this waits
+        at most for that one, and queues the next test's, made while this test runs.
+        """
+        self.jobs.put(("create", _unique_name()))
+        while True:
+            try:
+                return self.ready.get(timeout=1)
+            except queue.Empty:
+                if self.failed_creates:
+                    raise RuntimeError(f"cannot copy the template database: {self.failed_creates[-1]}") from None
+                if not self.thread.is_alive():
+                    raise RuntimeError("the thread that copies the template database stopped") from None
+
+    def give_back(self, name: str) -> None:
+        """Drop the test's database in the background (its connections were closed first)."""
+        self.jobs.put(("drop", name))
+
+    def close(self) -> None:
+        """Drop the copies made ahead and not used, and wait for every pending drop."""
+        self.jobs.put(None)
+        self.thread.join()
+        leftovers = []
+        while True:
+            try:
+                leftovers.append(self.ready.get_nowait())
+            except queue.Empty:
+                break
+        _drop(self.admin, leftovers)
+        if self.failed_drops:
+            raise RuntimeError("test databases not dropped: " + "; ".join(self.failed_drops))
+
+
+_COPIES: dict[str, _Copies] = {}
+
+
+def _unique_name() -> str:
+    return f"qbtest_{uuid.uuid4().hex[:12]}"
+
+
+def _drop(admin: str, names: list[str]) -> None:
+    from sqlalchemy import text
+
+    eng = _admin_engine(admin)
+    try:
+        with eng.connect() as c:
+            for name in names:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        eng.dispose()
+
+
 @contextlib.contextmanager
 def migrated_template(sqlite_dir: Path) -> Iterator[str]:
     """Yield a template database migrated to head by Alembic: a SQLite file path, or the name
-    of a PostgreSQL database (dropped after). Nothing may connect to it while it is copied."""
+    of a PostgreSQL database (dropped after, with every copy). Nothing connects to it after."""
     from qualibench.db import get_engine
 
     admin = pg_admin_url()
@@ -94,7 +186,12 @@ def migrated_template(sqlite_dir: Path) -> Iterator[str]:
     with _pg_database(admin) as name:
         get_engine(_pg_url(admin, name))
         dispose_engines()
-        yield name
+        _COPIES[name] = copies = _Copies(admin, name)
+        try:
+            yield name
+        finally:
+            del _COPIES[name]
+            copies.close()
 
 
 @contextlib.contextmanager
@@ -110,5 +207,10 @@ def migrated_database(template: str, sqlite_dir: Path) -> Iterator[str]:
         finally:
             dispose_engines()
         return
-    with _pg_database(admin, template=template) as name:
+    copies = _COPIES[template]
+    name = copies.take()
+    try:
         yield _pg_url(admin, name)
+    finally:
+        dispose_engines()  # the test's own pooled connections first, or DROP waits on them
+        copies.give_back(name)
