@@ -21,7 +21,9 @@ _DASHES = r"(?:-{2,}\s*)?"
 ATTRIBUTION = re.compile(
     rf"^\s*{_DASHES}(?:"
     rf"(?:le|on|am|el|il\s+giorno|op|em)\s.{{4,220}}?\s{WROTE}(?:\s.{{0,80}}?)?\s*:?"
-    rf"|.{{2,160}}?\s{WROTE}(?:\s+(?:am|le|on|el|il|op|em)\s.{{0,60}}?)?\s*:"  # "Marie a écrit :"
+    rf"|.{{2,160}}?\s{WROTE}(?:\s+(?:am|le|on|el|il|op|em|sur|the)\s.{{0,60}}?)?\s*:"  # "Marie a écrit :"
+    # Webmails that quote by the writer's name: "Quoting Marie <m@x.fr>:", "Citation de ..."
+    r"|(?:quoting|zitat\s+von|citation\s+de|citando|citazione\s+di|citaat\s+van)\s.{2,160}?:"
     r")\s*(?:-{2,})?\s*$",
     re.IGNORECASE,
 )

@@ -64,7 +64,7 @@ _PERSON = re.compile(r"^[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+){0,2}$")
 # "Bruno - VéloMondo", "Kevin, technicien Horizon Télécom", "Ellie from Brightcart": a first
 # name, then a joiner and the team or company.
 _NAME_AND_TEAM = re.compile(
-    r"^[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’.-]+)?\s*(?:[-–—,|/]\s*|\s+(?:from|de\s+chez|de|chez|at|@|von"
+    r"^[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’.-]+)?\s*(?:[-–—,|/(]\s*|\s+(?:from|de\s+chez|de|chez|at|@|von"
     r"|bei|du|pour)\s+)(\S.{0,60})$")
 _DASHED_NAME = re.compile(r"^[—–-]{1,2}\s*(?=[A-ZÀ-Ý])")
 # How a farewell opens, in the corpus's languages: an exclamation that starts so and stands
