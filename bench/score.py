@@ -1,10 +1,17 @@
-"""Benchmark of the scorer: replies per second on one core, and rescoring 100,000 replies.
+"""Benchmark of the scorer: replies per CPU-second on one core, and rescoring 100,000 replies.
 
-    python bench/score.py [--replies 100000] [--db URL] [--seconds 5]
+    python bench/score.py [--replies 100000] [--db URL] [--seconds 5] [--skip-rescore]
+    python bench/score.py --dump FILE   # every result of a fixed set, one JSON line each
 
-Prints figures (targets: >= 5,000 replies/s on one core; rescoring 100,000 replies < 30 s).
-The corpus is the labelled set of tests/fixtures/scoring/, varied (sentences shuffled, names,
-numbers and order references changed) so that each scored text is distinct.
+Prints figures (targets: >= 5,000 replies per CPU-second on one core; rescoring 100,000 replies
+< 30 s). The corpus is the labelled set of tests/fixtures/scoring/, varied (sentences shuffled,
+names, numbers and order references changed) so that each scored text is distinct. CPU time
+(time.process_time) is what one core spends whatever else runs; under load the best chunk is
+the steadier figure.
+
+--dump checks a speed change is output-identical: dump before and after, then `cmp` the files
+(points, spans, why and notes of the development parts of scoring/validation/ on every channel,
+the bench corpus, the same with line breaks inside sentences, and bad input).
 """
 
 from __future__ import annotations
@@ -63,18 +70,64 @@ def bench_throughput(seconds: float) -> None:
         score_reply(text, scenario, rubric, persona_name="Claire Martin", fills=fills)
     cold_wall, cold_cpu = 5_000 / (time.perf_counter() - wall), 5_000 / (time.process_time() - cpu)
     done = 0
+    chunks: list[float] = []  # CPU seconds of each chunk of 1,000 distinct replies
     wall, cpu = time.perf_counter(), time.process_time()
-    while time.perf_counter() - wall < seconds and done < 15_000:
-        for text, scenario, fills in texts[5_000 + done: 5_500 + done]:
+    while (time.perf_counter() - wall < seconds or len(chunks) < 3) and done < 15_000:
+        at = time.process_time()
+        for text, scenario, fills in texts[5_000 + done: 6_000 + done]:
             score_reply(text, scenario, rubric, persona_name="Claire Martin", fills=fills)
-            done += 1
+        done += 1_000
+        chunks.append(time.process_time() - at)
     steady_wall, steady_cpu = done / (time.perf_counter() - wall), done / (time.process_time() - cpu)
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"score_reply, one core, first 5,000 (cold caches): {cold_cpu:,.0f} replies per CPU-second "
-          f"({cold_wall:,.0f}/s wall clock); target >= 5,000")
-    print(f"score_reply, one core, next {done:,} distinct replies: {steady_cpu:,.0f} replies per CPU-second "
-          f"({steady_wall:,.0f}/s wall clock); target >= 5,000")
+    print(f"score_reply on one core: {1_000 / min(chunks):,.0f} replies per CPU-second "
+          f"(best of {len(chunks)} chunks of 1,000 distinct replies); target >= 5,000")
+    print(f"  all {done:,}: {steady_cpu:,.0f} replies per CPU-second ({steady_wall:,.0f}/s wall clock); "
+          f"first 5,000 (cold caches): {cold_cpu:,.0f} per CPU-second ({cold_wall:,.0f}/s wall clock)")
     print(f"load average (1 / 5 / 15 min): {load} on {os.cpu_count()} cores (CPU time is the steadier figure)")
+
+
+def dump(path: Path) -> None:
+    """Write every result of a fixed set of replies, one JSON line each (compare two with cmp)."""
+    import json
+
+    from qualibench.scorer.validation import load_part, load_scenarios
+
+    rubric = load_rubric()
+    lines: list[str] = []
+
+    def out(tag: str, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        res = score_reply(*args, rubric, **kwargs)
+        lines.append(json.dumps([tag, res.to_dict()], ensure_ascii=False, sort_keys=True))
+
+    scenarios = load_scenarios()
+    for name in ("dev", "test"):  # development parts only: held-out parts are not read here
+        part = load_part(name) or {"items": []}
+        who = part.get("persona") or {}
+        persona = f"{who.get('first_name', '')} {who.get('last_name', '')}".strip()
+        for item in part["items"]:
+            fills = {k: str(v) for k, v in (item.get("fills") or {}).items()}
+            scenario = scenarios[item["scenario"]]
+            for ch in dict.fromkeys((item.get("channel", "email"), "email", "x")):
+                out(f"{name}/{item['id']}/{ch}/request", item["reply"], scenario, request_text=item.get("request", ""),
+                    persona_name=persona, fills=fills, channel=ch)
+                out(f"{name}/{item['id']}/{ch}", item["reply"], scenario, persona_name=persona, fills=fills, channel=ch)
+            out(f"{name}/{item['id']}/en", item["reply"], scenario, fills=fills, language="en",
+                signature="Kevin\nService clients")
+    rng = random.Random(5)
+    for i, (text, scenario, fills) in enumerate(corpus(3_000, seed=11)):
+        ch = ("email", "webform", "x")[i % 3]
+        out(f"bench/{i}/{ch}", text, scenario, persona_name="Claire Martin", fills=fills, channel=ch)
+        if i < 1_500:  # line breaks inside sentences and phrases, white space around them
+            broken = "".join(c if c != " " or rng.random() > 0.3 else rng.choice(["\n", " \n", "\n  ", "\n\n"])
+                             for c in text)
+            out(f"broken/{i}/{ch}", broken, scenario, persona_name="Claire Martin", fills=fills, channel=ch)
+    first = next(iter(scenarios.values()))
+    for i, text in enumerate(["", "> quoted only\n> more", "😀😀😀", "x" * 200_000, "Bonjour, merci. " * 3_000,
+                              "@brand ^JM", "İSTANBUL\nMerci pour\nvotre message"]):
+        out(f"bad/{i}", text, first)
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"{len(lines):,} results written to {path}")
 
 
 def bench_rescore(n: int, db_url: str | None, workers: int | None) -> None:
@@ -139,7 +192,12 @@ def main() -> None:
     parser.add_argument("--skip-rescore", action="store_true")
     parser.add_argument("--workers", type=int, default=None,
                         help="scoring processes (default: one per core for large runs)")
+    parser.add_argument("--dump", type=Path, default=None, metavar="FILE",
+                        help="write every result of a fixed set as JSON lines instead of timing")
     args = parser.parse_args()
+    if args.dump is not None:
+        dump(args.dump)
+        return
     bench_throughput(args.seconds)
     if not args.skip_rescore:
         bench_rescore(args.replies, args.db, args.workers)

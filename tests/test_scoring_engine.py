@@ -10,7 +10,7 @@ import yaml
 from qualibench.campaign.spec import KeyPoint, ScenarioSpec
 from qualibench.scorer.engine import score_reply
 from qualibench.scorer.rubric import load_rubric
-from qualibench.scorer.text import fold, lemma_view, scored_part
+from qualibench.scorer.text import fold, lemma_view, lower_and_fold, reply_view, scored_part
 
 SCENARIOS = Path(__file__).parent / "fixtures" / "scoring" / "scenarios"
 
@@ -150,6 +150,47 @@ def test_scenario_spec_and_dict_give_the_same_deterministic_result(rubric, deliv
     a = score_reply(text, delivery, rubric, persona_name="Claire Martin")
     b = score_reply(text, spec, rubric, persona_name="Claire Martin")
     assert a.to_dict() == b.to_dict() == score_reply(text, delivery, rubric, persona_name="Claire Martin").to_dict()
+
+
+def _fixture_replies() -> tuple[list[dict], dict[str, dict]]:
+    data = yaml.safe_load((SCENARIOS.parent / "replies.yaml").read_text())
+    scenarios = {p.stem: yaml.safe_load(p.read_text()) for p in SCENARIOS.glob("*.yaml")}
+    return data["replies"], {s["id"]: s for s in scenarios.values()}
+
+
+def _reshaped(text: str, i: int) -> str:
+    # The shapes the line-by-line view must put together exactly: words split over lines, white
+    # space around line breaks, blank lines, a character whose lowercase is longer ("İ").
+    out = text.replace(". ", ".\n  " if i % 2 else ". \n").replace(" de ", " de\n")
+    return out + ("\nİstanbul" if i % 5 == 0 else "\n\n")
+
+
+def test_the_line_by_line_view_is_the_whole_text_view():
+    """reply_view (each distinct line read once) gives what lower_and_fold and lemma_view give."""
+    replies, _ = _fixture_replies()
+    texts = [r["text"] for r in replies] + [_reshaped(r["text"], i) for i, r in enumerate(replies)]
+    for text in texts + texts:  # the second round reads every line from the cache
+        for language in (None, "en"):
+            lowered, folded, view = reply_view(text, language, default="fr")
+            assert (lowered, folded) == lower_and_fold(text)
+            ref = lemma_view(text, language, default="fr")
+            assert (view.joined, view.spans, view.lemmas, view.words, view.language, view.folded) == \
+                (ref.joined, ref.spans, ref.lemmas, ref.words, ref.language, ref.folded)
+
+
+def test_the_same_replies_score_the_same_in_any_order(rubric):
+    """Caches fill in whatever order replies come: every point, span and note is the same."""
+    replies, scenarios = _fixture_replies()
+    jobs = [(_reshaped(r["text"], i) if i % 3 == 0 else r["text"], scenarios[r["scenario"]], r.get("fills") or {},
+             ("email", "webform", "x")[i % 3]) for i, r in enumerate(replies)]
+
+    def run(order: list[int]) -> dict[int, dict]:
+        return {i: score_reply(jobs[i][0], jobs[i][1], rubric, persona_name="Claire Martin", fills=jobs[i][2],
+                               channel=jobs[i][3]).to_dict() for i in order}
+
+    forward = run(list(range(len(jobs))))
+    assert run(list(reversed(range(len(jobs))))) == forward
+    assert any(r["evidence"]["relevance"] for r in forward.values())  # real results, not empty ones
 
 
 from hypothesis import given, settings  # noqa: E402
