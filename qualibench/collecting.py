@@ -33,6 +33,7 @@ from .mail.imap import (
     wait_for_any,
 )
 from .models import Evidence, InboundMessage, InboundStatus, SyncState
+from .preparing import Stored
 from .processing import process_inbound, process_pending
 from .timing import close_windows
 from .workspace import Workspace
@@ -113,11 +114,14 @@ def _put_batch(ws: Workspace, raws: list[bytes]) -> list[str]:
 
 
 def store_mail_batch(ws: Workspace, session: Session, campaign_id: int,
-                     batch: list[RawMail]) -> tuple[int, int]:
+                     batch: list[RawMail], *, pending: dict[int, Stored | None] | None = None,
+                     ) -> tuple[int, int]:
     """Store a batch of fetched mails (evidence, then rows); return (new, duplicates).
 
     The batch form of `ingest_raw`: one query for the hashes already known and one bulk
-    insert, instead of a query and an ORM object per message.
+    insert, instead of a query and an ORM object per message. With `pending`, the batch's
+    messages waiting to be processed are added to it (inbound id -> Stored, with the bytes
+    at hand), oldest first, for the processing pipeline.
     """
     if not batch:
         return 0, 0
@@ -148,6 +152,14 @@ def store_mail_batch(ws: Workspace, session: Session, campaign_id: int,
     result = insert_ignore(session, InboundMessage, list(inbound_rows.values()),
                            keys=["campaign_id", "sha256"])
     new = result.rowcount if result is not None and result.rowcount >= 0 else len(inbound_rows)
+    if pending is not None:
+        raws = {d: m.raw for m, d in zip(batch, digests, strict=True)}
+        rows = session.exec(select(InboundMessage.id, InboundMessage.sha256, InboundMessage.size)
+                            .where(InboundMessage.campaign_id == campaign_id,
+                                   col(InboundMessage.sha256).in_(unique),
+                                   InboundMessage.status == InboundStatus.PENDING.value)
+                            .order_by(col(InboundMessage.received_at), col(InboundMessage.id))).all()
+        pending.update((i, Stored(sha, size, raws.get(sha))) for i, sha, size in rows if i is not None)
     return new, len(batch) - new
 
 
@@ -230,18 +242,37 @@ def _collect(ws: Workspace, *, progress: Progress | None, api: bool) -> CollectR
         campaign_id = ws.campaign(session).id
     assert campaign_id is not None
 
-    def store(session: Session, batch: list[RawMail]) -> tuple[int, int]:
-        return store_mail_batch(ws, session, campaign_id, batch)
+    from .preparing import preparer
+    from .processing import Pipeline
 
-    for account in ws.spec().config.accounts.values():
-        if not account.imap_host:
-            continue
-        for folder in sync_account(ws, campaign_id, account, store, progress=progress):
-            report.folders.append(folder)
-            report.new += folder.new
+    matched_before = report.matched
+    with preparer(ws) as prep:
+        # Each batch is processed (in worker processes when there are enough) as soon as its
+        # raw bytes and rows are committed, while the next ones are fetched.
+        pipeline = Pipeline(ws, campaign_id, InboundStatus.PENDING, report, prep,
+                            progress=progress)
+        stored: dict[int, Stored | None] = {}
+
+        def store(session: Session, batch: list[RawMail]) -> tuple[int, int]:
+            stored.clear()
+            return store_mail_batch(ws, session, campaign_id, batch, pending=stored)
+
+        def durable() -> None:
+            pipeline.add(dict(stored))
+            stored.clear()
+
+        for account in ws.spec().config.accounts.values():
+            if not account.imap_host:
+                continue
+            for folder in sync_account(ws, campaign_id, account, store, progress=progress,
+                                       durable=durable):
+                report.folders.append(folder)
+                report.new += folder.new
+        pipeline.flush()
     if api:
         _api_collect(ws, campaign_id, report)
-    process_pending(ws, campaign_id, report, progress=progress)
+    # What is left: API items, and what an earlier run stored without processing.
+    process_pending(ws, campaign_id, report, progress=progress, matched_before=matched_before)
     # Censor only now, once every reply that arrived in time has been recorded.
     report.censored = close_windows(ws)
     with ws.session() as session:

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from .kinds import ReplyKind as ReplyKind  # kept importable from here
+
 
 class UTCDateTime(TypeDecorator):
     """A DateTime column that only accepts aware datetimes and always returns aware UTC."""
@@ -81,14 +83,6 @@ PROBE_TRANSITIONS: dict[ProbeState, frozenset[ProbeState]] = {
     ProbeState.FAILED: frozenset({ProbeState.PLANNED}),  # an analyst may requeue a failed probe
     ProbeState.UNDELIVERABLE: frozenset(),
 }
-
-
-class ReplyKind(enum.StrEnum):
-    AUTO_ACK = "auto_ack"
-    OUT_OF_OFFICE = "out_of_office"
-    BOUNCE = "bounce"
-    ANSWER = "answer"
-    REDIRECT = "redirect"
 
 
 class DelayReview(enum.StrEnum):

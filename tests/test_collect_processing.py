@@ -32,13 +32,14 @@ def _outcome(ws):
 @pytest.mark.parametrize("workers", ["0", "2"])
 def test_batches_in_process_and_in_workers_record_the_same_replies(sent_campaign, monkeypatch,
                                                                    workers):
+    import qualibench.preparing as preparing
     import qualibench.processing as processing
 
     ws, probes = sent_campaign(brands=3)
     monkeypatch.setenv("QUALIBENCH_PARSE_WORKERS", workers)
     monkeypatch.setattr(processing, "BATCH_SIZE", 2)  # several batches: the next one is parsed ahead
     if workers != "0":  # prove the worker processes parse: the in-process path must not run
-        monkeypatch.setattr(processing, "_parse_in_process", None)
+        monkeypatch.setattr(preparing, "prepare_stored", None)
     bodies = [HUMAN, f"Bonjour,\n\nC'est réglé.\n\nCordialement,\nLéa {workers}",
               bytes(range(32)) * 10, HUMAN + "\n\nLe 3 mars, Marie a écrit :\n> question", "Merci."]
     cid = _store(ws, probes, bodies)

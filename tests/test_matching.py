@@ -112,18 +112,18 @@ def test_brand_domains_ignore_shared_social_networks():
 
 
 def test_a_parser_crash_on_one_message_marks_it_unparseable_and_the_rest_go_on(campaign, monkeypatch):
-    import qualibench.mail.parse as parse
+    import qualibench.mail.prepare as prepare
     from qualibench.collecting import process_pending
 
     ws, probes = campaign
-    real = parse.parse_message
+    real = prepare.parse_message
 
     def fragile(raw):
         if b"CRASH-ME" in raw:
             raise RuntimeError("parser bug")
         return real(raw)
 
-    monkeypatch.setattr(parse, "parse_message", fragile)
+    monkeypatch.setattr(prepare, "parse_message", fragile)
     with ws.session() as s:
         cid = ws.campaign(s).id
         for i, body in enumerate(["CRASH-ME", HUMAN]):

@@ -40,8 +40,11 @@ def cpu_deadline(seconds: float | None = None) -> Iterator[None]:
     A profiling timer (SIGPROF) interrupts pure-Python loops; it only works in the main
     thread, elsewhere the block runs unguarded (the size limits still hold).
     """
+    global _guarded
     seconds = CPU_SECONDS if seconds is None else seconds
-    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+    # Inside an outer deadline (a whole message prepared: parse, then classify) the outer one
+    # holds: a second timer would reset it.
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0 or _guarded:
         yield
         return
 
@@ -50,11 +53,16 @@ def cpu_deadline(seconds: float | None = None) -> Iterator[None]:
 
     previous = signal.signal(signal.SIGPROF, expired)
     signal.setitimer(signal.ITIMER_PROF, seconds)
+    _guarded = True
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.signal(signal.SIGPROF, previous)
+        _guarded = False
+
+
+_guarded = False  # a cpu_deadline is running in this (main) thread
 
 
 # NUL is refused by PostgreSQL in text and JSON; lone surrogates (undecodable bytes kept by

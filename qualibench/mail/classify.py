@@ -16,10 +16,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from qualibench.kinds import ReplyKind
 from qualibench.mail.language import detect_language
 from qualibench.mail.parse import ParsedMessage
 from qualibench.mail.quotes import split_reply
-from qualibench.models import ReplyKind
 
 # A person cannot read, think and type an answer this fast: with an e-mail that says nothing
 # about the request, such a delay confirms an automatic reply. Never on its own.

@@ -264,12 +264,14 @@ def sync_folder(
     store: Callable[[Session, list[RawMail]], tuple[int, int]],
     *,
     progress: Callable[[str, int, int], None] | None = None,
+    durable: Callable[[], None] | None = None,
 ) -> FolderReport:
     """Fetch the messages of `folder` newer than its SyncState and hand them to `store`.
 
     `store(session, batch)` must persist the batch (evidence first) and return (new, duplicates);
     the SyncState moves forward in the same transaction, so a crash loses nothing and a rerun
-    re-fetches at most one batch, which `store` recognises by its hash.
+    re-fetches at most one batch, which `store` recognises by its hash. `durable()` is called
+    once that transaction has committed (the collector then starts processing the batch).
     """
     started = time.perf_counter()
     report = FolderReport(account=account, folder=folder)
@@ -338,6 +340,8 @@ def sync_folder(
             state.last_uid = _to_column(max(_from_column(state.last_uid), batch_uids[-1]))
             state.updated_at = ws.clock.now()
             session.add(state)
+        if durable is not None:
+            durable()
         report.new += new
         report.duplicates += dupes
         report.fetched += len(batch)
@@ -355,6 +359,7 @@ def sync_account(
     store: Callable[[Session, list[RawMail]], tuple[int, int]],
     *,
     progress: Callable[[str, int, int], None] | None = None,
+    durable: Callable[[], None] | None = None,
 ) -> list[FolderReport]:
     """Return one report per folder scanned in `account` (INBOX and Junk/Spam)."""
     from ..db import advisory_lock, lock_key
@@ -370,7 +375,7 @@ def sync_account(
                     reports.append(FolderReport(account=account.name, folder=folder, busy=True))
                     continue
                 reports.append(sync_folder(ws, client, campaign_id, account.name, folder, store,
-                                           progress=progress))
+                                           progress=progress, durable=durable))
         return reports
     except (OSError, IMAPClientError) as exc:
         raise RemoteFailure(

@@ -1,0 +1,111 @@
+"""What the collector needs of one raw e-mail, made in one place: here or in a worker process.
+
+Preparing is everything about a message that does not depend on the database: parsing, the
+text the scorer rates, the ticket reference and the classification. It is most of a first
+collect's processor time, so it runs in worker processes (mail.parser_pool) while the main
+process fetches, stores and records; the same function runs in-process for small collects.
+
+Classification depends on the database in one place only: a message that says nothing and
+"arrived within seconds" of its request is an auto-reply (classify.INSTANT_REPLY), and the
+request's send time is known once the message is matched. So a message is classified as if it
+had arrived at once; when that reading is the instant-reply one (and only then) it is also
+classified without timing, and `classification()` picks the one the real delay gives.
+"""
+
+from __future__ import annotations
+
+import mmap
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .bounds import MAX_PARSE_BYTES, BudgetExceeded, cpu_deadline
+from .classify import INSTANT_REPLY, Classification, classify
+from .parse import ParsedMessage, UnparseableMessage, parse_message
+from .quotes import for_scoring
+
+# A fixed instant for "arrived at once" (any aware time: only the difference counts).
+_AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Prepared:
+    """One message ready to match and record: its parsed headers, scoring text and kind."""
+
+    msg: ParsedMessage  # headers and addresses; the long texts are dropped (see `prepare`)
+    text: str  # what the scorer rates: the reply with its closing formula
+    name_block: str  # the signature's name block
+    ticket_ref: str  # the brand's ticket reference found in subject or text ("" if none)
+    at_once: Classification  # the kind if it arrived within INSTANT_REPLY of its request
+    later: Classification | None = None  # the kind otherwise, when it differs
+
+    def classification(self, sent_at: datetime | None, received_at: datetime) -> Classification:
+        """Give back the message's Classification knowing its request's send time (None: unknown
+        or after the message, which gives no timing hint), as classify() would."""
+        if self.later is None:
+            return self.at_once
+        if sent_at is not None and sent_at <= received_at and received_at - sent_at < INSTANT_REPLY:
+            return self.at_once
+        return self.later
+
+
+def prepare(raw: bytes | mmap.mmap) -> Prepared:
+    """Give back the Prepared message of raw bytes; raise UnparseableMessage when unusable or
+    over the processor-time budget (bounds.CPU_SECONDS for parsing and classifying together)."""
+    try:
+        with cpu_deadline():
+            msg = parse_message(raw)
+            at_once = classify(msg, sent_at=_AT_ONCE, received_at=_AT_ONCE)
+            # The instant-reply reading is the only one timing can give (see the module doc).
+            later = classify(msg) if at_once.reason.startswith("arrived ") else None
+            text, name_block = for_scoring(msg.reply_text, msg.signature)
+    except BudgetExceeded as exc:
+        raise UnparseableMessage(
+            f"{exc} (a message built to stall the parser?)",
+            "the raw bytes are kept as evidence; look at them with `qualibench inbox`",
+        ) from None
+    # Matching and recording read headers and addresses only: the long texts stay here instead
+    # of crossing back from a worker process.
+    slim = replace(msg, text="", reply_text="", signature="", quoted="", headers={})
+    return Prepared(msg=slim, text=text or msg.text, name_block=name_block,
+                    ticket_ref=at_once.ticket_ref, at_once=at_once, later=later)
+
+
+def prepare_file(path: str, size: int) -> Prepared:
+    """Give back the Prepared message of a file of the folder evidence store, mapped rather
+    than read when large (the parser reads a bounded part of it, bounds.MAX_PARSE_BYTES)."""
+    with open(path, "rb") as fh:
+        if size <= MAX_PARSE_BYTES:
+            return prepare(fh.read())
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return prepare(mapped)
+
+
+def prepare_payload(payload: bytes | tuple[str, int]) -> object:
+    """What a worker process gives back for one message: a Prepared, or a tuple naming the
+    failure (exceptions with their hint do not all cross a process boundary intact)."""
+    try:
+        if isinstance(payload, tuple):
+            path, size = payload
+            if not Path(path).exists():
+                return ("missing", path, "")
+            return prepare_file(path, size)
+        return prepare(payload)
+    except UnparseableMessage as exc:
+        return ("unparseable", exc.message, exc.hint or "")
+    except RecursionError:
+        return ("unparseable", "the message nests deeper than the parser follows", "")
+    except Exception as exc:  # a parser bug on one odd message must not block the others
+        return ("error", f"{type(exc).__name__}: {exc}", "")
+
+
+def from_payload_result(result: object) -> Prepared | Exception:
+    """Give back the Prepared or the exception a worker's `prepare_payload` result stands for."""
+    if isinstance(result, tuple):
+        kind, message, hint = result
+        if kind == "unparseable":
+            return UnparseableMessage(message, hint or None)
+        if kind == "missing":
+            return FileNotFoundError(message)
+        return RuntimeError(message)
+    return result  # type: ignore[return-value]
