@@ -14,7 +14,7 @@ import re
 # No-break spaces (U+00A0, U+202F) precede colons in French typography and in Outlook FR.
 NBSP = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\ufeff": ""})
 
-WROTE = (r"(?:a\s+[ée]crit|wrote|schrieb|escribi[óo]|ha\s+scritto|schreef|escreveu"
+WROTE = (r"(?:a\s+[ée]crit|wrote|writes|schrieb|escribi[óo]|ha\s+scritto|schreef|escreveu"
          r"|het\s+volgende\s+geschreven|kirjoitti|skrev|napisał)")
 WROTE_WORD = re.compile(WROTE, re.IGNORECASE)
 _DASHES = r"(?:-{2,}\s*)?"
