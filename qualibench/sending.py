@@ -311,11 +311,19 @@ def send_due_probes(
         try:
             if not dry_run:
                 reconcile_interrupted(ws, campaign_id, channels, channel, report, sender)
+            logged = [False]
+
+            def summary(s: Session) -> None:
+                # In the transaction of the run's last outcomes: one commit fewer a run.
+                if not dry_run and report.items:
+                    _log_summary(s, ws, campaign_id, report)
+                    logged[0] = True
+
             try:
                 _send_queue(ws, campaign_id, channels, cfg, channel, limit, dry_run, progress,
-                            report)
+                            report, summary)
             finally:
-                if not dry_run and report.items:
+                if not dry_run and report.items and not logged[0]:
                     log_run(ws, campaign_id, report)
             if reminders and cfg.reminder.enabled and channel in (None, "email"):
                 send_reminders_with(ws, campaign_id, channels, dry_run=dry_run, report=report)
@@ -326,7 +334,8 @@ def send_due_probes(
 
 def _send_queue(ws: Workspace, campaign_id: int, channels: _Channels, cfg: Any,
                 channel: str | None, limit: int | None, dry_run: bool,
-                progress: Progress | None, report: SendReport) -> None:
+                progress: Progress | None, report: SendReport,
+                summary: Callable[[Session], None] | None = None) -> None:
     now = ws.clock.now()
     throttle = Throttle(cfg.throttle.per_domain_seconds, cfg.throttle.per_account_per_hour)
     with ws.session() as s:
@@ -361,7 +370,14 @@ def _send_queue(ws: Workspace, campaign_id: int, channels: _Channels, cfg: Any,
         _drain(ws, channels, cfg, queues, throttle, brands, personas, total, dry_run, progress,
                report, outcomes)
     finally:
-        outcomes.flush()
+        if outcomes.pending or (summary is not None and report.items and not dry_run):
+            def last(s: Session) -> None:
+                outcomes.write(s)
+                if summary is not None:
+                    summary(s)
+
+            in_transaction(ws, last, report if outcomes.pending else None)
+            outcomes.committed()
 
 
 @dataclass
@@ -521,7 +537,7 @@ def _drain(ws: Workspace, channels: _Channels, cfg: Any, queues: dict[str, deque
             outcomes.add(probe.id, result, then)  # type: ignore[arg-type]
             throttle.record(domain, persona.account, ws.clock.now())
             done += 1
-    outcomes.flush()
+    # The last outcomes are written by the caller, with the run's summary (_send_queue).
     if stopped:
         report.channel_errors = {name: exc.message for name, exc in stopped.items()}
         raise next(iter(stopped.values()))
@@ -530,6 +546,10 @@ def _drain(ws: Workspace, channels: _Channels, cfg: Any, queues: dict[str, deque
 def log_run(ws: Workspace, campaign_id: int, report: SendReport) -> None:
     """Append a summary event of the run to the campaign's log."""
     with ws.session() as s:
-        summary = {k: v for k, v in report.as_dict().items() if k != "items" and v}
-        log_event(s, campaign_id, "send.run", "campaign", summary, ws.clock)
+        _log_summary(s, ws, campaign_id, report)
+
+
+def _log_summary(s: Session, ws: Workspace, campaign_id: int, report: SendReport) -> None:
+    summary = {k: v for k, v in report.as_dict().items() if k != "items" and v}
+    log_event(s, campaign_id, "send.run", "campaign", summary, ws.clock)
 

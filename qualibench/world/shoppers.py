@@ -34,11 +34,16 @@ class SimulatedShoppers:
         self.rng = random.Random(seed ^ 0xA55)
         self.sent: list[int] = []
         self.recorded: list[int] = []
+        # When the earliest mission still waiting is due, as the last `work` read it (None:
+        # none waits); `next_known` is False when `work` stopped at its limit without knowing.
+        self.next_at: datetime | None = None
+        self.next_known = False
 
     def work(self, ws: Workspace, limit: int = 1000) -> int:
         """Send every mission due by now and schedule the brands' answers; return how many were sent."""
         now = self.world.clock.now()
         done = 0
+        self.next_known, self.next_at = False, None
         # A few missions at a time, earliest first: the timeline calls this at every step,
         # and most steps find none due (reading the whole queue each time was most of its cost).
         while done < limit:
@@ -53,7 +58,10 @@ class SimulatedShoppers:
                 self._brand_answers(ws, mission, sent_at)
                 done += 1
             if len(due) < len(batch) or len(batch) < MISSIONS_READ:
-                break  # a mission not due yet (they come earliest first), or none left
+                # a mission not due yet (they come earliest first), or none left
+                waiting = [m for m in batch if m.when is not None and m.when > now]
+                self.next_known, self.next_at = True, waiting[0].when if waiting else None
+                break
         return done
 
     def _brand_answers(self, ws: Workspace, mission: Mission, sent_at: datetime) -> None:

@@ -110,7 +110,8 @@ def run_campaign_time(ws: Workspace, world: DemoWorld, timer: StageTimer | None 
             # People send what a robot cannot (captcha forms, assisted channels).
             with timer.stage("assisted"):
                 shoppers.work(ws)
-                mission_at = _next_mission(ws)
+                # work() has just read the queue: ask again only if it stopped at its limit.
+                mission_at = shoppers.next_at if shoppers.next_known else _next_mission(ws)
         with timer.stage("brands"):
             waiting += world.deliver_due()
         if collect_every and waiting and world.clock.now() - last_collect >= collect_every:
