@@ -136,6 +136,23 @@ def test_a_team_is_not_a_named_signer_a_person_and_initials_are(rubric):
     assert [s.text for s in dash.evidence["personalisation"] if "named" in s.why] == ["-AK"]
 
 
+@pytest.mark.parametrize(("channel", "text", "pers", "pol"), [
+    # the name after the closing formula on its line; a phone line under the signature
+    ("email", "Bonjour Claire,\n\nVotre colis part demain.\n\nCordialement, Léa Moreau", 7, 7),
+    ("email", "Bonjour Claire,\n\nVotre casque part demain.\n\nCordialement\n\nThomas\nService Clients\n"
+              "01 23 45 67 89", 10, 7),
+    ("email", "Madame, Monsieur,\n\nVotre colis part demain.\n\nAu plaisir,\nHugo Bernard", 3, 7),
+    # a tweet signed with a bare first name, or "Sophie de l'équipe"; "avec plaisir" is a courteous formula
+    ("x", "@claire_mrt Votre colis part demain 🙂 Léa", 3, 5),
+    ("x", "@claire_mrt Votre colis part demain, avec plaisir ! On reste dispo en DM. Sophie de l'équipe", 3, 10),
+    ("x", "@claire_mrt Votre colis part demain, livraison prévue Jeudi", 0, 3),
+])
+def test_signatures_and_courtesy_of_every_shape(rubric, channel, text, pers, pol):
+    fills = {"order_number": "CMD-482913", "product": "un casque Bluetooth"}
+    res = score(rubric, "complaint-late-delivery-fr", text, channel=channel, **fills)
+    assert (res.criteria["personalisation"], res.criteria["politeness"]) == (pers, pol)
+
+
 def test_a_complete_courteous_tweet_can_reach_the_top_band(rubric):
     fills = {"order_number": "CMD-552017", "product": "un robot pâtissier", "amount": "319", "order_day": "lundi 3"}
     tweet = ("@claire_mrt Bonjour Claire, vraiment désolés pour ce retard, on sait que vous en aviez besoin "

@@ -184,7 +184,9 @@ def score_reply(
         request_text = _template(short if channel == "x" and short else body)
     req = _request(request_text, scenario_lang, names, rubric.vocabulary, rubric.concepts, fills)
     single = rubric.concepts.single(reply_lang)
-    keys = list(map(single.get, view.lemmas, view.lemmas))  # single.get(lemma, lemma), in C
+    # The lemma's concept, else the word's as written ("envoyé" is listed; its lemma "envoyer" may
+    # not be), else the lemma itself: single.get(lemma, single.get(word, lemma)), mostly in C.
+    keys = list(map(single.get, view.lemmas, map(single.get, view.words, view.lemmas)))
     extra: dict[int, str] = {}
     for idx, concept in rubric.concepts.phrases(reply_lang, view.lemmas):
         extra[idx.start] = concept

@@ -19,6 +19,12 @@ _X_SIGNATURE = re.compile(r"(?:^|\s)([\^~/\-\u2013\u2014]\s?[A-Z\u00c0-\u00dd][\
 _CAPITALISED = re.compile(r"(?<![\w'])[A-Z\u00c0-\u00dd][a-z\u00e0-\u00ff'-]+|\b[A-Z]\.(?=\s|$)")
 _INITIAL_END = re.compile(r"\b[A-Z]\.$")  # "Marc D." ends on an initial, not a sentence
 _LEADING = frozenset({"l", "le", "la", "les", "the", "your", "votre", "vos", "de", "from", "ton"})
+# Contact lines under a signature (a phone number, an address, a site) belong to the closing block.
+_CONTACT = re.compile(r"^[\d\s+().\-/]{8,}$|@\w|https?://|www\.|^(?:t[eé]l|phone|t|m|mob|fax)\s*[.:]", re.I)
+# A tweet signed with a name after its last sentence or emoji ("... Bonne journée 🙂 Léa") or
+# "Sophie de l'équipe" / "Tom from the team".
+_X_NAME_END = re.compile(r"(?:[.!?\u2600-\u27bf\U0001f300-\U0001faff]\s*|\s)([A-Z\u00c0-\u00dd][a-z\u00e0-\u00ff]+)"
+                         r"(?:\s+(?:de l['\u2019]\s?[ée]quipe|from the team|for the team|pour l['\u2019]\s?[ée]quipe)(?:\s+\w+)?)?\s*$")
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,10 @@ def layout_of(part: str, folded: str, lex: Lexicon, channel: str, signature: str
         if offset <= body_start:
             break
         c, keep, is_sig = _tail_line(closing_set, folded[offset:offset + len(line)], line)
+        if not keep and block and _CONTACT.search(line.strip()):
+            keep = True  # "01 23 45 67 89" under the name: part of the signature, nobody's name
+        elif not keep and not block and _CONTACT.search(line.strip()):
+            keep = True
         if keep:
             block.append((offset, line, c, is_sig))
             continue
@@ -77,8 +87,10 @@ def layout_of(part: str, folded: str, lex: Lexicon, channel: str, signature: str
         if is_sig and (c is None or line[c[1]:].strip(" ,.!")):
             if sig is None:
                 sig = (offset + len(line) - len(line.lstrip()), offset + len(line.rstrip()))
-            if signer is None:
-                signer = _person(part, offset, line, lex, names)
+            if signer is None and not _CONTACT.search(line.strip()):
+                # "Cordialement, Léa Moreau": the name after the closing formula on its line
+                skip = c[1] if c else 0
+                signer = _person(part, offset + skip, line[skip:], lex, names)
     if block:
         body_end = block[0][0]
     sig_text = part[sig[0]:sig[1]] if sig else ""
@@ -125,11 +137,31 @@ def _tweet(part: str, folded: str, lex: Lexicon, body_start: int, greeting: tupl
     if m:
         sig = signer = (m.start(1), m.end(1))
         body_end = m.start(1)
+    else:
+        n = _X_NAME_END.search(part[:end])
+        if n and fold(n.group(1)) not in lex.vocabulary and not is_stopword(fold(n.group(1))) \
+                and fold(n.group(1)) not in _NOT_NAMES \
+                and fold(n.group(1)) not in names and lex.sets["closing"].search(fold(n.group(1))) is None \
+                and (n.group(0).lstrip()[:1] in ".!?" or not n.group(0)[:1].isspace() or "quipe" in n.group(0)
+                     or "team" in n.group(0) or _after_emoji(part, n.start(1))):
+            sig = (n.start(1), n.end())
+            signer = (n.start(1), n.end(1))
+            body_end = n.start(1)
     closing = None
     tail_from = max(body_start, body_end - 70)
     for c in lex.sets["closing"].finditer(folded[tail_from:body_end]):
         closing = (tail_from + c.start(), tail_from + c.end())
     return Layout(greeting, body_start, body_end, closing, sig, signer, part[sig[0]:sig[1]] if sig else "")
+
+
+_NOT_NAMES = frozenset({"lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "monday", "tuesday",
+                        "wednesday", "thursday", "friday", "saturday", "sunday", "merci", "thanks", "cheers", "bisous",
+                        "demain", "tomorrow", "today", "bravo", "super", "parfait", "courage", "enjoy", "salut"})
+
+
+def _after_emoji(part: str, at: int) -> bool:
+    before = part[:at].rstrip()
+    return bool(before) and (before[-1] in ".!?" or ord(before[-1]) >= 0x2600)
 
 
 def _is_signature_line(line: str) -> bool:

@@ -61,6 +61,13 @@ def personalisation(part: str, folded: str, lay: Layout, names: tuple[str, ...],
             if len(words) >= 2 and wordset.issuperset(words):
                 m = re.search(rf"(?<!\w){re.escape(words[0])}(?!\w)", body)
                 idx, v = (m.start(), words[0]) if m else (-1, v)
+            elif key == "product" and words:
+                # "Votre casque" names the drawn "un casque Bluetooth": the product's head word
+                # (its first content word in French, its last in English) after a possessive.
+                head = words[0] if lang_fr(v) else words[-1]
+                m = re.search(rf"(?<!\w)(?:votre|vos|ton|ta|your|the|this|ce|cette|le|la|du|de la) {re.escape(head)}"
+                              rf"(?!\w)", body) if len(head) >= 4 else None
+                idx, v = (m.start(), m.group()) if m else (-1, v)
         if idx >= 0:
             pts = weight * float(rule.get("reference", 0.3))
             got += pts
@@ -89,6 +96,11 @@ def _name_regex(names: tuple[str, ...]) -> re.Pattern[str]:
 @lru_cache(maxsize=65536)
 def _value_words(folded_value: str) -> tuple[str, ...]:
     return tuple(w for w in re.findall(r"[a-z0-9]+", folded_value) if len(w) >= 3 and w not in _ARTICLES)
+
+
+def lang_fr(folded_value: str) -> bool:
+    """A drawn value in French opens with an article ("un casque Bluetooth", "une machine à café")."""
+    return folded_value.split(" ", 1)[0] in ("un", "une", "des", "le", "la", "les", "l")
 
 
 _ARTICLES = frozenset({"une", "des", "les", "the", "mon", "ma", "mes", "votre", "your", "pair", "set"})
