@@ -68,6 +68,8 @@ class Analysis:
     samples: dict = field(default_factory=dict)  # (brand_key, channel | "*") -> bootstrap indices
     comparison: dict | None = None  # {"brands": DataFrame, "sectors": DataFrame, "source": str}
     scenario_titles: dict = field(default_factory=dict)  # scenario key -> {lang: title} (its YAML's titles:)
+    # scenario key -> [(key point id, its label, {lang: label} of its YAML's labels:)]
+    key_points: dict = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Return the named tables the exports write (tests first)."""
@@ -333,9 +335,9 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
     criteria = (answered.groupby("channel")[crit_cols].mean().reset_index() if crit_cols and len(answered)
                 else pd.DataFrame(columns=["channel"]))
     maxima = criterion_maxima(camp.config, [c[5:] for c in crit_cols], answered)
-    titles = {sc.key: {str(k): str(v) for k, v in ((sc.spec or {}).get("titles") or {}).items() if v}
-              for sc in s.exec(select(Scenario).where(Scenario.campaign_id == campaign_id))
-              if isinstance((sc.spec or {}).get("titles"), dict)}
+    specs = dict(s.execute(select(Scenario.key, Scenario.spec).where(Scenario.campaign_id == campaign_id)).all())
+    titles = {key: {str(k): str(v) for k, v in spec["titles"].items() if v}
+              for key, spec in specs.items() if isinstance((spec or {}).get("titles"), dict)}
     info = {"id": camp.id, "slug": camp.slug, "name": camp.name, "edition": camp.edition, "seed": camp.seed,
             "config": camp.config, "window_days": window_days}
     result = Analysis(
@@ -345,13 +347,23 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
         brand_criteria=_criterion_shares(answered, ["brand_key"], maxima),
         sector_criteria=_criterion_shares(answered, ["sector"], maxima), cross_channel=per_scen, cross_channel_share=share, window_h=window_h,
         overall=_group_figures(arrays, window_h, rules.delay_weight, rules.quality_weight) if len(sent) else {},
-        samples=samples, scenario_titles=titles,
+        samples=samples, scenario_titles=titles, key_points={k: _key_points(v) for k, v in specs.items()},
     )
     if previous:
         from .comparison import compare_editions
 
         result.comparison = compare_editions(result, previous)
     return result
+
+
+def _key_points(spec: dict | None) -> list[tuple[str, str, dict]]:
+    out = []
+    for kp in (spec or {}).get("key_points") or []:
+        if isinstance(kp, dict):
+            own = kp.get("labels") if isinstance(kp.get("labels"), dict) else {}
+            out.append((str(kp.get("id", "")), str(kp.get("label", "")),
+                        {str(k): str(v) for k, v in own.items() if v}))
+    return out
 
 
 def brand_indices(bc: pd.DataFrame, rules: AwardRules, samples: dict):

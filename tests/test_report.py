@@ -294,3 +294,36 @@ def test_french_report_titles_scenarios_in_french_by_the_stated_rule(finished, t
     assert Formatter("fr", labels).scenario_names(analysis) == {"delivery-tracking-en": "Où est mon colis ?",
                                                                "own-en": "Own title"}
 
+
+
+def test_fiches_name_key_points_in_the_reports_language_by_the_stated_rule():
+    import yaml
+
+    from qualibench.report import load_labels, template_env
+    from qualibench.report.formatting import Formatter
+    from qualibench.resources import data_dir
+    from qualibench.scorer.wording import why_in
+
+    dirs = template_env().globals["template_dirs"]
+    fr, en = (Formatter(lang, load_labels(lang, dirs)) for lang in ("fr", "en"))
+    analysis = type("A", (), {"key_points": {
+        "refund-return-en": [("refund-timing", "Gives the refund time frame", {})],  # the catalogue's
+        "own-fr": [("x", "Donne l'adresse", {"en": "Gives the address"})],  # its file's labels:
+        "own-en": [("y", "Own label", {})]}})()  # neither: its own label
+    names = fr.key_point_names(analysis)
+    assert names == {"refund-return-en": {"Gives the refund time frame": "Donne le délai de remboursement"},
+                     "own-fr": {"Donne l'adresse": "Donne l'adresse"}, "own-en": {"Own label": "Own label"}}
+    assert en.key_point_names(analysis)["own-fr"] == {"Donne l'adresse": "Gives the address"}
+    why = "key point 'Gives the refund time frame': asserted; pattern 'working days'"
+    assert why_in(why, "fr", names["refund-return-en"]) == \
+        "point clé 'Donne le délai de remboursement' : affirmé ; motif 'working days'"
+    assert why_in('key point "Donne l\'adresse": asserted', "en", {"Donne l'adresse": "Gives the address"}) == \
+        "key point 'Gives the address': asserted"
+    assert why_in(why, "en") == why and why_in(why, "en", {"other": "x"}) == why
+    # every key point of the library's scenarios has its label in the other language
+    for path in sorted((data_dir("scenarios")).glob("*.yaml")):
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        other = en if spec["language"] == "fr" else fr
+        catalogue = other.L["key_point_labels"].get(spec["id"], {})
+        assert {kp["id"] for kp in spec["key_points"]} <= set(catalogue), path.name
+    assert "labels: fr" in fr.L["key_point_labels_rule"] and "labels: en" in en.L["key_point_labels_rule"]

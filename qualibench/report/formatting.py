@@ -152,6 +152,18 @@ class Formatter:
         return {k: (analysis.scenario_titles.get(k) or {}).get(self.lang) or catalogue.get(k) or t
                 for k, t in own.items()}
 
+    def key_point_names(self, analysis) -> dict[str, dict[str, str]]:
+        """Return scenario key -> {a key point's own label: its label in the report's language}.
+
+        The rule the fiches state (key_point_labels_rule), as for scenario titles: the scenario
+        file's `labels:` entry for this language, else the report catalogue's translation of a
+        library scenario's key point (`key_point_labels`), else its own label.
+        """
+        catalogue = self.L.get("key_point_labels") or {}
+        return {scen: {label: own.get(self.lang) or (catalogue.get(scen) or {}).get(kp_id) or label
+                       for kp_id, label, own in kps}
+                for scen, kps in getattr(analysis, "key_points", {}).items()}
+
     def criterion(self, c: str) -> str:
         return self.L.get("crit_" + str(c), str(c))
 

@@ -7,9 +7,12 @@ markup can neither run nor fetch anything while it is printed.
 
 Chromium prints running headers through CSS page-margin boxes of named pages, and page numbers
 with counter(page) / counter(pages); it has no target-counter(), so the contents page gets its
-page numbers from a first print: every section is a named destination of the PDF (the contents
-links to it), whose page is read back from the PDF's own page tree, then the document is printed
-again with those numbers written in.
+page numbers after the print: every section is a named destination of the PDF (the contents
+links to it), whose page is read back from the PDF's own page tree. The document is printed
+once, with the contents' number slots empty (they keep their width, so filling them moves
+nothing); then only the pages up to the end of the contents are printed again, with the numbers
+filled in and everything else hidden, and those pages are stamped onto the first pages of the
+PDF (pypdf, an incremental update: the rest of the file is left as Chromium wrote it).
 """
 
 from __future__ import annotations
@@ -70,11 +73,71 @@ class Printer:
         self._page.set_content(html, wait_until="load")
         data = self._print()
         if TOC_SLOT in html:
-            # the numbers fit the space the first print kept for them: pagination is unchanged
-            self._page.evaluate(FILL_TOC, destination_pages(data))
-            data = self._print()
+            pages = destination_pages(data)
+            numbers = numbers_only(html) if _have_pypdf() else None
+            # a user's template whose contents cannot be cut out, or no pypdf: print again
+            if numbers is None:
+                # the numbers fit the space the first print kept for them: pagination is unchanged
+                self._page.evaluate(FILL_TOC, pages)
+                data = self._print()
+            else:
+                self._page.set_content(numbers, wait_until="load")
+                self._page.evaluate(FILL_TOC, pages)
+                data = stamp(data, self._print())
         Path(out).write_bytes(data)
         return Path(out)
+
+
+# Everything of the document hidden but the contents' page numbers, and no page-margin box: the
+# print of the pages up to the contents' end that is stamped onto the first print's pages.
+_NUMBERS_ONLY = """<style>
+@media print { html, body { background: transparent !important; }
+  body * { visibility: hidden !important; }
+  .toc-page { visibility: visible !important; } }
+@page { @top-left { content: none; } @top-center { content: none; } @top-right { content: none; }
+  @bottom-left { content: none; } @bottom-center { content: none; } @bottom-right { content: none; } }
+@page :first { @top-left { content: none; } @top-right { content: none; } @bottom-right { content: none; } }
+</style>"""
+_TOC_END = re.compile(r'<nav class="toc"[^>]*>.*?</nav>', re.S)
+
+
+def _have_pypdf() -> bool:
+    try:
+        import pypdf  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def numbers_only(html: str) -> str | None:
+    """Return the document up to the end of its contents, with only the page-number slots shown.
+
+    None when there is no `<nav class="toc">` followed by the body's next part, or no `</head>`.
+    What comes before the contents' end lays out as in the whole document (the contents ends
+    with a page break), so its pages are the whole document's first pages.
+    """
+    head = html.find("</head>")
+    toc = _TOC_END.search(html)
+    if head < 0 or toc is None or toc.start() < head:
+        return None
+    return html[:head] + _NUMBERS_ONLY + html[head:toc.end()] + "</body></html>"
+
+
+def stamp(data: bytes, numbers: bytes) -> bytes:
+    """Return the PDF `data` with each page of `numbers` drawn over the page of the same rank."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    over = PdfReader(io.BytesIO(numbers))
+    writer = PdfWriter(io.BytesIO(data), incremental=True)
+    if len(over.pages) > len(writer.pages):
+        raise ValueError("the contents' pages outnumber the document's")
+    for i, page in enumerate(over.pages):
+        writer.pages[i].merge_page(page)
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
 
 
 def print_many(jobs: list[tuple[str, str]]) -> list[str]:

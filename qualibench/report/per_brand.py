@@ -40,7 +40,7 @@ def _scores_by_reply(session, cid: int, reply_ids: set[int]) -> dict[int, dict]:
 
 
 def _test_views(session, analysis, brand_key: str, f: Formatter, excerpt, probes: dict, scores: dict,
-                titles: dict) -> list[dict]:
+                titles: dict, key_points: dict) -> list[dict]:
     L, maxima, lang = f.L, analysis.criterion_max, f.lang
     tests = analysis.tests
     rows = tests[tests["sent"] & (tests["brand_key"] == brand_key)].sort_values(["channel", "scenario", "sent_at"])
@@ -61,7 +61,8 @@ def _test_views(session, analysis, brand_key: str, f: Formatter, excerpt, probes
                              "share": f.pct(pts / m) if not missing(pts) and m else "–",
                              "evidence": [{"text": excerpt(e.get("text", ""), rid, t["probe_id"], 160),
                                            "points": f.signed(e.get("points")),
-                                           "why": why_in(e.get("why", ""), lang)}
+                                           "why": why_in(e.get("why", ""), lang,
+                                                         key_points.get(t["scenario"]))}
                                           for e in ev[:3]]})
         audits = [{"who": s.scorer.split(":", 1)[1] if ":" in s.scorer else s.scorer, "total": f.num(s.total),
                    "date": f.date(s.created_at), "why": s.justification,
@@ -105,10 +106,11 @@ def brand_report_contexts(session, analysis, trophies, *, lang: str, labels: dic
             won.setdefault(w.brand_key, []).append(trophy_title(t, f))
     cover = build_cover(analysis, f)
     generated = f.date((now or datetime.now(UTC)).date())
-    titles = f.scenario_names(analysis)
+    titles, key_points = f.scenario_names(analysis), f.key_point_names(analysis)
     return [{"lang": lang, "L": labels, "cover": cover, "generated": generated, "b": s,
              "titles": won.get(s["key"], []),
-             "tests": _test_views(session, analysis, s["key"], f, excerpt, probes, scores, titles)} for s in sheets]
+             "tests": _test_views(session, analysis, s["key"], f, excerpt, probes, scores, titles, key_points)}
+            for s in sheets]
 
 
 def _chunks(jobs: list, n: int) -> list[list]:

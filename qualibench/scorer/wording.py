@@ -8,7 +8,9 @@ is given back unchanged, so an old score row still reads, in English.
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Mapping
 
 _LANG_FR = {"fr": "français", "en": "anglais"}
 
@@ -83,14 +85,23 @@ _FR_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), t) f
 _KEY_POINT = re.compile(r"""^key point (?P<label>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"): (?P<rest>.*)$""", re.S)
 
 
-def why_in(why: str, language: str = "en") -> str:
-    """Return the scorer's reason or note `why` worded in `language` ("en" as stored, or "fr")."""
-    if language != "fr" or not why:
+def why_in(why: str, language: str = "en", labels: Mapping[str, str] | None = None) -> str:
+    """Return the scorer's reason or note `why` worded in `language` ("en" as stored, or "fr").
+
+    `labels` maps a key point's label as the scorer quotes it (the scenario's own) to the label to
+    show instead (the report's language): a key point's reason then names it so.
+    """
+    if not why:
         return why
     kp = _KEY_POINT.match(why)
-    if kp:
+    if kp and (language == "fr" or labels):
+        label = _label(kp.group("label"), labels)
+        if language != "fr":
+            return f"key point {label}: {kp.group('rest')}"
         parts = [why_in(p, "fr") for p in kp.group("rest").split("; ")]
-        return f"point clé {kp.group('label')} : " + " ; ".join(parts)
+        return f"point clé {label} : " + " ; ".join(parts)
+    if language != "fr":
+        return why
     if why in _FR:
         return _FR[why]
     for pattern, template in _FR_SHAPES:
@@ -99,6 +110,18 @@ def why_in(why: str, language: str = "en") -> str:
             values = {k: (_lang(v) if k in ("a", "b") else v) for k, v in m.groupdict().items()}
             return template.format(**values)
     return why
+
+
+def _label(quoted: str, labels: Mapping[str, str] | None) -> str:
+    # the scorer quotes the label with repr(): read it back as the string it was
+    if not labels:
+        return quoted
+    try:
+        own = ast.literal_eval(quoted)
+    except (ValueError, SyntaxError):
+        return quoted
+    shown = labels.get(own) if isinstance(own, str) else None
+    return repr(shown) if shown else quoted
 
 
 __all__ = ["why_in"]
