@@ -102,6 +102,14 @@ def test_si_je_comprends_bien_is_reformulation_not_empathy(rubric):
     assert any("marker" in s.why for s in res.evidence["reformulation"])
 
 
+def test_a_sentence_that_sends_the_customer_elsewhere_answers_nothing(rubric):
+    # the topic is named ("plan questions", "pricing") in the very sentence that deflects
+    res = score(rubric, "commercial-pricing-subscription-en", "Hi,\nFor any question about pricing or the "
+                "contract, please call our sales team on 0800 123 4567.\nThanks!")
+    assert res.criteria["relevance"] <= 3
+    assert any("sends the customer elsewhere" in s.why for s in res.evidence["relevance"])
+
+
 def test_merci_d_appeler_is_not_thanks(rubric):
     res = score(rubric, "billing-wrong-invoice-fr", "Bonjour,\nMerci d'appeler le 08 92 70 12 34.\nCordialement")
     assert not any("thanks" in s.why for s in res.evidence["politeness"])

@@ -223,8 +223,9 @@ def score_reply(
     share = 0.0
     if "relevance" in rubric.criteria:
         promises = list(lex.sets["promise"].finditer(folded, view.wordset))
+        deflections = list(lex.sets["channel_deflection"].finditer(folded, view.wordset))
         points["relevance"], share = _relevance(part, reading, keys, extra, kps, scenario_lang, rubric, channel,
-                                                lay, evidence["relevance"], notes, promises)
+                                                lay, evidence["relevance"], notes, promises, deflections)
     # Reformulation markers serve two criteria (a marker earns reformulation and is not empathy):
     # scan the reply for them once.
     markers = list(lex.sets["reformulation"].finditer(folded, view.wordset)) \
@@ -287,7 +288,7 @@ def _asked(compiled: Any, channel: str) -> dict[str, float]:
 
 def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, str], kps: tuple,
                scenario_lang: str, rubric: Rubric, channel: str, lay: Layout, out: list[Span],
-               notes: list[str], promises: list) -> tuple[float, float]:
+               notes: list[str], promises: list, deflections: list = ()) -> tuple[float, float]:
     rule = rubric.rule("relevance", channel)
     weight = float(rule["weight"])
     compiled = compile_key_points(kps, scenario_lang, rubric.concepts)
@@ -300,6 +301,9 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     best: dict[str, tuple[float, int, int, str]] = {}
     spans = reading.view.spans
     promised = {_sentence_at(reading, m.start()) for m in promises} if promises else set()
+    # A sentence that sends the customer elsewhere ("le mieux est de passer voir nos vendeurs en
+    # magasin", "give our sales team a call") names the topic; it answers nothing.
+    deflecting = {_sentence_at(reading, m.start()) for m in deflections} if deflections else set()
     # One pass finds the tokens that belong to some signature; sentences only look at those.
     at = list(compress(enumerate(keys), map(index.__contains__, keys)))  # (t, key) in C
     at += [(t, c) for t, c in extra.items() if c in index]
@@ -339,6 +343,8 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
             credit, why = credit_of(flags, sig.kp in compiled.answers_no)
             if si in promised and credit > 0:
                 credit, why = 0.0, "in a promise to come back later, not an answer"
+            elif si in deflecting and credit > 0:
+                credit, why = 0.0, "in a sentence that sends the customer elsewhere, not an answer"
             s, e = spans[min(toks)][0], spans[max(toks)][1]
             prev = best.get(sig.kp)
             if prev is None or credit > prev[0]:
