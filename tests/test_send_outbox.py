@@ -134,9 +134,8 @@ def test_an_smtp_answer_lost_after_the_dot_is_outcome_unknown(mail_campaign, smt
     [lost] = [p for p in _probes(ws) if p.state == ProbeState.DISPATCHING.value]
     assert "answer to the end of the message was lost" in lost.dispatch["outcome_unknown"]
     assert Counter(smtp_server.message_ids())[lost.message_id] == 1  # the server did take it
+    # its copy stays unread: a rerun finds it of unknown outcome (the test above), not sent
     assert sorted(_read_flags(pymap_server)) == [False] + [True] * (n - 1)
-    assert send_due_probes(ws).outcome_unknown == 1  # not sent again on the next run
-    assert len(smtp_server.messages) == n
 
 
 def test_interrupted_probe_without_a_copy_is_sent_exactly_once(mail_campaign, smtp_server):
