@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from .campaign.spec import ASSISTED_CHANNELS
 from .channels.base import DispatchResult, load_channels
@@ -116,11 +116,11 @@ class Sender:
         return lock_is_free(self.ws.engine, lock_key("sender", owner))
 
 
-def _domain_of(probe: Probe, brand: Brand) -> str:
-    contact = str(brand.contacts.get(probe.channel, ""))
-    if probe.channel == "email" and "@" in contact:
+def _domain_of(channel: str, brand: Brand) -> str:
+    contact = str(brand.contacts.get(channel, ""))
+    if channel == "email" and "@" in contact:
         return contact.rpartition("@")[2].lower()
-    return f"{probe.channel}:{brand.key}"
+    return f"{channel}:{brand.key}"
 
 
 class _Channels:
@@ -339,15 +339,20 @@ def _send_queue(ws: Workspace, campaign_id: int, channels: _Channels, cfg: Any,
     now = ws.clock.now()
     throttle = Throttle(cfg.throttle.per_domain_seconds, cfg.throttle.per_account_per_hour)
     with ws.session() as s:
-        brands = {b.id: b for b in s.exec(select(Brand).where(Brand.campaign_id == campaign_id))}
-        personas = {p.id: p for p in
-                    s.exec(select(Persona).where(Persona.campaign_id == campaign_id))}
-        for p in s.exec(select(Probe).where(Probe.campaign_id == campaign_id,
-                                            Probe.sent_at >= now - timedelta(hours=1))):  # type: ignore[operator]
-            assert p.sent_at is not None
-            throttle.seed(_domain_of(p, brands[p.brand_id]), personas[p.persona_id].account,
-                          p.sent_at)
+        recent = s.exec(select(Probe.brand_id, Probe.persona_id, Probe.channel, Probe.sent_at)
+                        .where(Probe.campaign_id == campaign_id,
+                               Probe.sent_at >= now - timedelta(hours=1))).all()  # type: ignore[operator]
         due = _due_probes(s, campaign_id, now, channel)
+        # Only the brands and personas this run deals with: a cron'd run sends a few probes
+        # of a campaign of hundreds of brands.
+        brand_ids = {r[0] for r in recent} | {p.brand_id for p in due}
+        persona_ids = {r[1] for r in recent} | {p.persona_id for p in due}
+        brands = {b.id: b for b in s.exec(select(Brand).where(col(Brand.id).in_(brand_ids)))}
+        personas = {p.id: p for p in s.exec(select(Persona).where(
+            col(Persona.id).in_(persona_ids)))}
+        for brand_id, persona_id, probe_channel, sent_at in recent:
+            throttle.seed(_domain_of(probe_channel, brands[brand_id]),
+                          personas[persona_id].account, sent_at)
 
     queues: dict[str, deque[Probe]] = defaultdict(deque)  # per brand domain, oldest first
     for probe in due:
@@ -360,7 +365,7 @@ def _send_queue(ws: Workspace, campaign_id: int, channels: _Channels, cfg: Any,
         if not in_send_slot(now, brand.timezone, cfg.send_slots):
             report.waiting_for_slot += 1
             continue
-        queues[_domain_of(probe, brand)].append(probe)
+        queues[_domain_of(probe.channel, brand)].append(probe)
 
     total = sum(len(q) for q in queues.values())
     if limit is not None:
