@@ -12,6 +12,7 @@ time in brackets is the steadier figure on a shared box. It counts every process
 starts (workers, Playwright's driver, Chromium's processes), sampled from /proc: Chromium's
 renderers are never reaped by their parent, so getrusage(RUSAGE_CHILDREN) would miss them.
 Run: python bench/report.py [--brands 500] [--no-pdf] [--no-per-brand] [--workers N] [--lang fr]
+(with the interpreter whose qualibench is to be measured: its console script, else `-m qualibench`)
 """
 
 from __future__ import annotations
@@ -81,13 +82,19 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _qualibench() -> str:
-    # the console script installed beside this interpreter (the venv's), else the one on PATH
-    here = Path(sys.executable).parent / "qualibench"
-    found = str(here) if here.exists() else shutil.which("qualibench")
-    if not found:
-        sys.exit("no `qualibench` console script: pip install -e . first")
-    return found
+def _qualibench() -> list[str]:
+    """Return the command that runs `qualibench` with this interpreter (so this tree's code).
+
+    The console script installed beside this interpreter (a venv's), else the one on PATH when its
+    shebang names this interpreter; else `python -m qualibench`, the same entry point.
+    """
+    for found in (Path(sys.executable).parent / "qualibench", shutil.which("qualibench")):
+        if found and Path(found).is_file():
+            with open(found, "rb") as fh:
+                first = fh.readline().decode("utf-8", "replace").strip()
+            if first[2:].strip() in (sys.executable, os.path.realpath(sys.executable)):
+                return [str(found)]
+    return [sys.executable, "-m", "qualibench"]
 
 
 def _line(name: str, wall: float, cpu: float | None, target: float | None = None, extra: str = "") -> None:
@@ -98,8 +105,8 @@ def _line(name: str, wall: float, cpu: float | None, target: float | None = None
 
 def run_command(meter: CpuMeter, root: Path, name: str, args: list[str], target: float) -> None:
     """Run `qualibench report ARGS --timings` in `root` as a user would; print its time and split."""
-    env = os.environ | {"PATH": str(Path(_qualibench()).parent) + os.pathsep + os.environ.get("PATH", "")}
-    cmd = [_qualibench(), "report", *args, "--timings"]
+    env = os.environ | {"PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    cmd = [*_qualibench(), "report", *args, "--timings"]
     t0, c0 = time.perf_counter(), meter()
     res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, check=False)
     wall, cpu = time.perf_counter() - t0, meter() - c0
@@ -125,7 +132,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0, help="per-brand PDF processes (default: one per core)")
     args = ap.parse_args()
     meter = CpuMeter()
-    print(f"load average at start: {_load()}; {os.cpu_count()} cores; command: {_qualibench()}")
+    print(f"load average at start: {_load()}; {os.cpu_count()} cores; command: {' '.join(_qualibench())}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         ws = Workspace.open(root, f"sqlite:///{root / DEFAULT_DB_FILE}")

@@ -205,8 +205,10 @@ def test_report_command_writes_html_and_a_campaign_without_tests_is_a_user_error
     runner = CliRunner()
     out = tmp_path / "cli-out"
     res = runner.invoke(app, ["--campaign", str(ws.root), "--db", ws.db_url, "report", "--format", "html",
-                              "--lang", "en", "--out", str(out), "--pseudonymise"])
+                              "--lang", "en", "--out", str(out), "--pseudonymise", "--timings"])
     assert res.exit_code == 0, res.output
+    # --timings: each step of the command, wall and CPU (what bench/report.py reads)
+    assert re.search(r"timings: analytics [\d.]+ s \(CPU [\d.]+ s\), html [\d.]+ s \(CPU [\d.]+ s\)", res.output)
     (html,) = out.glob("report-*-en.html")
     assert "Brand fact sheets" in html.read_text(encoding="utf-8")
 

@@ -72,10 +72,23 @@ def _env(template_dir: str | None) -> Environment:
     # One per folder and process: templates compile once (Jinja re-reads a file that changed).
     dirs = ([Path(template_dir)] if template_dir else []) + [data_dir("reports")]
     env = _ReportEnvironment(loader=ChoiceLoader([FileSystemLoader(str(d)) for d in dirs]),
-                      autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      bytecode_cache=_bytecode_cache())
     env.globals["template_dirs"] = dirs
     env.filters["css_string"] = css_string
     return env
+
+
+def _bytecode_cache():
+    # Compiling the templates costs more than half a second of every `qualibench report`; their
+    # bytecode is kept in Jinja's per-user folder (created 0700, refused if someone else owns it)
+    # and checked against each template's source, so an edited template is compiled again.
+    from jinja2 import FileSystemBytecodeCache
+
+    try:
+        return FileSystemBytecodeCache()
+    except (OSError, RuntimeError):  # no safe folder: compile every time
+        return None
 
 
 def check_language_and_templates(lang: str, template_dir: Path | None) -> None:
