@@ -151,7 +151,8 @@ def test_a_team_is_not_a_named_signer_a_person_and_initials_are(rubric):
               "01 23 45 67 89", 10, 7),
     ("email", "Madame, Monsieur,\n\nVotre colis part demain.\n\nAu plaisir,\nHugo Bernard", 3, 7),
     # a tweet signed with a bare first name, or "Sophie de l'équipe"; "avec plaisir" is a courteous formula
-    ("x", "@claire_mrt Votre colis part demain 🙂 Léa", 3, 5),
+    ("x", "@claire_mrt Votre colis part demain. Merci ! Colissimo", 0, 6),  # a courier is no signer
+    ("x", "@claire_mrt Your parcel leaves tomorrow, happy to help! Tom from the team", 3, 8),
     ("x", "@claire_mrt Votre colis part demain, avec plaisir ! On reste dispo en DM. Sophie de l'équipe", 3, 10),
     ("x", "@claire_mrt Votre colis part demain, livraison prévue Jeudi", 0, 3),
 ])
@@ -159,6 +160,15 @@ def test_signatures_and_courtesy_of_every_shape(rubric, channel, text, pers, pol
     fills = {"order_number": "CMD-482913", "product": "un casque Bluetooth"}
     res = score(rubric, "complaint-late-delivery-fr", text, channel=channel, **fills)
     assert (res.criteria["personalisation"], res.criteria["politeness"]) == (pers, pol)
+
+
+def test_the_last_body_line_above_the_closing_is_body_not_signature(rubric):
+    # "Your tracking number is 15501234" has no full stop: it is still the answer, not a signature
+    res = score(rubric, "delivery-tracking-en", "Hello Claire,\n\nYour parcel is with DPD and arrives Friday.\n"
+                "Your tracking number is 15501234\n\nKind regards,\nNathan", order_number="338104297",
+                order_day="Thursday", needed_by="Saturday", product="LEGO set")
+    assert credited(res, "tracking number") > 0
+    assert [s.text for s in res.evidence["personalisation"] if "named" in s.why] == ["Nathan"]
 
 
 def test_a_complete_courteous_tweet_can_reach_the_top_band(rubric):

@@ -140,7 +140,8 @@ _RECEIPT = re.compile(
 _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous apporter\w* (?:une )?reponse|reviendr|revenir vers vous"
                r"|recevr\w* (?:une |notre )?reponse|receive (?:a |our )?(?:reply|response|answer)"
                r"|hear (?:back )?from (?:us|our)|hear back|aurez de nos nouvelles|revien\w* vers vous|dm you|vous (?:ecrire|repondre) en (?:dm|mp)"
-               r"|(?:sera|seront|will be) (?:lue?s?|read|examinee?s?|etudiee?s?|analysee?s?|dealt with|looked at|picked up)"
+               rf"|(?:celui-ci|celle-ci|\bil\b|\belle\b|\bit\b|\bthis\b|\b{_MSG_NOUN})\b.{{0,50}}(?:sera|seront|will be) (?:lue?s?|read|examinee?s?"
+               r"|etudiee?s?|analysee?s?|dealt with|looked at|picked up)"
                r"|expect (?:a |our )?(?:reply|response|answer)|(?:a|our) (?:reply|response) (?:from|within|in \d)"
                r"|(?:traiter|etudier|examiner) (?:votre|vos) (?:demande|message|dossier|requete|reclamation)"
                r"|(?:handle|deal with|look at|process) your (?:request|enquiry|inquiry|message|email|query)|look (?:at|into) it\b"
@@ -176,8 +177,9 @@ _QUEUE = re.compile(
     r"|forte (?:affluence|demande)|(?:high|large|unusual) (?:number|volume)s? of|longer than usual|plus longs? que d'habitude"
     r"|ordre d'arrivee|(?:in the )?order (?:received|of arrival)|hang tight|keep this reference|conserve[rz] (?:ce|cette) (?:numero|reference)"
     r"|suivre (?:son|l')avancement|follow (?:its|the) progress|view the status"
-    r"|(?:higher|larger|greater|more) than (?:normal|usual|expected|average)|nombre (?:important|eleve|inhabituel) de"
-    r"|afflux|volumes? (?:important|eleve|exceptionnel)|file d'attente|\bin line\b|in the queue|ordre de (?:reception|receptio)"
+    r"|(?:higher|larger|greater) than (?:normal|usual|expected|average) (?:volumes?|demand|number)"
+    r"|nombre (?:important|eleve|inhabituel) de (?:demandes|messages|sollicitations|courriels|e-?mails)"
+    r"|afflux|volumes? (?:important|eleve|exceptionnel)|file d'attente|(?:number \d+|\d+(?:st|nd|rd|th)) in (?:line|the queue)|in the queue|ordre de (?:reception|receptio)"
     r"|order (?:they were|it was|messages are) received"
     # the message's own progress, not the case's: "votre demande est en cours de traitement"
     r"|(?:demande|message|requete|dossier|reclamation|request|enquiry|email|ticket)s? (?:est |sont |is |are |has been |now )*"
@@ -232,8 +234,9 @@ _NOT_MONITORED = re.compile(
     r"|uniquement informati(?:f|ve)|for information (?:purposes )?only|information-only|informational only"
     r"|(?:merci de |veuillez )?ne pas utiliser cette adresse|(?:please )?do not use this (?:e-?mail )?address"
     r"|(?:ne recoit|ne recoivent|does not receive|doesn't receive|cannot accept|n'accepte) (?:pas )?(?:les |de |d')?(?:reponses|messages|e-?mails|replies|incoming)"
-    r"|(?:utilisee?|used|reserved) (?:uniquement |only |exclusivement )?(?:pour|for|to) (?:l'envoi|send|sending|outgoing)"
-    r"|(?:adresse|boite|mailbox|inbox|address|account|compte)\b.{0,30}(?:n'est plus|is no longer|isn't|is not) (?:\w+ )?(?:utilisee?|active?|en service|in use|staffed|manned|active)"
+    r"|(?:adresse|address|mailbox|inbox|boite)\b.{0,30}(?:utilisee?|used|reserved) (?:uniquement|only|exclusivement) (?:pour|for|to) (?:l'envoi|send|sending|outgoing)"
+    r"|(?:adresse|boite|mailbox|inbox|address)\b.{0,30}(?:n'est plus|is no longer|isn't|is not) (?:\w+ )?(?:utilisee?|active?|en service|in use|staffed|manned)"
+    r"|(?:this|ce) (?:account|compte)\b.{0,10}(?:n'est pas|isn't|is not) (?:\w+ )?(?:staffed|manned|suivi|surveille)"
     r"|send-only|envoi seul|(?:replies|reponses?|messages?)\b.{0,30}(?:will not|won't|ne nous) (?:reach|parviendr)"
 )
 _CLOSURE = re.compile(
@@ -407,7 +410,8 @@ _ACKISH = re.compile(rf"{_REPLY_VERB}|\b{_MSG_NOUN}\b|{_RECEIPT_VERB}"
                      r"|\d+ ?(?:am|pm|h)\s*(?:-|a|to)\s*\d+ ?(?:am|pm|h)\b|7 days a week|7 ?j ?/ ?7|24 ?h ?/ ?24"
                      r"|(?:is|are|sommes|est|sont) (?:online|en ligne|joignables?|available) (?:de |from |du |\d)"
                      r"|en cours d(?:e |')(?:traitement|examen|analyse|lecture|etude)|being (?:processed|handled|reviewed|looked at)"
-                     r"|in (?:our|the) queue")
+                     r"|in (?:our|the) queue"
+                     r"|^(?:sera|seront|will be) (?:lue?s?|read|examinee?s?|etudiee?s?|analysee?s?|dealt with|looked at)")
 
 
 def _case_clause(clause: str) -> bool:

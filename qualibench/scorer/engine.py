@@ -26,6 +26,10 @@ from .signals import Span, instruction_thanks, make_span, penalise, personalisat
 from .text import TOKEN_RE, detect_mix, fold, is_stopword, lemma_view, reply_view, scored_part
 
 _MENTIONS = re.compile(r"^\s*(?:@\w+[\s,:]*)+")
+# (a private message is how X goes on: "écrivez-nous en DM et on rembourse" is a procedure)
+_INVITES = re.compile(r"^(?!.*\b(?:dm|mp|message prive|direct message)\b).*(?:call|appel|contactez|contacter|contact us"
+                      r"|rendez-vous|rapprochez|\bask\b|speak|talk|give (?:us|them)|passer voir|voir avec|demander|demandez"
+                      r"|\bvisit|see our|fill in|invit|veuillez|please)")
 _FIRST_PERSON = frozenset({"je", "j", "nous", "we", "i", "on", "we've", "ve", "ll"})
 # What has been done or will be: "l'adresse a été modifiée", "sera livré", "will go back to your
 # card", "has been dispatched". The customer's words told back never carry these news.
@@ -303,7 +307,10 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     promised = {_sentence_at(reading, m.start()) for m in promises} if promises else set()
     # A sentence that sends the customer elsewhere ("le mieux est de passer voir nos vendeurs en
     # magasin", "give our sales team a call") names the topic; it answers nothing.
-    deflecting = {_sentence_at(reading, m.start()) for m in deflections} if deflections else set()
+    # A channel only named ("on vous envoie le lien en DM", "by phone") may carry the answer: only an
+    # invitation to go or call elsewhere deflects the sentence.
+    deflecting = {_sentence_at(reading, m.start()) for m in deflections if _INVITES.search(m.group())} \
+        if deflections else set()
     # One pass finds the tokens that belong to some signature; sentences only look at those.
     at = list(compress(enumerate(keys), map(index.__contains__, keys)))  # (t, key) in C
     at += [(t, c) for t, c in extra.items() if c in index]

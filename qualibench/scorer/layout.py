@@ -20,11 +20,12 @@ _CAPITALISED = re.compile(r"(?<![\w'])[A-Z\u00c0-\u00dd][a-z\u00e0-\u00ff'-]+|\b
 _INITIAL_END = re.compile(r"\b[A-Z]\.$")  # "Marc D." ends on an initial, not a sentence
 _LEADING = frozenset({"l", "le", "la", "les", "the", "your", "votre", "vos", "de", "from", "ton"})
 # Contact lines under a signature (a phone number, an address, a site) belong to the closing block.
-_CONTACT = re.compile(r"^[\d\s+().\-/]{8,}$|@\w|https?://|www\.|^(?:t[eé]l|phone|t|m|mob|fax)\s*[.:]", re.I)
-# A tweet signed with a name after its last sentence or emoji ("... Bonne journée 🙂 Léa") or
-# "Sophie de l'équipe" / "Tom from the team".
-_X_NAME_END = re.compile(r"(?:[.!?\u2600-\u27bf\U0001f300-\U0001faff]\s*|\s)([A-Z\u00c0-\u00dd][a-z\u00e0-\u00ff]+)"
-                         r"(?:\s+(?:de l['\u2019]\s?[ée]quipe|from the team|for the team|pour l['\u2019]\s?[ée]quipe)(?:\s+\w+)?)?\s*$")
+_CONTACT = re.compile(r"^(?:(?:t[eé]l|phone|tel|t|m|mob|fax|web|site|e-?mail)\s*[.:]?\s*)?"
+                      r"(?:[\d\s+().\-/]{8,}|https?://\S+|www\.\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)$", re.I)
+# A tweet signed "Sophie de l'équipe" / "Tom from the team" (a bare capitalised word at the end may
+# as well be a courier or a brand: "Merci ! Colissimo").
+_X_NAME_END = re.compile(r"(?:^|[\s.!?,\u2600-\u27bf\U0001f300-\U0001faff])([A-Z\u00c0-\u00dd][a-z\u00e0-\u00ff]+)"
+                         r"\s+(?:de l['\u2019]\s?[ée]quipe|from the team|for the team|pour l['\u2019]\s?[ée]quipe|de la team)(?:\s+\w+)?\s*$")
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,14 @@ def layout_of(part: str, folded: str, lex: Lexicon, channel: str, signature: str
     lines = _tail_lines(part, 5)
     block: list[tuple[int, str, tuple[int, int] | None, bool]] = []
     closing_set = lex.sets["closing"]
+    closed = False
     for offset, line in reversed(lines):
         if offset <= body_start:
             break
         c, keep, is_sig = _tail_line(closing_set, folded[offset:offset + len(line)], line)
+        if closed and c is None:
+            break  # above the closing formula is the body ("Your tracking number is 1550 1234")
+        closed = closed or c is not None
         if not keep and block and _CONTACT.search(line.strip()):
             keep = True  # "01 23 45 67 89" under the name: part of the signature, nobody's name
         elif not keep and not block and _CONTACT.search(line.strip()):
@@ -141,9 +146,7 @@ def _tweet(part: str, folded: str, lex: Lexicon, body_start: int, greeting: tupl
         n = _X_NAME_END.search(part[:end])
         if n and fold(n.group(1)) not in lex.vocabulary and not is_stopword(fold(n.group(1))) \
                 and fold(n.group(1)) not in _NOT_NAMES \
-                and fold(n.group(1)) not in names and lex.sets["closing"].search(fold(n.group(1))) is None \
-                and (n.group(0).lstrip()[:1] in ".!?" or not n.group(0)[:1].isspace() or "quipe" in n.group(0)
-                     or "team" in n.group(0) or _after_emoji(part, n.start(1))):
+                and fold(n.group(1)) not in names and lex.sets["closing"].search(fold(n.group(1))) is None:
             sig = (n.start(1), n.end())
             signer = (n.start(1), n.end(1))
             body_end = n.start(1)
@@ -157,11 +160,6 @@ def _tweet(part: str, folded: str, lex: Lexicon, body_start: int, greeting: tupl
 _NOT_NAMES = frozenset({"lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "monday", "tuesday",
                         "wednesday", "thursday", "friday", "saturday", "sunday", "merci", "thanks", "cheers", "bisous",
                         "demain", "tomorrow", "today", "bravo", "super", "parfait", "courage", "enjoy", "salut"})
-
-
-def _after_emoji(part: str, at: int) -> bool:
-    before = part[:at].rstrip()
-    return bool(before) and (before[-1] in ".!?" or ord(before[-1]) >= 0x2600)
 
 
 def _is_signature_line(line: str) -> bool:
