@@ -171,8 +171,11 @@ def _pick_scenarios(channels: tuple[str, ...], count: int) -> list[str]:
     library = []
     import yaml
 
+    from qualibench.campaign.limits import SAFE_LOADER
+
     for path in sorted(data_dir("scenarios").glob("*.y*ml")):
-        spec = parse_scenario(yaml.safe_load(path.read_text(encoding="utf-8")), str(path), [])
+        spec = parse_scenario(yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER),  # noqa: S506 (a safe loader)
+                              str(path), [])
         if spec is not None:
             library.append(spec)
     chosen: list[str] = []

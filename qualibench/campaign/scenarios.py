@@ -11,7 +11,7 @@ import yaml
 
 from ..errors import Problem
 from ..resources import data_dir
-from .limits import SCENARIO_YAML_BYTES, too_big, yaml_bomb
+from .limits import SAFE_LOADER, SCENARIO_YAML_BYTES, too_big, yaml_bomb
 from .spec import KNOWN_CHANNELS, CampaignConfig, KeyPoint, ScenarioSpec
 from .templating import BUILTIN_PLACEHOLDERS, longest_values, placeholders, render
 
@@ -115,7 +115,7 @@ def load_scenarios(root: Path, config: CampaignConfig, problems: list[Problem]) 
             if yaml_bomb(text, path, problems):
                 continue
             try:
-                docs = list(yaml.safe_load_all(text))
+                docs = list(yaml.load_all(text, Loader=SAFE_LOADER))
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 problems.append(Problem(str(path), f"YAML syntax error: {getattr(exc, 'problem', exc)}",
