@@ -125,7 +125,9 @@ def store_mail_batch(ws: Workspace, session: Session, campaign_id: int,
     """
     if not batch:
         return 0, 0
-    digests = _put_batch(ws, [m.raw for m in batch])
+    # Large mails were streamed into the store as they were fetched (imap.fetch_pieces).
+    put = iter(_put_batch(ws, [m.raw for m in batch if not m.sha256]))
+    digests = [m.sha256 or next(put) for m in batch]
     unique = list(dict.fromkeys(digests))
     known_evidence = set(session.exec(select(Evidence.sha256).where(col(Evidence.sha256).in_(unique))))
     known_inbound = set(session.exec(select(InboundMessage.sha256).where(
@@ -135,12 +137,12 @@ def store_mail_batch(ws: Workspace, session: Session, campaign_id: int,
     inbound_rows: dict[str, dict] = {}
     for mail, digest in zip(batch, digests, strict=True):
         if digest not in known_evidence:
-            evidence_rows.setdefault(digest, {"sha256": digest, "size": len(mail.raw),
+            evidence_rows.setdefault(digest, {"sha256": digest, "size": mail.length,
                                               "media_type": "message/rfc822", "stored_at": now})
         if digest not in known_inbound and digest not in inbound_rows:
             inbound_rows[digest] = {
                 "campaign_id": campaign_id, "channel": "email", "source": mail.source,
-                "source_ref": mail.source_ref, "sha256": digest, "size": len(mail.raw),
+                "source_ref": mail.source_ref, "sha256": digest, "size": mail.length,
                 "collected_at": now, "received_at": mail.received_at,
                 "date_header": mail.date_header,
                 "date_disagreement": _disagrees(mail.received_at, mail.date_header),
@@ -153,7 +155,7 @@ def store_mail_batch(ws: Workspace, session: Session, campaign_id: int,
                            keys=["campaign_id", "sha256"])
     new = result.rowcount if result is not None and result.rowcount >= 0 else len(inbound_rows)
     if pending is not None:
-        raws = {d: m.raw for m, d in zip(batch, digests, strict=True)}
+        raws = {d: m.raw for m, d in zip(batch, digests, strict=True) if not m.sha256}
         rows = session.exec(select(InboundMessage.id, InboundMessage.sha256, InboundMessage.size)
                             .where(InboundMessage.campaign_id == campaign_id,
                                    col(InboundMessage.sha256).in_(unique),

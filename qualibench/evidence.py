@@ -15,9 +15,14 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -106,6 +111,42 @@ class EvidenceStore:
             raise self._write_error(exc) from None
         return digests
 
+    def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, int]:
+        """Store bytes given piece by piece (a large mail as it is fetched) without holding
+        them; return (SHA-256, size). Durable once this returns, like `put`."""
+        incoming = self.root / ".incoming"
+        h = hashlib.sha256()
+        size = 0
+        try:
+            incoming.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=incoming, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    for chunk in chunks:
+                        h.update(chunk)
+                        size += len(chunk)
+                        fh.write(chunk)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                digest = h.hexdigest()
+                target = self.path_for(digest)
+                if target.exists() and target.stat().st_size == size:
+                    Path(tmp).unlink()
+                    return digest, size
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            dir_fd = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)  # the name, before the database says it exists
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            raise self._write_error(exc) from None
+        return digest, size
+
     def get(self, digest: str) -> bytes:
         try:
             return self.path_for(digest).read_bytes()
@@ -156,12 +197,90 @@ class DatabaseEvidenceStore:
             s.commit()
         return digests
 
-    def get(self, digest: str) -> bytes:
+    def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, int]:
+        """Store bytes given piece by piece (a large mail as it is fetched) without holding
+        them; return (SHA-256, size). Durable once this returns, like `put`.
+
+        They are kept as parts of at most PART_BYTES, rows of their own (`<digest>.partNNNNN`)
+        under a small manifest row named by the digest (see `_parts_of`): each part is written
+        under a temporary name while the digest is not yet known, then all are renamed at once.
+        """
+        from .db import insert_ignore
+
+        h = hashlib.sha256()
+        size = 0
+        stamp = f"incoming.{uuid.uuid4().hex}"
+        names: list[str] = []
+        pending = bytearray()
+
+        def write(part: bytes) -> None:
+            name = f"{stamp}.part{len(names):05d}"
+            with Session(self.engine) as s:
+                s.add(EvidenceBlob(sha256=name, data=part))
+                s.commit()
+            names.append(name)
+
+        try:
+            for chunk in chunks:
+                h.update(chunk)
+                size += len(chunk)
+                pending += chunk
+                while len(pending) >= PART_BYTES:
+                    write(bytes(pending[:PART_BYTES]))
+                    del pending[:PART_BYTES]
+            if pending or not names:
+                write(bytes(pending))
+            pending = bytearray()
+            digest = h.hexdigest()
+            with Session(self.engine) as s:
+                if s.get(EvidenceBlob, digest) is None:
+                    for k, name in enumerate(names):
+                        s.execute(sa_update(EvidenceBlob).where(EvidenceBlob.sha256 == name)
+                                  .values(sha256=f"{digest}.part{k:05d}"))
+                    insert_ignore(s, EvidenceBlob, [{"sha256": digest, "data": _manifest(len(names), size)}],
+                                  keys=["sha256"])
+                    s.commit()
+                    names = []
+        finally:
+            if names:  # already stored (by this machine or another): the copy goes
+                with Session(self.engine) as s:
+                    s.execute(sa_delete(EvidenceBlob).where(EvidenceBlob.sha256.in_(names)))  # type: ignore[attr-defined]
+                    s.commit()
+        return digest, size
+
+    def _parts_of(self, digest: str, data: bytes) -> list[str] | None:
+        """Return the names of the parts when `data` is the manifest row of `digest`, else None."""
+        if not data.startswith(_PARTS) or len(data) > 200 or sha256_hex(data) == digest:
+            return None
+        count = int(data[len(_PARTS):].split(b":")[0])
+        return [f"{digest}.part{k:05d}" for k in range(count)]
+
+    def _chunks(self, digest: str) -> Iterator[bytes]:
         with self.engine.connect() as c:
             data = c.execute(sa_select(EvidenceBlob.data).where(EvidenceBlob.sha256 == digest)).scalar()
         if data is None:
             raise _missing(digest, "the database")
-        return bytes(data)
+        parts = self._parts_of(digest, bytes(data))
+        if parts is None:
+            yield bytes(data)
+            return
+        for name in parts:
+            with self.engine.connect() as c:
+                part = c.execute(sa_select(EvidenceBlob.data).where(EvidenceBlob.sha256 == name)).scalar()
+            if part is None:
+                raise _missing(digest, "the database")
+            yield bytes(part)
+
+    def copy_to(self, digest: str, fh: BinaryIO) -> int:
+        """Write the bytes of `digest` to an open file a part at a time; return their size."""
+        size = 0
+        for chunk in self._chunks(digest):
+            fh.write(chunk)
+            size += len(chunk)
+        return size
+
+    def get(self, digest: str) -> bytes:
+        return b"".join(self._chunks(digest))
 
     def get_many(self, digests: list[str]) -> dict[str, bytes]:
         """Return the bytes of each digest with one query per 200 (a batch of messages is read
@@ -174,6 +293,9 @@ class DatabaseEvidenceStore:
                 for digest, data in c.execute(sa_select(EvidenceBlob.sha256, EvidenceBlob.data)
                                               .where(EvidenceBlob.sha256.in_(part))):  # type: ignore[attr-defined]
                     found[digest] = bytes(data)
+        for digest, data in list(found.items()):
+            if self._parts_of(digest, data) is not None:  # a large mail kept in parts
+                found[digest] = self.get(digest)
         for digest in wanted:
             if digest not in found:
                 raise _missing(digest, "the database")
@@ -184,10 +306,22 @@ class DatabaseEvidenceStore:
             return c.execute(sa_select(EvidenceBlob.sha256).where(EvidenceBlob.sha256 == digest)).first() is not None
 
     def verify(self, digest: str) -> bool:
+        h = hashlib.sha256()
         try:
-            return sha256_hex(self.get(digest)) == digest
+            for chunk in self._chunks(digest):
+                h.update(chunk)
         except QualibenchError:
             return False
+        return h.hexdigest() == digest
+
+
+# A large mail in the database store is kept in parts of this size (rows of their own).
+PART_BYTES = 4 * 1024 * 1024
+_PARTS = b"\x00qualibench-parts:"
+
+
+def _manifest(count: int, size: int) -> bytes:
+    return _PARTS + f"{count}:{size}".encode()
 
 
 AnyEvidenceStore = EvidenceStore | DatabaseEvidenceStore

@@ -9,6 +9,8 @@ otherwise it prepares them here, when asked for them. Either way the same functi
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -51,6 +53,9 @@ def prepare_stored(ws: Workspace, item: Stored) -> Prepared | Exception:
             if not path.exists():
                 ws.evidence.get(item.sha256)  # raises the one-line "missing evidence" error
             return prepare_file(str(path), item.size)
+        if item.size > MAX_PARSE_BYTES:  # mapped from a spooled copy, never read whole
+            with _spooled(ws, item.sha256) as path:
+                return prepare_file(path, item.size)
         return prepare(ws.evidence.get(item.sha256))
     except QualibenchError as exc:
         if type(exc).__name__ == "UnparseableMessage":
@@ -58,6 +63,20 @@ def prepare_stored(ws: Workspace, item: Stored) -> Prepared | Exception:
         raise  # missing evidence: not the message's fault
     except Exception as exc:  # a parser bug on one odd message must not block the others
         return exc
+
+
+@contextlib.contextmanager
+def _spooled(ws: Workspace, digest: str) -> Iterator[str]:
+    """Copy a stored message of the database store to a temporary file a part at a time (see
+    DatabaseEvidenceStore.put_stream), and give its name; the file goes when the block ends."""
+    fd, name = tempfile.mkstemp(prefix="qualibench-mail-", suffix=".eml")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            ws.evidence.copy_to(digest, fh)  # type: ignore[union-attr]
+        yield name
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
 
 
 class Preparer:
@@ -71,6 +90,8 @@ class Preparer:
         self._items: dict[int, Stored] = {}  # submitted to the pool, for a missing-file error
         self.submitted = 0
         self.in_process_only = False  # set when the workers could not work (PoolBroken)
+        self._stack = contextlib.ExitStack()  # spooled copies of large mails, until answered
+        self._spools: dict[int, str] = {}
         self.warning = ""
 
     @property
@@ -85,6 +106,11 @@ class Preparer:
 
             # Asked again at each submit: a first collect learns its size as it fetches.
             workers = worker_count(max(self.expected, self.submitted), threshold=WORKERS_FROM)
+            if workers == 0 and any(i.size > MAX_PARSE_BYTES for i in items.values()) \
+                    and os.environ.get("QUALIBENCH_PARSE_WORKERS") != "0":
+                # A large mail is parsed in a worker however few there are: the pages it maps
+                # stay out of the collector's memory, and a stall there can be killed.
+                workers = 1
             if workers > 0:
                 from .mail.parser_pool import ParserPool
 
@@ -94,9 +120,6 @@ class Preparer:
             return
         payloads: list[tuple[int, object]] = []
         for inbound_id, item in items.items():
-            if item.raw is None and self.ws.evidence.kind != "folder" and item.size > MAX_PARSE_BYTES:
-                self._here[inbound_id] = item  # read in bounded pieces here, not sent whole
-                continue
             self._items[inbound_id] = item
             payloads.append((inbound_id, item))
         from .mail.parser_pool import PoolBroken
@@ -114,7 +137,7 @@ class Preparer:
         if unread and self.ws.evidence.kind != "folder":
             group: list[str] = []
             size = 0
-            for _, s in unread:
+            for _, s in (pair for pair in unread if pair[1].size <= MAX_PARSE_BYTES):
                 if group and size + s.size > PREFETCH_BYTES:
                     raws.update(self.ws.evidence.get_many(group))
                     group, size = [], 0
@@ -127,8 +150,12 @@ class Preparer:
                 yield inbound_id, s.raw
             elif s.sha256 in raws:
                 yield inbound_id, raws[s.sha256]
-            else:
+            elif self.ws.evidence.kind == "folder":
                 yield inbound_id, (str(self.ws.evidence.path_for(s.sha256)), s.size)  # type: ignore[union-attr]
+            else:  # a large mail of the database store: the worker maps a spooled copy
+                spool = self._stack.enter_context(_spooled(self.ws, s.sha256))
+                self._spools[inbound_id] = spool
+                yield inbound_id, (spool, s.size)
 
     def results(self, ids: list[int]) -> dict[int, Prepared | Exception]:
         """Give back the Prepared form (or the exception) of each submitted id in `ids`."""
@@ -149,6 +176,9 @@ class Preparer:
                 return {**out, **self.results(pooled)}
             for i, got in got_all.items():
                 item = self._items.pop(i)
+                if i in self._spools:
+                    with contextlib.suppress(OSError):
+                        os.unlink(self._spools.pop(i))
                 result = from_payload_result(got)
                 if isinstance(result, FileNotFoundError):
                     self.ws.evidence.get(item.sha256)  # raises the one-line "missing evidence" error
@@ -188,6 +218,8 @@ class Preparer:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+        self._stack.close()
+        self._spools.clear()
 
 
 @contextlib.contextmanager

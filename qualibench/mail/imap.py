@@ -40,6 +40,10 @@ DATE_DISAGREEMENT = timedelta(days=1)
 BATCH_BYTES = 8 * 1024 * 1024
 # ...and this many messages; sizes and dates are fetched in chunks of HEADER_CHUNK UIDs.
 BATCH_MESSAGES = 500
+# A message larger than this is fetched in pieces of LARGE_PIECE bytes (partial FETCH) that go
+# straight into the evidence store: a 60 MB mail is never held whole in memory.
+LARGE_MESSAGE = 4 * 1024 * 1024
+LARGE_PIECE = 4 * 1024 * 1024
 HEADER_CHUNK = 2000
 # RFC 2177: servers may drop an IDLE after 30 minutes; re-issue it well before.
 IDLE_REISSUE_SECONDS = 25 * 60
@@ -52,12 +56,18 @@ _DATE_LINE = re.compile(rb"^Date:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | r
 class RawMail:
     """One message as fetched: its bytes and what IMAP says about it, nothing parsed yet."""
 
-    raw: bytes
+    raw: bytes  # empty for a large mail already streamed into the evidence store
     uid: int
     received_at: datetime | None
     date_header: datetime | None
     source: str
     source_ref: str
+    sha256: str = ""  # set when the bytes are already stored (a large mail, see fetch_large)
+    size: int = 0
+
+    @property
+    def length(self) -> int:
+        return self.size if self.sha256 else len(self.raw)
 
 
 @dataclass
@@ -255,6 +265,27 @@ def fetch_bodies(client: IMAPClient, uids: list[int]) -> dict[int, bytes]:
     return found
 
 
+def fetch_pieces(client: IMAPClient, uid: int, piece: int = LARGE_PIECE) -> Iterator[bytes]:
+    """Yield the raw bytes of message `uid` of the selected folder in pieces of `piece` bytes
+    (BODY.PEEK[]<offset.length>, RFC 3501 6.4.5), until a short piece says the end is reached."""
+    imap = client._imap  # noqa: SLF001  (a literal is one read there, see fetch_bodies)
+    offset = 0
+    while True:
+        typ, data = imap.uid("FETCH", str(uid), f"(UID BODY.PEEK[]<{offset}.{piece}>)")
+        if typ != "OK":
+            raise IMAPClientError(f"partial FETCH of UID {uid} at {offset} failed: {data!r}")
+        got = next((item[1] for item in data or [] if isinstance(item, tuple) and len(item) == 2), None)
+        if got is None:
+            if offset == 0:
+                raise IMAPClientError(f"partial FETCH of UID {uid} gave no body")
+            return  # NIL past the end: the last piece was exactly `piece` long
+        if got:
+            yield got
+        if len(got) < piece:
+            return
+        offset += len(got)
+
+
 def sync_folder(
     ws: Workspace,
     client: IMAPClient,
@@ -316,9 +347,19 @@ def sync_folder(
     sizes = {u: meta[u][1] for u in uids}
     done = 0
     for batch_uids in _batches(uids, sizes):
-        bodies = fetch_bodies(client, batch_uids)
+        small = [u for u in batch_uids if sizes[u] <= LARGE_MESSAGE]
+        bodies = fetch_bodies(client, small) if small else {}
         batch: list[RawMail] = []
         for uid in batch_uids:
+            if sizes[uid] > LARGE_MESSAGE:
+                mail = _fetch_large(ws, client, uid)
+                if mail is None:
+                    continue  # expunged meanwhile
+                mail.received_at, mail.source = meta[uid][0], source
+                mail.source_ref = f"{uidvalidity}:{uid}"
+                batch.append(mail)
+                report.bytes += mail.size
+                continue
             raw = bodies.get(uid)
             if raw is None:
                 continue  # expunged meanwhile
@@ -350,6 +391,27 @@ def sync_folder(
             progress(f"{account}/{folder}", done, len(uids))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _fetch_large(ws: Workspace, client: IMAPClient, uid: int) -> RawMail | None:
+    """Stream one large message into the evidence store piece by piece; give its RawMail (the
+    bytes stored, none held), or None when it was expunged before its first piece."""
+    head: list[bytes] = []
+
+    def pieces() -> Iterator[bytes]:
+        for piece in fetch_pieces(client, uid):
+            if not head:
+                head.append(piece[:65536])  # the header block, for its Date
+            yield piece
+
+    try:
+        digest, size = ws.evidence.put_stream(pieces())
+    except IMAPClientError as exc:
+        if "gave no body" in str(exc):
+            return None
+        raise
+    return RawMail(raw=b"", uid=uid, received_at=None, date_header=date_header(head[0] if head else b""),
+                   source="", source_ref="", sha256=digest, size=size)
 
 
 def sync_account(
