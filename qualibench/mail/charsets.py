@@ -72,7 +72,7 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str, str]:
 
 def raw_header_text(value: str) -> str:
     """Give back a header value with raw 8-bit bytes (surrogate-escaped) decoded."""
-    if any("\udc80" <= ch <= "\udcff" for ch in value):
+    if not value.isascii() and any("\udc80" <= ch <= "\udcff" for ch in value):
         data = value.encode("ascii", "surrogateescape")
         value, _, _ = decode_bytes(data, None)
     return value

@@ -7,6 +7,8 @@ decoding (RFC 2047, raw 8-bit) and charset guessing are done here, leniently.
 
 from __future__ import annotations
 
+import binascii
+import functools
 import mmap
 import re
 from dataclasses import dataclass, field
@@ -94,14 +96,23 @@ _MSGID = re.compile(r"<[^<>\s]+>")
 
 def _addresses(values: list[str]) -> list[tuple[str, str]]:
     """Give back (display name, lowercased address) pairs from raw address header values."""
+    if not values:
+        return []
+    return list(_address_pairs(tuple(str(v) for v in values)))
+
+
+# A collect reads the same few From and To values thousands of times (one brand address, one
+# alias per request): the stdlib's address parser is pure Python, so its answers are kept.
+@functools.lru_cache(maxsize=4096)
+def _address_pairs(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     pairs = []
     # Split first, decode after: an encoded name may hide a comma ("=?utf-8?q?Durand=2C_Marie?=").
-    unfolded = [re.sub(r"\r?\n[ \t]+", " ", raw_header_text(str(v))) for v in values]
+    unfolded = [re.sub(r"\r?\n[ \t]+", " ", raw_header_text(v)) for v in values]
     for name, addr in getaddresses(unfolded):
         addr = addr.strip().strip("<>").lower()
         if "@" in addr and " " not in addr:
             pairs.append((decode_header_value(name).strip(), addr))
-    return pairs
+    return tuple(pairs)
 
 
 def _message_ids(value: str) -> list[str]:
@@ -267,9 +278,15 @@ def _walk(part: Message, acc: _Walk, defects: list[str], depth: int = 0) -> None
 def _attachment_size(part: Message, acc: _Walk, defects: list[str]) -> int:
     body = part.get_payload()
     if isinstance(body, str) and body.startswith(_ELIDED):
-        index = body[len(_ELIDED) :].strip()
+        index, _, tail = body[len(_ELIDED) :].partition("\n")
+        index = index.strip()
         if index.isdigit() and int(index) < len(acc.elided):
-            return acc.elided[int(index)]
+            # The last base64 line is often too short to be part of the elided run.
+            try:
+                rest = len(binascii.a2b_base64(tail.encode("ascii", "ignore")))
+            except binascii.Error:
+                rest = 0
+            return acc.elided[int(index)] + rest
     return len(_payload_bytes(part, defects))
 
 
