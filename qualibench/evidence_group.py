@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from .clock import Clock
-from .evidence import AnyEvidenceStore, EvidenceStore, sha256_hex
+from .evidence import AnyEvidenceStore, EvidenceStore, sha256_hex, sync_filesystem
 from .models import Evidence
 
 if TYPE_CHECKING:
@@ -136,10 +136,11 @@ class GroupedEvidence:
     def _sync_files(self) -> None:
         files = self._files
         try:
-            os.sync()  # the bytes, before any name points at them
+            root = self.inner.root  # type: ignore[union-attr]
+            sync_filesystem(root)  # the bytes, before any name points at them
             for tmp, target in files.values():
                 os.replace(tmp, target)
-            os.sync()  # the names, before the database says they exist
+            sync_filesystem(root)  # the names, before the database says they exist
         except OSError as exc:
             for tmp, _ in files.values():
                 tmp.unlink(missing_ok=True)

@@ -56,3 +56,23 @@ def test_the_database_store_reads_many_digests_at_once_and_names_a_missing_one(d
     assert got == {sha256_hex(b): b for b in blobs}
     with pytest.raises(QualibenchError, match="is missing from the database"):
         store.get_many([digests[0], "0" * 64])
+
+
+def test_a_folder_store_batch_is_written_durably_and_a_missing_disk_is_a_clear_error(tmp_path):
+    """put_many flushes the evidence's own file system (syncfs), then renames into place: every
+    digest reads back; a store whose folder cannot be flushed says what to do, one line."""
+    from qualibench.errors import QualibenchError
+    from qualibench.evidence import EvidenceStore, sync_filesystem
+
+    store = EvidenceStore(tmp_path / "evidence")
+    blobs = [f"message {i}".encode() for i in range(5)]
+    digests = store.put_many(blobs)
+    assert [store.get(d) for d in digests] == blobs
+    assert not list((tmp_path / "evidence").rglob(".tmp-*"))
+    sync_filesystem(tmp_path)  # the file system of a real folder flushes without error
+    with pytest.raises(FileNotFoundError):
+        sync_filesystem(tmp_path / "no such folder")
+    gone = EvidenceStore(tmp_path / "file-not-folder")
+    (tmp_path / "file-not-folder").write_bytes(b"")
+    with pytest.raises(QualibenchError, match="cannot write raw evidence"):
+        gone.put_many([b"x"])
