@@ -68,9 +68,7 @@ def _mission_query(campaign_id: int | None):  # type: ignore[no-untyped-def]
 
 def _campaign_id(ws: Workspace, session: Session) -> int:
     # Always one campaign: the folder's, --campaign-id's, or the database's only one.
-    campaign_id = ws.campaign(session).id
-    assert campaign_id is not None
-    return campaign_id
+    return ws.resolved_campaign_id(session)
 
 
 def next_missions(ws: Workspace, limit: int = 1, *, channel: str | None = None) -> list[Mission]:

@@ -240,9 +240,7 @@ def _collect(ws: Workspace, *, progress: Progress | None, api: bool) -> CollectR
     started = time.perf_counter()
     report = CollectReport()
     unchanged.forget(ws.root)  # what the last run ended on no longer holds from here
-    with ws.session() as session:
-        campaign_id = ws.campaign(session).id
-    assert campaign_id is not None
+    campaign_id = ws.resolved_campaign_id()
 
     from .preparing import preparer
     from .processing import Pipeline
@@ -387,7 +385,7 @@ def _watched_folders(ws: Workspace, accounts: list) -> list:
     imap.folders_to_scan); before any pass, each account's INBOX.
     """
     with ws.session() as session:
-        campaign_id = ws.campaign(session).id
+        campaign_id = ws.resolved_campaign_id(session)
         rows = session.exec(select(SyncState).where(SyncState.campaign_id == campaign_id)).all()
     synced: dict[str, list[tuple[str, int]]] = {}
     for row in rows:

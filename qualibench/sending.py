@@ -303,9 +303,7 @@ def send_due_probes(
     report = SendReport()
     sender = Sender(ws)
     with send_lock(ws), sender.alive(), grouped_evidence(ws):
-        with ws.session() as s:
-            campaign_id = ws.campaign(s).id
-        assert campaign_id is not None
+        campaign_id = ws.resolved_campaign_id()
         channels = _Channels(insecure)
         channels.sender = sender
         try:

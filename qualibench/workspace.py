@@ -57,6 +57,7 @@ class Workspace:
     # one named by the folder's campaign.toml).
     campaign_id: int | None = None
     _slugs: dict[int, str] = field(default_factory=dict)
+    _campaign_row_id: int | None = None
 
     @classmethod
     def open(
@@ -154,6 +155,23 @@ class Workspace:
             yield
         finally:
             os.close(fd)
+
+    def resolved_campaign_id(self, session: Session | None = None) -> int:
+        """Return the id of `campaign()`'s row, resolved once for this workspace's life.
+
+        A campaign row keeps its id and slug and is never deleted, so the answer cannot go
+        stale; the demo's virtual-time loop asks thousands of times (one query each before).
+        Before `qualibench plan` this raises NotFound every time, nothing being cached.
+        """
+        if self._campaign_row_id is None:
+            if session is None:
+                with self.session() as s:
+                    row_id = self.campaign(s).id
+            else:
+                row_id = self.campaign(session).id
+            assert row_id is not None
+            self._campaign_row_id = row_id
+        return self._campaign_row_id
 
     def campaign(self, session: Session) -> Campaign:
         """Return this folder's campaign row; it exists once `qualibench plan` has run.

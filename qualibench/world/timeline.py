@@ -55,14 +55,14 @@ class StageTimer:
 
 def _next_planned(ws: Workspace) -> datetime | None:
     with ws.session() as s:
-        cid = ws.campaign(s).id
+        cid = ws.resolved_campaign_id(s)
         return s.exec(select(func.min(Probe.planned_at)).where(
             Probe.campaign_id == cid, Probe.state == ProbeState.PLANNED.value)).one()
 
 
 def _window_end(ws: Workspace) -> datetime:
     with ws.session() as s:
-        cid = ws.campaign(s).id
+        cid = ws.resolved_campaign_id(s)
         end = s.exec(select(func.max(Probe.window_ends_at)).where(Probe.campaign_id == cid)).one()
     return end or (ws.clock.now() + timedelta(days=14))
 
