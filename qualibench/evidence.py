@@ -12,6 +12,7 @@ names a digest never points at nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -55,18 +56,14 @@ def sync_filesystem(folder: Path) -> None:
         os.close(fd)
 
 
-_SYNCFS: list = []
+@functools.cache
+def _libc_syncfs():  # noqa: ANN202 - libc's syncfs as a ctypes function, or None
+    import ctypes
 
-
-def _libc_syncfs():  # noqa: ANN202 - a ctypes function or None
-    if not _SYNCFS:
-        try:
-            import ctypes
-
-            _SYNCFS.append(getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None))
-        except OSError:
-            _SYNCFS.append(None)
-    return _SYNCFS[0]
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+    except OSError:
+        return None
 
 
 def _missing(digest: str, where: str) -> QualibenchError:
