@@ -1,11 +1,12 @@
 """Validity of the scorer and the classifier on the labelled corpus, dev and test parts apart.
 
-    python bench/validity.py [--part dev|test|test2|all] [--worst N] [--json FILE]
+    python bench/validity.py [--part dev|test|test2|test3|test4|all] [--worst N] [--json FILE]
 
-For each part it prints (scoring/validation/dev.yaml, tuned on; test.yaml, the first held-out
-part, seen in aggregate and then retired to development on 2026-12-01: its items and errors are
-studied like dev's; the held-out test2.yaml and test3.yaml, each written blind by another helper
-after the part before it had been seen):
+For each part it prints (scoring/validation/dev.yaml, tuned on; test.yaml, test2.yaml and
+test3.yaml, each written blind as a held-out part, looked at in aggregate and then retired to
+development -- test.yaml at ~16:00 UTC on 2026-12-01, test2 and test3 at ~18:45 UTC the same day --
+their items and errors are now studied like dev's; the held-out test4.yaml, written blind by
+another helper after test2 and test3 had been seen):
 - Spearman of the automatic total against the hand total, per-criterion Spearman, and the mean
   absolute error on the 0-100 scale per channel, over the replies a rater scored;
 - the same for three baselines that know nothing of customer service: the reply's length in
@@ -19,9 +20,9 @@ after the part before it had been seen):
 - paraphrase groups: replies with the same meaning in other words; the spread (max - min) of their
   automatic totals, target <= 8 points.
 
-The held-out parts (test2, test3) are only read here, to print these figures (counts only, no
-item ids). `--worst` lists the development replies (dev, then test) the scorer is furthest from;
-it never lists a held-out item.
+The held-out part (test4) is only read here, to print these figures (counts only, no item ids).
+`--worst` lists the development replies (dev, test, test2, test3) the scorer is furthest from; it
+never lists a held-out item.
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ from qualibench.scorer.validation import (  # noqa: E402
 )
 
 # The development parts (rules are chosen on them) and the held-out parts, in the order they were
-# written, with what each is. test.yaml was held out until its figures had been looked at too often;
-# it is kept as written (file and history) and now counts as development.
+# written, with what each is. test.yaml, then test2.yaml and test3.yaml were held out until their
+# figures had been looked at too often; they are kept as written (file and history) and now count
+# as development.
 DEVELOPMENT = {"dev": "tuned on: in-sample",
-               "test": "seen, now development"}
-HELD_OUT = {"test2": "held out; written blind after the first test part had been seen",
-            "test3": "held out; fresh, written blind after test2 had been seen"}
+               "test": "seen, now development",
+               "test2": "seen, now development",
+               "test3": "seen, now development"}
+HELD_OUT = {"test4": "held out; fresh, written blind after test2 and test3 had been seen"}
 
 
 # ------------------------------------------------------------------ printing
@@ -110,7 +113,7 @@ def main() -> None:
     parser.add_argument("--part", choices=(*DEVELOPMENT, *HELD_OUT, "all", "both"), default="all",
                         help="which part to print (default all; 'both' is the old name of dev+test)")
     parser.add_argument("--worst", type=int, default=0,
-                        help="list the N development replies (dev, test) furthest from the hand score")
+                        help="list the N development replies (dev, test, test2, test3) furthest from the hand score")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args()
     t0, c0 = time.perf_counter(), time.process_time()
