@@ -356,6 +356,28 @@ def test_a_reply_dated_before_its_request_is_flagged_and_kept_out_of_timing(sent
         # a time alone is not acknowledgement wording: a delivery due within 48 h answers
         ("Merci pour votre message. Votre colis a quitté notre entrepôt hier, la livraison est prévue sous "
          "48 heures.", "answer"),
+        # an emoji is no word: a greeting and thanks stay filler
+        ("Bonjour 👋 Merci pour votre message ! Un conseiller vous répond dès que possible.", "auto_ack"),
+        # "réf." does not end the sentence that carries the reference
+        ("Votre requête (réf. 558102) est en cours d'examen. Merci de votre patience.", "auto_ack"),
+        # the message says it was sent by a machine; a confirmation mailed on submission
+        ("Votre e-mail nous est parvenu et nous vous répondrons sous 3 jours. Ce courriel a été envoyé par "
+         "un automate, n'y répondez pas.", "auto_ack"),
+        ("Form received, thank you! A confirmation has been sent to your inbox.", "auto_ack"),
+        # status pages, being told of the decision later, instructions once reviewed: no content
+        ("Your enquiry has been submitted. You can track the status of your request in your account at any time.",
+         "auto_ack"),
+        ("Votre dossier sera étudié par ordre d'arrivée. Vous serez informé par courriel de la décision prise.",
+         "auto_ack"),
+        ("Your complaint has been logged (RMA 55-1023). You will receive an email with further instructions "
+         "once we have looked at it.", "auto_ack"),
+        ("Cet e-mail provient d'une adresse ne pouvant recevoir de messages. Écrivez-nous via l'appli.",
+         "not_monitored"),
+        # a person signs: a curt human reply, not an automatic one; an imperative asks for a detail
+        ("Bonjour Léa, merci ! Nous avons transmis votre demande au service technique qui reviendra vers vous. -Marc",
+         "answer"),
+        ("Désolés pour ce souci ! Envoyez-nous votre numéro de client en DM et on revient vers vous dans l'heure. ^AB",
+         "redirect"),
     ],
 )
 def test_acknowledgement_structure(text, kind):

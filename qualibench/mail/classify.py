@@ -88,7 +88,7 @@ _ACK_WORDING = re.compile(
     r"|(?<!avec )accuse de reception|message automatique|reponse automatique|ceci est un (?:message|mail|e-?mail|courriel) automatique"
     # (a time alone -- "sous 48 h", "dans les meilleurs délais" -- is not acknowledgement wording: "la
     # livraison est attendue sous 48 heures" answers; a reply promised within a time is the promise role)
-    r"|merci de ne pas repondre|ne pas repondre a ce"
+    r"|merci de ne pas repondre|ne pas repondre a ce|ne repondez pas a (?:ce|cet) (?:message|e-?mail|courriel|mail)"
     r"|votre demande (?:a ete|est) (?:enregistree|transmise|bien)|(?:un|une) (?:ticket|dossier|demande) (?:a ete|n°).{0,40}cree"
     r"|numero de (?:ticket|dossier|demande)|we have received your|we've received your|this is an automated"
     r"|automatic(?:ally generated)? (?:response|reply|message)|do not reply to this|please do not reply"
@@ -110,7 +110,8 @@ _ACK_LIKE = re.compile(
     r"|get back to you|aim to reply)"
     r"|(?:sera|seront|will be) (?:traite|examine|handled|processed|reviewed|answered)|par ordre d'arrivee|in the order received"
     r"|du lundi au (?:vendredi|samedi)|monday to (?:friday|saturday)"
-    r"|^(?:merci|thank you|thanks|nous vous remercions)\b.{0,60}(?:message|demande|e-?mail|courriel|contacting|getting in touch|request|enquiry)"
+    r"|^(?:(?:bonjour|bonsoir|hello|hi|hey)\W+)?(?:merci|thank you|thanks|nous vous remercions)\b.{0,60}(?:message|demande|e-?mail|courriel"
+    r"|contacting|getting in touch|request|enquiry|contacte|ecrit|reaching out|writing)"
     r"|(?:ticket|dossier|reference|case|request)\b.{0,25}\b(?:n°|no\.?|number|#|ref)?\s*[a-z]{0,4}-?\d{3,}"
     r"|your reference is|votre reference est|ceci est (?:un|une)|this is an? (?:automated|automatic)"
     # helpdesk notification boilerplate
@@ -119,17 +120,22 @@ _ACK_LIKE = re.compile(
     r"|reply (?:directly )?to this (?:e-?mail|message)(?! with)"
     r"|(?:add|ajouter des) comments?|commentaires|view the status|suivre l'etat|(?:ce|this) (?:message|e-?mail) (?:a ete envoye|was sent)"
     r"|accusons reception|acknowledge (?:receipt|that)|^ref:|personal response"
+    # being told of the reply later, sent instructions once the message is reviewed, a confirmation sent
+    r"|(?:vous serez|you will be|you'll be) (?:informe\S*|notifie\S*|notified|informed|contacte\S*|contacted)\b.{0,40}"
+    r"(?:reponse|reply|response|answer|decision|outcome)"
+    r"|(?:receive|recevrez) (?:an? |un |une )?(?:e-?mail|message|courriel)\b.{0,40}(?:further instructions|once (?:it|we)|des que|une fois)"
+    r"|\bconfirmation (?:has been|was|a ete|vous a ete) (?:sent|envoyee|adressee)"
 )
 # Acknowledgement roles read by structure, not by listing templates: a message noun with a
 # receipt verb ("votre courriel nous est bien parvenu", "your enquiry has been logged"), a reply
 # verb with a time or a future subject ("une réponse vous sera adressée sous 5 jours", "an
 # adviser will be in touch shortly"), a reference number, a note that the message is automatic,
 # or queue information (response times, volumes, patience).
-_MSG_NOUN = (r"(?:message|demande|requete|request|enquiry|inquiry|query|e-?mail|courriel|mail|reclamation|complaint|sollicitation"
+_MSG_NOUN = (r"(?:message|demande|requete|request|enquiry|inquiry|query|e-?mail|courriel|mail|reclamation|complaint|sollicitation|form|formulaire"
              r"|ticket|dossier|case|tweet|dm|question|note|correspondence|retour|contact)s?")
 _RECEIPT_VERB = (r"(?:bien )?(?:recue?s?|reception|parvenue?s?|enregistree?s?|prise? en (?:compte|charge)|notee?s?|transmise?s?"
                  r"|transferee?s?|received|receipt|landed|logged|registered|noted|passed (?:on|to)|forwarded|reached us"
-                 r"|created|opened|creee?|ouverte?|arrived)")
+                 r"|created|opened|creee?|ouverte?|arrived|submitted|soumise?s?)")
 _RECEIPT = re.compile(
     rf"\b{_MSG_NOUN}\b.{{0,60}}\b{_RECEIPT_VERB}\b|\b{_RECEIPT_VERB}\b.{{0,40}}\b{_MSG_NOUN}\b"
     r"|(?<!avec )accus\w* (?:de )?reception|(?:confirm|acknowledge)\w* (?:the )?receipt|confirm\w* la reception|bien recu"
@@ -141,7 +147,7 @@ _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous a
                r"|recevr\w* (?:une |notre )?reponse|receive (?:a |our )?(?:reply|response|answer)"
                r"|hear (?:back )?from (?:us|our)|hear back|aurez de nos nouvelles|revien\w* vers vous|dm you|vous (?:ecrire|repondre) en (?:dm|mp)"
                rf"|(?:celui-ci|celle-ci|\bil\b|\belle\b|\bit\b|\bthis\b|\b{_MSG_NOUN})\b.{{0,50}}(?:sera|seront|will be) (?:lue?s?|read|examinee?s?"
-               r"|etudiee?s?|analysee?s?|dealt with|looked at|picked up)"
+               r"|etudiee?s?|analysee?s?|dealt with|looked at|picked up|answered|repondue?s?|reviewed|handled)"
                r"|expect (?:a |our )?(?:reply|response|answer)|(?:a|our) (?:reply|response) (?:from|within|in \d)"
                r"|(?:traiter|etudier|examiner) (?:votre|vos) (?:demande|message|dossier|requete|reclamation)"
                r"|(?:handle|deal with|look at|process) your (?:request|enquiry|inquiry|message|email|query)|look (?:at|into) it\b"
@@ -150,6 +156,12 @@ _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous a
                # "Reply to this e-mail with a photo" is an instruction, not a promise to reply
                r"|(?:will|'ll|aim to|try to|to) (?:respond|reply|answer)|(?:respond|reply) (?:to you|within|as soon)"
                r"|replies (?:may|will|can)|be with you|contact you|look into|come back to you"
+               r"|(?:typically|usually|normally) (?:replies|responds|answers)|(?:replies|responds) (?:to you )?(?:within|in under|as soon)"
+               # being told of the reply later, or sent instructions once the message is reviewed
+               r"|(?:vous serez|you will be|you'll be) (?:informe\S*|notifie\S*|notified|informed|contacte\S*|contacted)\b.{0,40}"
+               r"(?:reponse|reply|response|answer|decision|outcome|suite)"
+               r"|(?:receive|recevrez) (?:an? |un |une )?(?:e-?mail|message|courriel)\b.{0,40}(?:further instructions|instructions"
+               r"|once (?:it|we)|when (?:it|we)|des que|lorsque|une fois)"
                r"|(?:for|of) (?:a |our )?(?:response|reply))")
 _WHEN = (r"(?:sous \d|dans (?:un|les) (?:delai|meilleurs delais|plus brefs delais)|des que possible|au plus (?:vite|tot)"
          r"|as (?:quickly|fast|promptly) as|aussi vite que"
@@ -163,7 +175,7 @@ _PROMISE = re.compile(rf"(?m)^(?=.*{_REPLY_VERB})(?=.*(?:{_WHEN}|{_FUTURE_SUBJEC
 # A reference is an identifier right after its noun ("demande n° 7734501", "ref CS-2261904",
 # "ticket number is 884213"), never a phone number further on ("pour ce type de demande appelez le 0 892...").
 _REFERENCE = re.compile(
-    r"(?:\b(?:ticket|case|reference|ref|dossier|demande|request|enquiry|reclamation)\b|(?:sous le|under the) (?:numero|number)"
+    r"(?:\b(?:ticket|case|reference|ref|dossier|demande|request|enquiry|reclamation|rma)\b\.?|(?:sous le|under the) (?:numero|number)"
     r"|(?:assigned|attribuee?|given|allocated) (?:the |a |le |la )?(?:number|numero|reference|ref))"
     r"(?:\s*(?:n°|no\.?|number|numero|#|:|is|est|de votre demande|sous le numero))*\s*\(?#?\s*[a-z]{0,4}[-/]?\d[\d/-]{2,}"
 )
@@ -171,6 +183,8 @@ _REFERENCE = re.compile(
 _AUTOMATED = re.compile(
     r"(?:message|e-?mail|courriel|mail|reponse|reply|response|notification|accuse)s?\b.{0,30}\b(?:automati|auto-?genere|generated)"
     r"|(?:genere|envoye|generated|sent) automati|automatically (?:generated|sent)|this is an automat"
+    # "il a été envoyé par un automate", "sent by an automated system": the message says what it is
+    r"|par un automate|by an? (?:automated|automatic) (?:system|service|process)"
 )
 _QUEUE = re.compile(
     r"temps de reponse|delais? de (?:reponse|traitement)|response times?|reply times?|high (?:volumes?|demand)"
@@ -182,9 +196,11 @@ _QUEUE = re.compile(
     r"|afflux|volumes? (?:important|eleve|exceptionnel)|file d'attente|(?:number \d+|\d+(?:st|nd|rd|th)) in (?:line|the queue)|in the queue|ordre de (?:reception|receptio)"
     r"|order (?:they were|it was|messages are) received"
     # the message's own progress, not the case's: "votre demande est en cours de traitement"
-    r"|(?:demande|message|requete|dossier|reclamation|request|enquiry|email|ticket)s? (?:est |sont |is |are |has been |now )*"
+    r"|(?:demande|message|requete|dossier|reclamation|request|enquiry|email|ticket)s? (?:\([^)]{0,30}\) )?(?:est |sont |is |are |has been |now )*"
     r"(?:en cours de (?:traitement|examen|analyse|lecture)|being (?:processed|handled|reviewed|looked at)|in (?:our|the) queue"
     r"|dans (?:notre|la) file|en attente de traitement|awaiting (?:review|processing))"
+    r"|(?:check|track|follow|view|suivre|consulter) (?:the |l'|le )?(?:status|statut|etat|avancement|progress)\b.{0,15}"
+    r"(?:of |de )?(?:your|votre|vos) (?:case|request|ticket|demande|dossier|requete|enquiry)"
     r"|it'?s now in (?:our|the) queue|(?:quote|mention|rappeler|mentionner|indiquer) (?:this|ce|cette) (?:number|reference|numero)"
 )
 
@@ -199,7 +215,10 @@ _WAITING = re.compile(
     r"|(?:ne|n')\s?(?:renvoyez|renouvelez|reecrivez|relancez) pas|(?:please )?(?:do not|don't) (?:send|resend|re-send|submit)"
     r" (?:your|another|a new|the same)|(?:sending|resubmitting) (?:your (?:message|request|email) )?again (?:may|will|can)"
 )
-_ROLES = (("receipt", _RECEIPT), ("promise", _PROMISE), ("reference", _REFERENCE),
+# A confirmation mailed to the customer's address is what a form system does on submission.
+_CONFIRMATION = re.compile(r"\bconfirmation (?:e-?mail |message )?(?:has been|was|a ete|vous a ete) (?:sent|envoyee|adressee)"
+                           r"|(?:e-?mail|courriel|message) de confirmation (?:vous )?(?:a ete|vient d'etre) envoye")
+_ROLES = (("receipt", _RECEIPT), ("promise", _PROMISE), ("reference", _REFERENCE), ("confirmation", _CONFIRMATION),
           ("automatic", _AUTOMATED), ("queue", _QUEUE), ("waiting", _WAITING))
 
 
@@ -209,6 +228,7 @@ _ASKS_DETAIL = re.compile(
     r"(?:merci de|veuillez|pourriez-vous|pouvez-vous|pourriez vous|pouvez vous) (?:nous |me )?(?:preciser|indiquer|communiquer"
     r"|envoyer|transmettre|fournir|joindre|confirmer|adresser)"
     r"|(?:please|could you|can you|would you) (?:send|provide|tell|give|confirm|share|attach|reply with)(?: us| me)? "
+    r"|(?:envoyez|transmettez|communiquez|indiquez|precisez|donnez|dites)-(?:nous|moi)\b|^(?:send|dm|give|tell) (?:us|me) (?:your|the)\b"
 )
 
 
@@ -223,6 +243,7 @@ _NOT_MONITORED = re.compile(
     r"(?:adresse|boite|boite aux lettres|mailbox|address|inbox|account|compte)\b.{0,40}"
     r"(?:n'est pas|ne sont pas|is not|isn't|are not)\s+(?:consultee?s?|surveillee?s?|lue?s?|relevee?s?|monitored|read|checked|attended)"
     r"|(?:ne peut pas|ne peuvent pas|cannot|can't|can ?not) (?:recevoir de reponse|recevoir les reponses|receive (?:replies|emails|responses))"
+    r"|(?:ne pouvant|qui ne peut|ne peut|ne peuvent|unable to) (?:pas )?(?:recevoir|receive|accept|accepter)\b.{0,20}(?:reponses?|replies|messages?|e-?mails?)"
     r"|\bno-?reply\b|\bne-?pas-?repondre\b|donotreply|unmonitored|not monitored|non surveillee"
     r"|votre message ne sera pas lu|your (?:message|email) will not be read"
     r"|(?:ce compte|this account) ne repond pas|(?:this account|we) (?:does not|do not|don't) (?:reply|respond) to (?:messages|dms|emails)"
@@ -357,18 +378,31 @@ def _bounce(msg: ParsedMessage) -> Classification | None:
 
 
 _LEADING_MENTIONS = re.compile(r"^(?:@\w+[\s,:]*)+")
+# A sign-off by initials or a first name after ^, - or / at the very end of the text.
+_PERSON_SIGNED = re.compile(r"(?:^|\s)(?:\^|[-\u2013/])\s?[A-Z][\w.]{1,14}\s*$")
+
+
+# A sentence ends after . ! ? -- not after an abbreviation that introduces a number ("réf. 4471",
+# "n°. 12", "No. 5") -- or at a blank line.
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<![Rr][ée]f\.)(?<!\bn°\.)(?<!\b[Nn]o\.)\s+|\n\s*\n")
+# A word is what has a letter or a digit in it: an emoji is no word ("Bonjour 👋 merci de votre message !").
+_WORDLIKE = re.compile(r"\w")
+
+
+def _word_count(sentence: str) -> int:
+    return sum(1 for w in sentence.split() if _WORDLIKE.search(w))
 
 
 def _sentences(text: str) -> list[str]:
     """Give back the folded sentences of a text that carry content (greetings/closings dropped)."""
     # A tweet's leading @mentions are an address, not content: "@claire merci pour votre message !"
-    sentences = [_LEADING_MENTIONS.sub("", _fold(s).strip()) for s in re.split(r"(?<=[.!?])\s+|\n\s*\n", text) if s.strip()]
+    sentences = [_LEADING_MENTIONS.sub("", _fold(s).strip()) for s in _SENTENCE_END.split(text) if s.strip()]
     # "Bonjour," / "Cordialement," / "Thank you for your patience." are not content.
-    return [s for s in sentences if not (_FILLER.match(s) and len(s.split()) <= 6) and len(s) > 3]
+    return [s for s in sentences if not (_FILLER.match(s) and _word_count(s) <= 6) and len(s) > 3]
 
 
 def _words(sentences: list[str]) -> int:
-    return sum(len(s.split()) for s in sentences)
+    return sum(_word_count(s) for s in sentences)
 
 
 def _redirect(content: list[str], text: str) -> tuple[bool, str]:
@@ -420,9 +454,9 @@ def _case_clause(clause: str) -> bool:
 
 
 def _substantive(sentence: str) -> bool:
-    return len(sentence.split()) >= 4 and not _ACK_LIKE.search(sentence) and not _REDIRECT.search(sentence) \
+    return _word_count(sentence) >= 4 and not _ACK_LIKE.search(sentence) and not _REDIRECT.search(sentence) \
         and not _PREMIUM.search(sentence) and not _COURTESY_ONLY.search(sentence) \
-        and not (_FILLER.match(sentence) and len(sentence.split()) <= 6)
+        and not (_FILLER.match(sentence) and _word_count(sentence) <= 6)
 
 
 # Below this many words of content besides acknowledgement sentences, a message only acknowledges.
@@ -469,6 +503,12 @@ def _text_kind(
     # receipt sentence makes an acknowledgement only with a reference, a promise, an automatic
     # notice or queue information beside it.
     ack = [s for s in content if _ACK_WORDING.search(s) or (role_of[s] and roles - {"receipt"})]
+    # Initials or a first name signing off ("^LB", "-Hugo", "/Léa") are a person's: receipt and a
+    # promise to come back, so signed, are a curt human reply (scored, low). Automatic notices never
+    # sign so; one that says it is automatic or carries a reference or queue information stays one.
+    if ack and not roles - {"receipt", "promise"} and _PERSON_SIGNED.search(text[-60:]) \
+            and not any(_AUTOMATED.search(s) for s in content):
+        ack = []
     # "Nous avons bien reçu votre demande" also opens many human answers: what decides is
     # whether anything about this case follows it.
     substantive = [s for s in content if s not in ack and _substantive(s)]
