@@ -38,7 +38,7 @@ from .breakdown import _consistency, _criterion_shares, _cross_channel, criterio
 from .campaign.spec import AwardRules
 from .hours import brand_calendar
 from .models import Brand, Campaign, DelayReview, Probe, Reply, ReplyKind, Scenario, Wave
-from .survival import CHECKPOINTS_H, km_at, km_summary
+from .survival import CHECKPOINTS_H, f_at_stack, km_stack, km_summary_stack
 
 HUMAN_KINDS = (ReplyKind.ANSWER.value, ReplyKind.REDIRECT.value)
 TIMED = (DelayReview.NONE.value, DelayReview.KEPT.value)  # replies whose delay may be measured
@@ -212,53 +212,86 @@ FIGURE_COLUMNS = ("answered", "time_h", "business_time_h", "acknowledged", "unde
                   "quality", "quality_all")
 
 
-def _group_figures(g, window_h: float, w_delay: float, w_quality: float) -> dict:
-    """Return the figures of one group of sent tests (rates, KM buckets, quality, index).
+def _stack_figures(col: dict, window_h: float, w_delay: float, w_quality: float) -> dict[str, np.ndarray]:
+    """Return the figures of a stack of g groups of n sent tests each: name -> array (g,).
 
-    `g` is a DataFrame or a dict of numpy arrays holding FIGURE_COLUMNS.
+    `col` maps FIGURE_COLUMNS to (g, n) arrays, one row per group (rates, KM buckets, quality,
+    index). Row by row the arithmetic is that of one group alone, so figures do not depend on
+    which groups are computed together.
     """
-    col = {c: np.asarray(g[c]) for c in FIGURE_COLUMNS}
-    n = len(col["answered"])
     ev = col["answered"].astype(bool)
+    g, n = ev.shape
     t, bt = col["time_h"].astype(float), col["business_time_h"].astype(float)
     cps = [*CHECKPOINTS_H, window_h]
-    (cal, median), (bus, business_median) = km_summary(t, ev, cps), km_summary(bt, ev, cps)
-    rate = lambda a: float(np.mean(a.astype(bool))) if n else math.nan  # noqa: E731
+    (cal, median), (bus, business_median) = km_summary_stack(t, ev, cps), km_summary_stack(bt, ev, cps)
     q, qa = col["quality"].astype(float), col["quality_all"].astype(float)
-    out = {"tests": n, "answered": int(ev.sum()), "answer_rate": rate(ev),
-           "ack_rate": rate(col["acknowledged"]), "undeliverable_rate": rate(col["undeliverable"]),
-           "deflected": int(col["deflected"].astype(bool).sum()),
-           "median_h": median, "business_median_h": business_median,
-           # named apart: the median among answered tests only, never "the" median delay
-           "answered_median_h": float(np.median(t[ev])) if ev.any() else math.nan}
-    for i, name in enumerate(BUCKETS):
-        out[name] = cal[i]
-        out[f"business_{name}"] = bus[i]
-    out["quality"] = float(np.nanmean(q)) if np.any(~np.isnan(q)) else math.nan
-    out["quality_all"] = float(np.nanmean(qa)) if np.any(~np.isnan(qa)) else math.nan
-    out["delay_score"] = 100.0 * float(np.mean(cal))
-    qi = out["quality_all"] if not math.isnan(out["quality_all"]) else 0.0
-    out["index"] = (w_delay * out["delay_score"] + w_quality * qi) / 100.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = lambda a: np.mean(a.astype(bool), axis=1)  # noqa: E731
+        k = ev.sum(axis=1)
+        # the median among answered tests only: np.median of each row's answered times (the middle
+        # one, or the mean of the two middle ones; (x + x) / 2 is x exactly)
+        srt = np.sort(np.where(ev, t, np.inf), axis=1)
+        rows = np.arange(g)
+        lo, hi = srt[rows, np.maximum(k - 1, 0) // 2], srt[rows, np.minimum(k // 2, n - 1)]
+        answered_median = np.where(k > 0, (lo + hi) / 2, np.nan)
+        out = {"tests": np.full(g, n), "answered": k, "answer_rate": rate(ev),
+               "ack_rate": rate(col["acknowledged"]), "undeliverable_rate": rate(col["undeliverable"]),
+               "deflected": col["deflected"].astype(bool).sum(axis=1),
+               "median_h": median, "business_median_h": business_median,
+               # named apart: the median among answered tests only, never "the" median delay
+               "answered_median_h": answered_median}
+        for i, name in enumerate(BUCKETS):
+            out[name] = cal[:, i]
+            out[f"business_{name}"] = bus[:, i]
+        nanmean = lambda a: np.where(np.isnan(a).all(axis=1), np.nan, np.nansum(a, axis=1) / (~np.isnan(a)).sum(axis=1))  # noqa: E731
+        out["quality"], out["quality_all"] = nanmean(q), nanmean(qa)
+    out["delay_score"] = 100.0 * np.mean(cal, axis=1)
+    out["index"] = (w_delay * out["delay_score"] + w_quality * np.nan_to_num(out["quality_all"])) / 100.0
     return out
 
 
-def _bootstrap_cell(g: dict, window_h: float, rules: AwardRules, seed: int, key: str) -> np.ndarray:
-    """Return B bootstrap replicates of one brand x channel index (tests resampled with replacement).
+def _group_figures(g, window_h: float, w_delay: float, w_quality: float) -> dict:
+    """Return the figures of one group of sent tests (a stack of one group).
 
-    `g` maps FIGURE_COLUMNS to the numpy arrays of the cell's tests.
+    `g` is a DataFrame or a dict of numpy arrays holding FIGURE_COLUMNS.
     """
-    n, b = len(g["answered"]), rules.bootstrap_samples
-    rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
-    w = rng.multinomial(n, np.full(n, 1.0 / n), size=b).astype(float)
-    ev = g["answered"].astype(bool)
-    f = km_at(g["time_h"].astype(float), ev, [*CHECKPOINTS_H, window_h], weights=w)
-    delay = 100.0 * f.mean(axis=1)
-    q = g["quality_all"].astype(float)
-    ok = ~np.isnan(q)
-    denom = (w * ok).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        qual = np.where(denom > 0, (w * np.nan_to_num(q)).sum(axis=1) / denom, 0.0)
-    return (rules.delay_weight * delay + rules.quality_weight * qual) / 100.0
+    out = _stack_figures({c: np.asarray(g[c])[None] for c in FIGURE_COLUMNS}, window_h, w_delay, w_quality)
+    return {k: (int(v[0]) if k in ("tests", "answered", "deflected") else float(v[0])) for k, v in out.items()}
+
+
+def _by_size(groups: list) -> dict[int, list[int]]:
+    """Return group positions by their number of tests: each size is one stack (most are equal)."""
+    sizes: dict[int, list[int]] = {}
+    for i, (_, idx) in enumerate(groups):
+        sizes.setdefault(len(idx), []).append(i)
+    return sizes
+
+
+def _bootstrap_cells(arrays: dict, cells: list, window_h: float, rules: AwardRules, seed: int) -> dict:
+    """Return (brand_key, channel) -> B bootstrap replicates of its index (tests resampled with replacement).
+
+    `cells` is [((brand_key, channel), row positions in `arrays`)]. Each cell draws its own
+    stream, seeded by the campaign seed and its key; cells of equal size are computed as one stack.
+    """
+    b = rules.bootstrap_samples
+    out: dict = {}
+    for n, members in _by_size(cells).items():
+        idx = np.stack([cells[i][1] for i in members])
+        w = np.stack([np.random.default_rng([seed, zlib.crc32(f"{bk}|{ch}".encode())])
+                      .multinomial(n, np.full(n, 1.0 / n), size=b)
+                      for (bk, ch), _ in (cells[i] for i in members)]).astype(float)
+        ev = arrays["answered"][idx].astype(bool)
+        t, _, surv = km_stack(arrays["time_h"][idx].astype(float), ev, w)
+        delay = 100.0 * f_at_stack(t, surv, np.array([*CHECKPOINTS_H, window_h])).mean(axis=2)
+        q = arrays["quality_all"][idx].astype(float)[:, None, :]
+        ok = ~np.isnan(q)
+        denom = (w * ok).sum(axis=2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            qual = np.where(denom > 0, (w * np.nan_to_num(q)).sum(axis=2) / denom, 0.0)
+        index = (rules.delay_weight * delay + rules.quality_weight * qual) / 100.0
+        for row, i in enumerate(members):
+            out[cells[i][0]] = index[row]
+    return {key: out[key] for key, _ in cells}
 
 
 def channel_weights(rules: AwardRules, channels: list[str]) -> dict[str, float]:
@@ -289,23 +322,26 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
     def table(keys: list[str]) -> pd.DataFrame:
         if sent.empty:
             return pd.DataFrame(columns=[*keys, "tests"])
-        rows = []
-        # plain numpy slices per group: pandas' groupby.apply costs more than the figures
-        for key, idx in sorted(sent.groupby(keys, sort=True).indices.items()):
-            key = key if isinstance(key, tuple) else (key,)
-            part = {c: a[idx] for c, a in arrays.items()}
-            rows.append(dict(zip(keys, key, strict=True)) | _group_figures(
-                part, window_h, rules.delay_weight, rules.quality_weight))
-        return pd.DataFrame(rows).astype({"tests": int, "answered": int, "deflected": int})
+        # groups of equal size computed as one stack: pandas' groupby.apply costs more than the figures
+        groups = sorted(sent.groupby(keys, sort=True).indices.items())
+        cols: dict[str, np.ndarray] = {}
+        for _n, members in _by_size(groups).items():
+            idx = np.stack([groups[i][1] for i in members])
+            part = _stack_figures({c: a[idx] for c, a in arrays.items()}, window_h, rules.delay_weight,
+                                  rules.quality_weight)
+            for name, values in part.items():
+                cols.setdefault(name, np.empty(len(groups), dtype=values.dtype))[members] = values
+        named = [key if isinstance(key, tuple) else (key,) for key, _ in groups]
+        return pd.DataFrame({k: [key[i] for key in named] for i, k in enumerate(keys)} | cols).astype(
+            {"tests": int, "answered": int, "deflected": int})
 
     bc = table(["brand_key", "channel"])
     names = sent.drop_duplicates("brand_key").set_index("brand_key")[["brand", "sector"]]
     bc = bc.join(names, on="brand_key")
     samples: dict = {}
     if rules.bootstrap_samples > 0:
-        for (bk, ch), idx in sent.groupby(["brand_key", "channel"]).indices.items():
-            part = {c: a[idx] for c, a in arrays.items()}
-            samples[(bk, ch)] = _bootstrap_cell(part, window_h, rules, camp.seed, f"{bk}|{ch}")
+        cells = list(sent.groupby(["brand_key", "channel"]).indices.items())
+        samples.update(_bootstrap_cells(arrays, cells, window_h, rules, camp.seed))
     attach_ci(bc, samples, rules, list(zip(bc["brand_key"], bc["channel"], strict=True)))
 
     brands = table(["brand_key"]).drop(columns=["index"], errors="ignore").join(names, on="brand_key")

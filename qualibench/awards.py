@@ -197,12 +197,15 @@ def scope_table(analysis, channels: list[str]) -> tuple[pd.DataFrame, dict]:
 
 
 def _mean(a: np.ndarray) -> float:
-    # pandas' Series.mean: NaN skipped, NaN when nothing is left
-    return float(pd.Series(a, dtype=float).mean())
+    # pandas' Series.mean without a Series per brand: NaN skipped, NaN when nothing is left
+    a = np.asarray(a, dtype=float)
+    kept = ~np.isnan(a)
+    return float(np.where(kept, a, 0.0).sum() / kept.sum()) if kept.any() else math.nan
 
 
 def _min(a: np.ndarray) -> float:
-    return float(pd.Series(a, dtype=float).min())
+    a = np.asarray(a, dtype=float)
+    return float(np.nanmin(a)) if (~np.isnan(a)).any() else math.nan
 
 
 def compute_trophies(analysis, rules: AwardRules | None = None) -> list[Trophy]:
