@@ -57,7 +57,10 @@ def test_a_worker_killed_mid_message_is_replaced_and_the_message_done_again():
 def test_prepared_ahead_of_matching_the_kind_is_what_classify_gives_with_the_real_timing():
     sent = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
     raws = [reply_bytes(None, "Merci."), reply_bytes(None, HUMAN),
-            reply_bytes(None, "Nous avons bien reçu votre demande, nous vous répondrons sous 48 h.")]
+            reply_bytes(None, "Nous avons bien reçu votre demande, nous vous répondrons sous 48 h."),
+            # Exchange's automatic-reply headers turn the instant reading out-of-office too.
+            reply_bytes(None, "Merci.", subject="Réponse automatique : commande",
+                        headers={"X-Auto-Response-Suppress": "All", "Auto-Submitted": "auto-replied"})]
     for raw in raws:
         prepared = prepare(raw)
         msg = parse_message(raw)

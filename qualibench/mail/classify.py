@@ -475,7 +475,10 @@ def _text_kind(
     auto_header: str,
     sent_at: datetime | None,
     received_at: datetime | None,
+    says_nothing: list[bool] | None = None,
 ) -> Classification:
+    """The kind a text gives; `says_nothing`, when given, is told whether the timing rule was
+    reached with a text that says nothing (then only the delay decides: see classify_at_once)."""
     folded_subject = _fold(subject)
     content = _sentences(text)
     words = _words(content)
@@ -518,12 +521,12 @@ def _text_kind(
     if ack and not substantive or (_ACK_SUBJECT.search(folded_subject) and not substantive):
         reason = "acknowledgement wording" + (f" and {auto_header}" if auto_header else "")
         return Classification(ReplyKind.AUTO_ACK, reason, acknowledged=True)
-    if (
-        sent_at is not None and received_at is not None and received_at - sent_at < INSTANT_REPLY
-        and not substantive and words <= 15
-    ):
-        seconds = int((received_at - sent_at).total_seconds())
-        return Classification(ReplyKind.AUTO_ACK, f"arrived {seconds} s after sending and says nothing about the request")
+    # Nothing above depends on timing, only this rule does (classify_at_once relies on it).
+    quiet = not substantive and words <= 15
+    if says_nothing is not None:
+        says_nothing.append(quiet)
+    if sent_at is not None and received_at is not None and received_at - sent_at < INSTANT_REPLY and quiet:
+        return _instant(received_at - sent_at)
     if auto_header and not substantive:
         return Classification(ReplyKind.AUTO_ACK, f"{auto_header} and no substantive sentence")
     redirect, target = _redirect(content, text)
@@ -538,28 +541,61 @@ def _text_kind(
     return Classification(ReplyKind.ANSWER, reason, acknowledged=bool(ack))
 
 
-def classify(
-    msg: ParsedMessage, *, sent_at: datetime | None = None, received_at: datetime | None = None
-) -> Classification:
-    """Give back the Classification of a parsed e-mail (headers, wording and timing combined)."""
+def _instant(delay: timedelta) -> Classification:
+    seconds = int(delay.total_seconds())
+    return Classification(ReplyKind.AUTO_ACK, f"arrived {seconds} s after sending and says nothing about the request")
+
+
+def _exchange_oof(msg: ParsedMessage, text: str, result: Classification) -> Classification:
+    """An automatic reading turned out-of-office by Exchange's automatic-reply headers."""
+    exchange_oof = bool(msg.headers.get("x-auto-response-suppress")) and bool(
+        msg.headers.get("auto-submitted", "").lower().startswith("auto-")
+    )
+    if (
+        result.kind is ReplyKind.AUTO_ACK
+        and exchange_oof
+        and _OOF_SUBJECT.match(_fold(msg.subject))
+        and not _ACK_WORDING.search(_fold(text))
+    ):
+        return Classification(ReplyKind.OUT_OF_OFFICE, "Exchange automatic reply headers")
+    return result
+
+
+def _classify(msg: ParsedMessage, sent_at: datetime | None, received_at: datetime | None,
+              says_nothing: list[bool] | None = None) -> Classification:
     text = msg.reply_text or msg.text
     result = _bounce(msg)
     if result is None:
         auto = _auto_headers(msg.headers)
-        exchange_oof = bool(msg.headers.get("x-auto-response-suppress")) and bool(
-            msg.headers.get("auto-submitted", "").lower().startswith("auto-")
-        )
-        result = _text_kind(text, msg.subject, auto, sent_at, received_at)
-        if (
-            result.kind is ReplyKind.AUTO_ACK
-            and exchange_oof
-            and _OOF_SUBJECT.match(_fold(msg.subject))
-            and not _ACK_WORDING.search(_fold(text))
-        ):
-            result = Classification(ReplyKind.OUT_OF_OFFICE, "Exchange automatic reply headers")
+        result = _text_kind(text, msg.subject, auto, sent_at, received_at, says_nothing)
+        result = _exchange_oof(msg, text, result)
     result.ticket_ref = extract_ticket_ref(msg.subject, msg.text) or ""
     result.language = detect_language(text)
     return result
+
+
+def classify(
+    msg: ParsedMessage, *, sent_at: datetime | None = None, received_at: datetime | None = None
+) -> Classification:
+    """Give back the Classification of a parsed e-mail (headers, wording and timing combined)."""
+    return _classify(msg, sent_at, received_at)
+
+
+def classify_at_once(msg: ParsedMessage) -> tuple[Classification, Classification | None]:
+    """Give back (what classify() gives when `msg` arrived at once after its request, what it
+    gives without timing when that differs, else None), reading the text once for both.
+
+    Timing changes a reading in one rule only (an instant reply that says nothing), checked
+    after every rule of the text: without timing, the text's reading tells whether that rule
+    was reached by a text that says nothing; only then does the instant reading differ.
+    """
+    says_nothing: list[bool] = []
+    later = _classify(msg, None, None, says_nothing)
+    if not any(says_nothing):
+        return later, None
+    at_once = _exchange_oof(msg, msg.reply_text or msg.text, _instant(timedelta(0)))
+    at_once.ticket_ref, at_once.language = later.ticket_ref, later.language
+    return (at_once, later) if at_once.reason.startswith("arrived ") else (at_once, None)
 
 
 def classify_text(

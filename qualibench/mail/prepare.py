@@ -8,24 +8,22 @@ process fetches, stores and records; the same function runs in-process for small
 Classification depends on the database in one place only: a message that says nothing and
 "arrived within seconds" of its request is an auto-reply (classify.INSTANT_REPLY), and the
 request's send time is known once the message is matched. So a message is classified as if it
-had arrived at once; when that reading is the instant-reply one (and only then) it is also
-classified without timing, and `classification()` picks the one the real delay gives.
+had arrived at once; when that reading is the instant-reply one (and only then) the reading
+without timing is kept too, and `classification()` picks the one the real delay gives. Both
+come from one reading of the text (classify.classify_at_once).
 """
 
 from __future__ import annotations
 
 import mmap
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from .bounds import MAX_PARSE_BYTES, BudgetExceeded, cpu_deadline
-from .classify import INSTANT_REPLY, Classification, classify
+from .classify import INSTANT_REPLY, Classification, classify_at_once
 from .parse import ParsedMessage, UnparseableMessage, parse_message
 from .quotes import for_scoring
-
-# A fixed instant for "arrived at once" (any aware time: only the difference counts).
-_AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -55,9 +53,8 @@ def prepare(raw: bytes | mmap.mmap) -> Prepared:
     try:
         with cpu_deadline():
             msg = parse_message(raw)
-            at_once = classify(msg, sent_at=_AT_ONCE, received_at=_AT_ONCE)
             # The instant-reply reading is the only one timing can give (see the module doc).
-            later = classify(msg) if at_once.reason.startswith("arrived ") else None
+            at_once, later = classify_at_once(msg)
             text, name_block = for_scoring(msg.reply_text, msg.signature)
     except BudgetExceeded as exc:
         raise UnparseableMessage(

@@ -280,6 +280,7 @@ def _drop_chrome(raw: list[str], lines: list[str]) -> tuple[list[str], list[str]
     """Remove helpdesk and client chrome; cut at a disclaimer or a list/helpdesk footer."""
     kept_raw: list[str] = []
     kept: list[str] = []
+    started = False  # a non-blank line is kept (read at every line: kept once, not rescanned)
     table_end = 0
     i = 0
     while i < len(lines):
@@ -291,7 +292,7 @@ def _drop_chrome(raw: list[str], lines: list[str]) -> tuple[list[str], list[str]
         if rule and (i < table_end or _rule_in_text(lines, i)):
             pass  # a rule of a table, under a heading, or after "Voici le détail :"
         elif _pattern_line(line) and (DISCLAIMER.match(line) or (
-                RULE.match(line) and any(x.strip() for x in kept))):
+                RULE.match(line) and started)):
             break  # the rest is a disclaimer or footer (history was cut before)
         if _pattern_line(line) and LIST_FOOTER.match(line):
             # A list footer often hangs under a "-- " line: that line goes with it.
@@ -302,14 +303,15 @@ def _drop_chrome(raw: list[str], lines: list[str]) -> tuple[list[str], list[str]
         if _pattern_line(line) and (CHROME.match(line) or REPLY_MARKER.match(line)):
             i += 1
             continue
-        if not any(x.strip() for x in kept) and (stamp := _stamp_after(lines, i)) is not None:
+        if not started and (stamp := _stamp_after(lines, i)) is not None:
             i = stamp + 1  # the helpdesk's own header above the agent's comment
             continue
-        if not any(x.strip() for x in kept) and _pattern_line(line) and TOP_MARKER.match(line):
+        if not started and _pattern_line(line) and TOP_MARKER.match(line):
             i += 1
             continue
         kept_raw.append(raw[i])
         kept.append(line)
+        started = started or bool(line.strip())
         i += 1
     return kept_raw, kept
 
