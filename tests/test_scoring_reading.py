@@ -269,3 +269,46 @@ def test_participles_and_phrase_concepts_are_read_as_their_concept(rubric):
               email="claire.martin@exemple.fr")
     assert credited(r, "Résout le problème") > 0
     assert credited(r, "réinitialiser le mot de passe") == 0
+
+
+def test_a_vague_time_or_an_appearance_is_half_credit(rubric):
+    # The guide: "dans les meilleurs délais", "in due course" are vague: half, not full, credit.
+    dated = score(rubric, "complaint-late-delivery-fr", "Bonjour,\nVotre commande sera expédiée demain.")
+    vague = score(rubric, "complaint-late-delivery-fr",
+                  "Bonjour,\nVotre commande sera expédiée dans les meilleurs délais.")
+    assert credited(vague, "état") == pytest.approx(credited(dated, "état") / 2, abs=0.02)
+    assert credited(vague, "état") > 0
+    assert any("hedged" in s.why for s in vague.evidence["relevance"])
+    seems = score(rubric, "billing-wrong-invoice-fr", "Bonjour,\nIl semble qu'il y ait une erreur sur votre facture.")
+    assert any("hedged" in s.why for s in seems.evidence["relevance"] if "erreur" in s.why.lower())
+
+
+def test_en_cas_de_and_le_cas_echeant_are_conditions(rubric):
+    sure = score(rubric, "billing-wrong-invoice-fr", "Bonjour,\nLa facture est vérifiée et la différence vous sera "
+                 "remboursée.")
+    maybe = score(rubric, "billing-wrong-invoice-fr", "Bonjour,\nLa facture est vérifiée et, le cas échéant, la "
+                  "différence vous sera remboursée.")
+    case = score(rubric, "cancellation-subscription-fr",
+                 "Bonjour,\nEn cas de déménagement à l'étranger, la résiliation est sans frais.")
+    assert 0 < credited(maybe, "remboursement") < credited(sure, "remboursement")
+    assert any("condition" in s.why for s in case.evidence["relevance"] if "frais" in s.why.lower())
+
+
+def test_a_relative_clause_goes_on_with_the_restatement_it_follows(rubric):
+    res = score(rubric, "billing-wrong-invoice-fr",
+                "Bonjour,\nMerci pour votre message concernant votre facture, sur laquelle les frais de service "
+                "figurent deux fois par erreur.\nCordialement, Julie")
+    assert credited(res, "erreur") == 0
+    assert res.criteria["reformulation"] > 0
+
+
+def test_html_line_breaks_end_sentences_and_keep_the_offsets(rubric):
+    text = ("Hello Claire,<br><br>Your order was shipped with DPD, tracking number 15501234567890. It should be "
+            "with you on Friday.<br>If nobody is in, the courier may leave it with a neighbour.<br>Kind regards")
+    res = score(rubric, "delivery-tracking-en", text)
+    date = [s for s in res.evidence["relevance"] if "delivery date" in s.why]
+    assert date and date[0].why.startswith("key point 'Gives the expected delivery date': asserted")
+    for spans in res.evidence.values():
+        for s in spans:
+            if s.start >= 0 and s.text:
+                assert text[s.start:s.end].replace("<br>", "\n   ") == s.text.replace("<br>", "\n   ")

@@ -26,6 +26,7 @@ from .signals import Span, instruction_thanks, make_span, penalise, personalisat
 from .text import TOKEN_RE, detect_mix, fold, is_stopword, lemma_view, reply_view, scored_part
 
 _MENTIONS = re.compile(r"^\s*(?:@\w+[\s,:]*)+")
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 # (a private message is how X goes on: "écrivez-nous en DM et on rembourse" is a procedure)
 _INVITES = re.compile(r"^(?!.*\b(?:dm|mp|message prive|direct message)\b).*(?:call|appel|contactez|contacter|contact us"
                       r"|rendez-vous|rapprochez|\bask\b|speak|talk|give (?:us|them)|passer voir|voir avec|demander|demandez"
@@ -166,6 +167,10 @@ def score_reply(
     fills = {k: str(v) for k, v in (fills or {}).items() if v not in (None, "")}
     notes: list[str] = []
     text = text or ""
+    if "<br" in text or "<BR" in text:
+        # A web form's answer pasted with its HTML line breaks: each is a line break, padded to the
+        # same length so that every span's offsets stay those of the text as received.
+        text = _BR.sub(lambda m: "\n" + " " * (len(m.group()) - 1), text)
     part = scored_part(text)
     if not part.strip():
         notes.append("the reply holds only quoted history: nothing of the brand's own to score"

@@ -33,7 +33,18 @@ _GENERIC = frozenset({"usually", "generally", "normally", "typically", "generale
                       "normalement", "general"})
 _HEDGE = frozenset({"pourrait", "pourraient", "pourrions", "pourriez", "pourrais", "serait", "seraient",
                     "might", "may", "could", "possibly", "eventuellement", "envisager", "envisage",
-                    "envisagee", "probablement", "probably"})
+                    "envisagee", "probablement", "probably",
+                    # an appearance, or a range that depends on something else, is not this customer's answer
+                    "semble", "semblent", "seem", "seems", "apparently", "apparemment",
+                    "varient", "varie", "vary", "varies", "depending"})
+# A time with no date is vague (the guide's half credit: "dans les meilleurs délais", "in due course",
+# "as soon as possible"): the word, and the word before it that makes it so.
+_VAGUE = {"delais": frozenset({"meilleurs", "brefs"}), "possible": frozenset({"que", "as", "vite", "tot"}),
+          "course": frozenset({"due"}), "asap": frozenset()}
+# "en cas de", "au cas où", "in case of", "in the event of" open a condition like "si"; "le cas
+# échéant" / "where applicable" put the rest of the sentence under one.
+_CASE = {"cas": frozenset({"en", "au"}), "case": frozenset({"in"}), "event": frozenset({"the"})}
+_FROM_HERE_ON = {"echeant": frozenset({"cas"}), "applicable": frozenset({"where"})}
 _IMPERFECT = frozenset({"etait", "etaient", "avait", "avaient", "etiez", "aviez", "were", "had"})
 # "N'hésitez pas", "pas de souci", "nous ne manquerons pas de" say nothing negative.
 _IDIOM = re.compile(
@@ -71,7 +82,12 @@ def _condition_end(words: list[str], start: int, clause_end: int) -> int:
     return clause_end
 
 
-_CUES = _NEG_ALONE | _NEG_SECOND | _IF | _HEDGE | _GENERIC | _IMPERFECT | {"ne", "n", "t"}
+_CUES = _NEG_ALONE | _NEG_SECOND | _IF | _HEDGE | _GENERIC | _IMPERFECT | {"ne", "n", "t"} | _VAGUE.keys() \
+    | _CASE.keys() | _FROM_HERE_ON.keys()
+# A clause opened by one of these goes on with the clause before it: "votre facture, sur laquelle
+# les frais semblent figurer deux fois" restates as much as what precedes it.
+_RELATIVE = frozenset({"qui", "que", "dont", "ou", "laquelle", "lequel", "lesquels", "lesquelles", "which", "where",
+                       "who", "whose"})
 
 
 @dataclass
@@ -128,6 +144,7 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
     if_from = [-1] * n_clauses
     if_to = [0] * n_clauses
     generic_sent: set[int] = set()
+    later: list[int] = []  # clauses from which the rest of the sentence is under a condition
     if_sent: set[int] = set()  # sentences whose statement hangs on a condition about the case
     cues = list(compress(range(len(words)), map(_CUES.__contains__, words))) if not _CUES.isdisjoint(view.wordset) else []
     if cues:
@@ -138,6 +155,19 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
             if idiom_spans and any(a <= s < b for a, b in idiom_spans):
                 continue
             c = bisect_right(bounds, s) - 1
+            if t > 0 and (w in _VAGUE or w in _CASE or w in _FROM_HERE_ON):
+                before = words[t - 1]
+                if w in _VAGUE and (not _VAGUE[w] or before in _VAGUE[w]):
+                    flags[c] |= HEDGE
+                elif w in _CASE and before in _CASE[w]:
+                    if if_from[c] < 0:
+                        if_from[c] = t
+                        if_to[c] = _condition_end(words, t, bisect_left(starts, bounds[c + 1]) if c + 1 < n_clauses
+                                                  else len(words))
+                    if_sent.add(clause_sentence[c])
+                elif w in _FROM_HERE_ON and before in _FROM_HERE_ON[w]:
+                    later.append(c)
+                continue
             if w in _NEG_ALONE:
                 flags[c] |= NEG
             elif w == "ne" or w == "n":
@@ -161,6 +191,11 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
                 flags[c] |= HEDGE
             elif w in _IMPERFECT and if_from[c] >= 0:
                 flags[c] |= HYPO
+    for c0 in later:
+        c = c0
+        while c < n_clauses and clause_sentence[c] == clause_sentence[c0]:
+            flags[c] |= IFMAIN
+            c += 1
     sent_flags = [0] * len(sent_spans)
     for c in range(n_clauses):
         if flags[c] & HYPO:
@@ -203,4 +238,15 @@ def _mark_restatements(r: Reading, folded: str, restate_sentence, restate_clause
         if clause_hit:
             m = restate_clause.find(folded, words, s, e)
             if m is not None:
-                r.clause_flags[bisect_right(r.bounds, m.start()) - 1] |= RESTATE
+                c = bisect_right(r.bounds, m.start()) - 1
+                r.clause_flags[c] |= RESTATE
+                # ...and the relative clauses that go on with it, in the same sentence
+                last = r.clause_of(b - 1)
+                while c < last:
+                    c += 1
+                    t = bisect_left(r.starts, r.bounds[c])
+                    # ("sur laquelle", "in which": a preposition may come first)
+                    if t >= b or (r.view.words[t] not in _RELATIVE and
+                                  (t + 1 >= b or r.view.words[t + 1] not in _RELATIVE)):
+                        break
+                    r.clause_flags[c] |= RESTATE
