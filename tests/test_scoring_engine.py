@@ -216,3 +216,40 @@ def test_any_text_gets_bounded_points_and_spans_that_cite_it(pieces):
         for s in spans:
             if s.start >= 0 and s.end > s.start:
                 assert text[s.start:s.end] == s.text
+
+
+def _regex_answers(ps, text: str, cuts: list[int]) -> list:
+    rx = ps.regex
+    return [[m.span() for m in rx.finditer(text)], [m.span() for m in rx.finditer(text[:cuts[0]])],
+            *[(m.span() if (m := rx.search(text, a, b)) else None) for a, b in zip(cuts, cuts[1:], strict=False)],
+            *[(m.span() if (m := rx.search(text[:b])) else None) for b in cuts]]
+
+
+def _set_answers(ps, text: str, cuts: list[int]) -> list:
+    # words=None: no early skip, every question really asks the scan (or the regex)
+    return [[m.span() for m in ps.finditer(text)], [m.span() for m in ps.finditer(text[:cuts[0]])],
+            *[(m.span() if (m := ps.find(text, None, a, b)) else None) for a, b in zip(cuts, cuts[1:], strict=False)],
+            *[(m.span() if (m := ps.search(text[:b])) else None) for b in cuts]]
+
+
+def test_one_scan_answers_every_phrase_set_as_its_own_regex_does(rubric):
+    """Lexicon.scan finds all sets' phrases at once; each set's finditer, search and find then give
+    the matches its own regex gives: on the whole text, on prefixes and in windows, including cuts
+    inside a word and phrases spread over line breaks and runs of white space."""
+    replies, _ = _fixture_replies()
+    texts = [fold(r["text"]) for r in replies[::2]]
+    texts += [fold(_reshaped(r["text"], i)).replace(" de\n", " de \n\n ") for i, r in enumerate(replies[1::4])]
+    texts += ["merci pour votre patience", "mercis beaucoup navres", "thank you  for\n your patience"]
+    matched = 0
+    for lex in rubric.lexicons.values():
+        sets = [*lex.sets.values(), lex.ask, *lex.ask_items.values()]
+        for text in texts:
+            cuts = sorted({len(text) // 3, len(text) // 3 + 1, len(text) // 2, 2 * len(text) // 3, len(text) - 1,
+                           *(i for i, c in enumerate(text) if c == "\n")})[:12] or [0]
+            lex.index._last = None  # nothing scanned: the sets' own regexes answer
+            expected = [_set_answers(ps, text, cuts) for ps in sets if ps.regex is not None]
+            assert expected == [_regex_answers(ps, text, cuts) for ps in sets if ps.regex is not None]
+            lex.scan(text)
+            assert [_set_answers(ps, text, cuts) for ps in sets if ps.regex is not None] == expected
+            matched += sum(len(e[0]) for e in expected)
+    assert matched > 100  # the texts do hold phrases of many sets

@@ -188,6 +188,7 @@ def score_reply(
     if mixed:
         notes.append(f"mixed languages ({mixed}): read as {reply_lang}")
     lex = rubric.lexicon(reply_lang, scenario_lang)
+    lex.scan(folded)  # every phrase set's places in one pass: the rules' questions read them
     names = _names(persona_name)
     if not request_text:
         request_text = _template(short if channel == "x" and short else body)

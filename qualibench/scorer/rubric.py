@@ -16,6 +16,7 @@ import yaml
 
 from ..errors import QualibenchError
 from ..resources import data_dir
+from .phrases import PhraseIndex, PhraseMatch
 from .text import TOKEN_RE, fold, lemma_tokens
 
 CRITERIA = ("relevance", "reformulation", "empathy", "personalisation", "politeness")
@@ -35,13 +36,20 @@ _VOCABULARY = ("reformulation", "topic_markers", "empathy", "empathy_formula", "
 
 @dataclass(frozen=True)
 class PhraseSet:
-    """One lexicon category compiled to a single regex over folded text."""
+    """One lexicon category compiled to a single regex over folded text.
+
+    The sets of one lexicon share a PhraseIndex: once the scorer has scanned a reply with it
+    (Lexicon.scan), their questions about that text (or a prefix of it) are answered from the
+    scan; any other text goes to the set's own regex. Both give the same matches.
+    """
 
     regex: re.Pattern[str] | None
     phrases: tuple[str, ...]
     # The first token of every phrase: when a reply has none of them, no phrase can match and
     # the regex scan is skipped (most replies hold no marketing, no deflection...).
     first_tokens: frozenset[str] = frozenset()
+    name: str = ""  # the set's name in `index`
+    index: PhraseIndex | None = field(default=None, repr=False, compare=False)
 
     def _absent(self, words: AbstractSet[str] | None) -> bool:
         return self.regex is None or (words is not None and self.first_tokens.isdisjoint(words))
@@ -50,19 +58,32 @@ class PhraseSet:
         """Yield the matches in `folded` (`words`: the reply's folded tokens, to skip early)."""
         if self._absent(words):
             return iter(())
-        return self.regex.finditer(folded)  # type: ignore[union-attr]
+        scanned = self.index.pass_for(folded) if self.index is not None else None
+        if scanned is None:
+            return self.regex.finditer(folded)  # type: ignore[union-attr]
+        found, end = scanned
+        return iter([PhraseMatch(folded, s, e) for s, e in found.all(self.name, end)])
 
     def search(self, folded: str, words: AbstractSet[str] | None = None) -> re.Match[str] | None:
         """Return the first match in `folded`, or None."""
         if self._absent(words):
             return None
-        return self.regex.search(folded)  # type: ignore[union-attr]
+        scanned = self.index.pass_for(folded) if self.index is not None else None
+        if scanned is None:
+            return self.regex.search(folded)  # type: ignore[union-attr]
+        found, end = scanned
+        hit = found.first(self.name, 0, end)
+        return None if hit is None else PhraseMatch(folded, *hit)  # type: ignore[return-value]
 
     def find(self, folded: str, words: AbstractSet[str] | None, start: int, end: int) -> re.Match[str] | None:
         """Return `self.regex.search(folded, start, end)` (offsets in `folded`), or None."""
         if self.regex is None:  # no early skip: a window may cut a word to a phrase's first word
             return None
-        return self.regex.search(folded, start, end)  # type: ignore[union-attr]
+        scanned = self.index.pass_for(folded) if self.index is not None else None
+        if scanned is None or not self.index.clean_cut(folded, end):  # type: ignore[union-attr]
+            return self.regex.search(folded, start, end)  # type: ignore[union-attr]
+        hit = scanned[0].first(self.name, start, min(end, scanned[1]))
+        return None if hit is None else PhraseMatch(folded, *hit)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,13 @@ class Lexicon:
     ask: PhraseSet
     ask_items: dict[str, PhraseSet]  # fills key -> how a reply names that piece of information
     vocabulary: frozenset[str]  # every folded word of the formulas (not a person's name)
+    index: PhraseIndex | None = field(default=None, repr=False, compare=False)  # all sets at once
+
+    def scan(self, folded: str) -> None:
+        """Find every phrase of every set in `folded` in one pass: the sets' questions about this
+        text (or a prefix of it) are then answered from it, until another text is scanned."""
+        if self.index is not None:
+            self.index.scan(folded)
 
 
 def _participles(word: str, language: str) -> tuple[str, ...]:
@@ -186,11 +214,15 @@ class Rubric:
         return self.lexicons.get(language) or self.lexicons.get(fallback) or next(iter(self.lexicons.values()))
 
 
-def phrase_regex(phrases: list[str] | tuple[str, ...], *, folded_input: bool = True) -> re.Pattern[str] | None:
+def phrase_regex(phrases: list[str] | tuple[str, ...], *, folded_input: bool = True,
+                 word_start_first: bool = False) -> re.Pattern[str] | None:
     """Return one regex matching any of `phrases` as whole words on folded text.
 
     The alternation is built as a character trie: Python's `re` tries alternatives one by one, so
     sharing prefixes is what keeps scanning a reply fast with hundreds of formulas.
+    `word_start_first`: the same matches, for a trie whose phrases start with most letters (all
+    the sets of a lexicon at once): the word-start test comes first and the trie is entered at
+    word starts only, a third faster there.
     """
     folded = {(fold(p) if folded_input else p).strip() for p in phrases if p and p.strip()}
     folded.discard("")
@@ -206,6 +238,8 @@ def phrase_regex(phrases: list[str] | tuple[str, ...], *, folded_input: bool = T
     # "(?<!\w.)": the same condition, but a pattern that starts on a character lets `re` skip
     # the positions where no phrase can start instead of trying an assertion at each one
     # (about a third faster over a reply; the matches are the same).
+    if word_start_first:
+        return re.compile(r"(?<!\w)" + _trie_regex(trie) + r"(?!\w)")
     branches = [re.escape(ch) + r"(?<!\w.)" + _trie_regex(trie[ch]) for ch in sorted(trie)]
     body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
     return re.compile(body + r"(?!\w)")
@@ -370,9 +404,18 @@ def _check_penalties(path: Path, penalties: Any, criteria: dict) -> dict[str, di
 
 
 def _compile_lexicon(language: str, data: dict) -> Lexicon:
-    sets = {cat: _phrase_set(data.get(cat) or []) for cat in PHRASE_CATEGORIES}
+    raw_sets = {cat: data.get(cat) or [] for cat in PHRASE_CATEGORIES}
     premium = (data.get("premium_number") or {}).get("regex") or []
     asks = data.get("asks_again") or {}
+    raw_sets["asks_again"] = asks.get("ask") or []
+    items = {k: list(v) for k, v in (asks.get("items") or {}).items()}
+    raw_sets.update({f"asks_again.{k}": v for k, v in items.items()})
+    # One index over every set: a reply is scanned once for all of them (phrases.py).
+    normalised = {name: tuple(n for n in (" ".join(fold(p).split()) for p in phrases if p) if n)
+                  for name, phrases in raw_sets.items()}
+    every = sorted({p for phrases in normalised.values() for p in phrases})
+    index = PhraseIndex(normalised, phrase_regex(every, folded_input=False, word_start_first=True))
+    sets = {cat: _phrase_set(raw_sets[cat], cat, index) for cat in PHRASE_CATEGORIES}
     vocabulary: set[str] = set()
     for cat in _VOCABULARY:
         for phrase in sets[cat].phrases:
@@ -384,17 +427,18 @@ def _compile_lexicon(language: str, data: dict) -> Lexicon:
         # lookahead lets `re` skip the rest of the text quickly, three times faster.
         premium_number=re.compile(r"(?=[\d+£$€])(?:" + "|".join(f"(?:{r})" for r in premium) + ")")
         if premium else None,
-        ask=_phrase_set(asks.get("ask") or []),
-        ask_items={k: _phrase_set(v) for k, v in (asks.get("items") or {}).items()},
+        ask=_phrase_set(raw_sets["asks_again"], "asks_again", index),
+        ask_items={k: _phrase_set(v, f"asks_again.{k}", index) for k, v in items.items()},
         vocabulary=frozenset(vocabulary),
+        index=index,
     )
 
 
-def _phrase_set(phrases: list[str]) -> PhraseSet:
+def _phrase_set(phrases: list[str], name: str = "", index: PhraseIndex | None = None) -> PhraseSet:
     folded = tuple(fold(p).strip() for p in phrases)
     firsts = set()
     for phrase in folded:
         tokens = TOKEN_RE.findall(phrase)
         if tokens:
             firsts.add(tokens[0])
-    return PhraseSet(phrase_regex(phrases), folded, frozenset(firsts))
+    return PhraseSet(phrase_regex(phrases), folded, frozenset(firsts), name, index)

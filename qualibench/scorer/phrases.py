@@ -1,0 +1,179 @@
+"""Every phrase of every phrase set of a lexicon, found in one pass over a reply.
+
+Scoring a reply asks its lexicon's phrase sets some twenty questions (where are the promises,
+the empathy cues, the deflections; is there a thanks in the body; which sentence restates).
+Each set is a trie regex (rubric.phrase_regex), and scanning the reply once per question was
+about 40 % of the scorer's time. A PhraseIndex compiles the phrases of all the sets into one
+trie regex and a table. One scan finds each place where some phrase starts, with the longest
+phrase there; the table says which shorter phrases of which sets also match at that place
+(a phrase is a prefix of it, followed by a character that ends a word). Every set's answers are
+then read off that list by the rules its own regex follows, so they are the same matches:
+
+- a phrase starts and ends on whole words (the text around it is no word character);
+- at one place, the longest phrase wins; words are separated by any run of white space;
+- finditer goes left to right and never overlaps; a window [start, end) sees only what lies in
+  it, as regex.search(text, start, end) does.
+
+A window whose end cuts a word (or leaves a word character right after it) can turn a phrase's
+end into a word's end: such a question goes to the set's own regex, as before.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"\w")
+
+
+class PhraseMatch:
+    """A match of a phrase set, shaped like the re.Match the rules read (start, end, span, group)."""
+
+    __slots__ = ("string", "_start", "_end")
+
+    def __init__(self, string: str, start: int, end: int) -> None:
+        self.string = string
+        self._start = start
+        self._end = end
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
+
+    def span(self) -> tuple[int, int]:
+        return self._start, self._end
+
+    def group(self) -> str:
+        return self.string[self._start:self._end]
+
+    def __repr__(self) -> str:
+        return f"<PhraseMatch span={self.span()!r} match={self.group()!r}>"
+
+
+class PhraseIndex:
+    """The phrases of several sets (name -> normalised folded phrases), scanned for all at once."""
+
+    def __init__(self, sets: dict[str, tuple[str, ...]], regex: re.Pattern[str] | None) -> None:
+        # regex: rubric.phrase_regex over every phrase of every set (the same construction as each
+        # set's own regex, so a scan finds the longest phrase of any set at each place).
+        self.regex = regex
+        every = {p for phrases in sets.values() for p in phrases}
+        # phrase -> ((set, lengths of that set's phrases matching where it matches, ascending), ...)
+        self.table: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {}
+        for longest in every:
+            found = []
+            for name, phrases in sets.items():
+                lengths = sorted({len(p) for p in phrases if longest.startswith(p)
+                                  and (len(p) == len(longest) or not _WORD.match(longest[len(p)]))})
+                if lengths:
+                    found.append((name, tuple(lengths)))
+            self.table[longest] = tuple(found)
+        # A text cut at n reads like the whole text up to n unless a phrase could end at n in the
+        # cut (its last character at n - 1) while a word character at n goes on in the whole.
+        self._last_chars = frozenset(p[-1] for p in every)
+        self._last: tuple[str, PhrasePass] | None = None
+
+    def clean_cut(self, text: str, n: int) -> bool:
+        """Return whether text[:n] holds exactly the phrases of `text` that end by n."""
+        return n >= len(text) or n <= 0 or text[n - 1] not in self._last_chars or not _WORD.match(text, n)
+
+    def scan(self, folded: str) -> PhrasePass:
+        """Return the pass over `folded` (every phrase's places), remembered for the next questions."""
+        last = self._last
+        if last is not None and last[0] is folded:
+            return last[1]
+        found = PhrasePass(folded, self)
+        self._last = (folded, found)
+        return found
+
+    def pass_for(self, text: str) -> tuple[PhrasePass, int] | None:
+        """Return (the remembered pass, the end of `text` in it) when `text` is its text or a prefix
+        of it cut between words; else None (the set's own regex answers)."""
+        last = self._last
+        if last is None:
+            return None
+        whole, found = last
+        if text is whole:
+            return found, len(whole)
+        n = len(text)
+        if n > len(whole) or not whole.startswith(text):
+            return None
+        if not self.clean_cut(whole, n):
+            return None  # "merci" cut out of "mercis": in the prefix it ends a word, not in the text
+        return found, n
+
+
+class PhrasePass:
+    """Where each set's phrases occur in one text: set -> [(start, lengths, exact offsets)]."""
+
+    __slots__ = ("text", "places")
+
+    def __init__(self, folded: str, index: PhraseIndex) -> None:
+        self.text = folded
+        places: dict[str, list[tuple[int, tuple[int, ...], bool]]] = {}
+        self.places = places
+        if index.regex is None:
+            return
+        search = index.regex.search
+        table = index.table
+        m = search(folded)
+        while m is not None:
+            start, end = m.span()
+            phrase = m.group()
+            info = table.get(phrase)
+            if info is None:  # white space other than one space between words
+                phrase = " ".join(phrase.split())
+                info = table[phrase]
+            exact = end - start == len(phrase)
+            for name, lengths in info:
+                got = places.get(name)
+                if got is None:
+                    places[name] = [(start, lengths, exact)]
+                else:
+                    got.append((start, lengths, exact))
+            m = search(folded, start + 1)
+
+    def _end(self, start: int, length: int, exact: bool) -> int:
+        if exact:
+            return start + length
+        # The phrase's `length` characters, words joined by one space, over the text's white space.
+        text, at, i = self.text, start, 0
+        while i < length:
+            if text[at].isspace():
+                while text[at].isspace():
+                    at += 1
+            else:
+                at += 1
+            i += 1
+        return at
+
+    def first(self, name: str, start: int, end: int) -> tuple[int, int] | None:
+        """Return the first match of set `name` within [start, end), as regex.search would."""
+        for at, lengths, exact in self.places.get(name, ()):
+            if at < start:
+                continue
+            if at >= end:
+                return None
+            for length in reversed(lengths):
+                stop = self._end(at, length, exact)
+                if stop <= end:
+                    return at, stop
+        return None
+
+    def all(self, name: str, end: int) -> list[tuple[int, int]]:
+        """Return the matches of set `name` in text[:end], left to right, as regex.finditer would."""
+        out: list[tuple[int, int]] = []
+        cursor = 0
+        for at, lengths, exact in self.places.get(name, ()):
+            if at < cursor:
+                continue
+            if at >= end:
+                break
+            for length in reversed(lengths):
+                stop = self._end(at, length, exact)
+                if stop <= end:
+                    out.append((at, stop))
+                    cursor = stop
+                    break
+        return out
