@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import mmap
+import struct
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 
@@ -57,6 +60,48 @@ class VirtualClock:
             raise ValueError("VirtualClock.set needs a timezone-aware datetime")
         with self._lock:
             self._now = when.astimezone(UTC)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROS = struct.Struct("<q")  # one aligned 8-byte word: read and written whole on x86-64
+
+
+class SharedClock(VirtualClock):
+    """A virtual clock whose time lives in a memory-mapped file, so that another process (the
+    demo world's servers) reads the time this one sets, at the cost of one memory read.
+
+    The campaign's process creates the file and moves the clock; the world's process opens
+    the same file with `SharedClock.attach` and only reads it. The time is kept in whole
+    microseconds since the epoch, exactly what a datetime holds.
+    """
+
+    def __init__(self, path: Path, start: datetime | None = None) -> None:
+        self._lock = threading.Lock()
+        self.path = Path(path)
+        if start is not None:
+            self.path.write_bytes(bytes(_MICROS.size))
+        with open(self.path, "r+b") as f:
+            self._map = mmap.mmap(f.fileno(), _MICROS.size)
+        if start is not None:
+            self.set(start)
+
+    @classmethod
+    def attach(cls, path: Path) -> SharedClock:
+        """Return the clock kept in `path` by another process."""
+        return cls(path)
+
+    @property
+    def _now(self) -> datetime:  # type: ignore[override]
+        return _EPOCH + timedelta(microseconds=_MICROS.unpack_from(self._map, 0)[0])
+
+    @_now.setter
+    def _now(self, when: datetime) -> None:
+        delta = when - _EPOCH
+        _MICROS.pack_into(self._map, 0, (delta.days * 86400 + delta.seconds) * 1_000_000
+                          + delta.microseconds)
+
+    def close(self) -> None:
+        self._map.close()
 
 
 def ensure_utc(value: datetime) -> datetime:

@@ -1,7 +1,8 @@
 """`qualibench demo`: a whole campaign run by the real pipeline against the demo world.
 
 The world (qualibench.world) starts mail servers, a brand web site and a fake X API on
-127.0.0.1, with simulated brands and a virtual clock. The campaign is then planned, sent,
+127.0.0.1, with simulated brands and a virtual clock, in a process of its own (world/process.py)
+that reads this process's clock. The campaign is then planned, sent,
 collected, scored, analysed, awarded and reported by the same library functions a real
 campaign uses; only the clock and the servers are simulated. The campaign's 18 days (sending,
 then the observation windows) pass in seconds: the clock jumps from one event (a send slot, a
@@ -30,6 +31,7 @@ from .errors import QualibenchError
 from .models import Probe, ProbeState, Reply
 from .workspace import Workspace
 from .world import DemoWorld, SimBrand
+from .world.process import WorldProcess
 from .world.timeline import StageTimer, run_campaign_time
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -113,7 +115,7 @@ def brands_csv(brands: list[SimBrand], site_url: str = "") -> str:
     return buf.getvalue()
 
 
-def _channels(world: DemoWorld) -> tuple[str, ...]:
+def _channels(world: DemoWorld | WorldProcess) -> tuple[str, ...]:
     from .channels.base import load_channels
 
     available = set(load_channels())
@@ -125,7 +127,7 @@ def _channels(world: DemoWorld) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def write_campaign(world: DemoWorld, out: Path, *, brands: int, seed: int, lang: str,
+def write_campaign(world: DemoWorld | WorldProcess, out: Path, *, brands: int, seed: int, lang: str,
                    channels: tuple[str, ...]) -> None:
     """Write a campaign folder whose accounts point at the world's servers."""
     from .campaign.init import init_campaign
@@ -152,7 +154,7 @@ def write_campaign(world: DemoWorld, out: Path, *, brands: int, seed: int, lang:
         encoding="utf-8")
 
 
-def prepare_campaign(world: DemoWorld, out: Path, *, brands: int, seed: int = 0,
+def prepare_campaign(world: DemoWorld | WorldProcess, out: Path, *, brands: int, seed: int = 0,
                      lang: str = "fr", db_url: str | None = None,
                      channels: tuple[str, ...] | None = None) -> Workspace:
     """Write and plan a campaign against `world` in `out`; return its Workspace (world clock).
@@ -170,7 +172,7 @@ def prepare_campaign(world: DemoWorld, out: Path, *, brands: int, seed: int = 0,
     return ws
 
 
-def demo_env(world: DemoWorld, seed: int = 0):  # type: ignore[no-untyped-def]
+def demo_env(world: DemoWorld | WorldProcess, seed: int = 0):  # type: ignore[no-untyped-def]
     """Return a context manager putting the world's secrets in this process's environment."""
     return _env({PASSWORD_ENV: world.shopper_password, TOKEN_ENV: "demo-token-" + str(seed)})
 
@@ -194,9 +196,10 @@ def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
     prepare_demo_folder(out)
     start = datetime.combine(WAVE_START, datetime.min.time(), tzinfo=UTC) + timedelta(hours=6)
     with timer.stage("world"):
-        world = DemoWorld(brands=brands, seed=seed, start=start,
-                          shopper_domains=("shopper.example", "alias.shopper.example"),
-                          root=None).start()
+        # The world's servers run in a process of their own: the second core serves them,
+        # and they no longer share this process's interpreter lock with the pipeline.
+        world = WorldProcess(brands=brands, seed=seed, start=start,
+                             shopper_domains=("shopper.example", "alias.shopper.example")).start()
     try:
         with demo_env(world, seed):
             with timer.stage("plan"):

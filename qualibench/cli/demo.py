@@ -23,7 +23,7 @@ def demo(
 ) -> None:
     """Run a whole campaign (plan, send, collect, score, award, report) on a simulated world.
 
-    SMTP, IMAP, a brand web site and a fake X API start on 127.0.0.1 inside this process,
+    SMTP, IMAP, a brand web site and a fake X API start on 127.0.0.1 in a child process,
     simulated brands answer on a virtual clock, and the real pipeline writes the report.
     Nothing outside the machine is contacted; every server stops at the end.
     """

@@ -77,10 +77,12 @@ class DemoWorld:
 
     def __init__(self, *, brands: int | list[SimBrand] = 12, seed: int = 0,
                  start: datetime = DEFAULT_START, shopper_domains: tuple[str, ...] = (),
-                 shopper_password: str = "", root: Path | None = None) -> None:
+                 shopper_password: str = "", root: Path | None = None,
+                 clock: VirtualClock | None = None) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
-        self.clock = VirtualClock(ensure_utc(start))
+        # `clock` given: the world reads a clock another process moves (world/process.py).
+        self.clock = clock if clock is not None else VirtualClock(ensure_utc(start))
         self.brands: list[SimBrand] = brands if isinstance(brands, list) else make_brands(brands, seed)
         self._by_domain = {b.domain: b for b in self.brands}
         self.shopper_domains = {d.lower() for d in shopper_domains} or {"shopper.example",
