@@ -312,3 +312,17 @@ def test_html_line_breaks_end_sentences_and_keep_the_offsets(rubric):
         for s in spans:
             if s.start >= 0 and s.text:
                 assert text[s.start:s.end].replace("<br>", "\n   ") == s.text.replace("<br>", "\n   ")
+
+
+def test_a_figure_the_customer_never_gave_is_news_not_an_echo(rubric):
+    # Built from the request's words, but "5 working days" is the brand's news: an answer.
+    res = score(rubric, "refund-return-en", "Hello,\nOnce the parcel is back, the refund usually takes 5 working "
+                "days and goes back to the card you paid with.\nKind regards")
+    assert credited(res, "time frame") > 0
+    assert not any("restates the request" in s.why for s in res.evidence["relevance"])
+
+
+def test_warmth_in_other_words_is_empathy(rubric):
+    for text in ("Bonjour Claire,\nVotre message nous a fait chaud au cœur : Nicolas en est tout ému.\nFanny",
+                 "Bonjour Claire,\nVotre message nous a rendus très contents, merci !\nFanny"):
+        assert score(rubric, "sympathy-thanks-fr", text).criteria["empathy"] > 0, text

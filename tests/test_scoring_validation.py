@@ -86,3 +86,10 @@ def test_dev_paraphrases_mostly_within_8_points(dev):
     spreads = [auto for auto, _hand in fig["paraphrase"].values()]
     assert len(spreads) >= 10
     assert sum(1 for s in spreads if s <= 8) >= 0.8 * len(spreads)
+
+
+def test_an_item_s_own_persona_is_the_one_scored():
+    # The format's optional per-item persona overrides the part's: its name is the customer's name.
+    from qualibench.scorer.validation import _item_persona
+    assert _item_persona({"persona": {"first_name": "Marc", "last_name": "Lefèvre"}}, "Claire Martin") == "Marc Lefèvre"
+    assert _item_persona({}, "Claire Martin") == "Claire Martin"

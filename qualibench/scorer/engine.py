@@ -220,6 +220,8 @@ def score_reply(
         if b - a < 6 or not _FIRST_PERSON.isdisjoint(view.words[a:b]) or \
                 not _DONE_OR_TO_COME.isdisjoint(view.words[a:b]):
             return False  # "J'ai remplacé l'adresse..." is the brand acting, not an echo
+        if any(w[:1].isdigit() and w not in req.said for w in view.words[a:b]):
+            return False  # a figure the customer never gave ("within 5 working days") is news
         if not masks:  # content words, and those shared with the request: once per reply
             content = list(map(_CONTENT.__getitem__, keys))  # 1 if len(k) >= 4 and not a stopword, in C
             masks.extend((content, [c if (w in req.said or lem in req.said) else 0

@@ -132,6 +132,11 @@ def _persona(part: dict) -> str:
     return f"{p.get('first_name', '')} {p.get('last_name', '')}".strip()
 
 
+def _item_persona(item: dict, default: str) -> str:
+    """The item's own persona when it overrides the part's (the format's optional `persona`)."""
+    return _persona(item) if isinstance(item.get("persona"), dict) else default
+
+
 def score_part(part: dict, scenarios: dict[str, dict]) -> list[dict]:
     """Return one row per item: the hand score, the automatic score and the classifier's kind."""
     rubric = load_rubric()
@@ -144,7 +149,7 @@ def score_part(part: dict, scenarios: dict[str, dict]) -> list[dict]:
                "predicted": cls.notice or cls.kind.value, "reason": cls.reason, "group": item.get("paraphrase_group"),
                "hand": item.get("hand"), "item": item}
         if item.get("hand") is not None:
-            kwargs = {"request_text": item["request"], "persona_name": persona,
+            kwargs = {"request_text": item["request"], "persona_name": _item_persona(item, persona),
                       "fills": {k: str(v) for k, v in (item.get("fills") or {}).items()}}
             if "channel" in accepts:
                 kwargs["channel"] = item["channel"]
