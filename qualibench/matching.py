@@ -10,12 +10,15 @@ Nothing is dropped: a message no key finds is left UNMATCHED for `qualibench inb
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
+from sqlalchemy import case, func
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from .domains import registrable_domain
@@ -62,8 +65,13 @@ _OWN_CONTACTS = ("email", "webform", "website", "site", "domains")
 
 def brand_domains(brand: Brand) -> set[str]:
     """Return the domains a brand writes from: its e-mail, web form and web site domains."""
+    return contact_domains(brand.contacts)
+
+
+def contact_domains(contacts: dict | None) -> set[str]:
+    """Return the domains of a brand's own contact points (see brand_domains)."""
     found: set[str] = set()
-    for key, value in (brand.contacts or {}).items():
+    for key, value in (contacts or {}).items():
         if key not in _OWN_CONTACTS:
             continue
         for text in str(value).replace(",", " ").split():
@@ -104,22 +112,75 @@ class ProbeIndex:
         self.reply_addresses = reply_addresses
         self.message_ids = message_ids
         self.tickets = tickets
+        self._set_brands(brand_domains_by_id)
+        self.by_subject: dict[tuple[int, str], list[_ProbeKeys]] = {}
+        for p in probes:
+            if p.subject:
+                self.by_subject.setdefault((p.brand_id, p.subject), []).append(p)
+        self.stamp: tuple = ()  # what `cached` compares to reuse this index (see _stamp)
+        self.contacts: dict[int, dict] = {}  # brand id -> contacts the domains were read from
+        self.learnt = False  # tickets learnt in memory, maybe in a transaction rolled back since
+
+    def _set_brands(self, brand_domains_by_id: dict[int, set[str]]) -> None:
         self.brand_domains = brand_domains_by_id
         self.brands_by_domain: dict[str, set[int]] = {}
         for brand_id, domains in brand_domains_by_id.items():
             for d in domains:
                 self.brands_by_domain.setdefault(d, set()).add(brand_id)
-        self.by_subject: dict[tuple[int, str], list[_ProbeKeys]] = {}
-        for p in probes:
-            if p.subject:
-                self.by_subject.setdefault((p.brand_id, p.subject), []).append(p)
+
+    @classmethod
+    def cached(cls, session: Session, campaign_id: int) -> ProbeIndex:
+        """Return the campaign's index, built once per database and campaign and then kept
+        up to date instead of rebuilt (two small queries to tell what changed).
+
+        A probe planned since: rebuilt (a probe's keys -- reply address, Message-ID, subject,
+        brand -- never change once it exists). Probes sent, answered or given a ticket since
+        (by a send run, another collector, an analyst): their state, times and tickets are read
+        again. Brands whose contacts changed: their domains are read again. So a demo's many
+        collect passes and every batch of a large collect share one index.
+        """
+        bind = session.get_bind()
+        if not isinstance(bind, Engine):
+            return cls.load(session, campaign_id)
+        held = _INDEXES.setdefault(bind, {})
+        stamp = _stamp(session, campaign_id)
+        contacts = _brand_contacts(session, campaign_id)
+        index = held.get(campaign_id)
+        if index is None or index.stamp[:2] != stamp[:2]:
+            index = held[campaign_id] = cls._build(session, campaign_id, contacts)
+            index.stamp = stamp
+            return index
+        if contacts != index.contacts:
+            index._set_brands({i: contact_domains(c) for i, c in contacts.items()})
+            index.contacts = contacts
+        if index.learnt or index.stamp != stamp:
+            index._refresh(session, campaign_id, stamp)
+        return index
+
+    def _refresh(self, session: Session, campaign_id: int, stamp: tuple) -> None:
+        """Read again what changes once a probe exists: state, send time, window, ticket."""
+        tickets: dict[str, list[int]] = {}
+        for pid, state, sent_at, window_ends_at, ticket in session.execute(select(
+                Probe.id, Probe.state, Probe.sent_at, Probe.window_ends_at, Probe.ticket_ref,
+        ).where(Probe.campaign_id == campaign_id).order_by(col(Probe.id))):
+            keys = self.probes.get(pid)
+            if keys is not None:
+                keys.state, keys.sent_at, keys.window_ends_at = state, sent_at, window_ends_at
+            if ticket:
+                tickets.setdefault(ticket, []).append(pid)
+        self.tickets = tickets
+        self.stamp, self.learnt = stamp, False
 
     @classmethod
     def load(cls, session: Session, campaign_id: int) -> ProbeIndex:
-        """Return the index of every probe and brand of the campaign (two queries)."""
+        """Return the index of every probe and brand of the campaign, built afresh."""
+        return cls._build(session, campaign_id, _brand_contacts(session, campaign_id))
+
+    @classmethod
+    def _build(cls, session: Session, campaign_id: int, contacts: dict[int, dict]) -> ProbeIndex:
         from .mail.classify import normalise_subject
 
-        rows = session.exec(select(
+        rows = session.execute(select(
             Probe.id, Probe.brand_id, Probe.state, Probe.sent_at, Probe.window_ends_at,
             Probe.subject, Probe.reply_address, Probe.message_id, Probe.ticket_ref,
         ).where(Probe.campaign_id == campaign_id).order_by(col(Probe.id))).all()
@@ -133,12 +194,14 @@ class ProbeIndex:
                 message_ids.setdefault(mid, pid)
             if ticket:
                 tickets.setdefault(ticket, []).append(pid)
-        brands = session.exec(select(Brand).where(Brand.campaign_id == campaign_id)).all()
-        return cls(probes, addresses, message_ids, tickets,
-                   {b.id: brand_domains(b) for b in brands if b.id is not None})
+        index = cls(probes, addresses, message_ids, tickets,
+                    {i: contact_domains(c) for i, c in contacts.items()})
+        index.contacts = contacts
+        return index
 
     def learn_ticket(self, probe_id: int, ticket_ref: str) -> None:
         """Record that `probe_id` now carries `ticket_ref` (learnt from a reply)."""
+        self.learnt = True
         holders = self.tickets.setdefault(ticket_ref, [])
         if probe_id not in holders:
             holders.append(probe_id)
@@ -204,6 +267,26 @@ class ProbeIndex:
         # Several probes of one brand with the same subject: the latest sent before the reply.
         fits.sort(key=lambda p: (p.sent_at, p.id))  # type: ignore[arg-type,return-value]
         return fits[-1].id if fits else None
+
+
+# Indexes kept per database (its engine: gone with it) and campaign; see ProbeIndex.cached.
+_INDEXES: weakref.WeakKeyDictionary[Engine, dict[int, ProbeIndex]] = weakref.WeakKeyDictionary()
+
+
+def _stamp(session: Session, campaign_id: int) -> tuple:
+    """Return what tells whether a cached index still holds: first the probes that exist
+    (count and highest id: probes are added, never renumbered), then what the subject-window
+    and ticket keys read of them (probes sent and replyable, latest send, tickets known: a
+    ticket, once set, is never replaced)."""
+    replyable = case((col(Probe.state).in_(_REPLYABLE) & col(Probe.sent_at).is_not(None), 1))
+    return tuple(session.execute(select(
+        func.count(), func.max(Probe.id), func.count(replyable), func.max(Probe.sent_at),
+        func.count(Probe.ticket_ref)).where(Probe.campaign_id == campaign_id)).one())
+
+
+def _brand_contacts(session: Session, campaign_id: int) -> dict[int, dict]:
+    return {i: c or {} for i, c in session.execute(
+        select(Brand.id, Brand.contacts).where(Brand.campaign_id == campaign_id))}
 
 
 def match_message(

@@ -82,7 +82,7 @@ def process_inbound(ws: Workspace, session: Session, inbound: InboundMessage,
         inbound.date_disagreement = _disagrees(inbound.received_at, msg.date)
     received_at = inbound.received_at or msg.date or inbound.collected_at or ws.clock.now()
 
-    index = index or ProbeIndex.load(session, inbound.campaign_id)
+    index = index or ProbeIndex.cached(session, inbound.campaign_id)
     found = index.match(msg, received_at, ticket_ref=got.ticket_ref,
                         returned_message_id=msg.returned_message_id)
     if found is None:
@@ -207,7 +207,7 @@ class Pipeline:
                         self.preparer.submit(fresh)
                         prepared.update(self.preparer.results(list(fresh)))
                 if mine:
-                    self.index = self.index or ProbeIndex.load(session, self.campaign_id)
+                    self.index = self.index or ProbeIndex.cached(session, self.campaign_id)
                     outcomes = _process_batch(ws, session, mine, self.index, report, prepared,
                                               status=status, deferred=self.deferred)
                     self.kept.update((i, prepared[i]) for i in self.deferred if i in prepared)
@@ -219,6 +219,8 @@ class Pipeline:
             # (IntegrityError, deadlock: another collector of the team met this batch.)
             # Rolled back: replay one message per transaction to set aside only the guilty
             # (and reload the keys: tickets learnt in the lost batch are gone with it).
+            if self.index is not None:
+                self.index.learnt = True  # read again from the database when next used
             self.index = None
             del report.warnings[warned:]
             outcomes = [_process_one(ws, inbound_id, report, status) for inbound_id in chunk]

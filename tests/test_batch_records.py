@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from qualibench.collecting import ingest_raw
 from qualibench.errors import QualibenchError
+from qualibench.events import GENESIS, _digest
 from qualibench.evidence import DatabaseEvidenceStore, sha256_hex
 from qualibench.models import Event, Reply
 from qualibench.processing import process_pending
@@ -38,6 +39,16 @@ def test_each_reply_of_a_batch_has_its_event_and_the_chain_verifies(sent_campaig
     # Named at commit, once the batch's flush gave the replies their ids.
     assert sorted(e.subject for e in events) == sorted(f"reply:{i}" for i in replies)
     assert {int(e.subject.split(":")[1]): e.payload["inbound"] for e in events} == replies
+    # Written in one INSERT per commit, the chain is the one event-by-event appends would
+    # give: rows in chain order, each hash the digest of its own row and its predecessor's.
+    with ws.session() as s:
+        chain = list(s.exec(select(Event).where(Event.campaign_id == cid).order_by(col(Event.seq))))
+    assert [e.seq for e in chain] == list(range(1, len(chain) + 1))
+    assert [e.id for e in chain] == sorted(e.id for e in chain)
+    prev = GENESIS
+    for e in chain:
+        assert (e.prev_hash, e.hash) == (prev, _digest(prev, e.seq, e.at, e.kind, e.subject, e.payload))
+        prev = e.hash
     outcome = verify_campaign(ws)
     assert outcome.problems == []
     assert outcome.facts_checked >= 7

@@ -155,3 +155,52 @@ def test_a_helpdesk_subdomain_is_matched_to_its_brand_by_the_public_suffix_list(
     (probe_id, method, _, review), status = _process(ws, raw, p.sent_at + timedelta(days=1))
     assert (probe_id, method, review) == (p.id, MatchMethod.SUBJECT_WINDOW, True)
     assert status == InboundStatus.MATCHED
+
+
+def test_the_probe_index_is_built_once_and_follows_what_changed_since(campaign):
+    """One index per campaign, reused by later collects: a probe sent since is found by the
+    subject window, a ticket set by someone else is known, a probe planned since is found by
+    its reply address, a brand's new domain is read, and a ticket learnt in a transaction
+    rolled back is forgotten."""
+    from qualibench.matching import ProbeIndex
+
+    ws, probes = campaign
+    p, q = probes[0], probes[1]
+    with ws.session() as s:
+        cid = ws.campaign(s).id
+        probe = s.get(Probe, p.id)
+        probe.state, probe.sent_at = "planned", None  # not sent yet when the index is built
+        s.add(probe)
+    with ws.session() as s:
+        first = ProbeIndex.cached(s, cid)
+        assert ProbeIndex.cached(s, cid) is first
+        first.learn_ticket(q.id, "LOST-1")  # its transaction is rolled back below
+        s.rollback()
+    with ws.session() as s:  # sent meanwhile, and an analyst gave another probe a ticket
+        probe = s.get(Probe, p.id)
+        probe.state, probe.sent_at = "sent", p.sent_at
+        other = s.get(Probe, q.id)
+        other.ticket_ref = "T-77"
+        s.add_all([probe, other])
+    reply = reply_bytes(p, HUMAN, to="contact@shop.test", in_reply_to=False,
+                        subject=f"RE: {p.subject}")
+    (probe_id, method, _, _), _ = _process(ws, reply, p.sent_at + timedelta(days=1))
+    assert (probe_id, method) == (p.id, MatchMethod.SUBJECT_WINDOW)
+    with ws.session() as s:
+        again = ProbeIndex.cached(s, cid)
+        assert again is first  # updated in place, not rebuilt
+        assert again.tickets.get("T-77") == [q.id] and "LOST-1" not in again.tickets
+        brand = s.get(Brand, s.get(Probe, q.id).brand_id)
+        brand.contacts = {**brand.contacts, "website": "https://www.newname-brand.fr"}
+        s.add(brand)
+    with ws.session() as s:
+        assert "newname-brand.fr" in ProbeIndex.cached(s, cid).brands_by_domain
+        model = s.get(Probe, q.id)
+        fresh = Probe(**{**model.model_dump(exclude={"id"}), "key": model.key + ":new",
+                         "reply_address": "new.alias@shop.test", "message_id": "<new@shop.test>"})
+        s.add(fresh)
+        s.flush()
+        fresh_id = fresh.id
+    raw = reply_bytes(q, HUMAN, to="new.alias@shop.test", in_reply_to=False)
+    (probe_id, method, _, _), _ = _process(ws, raw, q.sent_at + timedelta(hours=2))
+    assert (probe_id, method) == (fresh_id, MatchMethod.REPLY_ADDRESS)
