@@ -326,3 +326,23 @@ def test_warmth_in_other_words_is_empathy(rubric):
     for text in ("Bonjour Claire,\nVotre message nous a fait chaud au cœur : Nicolas en est tout ému.\nFanny",
                  "Bonjour Claire,\nVotre message nous a rendus très contents, merci !\nFanny"):
         assert score(rubric, "sympathy-thanks-fr", text).criteria["empathy"] > 0, text
+
+
+def test_going_to_look_for_the_answer_elsewhere_is_a_deflection(rubric):
+    shop = score(rubric, "commercial-compatibility-fr", "Bonjour,\nPour toute question de compatibilité, nous vous "
+                 "invitons à vous rendre dans l'un de nos magasins.\nCordialement")
+    terms = score(rubric, "commercial-pricing-subscription-en", "Hello,\nPlease refer to our terms and conditions "
+                  "for the contract length and the cancellation charges.\nKind regards")
+    for res in (shop, terms):
+        assert res.criteria["relevance"] <= 3
+        assert any("elsewhere" in s.why or "another channel" in s.why for s in res.evidence["relevance"])
+
+
+def test_true_of_most_customers_is_half_credit_at_most_is_a_bound(rubric):
+    most = score(rubric, "commercial-compatibility-fr", "Bonjour,\nLa station est compatible avec la plupart des "
+                 "ordinateurs portables.")
+    yours = score(rubric, "commercial-compatibility-fr", "Bonjour,\nLa station est compatible avec votre "
+                  "ordinateur portable.")
+    assert credited(most, "compatibilit") == pytest.approx(credited(yours, "compatibilit") / 2, abs=0.02)
+    bound = score(rubric, "refund-return-en", "Hello,\nThe refund takes at most 5 working days.")
+    assert not any("hedged" in s.why for s in bound.evidence["relevance"])

@@ -30,7 +30,7 @@ _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 # (a private message is how X goes on: "écrivez-nous en DM et on rembourse" is a procedure)
 _INVITES = re.compile(r"^(?!.*\b(?:dm|mp|message prive|direct message)\b).*(?:call|appel|contactez|contacter|contact us"
                       r"|rendez-vous|rapprochez|\bask\b|speak|talk|give (?:us|them)|passer voir|voir avec|demander|demandez"
-                      r"|\bvisit|see our|fill in|invit|veuillez|please)")
+                      r"|\bvisit|see our|fill in|invit|veuillez|please|consult|refer|vous rendre)")
 _FIRST_PERSON = frozenset({"je", "j", "nous", "we", "i", "on", "we've", "ve", "ll"})
 # What has been done or will be: "l'adresse a été modifiée", "sera livré", "will go back to your
 # card", "has been dispatched". The customer's words told back never carry these news.

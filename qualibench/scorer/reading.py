@@ -41,6 +41,9 @@ _HEDGE = frozenset({"pourrait", "pourraient", "pourrions", "pourriez", "pourrais
 # "as soon as possible"): the word, and the word before it that makes it so.
 _VAGUE = {"delais": frozenset({"meilleurs", "brefs"}), "possible": frozenset({"que", "as", "vite", "tot"}),
           "course": frozenset({"due"}), "asap": frozenset()}
+# "Compatible avec la plupart des smartphones", "in stock in most of our stores": true of many
+# customers, not said of this one (half credit); "at most 5 days" is a bound, and stays asserted.
+_MOST = {"plupart": frozenset(), "most": frozenset({"at", "the"})}
 # "en cas de", "au cas où", "in case of", "in the event of" open a condition like "si"; "le cas
 # échéant" / "where applicable" put the rest of the sentence under one.
 _CASE = {"cas": frozenset({"en", "au"}), "case": frozenset({"in"}), "event": frozenset({"the"})}
@@ -83,7 +86,7 @@ def _condition_end(words: list[str], start: int, clause_end: int) -> int:
 
 
 _CUES = _NEG_ALONE | _NEG_SECOND | _IF | _HEDGE | _GENERIC | _IMPERFECT | {"ne", "n", "t"} | _VAGUE.keys() \
-    | _CASE.keys() | _FROM_HERE_ON.keys()
+    | _CASE.keys() | _FROM_HERE_ON.keys() | _MOST.keys()
 # A clause opened by one of these goes on with the clause before it: "votre facture, sur laquelle
 # les frais semblent figurer deux fois" restates as much as what precedes it.
 _RELATIVE = frozenset({"qui", "que", "dont", "ou", "laquelle", "lequel", "lesquels", "lesquelles", "which", "where",
@@ -155,9 +158,10 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
             if idiom_spans and any(a <= s < b for a, b in idiom_spans):
                 continue
             c = bisect_right(bounds, s) - 1
-            if t > 0 and (w in _VAGUE or w in _CASE or w in _FROM_HERE_ON):
+            if t > 0 and (w in _VAGUE or w in _CASE or w in _FROM_HERE_ON or w in _MOST):
                 before = words[t - 1]
-                if w in _VAGUE and (not _VAGUE[w] or before in _VAGUE[w]):
+                if (w in _VAGUE and (not _VAGUE[w] or before in _VAGUE[w])) or \
+                        (w in _MOST and before not in _MOST[w]):
                     flags[c] |= HEDGE
                 elif w in _CASE and before in _CASE[w]:
                     if if_from[c] < 0:
