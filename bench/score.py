@@ -11,7 +11,8 @@ the steadier figure.
 
 --dump checks a speed change is output-identical: dump before and after, then `cmp` the files
 (points, spans, why and notes of the development parts of scoring/validation/ on every channel,
-the bench corpus, the same with line breaks inside sentences, and bad input).
+the bench corpus, the same with line breaks inside sentences, two replies joined in one (mixed
+languages), and bad input).
 """
 
 from __future__ import annotations
@@ -122,6 +123,11 @@ def dump(path: Path) -> None:
             broken = "".join(c if c != " " or rng.random() > 0.3 else rng.choice(["\n", " \n", "\n  ", "\n\n"])
                              for c in text)
             out(f"broken/{i}/{ch}", broken, scenario, persona_name="Claire Martin", fills=fills, channel=ch)
+    texts = corpus(400, seed=13)
+    for i, (text, scenario, fills) in enumerate(texts):  # two replies in one, of either language
+        other = texts[(i * 7 + 3) % len(texts)][0]
+        joined = f"{text}\n{other}" if i % 2 else f"{text.replace(chr(10), ' ')} {other}"
+        out(f"mixed/{i}", joined, scenario, persona_name="Claire Martin", fills=fills, channel=("email", "x")[i % 2])
     first = next(iter(scenarios.values()))
     for i, text in enumerate(["", "> quoted only\n> more", "😀😀😀", "x" * 200_000, "Bonjour, merci. " * 3_000,
                               "@brand ^JM", "İSTANBUL\nMerci pour\nvotre message"]):

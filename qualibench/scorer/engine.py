@@ -184,7 +184,7 @@ def score_reply(
     if part.strip() and not any(w.isalpha() for w, (st, _e) in zip(view.words, view.spans, strict=True)
                                 if not mention or st >= mention.end()):
         notes.append("no words to score (emoji or symbols only)")
-    mixed = detect_mix(view.words, view.wordset)
+    mixed = detect_mix(view.words, view.wordset, view.mix_counts)
     if mixed:
         notes.append(f"mixed languages ({mixed}): read as {reply_lang}")
     lex = rubric.lexicon(reply_lang, scenario_lang)

@@ -21,6 +21,7 @@ end into a word's end: such a question goes to the set's own regex, as before.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 _WORD = re.compile(r"\w")
 
@@ -150,9 +151,10 @@ class PhrasePass:
 
     def first(self, name: str, start: int, end: int) -> tuple[int, int] | None:
         """Return the first match of set `name` within [start, end), as regex.search would."""
-        for at, lengths, exact in self.places.get(name, ()):
-            if at < start:
-                continue
+        places = self.places.get(name)
+        if not places:
+            return None
+        for at, lengths, exact in places[bisect_left(places, (start,)) if start > places[0][0] else 0:]:
             if at >= end:
                 return None
             for length in reversed(lengths):

@@ -227,11 +227,14 @@ def _mark_restatements(r: Reading, folded: str, restate_sentence, restate_clause
     words = r.view.wordset
     sentence_hit = restate_sentence.regex is not None and not restate_sentence.first_tokens.isdisjoint(words)
     clause_hit = restate_clause.regex is not None and not restate_clause.first_tokens.isdisjoint(words)
+    # Each sentence's first marker, read off the reply's phrase scan at once (PhraseSet.first_in).
+    opening = restate_sentence.first_in(folded, [(s, min(e, s + 60)) for s, e in r.sentences]) \
+        if sentence_hit else ()
+    in_sentence = restate_clause.first_in(folded, r.sentences) if clause_hit else ()
     for si, (a, b) in enumerate(r.sentence_tokens):
         if a >= b:
             continue
-        s, e = r.sentences[si]
-        whole = sentence_hit and restate_sentence.find(folded, words, s, min(e, s + 60)) is not None
+        whole = sentence_hit and opening[si] is not None
         if not whole and echo_of is not None:
             whole = echo_of(a, b)
         if whole:
@@ -240,7 +243,7 @@ def _mark_restatements(r: Reading, folded: str, restate_sentence, restate_clause
                 r.clause_flags[c] |= RESTATE
             continue
         if clause_hit:
-            m = restate_clause.find(folded, words, s, e)
+            m = in_sentence[si]
             if m is not None:
                 c = bisect_right(r.bounds, m.start()) - 1
                 r.clause_flags[c] |= RESTATE

@@ -85,6 +85,25 @@ class PhraseSet:
         hit = scanned[0].first(self.name, start, min(end, scanned[1]))
         return None if hit is None else PhraseMatch(folded, *hit)  # type: ignore[return-value]
 
+    def first_in(self, folded: str, windows: list[tuple[int, int]]) -> list[re.Match[str] | None]:
+        """Return [self.find(folded, None, start, end) for start, end in windows], read off the
+        scan in one go when `folded` was scanned (the sentences of a reply, say)."""
+        if self.regex is None:
+            return [None] * len(windows)
+        scanned = self.index.pass_for(folded) if self.index is not None else None
+        if scanned is None:
+            return [self.regex.search(folded, s, e) for s, e in windows]
+        found, n = scanned
+        first, name, clean = found.first, self.name, self.index.clean_cut  # type: ignore[union-attr]
+        out: list[re.Match[str] | None] = []
+        for s, e in windows:
+            if not clean(folded, e):
+                out.append(self.regex.search(folded, s, e))
+            else:
+                hit = first(name, s, min(e, n))
+                out.append(None if hit is None else PhraseMatch(folded, *hit))  # type: ignore[arg-type]
+        return out
+
 
 @dataclass(frozen=True)
 class Lexicon:

@@ -87,6 +87,8 @@ class LemmaView:
     words: list[str]  # the folded surface tokens
     language: str
     folded: str = ""  # the folded text the tokens were found in
+    # function words per language (fr, en) leaving out those of both ("on", "a"...): detect_mix
+    mix_counts: tuple[int, ...] | None = None
 
     @cached_property
     def wordset(self) -> frozenset[str]:
@@ -142,7 +144,7 @@ def lemma_view(text: str, language: str | None, *, folded: str | None = None,
 class _Line:
     """What the lemma view needs of one line of a reply, kept for the next reply with that line."""
 
-    __slots__ = ("lowered", "folded", "words", "spans", "tokens", "counts", "lemmas")
+    __slots__ = ("lowered", "folded", "words", "spans", "tokens", "counts", "mix", "lemmas")
 
     def __init__(self, line: str) -> None:
         low = line.lower()
@@ -155,6 +157,8 @@ class _Line:
         self.spans = [m.span() for m in matches]
         self.tokens = self.words if low == self.folded else [low[a:b] for a, b in self.spans]
         self.counts = tuple(sum(map(stop.__contains__, self.words)) for stop in _STOPWORDS.values())
+        self.mix = tuple(n - sum(map(both.__contains__, self.words)) if n else 0
+                         for n, both in zip(self.counts, _STOP_BOTH, strict=True))
         self.lemmas: dict[str, list[str]] = {}
 
     def lemmas_in(self, lang: str) -> list[str]:
@@ -196,21 +200,23 @@ def reply_view(text: str, language: str | None, default: str = "fr") -> tuple[st
     if len(infos) == 1:
         info = infos[0]
         lowered, folded, words, spans = info.lowered, info.folded, info.words, info.spans
-        counts = info.counts
+        counts, mix = info.counts, info.mix
     else:
         lowered = "\n".join([i.lowered for i in infos])  # type: ignore[misc]
         folded = "\n".join([i.folded for i in infos])
         words, spans = [], []
         offset = 0
-        fr = en = 0
+        fr = en = mix_fr = mix_en = 0
         for info, line in zip(infos, lines, strict=True):
             if info.words:
                 words += info.words
                 spans += info.spans if offset == 0 else [(a + offset, b + offset) for a, b in info.spans]
                 fr += info.counts[0]
                 en += info.counts[1]
+                mix_fr += info.mix[0]
+                mix_en += info.mix[1]
             offset += len(line) + 1
-        counts = (fr, en)
+        counts, mix = (fr, en), (mix_fr, mix_en)
     if language is None:
         language = _language_of(counts, default)
     lang = language if language in ("fr", "en") else default
@@ -221,7 +227,7 @@ def reply_view(text: str, language: str | None, default: str = "fr") -> tuple[st
         for info in infos:
             if info.words:
                 lemmas += info.lemmas_in(lang)
-    view = LemmaView(" ".join(lemmas), spans, lemmas, words, language, folded)  # type: ignore[arg-type]
+    view = LemmaView(" ".join(lemmas), spans, lemmas, words, language, folded, mix)  # type: ignore[arg-type]
     return lowered, folded, view  # type: ignore[return-value]
 
 
@@ -314,20 +320,24 @@ _ANY_STOPWORD = _STOPWORDS["fr"] | _STOPWORDS["en"]  # one set lookup instead of
 
 
 _BOTH = frozenset({"on", "a", "me", "i", "an", "as", "if", "son", "plus", "us", "est"})
+_STOP_BOTH = tuple(stop & _BOTH for stop in _STOPWORDS.values())  # in _STOPWORDS order
 
 
-def detect_mix(words: tuple[str, ...] | list[str], present: frozenset[str] | None = None) -> str:
+def detect_mix(words: tuple[str, ...] | list[str], present: frozenset[str] | None = None,
+               counts: tuple[int, ...] | None = None) -> str:
     """Return "fr and en" when both languages each hold a quarter of the function words, else "".
 
-    `present`: the distinct words, when the caller already has them (the lemma view's wordset).
+    `present`: the distinct words, when the caller already has them (the lemma view's wordset);
+    `counts`: the function words per language, those of both left out (LemmaView.mix_counts).
     """
     present = set(words) if present is None else present
     if present.isdisjoint(_STOPWORDS["fr"]) or present.isdisjoint(_STOPWORDS["en"]):
         return ""
-    # "on", "a", "me"... are words of both languages: they do not tell a mix.
-    words = [w for w in words if w not in _BOTH]
-    counts = {lang: sum(map(stop.__contains__, words)) for lang, stop in _STOPWORDS.items()}
-    total = sum(counts.values())
-    if total >= 6 and min(counts.values()) >= max(3, total / 4):
+    if counts is None:
+        # "on", "a", "me"... are words of both languages: they do not tell a mix.
+        kept = [w for w in words if w not in _BOTH]
+        counts = tuple(sum(map(stop.__contains__, kept)) for stop in _STOPWORDS.values())
+    total = sum(counts)
+    if total >= 6 and min(counts) >= max(3, total / 4):
         return "fr and en"
     return ""
