@@ -72,7 +72,9 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 def storable(text: str) -> str:
     """Give back `text` with what no database can store (NUL, lone surrogates) made U+FFFD."""
-    return _UNSTORABLE.sub("\ufffd", text) if text else text
+    if not text or (text.isascii() and "\x00" not in text):  # (no surrogate in ASCII text)
+        return text
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def cut_text(text: str, limit: int, what: str, notes: list[str]) -> str:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from qualibench.kinds import ReplyKind
 from qualibench.mail.language import detect_language
 from qualibench.mail.parse import ParsedMessage
+from qualibench.mail.prefilter import prefilter_namespace
 from qualibench.mail.quotes import split_reply
 
 # A person cannot read, think and type an answer this fast: with an e-mail that says nothing
@@ -44,8 +45,15 @@ class Classification:
 def _fold(text: str) -> str:
     """Lowercase, strip accents and fold typographic apostrophes/spaces, for wording checks."""
     text = unicodedata.normalize("NFKD", text.replace("’", "'"))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return re.sub(r"\s+", " ", text.casefold())
+    if not text.isascii():
+        # The accents are the few combining marks present: removed by str.replace (C speed)
+        # instead of testing every character in Python.
+        for mark in {ch for ch in set(text) if unicodedata.combining(ch)}:
+            text = text.replace(mark, "")
+    return _SPACES.sub(" ", text.casefold())
+
+
+_SPACES = re.compile(r"\s+")
 
 
 _BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.I)
@@ -678,3 +686,9 @@ def extract_ticket_ref(subject: str, text: str) -> str | None:
             if found:
                 return found.group(1).strip("-")
     return None
+
+
+# Speed only: each pattern above first looks, with plain substring tests, for the words any of
+# its matches contains (mail.prefilter derives them from the pattern itself); results are the
+# patterns' own.
+prefilter_namespace(globals())

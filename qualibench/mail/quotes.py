@@ -44,9 +44,11 @@ from qualibench.mail.quote_patterns import (
 )
 from qualibench.mail.signature import CLOSING, closing_and_name, shaped_closing, signature_start
 
+_NBSP_CHARS = tuple(map(chr, NBSP))
+
 
 def _norm(line: str) -> str:
-    return line.translate(NBSP)
+    return line if line.isascii() else line.translate(NBSP)
 
 
 def _is_quoted(line: str) -> bool:
@@ -324,7 +326,8 @@ def split_reply(text: str, language: str | None = None) -> tuple[str, str, str]:
     """
     del language
     raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    lines = [_norm(x) for x in raw_lines]
+    # (most texts hold no no-break space: then the lines are their own normal form)
+    lines = [_norm(x) for x in raw_lines] if any(map(text.__contains__, _NBSP_CHARS)) else list(raw_lines)
     raw_lines, lines = _split_inline_attribution(raw_lines, lines)
 
     # Chrome at the very top (a helpdesk marker, its "request updated" line, the agent's

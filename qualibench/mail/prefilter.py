@@ -1,0 +1,272 @@
+"""Plain substring tests that spare a big pattern's search when its words are not in the text.
+
+The reply and classification patterns are long alternations of words ("nous avons bien
+recu|avons bien pris en compte|..."); the regular-expression engine tries each of them at
+every position of the text, which is most of a message's processor time. Yet almost every
+match of such a pattern contains one of a few literal words, and `word in text` runs in C at
+memory speed. So `prefiltered(pattern)` reads the pattern's syntax tree once and derives a set
+of lowercase words such that any match contains one of them; a search on a text holding none
+of them is answered "no match" without running the pattern. The words are derived, never
+written by hand: the pattern stays the one rule, and its results are identical by construction.
+
+Case: the words are compared with the text lowercased, which covers case-insensitive patterns
+(Python's re.IGNORECASE matches by simple lowercase; the few letters it also matches otherwise,
+"ı" and "ſ" for "i" and "s", are folded the same way here, and the two characters whose
+lowercase is ambiguous, "µ" and "İ", are never put in a word).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+try:  # Python 3.11+
+    from re import _constants as _c
+    from re import _parser as _sre_parse
+except ImportError:  # pragma: no cover - older Pythons
+    import sre_constants as _c  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
+# Strings spelled out for one piece of a pattern ("[ée]crit" -> "écrit", "ecrit").
+_LIMIT = 32
+# Words kept as one requirement (more would cost more substring tests than they save).
+_MAX_WORDS = 96
+# A character class this small is spelled out ("[ée]" -> "é", "e").
+_SMALL_CLASS = 8
+# What re.IGNORECASE matches beyond lowercase equality, folded onto the letter it matches.
+_FOLD = {"\u0131": "i", "\u017f": "s", "\u0307": ""}
+_UNSAFE = {"\u00b5", "\u0130"}
+
+_ZERO_WIDTH = frozenset({""})
+
+
+def _char(code: int) -> str | None:
+    ch = chr(code)
+    if code >= 0x250 or ch in _UNSAFE:
+        return None
+    low = ch.lower()
+    return _FOLD.get(low, low) if len(low) == 1 else None
+
+
+def _minimal(words: Iterable[str]) -> frozenset[str]:
+    """Drop the words that contain another one: finding the shorter is enough."""
+    ordered = sorted(set(words), key=len)
+    kept: list[str] = []
+    for word in ordered:
+        if not any(k in word for k in kept):
+            kept.append(word)
+    return frozenset(kept)
+
+
+def _score(words: frozenset[str]) -> tuple[int, int, int]:
+    # Past four letters a word is rare enough in a sentence: then fewer words are better
+    # (an alternation's words add up in the alternation's requirement).
+    shortest = min(map(len, words))
+    return min(4, shortest), -len(words), shortest
+
+
+def _better(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+    """The more selective of two requirements."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if _score(a) >= _score(b) else b
+
+
+def _usable(words: frozenset[str] | None) -> frozenset[str] | None:
+    if words is None or "" in words or len(words) > _MAX_WORDS:
+        return None
+    return words
+
+
+# Each node gives (exact, required): `exact` is every string the node can match, when they are
+# few (None otherwise); `required` is a set of words one of which is in any match (None: no
+# such guarantee).
+_Info = tuple[frozenset[str] | None, frozenset[str] | None]
+
+
+def _sequence(items: Any) -> _Info:
+    best: frozenset[str] | None = None
+    run: frozenset[str] = _ZERO_WIDTH
+    whole = True
+    for op, av in items:
+        exact, required = _node(op, av)
+        if exact is not None and len(run) * len(exact) <= _LIMIT:
+            # What the piece requires is in the run's strings, but for a lookaround's.
+            if required is not None and exact == _ZERO_WIDTH:
+                best = _better(best, _usable(required))
+            run = exact if run is _ZERO_WIDTH else frozenset(a + b for a in run for b in exact)
+            continue
+        best = _better(_better(best, _usable(required)), _usable(run))
+        whole = False
+        run = exact if exact is not None and len(exact) <= _LIMIT else _ZERO_WIDTH
+    best = _better(best, _usable(run))
+    return (run if whole else None), best
+
+
+def _node(op: Any, av: Any) -> _Info:
+    if op is _c.LITERAL:
+        ch = _char(av)
+        return (None, None) if ch is None else (frozenset({ch}), frozenset({ch}))
+    if op is _c.IN:
+        chars: set[str] = set()
+        for kind, value in av:
+            if kind is _c.LITERAL:
+                codes: Iterable[int] = (value,)
+            elif kind is _c.RANGE and value[1] - value[0] < _SMALL_CLASS:
+                codes = range(value[0], value[1] + 1)
+            else:  # a category, a negation, a wide range
+                return None, None
+            for code in codes:
+                ch = _char(code)
+                if ch is None:
+                    return None, None
+                chars.add(ch)
+        if not chars or len(chars) > _SMALL_CLASS:
+            return None, None
+        return frozenset(chars), frozenset(chars)
+    if op is _c.BRANCH:
+        infos = [_sequence(branch) for branch in av[1]]
+        exacts = [e for e, _ in infos]
+        exact = frozenset().union(*exacts) if all(e is not None for e in exacts) else None
+        reqs = [_usable(r) for _, r in infos]
+        required = _minimal(frozenset().union(*reqs)) if all(r is not None for r in reqs) else None
+        return (exact if exact is not None and len(exact) <= _LIMIT else None), required
+    if op is _c.SUBPATTERN:
+        return _sequence(av[-1])
+    if op is getattr(_c, "ATOMIC_GROUP", None):
+        return _sequence(av)
+    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT) or op is getattr(_c, "POSSESSIVE_REPEAT", None):
+        low, high, item = av
+        exact, required = _sequence(item)
+        if low == 0:
+            if high == 1 and exact is not None:
+                return exact | _ZERO_WIDTH, None
+            return None, None
+        if exact is not None and low == high and len(exact) ** low <= _LIMIT:
+            words = _ZERO_WIDTH
+            for _ in range(low):
+                words = frozenset(a + b for a in words for b in exact)
+            return words, required
+        return None, required
+    if op is _c.AT or op is _c.ASSERT_NOT:
+        return _ZERO_WIDTH, None  # zero-width: the characters around it are contiguous
+    if op is _c.ASSERT:
+        # A lookaround matches text that is in the string too, and consumes none of it.
+        return _ZERO_WIDTH, _sequence(av[1])[1]
+    return None, None  # any character, a category, a back-reference, a conditional...
+
+
+def required_words(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Give back lowercase words one of which is in any text `pattern` matches, or None."""
+    if not isinstance(pattern.pattern, str):
+        return None
+    words = _usable(_sequence(_sre_parse.parse(pattern.pattern, pattern.flags))[1])
+    return None if words is None else _minimal(words)
+
+
+_last: tuple[str, str] = ("", "")  # the last text lowercased (a sentence meets many patterns)
+
+
+def _lowered(text: str) -> str:
+    global _last
+    seen, low = _last
+    if seen is text:
+        return low
+    low = text.lower()
+    if not low.isascii():
+        for odd, letter in _FOLD.items():  # (str.translate with a dict is slow on long texts)
+            if odd in low:
+                low = low.replace(odd, letter)
+    _last = (text, low)
+    return low
+
+
+_METHODS = ("search", "match", "fullmatch", "findall", "finditer", "split", "sub")
+
+
+class Prefiltered:
+    """A compiled pattern whose searches first look for its required words (see the module doc).
+
+    The words are derived on first use (a process pays only for the patterns it runs); a
+    pattern without selective words then answers through its own methods directly.
+    """
+
+    def __init__(self, pattern: re.Pattern[str], *, shortest: int = 3) -> None:
+        self.pattern = pattern
+        self.shortest = shortest
+        self.words: tuple[str, ...] | None = None  # None: not derived yet
+
+    def _derive(self) -> None:
+        words = required_words(self.pattern)
+        if not words or min(map(len, words)) < self.shortest:
+            # A test for "e" would cost more than it spares: the pattern answers alone.
+            for name in _METHODS:
+                setattr(self, name, getattr(self.pattern, name))
+            self.words = ()
+        else:
+            self.words = tuple(sorted(words))
+
+    def possible(self, text: str) -> bool:
+        """Say whether `text` holds one of the words (False: the pattern cannot match it)."""
+        if self.words is None:
+            self._derive()
+        return not self.words or any(map(_lowered(text).__contains__, self.words))
+
+    def search(self, text: str, *args: int) -> re.Match[str] | None:
+        return self.pattern.search(text, *args) if self.possible(text) else None
+
+    def match(self, text: str, *args: int) -> re.Match[str] | None:
+        return self.pattern.match(text, *args) if self.possible(text) else None
+
+    def fullmatch(self, text: str, *args: int) -> re.Match[str] | None:
+        return self.pattern.fullmatch(text, *args) if self.possible(text) else None
+
+    def findall(self, text: str, *args: int) -> list[Any]:
+        return self.pattern.findall(text, *args) if self.possible(text) else []
+
+    def finditer(self, text: str, *args: int) -> Iterator[re.Match[str]]:
+        return self.pattern.finditer(text, *args) if self.possible(text) else iter(())
+
+    def split(self, text: str, maxsplit: int = 0) -> list[str | Any]:
+        return self.pattern.split(text, maxsplit) if self.possible(text) else [text]
+
+    def sub(self, repl: Any, text: str, count: int = 0) -> str:
+        return self.pattern.sub(repl, text, count) if self.possible(text) else text
+
+    def __getattr__(self, name: str) -> Any:  # flags, groups, groupindex, pattern's text...
+        return getattr(self.pattern, name)
+
+    def __repr__(self) -> str:
+        return f"Prefiltered({self.pattern!r})"
+
+
+def prefilter_namespace(namespace: dict[str, Any]) -> None:
+    """Put each compiled str pattern of a module's namespace behind a Prefiltered, and each one
+    held in a module-level tuple or list (alone or as the last item of a pair)."""
+
+    def wrap(value: Any) -> Any:
+        if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
+            return Prefiltered(value)
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], re.Pattern):
+            return (value[0], wrap(value[1]))
+        return value
+
+    for name, value in list(namespace.items()):
+        if name.startswith("__"):
+            continue
+        if isinstance(value, re.Pattern):
+            namespace[name] = wrap(value)
+        elif isinstance(value, tuple | list) and value and all(
+                wrap(item) is not item for item in value):
+            namespace[name] = type(value)(wrap(item) for item in value)
+
+
+def prefiltered(pattern: re.Pattern[str], *, shortest: int = 3) -> re.Pattern[str] | Prefiltered:
+    """Give back `pattern` behind a test of its required words (derived now), or `pattern`
+    itself when it has none at least `shortest` characters long."""
+    fast = Prefiltered(pattern, shortest=shortest)
+    fast.possible("")
+    return fast if fast.words else pattern
