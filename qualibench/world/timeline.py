@@ -91,27 +91,37 @@ def run_campaign_time(ws: Workspace, world: DemoWorld, timer: StageTimer | None 
     last_collect = start
     last_send: datetime | None = None
     waiting = 0  # replies delivered since the last collect
+    # Only a send run and the shoppers' sendings change which probes wait to be sent (a send
+    # run also turns captcha forms into missions): both are read again after those alone.
+    planned = _next_planned(ws)
     while True:
         now = world.clock.now()
-        planned = _next_planned(ws)
         send_wait = None  # when the cron'd send may run again
+        sent_run = False
         if planned is not None and planned <= now:
             # Like `qualibench send` run by cron every SEND_EVERY: what fell due in between
             # goes out in one run, not one run per brand reply that moved the clock.
             if last_send is None or now - last_send >= SEND_EVERY:
                 with timer.stage("send"):
                     send_due_probes(ws)
-                last_send = now
+                last_send, sent_run = now, True
                 planned = _next_planned(ws)
             else:
                 send_wait = last_send + SEND_EVERY
         mission_at = None
         if shoppers is not None:
-            # People send what a robot cannot (captcha forms, assisted channels).
-            with timer.stage("assisted"):
-                shoppers.work(ws)
-                # work() has just read the queue: ask again only if it stopped at its limit.
-                mission_at = shoppers.next_at if shoppers.next_known else _next_mission(ws)
+            # People send what a robot cannot (captcha forms, assisted channels). Their queue
+            # is read again only when a send run may have added to it or a mission fell due.
+            idle = (not sent_run and shoppers.next_known
+                    and (shoppers.next_at is None or shoppers.next_at > now))
+            if idle:
+                mission_at = shoppers.next_at
+            else:
+                with timer.stage("assisted"):
+                    if shoppers.work(ws):
+                        planned = _next_planned(ws)
+                    # work() has just read the queue: ask again only if it stopped at its limit.
+                    mission_at = shoppers.next_at if shoppers.next_known else _next_mission(ws)
         with timer.stage("brands"):
             waiting += world.deliver_due()
         if collect_every and waiting and world.clock.now() - last_collect >= collect_every:
