@@ -6,11 +6,16 @@ report and exports all read `brand_calendar` here, so a blank cell means the sam
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import json
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # What a blank cell of brands.csv means, for the loader and for every delay computed later.
@@ -205,12 +210,52 @@ class BrandCalendar:
 
 @lru_cache(maxsize=64)
 def _holidays(country: str, years: tuple[int, ...]) -> frozenset[date]:
+    stamp = _holidays_stamp()
+    path = _holidays_cache_path(stamp, country, years) if stamp else None
+    if path is not None:
+        try:
+            return frozenset(date.fromisoformat(d) for d in json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            pass
     import holidays
 
     try:
-        return frozenset(holidays.country_holidays(country.upper(), years=list(years)).keys())
+        days = frozenset(holidays.country_holidays(country.upper(), years=list(years)).keys())
     except (NotImplementedError, KeyError):  # a country the package does not know: no holidays
-        return frozenset()
+        days = frozenset()
+    if path is not None:
+        _write_quietly(path, json.dumps(sorted(d.isoformat() for d in days)))
+    return days
+
+
+def _holidays_stamp() -> str | None:
+    # The installed holidays package, named without importing it: importing it loads every
+    # country's module (a third of a second), for dates that only change with the package.
+    spec = importlib.util.find_spec("holidays")
+    if spec is None or not spec.origin:
+        return None
+    try:
+        version = Path(spec.origin).with_name("version.py").stat()
+    except OSError:
+        return None
+    return hashlib.sha256(f"{spec.origin}|{version.st_mtime_ns}|{version.st_size}".encode()).hexdigest()[:16]
+
+
+def _holidays_cache_path(stamp: str, country: str, years: tuple[int, ...]) -> Path | None:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    safe = re.sub(r"[^A-Z0-9]", "_", country.upper())[:8]
+    return Path(base) / "qualibench" / "holidays" / f"{stamp}-{safe}-{years[0]}-{years[-1]}.json"
+
+
+def _write_quietly(path: Path, text: str) -> None:
+    # a memo: written whole (a reader never sees half a file) or not at all
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 @lru_cache(maxsize=4096)

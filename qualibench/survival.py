@@ -8,8 +8,6 @@ dropped: with every window closed, F(t) equals answered-within-t divided by all 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 CHECKPOINTS_H = (1.0, 4.0, 24.0)  # the published delay buckets, plus the window itself

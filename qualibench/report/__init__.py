@@ -9,11 +9,12 @@ from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from ..errors import NotFound, QualibenchError, StateError
-from ..models import Campaign
+from ..models import Campaign, Probe
 from ..resources import data_dir
+from .chart_worker import ChartWorker
 from .context import build_context, load_labels
 
 FORMATS = ("html", "pdf")
@@ -100,15 +101,18 @@ def check_language_and_templates(lang: str, template_dir: Path | None) -> None:
 
 
 def render_html(ws, analysis, trophies, *, lang: str = "fr", template_dir: Path | None = None,
-                pseudonymise: bool = False) -> str:
-    """Return the report as one self-contained HTML document."""
+                pseudonymise: bool = False, charts: ChartWorker | None = None) -> str:
+    """Return the report as one self-contained HTML document.
+
+    `charts`: a ChartWorker started earlier (write_report forks it before the analytics).
+    """
     check_language_and_templates(lang, template_dir)
     env = template_env(template_dir)
     labels = load_labels(lang, env.globals["template_dirs"])
     with ws.session() as s:
         ctx = build_context(s, analysis, trophies, lang=lang, labels=labels,
-                            pseudonymise_excerpts=pseudonymise, now=ws.clock.now())
-    return env.get_template("report.html.j2").render(**ctx)
+                            pseudonymise_excerpts=pseudonymise, now=ws.clock.now(), charts=charts)
+    return ctx["chart_worker"].fill(env.get_template("report.html.j2").render(**ctx))
 
 
 def html_to_pdf(html: str, out: Path) -> Path:
@@ -117,6 +121,11 @@ def html_to_pdf(html: str, out: Path) -> Path:
 
     with Printer() as printer:
         return printer.pdf(html, Path(out))
+
+
+def _tests_count(session: Session, campaign_id: int) -> int:
+    # the number of rows of analytics.load_tests (one per probe), known before computing them
+    return session.execute(select(func.count()).select_from(Probe).where(Probe.campaign_id == campaign_id)).scalar_one()
 
 
 class Phases:
@@ -156,12 +165,20 @@ def write_report(ws, *, formats=FORMATS, lang: str = "fr", out: Path, template_d
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise QualibenchError(f"unknown report format {bad[0]!r}", "use --format html, pdf or html,pdf")
-    with phase("analytics"):
-        with ws.session() as s:
-            cid = campaign_id or campaign_id_of(ws, s)
-            analysis = analyse(s, cid, as_of=ws.clock.now(), previous=previous)
-        require_sent_tests(analysis)
-        trophies = compute_trophies(analysis)
+    charts = None
+    try:
+        with phase("analytics"):
+            with ws.session() as s:
+                cid = campaign_id or campaign_id_of(ws, s)
+                if formats and not per_brand:  # matplotlib loads in the chart process meanwhile
+                    charts = ChartWorker.start(_tests_count(s, cid))
+                analysis = analyse(s, cid, as_of=ws.clock.now(), previous=previous)
+            require_sent_tests(analysis)
+            trophies = compute_trophies(analysis)
+    except BaseException:
+        if charts is not None:
+            charts.close()
+        raise
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -177,7 +194,8 @@ def write_report(ws, *, formats=FORMATS, lang: str = "fr", out: Path, template_d
     if not formats:
         return written
     with phase("html"):
-        html = render_html(ws, analysis, trophies, lang=lang, template_dir=template_dir, pseudonymise=pseudonymise)
+        html = render_html(ws, analysis, trophies, lang=lang, template_dir=template_dir, pseudonymise=pseudonymise,
+                           charts=charts)
         stem = f"report-{analysis.campaign['slug']}-{lang}"
         if "html" in formats:
             p = out / f"{stem}.html"

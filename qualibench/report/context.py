@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from markupsafe import Markup
 from sqlmodel import Session, func, select
 
 from ..awards import TIE_BREAKS, Trophy, published_ranks, rank_table, rules_text
+from ..campaign.limits import SAFE_LOADER
 from ..models import Persona, Score, Wave
-from ..survival import km_curve
 from .awards_view import palmares, trophy_view
 from .brand_sheets import brand_sheets, excerpt_tools
+from .chart_worker import ChartWorker
 from .formatting import Formatter, missing
 from .summary import executive_summary
 
@@ -40,7 +40,7 @@ def _read_labels(stamp: tuple) -> dict:
     # parsed once per process and file version: YAML parsing cost more than a chart
     labels: dict = {}
     for path, _mtime in stamp:
-        labels.update(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+        labels.update(yaml.load(Path(path).read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {})  # noqa: S506 - libyaml's safe loader
     return labels
 
 
@@ -56,14 +56,22 @@ def figures(r, f: Formatter) -> dict:
         "index": f.num(get("index")), "delay_score": f.num(get("delay_score"))}
 
 
+RANKING_COLUMNS = ("brand_key", "brand", "sector", "index", "index_low", "index_high", "tests", "answer_rate",
+                   "median_h", "delay_score", "quality_all", "quality")
+
+
 def ranking(df: pd.DataFrame, rules, f: Formatter, *, channels: list[str] | None = None,
             per_channel: pd.DataFrame | None = None) -> dict:
     """Return a ranking table: listing ranks (equal published indices share one), sector averages."""
-    ranked = rank_table(df[df["index"].notna()], rules)
+    # only the columns a row shows or is ranked by: the brands table is four times wider
+    keep = [c for c in dict.fromkeys([*RANKING_COLUMNS, *(TIE_BREAKS[k][0] for k in rules.tie_break if k in TIE_BREAKS)])
+            if c in df.columns]
+    ranked = rank_table(df.loc[df["index"].notna(), keep], rules)
     sector_avg = ranked.groupby("sector")["index"].mean()
     ch_index = {}
     if per_channel is not None:
-        ch_index = {(r["brand_key"], r["channel"]): r["index"] for r in per_channel.to_dict("records")}
+        ch_index = dict(zip(zip(per_channel["brand_key"].tolist(), per_channel["channel"].tolist(), strict=True),
+                            per_channel["index"].tolist(), strict=True))
     rows = []
     for rank, r in zip(published_ranks(ranked, rules), ranked.to_dict("records"), strict=True):
         avg = sector_avg.get(r["sector"])
@@ -83,84 +91,6 @@ def ranking(df: pd.DataFrame, rules, f: Formatter, *, channels: list[str] | None
             "average": f.num(ranked["index"].mean())}
 
 
-def _curves(sent: pd.DataFrame, col: str, f: Formatter) -> dict:
-    return {f.channel(c): km_curve(g[col].to_numpy(float), g["answered"].to_numpy(bool))
-            for c, g in sent.groupby("channel")}
-
-
-def _charts(analysis, f: Formatter) -> dict:
-    # matplotlib is imported here, in the process that draws (a forked one for a large report)
-    from .charts import grouped_bars, km_chart, ranked_bars
-
-    L = f.L
-    sent = analysis.tests[analysis.tests["sent"]]
-    chs = list(analysis.channels["channel"])
-    buckets = {L["bucket_" + b].format(days=analysis.campaign["window_days"]): list(analysis.channels[b])
-               for b in ("within_1h", "within_4h", "within_24h", "within_window")}
-    charts = {
-        "km": km_chart("km", _curves(sent, "time_h", f), analysis.window_h, L["chart_km"], L["axis_delay"],
-                       L["axis_share_answered"], f),
-        "km_business": km_chart("km-business", _curves(sent, "business_time_h", f), analysis.window_h,
-                                L["chart_km_business"], L["axis_business_delay"], L["axis_share_answered"], f),
-        "buckets": grouped_bars("buckets", [f.channel(c) for c in chs], buckets, L["chart_buckets"],
-                                L["axis_share_tests"], f),
-        "criteria": None, "sectors": None,
-    }
-    maxima = analysis.criterion_max
-    if maxima and len(analysis.criteria):
-        groups = [f"{f.criterion(c)}\n({L['max_points'].format(n=f.num(m, 0))})" for c, m in maxima.items()]
-        series = {f.channel(r["channel"]): [r[f"crit_{c}"] / m for c, m in maxima.items()]
-                  for r in analysis.criteria.to_dict("records")}
-        charts["criteria"] = grouped_bars("criteria", groups, series, L["chart_criteria"], L["axis_share_max"], f)
-    sec = analysis.sectors.sort_values("index", ascending=False)
-    if len(sec):
-        charts["sectors"] = ranked_bars("sectors", [f.sector(s) for s in sec["sector"]], list(sec["index"]),
-                                        L["chart_sectors"], L["index"], f,
-                                        average=float(analysis.brands["index"].mean()),
-                                        average_label=L["all_brands_average"])
-    return charts
-
-
-class ChartsInBackground:
-    """Draw the charts in a forked process while the rest of a large report is built.
-
-    Matplotlib takes about a second for the five charts whatever the campaign size; on a
-    500-brand campaign the other core builds the tables meanwhile. Small campaigns (and
-    platforms without fork, or a process running server threads such as the demo) draw in line.
-    """
-
-    FORK_FROM_TESTS = 2000
-
-    def __init__(self, analysis, f: Formatter) -> None:
-        import multiprocessing
-        import threading
-
-        self._args = (analysis, f)
-        self._proc = self._conn = None
-        big = len(analysis.tests) >= self.FORK_FROM_TESTS
-        if big and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
-            ctx = multiprocessing.get_context("fork")
-            self._conn, child = ctx.Pipe(duplex=False)
-            self._proc = ctx.Process(target=_draw_into, args=(child, analysis, f), daemon=True)
-            self._proc.start()
-            child.close()
-
-    def result(self) -> dict:
-        if self._proc is None:
-            return _charts(*self._args)
-        try:
-            out = {k: Markup(v) if v is not None else None for k, v in self._conn.recv().items()}  # noqa: S704
-        except EOFError:  # the child died: draw here rather than lose the charts
-            out = _charts(*self._args)
-        self._proc.join()
-        return out
-
-
-def _draw_into(conn, analysis, f: Formatter) -> None:
-    conn.send({k: (str(v) if v is not None else None) for k, v in _charts(analysis, f).items()})
-    conn.close()
-
-
 def criteria_rows(analysis, f: Formatter) -> list[dict]:
     """Return per channel the mean points of each criterion with its maximum and share."""
     rows = []
@@ -172,11 +102,17 @@ def criteria_rows(analysis, f: Formatter) -> list[dict]:
 
 
 def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: str, labels: dict,
-                  pseudonymise_excerpts: bool, now: datetime | None = None) -> dict:
-    """Return the whole template context of the report."""
+                  pseudonymise_excerpts: bool, now: datetime | None = None,
+                  charts: ChartWorker | None = None) -> dict:
+    """Return the whole template context of the report.
+
+    Its "charts" are placeholders: pass the rendered text through `charts.fill` (the worker given,
+    else a new one in ctx["chart_worker"]), which draws them here or waits for its process.
+    """
     L, rules = labels, analysis.rules
     f = Formatter(lang, labels)
-    charts = ChartsInBackground(analysis, f)
+    charts = charts or ChartWorker.start(len(analysis.tests))
+    placeholders = charts.submit(analysis, f)
     cid = analysis.campaign["id"]
     tests = analysis.tests
     sent = tests[tests["sent"]]
@@ -223,7 +159,7 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
         "cross": [{"scenario": scen_titles.get(r["scenario"], r["scenario"]), "brands": int(r["brands"]),
                    "share": f.pct(r["share"])} for r in analysis.cross_channel.to_dict("records")],
         "trophies": trophy_views, "palmares": palmares(trophy_views),
-        "rankings": rankings, "overall": overall, "charts": charts.result(),
+        "rankings": rankings, "overall": overall, "charts": placeholders, "chart_worker": charts,
         "criteria": {"names": [f.criterion(c) for c in analysis.criterion_max],
                      "maxima": [f.num(m, 0) for m in analysis.criterion_max.values()],
                      "rows": criteria_rows(analysis, f)},

@@ -1,0 +1,156 @@
+"""The report's charts: what they show (computed with the figures) and who draws them.
+
+`chart_specs` turns an Analysis into the data of each chart (curves, bars, labels) in the
+process that builds the report; `draw_charts` hands them to matplotlib (qualibench.report.charts).
+A large report draws in a `ChartWorker`: a process forked before the analytics, which imports
+matplotlib (a third of a second) while this one computes the figures, then draws while this one
+builds and renders the tables. The template gets a placeholder per chart, replaced by its SVG at
+the end, so this process never waits for the drawing before it has rendered everything else.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from markupsafe import Markup
+
+from ..survival import km_curve
+from .formatting import Formatter
+
+
+def _curves(sent, col: str, f: Formatter) -> dict:
+    return {f.channel(c): km_curve(g[col].to_numpy(float), g["answered"].to_numpy(bool))
+            for c, g in sent.groupby("channel")}
+
+
+def chart_specs(analysis, f: Formatter) -> dict:
+    """Return chart name -> (drawing function of qualibench.report.charts, its arguments) or None."""
+    L = f.L
+    sent = analysis.tests[analysis.tests["sent"]]
+    chs = list(analysis.channels["channel"])
+    buckets = {L["bucket_" + b].format(days=analysis.campaign["window_days"]): list(analysis.channels[b])
+               for b in ("within_1h", "within_4h", "within_24h", "within_window")}
+    specs: dict = {
+        "km": ("km_chart", ("km", _curves(sent, "time_h", f), analysis.window_h, L["chart_km"], L["axis_delay"],
+                            L["axis_share_answered"]), {}),
+        "km_business": ("km_chart", ("km-business", _curves(sent, "business_time_h", f), analysis.window_h,
+                                     L["chart_km_business"], L["axis_business_delay"], L["axis_share_answered"]), {}),
+        "buckets": ("grouped_bars", ("buckets", [f.channel(c) for c in chs], buckets, L["chart_buckets"],
+                                     L["axis_share_tests"]), {}),
+        "criteria": None, "sectors": None,
+    }
+    maxima = analysis.criterion_max
+    if maxima and len(analysis.criteria):
+        groups = [f"{f.criterion(c)}\n({L['max_points'].format(n=f.num(m, 0))})" for c, m in maxima.items()]
+        series = {f.channel(r["channel"]): [r[f"crit_{c}"] / m for c, m in maxima.items()]
+                  for r in analysis.criteria.to_dict("records")}
+        specs["criteria"] = ("grouped_bars", ("criteria", groups, series, L["chart_criteria"], L["axis_share_max"]), {})
+    sec = analysis.sectors.sort_values("index", ascending=False)
+    if len(sec):
+        specs["sectors"] = ("ranked_bars", ("sectors", [f.sector(s) for s in sec["sector"]], list(sec["index"]),
+                                            L["chart_sectors"], L["index"]),
+                            {"average": float(analysis.brands["index"].mean()),
+                             "average_label": L["all_brands_average"]})
+    return specs
+
+
+def draw_charts(specs: dict, f: Formatter) -> dict:
+    """Return chart name -> inline SVG (Markup) or None, drawn from chart_specs' data."""
+    from . import charts  # matplotlib: only in the process that draws
+
+    return {name: None if spec is None else getattr(charts, spec[0])(*spec[1], f, **spec[2])
+            for name, spec in specs.items()}
+
+
+class ChartWorker:
+    """Draw the charts in a forked process; in line when forking is unsafe or not worth it.
+
+    `start()` forks at once (before the analytics: the child imports matplotlib meanwhile);
+    `submit()` sends the charts' data and returns placeholders; `fill()` swaps in the SVGs.
+    Inline for small reports, platforms without fork, or a process running other threads
+    (the demo's servers, a test database's helpers): a fork would copy their locks mid-use.
+    """
+
+    FORK_FROM_TESTS = 2000
+
+    def __init__(self) -> None:
+        self._proc = self._conn = None
+        self._specs: dict | None = None
+        self._drawn: dict | None = None
+        self._marks: dict[str, str] = {}
+        self._f: Formatter | None = None
+
+    @classmethod
+    def start(cls, tests: int) -> ChartWorker:
+        """Return a worker: forked now when a report of `tests` tests is worth it and safe."""
+        import multiprocessing
+        import threading
+
+        worker = cls()
+        if (tests >= cls.FORK_FROM_TESTS and threading.active_count() == 1
+                and "fork" in multiprocessing.get_all_start_methods()):
+            ctx = multiprocessing.get_context("fork")
+            worker._conn, child = ctx.Pipe(duplex=True)
+            worker._proc = ctx.Process(target=_serve, args=(child, worker._conn), daemon=True)
+            worker._proc.start()
+            child.close()
+        return worker
+
+    def submit(self, analysis, f: Formatter) -> dict:
+        """Return chart name -> a placeholder (or None: no such chart); the drawing starts now."""
+        self._f, self._specs = f, chart_specs(analysis, f)
+        if self._proc is not None:
+            try:
+                self._conn.send((f.lang, f.L, self._specs))
+            except OSError:  # the child died before its work: draw in line at fill()
+                self._stop()
+        nonce = secrets.token_hex(8)
+        self._marks = {name: f"<!--chart {name} {nonce}-->" for name, spec in self._specs.items() if spec}
+        return {name: Markup(self._marks[name]) if name in self._marks else None  # noqa: S704 - our own comment
+                for name in self._specs}
+
+    def charts(self) -> dict:
+        """Return chart name -> SVG (Markup) or None, waiting for the worker if it draws them."""
+        if self._drawn is None:
+            got = None
+            if self._proc is not None:
+                try:
+                    got = {k: Markup(v) if v is not None else None for k, v in self._conn.recv().items()}  # noqa: S704
+                except (EOFError, OSError):  # the child died: draw here rather than lose the charts
+                    got = None
+                self._stop()
+            self._drawn = got if got is not None else draw_charts(self._specs or {}, self._f)
+        return self._drawn
+
+    def fill(self, html: str) -> str:
+        """Return `html` with each placeholder replaced by its chart's SVG."""
+        drawn = self.charts()
+        for name, mark in self._marks.items():
+            html = html.replace(mark, str(drawn[name]), 1)
+        return html
+
+    def close(self) -> None:
+        """Stop the worker if it was never given work (a report that failed before its charts)."""
+        if self._proc is not None:
+            self._stop()
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        self._conn.close()
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
+def _serve(conn, parent_end) -> None:
+    parent_end.close()  # the parent's end, copied by the fork: closed, so a parent gone reads as EOF
+    from . import charts  # noqa: F401 - imported while the parent computes the figures
+
+    try:
+        lang, labels, specs = conn.recv()
+    except (EOFError, OSError):  # the parent needs no chart after all
+        return
+    drawn = draw_charts(specs, Formatter(lang, labels))
+    conn.send({k: (str(v) if v is not None else None) for k, v in drawn.items()})
+    conn.close()
