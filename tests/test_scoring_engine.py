@@ -239,7 +239,8 @@ def test_one_scan_answers_every_phrase_set_as_its_own_regex_does(rubric):
     replies, _ = _fixture_replies()
     texts = [fold(r["text"]) for r in replies[::2]]
     texts += [fold(_reshaped(r["text"], i)).replace(" de\n", " de \n\n ") for i, r in enumerate(replies[1::4])]
-    texts += ["merci pour votre patience", "mercis beaucoup navres", "thank you  for\n your patience"]
+    texts += ["merci pour votre patience", "merci pour\n\n  votre patience\nnavres", "mercis beaucoup navres",
+              "thank you  for\n your patience"]
     matched = 0
     for lex in rubric.lexicons.values():
         sets = [*lex.sets.values(), lex.ask, *lex.ask_items.values()]

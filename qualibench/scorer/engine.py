@@ -131,8 +131,12 @@ def _fill_keys(value: str, language: str, concepts: Concepts) -> frozenset[str]:
     """The drawn value's words as written and as the reply's keys read them (lemma or concept):
     "set of mugs" is met by "your damaged mugs" (lemma "mug")."""
     words = _fill_words(value)
-    view = lemma_view(value, language)
     single = concepts.single(language)
+    if not any(map(str.isalpha, words)):
+        # An order number, a date, an amount: a token with a digit is its own lemma, no view needed
+        # (most drawn values are new strings: the cache above rarely holds them).
+        return words | frozenset(k for k in {single.get(w, w) for w in words} if len(k) >= 3 or k.isdigit())
+    view = lemma_view(value, language)
     lemmas = {single.get(lem, lem) for w, lem in zip(view.words, view.lemmas, strict=True) if w in words}
     return words | frozenset(k for k in lemmas if len(k) >= 3 or k.isdigit())
 

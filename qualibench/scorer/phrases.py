@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Callable
 
 _WORD = re.compile(r"\w")
 
@@ -55,7 +56,8 @@ class PhraseMatch:
 class PhraseIndex:
     """The phrases of several sets (name -> normalised folded phrases), scanned for all at once."""
 
-    def __init__(self, sets: dict[str, tuple[str, ...]], regex: re.Pattern[str] | None) -> None:
+    def __init__(self, sets: dict[str, tuple[str, ...]], regex: re.Pattern[str] | None,
+                 open_regex: Callable[[list[str]], re.Pattern[str] | None]) -> None:
         # regex: rubric.phrase_regex over every phrase of every set (the same construction as each
         # set's own regex, so a scan finds the longest phrase of any set at each place).
         self.regex = regex
@@ -74,10 +76,59 @@ class PhraseIndex:
         # cut (its last character at n - 1) while a word character at n goes on in the whole.
         self._last_chars = frozenset(p[-1] for p in every)
         self._last: tuple[str, PhrasePass] | None = None
+        # A line ending with the first words of a phrase of several ("merci pour" of "merci pour
+        # votre patience"), white space after them: that phrase may go on over the line break.
+        heads = sorted({p[:i] for p in every for i, c in enumerate(p) if c == " "})
+        self._open_end = re.compile(opening.pattern[:-len(r"(?!\w)")] + r"\s*\Z") \
+            if heads and (opening := open_regex(heads)) is not None else None
+        self._lines: dict[str, list | None] = {}
 
     def clean_cut(self, text: str, n: int) -> bool:
         """Return whether text[:n] holds exactly the phrases of `text` that end by n."""
         return n >= len(text) or n <= 0 or text[n - 1] not in self._last_chars or not _WORD.match(text, n)
+
+    def found_in(self, text: str) -> list[tuple[int, tuple[tuple[str, tuple[int, ...]], ...], bool]]:
+        """Return each place of `text` where a phrase starts: (start, the table's entry for the
+        longest phrase there, whether its characters map one to one onto the text's)."""
+        search = self.regex.search  # type: ignore[union-attr]
+        table = self.table
+        out = []
+        m = search(text)
+        while m is not None:
+            start, end = m.span()
+            phrase = m.group()
+            info = table.get(phrase)
+            if info is None:  # white space other than one space between words
+                phrase = " ".join(phrase.split())
+                info = table[phrase]
+            out.append((start, info, end - start == len(phrase)))
+            m = search(text, start + 1)
+        return out
+
+    def lines_found(self, folded: str) -> list | None:
+        """Return [(offset of a line, found_in(line))] for the lines of `folded`, or None when a
+        line ends with the first words of a phrase (which may go on over the line break).
+
+        Replies share lines (greetings, templates, closings): each distinct line is scanned
+        once. A line break is no word character, so a phrase inside a line is found alike in
+        the line alone and in the whole text; only a phrase over a line break tells them apart.
+        """
+        out = []
+        offset = 0
+        lines = self._lines
+        for line in folded.split("\n"):
+            hit = lines.get(line)
+            if hit is None:
+                if len(lines) >= 50_000:
+                    lines.clear()
+                opens = self._open_end is not None and self._open_end.search(line) is not None
+                hit = lines[line] = (None if opens else self.found_in(line))
+            if hit is None:
+                return None
+            if hit:
+                out.append((offset, hit))
+            offset += len(line) + 1
+        return out
 
     def scan(self, folded: str) -> PhrasePass:
         """Return the pass over `folded` (every phrase's places), remembered for the next questions."""
@@ -116,24 +167,18 @@ class PhrasePass:
         self.places = places
         if index.regex is None:
             return
-        search = index.regex.search
-        table = index.table
-        m = search(folded)
-        while m is not None:
-            start, end = m.span()
-            phrase = m.group()
-            info = table.get(phrase)
-            if info is None:  # white space other than one space between words
-                phrase = " ".join(phrase.split())
-                info = table[phrase]
-            exact = end - start == len(phrase)
-            for name, lengths in info:
-                got = places.get(name)
-                if got is None:
-                    places[name] = [(start, lengths, exact)]
-                else:
-                    got.append((start, lengths, exact))
-            m = search(folded, start + 1)
+        found = index.lines_found(folded)
+        if found is None:  # a phrase may go on over a line break: the whole text at once
+            found = [(0, index.found_in(folded))]
+        for offset, hits in found:
+            for start, info, exact in hits:
+                start += offset
+                for name, lengths in info:
+                    got = places.get(name)
+                    if got is None:
+                        places[name] = [(start, lengths, exact)]
+                    else:
+                        got.append((start, lengths, exact))
 
     def _end(self, start: int, length: int, exact: bool) -> int:
         if exact:

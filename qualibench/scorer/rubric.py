@@ -8,7 +8,7 @@ import re
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import product
+from itertools import compress, product
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +184,7 @@ class Concepts:
         out: list[tuple[range, str]] = []
         n = len(lemmas)
         after = -1
-        for i in [i for i, lem in enumerate(lemmas) if lem in firsts]:
+        for i in list(compress(range(n), map(firsts.__contains__, lemmas))):  # in C
             if i <= after:
                 continue
             for size in firsts[lemmas[i]]:
@@ -433,7 +433,8 @@ def _compile_lexicon(language: str, data: dict) -> Lexicon:
     normalised = {name: tuple(n for n in (" ".join(fold(p).split()) for p in phrases if p) if n)
                   for name, phrases in raw_sets.items()}
     every = sorted({p for phrases in normalised.values() for p in phrases})
-    index = PhraseIndex(normalised, phrase_regex(every, folded_input=False, word_start_first=True))
+    index = PhraseIndex(normalised, phrase_regex(every, folded_input=False, word_start_first=True),
+                        lambda heads: phrase_regex(heads, folded_input=False, word_start_first=True))
     sets = {cat: _phrase_set(raw_sets[cat], cat, index) for cat in PHRASE_CATEGORIES}
     vocabulary: set[str] = set()
     for cat in _VOCABULARY:
