@@ -109,15 +109,17 @@ class WebFormChannel:
         self.transport = transport
         self.limits = limits  # None: [webform] of campaign.toml, else SiteLimits' defaults
         self._site: SiteClient | None = None  # one pooled client for the whole run
-        self._kinds: dict[int, str] = {}  # scenario id -> kind, read once per run
         # (form page, clicks from start) -> (the home-page measure, the probe that walked it),
-        # and each brand's host policy: for the run, or for the runs of a keep_connections()
+        # each brand's host policy and each scenario's kind ((database, scenario id) -> kind:
+        # scenarios do not change): for the run, or for the runs of a keep_connections()
         # scope (the demo's fortnight), which parks them with the connections.
         park = current_park() if transport is None else None
         memo = park.take(MEMO_KEY) if park is not None else None
         self._home_walks: dict[tuple[str, Any], tuple[dict[str, Any], str]]
         self._policies: dict[tuple, HostPolicy]
-        self._home_walks, self._policies = memo[0] if memo is not None else ({}, {})
+        self._kinds: dict[tuple[str, int], str]
+        self._home_walks, self._policies, self._kinds = (memo[0] if memo is not None
+                                                         else ({}, {}, {}))
 
     def _client(self, ws: Workspace) -> SiteClient:
         if self._site is None:
@@ -135,7 +137,8 @@ class WebFormChannel:
         """Close the run's HTTP connections (or park them for the next run, see reuse.py)."""
         park = current_park() if self.transport is None else None
         if park is not None:
-            park.park(MEMO_KEY, (self._home_walks, self._policies), lambda memo: None)
+            park.park(MEMO_KEY, (self._home_walks, self._policies, self._kinds),
+                      lambda memo: None)
         if self._site is not None:
             if park is not None:
                 park.park(("webform", self._site.limits), self._site, SiteClient.close)
@@ -430,11 +433,12 @@ class WebFormChannel:
     def _scenario_kind(self, ws: Workspace, probe: Probe) -> str:
         from ..models import Scenario
 
-        if probe.scenario_id not in self._kinds:  # read once per run: scenarios do not change
+        key = (ws.engine.url.render_as_string(hide_password=True), probe.scenario_id)
+        if key not in self._kinds:
             with ws.session() as s:
                 scenario = s.get(Scenario, probe.scenario_id)
-                self._kinds[probe.scenario_id] = scenario.kind if scenario is not None else ""
-        return self._kinds[probe.scenario_id]
+                self._kinds[key] = scenario.kind if scenario is not None else ""
+        return self._kinds[key]
 
     def reconcile(self, ws: Workspace, probe: Probe) -> DispatchResult | None:
         """Say what became of a probe left in `dispatching`: "retry" when its claim's
