@@ -346,3 +346,24 @@ def test_true_of_most_customers_is_half_credit_at_most_is_a_bound(rubric):
     assert credited(most, "compatibilit") == pytest.approx(credited(yours, "compatibilit") / 2, abs=0.02)
     bound = score(rubric, "refund-return-en", "Hello,\nThe refund takes at most 5 working days.")
     assert not any("hedged" in s.why for s in bound.evidence["relevance"])
+
+
+def test_words_only_the_request_s_questions_hold_restate_half_as_much(rubric, tmp_path):
+    from qualibench.scorer.engine import _question_keys
+    req = request("commercial-pricing-subscription-en", plan="Plus", price="£14.99")
+    asked = _question_keys(req, "en", (), rubric.vocabulary, rubric.concepts)
+    assert {"price", "cancel", "minimum"} <= asked and "website" not in asked  # "...aren't clear from your website"
+    # Answering repeats the question's words: with them weighed as much as the customer's own
+    # account of the case, the same answer would seem to restate more.
+    text = (SCENARIOS.parent / "scoring" / "rubrics" / "default.yaml").read_text(encoding="utf-8")
+    assert "question_word_weight: 0.5" in text
+    flat = tmp_path / "flat.yaml"
+    flat.write_text(text.replace("question_word_weight: 0.5", "question_word_weight: 1.0"), encoding="utf-8")
+    answer = ("Hello,\nThe £14.99 Plus price is fixed and there is no minimum term: you can cancel early at any time with no "
+              "fee.\nKind regards")
+    halved = score(rubric, "commercial-pricing-subscription-en", answer, plan="Plus", price="£14.99")
+    full = score(load_rubric(flat), "commercial-pricing-subscription-en", answer, plan="Plus", price="£14.99")
+    assert 0 < halved.criteria["reformulation"] < full.criteria["reformulation"]
+    # ...and answering in the question's words is no echo of the customer: the points are answered
+    assert not any("restates the request" in sp.why for sp in halved.evidence["relevance"])
+    assert credited(halved, "minimum term") > 0

@@ -121,6 +121,22 @@ def _request_base(request: str, language: str, names: tuple[str, ...], formulas:
     return frozenset(keys), frozenset(tuple(w[i:i + 5]) for i in range(len(w) - 4)), frozenset(w) | frozenset(view.lemmas)
 
 
+_QUESTION = re.compile(r"[^.!?\n]*\?")
+
+
+@lru_cache(maxsize=4096)
+def _question_keys(request: str, language: str, names: tuple[str, ...], formulas: frozenset[str],
+                   concepts: Concepts) -> frozenset[str]:
+    """The request's keys that only its questions hold ("is that price fixed?", "y en a-t-il en
+    stock ?"): an answer repeats them to answer, which restates nothing of the customer's case."""
+    asked = "\n".join(m.group() for m in _QUESTION.finditer(request))
+    if not asked:
+        return frozenset()
+    told = _QUESTION.sub(" ", request)
+    return _request_base(asked, language, names, formulas, concepts)[0] - \
+        _request_base(told, language, names, formulas, concepts)[0]
+
+
 @lru_cache(maxsize=65536)
 def _fill_words(value: str) -> frozenset[str]:
     return frozenset(t for t in TOKEN_RE.findall(fold(value)) if (len(t) >= 3 and not is_stopword(t)) or t.isdigit())
@@ -216,6 +232,9 @@ def score_reply(
     lay = layout_of(part, folded, lex, channel, signature, names)
 
     masks: list[list[int]] = []
+    # What only the request's questions hold: a statement that answers "is that price fixed?" with
+    # "the price is fixed" uses the question's words, and echoes nothing the customer told.
+    asked_only = _question_keys(request_text, scenario_lang, names, rubric.vocabulary, rubric.concepts)
 
     def echo(a: int, b: int) -> bool:
         # A sentence mostly made of the request's words, with no word of the brand's own doing.
@@ -228,8 +247,8 @@ def score_reply(
             return False  # a figure the customer never gave ("within 5 working days") is news
         if not masks:  # content words, and those shared with the request: once per reply
             content = list(map(_CONTENT.__getitem__, keys))  # 1 if len(k) >= 4 and not a stopword, in C
-            masks.extend((content, [c if (w in req.said or lem in req.said) else 0
-                                    for c, w, lem in zip(content, view.words, view.lemmas, strict=True)]))
+            masks.extend((content, [c if (w in req.said or lem in req.said) and k not in asked_only else 0
+                                    for c, w, lem, k in zip(content, view.words, view.lemmas, keys, strict=True)]))
         n = sum(masks[0][a:b])
         return n >= 6 and sum(masks[1][a:b]) >= 0.8 * n
 
@@ -248,7 +267,7 @@ def score_reply(
         if "reformulation" in rubric.criteria or "empathy" in rubric.criteria else []
     if "reformulation" in rubric.criteria:
         points["reformulation"] = _reformulation(part, folded, reading, keys, req, lex, rubric, channel, lay,
-                                                 evidence["reformulation"], markers)
+                                                 evidence["reformulation"], markers, asked_only)
     if "empathy" in rubric.criteria:
         situation = _situation(_template(body), kps, scenario_lang, names, rubric.vocabulary, rubric.concepts) | req.keys
         points["empathy"] = _empathy(part, folded, reading, keys, situation, lex, rubric, channel, lay,
@@ -399,7 +418,8 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
 
 
 def _reformulation(part: str, folded: str, reading: Reading, keys: list[str], req: Any, lex: Lexicon,
-                   rubric: Rubric, channel: str, lay: Layout, out: list[Span], markers: list) -> float:
+                   rubric: Rubric, channel: str, lay: Layout, out: list[Span], markers: list,
+                   asked_only: frozenset[str] = frozenset()) -> float:
     rule = rubric.rule("reformulation", channel)
     weight = float(rule["weight"])
     spans, words = reading.view.spans, reading.view.words
@@ -414,14 +434,19 @@ def _reformulation(part: str, folded: str, reading: Reading, keys: list[str], re
             seen[k] = t
     late = float(rule.get("late_weight", 0.5))
     common = float(rule.get("word_weight", 0.4))
+    asked_weight = float(rule.get("question_word_weight", 1.0))
     details: dict[str, float] = {}  # a drawn value (product, order number...) counts once
     eff = 0.0
     for k, t in seen.items():
         where = 1.0 if t < opening_end else late
         if k in req.fill_of:
             details[req.fill_of[k]] = max(details.get(req.fill_of[k], 0.0), where)
+        elif k[:1].isdigit():
+            eff += where
+        elif k in asked_only and not reading.flags_of(t) & RESTATE:
+            eff += where * common * asked_weight
         else:
-            eff += where * (1.0 if k[:1].isdigit() else common)
+            eff += where * common
     eff += sum(details.values())
     got = 0.0
     m = markers[0] if markers else lex.sets["topic_markers"].search(folded, reading.view.wordset)
@@ -530,3 +555,4 @@ def _tied_strongly(keys: list[str], a: int, b: int, situation: frozenset[str]) -
 
 
 __all__ = ["RESTATE", "ScoreResult", "Span", "score_reply"]
+
