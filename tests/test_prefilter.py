@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from qualibench.mail import classify
-from qualibench.mail.prefilter import Prefiltered, prefiltered, required_words
+from qualibench.mail import classify, prefilter, quote_patterns, signature
+from qualibench.mail.prefilter import Prefiltered, prefilter_namespace, prefiltered, required_words
 from tests.plugins.mail_corpus import PARSEABLE
 
 
@@ -45,29 +45,55 @@ def test_a_pattern_without_selective_words_is_left_as_it_is():
     assert prefiltered(pattern) is pattern
 
 
-def _texts(mail_fixture_bytes) -> list[str]:
+def _texts(mail_fixture_bytes) -> tuple[list[str], list[str]]:
+    """The mail corpus's subjects, texts and sentences (folded as the classifier reads them),
+    and their lines (as the reply splitter reads them)."""
     from qualibench.mail.parse import parse_message
 
-    texts = []
+    texts, lines = [], []
     for name in PARSEABLE:
         msg = parse_message(mail_fixture_bytes(name))
         texts += [msg.subject, msg.text[:5000], classify._fold(msg.text[:5000])]
         texts += [classify._fold(s) for s in re.split(r"(?<=[.!?])\s+|\n\s*\n", msg.reply_text or msg.text)]
-    return [t for t in texts if t]
+        lines += msg.text.split("\n")
+    return [t for t in texts if t], [x for x in lines if x.strip()]
 
 
-def test_every_classifier_pattern_answers_through_its_words_as_it_does_alone(mail_fixture_bytes):
-    """The classifier's own patterns (prefiltered at import) on the mail corpus's texts and
-    sentences: same match, same span, same groups as the pattern run alone."""
-    wrapped = [v for v in vars(classify).values() if isinstance(v, Prefiltered)]
-    wrapped += [p for _, p in classify._ROLES] + list(classify._REF_PATTERNS)
-    assert len(wrapped) > 30
-    texts = _texts(mail_fixture_bytes)
+def _same(fast, texts: list[str]) -> int:
     matched = 0
-    for fast in wrapped:
-        for text in texts:
-            want, got = fast.pattern.search(text), fast.search(text)
-            assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups())), (
-                fast.pattern.pattern[:60], text[:80])
-            matched += want is not None
-    assert matched > 100  # the corpus exercises the patterns, not only their absence
+    for text in texts:
+        want, got = fast.pattern.search(text), fast.search(text)
+        assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups())), (
+            fast.pattern.pattern[:60], text[:80])
+        matched += want is not None
+    return matched
+
+
+def _wrapped(module) -> list[Prefiltered]:
+    found = [v for v in vars(module).values() if isinstance(v, Prefiltered)]
+    for value in vars(module).values():
+        if isinstance(value, tuple | list):
+            found += [x[1] if isinstance(x, tuple) else x for x in value
+                      if isinstance(x[1] if isinstance(x, tuple) else x, Prefiltered)]
+    return found
+
+
+def test_every_mail_pattern_answers_through_its_words_as_it_does_alone(mail_fixture_bytes):
+    """The classifier's, the reply splitter's and the signature's own patterns (prefiltered at
+    import) on the mail corpus: same match, same span, same groups as each pattern alone."""
+    texts, lines = _texts(mail_fixture_bytes)
+    wrapped = _wrapped(classify)
+    assert len(wrapped) > 30
+    assert sum(_same(fast, texts) for fast in wrapped) > 100  # matches are exercised too
+    assert sum(_same(fast, lines) for fast in _wrapped(quote_patterns) + _wrapped(signature)) > 50
+
+
+def test_without_the_automaton_each_pattern_tests_its_own_words(monkeypatch, mail_fixture_bytes):
+    monkeypatch.setattr(prefilter, "_ahocorasick", None)
+    namespace = {"ACK": re.compile(classify._ACK_WORDING.pattern.pattern, classify._ACK_WORDING.flags),
+                 "REF": [re.compile(p.pattern.pattern, p.flags) for p in classify._REF_PATTERNS]}
+    prefilter_namespace(namespace)
+    texts, _lines = _texts(mail_fixture_bytes)
+    assert _same(namespace["ACK"], texts) > 3
+    assert sum(_same(fast, texts) for fast in namespace["REF"]) > 3
+    assert namespace["ACK"].words and not namespace["ACK"].bit  # words tested one by one

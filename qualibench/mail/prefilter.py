@@ -9,6 +9,10 @@ of lowercase words such that any match contains one of them; a search on a text 
 of them is answered "no match" without running the pattern. The words are derived, never
 written by hand: the pattern stays the one rule, and its results are identical by construction.
 
+The patterns of one module are put behind their words together (`prefilter_namespace`): all
+their words go in one Aho-Corasick automaton (pyahocorasick), so a single pass over a sentence
+tells which of the module's patterns it can match at all.
+
 Case: the words are compared with the text lowercased, which covers case-insensitive patterns
 (Python's re.IGNORECASE matches by simple lowercase; the few letters it also matches otherwise,
 "ı" and "ſ" for "i" and "s", are folded the same way here, and the two characters whose
@@ -20,6 +24,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+try:
+    import ahocorasick as _ahocorasick
+except ImportError:  # pragma: no cover - the package is a dependency; the tests run without it too
+    _ahocorasick = None
 
 try:  # Python 3.11+
     from re import _constants as _c
@@ -194,12 +203,18 @@ class Prefiltered:
     pattern without selective words then answers through its own methods directly.
     """
 
-    def __init__(self, pattern: re.Pattern[str], *, shortest: int = 3) -> None:
+    def __init__(self, pattern: re.Pattern[str], *, shortest: int = 3,
+                 group: _Group | None = None) -> None:
         self.pattern = pattern
         self.shortest = shortest
         self.words: tuple[str, ...] | None = None  # None: not derived yet
+        self.group = group  # the module's patterns whose words are looked for together
+        self.bit = 0  # this pattern's bit in its group's masks
 
     def _derive(self) -> None:
+        if self.group is not None:
+            self.group.build()  # derives every pattern of the group
+            return
         words = required_words(self.pattern)
         if not words or min(map(len, words)) < self.shortest:
             # A test for "e" would cost more than it spares: the pattern answers alone.
@@ -213,7 +228,11 @@ class Prefiltered:
         """Say whether `text` holds one of the words (False: the pattern cannot match it)."""
         if self.words is None:
             self._derive()
-        return not self.words or any(map(_lowered(text).__contains__, self.words))
+        if not self.words:
+            return True
+        if self.bit:
+            return bool(self.group.mask(text) & self.bit)  # type: ignore[union-attr]
+        return any(map(_lowered(text).__contains__, self.words))
 
     def search(self, text: str, *args: int) -> re.Match[str] | None:
         return self.pattern.search(text, *args) if self.possible(text) else None
@@ -243,13 +262,63 @@ class Prefiltered:
         return f"Prefiltered({self.pattern!r})"
 
 
+class _Group:
+    """The Prefiltered patterns of one module, their words in one Aho-Corasick automaton
+    (pyahocorasick): one pass over a text tells which of them it can match, where one
+    substring test per word and pattern would cost several microseconds a sentence. Without
+    the package each pattern tests its own words."""
+
+    def __init__(self) -> None:
+        self.members: list[Prefiltered] = []
+        self.automaton: Any = None
+        self._last: tuple[str, int] = ("", 0)  # the last text and its mask
+
+    def build(self) -> None:
+        masks: dict[str, int] = {}
+        for k, member in enumerate(self.members):
+            member.group = None
+            member._derive()
+            member.group = self
+            for word in member.words or ():
+                masks[word] = masks.get(word, 0) | 1 << k
+        if _ahocorasick is None or not masks:
+            return
+        automaton = _ahocorasick.Automaton()
+        for word, mask in masks.items():
+            automaton.add_word(word, mask)
+        automaton.make_automaton()
+        self.automaton = automaton
+        for k, member in enumerate(self.members):
+            member.bit = 1 << k if member.words else 0
+
+    def mask(self, text: str) -> int:
+        """The bits of the patterns one of whose words `text` holds."""
+        seen, mask = self._last
+        if seen is text:
+            return mask
+        mask = 0
+        for _end, bits in self.automaton.iter(_lowered(text)):
+            mask |= bits
+        self._last = (text, mask)
+        return mask
+
+
+def _holds_pattern(item: Any) -> bool:
+    if isinstance(item, tuple) and len(item) == 2:
+        item = item[1]
+    return isinstance(item, re.Pattern) and isinstance(item.pattern, str)
+
+
 def prefilter_namespace(namespace: dict[str, Any]) -> None:
     """Put each compiled str pattern of a module's namespace behind a Prefiltered, and each one
     held in a module-level tuple or list (alone or as the last item of a pair)."""
+    group = _Group()
 
     def wrap(value: Any) -> Any:
         if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
-            return Prefiltered(value)
+            member = Prefiltered(value, group=group)
+            group.members.append(member)
+            return member
         if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], re.Pattern):
             return (value[0], wrap(value[1]))
         return value
@@ -259,8 +328,7 @@ def prefilter_namespace(namespace: dict[str, Any]) -> None:
             continue
         if isinstance(value, re.Pattern):
             namespace[name] = wrap(value)
-        elif isinstance(value, tuple | list) and value and all(
-                wrap(item) is not item for item in value):
+        elif isinstance(value, tuple | list) and value and all(map(_holds_pattern, value)):
             namespace[name] = type(value)(wrap(item) for item in value)
 
 
