@@ -59,6 +59,9 @@ def main() -> None:
     print(f"  {'total':<10} {result.seconds:>9.2f} {cpu:>8.2f}   wall / CPU in this process; "
           f"peak RSS {peak_mb:.0f} MB, load average "
           f"{os.getloadavg()[0]:.1f}")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"  {'children':<10} {'':>9} {children.ru_utime + children.ru_stime:>8.2f}   CPU of the "
+          "processes this one waited for: the demo world's servers, parse workers, charts")
     if result.sent:
         print(f"  per probe sent: {1000 * result.stages.get('send', 0) / result.sent:.1f} ms sending, "
               f"{1000 * result.stages.get('collect', 0) / max(result.replies, 1):.1f} ms collecting per reply")

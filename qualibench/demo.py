@@ -12,6 +12,7 @@ brand's reply) to the next.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import os
 import time
@@ -84,6 +85,20 @@ def _optional(module: str, name: str, missing: list[str]) -> Any:
     except (ImportError, AttributeError):
         missing.append(f"{module}.{name}")
         return None
+
+
+@contextmanager
+def _fewer_collections():  # type: ignore[no-untyped-def]
+    """Run the garbage collector's young generations less often during the demo, restored
+    after: a campaign allocates millions of short-lived rows, and the default thresholds
+    made it walk the whole heap (every object the run keeps) a few times per brand for no
+    memory saved (30 brands: 0.96 s of collector CPU, 0.33 s with these; same peak RSS)."""
+    old = gc.get_threshold()
+    gc.set_threshold(10_000, 10, 10)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 @contextmanager
@@ -189,6 +204,13 @@ def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
         raise QualibenchError(f"language {lang!r} is not available", "use --lang fr or --lang en")
     if not 1 <= brands <= 5000:
         raise QualibenchError(f"--brands {brands} is out of range", "use 1 to 5000 brands")
+    with _fewer_collections():
+        return _run_demo(out, brands, seed, lang, progress, db_url, formats, channels)
+
+
+def _run_demo(out: Path, brands: int, seed: int, lang: str, progress: Progress | None,
+              db_url: str | None, formats: tuple[str, ...],
+              channels: tuple[str, ...] | None) -> DemoResult:
     started = time.perf_counter()
     out = Path(out).resolve()
     result = DemoResult(folder=out, brands=brands)
@@ -199,7 +221,13 @@ def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
         # The world's servers run in a process of their own: the second core serves them,
         # and they no longer share this process's interpreter lock with the pipeline.
         world = WorldProcess(brands=brands, seed=seed, start=start,
-                             shopper_domains=("shopper.example", "alias.shopper.example")).start()
+                             shopper_domains=("shopper.example", "alias.shopper.example")).launch()
+        try:
+            _import_pipeline()  # while the world's process starts its servers
+            world.ready()
+        except BaseException:
+            world.stop()
+            raise
     try:
         with demo_env(world, seed):
             with timer.stage("plan"):
@@ -221,6 +249,18 @@ def run_demo(out: Path, *, brands: int = 30, seed: int = 0, lang: str = "fr",
     record_demo_files(out)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _import_pipeline() -> None:
+    """Import what the campaign will run (it would be imported on first use anyway)."""
+    import importlib
+
+    for module in ("qualibench.planning", "qualibench.sending", "qualibench.collecting",
+                   "qualibench.channels.base", "qualibench.analytics"):
+        importlib.import_module(module)
+    from .channels.base import load_channels
+
+    load_channels()
 
 
 def _finish(ws: Workspace, result: DemoResult, timer: StageTimer, lang: str,

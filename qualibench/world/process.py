@@ -74,6 +74,12 @@ class WorldProcess:
 
     # -- life ----------------------------------------------------------------------------
     def start(self) -> WorldProcess:
+        """Start the world's process and return once its servers listen."""
+        return self.launch().ready()
+
+    def launch(self) -> WorldProcess:
+        """Start the world's process without waiting for it (`ready` waits): the caller can do
+        its own start-up meanwhile, on the other core."""
         ours, theirs = socket.socketpair()
         package_root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
@@ -87,6 +93,10 @@ class WorldProcess:
             theirs.close()
         self._conn = Connection(ours.detach())
         self._conn.send(self._config)
+        return self
+
+    def ready(self) -> WorldProcess:
+        """Wait until the world's servers listen, and learn their ports."""
         info = self._answer(START_SECONDS, "starting")
         self.smtp_port, self.imap_port = info["smtp_port"], info["imap_port"]
         self.shopper_password = info["shopper_password"]
