@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session, select
 
+from .background import Forked
 from .breakdown import _consistency, _criterion_shares, _cross_channel, criterion_maxima
 from .campaign.spec import AwardRules
 from .hours import brand_calendar
@@ -267,6 +268,11 @@ def _by_size(groups: list) -> dict[int, list[int]]:
     return sizes
 
 
+_BOOT_CHUNK = 64
+BACKGROUND_FROM_REPLICATES = 500_000  # cells x replicates from which the bootstrap runs in a forked process
+_FORKED_SHARE = 0.6  # of the cells: this process builds the tables meanwhile, then draws the rest
+
+
 def _bootstrap_cells(arrays: dict, cells: list, window_h: float, rules: AwardRules, seed: int) -> dict:
     """Return (brand_key, channel) -> B bootstrap replicates of its index (tests resampled with replacement).
 
@@ -274,23 +280,27 @@ def _bootstrap_cells(arrays: dict, cells: list, window_h: float, rules: AwardRul
     stream, seeded by the campaign seed and its key; cells of equal size are computed as one stack.
     """
     b = rules.bootstrap_samples
+    cps = np.array([*CHECKPOINTS_H, window_h])
     out: dict = {}
-    for n, members in _by_size(cells).items():
-        idx = np.stack([cells[i][1] for i in members])
-        w = np.stack([np.random.default_rng([seed, zlib.crc32(f"{bk}|{ch}".encode())])
-                      .multinomial(n, np.full(n, 1.0 / n), size=b)
-                      for (bk, ch), _ in (cells[i] for i in members)]).astype(float)
-        ev = arrays["answered"][idx].astype(bool)
-        t, _, surv = km_stack(arrays["time_h"][idx].astype(float), ev, w)
-        delay = 100.0 * f_at_stack(t, surv, np.array([*CHECKPOINTS_H, window_h])).mean(axis=2)
-        q = arrays["quality_all"][idx].astype(float)[:, None, :]
-        ok = ~np.isnan(q)
-        denom = (w * ok).sum(axis=2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            qual = np.where(denom > 0, (w * np.nan_to_num(q)).sum(axis=2) / denom, 0.0)
-        index = (rules.delay_weight * delay + rules.quality_weight * qual) / 100.0
-        for row, i in enumerate(members):
-            out[cells[i][0]] = index[row]
+    for n, same_size in _by_size(cells).items():
+        # a few dozen cells at a time: their (cells, B, n) arrays stay in the processor's cache
+        for start in range(0, len(same_size), _BOOT_CHUNK):
+            members = same_size[start:start + _BOOT_CHUNK]
+            idx = np.stack([cells[i][1] for i in members])
+            w = np.stack([np.random.default_rng([seed, zlib.crc32(f"{bk}|{ch}".encode())])
+                          .multinomial(n, np.full(n, 1.0 / n), size=b)
+                          for (bk, ch), _ in (cells[i] for i in members)]).astype(float)
+            ev = arrays["answered"][idx].astype(bool)
+            t, _, surv = km_stack(arrays["time_h"][idx].astype(float), ev, w)
+            delay = 100.0 * f_at_stack(t, surv, cps).mean(axis=2)
+            q = arrays["quality_all"][idx].astype(float)[:, None, :]
+            ok = ~np.isnan(q)
+            denom = (w * ok).sum(axis=2)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                qual = np.where(denom > 0, (w * np.nan_to_num(q)).sum(axis=2) / denom, 0.0)
+            index = (rules.delay_weight * delay + rules.quality_weight * qual) / 100.0
+            for row, i in enumerate(members):
+                out[cells[i][0]] = index[row]
     return {key: out[key] for key, _ in cells}
 
 
@@ -335,16 +345,32 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
         return pd.DataFrame({k: [key[i] for key in named] for i, k in enumerate(keys)} | cols).astype(
             {"tests": int, "answered": int, "deflected": int})
 
+    cells = list(sent.groupby(["brand_key", "channel"]).indices.items()) if rules.bootstrap_samples > 0 else []
+    # The bootstrap, the most numpy work, shared with the other core: a forked process draws the
+    # first cells while this one builds the tables, then draws the rest (each cell its own stream).
+    fork = len(cells) * rules.bootstrap_samples >= BACKGROUND_FROM_REPLICATES
+    split = int(len(cells) * _FORKED_SHARE) if fork else len(cells)
+    boot = Forked(_bootstrap_cells, arrays, cells[:split], window_h, rules, camp.seed, fork=fork) if cells else None
     bc = table(["brand_key", "channel"])
     names = sent.drop_duplicates("brand_key").set_index("brand_key")[["brand", "sector"]]
     bc = bc.join(names, on="brand_key")
-    samples: dict = {}
-    if rules.bootstrap_samples > 0:
-        cells = list(sent.groupby(["brand_key", "channel"]).indices.items())
-        samples.update(_bootstrap_cells(arrays, cells, window_h, rules, camp.seed))
-    attach_ci(bc, samples, rules, list(zip(bc["brand_key"], bc["channel"], strict=True)))
-
     brands = table(["brand_key"]).drop(columns=["index"], errors="ignore").join(names, on="brand_key")
+    sectors = table(["sector"])
+    scenarios, channels = table(["scenario", "scenario_title", "kind", "language"]), table(["channel"])
+    per_scen, share = _cross_channel(sent)
+    crit_cols = sorted(c for c in sent.columns if c.startswith("crit_"))
+    answered = sent[sent["answered"]]
+    criteria = (answered.groupby("channel")[crit_cols].mean().reset_index() if crit_cols and len(answered)
+                else pd.DataFrame(columns=["channel"]))
+    maxima = criterion_maxima(camp.config, [c[5:] for c in crit_cols], answered)
+    shares = _criterion_shares(answered, ["brand_key"], maxima), _criterion_shares(answered, ["sector"], maxima)
+    pooled = _group_figures(arrays, window_h, rules.delay_weight, rules.quality_weight) if len(sent) else {}
+
+    samples: dict = {}
+    if boot:
+        drawn = boot.result() | _bootstrap_cells(arrays, cells[split:], window_h, rules, camp.seed)
+        samples = {key: drawn[key] for key, _ in cells}
+    attach_ci(bc, samples, rules, list(zip(bc["brand_key"], bc["channel"], strict=True)))
     overall, channels_tested, channels_answered = {}, {}, {}
     answered_cells = bc["answered"].to_numpy() > 0 if len(bc) else None
     for bk, pos, _, index, smp in brand_indices(bc, rules, samples):
@@ -362,15 +388,8 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
     cons = _consistency(bc, sent)
     brands = brands.merge(cons, on="brand_key", how="left")
 
-    sectors = table(["sector"])
     sectors["brands"] = sectors["sector"].map(brands.groupby("sector")["brand_key"].nunique())
     sectors["index"] = sectors["sector"].map(brands.groupby("sector")["index"].mean())
-    per_scen, share = _cross_channel(sent)
-    crit_cols = sorted(c for c in sent.columns if c.startswith("crit_"))
-    answered = sent[sent["answered"]]
-    criteria = (answered.groupby("channel")[crit_cols].mean().reset_index() if crit_cols and len(answered)
-                else pd.DataFrame(columns=["channel"]))
-    maxima = criterion_maxima(camp.config, [c[5:] for c in crit_cols], answered)
     specs = dict(s.execute(select(Scenario.key, Scenario.spec).where(Scenario.campaign_id == campaign_id)).all())
     titles = {key: {str(k): str(v) for k, v in spec["titles"].items() if v}
               for key, spec in specs.items() if isinstance((spec or {}).get("titles"), dict)}
@@ -378,11 +397,9 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
             "config": camp.config, "window_days": window_days}
     result = Analysis(
         campaign=info, rules=rules, tests=tests, brand_channel=bc, brands=brands, sectors=sectors,
-        scenarios=table(["scenario", "scenario_title", "kind", "language"]), channels=table(["channel"]),
-        criteria=criteria, criterion_max=maxima,
-        brand_criteria=_criterion_shares(answered, ["brand_key"], maxima),
-        sector_criteria=_criterion_shares(answered, ["sector"], maxima), cross_channel=per_scen, cross_channel_share=share, window_h=window_h,
-        overall=_group_figures(arrays, window_h, rules.delay_weight, rules.quality_weight) if len(sent) else {},
+        scenarios=scenarios, channels=channels, criteria=criteria, criterion_max=maxima,
+        brand_criteria=shares[0], sector_criteria=shares[1], cross_channel=per_scen, cross_channel_share=share,
+        window_h=window_h, overall=pooled,
         samples=samples, scenario_titles=titles, key_points={k: _key_points(v) for k, v in specs.items()},
     )
     if previous:

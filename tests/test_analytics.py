@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from qualibench import analytics
 from qualibench.analytics import analyse, load_tests, rules_from_config
+from qualibench.background import Forked
 from qualibench.survival import km_at, km_curve, km_median
 
 
@@ -79,14 +82,28 @@ def test_group_figures_are_consistent_with_the_tests(finished):
     assert bc["index_low"] <= bc["index_high"]
 
 
-def test_bootstrap_is_reproducible_and_seed_dependent(finished):
+def test_bootstrap_is_reproducible_and_seed_dependent(finished, monkeypatch):
     ws, cid = finished
-    a1, a2 = analyse(ws, cid), analyse(ws, cid)
+    a1 = analyse(ws, cid)
+    # the second run draws the bootstrap in a forked process (when forking is safe here): same replicates
+    monkeypatch.setattr(analytics, "BACKGROUND_FROM_REPLICATES", 0)
+    a2 = analyse(ws, cid)
     assert a1.brands["index_low"].tolist() == a2.brands["index_low"].tolist()
+    assert list(a1.samples) == list(a2.samples)
+    assert all(np.array_equal(a1.samples[k], a2.samples[k]) for k in a1.samples)
     key = next(iter(a1.samples))
-    assert np.array_equal(a1.samples[key], a2.samples[key])
     other = analyse(ws, cid, replace(a1.rules, bootstrap_samples=400))
     assert len(other.samples[key]) == 400
+
+
+def test_forked_work_equals_in_line_and_survives_a_dead_child():
+    assert Forked(sum, [1, 2, 3], fork=True).result() == Forked(sum, [1, 2, 3], fork=False).result() == 6
+
+    def dies_in_a_child(parent=os.getpid()):
+        if os.getpid() != parent:
+            os._exit(3)  # killed mid-work: no result comes back
+        return "computed here"
+    assert Forked(dies_in_a_child, fork=True).result() == "computed here"
 
 
 def test_rules_from_config_reads_the_awards_table():

@@ -14,6 +14,7 @@ import secrets
 
 from markupsafe import Markup
 
+from ..background import fork_is_safe
 from ..survival import km_curve
 from .formatting import Formatter
 
@@ -84,11 +85,9 @@ class ChartWorker:
     def start(cls, tests: int) -> ChartWorker:
         """Return a worker: forked now when a report of `tests` tests is worth it and safe."""
         import multiprocessing
-        import threading
 
         worker = cls()
-        if (tests >= cls.FORK_FROM_TESTS and threading.active_count() == 1
-                and "fork" in multiprocessing.get_all_start_methods()):
+        if tests >= cls.FORK_FROM_TESTS and fork_is_safe():
             ctx = multiprocessing.get_context("fork")
             worker._conn, child = ctx.Pipe(duplex=True)
             worker._proc = ctx.Process(target=_serve, args=(child, worker._conn), daemon=True)
