@@ -367,3 +367,23 @@ def test_words_only_the_request_s_questions_hold_restate_half_as_much(rubric, tm
     # ...and answering in the question's words is no echo of the customer: the points are answered
     assert not any("restates the request" in sp.why for sp in halved.evidence["relevance"])
     assert credited(halved, "minimum term") > 0
+
+
+def test_a_softened_refusal_is_no_sympathy_and_other_apologies_are(rubric):
+    # "Malheureusement"/"unfortunately" soften a refusal; they acknowledge nothing of the customer.
+    cold = score(rubric, "delivery-change-address-fr", "Bonjour,\nMalheureusement, aucune modification d'adresse "
+                 "n'est possible une fois la commande expédiée.")
+    en = score(rubric, "refund-return-en", "Hello,\nUnfortunately no refund can be offered for used items.")
+    assert cold.criteria["empathy"] == 0 and en.criteria["empathy"] == 0
+    for text in ("Bonjour Claire,\nPardon pour ce retard de livraison, votre commande part demain.",
+                 "Bonjour Claire,\nVotre commande a pris du retard, veuillez nous en excuser."):
+        assert score(rubric, "complaint-late-delivery-fr", text).criteria["empathy"] > 0, text
+
+
+def test_a_wish_is_warm_only_about_what_the_customer_lives(rubric):
+    move = score(rubric, "cancellation-subscription-fr", "Bonjour Claire,\nMerci de nous avoir prévenus de votre "
+                 "départ à l'étranger ; nous vous souhaitons une belle installation. La résiliation est enregistrée.")
+    day = score(rubric, "cancellation-subscription-fr", "Bonjour Claire,\nLa résiliation est enregistrée et nous "
+                "vous souhaitons une excellente semaine.")
+    assert move.criteria["empathy"] > 0
+    assert day.criteria["empathy"] == 0

@@ -482,6 +482,10 @@ def _reformulation(part: str, folded: str, reading: Reading, keys: list[str], re
     return got
 
 
+# Warmth cues that are wishes: warm only when they name what the customer is living.
+_WISHES = ("nous vous souhait", "je vous souhait", "we wish", "i wish")
+_GOOD_DAY = re.compile(r"\W*(?:\w+\W+){0,3}?(?:journee|soiree|semaine|week-?end|fin de (?:journee|semaine)|day|evening|week"
+                       r"|weekend)\b")
 # Concepts that make any sentence sympathetic: they say nothing of this customer's situation.
 _NOT_SITUATION = frozenset({"apology", "thanks", "delighted"})
 
@@ -531,6 +535,8 @@ def _empathy(part: str, folded: str, reading: Reading, keys: list[str], situatio
             lex.sets["consequence"].find(folded, words, s, e) is not None or \
             lex.sets["ownership"].find(folded, words, s, e) is not None
         generic = lex.sets["empathy_formula"].find(folded, words, s, e) is not None
+        if m.group().startswith(_WISHES) and _GOOD_DAY.match(folded, m.end()):
+            continue  # "nous vous souhaitons une bonne journée" is a closing; a wish for the move is warmth
         if tied and not (generic and not _tied_strongly(keys, a, b, situation)):
             pts = specific_pts if specifics == 0 else more_pts
             specifics += 1
