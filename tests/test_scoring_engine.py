@@ -221,6 +221,7 @@ def test_any_text_gets_bounded_points_and_spans_that_cite_it(pieces):
 def _regex_answers(ps, text: str, cuts: list[int]) -> list:
     rx = ps.regex
     return [[m.span() for m in rx.finditer(text)], [m.span() for m in rx.finditer(text[:cuts[0]])],
+            (m.span() if (m := rx.search(text)) else None),
             *[(m.span() if (m := rx.search(text, a, b)) else None) for a, b in zip(cuts, cuts[1:], strict=False)],
             *[(m.span() if (m := rx.search(text[:b])) else None) for b in cuts]]
 
@@ -228,6 +229,7 @@ def _regex_answers(ps, text: str, cuts: list[int]) -> list:
 def _set_answers(ps, text: str, cuts: list[int]) -> list:
     # words=None: no early skip, every question really asks the scan (or the regex)
     return [[m.span() for m in ps.finditer(text)], [m.span() for m in ps.finditer(text[:cuts[0]])],
+            (m.span() if (m := ps.search(text)) else None),
             *[(m.span() if (m := ps.find(text, None, a, b)) else None) for a, b in zip(cuts, cuts[1:], strict=False)],
             *[(m.span() if (m := ps.search(text[:b])) else None) for b in cuts]]
 

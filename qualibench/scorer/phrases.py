@@ -159,12 +159,13 @@ class PhraseIndex:
 class PhrasePass:
     """Where each set's phrases occur in one text: set -> [(start, lengths, exact offsets)]."""
 
-    __slots__ = ("text", "places")
+    __slots__ = ("text", "places", "_whole")
 
     def __init__(self, folded: str, index: PhraseIndex) -> None:
         self.text = folded
         places: dict[str, list[tuple[int, tuple[int, ...], bool]]] = {}
         self.places = places
+        self._whole: dict[str, list[tuple[int, int]]] = {}  # set -> all() over the whole text
         if index.regex is None:
             return
         found = index.lines_found(folded)
@@ -210,6 +211,14 @@ class PhrasePass:
 
     def all(self, name: str, end: int) -> list[tuple[int, int]]:
         """Return the matches of set `name` in text[:end], left to right, as regex.finditer would."""
+        if end >= len(self.text):  # several rules ask the same set about the whole reply
+            got = self._whole.get(name)
+            if got is None:
+                got = self._whole[name] = self._all(name, len(self.text))
+            return got
+        return self._all(name, end)
+
+    def _all(self, name: str, end: int) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []
         cursor = 0
         for at, lengths, exact in self.places.get(name, ()):

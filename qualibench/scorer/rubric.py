@@ -72,6 +72,9 @@ class PhraseSet:
         if scanned is None:
             return self.regex.search(folded)  # type: ignore[union-attr]
         found, end = scanned
+        if end == len(found.text):  # the first of the whole reply's matches, as finditer gives them
+            hits = found.all(self.name, end)
+            return PhraseMatch(folded, *hits[0]) if hits else None  # type: ignore[return-value]
         hit = found.first(self.name, 0, end)
         return None if hit is None else PhraseMatch(folded, *hit)  # type: ignore[return-value]
 
