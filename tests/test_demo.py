@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -21,7 +22,10 @@ from qualibench.workspace import Workspace
 @pytest.mark.slow
 def test_run_demo_runs_the_pipeline_and_gives_sane_figures(tmp_path, db_url):
     out = tmp_path / "demo"
+    thresholds = gc.get_threshold()
     result = run_demo(out, brands=4, seed=1, db_url=db_url, formats=("html",))
+    assert gc.get_threshold() == thresholds  # the demo's collector setting is restored
+    assert not _world_children()  # the world's process stopped with the demo
     assert result.missing == []
     assert result.probes >= 4 * 3
     assert 0 < result.sent <= result.probes
@@ -47,6 +51,19 @@ def test_run_demo_runs_the_pipeline_and_gives_sane_figures(tmp_path, db_url):
     # Virtual time is honoured: nothing goes out before its drawn slot, nor days after it.
     sent = [p for p in probes if p.sent_at and p.planned_at]
     assert sent and all(p.planned_at <= p.sent_at <= p.planned_at + timedelta(days=3) for p in sent)
+
+
+def _world_children() -> list[str]:
+    pids = []
+    for children in Path("/proc/self/task").glob("*/children"):
+        pids += children.read_text().split()
+    cmdlines = []
+    for pid in pids:
+        try:
+            cmdlines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue  # exited meanwhile
+    return [c for c in cmdlines if "qualibench.world.process" in c]
 
 
 def test_demo_refuses_a_folder_it_did_not_write(tmp_path):
