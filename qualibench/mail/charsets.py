@@ -98,7 +98,10 @@ def decode_header_value(value: str | None) -> str:
     """Give back a header value as text: RFC 2047 words decoded, raw 8-bit tolerated, unfolded."""
     if not value:
         return ""
-    value = raw_header_text(str(value))
+    value = str(value)
+    if value.isascii() and "=?" not in value and "\n" not in value and "\r" not in value:
+        return value.strip()  # nothing to decode or unfold (most headers): what the steps below give
+    value = raw_header_text(value)
     value = re.sub(r"\r?\n[ \t]+", " ", value)
     value = _BETWEEN_WORDS.sub(r"\1", value)
     value = _ENCODED_WORD.sub(lambda m: _decode_word(m.group(1), m.group(2), m.group(3)), value)

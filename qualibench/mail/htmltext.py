@@ -41,45 +41,40 @@ _SKIP = {"script", "style", "head", "title", "meta", "link", "noscript", "templa
 
 
 class _TextWriter:
-    """Lines of text; the current one kept as fragments (appending to one str copies it each time)."""
+    """Lines of text; the current one kept as fragments (appending to one str copies it each time).
+
+    Fragments are never empty, and `has_text` says whether one is more than spaces, so that
+    neither is found again by scanning the fragments at every element.
+    """
 
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.current: list[str] = []
-
-    def _current_text(self) -> str:
-        return "".join(self.current)
+        self.has_text = False
 
     def text(self, s: str) -> None:
         s = _SPACES.sub(" ", s)
         if not s:
             return
-        if (not self.current or not self._last_char()) and s.startswith(" "):
+        if not self.current and s.startswith(" "):
             s = s.lstrip()
             if not s:
                 return
         self.current.append(s)
-
-    def _last_char(self) -> str:
-        for fragment in reversed(self.current):
-            if fragment:
-                return fragment[-1]
-        return ""
-
-    def _has_text(self) -> bool:
-        return any(f.strip() for f in self.current)
+        self.has_text = self.has_text or bool(s.strip())
 
     def end_line(self) -> None:
         """End the current line as it is (a <br>)."""
-        self.lines.append(self._current_text().rstrip())
+        self.lines.append("".join(self.current).rstrip())
         self.current = []
+        self.has_text = False
 
     def put_line(self, line: str) -> None:
         """Add a finished line (the current one must be empty)."""
         self.lines.append(line)
 
     def newline(self, blank: bool = False) -> None:
-        if self._has_text():
+        if self.has_text:
             self.end_line()
         elif self.current:
             self.current = []
@@ -96,40 +91,44 @@ _SPACES = re.compile(r"[ \t\r\n\f]+")
 
 
 def _walk(el: etree._Element, out: _TextWriter) -> None:
-    tag = el.tag if isinstance(el.tag, str) else ""
-    tag = tag.lower()
-    if tag in _SKIP or not isinstance(el.tag, str):
+    # (lxml builds a new str at each read of tag, text or tail: each is read once)
+    raw_tag = el.tag
+    tail = el.tail
+    if not isinstance(raw_tag, str) or raw_tag.lower() in _SKIP:
         # Comments and processing instructions carry no text, but their tail does.
-        if el.tail:
-            out.text(el.tail)
+        if tail:
+            out.text(tail)
         return
+    tag = raw_tag.lower()
+    text = el.text
     if tag == "blockquote":
         inner = _TextWriter()
-        if el.text:
-            inner.text(el.text)
+        if text:
+            inner.text(text)
         for child in el:
             _walk(child, inner)
         out.newline()
         for line in "\n".join(inner.finish()).strip("\n").split("\n"):
             out.put_line(("> " + line).rstrip() if line else ">")
         out.newline(blank=True)
-        if el.tail:
-            out.text(el.tail)
+        if tail:
+            out.text(tail)
         return
-    if tag in _BLOCK and tag != "br":
+    block = tag in _BLOCK
+    if block and tag != "br":
         out.newline(blank=tag in _PARAGRAPH)
     if tag in ("td", "th"):
         out.text(" ")
-    if el.text:
-        out.text(el.text)
+    if text:
+        out.text(text)
     for child in el:
         _walk(child, out)
     if tag == "br":
         out.end_line()
-    elif tag in _BLOCK:
+    elif block:
         out.newline(blank=tag in _PARAGRAPH)
-    if el.tail:
-        out.text(el.tail)
+    if tail:
+        out.text(tail)
 
 
 # Inline images (data: URIs) are often megabytes of base64 in one attribute: never text.

@@ -367,10 +367,13 @@ def _bounded(raw: bytes | mmap.mmap, notes: list[str]) -> bytes:
     return bytes(raw[:cut])
 
 
-def _raw_all(msg: Message, name: str) -> list[str]:
-    """Give back the raw values of a header (compat32 would wrap 8-bit ones in Header objects)."""
-    name = name.lower()
-    return [str(v) for k, v in msg.raw_items() if str(k).strip().lower() == name]
+def _raw_values(msg: Message) -> dict[str, list[str]]:
+    """Give back every header's raw values by lowercased name, read once for the six address
+    headers (compat32 would wrap 8-bit ones in Header objects)."""
+    values: dict[str, list[str]] = {}
+    for k, v in msg.raw_items():
+        values.setdefault(str(k).strip().lower(), []).append(str(v))
+    return values
 
 
 def _headers(msg: Message) -> dict[str, str]:
@@ -448,10 +451,12 @@ def _parse(raw: bytes | mmap.mmap) -> ParsedMessage:
             "the raw bytes are kept as evidence; look at them with `qualibench inbox`",
         )
 
-    def addresses(name: str) -> list[str]:
-        return [storable(a) for _, a in _addresses(_raw_all(msg, name))]
+    raw_values = _raw_values(msg)
 
-    from_pairs = _addresses(_raw_all(msg, "From"))
+    def addresses(name: str) -> list[str]:
+        return [storable(a) for _, a in _addresses(raw_values.get(name.lower(), []))]
+
+    from_pairs = _addresses(raw_values.get("from", []))
     reply, signature, quoted = split_reply(text)
     return ParsedMessage(
         message_id=(_message_ids(headers.get("message-id", "")) or [""])[0],
