@@ -2,6 +2,7 @@
 
     python bench/score.py [--replies 100000] [--db URL] [--seconds 5] [--skip-rescore]
     python bench/score.py --dump FILE   # every result of a fixed set, one JSON line each
+    python bench/score.py --against CHECKOUT   # this scorer and another checkout's, taking turns
 
 Prints figures (targets: >= 5,000 replies per CPU-second on one core; rescoring 100,000 replies
 < 30 s). The corpus is the labelled set of tests/fixtures/scoring/, varied (sentences shuffled,
@@ -86,6 +87,54 @@ def bench_throughput(seconds: float) -> None:
     print(f"  all {done:,}: {steady_cpu:,.0f} replies per CPU-second ({steady_wall:,.0f}/s wall clock); "
           f"first 5,000 (cold caches): {cold_cpu:,.0f} per CPU-second ({cold_wall:,.0f}/s wall clock)")
     print(f"load average (1 / 5 / 15 min): {load} on {os.cpu_count()} cores (CPU time is the steadier figure)")
+
+
+def bench_against(ref: Path, replies: int = 6_000) -> None:
+    """Score the same replies with this checkout's scorer and with `ref`'s, alternately.
+
+    Under load, runs a minute apart differ by a third; two scorers in one process, taking turns
+    reply by reply (each with its own caches, the order swapped every reply), see the same load.
+    """
+    import importlib
+    import shutil
+    import statistics
+
+    if not (ref / "qualibench" / "scorer" / "engine.py").is_file() or not (ref / "scoring").is_dir():
+        sys.exit(f"--against {ref}: not a qualibench checkout (no qualibench/scorer/, scoring/); "
+                 "make one with `git worktree add /tmp/ref main`")
+    with tempfile.TemporaryDirectory(prefix="scorer-ref-") as tmp:
+        # The other checkout's package under another name: its modules import each other relatively.
+        shutil.copytree(ref / "qualibench", Path(tmp) / "qualibench_ref")
+        shutil.copytree(ref / "scoring", Path(tmp) / "qualibench_ref" / "_data" / "scoring")
+        sys.path.insert(0, tmp)
+        other = importlib.import_module("qualibench_ref.scorer.engine").score_reply
+        other_rubric = importlib.import_module("qualibench_ref.scorer.rubric").load_rubric()
+        rubric = load_rubric()
+        texts = corpus(3_000 + replies)
+        sides = ((score_reply, rubric, 0), (other, other_rubric, 1))
+        for text, scenario, fills in texts[:3_000]:  # caches of both warmed alike
+            for score, rub, _k in sides:
+                score(text, scenario, rub, persona_name="Claire Martin", fills=fills)
+        chunks: list[list[float]] = [[], []]
+        spent = [0.0, 0.0]
+        clock = time.thread_time
+        for i, (text, scenario, fills) in enumerate(texts[3_000:], 1):
+            for score, rub, k in (sides if i % 2 else sides[::-1]):
+                at = clock()
+                score(text, scenario, rub, persona_name="Claire Martin", fills=fills)
+                spent[k] += clock() - at
+            if i % 500 == 0:
+                for k in (0, 1):
+                    chunks[k].append(spent[k])
+                spent = [0.0, 0.0]
+    ratio = [a / b for a, b in zip(chunks[0], chunks[1], strict=True)]
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    for k, name in ((0, f"this checkout ({ROOT})"), (1, f"--against {ref}")):
+        print(f"{name}: {500 / min(chunks[k]):,.0f} replies per CPU-second (best of {len(chunks[k])} chunks of 500), "
+              f"{500 * len(chunks[k]) / sum(chunks[k]):,.0f} over all {500 * len(chunks[k]):,}")
+    print(f"  this checkout's CPU time per chunk / the other's: median {statistics.median(ratio):.3f} "
+          f"(range {min(ratio):.3f}-{max(ratio):.3f}), the same replies taking turns")
+    print(f"load average (1 / 5 / 15 min): {load} on {os.cpu_count()} cores")
 
 
 def dump(path: Path) -> None:
@@ -200,9 +249,15 @@ def main() -> None:
                         help="scoring processes (default: one per core for large runs)")
     parser.add_argument("--dump", type=Path, default=None, metavar="FILE",
                         help="write every result of a fixed set as JSON lines instead of timing")
+    parser.add_argument("--against", type=Path, default=None, metavar="CHECKOUT",
+                        help="also score the same replies with another checkout's scorer, taking turns, "
+                             "and print both (a paired comparison that load affects alike)")
     args = parser.parse_args()
     if args.dump is not None:
         dump(args.dump)
+        return
+    if args.against is not None:
+        bench_against(args.against.resolve())
         return
     bench_throughput(args.seconds)
     if not args.skip_rescore:
