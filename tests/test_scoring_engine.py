@@ -168,6 +168,7 @@ def _reshaped(text: str, i: int) -> str:
 def test_the_line_by_line_view_is_the_whole_text_view():
     """reply_view (each distinct line read once) gives what lower_and_fold and lemma_view give."""
     replies, _ = _fixture_replies()
+    concepts = load_rubric().concepts
     texts = [r["text"] for r in replies] + [_reshaped(r["text"], i) for i, r in enumerate(replies)]
     for text in texts + texts:  # the second round reads every line from the cache
         for language in (None, "en"):
@@ -176,6 +177,8 @@ def test_the_line_by_line_view_is_the_whole_text_view():
             ref = lemma_view(text, language, default="fr")
             assert (view.joined, view.spans, view.lemmas, view.words, view.language, view.folded) == \
                 (ref.joined, ref.spans, ref.lemmas, ref.words, ref.language, ref.folded)
+            single = concepts.single(view.language)  # the concept keys, remembered per line
+            assert view.concept_keys(single) == ref.concept_keys(single)
 
 
 def test_the_same_replies_score_the_same_in_any_order(rubric):

@@ -216,7 +216,7 @@ def score_reply(
     single = rubric.concepts.single(reply_lang)
     # The lemma's concept, else the word's as written ("envoyé" is listed; its lemma "envoyer" may
     # not be), else the lemma itself: single.get(lemma, single.get(word, lemma)), mostly in C.
-    keys = list(map(single.get, view.lemmas, map(single.get, view.words, view.lemmas)))
+    keys = view.concept_keys(single)  # per token: single.get(lemma, single.get(word, lemma))
     extra: dict[int, str] = {}
     for idx, concept in rubric.concepts.phrases(reply_lang, view.lemmas):
         extra[idx.start] = concept

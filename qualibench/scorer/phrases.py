@@ -2,9 +2,8 @@
 
 Scoring a reply asks its lexicon's phrase sets some twenty questions (where are the promises,
 the empathy cues, the deflections; is there a thanks in the body; which sentence restates).
-Each set is a trie regex (rubric.phrase_regex), and scanning the reply once per question was
-about 40 % of the scorer's time. A PhraseIndex compiles the phrases of all the sets into one
-trie regex and a table. One scan finds each place where some phrase starts, with the longest
+Each set is a trie regex (rubric.phrase_regex), and each question was one more scan of the
+reply. A PhraseIndex compiles the phrases of all the sets into one trie regex and a table. One scan finds each place where some phrase starts, with the longest
 phrase there; the table says which shorter phrases of which sets also match at that place
 (a phrase is a prefix of it, followed by a character that ends a word). Every set's answers are
 then read off that list by the rules its own regex follows, so they are the same matches:
@@ -16,6 +15,12 @@ then read off that list by the rules its own regex follows, so they are the same
 
 A window whose end cuts a word (or leaves a word character right after it) can turn a phrase's
 end into a word's end: such a question goes to the set's own regex, as before.
+
+Each distinct line is scanned once and remembered (replies share greetings, templates and
+closings); a reply with a line that ends on the first words of a longer phrase is scanned whole.
+Paired with the per-set regexes on the bench corpus (bench/score.py --against), the scorer as a
+whole is about 6 % faster: the sets' own early skip (no first word of theirs in the reply) had
+already spared most scans.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 import simplemma
@@ -89,6 +89,19 @@ class LemmaView:
     folded: str = ""  # the folded text the tokens were found in
     # function words per language (fr, en) leaving out those of both ("on", "a"...): detect_mix
     mix_counts: tuple[int, ...] | None = None
+    # (lemma language, the lines holding words) when reply_view put the view together from lines
+    lines: tuple[str, list[_Line]] | None = field(default=None, repr=False, compare=False)
+
+    def concept_keys(self, single: dict[str, str]) -> list[str]:
+        """Return each token's key: the concept of its lemma, else of the word as written, else the
+        lemma (`single`: lemma or word -> concept); worked out once per line when read by lines."""
+        if self.lines is None:
+            return list(map(single.get, self.lemmas, map(single.get, self.words, self.lemmas)))
+        lang, infos = self.lines
+        out: list[str] = []
+        for info in infos:
+            out += info.keys_in(lang, single)
+        return out
 
     @cached_property
     def wordset(self) -> frozenset[str]:
@@ -144,7 +157,7 @@ def lemma_view(text: str, language: str | None, *, folded: str | None = None,
 class _Line:
     """What the lemma view needs of one line of a reply, kept for the next reply with that line."""
 
-    __slots__ = ("lowered", "folded", "words", "spans", "tokens", "counts", "mix", "lemmas")
+    __slots__ = ("lowered", "folded", "words", "spans", "tokens", "counts", "mix", "lemmas", "keys")
 
     def __init__(self, line: str) -> None:
         low = line.lower()
@@ -160,6 +173,14 @@ class _Line:
         self.mix = tuple(n - sum(map(both.__contains__, self.words)) if n else 0
                          for n, both in zip(self.counts, _STOP_BOTH, strict=True))
         self.lemmas: dict[str, list[str]] = {}
+        self.keys: dict[str, tuple[dict[str, str], list[str]]] = {}  # lang -> (concept map, keys)
+
+    def keys_in(self, lang: str, single: dict[str, str]) -> list[str]:
+        got = self.keys.get(lang)
+        if got is None or got[0] is not single:  # (another rubric's concepts: worked out again)
+            lemmas = self.lemmas_in(lang)
+            got = self.keys[lang] = (single, list(map(single.get, lemmas, map(single.get, self.words, lemmas))))
+        return got[1]
 
     def lemmas_in(self, lang: str) -> list[str]:
         out = self.lemmas.get(lang)
@@ -227,7 +248,8 @@ def reply_view(text: str, language: str | None, default: str = "fr") -> tuple[st
         for info in infos:
             if info.words:
                 lemmas += info.lemmas_in(lang)
-    view = LemmaView(" ".join(lemmas), spans, lemmas, words, language, folded, mix)  # type: ignore[arg-type]
+    view = LemmaView(" ".join(lemmas), spans, lemmas, words, language, folded, mix,  # type: ignore[arg-type]
+                     (lang, [info for info in infos if info.words]))
     return lowered, folded, view  # type: ignore[return-value]
 
 
