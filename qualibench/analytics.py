@@ -270,7 +270,7 @@ def _by_size(groups: list) -> dict[int, list[int]]:
 
 _BOOT_CHUNK = 64
 BACKGROUND_FROM_REPLICATES = 500_000  # cells x replicates from which the bootstrap runs in a forked process
-_FORKED_SHARE = 0.6  # of the cells: this process builds the tables meanwhile, then draws the rest
+_FORKED_SHARE = 0.65  # of the cells: this process builds the tables and draws the rest meanwhile
 
 
 def _bootstrap_cells(arrays: dict, cells: list, window_h: float, rules: AwardRules, seed: int) -> dict:
@@ -347,7 +347,7 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
 
     cells = list(sent.groupby(["brand_key", "channel"]).indices.items()) if rules.bootstrap_samples > 0 else []
     # The bootstrap, the most numpy work, shared with the other core: a forked process draws the
-    # first cells while this one builds the tables, then draws the rest (each cell its own stream).
+    # first cells while this one builds the tables and draws the rest (each cell its own stream).
     fork = len(cells) * rules.bootstrap_samples >= BACKGROUND_FROM_REPLICATES
     split = int(len(cells) * _FORKED_SHARE) if fork else len(cells)
     boot = Forked(_bootstrap_cells, arrays, cells[:split], window_h, rules, camp.seed, fork=fork) if cells else None
@@ -368,7 +368,8 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
 
     samples: dict = {}
     if boot:
-        drawn = boot.result() | _bootstrap_cells(arrays, cells[split:], window_h, rules, camp.seed)
+        mine = _bootstrap_cells(arrays, cells[split:], window_h, rules, camp.seed)  # before waiting for the rest
+        drawn = boot.result() | mine
         samples = {key: drawn[key] for key, _ in cells}
     attach_ci(bc, samples, rules, list(zip(bc["brand_key"], bc["channel"], strict=True)))
     overall, channels_tested, channels_answered = {}, {}, {}

@@ -10,8 +10,10 @@ import sys
 import pytest
 from bs4 import BeautifulSoup
 
+from qualibench import analytics
 from qualibench.errors import DependencyMissing, NotFound, QualibenchError
 from qualibench.report import html_to_pdf, write_report
+from qualibench.report.chart_worker import ChartWorker
 from qualibench.report.pseudonym import pseudonymise, signature_names
 
 LABELS = {"email": "[e-mail]", "phone": "[phone]", "order": "[ref]", "agent": "[agent]", "customer": "[customer]"}
@@ -22,9 +24,18 @@ def _html(ws, tmp_path, **kw):
     return path.read_text(encoding="utf-8")
 
 
-def test_html_is_self_contained_with_every_section(finished, tmp_path):
+def _fork_as_a_large_report(monkeypatch):
+    # the forked chart, bootstrap and brand-sheet processes of a 500-brand report (kept in line
+    # where forking is unsafe, as in a PostgreSQL test run's threads)
+    monkeypatch.setattr(ChartWorker, "FORK_FROM_TESTS", 0)
+    monkeypatch.setattr(analytics, "BACKGROUND_FROM_REPLICATES", 0)
+
+
+def test_html_is_self_contained_with_every_section_and_the_same_when_forked(finished, tmp_path, monkeypatch):
     ws, _ = finished
     html = _html(ws, tmp_path, lang="en")
+    _fork_as_a_large_report(monkeypatch)
+    assert _html(ws, tmp_path / "forked", lang="en") == html  # a large report's processes: same bytes
     soup = BeautifulSoup(html, "lxml")
     assert soup.find("script") is None
     assert not soup.find_all("link")
@@ -64,9 +75,10 @@ def test_french_and_english_labels_and_number_formats(finished, tmp_path):
     assert "." in en.select_one(".kpi:nth-of-type(3) b").get_text()
 
 
-def test_pseudonymise_replaces_customer_and_agent_data(finished, tmp_path):
+def test_pseudonymise_replaces_customer_and_agent_data(finished, tmp_path, monkeypatch):
     ws, _ = finished
     plain = _html(ws, tmp_path, lang="en")
+    _fork_as_a_large_report(monkeypatch)  # brand sheets rendered in their own process are masked too
     pseudo = _html(ws, tmp_path / "p", lang="en", pseudonymise=True)
     excerpts = " ".join(q.get_text() for q in BeautifulSoup(pseudo, "lxml").select("blockquote.excerpt"))
     raw = " ".join(q.get_text() for q in BeautifulSoup(plain, "lxml").select("blockquote.excerpt"))

@@ -111,8 +111,9 @@ def render_html(ws, analysis, trophies, *, lang: str = "fr", template_dir: Path 
     labels = load_labels(lang, env.globals["template_dirs"])
     with ws.session() as s:
         ctx = build_context(s, analysis, trophies, lang=lang, labels=labels,
-                            pseudonymise_excerpts=pseudonymise, now=ws.clock.now(), charts=charts)
-    return ctx["chart_worker"].fill(env.get_template("report.html.j2").render(**ctx))
+                            pseudonymise_excerpts=pseudonymise, now=ws.clock.now(), charts=charts,
+                            sheets_env=None if template_dir else env)
+    return ctx["sheets"].fill(ctx["chart_worker"].fill(env.get_template("report.html.j2").render(**ctx)))
 
 
 def html_to_pdf(html: str, out: Path) -> Path:

@@ -6,9 +6,13 @@ Built from plain dicts grouped once: per-brand DataFrames would cost more than t
 
 from __future__ import annotations
 
+import secrets
+
+from markupsafe import Markup
 from sqlmodel import Session, select
 
 from ..awards import published_ranks, rank_table
+from ..background import Forked, fork_is_safe
 from ..models import Brand, Persona, Probe, Reply
 from .formatting import Formatter, missing
 from .pseudonym import pseudonymise, signature_names
@@ -72,8 +76,18 @@ def _comparison_rows(b: dict, sector: dict, overall: dict, sector_index: float, 
             row(f.L["all_brands"], overall, all_index, shares[2])]
 
 
-def brand_sheets(session: Session, analysis, f: Formatter, excerpt, *, only: str | None = None) -> list[dict]:
-    """Return the view of every brand's fact sheet (or of brand key `only`), in ranking order."""
+def brand_hours(session: Session, campaign_id: int) -> dict[str, str]:
+    """Return brand key -> its opening hours as stored (what a sheet shows)."""
+    return {key: hours for key, hours in session.execute(
+        select(Brand.key, Brand.opening_hours).where(Brand.campaign_id == campaign_id))}
+
+
+def brand_sheets(session: Session | None, analysis, f: Formatter, excerpt, *, only: str | None = None,
+                 hours: dict[str, str] | None = None) -> list[dict]:
+    """Return the view of every brand's fact sheet (or of brand key `only`), in ranking order.
+
+    `hours`: brand_hours() read beforehand (then `session` is not used).
+    """
     rules, maxima = analysis.rules, analysis.criterion_max
     cid = analysis.campaign["id"]
     tests = analysis.tests
@@ -84,7 +98,7 @@ def brand_sheets(session: Session, analysis, f: Formatter, excerpt, *, only: str
     by_brand: dict[str, list[dict]] = {}
     for t in sent.to_dict("records"):
         by_brand.setdefault(t["brand_key"], []).append(t)
-    hours = {b.key: b.opening_hours for b in session.exec(select(Brand).where(Brand.campaign_id == cid))}
+    hours = brand_hours(session, cid) if hours is None else hours
     scen_titles = f.scenario_names(analysis)
     bc_by_brand: dict[str, list[dict]] = {}
     for r in analysis.brand_channel.to_dict("records"):
@@ -157,3 +171,38 @@ def _test_grid(bt: list[dict], scen_titles: dict, f: Formatter) -> dict:
     return {"scenarios": [scen_titles.get(sc, "") for sc in scenarios],
             "rows": [{"channel": f.channel(c), "cells": [cells.get((c, sc), []) for sc in scenarios]}
                      for c in channels]}
+
+
+# the loop of _brands.html.j2, rendered on its own: the same text as in place
+_SHEETS_LOOP = '{% for b in brands %}{% include "_brand_sheet.html.j2" %}{% endfor %}'
+
+
+class SheetsInBackground:
+    """Render the brand sheets (half of a 500-brand report) in a forked process meanwhile.
+
+    Only with the package's templates (a user's _brands.html.j2 may read anything) and for a
+    report whose charts are drawn in a process too (a large one, forking safe); else `placeholder`
+    is None and the template renders the sheets itself. What the sheets read from the database
+    is read here before the fork: the child never touches a connection.
+    """
+
+    def __init__(self, session: Session, analysis, f: Formatter, excerpt, env, *, fork: bool) -> None:
+        self.placeholder = None
+        self._job = None
+        if not fork or not fork_is_safe():
+            return
+        hours = brand_hours(session, analysis.campaign["id"])
+        self._mark = f"<!--brand sheets {secrets.token_hex(8)}-->"
+        self._job = Forked(_render_sheets, env, analysis, f, excerpt, hours, fork=True)
+        self.placeholder = Markup(self._mark)  # noqa: S704 - our own comment
+
+    def fill(self, html: str) -> str:
+        """Return `html` with the placeholder replaced by the rendered sheets."""
+        if self._job is None:
+            return html
+        return html.replace(self._mark, self._job.result(), 1)
+
+
+def _render_sheets(env, analysis, f: Formatter, excerpt, hours: dict) -> str:
+    sheets = brand_sheets(None, analysis, f, excerpt, hours=hours)
+    return env.from_string(_SHEETS_LOOP).render(brands=sheets, L=f.L)

@@ -95,6 +95,11 @@ class ChartWorker:
             child.close()
         return worker
 
+    @property
+    def forked(self) -> bool:
+        """True when the charts are drawn in a process of their own (a large report)."""
+        return self._proc is not None
+
     def submit(self, analysis, f: Formatter) -> dict:
         """Return chart name -> a placeholder (or None: no such chart); the drawing starts now."""
         self._f, self._specs = f, chart_specs(analysis, f)

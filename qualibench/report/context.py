@@ -18,7 +18,7 @@ from ..awards import TIE_BREAKS, Trophy, published_ranks, rank_table, rules_text
 from ..campaign.limits import SAFE_LOADER
 from ..models import Persona, Score, Wave
 from .awards_view import palmares, trophy_view
-from .brand_sheets import brand_sheets, excerpt_tools
+from .brand_sheets import SheetsInBackground, brand_sheets, excerpt_tools
 from .chart_worker import ChartWorker
 from .formatting import Formatter, missing
 from .summary import executive_summary
@@ -103,7 +103,7 @@ def criteria_rows(analysis, f: Formatter) -> list[dict]:
 
 def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: str, labels: dict,
                   pseudonymise_excerpts: bool, now: datetime | None = None,
-                  charts: ChartWorker | None = None) -> dict:
+                  charts: ChartWorker | None = None, sheets_env=None) -> dict:
     """Return the whole template context of the report.
 
     Its "charts" are placeholders: pass the rendered text through `charts.fill` (the worker given,
@@ -122,6 +122,9 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
     overall = ranking(analysis.brands, rules, f, channels=chs, per_channel=bc) | {"title": L["overall"]}
     rankings = [ranking(bc[bc["channel"] == c], rules, f) | {"title": f.channel(c)} for c in chs]
     excerpt = excerpt_tools(session, cid, L, pseudonymise_excerpts)
+    # with the package's templates (`sheets_env`), a large report's sheets render in a forked process
+    sheets = SheetsInBackground(session, analysis, f, excerpt, sheets_env,
+                                fork=sheets_env is not None and charts.forked)
     sectors = []
     for s in analysis.sectors.sort_values("index", ascending=False).to_dict("records"):
         members = analysis.brands[analysis.brands["sector"] == s["sector"]]
@@ -167,7 +170,8 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
         "sector_criteria": [{"sector": f.sector(r["sector"]),
                              "shares": [f.pct(r.get(f"share_{c}")) for c in analysis.criterion_max]}
                             for r in analysis.sector_criteria.to_dict("records")],
-        "brands": brand_sheets(session, analysis, f, excerpt),
+        "brands": [] if sheets.placeholder else brand_sheets(session, analysis, f, excerpt),
+        "brand_sheets_html": sheets.placeholder, "sheets": sheets,
         "comparison": comparison,
         "method": {
             "window_days": analysis.campaign["window_days"],
