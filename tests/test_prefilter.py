@@ -97,3 +97,15 @@ def test_without_the_automaton_each_pattern_tests_its_own_words(monkeypatch, mai
     assert _same(namespace["ACK"], texts) > 3
     assert sum(_same(fast, texts) for fast in namespace["REF"]) > 3
     assert namespace["ACK"].words and not namespace["ACK"].bit  # words tested one by one
+
+
+def test_a_search_tried_only_where_a_leading_word_starts_finds_what_the_pattern_finds():
+    """Every match of `\\b(?:ticket|demande)...` starts with one of its words: the pattern is
+    tried at those places only, and must find the same leftmost match as a full search."""
+    pattern = re.compile(r"\b(?:ticket|demande)\s*(?:n°|#|:)\s*(\w{3,})", re.I)
+    fast = prefiltered(pattern)
+    assert fast.leading == ("demande", "ticket")
+    for text in ["Votre demande a bien été reçue. Ticket n° 48213, demande #77",
+                 "superticket #123 puis TICKET : 999", "İticket: 4444", "rien"]:
+        want, got = pattern.search(text), fast.search(text)
+        assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups())), text

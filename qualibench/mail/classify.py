@@ -398,7 +398,7 @@ _WORDLIKE = re.compile(r"\w")
 
 
 def _word_count(sentence: str) -> int:
-    return sum(1 for w in sentence.split() if _WORDLIKE.search(w))
+    return sum(map(bool, map(_WORDLIKE.search, sentence.split())))  # (C loops: read per sentence)
 
 
 def _sentences(text: str) -> list[str]:

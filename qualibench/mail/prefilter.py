@@ -168,6 +168,51 @@ def _node(op: Any, av: Any) -> _Info:
     return None, None  # any character, a category, a back-reference, a conditional...
 
 
+def _leading_sequence(items: Any) -> frozenset[str] | None:
+    items = list(items)
+    run: frozenset[str] = _ZERO_WIDTH
+    for k, (op, av) in enumerate(items):
+        if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+            continue  # zero-width: the match still starts with what follows
+        exact, _required = _node(op, av)
+        if exact is not None and "" not in exact and len(run) * len(exact) <= _LIMIT:
+            run = exact if run is _ZERO_WIDTH else frozenset(a + b for a in run for b in exact)
+            continue
+        if run is not _ZERO_WIDTH:
+            break
+        if exact is not None and "" in exact:  # an optional opening: it, or what follows
+            rest = _leading_sequence(items[k + 1:])
+            return None if rest is None else (exact - _ZERO_WIDTH) | rest
+        return _leading_node(op, av)
+    return None if run is _ZERO_WIDTH else run
+
+
+def _leading_node(op: Any, av: Any) -> frozenset[str] | None:
+    if op is _c.BRANCH:
+        starts = [_leading_sequence(branch) for branch in av[1]]
+        return None if any(s is None for s in starts) else frozenset().union(*starts)  # type: ignore[arg-type]
+    if op is _c.SUBPATTERN:
+        return _leading_sequence(av[-1])
+    if op is getattr(_c, "ATOMIC_GROUP", None):
+        return _leading_sequence(av)
+    if (op in (_c.MAX_REPEAT, _c.MIN_REPEAT) or op is getattr(_c, "POSSESSIVE_REPEAT", None)) \
+            and av[0] >= 1:
+        return _leading_sequence(av[2])
+    return None
+
+
+def leading_words(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Give back lowercase words one of which every match of `pattern` starts with, or None."""
+    if not isinstance(pattern.pattern, str):
+        return None
+    words = _leading_sequence(_sre_parse.parse(pattern.pattern, pattern.flags))
+    if not words or len(words) > _MAX_WORDS:
+        return None
+    # A word that starts with another one starts where that one does.
+    ordered = sorted(words, key=len)
+    return frozenset(w for k, w in enumerate(ordered) if not any(w.startswith(v) for v in ordered[:k]))
+
+
 def required_words(pattern: re.Pattern[str]) -> frozenset[str] | None:
     """Give back lowercase words one of which is in any text `pattern` matches, or None."""
     if not isinstance(pattern.pattern, str):
@@ -193,6 +238,16 @@ def _lowered(text: str) -> str:
     return low
 
 
+def _starts(low: str, words: tuple[str, ...]) -> set[int]:
+    starts = set()
+    for word in words:
+        at = low.find(word)
+        while at >= 0:
+            starts.add(at)
+            at = low.find(word, at + 1)
+    return starts
+
+
 _METHODS = ("search", "match", "fullmatch", "findall", "finditer", "split", "sub")
 
 
@@ -210,6 +265,7 @@ class Prefiltered:
         self.words: tuple[str, ...] | None = None  # None: not derived yet
         self.group = group  # the module's patterns whose words are looked for together
         self.bit = 0  # this pattern's bit in its group's masks
+        self.leading: tuple[str, ...] = ()  # words every match starts with, when known
 
     def _derive(self) -> None:
         if self.group is not None:
@@ -223,6 +279,9 @@ class Prefiltered:
             self.words = ()
         else:
             self.words = tuple(sorted(words))
+            leading = leading_words(self.pattern)
+            if leading and min(map(len, leading)) >= self.shortest:
+                self.leading = tuple(sorted(leading))
 
     def possible(self, text: str) -> bool:
         """Say whether `text` holds one of the words (False: the pattern cannot match it)."""
@@ -235,7 +294,19 @@ class Prefiltered:
         return any(map(_lowered(text).__contains__, self.words))
 
     def search(self, text: str, *args: int) -> re.Match[str] | None:
-        return self.pattern.search(text, *args) if self.possible(text) else None
+        if not self.possible(text):
+            return None
+        if self.leading and not args:
+            low = _lowered(text)
+            if len(low) == len(text):  # (positions in the lowercased text are the text's)
+                # A match starts where one of its leading words does: the pattern is tried
+                # there only, in order, which is what a search finds first.
+                for start in sorted(_starts(low, self.leading)):
+                    found = self.pattern.match(text, start)
+                    if found:
+                        return found
+                return None
+        return self.pattern.search(text, *args)
 
     def match(self, text: str, *args: int) -> re.Match[str] | None:
         return self.pattern.match(text, *args) if self.possible(text) else None
