@@ -230,8 +230,27 @@ def _database_failures() -> Iterator[None]:
 
 def collect(ws: Workspace, *, progress: Progress | None = None, api: bool = True) -> CollectReport:
     """Return the CollectReport of one pass over every IMAP account (and API channels)."""
-    with collect_lock(ws), _database_failures():
+    with collect_lock(ws), _database_failures(), _fewer_collections():
         return _collect(ws, progress=progress, api=api)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run with the cyclic garbage collector mostly out of the way: a collect allocates
+    millions of short-lived objects (rows, dicts, parsed headers) and the collector, run every
+    700 allocations over every object the program holds, took about 7 % of the main process.
+    What exists before the collect is frozen (never scanned), the threshold raised; both are
+    put back after, and reference counting frees nearly everything anyway."""
+    import gc
+
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(before[0], 20_000), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
 
 
 def _collect(ws: Workspace, *, progress: Progress | None, api: bool) -> CollectReport:

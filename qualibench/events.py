@@ -72,6 +72,18 @@ class QueuedEvent:
                 "hash": self.hash}
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _as_stored(payload: dict[str, Any]) -> dict[str, Any]:
+    """Return `payload` as the JSON column gives it back, so that the hash computed now is
+    the one recomputed from the row. A flat dict of plain values (most events: a reply's
+    ids, kind and times) already is; anything else takes the JSON round trip."""
+    if all(type(k) is str and type(v) in _PLAIN for k, v in payload.items()):
+        return dict(payload)
+    return json.loads(json.dumps(payload, default=str))
+
+
 def log_event(
     session: Session,
     campaign_id: int,
@@ -85,8 +97,7 @@ def log_event(
     The returned event gets its seq and hash at commit (its subject may still be set until
     then); a rolled-back transaction logs nothing.
     """
-    # The payload as the JSON column will give it back, so the hash is recomputed from the row.
-    payload = json.loads(json.dumps(payload or {}, default=str))
+    payload = _as_stored(payload or {})
     at = (clock or SystemClock()).now().replace(microsecond=0)
     ev = QueuedEvent(campaign_id, at, kind, subject, payload)
     session.info.setdefault(_QUEUE, []).append(ev)
@@ -241,7 +252,10 @@ def _chain_queued_events(session: OrmSession) -> None:
             mine = [QueuedEvent(campaign_id, datetime.now(UTC).replace(microsecond=0),
                                 "facts.recorded", "", {})]
             queue.append(mine[0])
-        mine[-1].payload = {**mine[-1].payload, "facts": json.loads(json.dumps(tables))}
+        # Fingerprints are str keys over str / int / None values (reply_fact, probe_fact,
+        # score_fact): JSON gives them back as they are, so no round trip is needed for the
+        # hash recomputed from the row to be this one.
+        mine[-1].payload = {**mine[-1].payload, "facts": tables}
     heads: dict[int, tuple[int, str]] = {}
     chained: list[dict[str, Any]] = []
     for campaign_id in sorted({ev.campaign_id for ev in queue}):  # one lock order: no deadlock

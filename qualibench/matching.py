@@ -107,26 +107,41 @@ class ProbeIndex:
 
     def __init__(self, probes: list[_ProbeKeys], reply_addresses: dict[str, int],
                  message_ids: dict[str, int], tickets: dict[str, list[int]],
-                 brand_domains_by_id: dict[int, set[str]]) -> None:
+                 contacts: dict[int, dict]) -> None:
         self.probes = {p.id: p for p in probes}
         self.reply_addresses = reply_addresses
         self.message_ids = message_ids
         self.tickets = tickets
-        self._set_brands(brand_domains_by_id)
         self.by_subject: dict[tuple[int, str], list[_ProbeKeys]] = {}
         for p in probes:
             if p.subject:
                 self.by_subject.setdefault((p.brand_id, p.subject), []).append(p)
         self.stamp: tuple = ()  # what `cached` compares to reuse this index (see _stamp)
-        self.contacts: dict[int, dict] = {}  # brand id -> contacts the domains were read from
         self.learnt = False  # tickets learnt in memory, maybe in a transaction rolled back since
+        self._set_contacts(contacts)
 
-    def _set_brands(self, brand_domains_by_id: dict[int, set[str]]) -> None:
-        self.brand_domains = brand_domains_by_id
-        self.brands_by_domain: dict[str, set[int]] = {}
-        for brand_id, domains in brand_domains_by_id.items():
-            for d in domains:
-                self.brands_by_domain.setdefault(d, set()).add(brand_id)
+    def _set_contacts(self, contacts: dict[int, dict]) -> None:
+        self.contacts = contacts  # brand id -> its contact points
+        self._domains: dict[int, set[str]] | None = None
+        self._by_domain: dict[str, set[int]] = {}
+
+    @property
+    def brand_domains(self) -> dict[int, set[str]]:
+        """Brand id -> the domains it writes from, read from the contacts when first needed
+        (only the ticket and subject keys need them, and the public suffix list they use
+        costs a noticeable part of a collect to load)."""
+        if self._domains is None:
+            self._domains = {i: contact_domains(c) for i, c in self.contacts.items()}
+            self._by_domain = {}
+            for brand_id, domains in self._domains.items():
+                for d in domains:
+                    self._by_domain.setdefault(d, set()).add(brand_id)
+        return self._domains
+
+    @property
+    def brands_by_domain(self) -> dict[str, set[int]]:
+        self.brand_domains  # noqa: B018  (builds both maps)
+        return self._by_domain
 
     @classmethod
     def cached(cls, session: Session, campaign_id: int) -> ProbeIndex:
@@ -151,8 +166,7 @@ class ProbeIndex:
             index.stamp = stamp
             return index
         if contacts != index.contacts:
-            index._set_brands({i: contact_domains(c) for i, c in contacts.items()})
-            index.contacts = contacts
+            index._set_contacts(contacts)
         if index.learnt or index.stamp != stamp:
             index._refresh(session, campaign_id, stamp)
         return index
@@ -194,10 +208,7 @@ class ProbeIndex:
                 message_ids.setdefault(mid, pid)
             if ticket:
                 tickets.setdefault(ticket, []).append(pid)
-        index = cls(probes, addresses, message_ids, tickets,
-                    {i: contact_domains(c) for i, c in contacts.items()})
-        index.contacts = contacts
-        return index
+        return cls(probes, addresses, message_ids, tickets, contacts)
 
     def learn_ticket(self, probe_id: int, ticket_ref: str) -> None:
         """Record that `probe_id` now carries `ticket_ref` (learnt from a reply)."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, update
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
 from .db import skip_locked
@@ -44,6 +45,9 @@ Progress = Callable[[str, int, int], None]
 BATCH_SIZE = 250
 # Batches handed to the workers ahead of the one being recorded.
 AHEAD = 2
+# What recording a reply reads of its probe (the rest is loaded only if touched).
+_REPLY_COLUMNS = (Probe.id, Probe.campaign_id, Probe.key, Probe.state, Probe.sent_at,
+                  Probe.first_ack_at, Probe.first_answer_at, Probe.ticket_ref)
 
 
 def process_inbound(ws: Workspace, session: Session, inbound: InboundMessage,
@@ -323,8 +327,11 @@ def _process_batch(ws: Workspace, session: Session, chunk: list[int], index: Pro
     team = session.get_bind().dialect.name == "postgresql"
     # A team: probes another collector holds now are skipped, not waited for; their messages
     # stay pending for a later round (`deferred`), so two collectors never queue on each other.
+    # Only the columns recording a reply reads or fingerprints (probes.apply_reply, events.
+    # probe_fact): the body, fills and dispatch evidence cost more to load than the rest.
     held = list(session.exec(
-        select(Probe).where(col(Probe.id).in_(wanted)).order_by(col(Probe.id))
+        select(Probe).options(load_only(*_REPLY_COLUMNS))
+        .where(col(Probe.id).in_(wanted)).order_by(col(Probe.id))
         .with_for_update(skip_locked=team).execution_options(populate_existing=True))) if wanted else []
     probes = {p.id: p for p in held}
     session.info[LOCKED_PROBES] = set(probes)

@@ -77,9 +77,10 @@ def test_a_folder_store_batch_is_written_durably_and_a_missing_disk_is_a_clear_e
 
     store = EvidenceStore(tmp_path / "evidence")
     blobs = [f"message {i}".encode() for i in range(5)]
-    digests = store.put_many(blobs)
-    assert [store.get(d) for d in digests] == blobs
+    digests = store.put_many(blobs + blobs[:2])  # the same bytes twice in a batch: one file
+    assert [store.get(d) for d in digests] == blobs + blobs[:2]
     assert not list((tmp_path / "evidence").rglob(".tmp-*"))
+    assert sum(1 for p in (tmp_path / "evidence").rglob("*") if p.is_file()) == 5
     sync_filesystem(tmp_path)  # the file system of a real folder flushes without error
     with pytest.raises(FileNotFoundError):
         sync_filesystem(tmp_path / "no such folder")
