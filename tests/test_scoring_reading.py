@@ -387,3 +387,13 @@ def test_a_wish_is_warm_only_about_what_the_customer_lives(rubric):
                 "vous souhaitons une excellente semaine.")
     assert move.criteria["empathy"] > 0
     assert day.criteria["empathy"] == 0
+
+
+def test_tant_que_as_long_as_and_the_next_few_days(rubric):
+    # "tant que" / "as long as" put what follows under a condition; "dans les prochains jours" is vague.
+    cond = score(rubric, "delivery-change-address-fr", "Bonjour,\nL'adresse peut être modifiée dans votre espace "
+                 "client tant que la commande n'est pas expédiée.")
+    assert any("condition" in s.why for s in cond.evidence["relevance"] if "expédié" in s.why)
+    soon = score(rubric, "complaint-late-delivery-fr", "Bonjour,\nVotre commande partira dans les prochains jours.")
+    earned = [s for s in soon.evidence["relevance"] if s.points > 0]
+    assert earned and all("hedged" in s.why for s in earned)

@@ -40,13 +40,17 @@ _HEDGE = frozenset({"pourrait", "pourraient", "pourrions", "pourriez", "pourrais
 # A time with no date is vague (the guide's half credit: "dans les meilleurs délais", "in due course",
 # "as soon as possible"): the word, and the word before it that makes it so.
 _VAGUE = {"delais": frozenset({"meilleurs", "brefs"}), "possible": frozenset({"que", "as", "vite", "tot"}),
-          "course": frozenset({"due"}), "asap": frozenset()}
+          "course": frozenset({"due"}), "asap": frozenset(), "jours": frozenset({"prochains"}),
+          "days": frozenset({"few", "coming"})}
 # "Compatible avec la plupart des smartphones", "in stock in most of our stores": true of many
 # customers, not said of this one (half credit); "at most 5 days" is a bound, and stays asserted.
 _MOST = {"plupart": frozenset(), "most": frozenset({"at", "the"})}
 # "en cas de", "au cas où", "in case of", "in the event of" open a condition like "si"; "le cas
 # échéant" / "where applicable" put the rest of the sentence under one.
-_CASE = {"cas": frozenset({"en", "au"}), "case": frozenset({"in"}), "event": frozenset({"the"})}
+_CASE = {"cas": frozenset({"en", "au"}), "case": frozenset({"in"}), "event": frozenset({"the"}),
+         # "tant que la commande n'est pas expédiée", "as long as", "à condition que"
+         "tant": None, "long": frozenset({"as"}), "condition": frozenset({"a"})}
+_NOT_CASE = {"tant": frozenset({"en"})}
 _FROM_HERE_ON = {"echeant": frozenset({"cas"}), "applicable": frozenset({"where"})}
 _IMPERFECT = frozenset({"etait", "etaient", "avait", "avaient", "etiez", "aviez", "were", "had"})
 # "N'hésitez pas", "pas de souci", "nous ne manquerons pas de" say nothing negative.
@@ -163,7 +167,7 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
                 if (w in _VAGUE and (not _VAGUE[w] or before in _VAGUE[w])) or \
                         (w in _MOST and before not in _MOST[w]):
                     flags[c] |= HEDGE
-                elif w in _CASE and before in _CASE[w]:
+                elif w in _CASE and (before in _CASE[w] if _CASE[w] is not None else before not in _NOT_CASE[w]):
                     if if_from[c] < 0:
                         if_from[c] = t
                         if_to[c] = _condition_end(words, t, bisect_left(starts, bounds[c + 1]) if c + 1 < n_clauses
