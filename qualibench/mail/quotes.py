@@ -20,6 +20,8 @@ characters, with look-aheads of a few lines: the cost is linear in the text.
 
 from __future__ import annotations
 
+import re
+
 from qualibench.mail.bounds import MAX_PATTERN_LINE
 from qualibench.mail.quote_patterns import (
     ATTRIBUTION,
@@ -121,6 +123,9 @@ def _history_marker_at(lines: list[str], i: int) -> bool:
         or MESSAGE_DU.match(line))
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def _stamp_after(lines: list[str], i: int) -> int | None:
     """Give back the index of the date stamp under a comment's author line i, or None.
 
@@ -128,22 +133,25 @@ def _stamp_after(lines: list[str], i: int) -> int | None:
     """
     if not _pattern_line(lines[i]):
         return None
-    # "Julie (Maison Lumière) - 3 mars 2026 à 10:02": the author and the stamp on one line.
-    for joiner in (" - ", " – ", " | ", ", "):
-        author, _, stamp = lines[i].rpartition(joiner)
-        if author.strip() and len(author.split()) <= 6 and STAMP.match(stamp) \
-                and not author.rstrip().endswith((".", ":", "!", "?")):
-            return i
-    # ... or with a space only, when the author reads as one: "Julie (Maison Lumière) 3 mars
-    # 2026 à 10:02", "Julie Martin 3 mars 2026 à 10:02".
-    # A name-only author needs the header's own paragraph (blank lines around it).
-    alone = (i == 0 or not lines[i - 1].strip()) and (i + 1 >= len(lines) or not lines[i + 1].strip())
-    words = lines[i].split()
-    for k in range(3, min(9, len(words))):
-        author = " ".join(words[:-k])
-        if len(words) - k <= 6 and STAMP.match(" ".join(words[-k:])) and (
-                author.endswith(")") or (alone and AUTHOR.match(author))):
-            return i
+    # A stamp holds a time: a line without a digit cannot end with one (the checks below are
+    # skipped, not changed).
+    if _DIGIT.search(lines[i]):
+        # "Julie (Maison Lumière) - 3 mars 2026 à 10:02": the author and the stamp on one line.
+        for joiner in (" - ", " – ", " | ", ", "):
+            author, _, stamp = lines[i].rpartition(joiner)
+            if author.strip() and len(author.split()) <= 6 and STAMP.match(stamp) \
+                    and not author.rstrip().endswith((".", ":", "!", "?")):
+                return i
+        # ... or with a space only, when the author reads as one: "Julie (Maison Lumière) 3 mars
+        # 2026 à 10:02", "Julie Martin 3 mars 2026 à 10:02".
+        # A name-only author needs the header's own paragraph (blank lines around it).
+        alone = (i == 0 or not lines[i - 1].strip()) and (i + 1 >= len(lines) or not lines[i + 1].strip())
+        words = lines[i].split()
+        for k in range(3, min(9, len(words))):
+            author = " ".join(words[:-k])
+            if len(words) - k <= 6 and STAMP.match(" ".join(words[-k:])) and (
+                    author.endswith(")") or (alone and AUTHOR.match(author))):
+                return i
     if len(lines[i].split()) > 6 or lines[i].rstrip().endswith((".", ":", ",", "!", "?")):
         return None
     for k in (i + 1, i + 2):
