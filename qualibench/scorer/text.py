@@ -155,7 +155,12 @@ def lemma_view(text: str, language: str | None, *, folded: str | None = None,
 
 
 class _Line:
-    """What the lemma view needs of one line of a reply, kept for the next reply with that line."""
+    """What the lemma view needs of one line of a reply, kept for the next reply with that line.
+
+    Its sequences are tuples: the garbage collector stops following a tuple of strings or numbers
+    once it has seen it, and tens of thousands of remembered lines would otherwise make each full
+    collection walk all their lists again (several % of scoring a campaign's replies).
+    """
 
     __slots__ = ("lowered", "folded", "words", "spans", "tokens", "counts", "mix", "lemmas", "keys")
 
@@ -166,33 +171,33 @@ class _Line:
         self.lowered: str | None = low if len(low) == len(line) else None
         self.folded = _DECIMAL_COMMA.sub(".", _fold_lowered(low)) if self.lowered is not None else ""
         matches = list(TOKEN_RE.finditer(self.folded))
-        self.words = [m.group() for m in matches]
-        self.spans = [m.span() for m in matches]
-        self.tokens = self.words if low == self.folded else [low[a:b] for a, b in self.spans]
+        self.words = tuple([m.group() for m in matches])
+        self.spans = tuple([m.span() for m in matches])
+        self.tokens = self.words if low == self.folded else tuple([low[a:b] for a, b in self.spans])
         self.counts = tuple(sum(map(stop.__contains__, self.words)) for stop in _STOPWORDS.values())
         self.mix = tuple(n - sum(map(both.__contains__, self.words)) if n else 0
                          for n, both in zip(self.counts, _STOP_BOTH, strict=True))
-        self.lemmas: dict[str, list[str]] = {}
-        self.keys: dict[str, tuple[dict[str, str], list[str]]] = {}  # lang -> (concept map, keys)
+        self.lemmas: dict[str, tuple[str, ...]] = {}
+        self.keys: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {}  # lang -> (concept map, keys)
 
-    def keys_in(self, lang: str, single: dict[str, str]) -> list[str]:
+    def keys_in(self, lang: str, single: dict[str, str]) -> tuple[str, ...]:
         got = self.keys.get(lang)
         if got is None or got[0] is not single:  # (another rubric's concepts: worked out again)
             lemmas = self.lemmas_in(lang)
-            got = self.keys[lang] = (single, list(map(single.get, lemmas, map(single.get, self.words, lemmas))))
+            got = self.keys[lang] = (single, tuple(map(single.get, lemmas, map(single.get, self.words, lemmas))))
         return got[1]
 
-    def lemmas_in(self, lang: str) -> list[str]:
-        out = self.lemmas.get(lang)
-        if out is None:
+    def lemmas_in(self, lang: str) -> tuple[str, ...]:
+        got = self.lemmas.get(lang)
+        if got is None:
             cache = _LEMMA_CACHE.setdefault(lang, {})
             out = list(map(cache.get, self.tokens))
             if None in out:  # first sight of some words: lemmatise and remember them
                 for i in [i for i, lem in enumerate(out) if lem is None]:
                     token = self.tokens[i]
                     out[i] = cache[token] = lemma(token, lang) if token.isalpha() else self.words[i]
-            self.lemmas[lang] = out
-        return out
+            got = self.lemmas[lang] = tuple(out)
+        return got
 
 
 _LINES: dict[str, _Line] = {}
@@ -220,7 +225,7 @@ def reply_view(text: str, language: str | None, default: str = "fr") -> tuple[st
         infos.append(info)
     if len(infos) == 1:
         info = infos[0]
-        lowered, folded, words, spans = info.lowered, info.folded, info.words, info.spans
+        lowered, folded, words, spans = info.lowered, info.folded, list(info.words), list(info.spans)
         counts, mix = info.counts, info.mix
     else:
         lowered = "\n".join([i.lowered for i in infos])  # type: ignore[misc]
