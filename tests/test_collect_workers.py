@@ -4,6 +4,7 @@ a message prepared ahead of matching is classified as classify() would with the 
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 from datetime import UTC, datetime, timedelta
 
@@ -72,6 +73,8 @@ def test_prepared_ahead_of_matching_the_kind_is_what_classify_gives_with_the_rea
             got = prepared.classification(sent_at, received)
             assert (got.kind, got.ticket_ref, got.language, got.redirect_to, got.notice) == (
                 want.kind, want.ticket_ref, want.language, want.redirect_to, want.notice), raw
+        # What a worker sends back (compact tuples) loads as the same Prepared.
+        assert pickle.loads(pickle.dumps(prepared, pickle.HIGHEST_PROTOCOL)) == prepared
     # The short thank-you is the timing-dependent one: an auto-reply only when instant.
     quick = prepare(raws[0])
     assert quick.later is not None
