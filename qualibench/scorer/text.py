@@ -11,9 +11,8 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 
-import simplemma
 
 
 def _fold_table() -> dict[int, str]:
@@ -59,18 +58,28 @@ def lower_and_fold(text: str) -> tuple[str, str]:
 TOKEN_RE = re.compile(r"[a-z]{1,6}+-?\d{3,}|\d++(?:\.\d+)?|[^\W\d_]++", re.UNICODE)
 
 
+@cache
+def _lemmatizer():
+    """simplemma's lemmatize, imported on first use: its import costs 0.1-0.2 s, and many
+    commands that load the rubric (the report, awards, exports) never lemmatise."""
+    import simplemma
+
+    return simplemma.lemmatize
+
+
 @lru_cache(maxsize=200_000)
 def lemma(token: str, language: str) -> str:
     """Return the folded lemma of a lowercased token (simplemma, with a French participle fallback)."""
     if language not in ("fr", "en") or not token.isalpha():
         return token.translate(_FOLD)
-    out = simplemma.lemmatize(token, lang=language, greedy=True)
+    lemmatize = _lemmatizer()
+    out = lemmatize(token, lang=language, greedy=True)
     if out == token and language == "fr":
         # simplemma leaves feminine/plural participles alone ("expédiée", "livrées").
         for suffix in ("ées", "ée", "és"):
             if token.endswith(suffix):
                 stem = token[: -len(suffix)] + "é"
-                alt = simplemma.lemmatize(stem, lang="fr", greedy=True)
+                alt = lemmatize(stem, lang="fr", greedy=True)
                 if alt != stem:
                     out = alt
                 break
