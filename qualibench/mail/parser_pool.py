@@ -103,7 +103,7 @@ class ParserPool:
     """`workers` processes running `target` (module:function) on payloads; see the module doc."""
 
     def __init__(self, workers: int, *, target: str = PREPARE, wall_seconds: float | None = None,
-                 preload: tuple[str, ...] = ("qualibench.mail.prepare",)) -> None:
+                 preload: tuple[str, ...] = ("qualibench.mail.worker_start",)) -> None:
         self.target = target
         self.wall_seconds = WALL_SECONDS if wall_seconds is None else wall_seconds
         self._context = multiprocessing.get_context("forkserver")

@@ -380,10 +380,22 @@ def _holds_pattern(item: Any) -> bool:
     return isinstance(item, re.Pattern) and isinstance(item.pattern, str)
 
 
+_GROUPS: list[_Group] = []
+
+
+def derive_all() -> None:
+    """Derive now the words of every prefiltered pattern imported so far (instead of at their
+    first use): a process that forks workers pays for it once, not in each worker."""
+    for group in _GROUPS:
+        if group.members and group.members[0].words is None:
+            group.build()
+
+
 def prefilter_namespace(namespace: dict[str, Any]) -> None:
     """Put each compiled str pattern of a module's namespace behind a Prefiltered, and each one
     held in a module-level tuple or list (alone or as the last item of a pair)."""
     group = _Group()
+    _GROUPS.append(group)
 
     def wrap(value: Any) -> Any:
         if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
