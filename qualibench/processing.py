@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
@@ -409,16 +409,28 @@ def _process_batch(ws: Workspace, session: Session, chunk: list[int], index: Pro
         outcomes.append(_Outcome(row.status, InboundStatus.MATCHED.value, fields["kind"],
                                  needs_review))
     if replies:
-        # One multi-row INSERT; the ids come back to name each reply.recorded event.
-        ids = dict(session.execute(insert(Reply).returning(Reply.inbound_id, Reply.id),
+        # One multi-row INSERT of the table (every column given: no ORM defaults to apply);
+        # the ids come back to name each reply.recorded event. The facts hook sees it too.
+        table = Reply.__table__  # type: ignore[attr-defined]
+        ids = dict(session.execute(insert(table).returning(table.c.inbound_id, table.c.id),
                                    [fields for fields, _ in replies]).all())
         for fields, event in replies:
             event.subject = f"reply:{ids[fields['inbound_id']]}"  # type: ignore[attr-defined]
     for updates in (parsed_updates, aside_updates):
         if updates:
-            session.execute(update(InboundMessage), updates)
+            _update_inbound(session, updates)
     del held
     return outcomes
+
+
+def _update_inbound(session: Session, rows: list[dict]) -> None:
+    """UPDATE inbound messages by id, one executemany of the table (rows with the same keys):
+    the ORM's bulk update by primary key spent more per row than the database did."""
+    table = InboundMessage.__table__  # type: ignore[attr-defined]
+    names = [k for k in rows[0] if k != "id"]
+    stmt = update(table).where(table.c.id == bindparam("b_id")).values(
+        {name: bindparam(f"b_{name}", type_=table.c[name].type) for name in names})
+    session.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
 
 
 def _process_one(ws: Workspace, inbound_id: int, report: CollectReport,
