@@ -16,7 +16,7 @@ come from one reading of the text (classify.classify_at_once).
 from __future__ import annotations
 
 import mmap
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
@@ -98,10 +98,12 @@ def prepare(raw: bytes | mmap.mmap) -> Prepared:
             f"{exc} (a message built to stall the parser?)",
             "the raw bytes are kept as evidence; look at them with `qualibench inbox`",
         ) from None
+    text = text or msg.text
     # Matching and recording read headers and addresses only: the long texts stay here instead
-    # of crossing back from a worker process.
-    slim = replace(msg, text="", reply_text="", signature="", quoted="", headers={})
-    return Prepared(msg=slim, text=text or msg.text, name_block=name_block,
+    # of crossing back from a worker process (blanked in place: the parsed message is ours).
+    msg.text = msg.reply_text = msg.signature = msg.quoted = ""
+    msg.headers = {}
+    return Prepared(msg=msg, text=text, name_block=name_block,
                     ticket_ref=at_once.ticket_ref, at_once=at_once, later=later)
 
 
