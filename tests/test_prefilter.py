@@ -62,9 +62,9 @@ def _texts(mail_fixture_bytes) -> tuple[list[str], list[str]]:
 def _same(fast, texts: list[str]) -> int:
     matched = 0
     for text in texts:
-        want, got = fast.pattern.search(text), fast.search(text)
+        want, got = fast.regex.search(text), fast.search(text)
         assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups())), (
-            fast.pattern.pattern[:60], text[:80])
+            fast.pattern[:60], text[:80])
         matched += want is not None
     return matched
 
@@ -90,8 +90,8 @@ def test_every_mail_pattern_answers_through_its_words_as_it_does_alone(mail_fixt
 
 def test_without_the_automaton_each_pattern_tests_its_own_words(monkeypatch, mail_fixture_bytes):
     monkeypatch.setattr(prefilter, "_ahocorasick", None)
-    namespace = {"ACK": re.compile(classify._ACK_WORDING.pattern.pattern, classify._ACK_WORDING.flags),
-                 "REF": [re.compile(p.pattern.pattern, p.flags) for p in classify._REF_PATTERNS]}
+    namespace = {"ACK": re.compile(classify._ACK_WORDING.pattern, classify._ACK_WORDING.flags),
+                 "REF": [re.compile(p.pattern, p.flags) for p in classify._REF_PATTERNS]}
     prefilter_namespace(namespace)
     texts, _lines = _texts(mail_fixture_bytes)
     assert _same(namespace["ACK"], texts) > 3

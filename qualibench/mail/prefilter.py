@@ -260,7 +260,9 @@ class Prefiltered:
 
     def __init__(self, pattern: re.Pattern[str], *, shortest: int = 3,
                  group: _Group | None = None) -> None:
-        self.pattern = pattern
+        # The compiled pattern; `.pattern`, `.flags`, `.groups`... answer as its own (see
+        # __getattr__), so a Prefiltered stands wherever the re.Pattern stood.
+        self.regex = pattern
         self.shortest = shortest
         self.words: tuple[str, ...] | None = None  # None: not derived yet
         self.group = group  # the module's patterns whose words are looked for together
@@ -271,15 +273,15 @@ class Prefiltered:
         if self.group is not None:
             self.group.build()  # derives every pattern of the group
             return
-        words = required_words(self.pattern)
+        words = required_words(self.regex)
         if not words or min(map(len, words)) < self.shortest:
             # A test for "e" would cost more than it spares: the pattern answers alone.
             for name in _METHODS:
-                setattr(self, name, getattr(self.pattern, name))
+                setattr(self, name, getattr(self.regex, name))
             self.words = ()
         else:
             self.words = tuple(sorted(words))
-            leading = leading_words(self.pattern)
+            leading = leading_words(self.regex)
             if leading and min(map(len, leading)) >= self.shortest:
                 self.leading = tuple(sorted(leading))
 
@@ -302,35 +304,35 @@ class Prefiltered:
                 # A match starts where one of its leading words does: the pattern is tried
                 # there only, in order, which is what a search finds first.
                 for start in sorted(_starts(low, self.leading)):
-                    found = self.pattern.match(text, start)
+                    found = self.regex.match(text, start)
                     if found:
                         return found
                 return None
-        return self.pattern.search(text, *args)
+        return self.regex.search(text, *args)
 
     def match(self, text: str, *args: int) -> re.Match[str] | None:
-        return self.pattern.match(text, *args) if self.possible(text) else None
+        return self.regex.match(text, *args) if self.possible(text) else None
 
     def fullmatch(self, text: str, *args: int) -> re.Match[str] | None:
-        return self.pattern.fullmatch(text, *args) if self.possible(text) else None
+        return self.regex.fullmatch(text, *args) if self.possible(text) else None
 
     def findall(self, text: str, *args: int) -> list[Any]:
-        return self.pattern.findall(text, *args) if self.possible(text) else []
+        return self.regex.findall(text, *args) if self.possible(text) else []
 
     def finditer(self, text: str, *args: int) -> Iterator[re.Match[str]]:
-        return self.pattern.finditer(text, *args) if self.possible(text) else iter(())
+        return self.regex.finditer(text, *args) if self.possible(text) else iter(())
 
     def split(self, text: str, maxsplit: int = 0) -> list[str | Any]:
-        return self.pattern.split(text, maxsplit) if self.possible(text) else [text]
+        return self.regex.split(text, maxsplit) if self.possible(text) else [text]
 
     def sub(self, repl: Any, text: str, count: int = 0) -> str:
-        return self.pattern.sub(repl, text, count) if self.possible(text) else text
+        return self.regex.sub(repl, text, count) if self.possible(text) else text
 
     def __getattr__(self, name: str) -> Any:  # flags, groups, groupindex, pattern's text...
-        return getattr(self.pattern, name)
+        return getattr(self.regex, name)
 
     def __repr__(self) -> str:
-        return f"Prefiltered({self.pattern!r})"
+        return f"Prefiltered({self.regex!r})"
 
 
 class _Group:

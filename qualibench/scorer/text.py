@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property, lru_cache
 
 
-
 def _fold_table() -> dict[int, str]:
     table: dict[int, str] = {}
     for code in range(0xC0, 0x250):
