@@ -226,7 +226,8 @@ class InboundMessage(SQLModel, table=True):
     channel: str = "email"
     source: str = ""  # "imap:shopper/INBOX", "x:dm_events", "assisted"
     source_ref: str = ""  # "uidvalidity:uid", DM event id...
-    sha256: str = Field(index=True)
+    # No index of its own: lookups name the campaign, the unique constraint's index serves them.
+    sha256: str
     size: int = 0
     collected_at: datetime | None = utc_field()
     received_at: datetime | None = utc_field()  # INTERNALDATE / created_at
