@@ -1,5 +1,7 @@
 """Two and three senders from different folders on one PostgreSQL, one killed with -9 at a random
-moment: every probe is delivered exactly once (counted by Message-ID at an SMTP sink) after reruns.
+moment: every probe is delivered exactly once (counted by Message-ID at an SMTP sink) after reruns,
+or, when the kill fell between the end of its message and the server's answer, flagged "outcome
+unknown" for the analyst (never sent again, never counted sent), as on one machine.
 
 The repetitions are a parameter: QB_TEAM_SEND_REPEAT (default 1, so the file runs in about a
 minute in CI); the issue's 10 repetitions: `QB_TEAM_SEND_REPEAT=10 python -m pytest -q
@@ -69,7 +71,8 @@ def test_senders_from_several_folders_deliver_each_probe_exactly_once(
             assert "Traceback" not in err and "unexpected" not in err, err[-2000:]
         # Reruns from every folder, at once, until nothing is left to send.
         for _ in range(3):
-            left = [p for p in _probes(url) if p.state in ("planned", "dispatching")]
+            left = [p for p in _probes(url) if p.state == "planned"
+                    or (p.state == "dispatching" and not _flagged(p))]
             if not left:
                 break
             reruns = [m.start("send") for m in team]
@@ -79,16 +82,26 @@ def test_senders_from_several_folders_deliver_each_probe_exactly_once(
         delivered = Counter(m for m in smtp_server.message_ids()[before:])
         twice = sorted(mid for mid, n in delivered.items() if n > 1)
         undelivered = sorted(expected - set(delivered))
-        states = Counter(p.state for p in _probes(url))
+        after = _probes(url)
+        states = Counter(p.state for p in after)
+        # A kill between a message's final dot and the server's 250 leaves its Sent copy unread:
+        # the probe may have gone out, so it is flagged, neither resent nor counted sent.
+        flagged = {p.message_id for p in after if p.state == "dispatching" and _flagged(p)}
         outcome.append((rep, killed, len(twice), len(undelivered), dict(states)))
         print(f"senders={senders} repetition={rep} killed_in_flight={killed} "
-              f"delivered_twice={len(twice)} undelivered={len(undelivered)} states={dict(states)}")
+              f"delivered_twice={len(twice)} undelivered={len(undelivered)} "
+              f"outcome_unknown={len(flagged)} states={dict(states)}")
         assert twice == [], f"delivered twice: {twice[:5]}"
-        assert undelivered == [], f"never delivered: {undelivered[:5]}"
-        assert states == {"sent": PROBES}
+        assert set(undelivered) <= flagged, f"never delivered: {sorted(set(undelivered) - flagged)[:5]}"
+        assert states["sent"] + len(flagged) == PROBES, dict(states)
+        assert len(flagged) <= 1, f"{len(flagged)} of unknown outcome for one killed sender"
         verify = team[-1].run("verify")
         assert verify.returncode == 0, verify.stdout + verify.stderr
     assert len(outcome) == REPEAT
+
+
+def _flagged(probe: Probe) -> bool:
+    return "outcome_unknown" in (probe.dispatch or {})
 
 
 def _fresh_db(db_url: str, rep: int) -> str:
