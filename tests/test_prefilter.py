@@ -109,3 +109,33 @@ def test_a_search_tried_only_where_a_leading_word_starts_finds_what_the_pattern_
                  "superticket #123 puis TICKET : 999", "İticket: 4444", "rien"]:
         want, got = pattern.search(text), fast.search(text)
         assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups())), text
+
+
+def test_a_rare_character_alone_is_a_selective_word():
+    """"#" or "[" is shorter than a pattern's `shortest` but rare in prose: the pattern runs only
+    on texts holding it (a 4 kB body without "#" is answered without the regex)."""
+    pattern = re.compile(r"(?:^|[\s(])#(\d{4,})\b")
+    fast = prefiltered(pattern)
+    assert isinstance(fast, Prefiltered) and fast.words == ("#",)
+    for text in ["Ticket #48213 ouvert", "(#1234) merci", "rien " * 300, "#12 non", "#99999"]:
+        want, got = pattern.search(text), fast.search(text)
+        assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups())), text
+
+
+def test_what_a_pattern_found_in_a_short_text_is_kept_by_text_and_bounded(monkeypatch):
+    monkeypatch.setattr(prefilter, "_KEPT", 3)
+    namespace = {"ACK": re.compile(r"nous avons bien re[çc]u (\w+)", re.I)}
+    prefilter_namespace(namespace)
+    fast = namespace["ACK"]
+    sentence = "Nous avons bien reçu votre demande."
+    first = fast.search(sentence)
+    again = fast.search("".join(list(sentence)))  # an equal text, another object
+    assert first.group(1) == again.group(1) == "votre"
+    assert fast.match(sentence) is not None and fast.match("Alors " + sentence) is None
+    for k in range(10):
+        assert fast.search(f"rien {k}") is None
+        assert fast.group.mask(f"autre {k}") == 0
+    assert len(fast._searched) <= 3 and len(fast.group._masks) <= 3  # started afresh when full
+    body = "Bonjour. " * 200 + sentence  # a whole body: its answer is not kept
+    assert fast.search(body).group(1) == "votre"
+    assert body not in fast._searched and body not in fast.group._masks

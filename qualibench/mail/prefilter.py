@@ -13,6 +13,11 @@ The patterns of one module are put behind their words together (`prefilter_names
 their words go in one Aho-Corasick automaton (pyahocorasick), so a single pass over a sentence
 tells which of the module's patterns it can match at all.
 
+A collect meets the same template lines and sentences thousands of times: for a short text
+(a line, a sentence) a group keeps the words found and each pattern what its search or match
+found, by text, a bounded number of them. A whole body meets few patterns: each tests its own
+words in it with `in`, cheaper than a pass of the whole automaton.
+
 Case: the words are compared with the text lowercased, which covers case-insensitive patterns
 (Python's re.IGNORECASE matches by simple lowercase; the few letters it also matches otherwise,
 "ı" and "ſ" for "i" and "s", are folded the same way here, and the two characters whose
@@ -48,6 +53,17 @@ _FOLD = {"\u0131": "i", "\u017f": "s", "\u0307": ""}
 _UNSAFE = {"\u00b5", "\u0130"}
 
 _ZERO_WIDTH = frozenset({""})
+# Characters rare enough in prose that one alone is a selective word ("#" of "#48213", "@" of
+# an address, "[" of a ticket tag), though shorter than a pattern's `shortest`.
+_RARE = frozenset("#[]@<>|^~{}\\")
+# Texts up to this long are lines and sentences: a group answers their words in one automaton
+# pass, and each pattern keeps what it found in them (a collect meets the same template lines and
+# sentences thousands of times). Longer texts (a whole body) meet few patterns each: then each
+# pattern tests its own words, which costs less than a pass of the whole automaton.
+_SHORT = 1000
+# Texts whose answers a group or a pattern keeps before it starts afresh (bounded memory).
+_KEPT = 4096
+_MISSING = object()
 
 
 def _char(code: int) -> str | None:
@@ -224,6 +240,10 @@ def required_words(pattern: re.Pattern[str]) -> frozenset[str] | None:
 _last: tuple[str, str] = ("", "")  # the last text lowercased (a sentence meets many patterns)
 
 
+def _selective(words: Iterable[str], shortest: int) -> bool:
+    return all(len(word) >= shortest or _RARE.issuperset(word) for word in words)
+
+
 def _lowered(text: str) -> str:
     global _last
     seen, low = _last
@@ -268,13 +288,16 @@ class Prefiltered:
         self.group = group  # the module's patterns whose words are looked for together
         self.bit = 0  # this pattern's bit in its group's masks
         self.leading: tuple[str, ...] = ()  # words every match starts with, when known
+        # What search() and match() found in short texts, by text (see _SHORT).
+        self._searched: dict[str, re.Match[str] | None] = {}
+        self._matched: dict[str, re.Match[str] | None] = {}
 
     def _derive(self) -> None:
         if self.group is not None:
             self.group.build()  # derives every pattern of the group
             return
         words = required_words(self.regex)
-        if not words or min(map(len, words)) < self.shortest:
+        if not words or not _selective(words, self.shortest):
             # A test for "e" would cost more than it spares: the pattern answers alone.
             for name in _METHODS:
                 setattr(self, name, getattr(self.regex, name))
@@ -282,7 +305,7 @@ class Prefiltered:
         else:
             self.words = tuple(sorted(words))
             leading = leading_words(self.regex)
-            if leading and min(map(len, leading)) >= self.shortest:
+            if leading and _selective(leading, self.shortest):
                 self.leading = tuple(sorted(leading))
 
     def possible(self, text: str) -> bool:
@@ -291,11 +314,21 @@ class Prefiltered:
             self._derive()
         if not self.words:
             return True
-        if self.bit:
+        if self.bit and len(text) <= _SHORT:
             return bool(self.group.mask(text) & self.bit)  # type: ignore[union-attr]
         return any(map(_lowered(text).__contains__, self.words))
 
     def search(self, text: str, *args: int) -> re.Match[str] | None:
+        if args or len(text) > _SHORT:
+            return self._search(text, *args)
+        found = self._searched.get(text, _MISSING)
+        if found is _MISSING:
+            if len(self._searched) >= _KEPT:
+                self._searched.clear()
+            found = self._searched[text] = self._search(text)
+        return found  # type: ignore[return-value]
+
+    def _search(self, text: str, *args: int) -> re.Match[str] | None:
         if not self.possible(text):
             return None
         if self.leading and not args:
@@ -311,7 +344,14 @@ class Prefiltered:
         return self.regex.search(text, *args)
 
     def match(self, text: str, *args: int) -> re.Match[str] | None:
-        return self.regex.match(text, *args) if self.possible(text) else None
+        if args or len(text) > _SHORT:
+            return self.regex.match(text, *args) if self.possible(text) else None
+        found = self._matched.get(text, _MISSING)
+        if found is _MISSING:
+            if len(self._matched) >= _KEPT:
+                self._matched.clear()
+            found = self._matched[text] = self.regex.match(text) if self.possible(text) else None
+        return found  # type: ignore[return-value]
 
     def fullmatch(self, text: str, *args: int) -> re.Match[str] | None:
         return self.regex.fullmatch(text, *args) if self.possible(text) else None
@@ -344,7 +384,7 @@ class _Group:
     def __init__(self) -> None:
         self.members: list[Prefiltered] = []
         self.automaton: Any = None
-        self._last: tuple[str, int] = ("", 0)  # the last text and its mask
+        self._masks: dict[str, int] = {}  # the short texts met and their masks (see _KEPT)
 
     def build(self) -> None:
         masks: dict[str, int] = {}
@@ -366,13 +406,14 @@ class _Group:
 
     def mask(self, text: str) -> int:
         """The bits of the patterns one of whose words `text` holds."""
-        seen, mask = self._last
-        if seen is text:
-            return mask
-        mask = 0
-        for _end, bits in self.automaton.iter(_lowered(text)):
-            mask |= bits
-        self._last = (text, mask)
+        mask = self._masks.get(text)
+        if mask is None:
+            mask = 0
+            for _end, bits in self.automaton.iter(_lowered(text)):
+                mask |= bits
+            if len(self._masks) >= _KEPT:
+                self._masks.clear()
+            self._masks[text] = mask
         return mask
 
 
