@@ -397,3 +397,32 @@ def test_tant_que_as_long_as_and_the_next_few_days(rubric):
     soon = score(rubric, "complaint-late-delivery-fr", "Bonjour,\nVotre commande partira dans les prochains jours.")
     earned = [s for s in soon.evidence["relevance"] if s.points > 0]
     assert earned and all("hedged" in s.why for s in earned)
+
+
+def test_sans_negates_what_follows_it_not_the_clause_before(rubric):
+    # "aspirateur sans fil" is a product: the apology before it is not negated; "sans frais" still is a no.
+    sorry = score(rubric, "complaint-faulty-product-fr", "Bonjour,\nJe suis navrée que votre aspirateur sans fil "
+                  "tombe en panne après trois semaines.")
+    assert [s for s in sorry.evidence["relevance"] if "compatit" in s.why and "asserted" in s.why]
+    free = score(rubric, "cancellation-subscription-fr", "Bonjour,\nVotre résiliation est enregistrée, sans frais.")
+    assert any("yes/no" in s.why for s in free.evidence["relevance"] if "frais" in s.why)
+
+
+def test_a_conditional_question_made_moot_is_answered(rubric):
+    # "If it is too late, how do I redirect it?" is answered by "the address is changed" (the guide).
+    done = score(rubric, "delivery-change-address-fr", "Bonjour,\nVotre colis est encore en préparation : "
+                 "l'adresse de livraison a bien été modifiée.")
+    assert any("moot" in s.why and s.points > 0 for s in done.evidence["relevance"])
+    refused = score(rubric, "delivery-change-address-fr", "Bonjour,\nL'adresse ne peut plus être modifiée, "
+                    "le colis est déjà expédié.")
+    assert not any("moot" in s.why for s in refused.evidence["relevance"])
+
+
+def test_a_place_where_the_case_is_handled_is_a_procedure_not_a_deflection(rubric):
+    there = score(rubric, "complaint-faulty-product-fr", "Bonjour,\nVous pouvez vous rendre dans l'un de nos "
+                  "magasins avec votre facture, où il sera échangé immédiatement.")
+    away = score(rubric, "complaint-faulty-product-fr", "Bonjour,\nNous vous invitons à vous rendre dans l'un de nos "
+                 "magasins, où nos vendeurs pourront vous conseiller.")
+    assert credited(there, "marche à suivre") > 0
+    assert not any("another channel" in s.why for s in there.evidence["relevance"])
+    assert credited(away, "marche à suivre") == 0

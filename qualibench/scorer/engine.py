@@ -20,7 +20,7 @@ from rapidfuzz import fuzz
 from ..campaign.spec import ScenarioSpec
 from .keypoints import compile_key_points, content_keys, credit_of
 from .layout import Layout, layout_of
-from .reading import COND, RESTATE, Reading, read
+from .reading import COND, NEG, RESTATE, Reading, read
 from .rubric import Concepts, Lexicon, Rubric
 from .signals import Span, instruction_thanks, make_span, penalise, personalisation, politeness
 from .text import TOKEN_RE, detect_mix, fold, is_stopword, lemma_view, reply_view, scored_part
@@ -95,7 +95,7 @@ def _key_point(kp_id: str, label: str, patterns: list, weight: Any, raw: dict) -
     asked = raw.get("asked_on")
     return (kp_id, label, tuple(str(p) for p in patterns), float(weight or 0), examples,
             str(raw.get("description") or ""), bool(raw.get("answers_no")),
-            tuple(str(c) for c in asked) if asked else ())
+            tuple(str(c) for c in asked) if asked else (), str(raw.get("moot_if") or ""))
 
 
 @dataclass(frozen=True)
@@ -256,9 +256,13 @@ def score_reply(
     evidence: dict[str, list[Span]] = {c: [] for c in rubric.criteria}
     points: dict[str, float] = {}
     share = 0.0
+    procedure = False
     if "relevance" in rubric.criteria:
         promises = list(lex.sets["promise"].finditer(folded, view.wordset))
         deflections = list(lex.sets["channel_deflection"].finditer(folded, view.wordset))
+        procedure = bool(deflections) and all(
+            _done_there(view.words[slice(*reading.sentence_tokens[_sentence_at(reading, m.start())])])
+            for m in deflections)
         points["relevance"], share = _relevance(part, reading, keys, extra, kps, scenario_lang, rubric, channel,
                                                 lay, evidence["relevance"], notes, promises, deflections)
     # Reformulation markers serve two criteria (a marker earns reformulation and is not empathy):
@@ -278,7 +282,7 @@ def score_reply(
     if "politeness" in rubric.criteria:
         points["politeness"] = politeness(part, folded, view, lay, lex, rubric, channel, evidence["politeness"])
     penalise(part, folded, view, lay, lex, fills, req.keys, share, reply_lang, scenario_lang,
-             rubric, points, evidence, notes)
+             rubric, points, evidence, notes, deflects=not procedure)
     if share == 0.0 and lex.sets["acknowledgement"].search(folded, view.wordset):
         notes.append("reads like an acknowledgement: no key point of the request is answered")
     criteria = {c: round(min(rubric.weight(c), max(0.0, points.get(c, 0.0))), 2) for c in rubric.criteria}
@@ -308,6 +312,17 @@ def _template(body: str) -> str:
     return re.sub(r"\{\w+\}", " ", body)
 
 
+def _done_there(words: list[str]) -> bool:
+    """A passive future says what is done to the customer's case: "il sera échangé", "it will be
+    exchanged" (not "nos vendeurs pourront vous conseiller", "our team will be happy to help")."""
+    for i, w in enumerate(words[:-1]):
+        nxt = words[i + 1]
+        if (w in ("sera", "seront") and nxt[-1:] in "eé" and len(nxt) > 3 and nxt not in ("heureuse", "ravie")) or \
+                (w == "will" and nxt == "be" and i + 2 < len(words) and words[i + 2].endswith("ed")):
+            return True
+    return False
+
+
 def _sentence_at(reading: Reading, offset: int) -> int:
     for i, (s, e) in enumerate(reading.sentences):
         if s <= offset < e:
@@ -334,6 +349,7 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
         return 0.0, 0.0
     index, sigs = compiled.index, compiled.signatures
     best: dict[str, tuple[float, int, int, str]] = {}
+    granted: set[str] = set()  # key points asserted in full, not by a "no"
     spans = reading.view.spans
     promised = {_sentence_at(reading, m.start()) for m in promises} if promises else set()
     # A sentence that sends the customer elsewhere ("le mieux est de passer voir nos vendeurs en
@@ -342,6 +358,9 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     # invitation to go or call elsewhere deflects the sentence.
     deflecting = {_sentence_at(reading, m.start()) for m in deflections if _INVITES.search(m.group())} \
         if deflections else set()
+    # ...unless the sentence says what the brand does once the customer is there ("rendez-vous en
+    # magasin avec la facture, où il sera échangé immédiatement"): that is the procedure asked for.
+    deflecting = {si for si in deflecting if not _done_there(reading.view.words[slice(*reading.sentence_tokens[si])])}
     # One pass finds the tokens that belong to some signature; sentences only look at those.
     at = list(compress(enumerate(keys), map(index.__contains__, keys)))  # (t, key) in C
     at += [(t, c) for t, c in extra.items() if c in index]
@@ -387,6 +406,8 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
             prev = best.get(sig.kp)
             if prev is None or credit > prev[0]:
                 best[sig.kp] = (credit, s, e, f"{why}; {sig.source}")
+                if credit >= 1.0 and not flags & NEG:
+                    granted.add(sig.kp)
     missing = [(w, kp) for w, kp in compiled.fuzzy if kp in asked and kp not in best]
     if missing:
         # Typos rarely hit the first two letters: compare each pattern only with the reply's
@@ -406,6 +427,13 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
                     credit, why = credit_of(reading.flags_of(i), kp in compiled.answers_no)
                     best[kp] = (credit, spans[i][0], spans[i][1], f"{why}; close to {pattern!r}")
                     break
+    for kp, other in compiled.moot_if.items():
+        # The guide: a conditional question made moot is answered. "If it is too late, what can I
+        # do?" is answered by "the address is changed" (the key point it hangs on, granted).
+        if kp in asked and other in granted and best.get(kp, (0.0,))[0] < 1.0:
+            _c, s, e, _w = best[other]
+            best[kp] = (1.0, s, e, f"made moot by the answer to {compiled.labels[other]!r} (the guide: "
+                                   "a conditional question made moot is answered)")
     got = 0.0
     share = 0.0
     for kp, (credit, s, e, why) in sorted(best.items(), key=lambda kv: kv[1][1]):

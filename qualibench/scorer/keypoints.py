@@ -40,6 +40,7 @@ class KeyPoints:
     labels: dict[str, str]
     answers_no: frozenset[str]  # yes/no questions: a clear "no" answers them fully
     asked_on: dict[str, frozenset[str] | None]  # channels whose request asks it (None: all)
+    moot_if: dict[str, str]  # key point -> the key point whose full answer makes it moot
     signatures: tuple[Signature, ...]
     index: dict[str, tuple[int, ...]]  # concept or lemma -> signatures holding it
     fuzzy: tuple[tuple[str, str], ...]  # (single folded word >= 5 letters, key point id)
@@ -65,11 +66,12 @@ def content_keys(text: str, language: str, concepts: Concepts) -> list[str]:
 
 @lru_cache(maxsize=512)
 def compile_key_points(kps: tuple, language: str, concepts: Concepts) -> KeyPoints:
-    """Compile `kps` ((id, label, patterns, weight, examples, description, answers_no, asked_on), ...)."""
+    """Compile `kps` ((id, label, patterns, weight, examples, description, answers_no, asked_on[,
+    moot_if]), ...)."""
     sigs: list[Signature] = []
     fuzzy: list[tuple[str, str]] = []
     notes: list[str] = []
-    for kp_id, label, patterns, _w, examples, description, _no, _asked in kps:
+    for kp_id, label, patterns, _w, examples, description, _no, _asked, *_moot in kps:
         for p in patterns:
             keys = frozenset(content_keys(p, language, concepts))
             if keys:
@@ -105,6 +107,7 @@ def compile_key_points(kps: tuple, language: str, concepts: Concepts) -> KeyPoin
         labels={k[0]: k[1] for k in kps},
         answers_no=frozenset(k[0] for k in kps if k[6]),
         asked_on={k[0]: (frozenset(k[7]) if k[7] else None) for k in kps},
+        moot_if={k[0]: k[8] for k in kps if len(k) > 8 and k[8] in {o[0] for o in kps}},
         signatures=tuple(sigs),
         index={k: tuple(v) for k, v in index.items()},
         fuzzy=tuple(fuzzy),

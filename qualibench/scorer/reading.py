@@ -21,8 +21,10 @@ from .text import LemmaView
 NEG, COND, HEDGE, HYPO, RESTATE, IFMAIN = 1, 2, 4, 8, 16, 32
 
 # A negation needs "ne/n'" plus its second word in French; these alone negate in either language.
-_NEG_ALONE = frozenset({"aucun", "aucune", "sans", "impossible", "ni", "not", "no", "never", "unable",
+_NEG_ALONE = frozenset({"aucun", "aucune", "sans", "without", "impossible", "ni", "not", "no", "never", "unable",
                         "cannot", "none", "nothing", "neither", "nor", "nobody", "jamais"})
+# ...of which these negate only the words after them (a preposition: "sans frais", "without a fee").
+_NEG_AFTER = frozenset({"sans", "without"})
 _NEG_SECOND = frozenset({"pas", "plus", "jamais", "rien", "aucun", "aucune", "guere", "personne", "point"})
 _NT = frozenset({"can", "don", "won", "isn", "aren", "doesn", "didn", "couldn", "wouldn", "shouldn",
                  "haven", "hasn", "wasn", "weren", "mustn"})
@@ -110,6 +112,7 @@ class Reading:
     sentence_flags: list[int]  # per sentence: RESTATE, HYPO
     if_from: list[int]  # per clause: the token where its if-clause starts (-1: none)
     if_to: list[int]  # per clause: the token where its if-clause ends
+    neg_from: list[int] | None = None  # per clause: first negated token ("sans" negates what follows it)
 
     def clause_of(self, token: int) -> int:
         return bisect_right(self.bounds, self.starts[token]) - 1
@@ -117,6 +120,8 @@ class Reading:
     def flags_of(self, token: int) -> int:
         c = bisect_right(self.bounds, self.starts[token]) - 1
         flags = self.clause_flags[c]
+        if flags & NEG and self.neg_from is not None and token < self.neg_from[c]:
+            flags &= ~NEG  # "navrée que votre aspirateur sans fil tombe en panne": "sans" negates "fil"
         return flags | COND if 0 <= self.if_from[c] <= token < self.if_to[c] else flags
 
 
@@ -150,6 +155,10 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
     seen_ne = [False] * n_clauses
     if_from = [-1] * n_clauses
     if_to = [0] * n_clauses
+    # "sans" (and "without") negates the words after it, not the clause's start: "aspirateur sans
+    # fil" is a product, "désolés que votre aspirateur sans fil tombe en panne" an apology. Every
+    # other negation covers its whole clause ("votre colis n'est pas parti").
+    neg_from = [0] * n_clauses
     generic_sent: set[int] = set()
     later: list[int] = []  # clauses from which the rest of the sentence is under a condition
     if_sent: set[int] = set()  # sentences whose statement hangs on a condition about the case
@@ -176,12 +185,18 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
                 elif w in _FROM_HERE_ON and before in _FROM_HERE_ON[w]:
                     later.append(c)
                 continue
-            if w in _NEG_ALONE:
+            if w in _NEG_AFTER:
+                if not flags[c] & NEG:
+                    neg_from[c] = t
                 flags[c] |= NEG
+            elif w in _NEG_ALONE:
+                flags[c] |= NEG
+                neg_from[c] = 0
             elif w == "ne" or w == "n":
                 seen_ne[c] = True
             elif (w in _NEG_SECOND and seen_ne[c]) or (w == "t" and t > 0 and words[t - 1] in _NT):
                 flags[c] |= NEG
+                neg_from[c] = 0
             if w in _IF and t + 1 < len(words) and words[t + 1] not in _CUSTOMER:
                 # "si vous préférez...", "if you log in on our website": the customer's choice or
                 # action, an offer that still asserts. Other conditions assert nothing.
@@ -222,7 +237,8 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
                 flags[c] |= HYPO
             if clause_sentence[c] in generic_sent and if_from[c] < 0:
                 flags[c] |= HEDGE
-    reading = Reading(view, sent_spans, sentence_tokens, starts, bounds, flags, sent_flags, if_from, if_to)
+    reading = Reading(view, sent_spans, sentence_tokens, starts, bounds, flags, sent_flags, if_from, if_to,
+                      neg_from if any(neg_from) else None)
     _mark_restatements(reading, folded, restate_sentence, restate_clause, echo_of)
     return reading
 

@@ -183,7 +183,9 @@ _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 def penalise(part: str, folded: str, view: LemmaView, lay: Layout, lex: Lexicon, fills: dict,
               specifics: frozenset[str], share: float, reply_lang: str, scenario_lang: str,
               rubric: Rubric, points: dict[str, float], evidence: dict[str, list[Span]],
-              notes: list[str]) -> None:
+              notes: list[str], deflects: bool = True) -> None:
+    """Apply the rubric's penalties; `deflects` False when every sentence naming another channel
+    or place says what is done there (the procedure asked for, not a deflection)."""
     pen = rubric.penalties
 
     def cost(name: str, amount: float, start: int, end: int, why: str) -> None:
@@ -194,7 +196,7 @@ def penalise(part: str, folded: str, view: LemmaView, lay: Layout, lex: Lexicon,
 
     rel = rubric.criteria.get("relevance", {})
     premium = lex.premium_number.search(folded) if lex.premium_number is not None else None
-    deflect = lex.sets["channel_deflection"].search(folded[:lay.body_end], view.wordset)
+    deflect = lex.sets["channel_deflection"].search(folded[:lay.body_end], view.wordset) if deflects else None
     if premium and "premium_number" in pen:
         if share == 0.0:
             _set_floor(points, evidence, part, "relevance", 0.0, premium.span(),
