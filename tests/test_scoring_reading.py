@@ -426,3 +426,23 @@ def test_a_place_where_the_case_is_handled_is_a_procedure_not_a_deflection(rubri
     assert credited(there, "marche à suivre") > 0
     assert not any("another channel" in s.why for s in there.evidence["relevance"])
     assert credited(away, "marche à suivre") == 0
+
+
+def test_a_three_letter_courier_is_not_a_lemma(rubric):
+    # "UPS" is a courier; its plural-stripped lemma "up" must not make "up to 7 days" name one.
+    up = score(rubric, "delivery-tracking-en", "Hello,\nPlease allow up to 7 working days for delivery.")
+    ups = score(rubric, "delivery-tracking-en", "Hello,\nYour parcel is with UPS.")
+    assert credited(up, "courier") == 0
+    assert credited(ups, "courier") > 0
+
+
+def test_the_steps_the_customer_already_tried_answer_nothing(rubric):
+    # The login request says the reset e-mail never came after three tries: the canned procedure
+    # earns nothing; sending a new link oneself is an answer.
+    canned = score(rubric, "technical-login-fr", "Bonjour,\nPour réinitialiser votre mot de passe, cliquez sur "
+                   "« Mot de passe oublié » et suivez les instructions reçues par e-mail.", since="lundi")
+    done = score(rubric, "technical-login-fr", "Bonjour,\nJe vous ai renvoyé un lien de réinitialisation "
+                 "depuis une autre adresse.", since="lundi")
+    assert credited(canned, "réinitialiser") == 0
+    assert any("already tried" in s.why for s in canned.evidence["relevance"])
+    assert credited(done, "réinitialiser") > 0

@@ -137,6 +137,25 @@ def _question_keys(request: str, language: str, names: tuple[str, ...], formulas
         _request_base(told, language, names, formulas, concepts)[0]
 
 
+# The customer's account of what they already did: "I've already tried restarting", "j'ai cliqué
+# sur « mot de passe oublié » à trois reprises", "J'ai aussi essayé depuis un autre navigateur".
+_TRIED = re.compile(r"[^.!?\n]*\b(?:already|tried|essaye|deja|reprises)\b[^.!?\n]*")
+# A sentence telling the customer what to do: an imperative ("cliquez", "pensez à", "please try",
+# "make sure"), with no word of the brand doing it ("nous vous avons renvoyé un lien" is an act).
+_INSTRUCTS = re.compile(r"(?<!vous )\b(?!(?:chez|assez)\b)\w{3,}ez\b|\b(?:please|try|make sure|ensure)\b")
+
+
+@lru_cache(maxsize=4096)
+def _tried_keys(request: str, language: str, names: tuple[str, ...], formulas: frozenset[str],
+                concepts: Concepts) -> frozenset[str]:
+    """The keys of the request's sentences that say what the customer already tried."""
+    folded = fold(request)
+    # (not a question: "si le colis est déjà parti, comment le rediriger ?" reports no attempt)
+    tried = "\n".join(m.group() for m in _TRIED.finditer(folded)
+                      if folded[m.end():m.end() + 1] != "?" and not m.group().lstrip().startswith(("si ", "if ")))
+    return _request_base(tried, language, names, formulas, concepts)[0] if tried else frozenset()
+
+
 @lru_cache(maxsize=65536)
 def _fill_words(value: str) -> frozenset[str]:
     return frozenset(t for t in TOKEN_RE.findall(fold(value)) if (len(t) >= 3 and not is_stopword(t)) or t.isdigit())
@@ -263,8 +282,9 @@ def score_reply(
         procedure = bool(deflections) and all(
             _done_there(view.words[slice(*reading.sentence_tokens[_sentence_at(reading, m.start())])])
             for m in deflections)
+        tried = _tried_keys(request_text, scenario_lang, names, rubric.vocabulary, rubric.concepts)
         points["relevance"], share = _relevance(part, reading, keys, extra, kps, scenario_lang, rubric, channel,
-                                                lay, evidence["relevance"], notes, promises, deflections)
+                                                lay, evidence["relevance"], notes, promises, deflections, tried)
     # Reformulation markers serve two criteria (a marker earns reformulation and is not empathy):
     # scan the reply for them once.
     markers = list(lex.sets["reformulation"].finditer(folded, view.wordset)) \
@@ -338,7 +358,8 @@ def _asked(compiled: Any, channel: str) -> dict[str, float]:
 
 def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, str], kps: tuple,
                scenario_lang: str, rubric: Rubric, channel: str, lay: Layout, out: list[Span],
-               notes: list[str], promises: list, deflections: list = ()) -> tuple[float, float]:
+               notes: list[str], promises: list, deflections: list = (),
+               tried: frozenset[str] = frozenset()) -> tuple[float, float]:
     rule = rubric.rule("relevance", channel)
     weight = float(rule["weight"])
     compiled = compile_key_points(kps, scenario_lang, rubric.concepts)
@@ -352,6 +373,14 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     granted: set[str] = set()  # key points asserted in full, not by a "no"
     spans = reading.view.spans
     promised = {_sentence_at(reading, m.start()) for m in promises} if promises else set()
+    # The guide: a template of the steps the customer says they already took answers nothing.
+    repeated: set[int] = set()
+    if tried:
+        for si, (a, b) in enumerate(reading.sentence_tokens):
+            s, e = reading.sentences[si]
+            if a < b and _FIRST_PERSON.isdisjoint(reading.view.words[a:b]) and \
+                    _INSTRUCTS.search(reading.view.words and " ".join(reading.view.words[a:b])):
+                repeated.add(si)
     # A sentence that sends the customer elsewhere ("le mieux est de passer voir nos vendeurs en
     # magasin", "give our sales team a call") names the topic; it answers nothing.
     # A channel only named ("on vous envoie le lien en DM", "by phone") may carry the answer: only an
@@ -400,6 +429,8 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
             credit, why = credit_of(flags, sig.kp in compiled.answers_no)
             if si in promised and credit > 0:
                 credit, why = 0.0, "in a promise to come back later, not an answer"
+            elif si in repeated and credit > 0 and all(k in tried for k in sig.keys if k in first):
+                credit, why = 0.0, "tells the customer to do what they say they already tried"
             elif si in deflecting and credit > 0:
                 credit, why = 0.0, "in a sentence that sends the customer elsewhere, not an answer"
             s, e = spans[min(toks)][0], spans[max(toks)][1]

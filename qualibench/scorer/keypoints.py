@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from .reading import COND, HEDGE, HYPO, IFMAIN, NEG, RESTATE
 from .rubric import Concepts
-from .text import fold, is_stopword, lemma_tokens
+from .text import TOKEN_RE, fold, is_stopword, lemma_tokens
 
 # Negation words are not content: the polarity of the clause decides what a "no" is worth.
 _NOT_CONTENT = frozenset({"ne", "n", "pas", "aucun", "aucune", "sans", "no", "not", "never", "t",
@@ -50,6 +50,11 @@ class KeyPoints:
 def content_keys(text: str, language: str, concepts: Concepts) -> list[str]:
     """Return the concepts (or lemmas) of the content words of `text`, in order."""
     lemmas = lemma_tokens(text, language)
+    surface = TOKEN_RE.findall(fold(text))
+    if len(surface) == len(lemmas):
+        # a word of three letters or fewer is not read as a plural: "UPS" is not "up"
+        lemmas = [w if len(w) <= 3 and w != lem and w.startswith(lem) else lem
+                  for w, lem in zip(surface, lemmas, strict=True)]
     keys: list[str] = []
     for phrase, concept in concepts.phrases(language, lemmas):
         keys.append(concept)

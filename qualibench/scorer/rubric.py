@@ -150,7 +150,10 @@ class Concepts:
                     lems = tuple(lemma_tokens(str(word), lang))
                     surface = tuple(TOKEN_RE.findall(fold(str(word))))
                     if len(lems) == 1:
-                        self._single[lang].setdefault(lems[0], concept)
+                        # A word of three letters or fewer is its own lemma: an acronym ("UPS" is a
+                        # courier; its lemma "up" would make every "up to 7 days" one).
+                        if len(surface[0]) > 3 or lems[0] == surface[0]:
+                            self._single[lang].setdefault(lems[0], concept)
                         self._single[lang].setdefault(surface[0], concept)
                         for form in _participles(surface[0], lang):
                             for lem in {*lemma_tokens(form, lang)[:1], fold(form)}:
