@@ -248,3 +248,36 @@ def test_encoded_display_name_with_a_comma_keeps_one_address():
     assert msg.from_address == "marie.durand.k3f9@alias.example"
     assert msg.from_name == "Durand, Marie"
     assert msg.to == ["sav@brand-a.example", "b@brand-a.example"]
+
+
+def _model(msg) -> tuple[object, ...]:
+    """A compat32 Message as the stdlib parser leaves it: every attribute, defects by kind."""
+    state = {k: v for k, v in vars(msg).items() if k != "defects"}
+    return state, [type(d) for d in msg.defects]
+
+
+def test_a_single_part_message_is_read_as_the_stdlib_parser_reads_it():
+    """parse._single_part stands in for message_from_bytes(policy=compat32) on single-part
+    messages with plain headers (the feed parser reads a body line by line in Python): same
+    headers, payload and defects, LF or CRLF; any other message is left to the stdlib."""
+    from email import message_from_bytes
+    from email.policy import compat32
+
+    from qualibench.mail.parse import _single_part
+
+    read = 0
+    for path in sorted(MAIL_FIXTURES.glob("*.eml")):
+        for raw in (path.read_bytes(), path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")):
+            fast = _single_part(raw)
+            if fast is not None:
+                assert _model(fast) == _model(message_from_bytes(raw, policy=compat32)), path.name
+                read += 1
+    assert read > 50
+    folded = b"From: a@b.fr\nSubject: un\n deux\n\tfin\nX-Note:  caf\xc3\xa9\n\ncorps \xe9\n"
+    assert _model(_single_part(folded)) == _model(message_from_bytes(folded, policy=compat32))
+    assert _single_part(b"Subject: x\n\n").get_payload() == ""
+    for odd in [b"Subject: x\nno blank line before this body\n", b" first line folded\nSubject: x\n\nb",
+                b"From someone@example.com Mon Jan  1\nSubject: x\n\nb", b"Subject: x\rTo: y\n\nb",
+                b":no name\n\nb", b"Subject: no end", b"Content-Type: multipart/mixed; boundary=b\n\n--b\n",
+                b"Content-Type: message/rfc822\n\nSubject: inner\n\nb"]:
+        assert _single_part(odd) is None, odd

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from qualibench.kinds import ReplyKind
 from qualibench.mail.language import detect_language
 from qualibench.mail.parse import ParsedMessage
-from qualibench.mail.prefilter import prefilter_namespace
+from qualibench.mail.prefilter import keep_answers, prefilter_namespace
 from qualibench.mail.quotes import split_reply
 
 # A person cannot read, think and type an answer this fast: with an e-mail that says nothing
@@ -692,3 +692,6 @@ def extract_ticket_ref(subject: str, text: str) -> str | None:
 # its matches contains (mail.prefilter derives them from the pattern itself); results are the
 # patterns' own.
 prefilter_namespace(globals())
+# ... and these pure functions of one sentence keep their answers for the sentences met again
+# (templates recur across a collect's replies): speed only, same answers.
+keep_answers(globals(), "_fold", "_word_count", "_ack_roles", "_substantive", "_case_clause")

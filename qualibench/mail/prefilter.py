@@ -26,8 +26,9 @@ lowercase is ambiguous, "µ" and "İ", are never put in a word).
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 try:
@@ -464,3 +465,30 @@ def prefiltered(pattern: re.Pattern[str], *, shortest: int = 3) -> re.Pattern[st
     fast = Prefiltered(pattern, shortest=shortest)
     fast.possible("")
     return fast if fast.words else pattern
+
+
+def kept_by_text(function: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Give back `function` (a pure function of one str giving an immutable value) keeping its
+    answers for short texts, as the patterns keep theirs (_SHORT, _KEPT)."""
+    kept: dict[str, Any] = {}
+
+    @functools.wraps(function)
+    def answer(text: str) -> Any:
+        if len(text) > _SHORT:
+            return function(text)
+        found = kept.get(text, _MISSING)
+        if found is _MISSING:
+            if len(kept) >= _KEPT:
+                kept.clear()
+            found = kept[text] = function(text)
+        return found
+
+    return answer
+
+
+def keep_answers(namespace: dict[str, Any], *names: str) -> None:
+    """Put each named function of a module's namespace behind `kept_by_text`: the module's own
+    calls find it there (a name is looked up at each call). Each must be a pure function of its
+    one str argument (and of the module's constant patterns) giving an immutable value."""
+    for name in names:
+        namespace[name] = kept_by_text(namespace[name])

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 
 from qualibench.mail.bounds import MAX_PATTERN_LINE
+from qualibench.mail.prefilter import kept_by_text
 from qualibench.mail.quote_patterns import (
     ATTRIBUTION,
     ATTRIBUTION_OPENING,
@@ -171,17 +172,15 @@ def _quote_start(lines: list[str], first_text: int = 0) -> int | None:
     One pass, each line tried against patterns on at most MAX_PATTERN_LINE characters, so
     the cost is linear in the text whatever its shape.
     """
-    # quoted_to_end[i]: every non-blank line from i on is '>'-quoted (computed once, backwards).
-    quoted_to_end = [False] * (len(lines) + 1)
-    quoted_to_end[len(lines)] = True
-    for i in range(len(lines) - 1, -1, -1):
-        line = lines[i]
-        quoted_to_end[i] = quoted_to_end[i + 1] and (not line.strip() or _is_quoted(line))
+    # Every non-blank line from `tail` on is '>'-quoted (found once, backwards).
+    tail = len(lines)
+    while tail and (not (opening := lines[tail - 1].lstrip()) or opening[0] == ">"):
+        tail -= 1
     for i, line in enumerate(lines):
         if i < first_text:
             continue  # the helpdesk's chrome above the reply (markers, the agent's header)
         if not _pattern_line(line):
-            if line.strip() and _is_quoted(line) and quoted_to_end[i]:
+            if i >= tail and line.strip() and _is_quoted(line):
                 return i
             continue
         if SEPARATOR.match(line) or _attribution_at(lines, i) or (
@@ -198,7 +197,7 @@ def _quote_start(lines: list[str], first_text: int = 0) -> int | None:
             return j if j >= 0 and RULE.match(lines[j]) else i
         if i > first_text and _comment_header_at(lines, i):
             return i
-        if _is_quoted(line) and quoted_to_end[i]:
+        if i >= tail and _is_quoted(line):
             return i
     return None
 
@@ -248,22 +247,34 @@ def _trim(lines: list[str]) -> str:
 def _split_inline_attribution(raw: list[str], lines: list[str]) -> tuple[list[str], list[str]]:
     """Put an attribution (or a header block folded onto one line) glued to the end of a line
     on a line of its own."""
+    cuts = list(map(_inline_cut, lines))
+    if not any(cuts):
+        return raw, lines
     out_raw: list[str] = []
     out: list[str] = []
-    for raw_line, line in zip(raw, lines, strict=True):
-        # (the verb first: a cheap test that spares the costly search on almost every line)
-        found = INLINE_ATTRIBUTION.search(line) if _pattern_line(line) and not _is_quoted(line) \
-            and WROTE_WORD.search(line) else None
-        if not found and line.count(":") >= 3 and _pattern_line(line) and not _is_quoted(line):
-            found = COLLAPSED_HEADERS.search(line)
-        if found and line[: found.start()].strip():
-            cut = next(found.start(k) for k in range(1, (found.re.groups or 0) + 1) if found.group(k))
+    for raw_line, line, cut in zip(raw, lines, cuts, strict=True):
+        if cut:
             out_raw += [raw_line[:cut].rstrip(), raw_line[cut:]]
             out += [line[:cut].rstrip(), line[cut:]]
         else:
             out_raw.append(raw_line)
             out.append(line)
     return out_raw, out
+
+
+@kept_by_text  # (speed only: a collect meets the same quoted and template lines again and again)
+def _inline_cut(line: str) -> int:
+    """Give back where an attribution or a folded header block glued to the end of `line`
+    starts (0: none; it never starts a line, its text is before it)."""
+    if not _pattern_line(line) or _is_quoted(line):
+        return 0
+    # (the verb first: a cheap test that spares the costly search on almost every line)
+    found = INLINE_ATTRIBUTION.search(line) if WROTE_WORD.search(line) else None
+    if not found and line.count(":") >= 3:
+        found = COLLAPSED_HEADERS.search(line)
+    if found and line[: found.start()].strip():
+        return next(found.start(k) for k in range(1, (found.re.groups or 0) + 1) if found.group(k))
+    return 0
 
 
 def _first_text(lines: list[str]) -> int:
