@@ -138,6 +138,7 @@ def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = N
                Probe.state, Probe.planned_at, Probe.dispatching_at, Probe.sent_at, Probe.window_ends_at)
         .where(Probe.campaign_id == campaign_id).order_by(Probe.id)).all()
     rows = []
+    timed: dict[int, list] = {}  # id(calendar) -> (calendar, [(row, start, stop of its clock)])
     for p in probes:
         b, sc, w = brands[p.brand_id], scens[p.scenario_id], waves.get(p.wave_id)
         # A reply whose date is impossible (before its request) waits for an analyst's decision.
@@ -175,8 +176,7 @@ def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = N
                 answered=answered, censored=not answered, still_open=not answered and as_of < end,
                 late_answer=first is not None and not answered,
                 time_h=max(0.0, (at - start).total_seconds() / 3600.0),
-                # the one business-hours rule (qualibench.hours), as timing and `check` read it
-                business_time_h=calendars[p.brand_id].business_hours(start, at),
+                business_time_h=math.nan,  # below: every test of a calendar at once
                 censor_h=(stop - start).total_seconds() / 3600.0,
                 ack_delay_h=(ack.received_at - start).total_seconds() / 3600.0 if ack else math.nan,
             )
@@ -188,9 +188,18 @@ def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = N
             row["quality_all"] = (eff[0] if eff else math.nan) if answered else 0.0
             for k, v in (eff[1] if eff else {}).items():
                 row[f"crit_{k}"] = float(v)
+            cal = calendars[p.brand_id]
+            timed.setdefault(id(cal), (cal, []))[1].append((row, start, at))
         else:
             row.update(answered=False, censored=False, still_open=False, late_answer=False)
         rows.append(row)
+    # the one business-hours rule (qualibench.hours), as timing and `check` read it
+    for cal, pending in timed.values():
+        hours = cal.business_hours_many([t[1] for t in pending], [t[2] for t in pending]).tolist()
+        for (row, _, _), h in zip(pending, hours, strict=True):
+            row["business_time_h"] = h
+            if row["answered"]:
+                row["business_delay_h"] = h
     _first_answer_texts(session, rows)
     df = pd.DataFrame(rows)
     for col in ("time_h", "business_time_h", "censor_h", "ack_delay_h", "delay_h", "business_delay_h",

@@ -113,9 +113,15 @@ def _nominee(r: dict) -> Nominee:
                    tests=int(r["tests"]), answered=int(r.get("answered", 0) or 0))
 
 
+NOMINEE_COLUMNS = ("brand_key", "brand", "index", "index_low", "index_high", "tests", "answered")
+
+
 def _award(category: str, scope: str, table: pd.DataFrame, sample_key, samples: dict,
            rules: AwardRules) -> Trophy:
-    pool = rank_table(table[eligible(table, rules)], rules)
+    # only the columns a nominee holds or is ranked by: the brands table is four times wider
+    keep = [c for c in dict.fromkeys([*NOMINEE_COLUMNS, *(TIE_BREAKS[k][0] for k in rules.tie_break
+                                                          if k in TIE_BREAKS)]) if c in table.columns]
+    pool = rank_table(table.loc[eligible(table, rules), keep], rules)
     nominees = [_nominee(r) for r in pool.to_dict("records")]
     trophy = Trophy(category=category, scope=scope, nominees=nominees, rule=rules.rule,
                     precision=rules.precision)
@@ -130,9 +136,10 @@ def _award(category: str, scope: str, table: pd.DataFrame, sample_key, samples: 
     have = all(s is not None for s in smp) and len(smp) > 0
     if have:
         matrix = np.vstack(smp)  # nominees x replicates
-        best = matrix.argmax(axis=0)
-        for i, n in enumerate(nominees):
-            n.p_first = float(np.mean(best == i))
+        # the share of replicates in which each nominee ranks first (a count over B: exact)
+        firsts = np.bincount(matrix.argmax(axis=0), minlength=len(nominees))
+        for n, count in zip(nominees, firsts.tolist(), strict=True):
+            n.p_first = count / matrix.shape[1]
     alpha = (1 - rules.confidence) / 2
     leader = nominees[0]
     top = published(leader.index, rules)

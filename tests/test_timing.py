@@ -213,3 +213,20 @@ def test_close_windows_never_censors_a_probe_another_collector_is_answering(sent
     assert outcome["closed"] == len(states) - 1  # every other silent probe is censored
     # The logged facts match the rows (the made-up inbound has no raw evidence: not checked).
     assert [p for p in verify_campaign(ws).problems if "differ" in p] == []
+
+
+def test_business_hours_of_many_pairs_are_each_pair_alone():
+    """The batch the report uses (business_hours_many) is the rule of one pair, pair by pair:
+    across a DST change, a public holiday, a new year, lunch breaks and reversed pairs."""
+    cal = brand_calendar("Europe/Paris", "mon-fri 09:00-12:00,14:00-18:00; sat 10:00-12:00", "FR")
+    pairs = [
+        (_paris(2026, 3, 27, 11, 30), _paris(2026, 3, 30, 9, 30)),  # Fri 11:30 -> Mon 9:30 over the DST change
+        (_paris(2026, 12, 31, 17, 0), _paris(2027, 1, 4, 10, 0)),  # New Year's Day closed, Sat 2 open 10-12
+        (_paris(2026, 5, 1, 8, 0), _paris(2026, 5, 1, 20, 0)),  # 1 May: a holiday, nothing open
+        (_paris(2026, 6, 2, 11, 0, 0, 250_000), _paris(2026, 6, 2, 15, 0, 0, 125)),  # lunch skipped, microseconds
+        (_paris(2026, 6, 2, 15, 0), _paris(2026, 6, 2, 11, 0)),  # reversed: no time
+    ]
+    alone = [cal.business_hours(a, b) for a, b in pairs]
+    assert alone == pytest.approx([0.5 + 4 + 2 + 0.5, 1 + 2 + 1, 0.0, 2 - (0.25 - 125e-6) / 3600, 0.0], abs=1e-12)
+    many = cal.business_hours_many([a for a, _ in pairs], [b for _, b in pairs])
+    assert [float(h) for h in many] == alone  # the same floats, not only close ones
