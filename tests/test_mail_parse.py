@@ -281,3 +281,20 @@ def test_a_single_part_message_is_read_as_the_stdlib_parser_reads_it():
                 b":no name\n\nb", b"Subject: no end", b"Content-Type: multipart/mixed; boundary=b\n\n--b\n",
                 b"Content-Type: message/rfc822\n\nSubject: inner\n\nb"]:
         assert _single_part(odd) is None, odd
+
+
+def test_storable_replaces_only_nul_and_lone_surrogates_whatever_the_text():
+    from qualibench.mail.bounds import storable
+
+    for kept in ["", "plain", "Référence : 12 – merci ✓", "emoji 👋 ok"]:
+        assert storable(kept) is kept
+    assert storable("caf\udce9 à \x00 fin") == "caf\ufffd à \ufffd fin"
+    assert storable("é\udc80") == "é\ufffd" and storable("a\x00") == "a\ufffd"
+
+
+def test_html_text_runs_of_spaces_and_line_breaks_fold_to_one_space():
+    from qualibench.mail.htmltext import html_to_text
+
+    assert html_to_text("<p>un  deux\n trois\tquatre</p><p>cinq six</p>") == "un deux trois quatre\n\ncinq six"
+    assert html_to_text("<p>Bonjour,<br>  votre <b>commande</b>  est partie</p>") == (
+        "Bonjour,\nvotre commande est partie")

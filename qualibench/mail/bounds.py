@@ -74,6 +74,13 @@ def storable(text: str) -> str:
     """Give back `text` with what no database can store (NUL, lone surrogates) made U+FFFD."""
     if not text or (text.isascii() and "\x00" not in text):  # (no surrogate in ASCII text)
         return text
+    if "\x00" not in text:
+        try:
+            text.encode("utf-8")  # (fails on a lone surrogate only; far cheaper than the search)
+        except UnicodeEncodeError:
+            pass
+        else:
+            return text
     return _UNSTORABLE.sub("\ufffd", text)
 
 

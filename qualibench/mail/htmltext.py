@@ -53,7 +53,10 @@ class _TextWriter:
         self.has_text = False
 
     def text(self, s: str) -> None:
-        s = _SPACES.sub(" ", s)
+        # (a text with single spaces only is its own folding: `in` tests spare the substitution,
+        # which builds a piece per space)
+        if "  " in s or "\n" in s or "\t" in s or "\r" in s or "\f" in s:
+            s = _SPACES.sub(" ", s)
         if not s:
             return
         if not self.current and s.startswith(" "):
