@@ -11,7 +11,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from functools import cache, cached_property, lru_cache
+from functools import cache, lru_cache
 
 
 def _fold_table() -> dict[int, str]:
@@ -85,11 +85,25 @@ def lemma(token: str, language: str) -> str:
     return out.lower().translate(_FOLD)
 
 
+class _Once:
+    """A value worked out on first read and kept in the instance (functools.cached_property
+    without its lock: a view is never shared between threads while it is being read)."""
+
+    def __init__(self, func) -> None:  # type: ignore[no-untyped-def]
+        self.func, self.name = func, func.__name__
+        self.__doc__ = func.__doc__
+
+    def __get__(self, obj, cls=None):  # type: ignore[no-untyped-def]
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
+
+
 @dataclass
 class LemmaView:
-    """The text as space-joined lemmas, with each lemma's place in the original text."""
+    """The text as lemmas, with each lemma's place in the original text."""
 
-    joined: str
     spans: list[tuple[int, int]]  # (start, end) of each token in the original text
     lemmas: list[str]
     words: list[str]  # the folded surface tokens
@@ -111,12 +125,17 @@ class LemmaView:
             out += info.keys_in(lang, single)
         return out
 
-    @cached_property
+    @_Once
     def wordset(self) -> frozenset[str]:
         """Return the distinct folded tokens (a phrase set skips its scan when none starts a phrase)."""
         return frozenset(self.words)
 
-    @cached_property
+    @_Once
+    def joined(self) -> str:
+        """Return the lemmas joined by one space (only read to find a lemma phrase in the text)."""
+        return " ".join(self.lemmas)
+
+    @_Once
     def joined_starts(self) -> list[int]:
         """Return where each lemma starts in `joined` (only needed to map a match back)."""
         starts = [0]
@@ -159,7 +178,7 @@ def lemma_view(text: str, language: str | None, *, folded: str | None = None,
             if lem is None:
                 token = tokens[i]
                 lemmas[i] = cache[token] = lemma(token, lang) if token.isalpha() else words[i]
-    return LemmaView(" ".join(lemmas), spans, lemmas, words, language, folded)
+    return LemmaView(spans, lemmas, words, language, folded)
 
 
 class _Line:
@@ -261,7 +280,7 @@ def reply_view(text: str, language: str | None, default: str = "fr") -> tuple[st
         for info in infos:
             if info.words:
                 lemmas += info.lemmas_in(lang)
-    view = LemmaView(" ".join(lemmas), spans, lemmas, words, language, folded, mix,  # type: ignore[arg-type]
+    view = LemmaView(spans, lemmas, words, language, folded, mix,  # type: ignore[arg-type]
                      (lang, [info for info in infos if info.words]))
     return lowered, folded, view  # type: ignore[return-value]
 
