@@ -259,3 +259,42 @@ def test_one_scan_answers_every_phrase_set_as_its_own_regex_does(rubric):
             assert [_set_answers(ps, text, cuts) for ps in sets if ps.regex is not None] == expected
             matched += sum(len(e[0]) for e in expected)
     assert matched > 100  # the texts do hold phrases of many sets
+
+
+def _line_shapes(text: str, i: int) -> list[str]:
+    # Line breaks before and after the words a rule reads across ("si", "en cas de", "meilleurs
+    # délais", "n'hésitez pas"), white space at either end of lines, blank lines, clause breaks
+    # at a line's end, a reply cut on a line break.
+    return [text, _reshaped(text, i), text.replace(", ", ",\n"), text.replace(" si ", " si\n"),
+            text.replace(" pas ", "\npas ").replace(" cas ", "\ncas "), text.replace(". ", ".\n\n"),
+            text.replace("\n", "\n ") if i % 2 else text.replace("\n", " \n"), text + "\n",
+            text.replace(" ", "\n", 3)]
+
+
+def test_the_line_by_line_reading_is_the_whole_text_reading(rubric):
+    """line_reading.read (each distinct line read once) gives the Reading reading.read gives."""
+    from qualibench.scorer.line_reading import read
+    from qualibench.scorer.reading import read as read_whole
+
+    replies, _ = _fixture_replies()
+    extra = ["Si vous le souhaitez, nous\npouvons. En cas\nde retard, le cas\néchéant, dans les meilleurs\ndélais.",
+             "N'hésitez\npas à nous écrire, sans\nfaute. If\nit ships, we refund. We don\n't know.",
+             "Nous ne\npourrons pas, mais\nvotre colis, qui\narrive, sera livré."]
+    texts = [s for i, r in enumerate(replies) for s in _line_shapes(r["text"], i)] + extra
+    echoed = 0
+    for lex in rubric.lexicons.values():
+        sets = (lex.sets["reformulation"], lex.sets["topic_markers"])
+        for text in texts + texts:  # the second round reads every line from the cache
+            lowered, folded, view = reply_view(text, None, default="fr")
+
+            def echo(a: int, b: int, words=view.words) -> bool:  # any rule of the token range will do
+                return len(words[a:b]) % 3 == 0
+
+            lex.scan(folded)
+            got, want = read(text, folded, view, *sets, echo), read_whole(text, folded, view, *sets, echo)
+            assert (got.sentences, got.sentence_tokens, got.starts, got.bounds, got.clause_flags,
+                    got.sentence_flags, got.if_from, got.if_to) == \
+                (want.sentences, want.sentence_tokens, want.starts, want.bounds, want.clause_flags,
+                 want.sentence_flags, want.if_from, want.if_to), text
+            echoed += sum(1 for f in want.sentence_flags if f & 16)
+    assert echoed > 50

@@ -20,7 +20,8 @@ from rapidfuzz import fuzz
 from ..campaign.spec import ScenarioSpec
 from .keypoints import compile_key_points, content_keys, credit_of
 from .layout import Layout, layout_of
-from .reading import COND, NEG, RESTATE, Reading, read
+from .line_reading import read
+from .reading import COND, NEG, RESTATE, Reading
 from .rubric import Concepts, Lexicon, Rubric
 from .signals import Span, instruction_thanks, make_span, penalise, personalisation, politeness
 from .text import TOKEN_RE, detect_mix, fold, is_stopword, lemma_view, reply_view, scored_part

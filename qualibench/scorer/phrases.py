@@ -29,7 +29,11 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable
 
+from .text import digits_as_zero
+
 _WORD = re.compile(r"\w")
+_DIGIT = re.compile(r"\d")
+_MISSING = object()
 
 
 class PhraseMatch:
@@ -87,6 +91,9 @@ class PhraseIndex:
         self._open_end = re.compile(opening.pattern[:-len(r"(?!\w)")] + r"\s*\Z") \
             if heads and (opening := open_regex(heads)) is not None else None
         self._lines: dict[str, list | None] = {}
+        # No phrase holds a digit: a line is scanned as its shape (digits as 0), so lines that
+        # differ only in an order number or an amount are scanned once.
+        self._digit_free = not any(_DIGIT.search(p) for p in every)
 
     def clean_cut(self, text: str, n: int) -> bool:
         """Return whether text[:n] holds exactly the phrases of `text` that end by n."""
@@ -122,12 +129,16 @@ class PhraseIndex:
         offset = 0
         lines = self._lines
         for line in folded.split("\n"):
-            hit = lines.get(line)
-            if hit is None:
+            hit = lines.get(line, _MISSING)
+            if hit is _MISSING:
                 if len(lines) >= 50_000:
                     lines.clear()
-                opens = self._open_end is not None and self._open_end.search(line) is not None
-                hit = lines[line] = (None if opens else self.found_in(line))
+                shape = digits_as_zero(line) if self._digit_free else line
+                hit = lines.get(shape, _MISSING) if shape != line else _MISSING
+                if hit is _MISSING:
+                    opens = self._open_end is not None and self._open_end.search(shape) is not None
+                    hit = lines[shape] = (None if opens else self.found_in(shape))
+                lines[line] = hit
             if hit is None:
                 return None
             if hit:

@@ -41,7 +41,16 @@ def fold(text: str) -> str:
 def _fold_lowered(lowered: str) -> str:
     # Every character the table changes is outside ASCII: an ASCII text (isascii() costs
     # nothing) is already folded, and translate() would look each character up for nothing.
-    return lowered if lowered.isascii() else lowered.translate(_FOLD)
+    # In a text with a few accents, only the runs outside ASCII are translated: translate()
+    # leaves its fast ASCII path at the first other character (three times slower a line).
+    return lowered if lowered.isascii() else _NOT_ASCII.sub(_fold_run, lowered)
+
+
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _fold_run(m: re.Match[str]) -> str:
+    return m.group().translate(_FOLD)
 
 
 def lower_and_fold(text: str) -> tuple[str, str]:
@@ -151,6 +160,14 @@ class LemmaView:
 
 
 _LEMMA_CACHE: dict[str, dict[str, str]] = {}
+_MAX_LEMMAS = 200_000  # words per language (a token with a digit is its own lemma: never kept)
+
+
+def _remember(cache: dict[str, str], token: str, lang: str) -> str:
+    if len(cache) >= _MAX_LEMMAS:
+        cache.clear()
+    got = cache[token] = lemma(token, lang)
+    return got
 
 
 def lemma_view(text: str, language: str | None, *, folded: str | None = None,
@@ -173,11 +190,11 @@ def lemma_view(text: str, language: str | None, *, folded: str | None = None,
     # one, so its tokens are the words themselves: no need to slice them out again.
     tokens = words if low == folded else [low[s:e] for s, e in spans]
     lemmas = list(map(cache.get, tokens))
-    if None in lemmas:  # first sight of some words: lemmatise and remember them
+    if None in lemmas:  # first sight of some words, or numbers: lemmatise and remember words
         for i, lem in enumerate(lemmas):
             if lem is None:
                 token = tokens[i]
-                lemmas[i] = cache[token] = lemma(token, lang) if token.isalpha() else words[i]
+                lemmas[i] = _remember(cache, token, lang) if token.isalpha() else words[i]
     return LemmaView(spans, lemmas, words, language, folded)
 
 
@@ -191,19 +208,25 @@ class _Line:
 
     __slots__ = ("lowered", "folded", "words", "spans", "tokens", "counts", "mix", "lemmas", "keys")
 
-    def __init__(self, line: str) -> None:
+    def __init__(self, line: str, shape: _Line | None = None) -> None:
         low = line.lower()
         # A line whose lowercase form changes length ("İ") makes the whole reply take the
         # character-by-character path of _lower_same_length: reply_view sees `lowered` None.
         self.lowered: str | None = low if len(low) == len(line) else None
-        self.folded = _DECIMAL_COMMA.sub(".", _fold_lowered(low)) if self.lowered is not None else ""
-        matches = list(TOKEN_RE.finditer(self.folded))
-        self.words = tuple([m.group() for m in matches])
-        self.spans = tuple([m.span() for m in matches])
-        self.tokens = self.words if low == self.folded else tuple([low[a:b] for a, b in self.spans])
-        self.counts = tuple(sum(map(stop.__contains__, self.words)) for stop in _STOPWORDS.values())
-        self.mix = tuple(n - sum(map(both.__contains__, self.words)) if n else 0
-                         for n, both in zip(self.counts, _STOP_BOTH, strict=True))
+        self.folded = folded = _DECIMAL_COMMA.sub(".", _fold_lowered(low)) if self.lowered is not None else ""
+        if shape is not None:
+            # The same line with its digits as 0 (digits_as_zero): the same tokens at the same
+            # places and the same function words (no function word holds a digit).
+            self.spans, self.counts, self.mix = shape.spans, shape.counts, shape.mix
+            self.words = tuple([folded[a:b] for a, b in self.spans])
+        else:
+            matches = list(TOKEN_RE.finditer(folded))
+            self.words = tuple([m.group() for m in matches])
+            self.spans = tuple([m.span() for m in matches])
+            self.counts = tuple(sum(map(stop.__contains__, self.words)) for stop in _STOPWORDS.values())
+            self.mix = tuple(n - sum(map(both.__contains__, self.words)) if n else 0
+                             for n, both in zip(self.counts, _STOP_BOTH, strict=True))
+        self.tokens = self.words if low == folded else tuple([low[a:b] for a, b in self.spans])
         self.lemmas: dict[str, tuple[str, ...]] = {}
         self.keys: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {}  # lang -> (concept map, keys)
 
@@ -219,15 +242,23 @@ class _Line:
         if got is None:
             cache = _LEMMA_CACHE.setdefault(lang, {})
             out = list(map(cache.get, self.tokens))
-            if None in out:  # first sight of some words: lemmatise and remember them
+            if None in out:  # first sight of some words, or numbers: lemmatise and remember words
                 for i in [i for i, lem in enumerate(out) if lem is None]:
                     token = self.tokens[i]
-                    out[i] = cache[token] = lemma(token, lang) if token.isalpha() else self.words[i]
+                    out[i] = _remember(cache, token, lang) if token.isalpha() else self.words[i]
             got = self.lemmas[lang] = tuple(out)
         return got
 
 
 _LINES: dict[str, _Line] = {}
+_DIGIT = re.compile(r"\d")
+
+
+def digits_as_zero(text: str) -> str:
+    """Return `text` with every digit (as `re` reads \\d) written 0: the text's shape for the
+    tokeniser, the phrase sets and the sentence reading, none of which tells one digit from
+    another (they only ask whether a character is a digit)."""
+    return _DIGIT.sub("0", text)
 
 
 def reply_view(text: str, language: str | None, default: str = "fr") -> tuple[str, str, LemmaView]:
@@ -245,7 +276,15 @@ def reply_view(text: str, language: str | None, default: str = "fr") -> tuple[st
         if info is None:
             if len(_LINES) >= 50_000:
                 _LINES.clear()
-            info = _LINES[line] = _Line(line)
+            # A line seen before with other numbers (an order reference, an amount, a date) has
+            # its tokens at the same places: only its own words are sliced out again.
+            shape = digits_as_zero(line)
+            base = None
+            if shape != line:
+                base = _LINES.get(shape)
+                if base is None:
+                    base = _LINES[shape] = _Line(shape)
+            info = _LINES[line] = _Line(line, base)
         if info.lowered is None:
             lowered, folded = lower_and_fold(text)
             return lowered, folded, lemma_view(text, language, folded=folded, lowered=lowered, default=default)
