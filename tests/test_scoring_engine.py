@@ -272,12 +272,15 @@ def _line_shapes(text: str, i: int) -> list[str]:
 
 
 def test_the_line_by_line_reading_is_the_whole_text_reading(rubric):
-    """line_reading.read (each distinct line read once) gives the Reading reading.read gives."""
+    """line_reading.read (each distinct line read once) gives the Reading reading.read gives: the
+    same sentences and clauses, and the same flags for every token (a "sans" opening a line may
+    keep a 0 where the whole text has its index: nothing of its clause lies before it)."""
     from qualibench.scorer.line_reading import read
     from qualibench.scorer.reading import read as read_whole
 
     replies, _ = _fixture_replies()
-    extra = ["Si vous le souhaitez, nous\npouvons. En cas\nde retard, le cas\néchéant, dans les meilleurs\ndélais.",
+    extra = ["Votre aspirateur\nsans fil n'est pas\nparti, sans frais. Sans\nfrais, without\na fee.",
+             "Si vous le souhaitez, nous\npouvons. En cas\nde retard, le cas\néchéant, dans les meilleurs\ndélais.",
              "N'hésitez\npas à nous écrire, sans\nfaute. If\nit ships, we refund. We don\n't know.",
              "Nous ne\npourrons pas, mais\nvotre colis, qui\narrive, sera livré."]
     texts = [s for i, r in enumerate(replies) for s in _line_shapes(r["text"], i)] + extra
@@ -292,6 +295,12 @@ def test_the_line_by_line_reading_is_the_whole_text_reading(rubric):
 
             lex.scan(folded)
             got, want = read(text, folded, view, *sets, echo), read_whole(text, folded, view, *sets, echo)
+            # A new field of Reading must be put together line by line too (line_reading.read).
+            assert set(vars(got)) == set(vars(want)) == {"view", "sentences", "sentence_tokens", "starts", "bounds",
+                                                         "clause_flags", "sentence_flags", "if_from", "if_to",
+                                                         "neg_from"}
+            assert [got.flags_of(t) for t in range(len(view.words))] == \
+                [want.flags_of(t) for t in range(len(view.words))], text
             assert (got.sentences, got.sentence_tokens, got.starts, got.bounds, got.clause_flags,
                     got.sentence_flags, got.if_from, got.if_to) == \
                 (want.sentences, want.sentence_tokens, want.starts, want.bounds, want.clause_flags,

@@ -32,7 +32,8 @@ _READS_BEFORE = frozenset({*_VAGUE, *_CASE, *_FROM_HERE_ON, *_MOST, "t"})
 _READS_AFTER = _IF
 
 # (sentence spans, sentence token ranges, clause bounds, clause flags, sentence flags, if_from,
-# if_to, number of words, first word, last word, whether a clause bound falls on the line's end)
+# if_to, number of words, first word, last word, whether a clause bound falls on the line's end,
+# neg_from or None)
 _LineReading = tuple
 _CACHES: dict[tuple[int, int], tuple[object, object, dict[str, _LineReading], bool]] = {}
 _MAX_LINES = 50_000
@@ -49,7 +50,8 @@ def _read_line(line: str, restate_sentence, restate_clause) -> _LineReading:  # 
     end_bound = bool(r.bounds) and r.bounds[-1] == n and n > 0
     return (tuple(r.sentences), tuple(r.sentence_tokens), tuple(r.bounds), tuple(r.clause_flags),
             tuple(r.sentence_flags), tuple(r.if_from), tuple(r.if_to), len(words),
-            words[0] if words else "", words[-1] if words else "", end_bound)
+            words[0] if words else "", words[-1] if words else "", end_bound,
+            tuple(r.neg_from) if r.neg_from is not None else None)
 
 
 def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clause,  # type: ignore[no-untyped-def]
@@ -97,7 +99,7 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
     if len(infos) == 1 and infos[0][0] == 0:
         info = infos[0][1]
         reading = Reading(view, list(info[0]), list(info[1]), starts, list(info[2]), list(info[3]), list(info[4]),
-                          list(info[5]), list(info[6]))
+                          list(info[5]), list(info[6]), list(info[11]) if info[11] is not None else None)
     else:
         sentences: list[tuple[int, int]] = []
         sentence_tokens: list[tuple[int, int]] = []
@@ -106,6 +108,9 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
         sentence_flags: list[int] = []
         if_from: list[int] = []
         if_to: list[int] = []
+        # A clause's first negated token (0: the whole clause): moved to the line's place. A 0
+        # stays 0, also where "sans" opens a line (what it would exclude lies on earlier lines).
+        neg_from: list[int] | None = None
         tok = 0
         final = infos[-1][0]
         for o, info in infos:
@@ -121,9 +126,15 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
             else:
                 if_from += info[5][:n]
                 if_to += info[6][:n]
+            if info[11] is not None:
+                if neg_from is None:
+                    neg_from = [0] * (len(clause_flags) - n)
+                neg_from += [t + tok if t else 0 for t in info[11][:n]]
+            elif neg_from is not None:
+                neg_from += [0] * n
             tok += info[7]
         reading = Reading(view, sentences, sentence_tokens, starts, bounds, clause_flags, sentence_flags,
-                          if_from, if_to)
+                          if_from, if_to, neg_from)
     if echo_of is not None:
         flags = reading.sentence_flags
         for si, (a, b) in enumerate(reading.sentence_tokens):
