@@ -446,3 +446,14 @@ def test_the_steps_the_customer_already_tried_answer_nothing(rubric):
     assert credited(canned, "réinitialiser") == 0
     assert any("already tried" in s.why for s in canned.evidence["relevance"])
     assert credited(done, "réinitialiser") > 0
+
+
+def test_a_template_keeps_part_of_its_relevance_on_mail_not_on_x(rubric):
+    # Nothing of this customer named and nothing of their situation: true of every customer who writes.
+    text = "Bonjour,\nLa résiliation se fait par lettre recommandée ou depuis l'espace client."
+    bare = score(rubric, "cancellation-subscription-fr", text)
+    named = score(rubric, "cancellation-subscription-fr", text.replace("Bonjour,", "Bonjour Madame Martin,"))
+    tweet = score(rubric, "cancellation-subscription-fr", text, channel="x")
+    assert any("a template" in s.why for s in bare.evidence["relevance"])
+    assert bare.criteria["relevance"] == pytest.approx(0.75 * named.criteria["relevance"], abs=0.02)
+    assert not any("a template" in s.why for s in tweet.evidence["relevance"])

@@ -302,12 +302,30 @@ def score_reply(
                                                      evidence["personalisation"], view.wordset)
     if "politeness" in rubric.criteria:
         points["politeness"] = politeness(part, folded, view, lay, lex, rubric, channel, evidence["politeness"])
+    _impersonal(points, evidence, rubric, channel)
     penalise(part, folded, view, lay, lex, fills, req.keys, share, reply_lang, scenario_lang,
              rubric, points, evidence, notes, deflects=not procedure)
     if share == 0.0 and lex.sets["acknowledgement"].search(folded, view.wordset):
         notes.append("reads like an acknowledgement: no key point of the request is answered")
     criteria = {c: round(min(rubric.weight(c), max(0.0, points.get(c, 0.0))), 2) for c in rubric.criteria}
     return ScoreResult(round(sum(criteria.values()), 2), criteria, evidence, reply_lang, notes)
+
+
+def _impersonal(points: dict[str, float], evidence: dict[str, list[Span]], rubric: Rubric, channel: str) -> None:
+    """A reply that names nothing of this customer (no name, no detail of the file, nobody signing)
+    and acknowledges nothing of what they live is a template: what it answers is true of every
+    customer who writes, between the guide's full credit and its half for "true of many, not said
+    of this one". Its relevance keeps the rubric's `template` share (1 keeps it all; X sets 1: a
+    tweet is expected to be short and impersonal)."""
+    if points.get("relevance", 0.0) <= 0 or "personalisation" not in points or "empathy" not in points:
+        return
+    share = float(rubric.rule("relevance", channel).get("template", 1.0))
+    if share >= 1.0 or points["empathy"] > 0 or any(s.points > 0 for s in evidence["personalisation"]):
+        return
+    lost = points["relevance"] * (1 - share)
+    points["relevance"] -= lost
+    evidence["relevance"].append(Span(0, 0, "", -round(lost, 2), "a template: nothing of this customer named "
+                                      "(name, file, signer) and nothing of their situation acknowledged"))
 
 
 class _ContentWords(dict):
