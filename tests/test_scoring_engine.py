@@ -103,8 +103,9 @@ def test_premium_number_deflection_costs_relevance_with_a_negative_span(rubric, 
     text = "Bonjour,\nPour le suivi de votre commande, appelez le 0 892 35 00 00 (0,35 €/min).\nCordialement"
     res = score_reply(text, delivery, rubric)
     negative = [s for s in res.evidence["relevance"] if s.points < 0]
-    assert negative and "premium" in negative[0].why
-    assert "0 892" in negative[0].text or "€/min" in negative[0].text
+    premium = [s for s in negative if "premium" in s.why]
+    assert premium
+    assert "0 892" in premium[0].text or "€/min" in premium[0].text
     assert not any("concrete" in s.why for s in res.evidence["relevance"])  # a per-minute price is no answer
 
 

@@ -53,6 +53,10 @@ _FR: dict[str, str] = {
     "the reply holds only quoted history: nothing of the brand's own to score":
         "la réponse ne contient que l'historique cité : rien de la marque à noter",
     "no words to score (emoji or symbols only)": "aucun mot à noter (emoji ou symboles seulement)",
+    "tells the customer to do what they say they already tried":
+        "demande au client de faire ce qu'il dit avoir déjà essayé",
+    "a template: nothing of this customer named (name, file, signer) and nothing of their situation acknowledged":
+        "un modèle type : rien de ce client n'est nommé (nom, dossier, signataire) ni rien de sa situation",
     "reads like an acknowledgement: no key point of the request is answered":
         "se lit comme un accusé de réception : aucun point clé de la demande n'est traité",
 }
@@ -80,6 +84,8 @@ _FR_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), t) f
     (r"^example (?P<k>.+)$", "exemple {k}"),
     (r"^description (?P<k>.+)$", "description {k}"),
     (r"^close to (?P<k>.+)$", "proche de {k}"),
+    (r"^made moot by the answer to (?P<k>.+) \(the guide: a conditional question made moot is answered\)$",
+     "sans objet après la réponse à {k} (le guide : une question conditionnelle devenue sans objet est traitée)"),
 ))
 # "key point 'LABEL': REASON; SOURCE" (the label is quoted by repr: '...' or "...").
 _KEY_POINT = re.compile(r"""^key point (?P<label>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"): (?P<rest>.*)$""", re.S)
