@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 
 from qualibench.mail.classify import (
     classify,
@@ -383,3 +385,23 @@ def test_a_reply_dated_before_its_request_is_flagged_and_kept_out_of_timing(sent
 def test_acknowledgement_structure(text, kind):
     result = classify_text(text)
     assert (result.notice or result.kind.value) == kind, result.reason
+
+
+NEW_WORDINGS = Path(__file__).parent / "fixtures" / "classify" / "new_wordings.yaml"
+AUTOMATIC = {"auto_ack", "out_of_office", "not_monitored", "bounce"}
+
+
+def _new_wordings() -> list[dict]:
+    return yaml.safe_load(NEW_WORDINGS.read_text(encoding="utf-8"))["items"]
+
+
+@pytest.mark.parametrize("item", _new_wordings(), ids=lambda item: item["id"])
+def test_automatic_replies_in_wordings_no_rule_lists(item):
+    """Receipts, promises, absences and unread-mailbox notices worded unlike any listed template are
+    read by role; an acknowledgement opening followed by a fact of the case stays an answer."""
+    result = classify_text(item["text"])
+    predicted = result.notice or result.kind.value
+    if item["kind"] in AUTOMATIC:
+        assert predicted == item["kind"], result.reason
+    else:
+        assert predicted not in AUTOMATIC, result.reason

@@ -7,6 +7,16 @@ Content decides with the headers: an acknowledgement sentence followed by a subs
 ("Nous avons bien reçu votre demande. Votre colis sera livré jeudi.") is an answer and stops the
 clock; arrival time alone never makes a reply automatic (it only confirms a content-free e-mail);
 "this mailbox is not monitored" / no-reply notices are automatic non-answers, never redirects.
+
+An automatic notice is read by the role of its sentences, not by a list of its templates: each
+sentence either plays a role of the exchange (receipt, promise of a reply, reference, automatic
+notice, queue information, self-help pointer, courtesy) or says something about the case. What
+tells them apart is vocabulary (mail.notice_words): a sentence whose words are all grammar or the
+exchange's own (message, receive, reply, team, days, thanks, help centre...) says nothing about
+the case, whatever its wording; one with words of its own (a parcel, a refund, a store) or an
+amount does. Absences are read by role too (someone away or closed, plus a return or another
+contact), and so are unread mailboxes (this address / account, negated, and reading or serving).
+A receipt or promise signed by a person's first name (mail.person_names) is a curt human reply.
 """
 
 from __future__ import annotations
@@ -18,7 +28,9 @@ from datetime import datetime, timedelta
 
 from qualibench.kinds import ReplyKind
 from qualibench.mail.language import detect_language
+from qualibench.mail.notice_words import case_words, exchange_roles
 from qualibench.mail.parse import ParsedMessage
+from qualibench.mail.person_names import FIRST_NAMES
 from qualibench.mail.prefilter import keep_answers, prefilter_namespace
 from qualibench.mail.quotes import split_reply
 
@@ -244,7 +256,43 @@ def _ack_roles(sentence: str) -> frozenset[str]:
     """Name the acknowledgement roles a folded sentence plays (empty when it has none)."""
     if _ASKS_DETAIL.search(sentence):
         return frozenset()
-    return frozenset(name for name, pattern in _ROLES if pattern.search(sentence))
+    roles = frozenset(name for name, pattern in _ROLES if pattern.search(sentence))
+    # A sentence made only of the exchange's words (mail.notice_words) plays its role whatever the
+    # template: "Un retour vous sera fait par e-mail d'ici 3 jours", "Bien reçu ! On regarde ça".
+    # Not a question or a redirect: "Pouvez-vous nous écrire en DM ?" asks, "contact us via the form" sends.
+    if len(case_words(sentence)) < CASE_WORDS and not sentence.rstrip().endswith("?") \
+            and not _SENDS_ELSEWHERE.search(sentence):
+        roles |= exchange_roles(sentence)
+    return roles
+
+
+# Telling the customer to go or write elsewhere is no promise: "merci de nous contacter par MP".
+_SENDS_ELSEWHERE = re.compile(
+    r"\b(?:appele[zr]|contacte[zr]|utilise[zr]|veuillez|ecrive[zr]|merci de (?:nous|passer|contacter|utiliser|remplir)"
+    r"|please (?:call|use|contact|fill|visit|dm|message|write|email)|call us|dm us|write to us|message us|reach (?:us|out)"
+    r"|(?:en|par|in|via|by) (?:dm|mp|message prive|direct message)|have a look|jetez un (?:oeil|coup d'oeil))\b")
+# Pointers any notice gives, about no case in particular: the help centre or FAQ, tracking "at any
+# time", what to read while waiting. ("Pour résilier, rendez-vous dans votre espace client, rubrique
+# Contrat" is a procedure for this customer: it names no help resource and no tracking.)
+_SELF_HELP = re.compile(
+    r"\b(?:faq|help ?(?:cent(?:re|er)|pages?|hub|desk|site|articles?)|centre d'aide|aide en ligne|knowledge ?(?:base|hub)"
+    r"|base de connaissances|pages? d'aide|questions? (?:les plus )?(?:frequentes|courantes|usuelles)|common (?:questions|issues)"
+    r"|frequent(?:ly asked)? (?:questions|issues)|most (?:frequent|common)|tutori\w*|communaute|community|forum|status page"
+    r"|(?:in )?(?:real time|temps reel)|(?:at )?any time|a tout moment|en direct|at your convenience"
+    r"|pour toute (?:autre )?(?:information|question)|for (?:any|all) (?:other )?(?:information|questions)"
+    r"|(?:order|parcel|delivery) tracking)\b")
+
+
+# Roles that alone do not make a message automatic: "Nous avons pris note de votre demande." and "Merci,
+# on regarde ça et on revient vers vous !" are curt human replies (scored, low).
+_RECEIVED = frozenset({"receipt", "received"})
+_WEAK_ROLES = _RECEIVED | {"promise", "replying"}
+
+
+def _acknowledges(roles: frozenset[str]) -> bool:
+    """Whether a message's roles make it an acknowledgement: a strong role (a reference, an automatic
+    notice, queue information...), a promise to reply worded as such, or a receipt with a reply to come."""
+    return bool(roles - _WEAK_ROLES) or "promise" in roles or bool(roles & _RECEIVED and "replying" in roles)
 
 
 _NOT_MONITORED = re.compile(
@@ -267,7 +315,43 @@ _NOT_MONITORED = re.compile(
     r"|(?:adresse|boite|mailbox|inbox|address)\b.{0,30}(?:n'est plus|is no longer|isn't|is not) (?:\w+ )?(?:utilisee?|active?|en service|in use|staffed|manned)"
     r"|(?:this|ce) (?:account|compte)\b.{0,10}(?:n'est pas|isn't|is not) (?:\w+ )?(?:staffed|manned|suivi|surveille)"
     r"|send-only|envoi seul|(?:replies|reponses?|messages?)\b.{0,30}(?:will not|won't|ne nous) (?:reach|parviendr)"
+    # by role: this address / account, negated, and reading or serving ("cette boîte n'est plus relevée",
+    # "this profile is not used for customer support", "ce compte n'assure pas le service client")
+    r"|(?:cette|cet|ce|this) ?(?:adresse|address|boite|inbox|mailbox|compte|account|profil|profile|canal|channel|handle|numero)\b"
+    r"[^.;:!?]{0,40}?(?:\bn'|\bne\b|\bnot\b|n't\b|\bno longer\b|\bnever\b)[^.;:!?]{0,30}?"
+    r"\b(?:consult|relev|surveill|lue?s?\b|read\b|monitor|check|staff|mann|attend|utilis|used\b|suivie?\b|trait|handl|assur"
+    r"|support|repond|repli|reply|answer|recoi|receiv|accept)"
+    r"|\b(?:nobody|no one|no-one|personne ne)\b.{0,20}\b(?:reads?|lit|monitors?|checks?|consulte|answers?|repond)"
+    r"|(?:messages?|replies|reponses?|e-?mails?|courriels?)\b[^.;]{0,40}(?:deleted unread|supprimee?s? sans (?:etre )?lue?s?"
+    r"|ne (?:nous )?parvien\w* pas|(?:will not|won't|never) reach us)"
+    r"|(?:do not|don't|cannot|can't) (?:offer|provide|give) (?:any )?(?:customer )?(?:support|service|help|assistance) (?:on|via|through|here|from)"
+    r"|ne (?:fournit|fournissons|assure|assurons|propose|proposons) (?:pas|aucun\w*) (?:de |d'|le |la |l')?(?:service|support|assistance|relation)"
 )
+# An absence notice by role: someone (I, we, the service, the offices) is away or closed, with a
+# return date, a period, or who to write to meanwhile ("Je ne suis pas au bureau jusqu'au 12",
+# "I'm taking some time off and will return on 5 January", "nos bureaux font une pause du 1er au 22").
+_AWAY = re.compile(
+    r"\b(?:absente?s?|absence|conges?|vacances|en deplacement|en mission|en formation|en arret|hors du bureau"
+    r"|pas au bureau|not in the office|out of (?:the )?office|(?:away|off) (?:from|until|till|on|for)|on (?:\w+ )?leave"
+    r"|holidays?|vacation|time off|day off|(?:i'm|i am|je suis) off|travel+ing|fermee?s?|closed|shut|pause \w+"
+    r"|fermeture|reouverture|reopen\w*|break)\b")
+_AWAY_SUBJECT = re.compile(r"^(?:\w+ )?(?:en|on|away|off|out|absent|actuellement|currently)\b"
+                           r"|\b(?:je|j'|i|i'm|me|my|mon|ma|nous|we|our|notre|nos|service|bureaux?|offices?|team|equipe|agence|support)\b")
+_BACK = re.compile(
+    r"\b(?:jusqu'?(?:au|a|en)|until|till|du \d{1,2}(?:er)? .{0,20}au \d|from \d.{0,20}to \d|(?:de )?retour|back (?:on|in|at|from)"
+    r"|return(?:ing|s)?\b|reprendr\w*|reprise|reopen\w*|reouverture|a partir d|urgent\w*|urgence|collegue|colleague"
+    r"|en mon absence|in my absence|during my absence|pendant mon absence)")
+
+
+def _absence_notice(content: list[str]) -> bool:
+    """Whether the sentences are an absence notice: who is away and until when (or who to write to),
+    with nothing else about the case."""
+    away = [s for s in content if _AWAY.search(s) and _AWAY_SUBJECT.search(s)]
+    if not away or not any(_BACK.search(s) for s in content):
+        return False
+    return not any(_substantive(s) for s in content if s not in away and not _BACK.search(s))
+
+
 _CLOSURE = re.compile(
     r"(?:service(?: client(?:s|ele)?)?|bureaux|boutique|magasin|offices?|team|customer service)\b.{0,25}"
     r"\b(?:est|sont|is|are|will be|sera|seront) (?:\w+ )?(?:ferme|fermee|fermes|fermees|closed)\b"
@@ -390,6 +474,29 @@ _LEADING_MENTIONS = re.compile(r"^(?:@\w+[\s,:]*)+")
 _PERSON_SIGNED = re.compile(r"(?:^|\s)(?:\^|[-\u2013/])\s?[A-Z][\w.]{1,14}\s*$")
 
 
+# The first word of a sign-off line, after a closing formula on the same line ("Best, Amelia").
+_SIGN_OFF = re.compile(r"^(?:(?:bien )?cordialement|bien a vous|regards|kind regards|best(?: wishes| regards)?|thanks"
+                       r"|thank you|cheers|merci|sincerely)?\W*([a-z]+)")
+
+
+def _signed_by_person(text: str, signature: str) -> bool:
+    """Whether one of the last lines of an e-mail or of its signature block is a person's sign-off: a
+    first name, alone or with a surname, an initial or a role ("Aurélie, service clients", "Owen
+    Price", "Best, Amelia")."""
+    tail = [line.strip() for line in text[-200:].splitlines() if line.strip()][-3:]
+    tail += [line.strip() for line in signature[:300].splitlines() if line.strip()][:4]
+    for line in tail:
+        if len(line) > 60 or line.endswith((".", "!", "?", ":")) and not _INITIAL_LINE.search(line):
+            continue
+        found = _SIGN_OFF.match(_fold(line))
+        if found and found.group(1) in FIRST_NAMES:
+            return True
+    return False
+
+
+_INITIAL_LINE = re.compile(r"\b[A-Z]\.$")  # "Marc D."
+
+
 # A sentence ends after . ! ? -- not after an abbreviation that introduces a number ("réf. 4471",
 # "n°. 12", "No. 5") -- or at a blank line.
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?<![Rr][ée]f\.)(?<!\bn°\.)(?<!\b[Nn]o\.)\s+|\n\s*\n")
@@ -462,16 +569,42 @@ def _case_clause(clause: str) -> bool:
 
 
 def _substantive(sentence: str) -> bool:
-    return _word_count(sentence) >= 4 and not _ACK_LIKE.search(sentence) and not _REDIRECT.search(sentence) \
+    return _word_count(sentence) >= 4 and not _ACK_LIKE.search(sentence) and _not_only_elsewhere(sentence) \
         and not _PREMIUM.search(sentence) and not _COURTESY_ONLY.search(sentence) \
-        and not (_FILLER.match(sentence) and _word_count(sentence) <= 6)
+        and not (_FILLER.match(sentence) and _word_count(sentence) <= 6) and _about_the_case(sentence) \
+        and not (_SELF_HELP.search(sentence) and not _AMOUNT.search(sentence))
+
+
+# A sentence that names another channel or place still tells the case when enough of its words are the
+# case's: "La facture corrigée est disponible dans votre espace client", "Pour résilier, rendez-vous dans
+# votre espace client, rubrique Contrat" (a procedure for this customer); "Pour toute question urgente,
+# appelez le 01 23 45 67 89" is only elsewhere.
+ELSEWHERE_CASE_WORDS = 3
+
+
+def _not_only_elsewhere(sentence: str) -> bool:
+    return not _REDIRECT.search(sentence) or len(case_words(sentence)) >= ELSEWHERE_CASE_WORDS
+
+
+# A sentence says something about the case when enough of its words are neither grammar nor the
+# exchange's own vocabulary (mail.notice_words), or when it names an amount.
+CASE_WORDS = 2
+_AMOUNT = re.compile(r"\d\s?(?:€|£|\$|eur\b|euros?\b|gbp\b|usd\b)|[£$€]\s?\d")
+
+
+# "Oui, c'est possible." / "No, it can't." answers the customer's question in one word.
+_VERDICT = re.compile(r"^(?:oui|non|yes|no)\b(?![-'])")
+
+
+def _about_the_case(sentence: str) -> bool:
+    return len(case_words(sentence)) >= CASE_WORDS or bool(_AMOUNT.search(sentence)) or bool(_VERDICT.match(sentence))
 
 
 # Below this many words of content besides acknowledgement sentences, a message only acknowledges.
 ACK_REST_WORDS = 25
 # Sentences about the case (not acknowledging, not queueing, not redirecting) need this many words
 # in all to make a message an answer: "Votre colis part jeudi par Colissimo." is enough.
-SUBSTANTIVE_WORDS = 6
+SUBSTANTIVE_WORDS = 4
 # Out-of-office notices are short; "on leave" inside a long answer is not one.
 OOF_MAX_WORDS = 120
 OOF_WEAK_MAX_WORDS = 40
@@ -484,8 +617,9 @@ def _text_kind(
     sent_at: datetime | None,
     received_at: datetime | None,
     says_nothing: list[bool] | None = None,
+    signature: str = "",
 ) -> Classification:
-    """The kind a text gives; `says_nothing`, when given, is told whether the timing rule was
+    """The kind a text gives (`signature`: the sign-off block cut from it); `says_nothing`, when given, is told whether the timing rule was
     reached with a text that says nothing (then only the delay decides: see classify_at_once)."""
     folded_subject = _fold(subject)
     content = _sentences(text)
@@ -502,6 +636,8 @@ def _text_kind(
         return Classification(ReplyKind.OUT_OF_OFFICE, "out-of-office subject")
     if words < OOF_MAX_WORDS and any(_CLOSURE.search(s) for s in content):
         return Classification(ReplyKind.OUT_OF_OFFICE, "the service says it is closed")
+    if words < OOF_MAX_WORDS and _absence_notice(content):
+        return Classification(ReplyKind.OUT_OF_OFFICE, "absence notice: away or closed, with a return or another contact")
     # Nobody reads this mailbox: an automatic non-answer, even when it names another channel. Read
     # on every sentence: "Hello, this account isn't staffed." is short and opens like a greeting.
     if words < OOF_MAX_WORDS and any(_NOT_MONITORED.search(_fold(s)) for s in re.split(r"(?<=[.!?])\s+|\n\s*\n", text)):
@@ -513,13 +649,16 @@ def _text_kind(
     # "Nous avons pris note de votre demande." alone is a curt human reply (scored, low): a
     # receipt sentence makes an acknowledgement only with a reference, a promise, an automatic
     # notice or queue information beside it.
-    ack = [s for s in content if _ACK_WORDING.search(s) or (role_of[s] and roles - {"receipt"})]
+    acknowledges = _acknowledges(roles)
+    ack = [s for s in content if _ACK_WORDING.search(s) or (role_of[s] and acknowledges)]
     # Initials or a first name signing off ("^LB", "-Hugo", "/Léa") are a person's: receipt and a
     # promise to come back, so signed, are a curt human reply (scored, low). Automatic notices never
     # sign so; one that says it is automatic or carries a reference or queue information stays one.
-    if ack and not roles - {"receipt", "promise"} and _PERSON_SIGNED.search(text[-60:]) \
+    if ack and not roles - _WEAK_ROLES and (_PERSON_SIGNED.search(text[-60:]) or _signed_by_person(text, signature)) \
             and not any(_AUTOMATED.search(s) for s in content):
-        ack = []
+        signed, ack = True, []
+    else:
+        signed = False
     # "Nous avons bien reçu votre demande" also opens many human answers: what decides is
     # whether anything about this case follows it.
     substantive = [s for s in content if s not in ack and _substantive(s)]
@@ -541,12 +680,15 @@ def _text_kind(
     if redirect:
         return Classification(
             ReplyKind.REDIRECT, "text sends the customer to another channel", redirect_to=target,
-            acknowledged=bool(ack),
+            acknowledged=bool(ack) or signed,
         )
+    if signed and not substantive:
+        return Classification(ReplyKind.ANSWER, "a receipt or promise signed by a person: a curt human reply",
+                              acknowledged=True)
     reason = "substantive text" + (
         f" despite {auto_header} (helpdesk notification)" if auto_header else ""
-    ) + (" after an acknowledgement phrase (the answer stops the clock)" if ack else "")
-    return Classification(ReplyKind.ANSWER, reason, acknowledged=bool(ack))
+    ) + (" after an acknowledgement phrase (the answer stops the clock)" if ack or signed else "")
+    return Classification(ReplyKind.ANSWER, reason, acknowledged=bool(ack) or signed)
 
 
 def _instant(delay: timedelta) -> Classification:
@@ -575,7 +717,7 @@ def _classify(msg: ParsedMessage, sent_at: datetime | None, received_at: datetim
     result = _bounce(msg)
     if result is None:
         auto = _auto_headers(msg.headers)
-        result = _text_kind(text, msg.subject, auto, sent_at, received_at, says_nothing)
+        result = _text_kind(text, msg.subject, auto, sent_at, received_at, says_nothing, msg.signature)
         result = _exchange_oof(msg, text, result)
     result.ticket_ref = extract_ticket_ref(msg.subject, msg.text) or ""
     result.language = detect_language(text)
@@ -614,7 +756,7 @@ def classify_text(
     received_at: datetime | None = None,
 ) -> Classification:
     """Give back the Classification of a headerless reply (X, Facebook, assisted entry)."""
-    reply, _signature, _quoted = split_reply(text)
+    reply, signature, _quoted = split_reply(text)
     body = reply or text
     folded = _fold(body[:3000])
     # The status line of a bounce ("550 5.1.1 User unknown") may be cut off with the "quoted" part.
@@ -625,7 +767,7 @@ def classify_text(
         return result
     # API and assisted times say when a reply was posted or typed in, not how it was written:
     # timing never makes a headerless reply automatic.
-    result = _text_kind(body, subject, "", None, None)
+    result = _text_kind(body, subject, "", None, None, signature=signature if reply else "")
     result.ticket_ref = extract_ticket_ref(subject, text) or ""
     result.language = detect_language(reply or text)
     return result
