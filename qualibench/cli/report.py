@@ -33,11 +33,22 @@ def register(app: typer.Typer) -> None:
         timings: bool = typer.Option(False, "--timings", help="Print how long each step took (analytics, html, pdf, per_brand)."),
     ) -> None:
         """Write the award report (HTML and/or PDF) of the campaign."""
-        from ..report import Phases, write_report
+        from ..report.chart_worker import ChartWorker
 
-        ws = open_workspace()
-        language = lang or _campaign_language(ws)
         formats = tuple(f.strip() for f in (fmt or ("" if per_brand else "html,pdf")).split(",") if f.strip())
+        # First of all, while this process has no thread and has not loaded the database layer,
+        # pandas or jinja: the chart process imports matplotlib on the other core meanwhile
+        # (write_report keeps it for a large report, else stops it).
+        charts = ChartWorker.early() if formats and not per_brand else None
+        try:
+            from ..report import Phases, write_report
+
+            ws = open_workspace()
+            language = lang or _campaign_language(ws)
+        except BaseException:
+            if charts is not None:
+                charts.close()
+            raise
         phases = Phases()
         # A status line without rich's refresh thread: with no other thread, a large report draws
         # its charts in a forked process while this one builds the tables.
@@ -45,7 +56,7 @@ def register(app: typer.Typer) -> None:
                 _no_cycle_collection(not per_brand):
             paths = write_report(ws, formats=formats, lang=language, out=out, template_dir=templates,
                                  pseudonymise=pseudonymise, previous=previous, per_brand=per_brand,
-                                 workers=workers or None, phases=phases)
+                                 workers=workers or None, phases=phases, charts=charts)
         brand_pdfs = [p for p in paths if p.parent.name == "brands"]
         for p in paths:
             if p not in brand_pdfs:

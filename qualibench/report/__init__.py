@@ -1,208 +1,29 @@
-"""The award report: one self-contained HTML file and a PDF printed from it by Chromium."""
+"""The award report: one self-contained HTML file and a PDF printed from it by Chromium.
+
+The package imports nothing until a name is asked for: `qualibench report` forks its chart
+process (qualibench.report.chart_worker) before jinja, pandas and the database layer load,
+which importing qualibench.report.document would bring. Every name below is that module's.
+"""
 
 from __future__ import annotations
 
-import time
-from contextlib import contextmanager
-from functools import lru_cache
-from pathlib import Path
+from importlib import import_module
+from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
-from sqlmodel import Session, func, select
+_NAMES = {
+    "FORMATS": "document", "LANGS": "document", "Phases": "document", "campaign_id_of": "document",
+    "check_language_and_templates": "document", "css_string": "document", "html_to_pdf": "document",
+    "render_html": "document", "require_sent_tests": "document", "template_env": "document",
+    "write_report": "document", "build_context": "context", "load_labels": "context",
+    "ChartWorker": "chart_worker",
+}
 
-from ..errors import NotFound, QualibenchError, StateError
-from ..models import Campaign, Probe
-from ..resources import data_dir
-from .chart_worker import ChartWorker
-from .context import build_context, load_labels
-
-FORMATS = ("html", "pdf")
-LANGS = ("fr", "en")
+__all__ = sorted(_NAMES)
 
 
-def campaign_id_of(ws, session: Session) -> int:
-    """Return the id of the workspace's campaign (campaign.toml's slug, else the latest campaign)."""
-    if (ws.root / "campaign.toml").exists():
-        return ws.campaign(session).id
-    row = session.exec(select(Campaign).order_by(Campaign.id.desc()).limit(1)).first()  # type: ignore[union-attr]
-    if row is None:
-        raise NotFound("the database holds no campaign", "run `qualibench plan` first")
-    return row.id
-
-
-def require_sent_tests(analysis) -> None:
-    """Raise StateError when the campaign has no sent test yet (nothing to report)."""
-    tests = analysis.tests
-    if len(tests) == 0 or not tests["sent"].any():
-        raise StateError(f"campaign {analysis.campaign['slug']!r} has no test sent yet: nothing to report",
-                         "run `qualibench send` (and `qualibench collect`) first")
-
-
-def css_string(text) -> Markup:
-    """Return `text` as a quoted CSS string, safe inside a <style> element (no quote, no '<')."""
-    safe = "".join(c if c.isalnum() or c in " .,·-–—'()/:&_" else f"\\{ord(c):x} " for c in str(text))
-    return Markup(f'"{safe}"')  # noqa: S704 - every other character is a CSS escape
-
-
-class _ReportEnvironment(Environment):
-    """Jinja2 with `row.field` read as a key first: the report's rows are dicts.
-
-    Jinja tries an attribute, then a key; on a dict that costs an exception per lookup, and a
-    500-brand report looks up some 140,000 fields. Dict methods (items, get...) stay methods.
-    """
-
-    _METHODS = frozenset(dir(dict))
-
-    def getattr(self, obj, attribute):
-        if type(obj) is dict and attribute not in self._METHODS:
-            try:
-                return obj[attribute]
-            except KeyError:
-                pass
-        return super().getattr(obj, attribute)
-
-
-def template_env(template_dir: Path | None = None) -> Environment:
-    """Return the Jinja2 environment: the user's template folder first, then the package defaults."""
-    return _env(str(template_dir) if template_dir else None)
-
-
-@lru_cache(maxsize=8)
-def _env(template_dir: str | None) -> Environment:
-    # One per folder and process: templates compile once (Jinja re-reads a file that changed).
-    dirs = ([Path(template_dir)] if template_dir else []) + [data_dir("reports")]
-    env = _ReportEnvironment(loader=ChoiceLoader([FileSystemLoader(str(d)) for d in dirs]),
-                      autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                      bytecode_cache=_bytecode_cache())
-    env.globals["template_dirs"] = dirs
-    env.filters["css_string"] = css_string
-    return env
-
-
-def _bytecode_cache():
-    # Compiling the templates costs more than half a second of every `qualibench report`; their
-    # bytecode is kept in Jinja's per-user folder (created 0700, refused if someone else owns it)
-    # and checked against each template's source, so an edited template is compiled again.
-    from jinja2 import FileSystemBytecodeCache
-
-    try:
-        return FileSystemBytecodeCache()
-    except (OSError, RuntimeError):  # no safe folder: compile every time
-        return None
-
-
-def check_language_and_templates(lang: str, template_dir: Path | None) -> None:
-    """Raise a user error for an unknown report language or a missing template folder."""
-    if lang not in LANGS:
-        raise QualibenchError(f"report language {lang!r} is not available", "use --lang fr or --lang en")
-    if template_dir is not None and not Path(template_dir).is_dir():
-        raise NotFound(f"template folder {template_dir} does not exist", "pass an existing folder to --templates")
-
-
-def render_html(ws, analysis, trophies, *, lang: str = "fr", template_dir: Path | None = None,
-                pseudonymise: bool = False, charts: ChartWorker | None = None) -> str:
-    """Return the report as one self-contained HTML document.
-
-    `charts`: a ChartWorker started earlier (write_report forks it before the analytics).
-    """
-    check_language_and_templates(lang, template_dir)
-    env = template_env(template_dir)
-    labels = load_labels(lang, env.globals["template_dirs"])
-    with ws.session() as s:
-        ctx = build_context(s, analysis, trophies, lang=lang, labels=labels,
-                            pseudonymise_excerpts=pseudonymise, now=ws.clock.now(), charts=charts,
-                            sheets_env=None if template_dir else env)
-    return ctx["sheets"].fill(ctx["chart_worker"].fill(env.get_template("report.html.j2").render(**ctx)))
-
-
-def html_to_pdf(html: str, out: Path) -> Path:
-    """Write `html` as a PDF at `out`, printed by headless Chromium; return `out`."""
-    from .pdf import Printer
-
-    with Printer() as printer:
-        return printer.pdf(html, Path(out))
-
-
-def _tests_count(session: Session, campaign_id: int) -> int:
-    # the number of rows of analytics.load_tests (one per probe), known before computing them
-    return session.execute(select(func.count()).select_from(Probe).where(Probe.campaign_id == campaign_id)).scalar_one()
-
-
-class Phases:
-    """Wall and CPU seconds (this process only) of each named phase of writing a report."""
-
-    def __init__(self) -> None:
-        self.spent: dict[str, tuple[float, float]] = {}
-
-    @contextmanager
-    def __call__(self, name: str):
-        wall, cpu = time.perf_counter(), time.process_time()
-        try:
-            yield
-        finally:
-            w, c = self.spent.get(name, (0.0, 0.0))
-            self.spent[name] = (w + time.perf_counter() - wall, c + time.process_time() - cpu)
-
-    def text(self) -> str:
-        """Return the phases as one line: "analytics 0.81 s (CPU 0.79 s), html 0.62 s (...)"."""
-        return ", ".join(f"{n} {w:.2f} s (CPU {c:.2f} s)" for n, (w, c) in self.spent.items())
-
-
-def write_report(ws, *, formats=FORMATS, lang: str = "fr", out: Path, template_dir: Path | None = None,
-                 pseudonymise: bool = False, previous: str | None = None,
-                 campaign_id: int | None = None, per_brand: bool = False,
-                 workers: int | None = None, phases: Phases | None = None) -> list[Path]:
-    """Return the paths written: report-<slug>-<lang>.html and/or .pdf in `out`.
-
-    `per_brand`: also one PDF per brand in `out`/brands (brand-<key>-<lang>.pdf), rendered by
-    `workers` processes (default: one per core). `phases` collects the time of each step:
-    analytics (figures and trophies), html (rendering), pdf (printing), per_brand.
-    """
-    from ..analytics import analyse
-    from ..awards import compute_trophies
-
-    phase = phases or Phases()
-    bad = [f for f in formats if f not in FORMATS]
-    if bad:
-        raise QualibenchError(f"unknown report format {bad[0]!r}", "use --format html, pdf or html,pdf")
-    charts = None
-    try:
-        with phase("analytics"):
-            with ws.session() as s:
-                cid = campaign_id or campaign_id_of(ws, s)
-                if formats and not per_brand:  # matplotlib loads in the chart process meanwhile
-                    charts = ChartWorker.start(_tests_count(s, cid))
-                analysis = analyse(s, cid, as_of=ws.clock.now(), previous=previous)
-            require_sent_tests(analysis)
-            trophies = compute_trophies(analysis)
-    except BaseException:
-        if charts is not None:
-            charts.close()
-        raise
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    if per_brand:
-        from .per_brand import write_brand_reports
-
-        check_language_and_templates(lang, template_dir)
-        env = template_env(template_dir)
-        with phase("per_brand"):
-            written += write_brand_reports(ws, analysis, trophies, lang=lang, out=out, env=env,
-                                           labels=load_labels(lang, env.globals["template_dirs"]),
-                                           pseudonymise=pseudonymise, workers=workers)
-    if not formats:
-        return written
-    with phase("html"):
-        html = render_html(ws, analysis, trophies, lang=lang, template_dir=template_dir, pseudonymise=pseudonymise,
-                           charts=charts)
-        stem = f"report-{analysis.campaign['slug']}-{lang}"
-        if "html" in formats:
-            p = out / f"{stem}.html"
-            p.write_text(html, encoding="utf-8")
-            written.append(p)
-    if "pdf" in formats:
-        with phase("pdf"):
-            written.append(html_to_pdf(html, out / f"{stem}.pdf"))
-    return written
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_NAMES[name]}"), name)
+    globals()[name] = value  # asked once: the next lookup is an ordinary attribute
+    return value

@@ -2,24 +2,31 @@
 
 `chart_specs` turns an Analysis into the data of each chart (curves, bars, labels) in the
 process that builds the report; `draw_charts` hands them to matplotlib (qualibench.report.charts).
-A large report draws in a `ChartWorker`: a process forked before the analytics, which imports
-matplotlib (a third of a second) while this one computes the figures, then draws while this one
-builds and renders the tables. The template gets a placeholder per chart, replaced by its SVG at
-the end, so this process never waits for the drawing before it has rendered everything else.
+A large report draws in a `ChartWorker`: a process forked as early as possible (`qualibench
+report` forks it before it imports the database layer, pandas or jinja), which imports matplotlib
+(a third of a second, on the machine's other core) while this one starts and computes the
+figures, then draws while this one builds and renders the tables. The template gets a
+placeholder per chart, replaced by its SVG at the end, so this process never waits for the
+drawing before it has rendered everything else. This module imports nothing heavy itself: it
+is loaded before the fork.
 """
 
 from __future__ import annotations
 
 import secrets
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
 from ..background import fork_is_safe
-from ..survival import km_curve
-from .formatting import Formatter
+
+if TYPE_CHECKING:
+    from .formatting import Formatter
 
 
 def _curves(sent, col: str, f: Formatter) -> dict:
+    from ..survival import km_curve
+
     return {f.channel(c): km_curve(g[col].to_numpy(float), g["answered"].to_numpy(bool))
             for c, g in sent.groupby("channel")}
 
@@ -66,10 +73,11 @@ def draw_charts(specs: dict, f: Formatter) -> dict:
 class ChartWorker:
     """Draw the charts in a forked process; in line when forking is unsafe or not worth it.
 
-    `start()` forks at once (before the analytics: the child imports matplotlib meanwhile);
-    `submit()` sends the charts' data and returns placeholders; `fill()` swaps in the SVGs.
-    Inline for small reports, platforms without fork, or a process running other threads
-    (the demo's servers, a test database's helpers): a fork would copy their locks mid-use.
+    `early()` forks before the report's size is known and `sized()` keeps the process only for
+    a large report; `start()` does both at once. `submit()` sends the charts' data and returns
+    placeholders; `fill()` swaps in the SVGs. Inline for small reports, platforms without fork,
+    or a process running other threads (the demo's servers, a test database's helpers): a fork
+    would copy their locks mid-use.
     """
 
     FORK_FROM_TESTS = 2000
@@ -79,29 +87,63 @@ class ChartWorker:
         self._specs: dict | None = None
         self._drawn: dict | None = None
         self._marks: dict[str, str] = {}
+        self._placeholders: dict = {}
         self._f: Formatter | None = None
 
     @classmethod
     def start(cls, tests: int) -> ChartWorker:
         """Return a worker: forked now when a report of `tests` tests is worth it and safe."""
+        worker = cls()
+        if tests >= cls.FORK_FROM_TESTS:
+            worker._fork()
+        return worker
+
+    @classmethod
+    def early(cls) -> ChartWorker:
+        """Return a worker forked now if that is safe, before the report's size is known.
+
+        `qualibench report` calls it first of all, so matplotlib loads in the child while this
+        process imports the rest and reads the campaign; `sized()` then decides whether to keep it.
+        """
+        worker = cls()
+        worker._fork()
+        return worker
+
+    def sized(self, tests: int) -> ChartWorker:
+        """Return this worker, its process kept only for a report of `tests` tests worth one."""
+        if self._proc is not None and tests < self.FORK_FROM_TESTS:
+            self._stop(kill=True)  # a small report draws in line, as start() would have chosen
+        return self
+
+    def _fork(self) -> None:
+        if not fork_is_safe():
+            return
         import multiprocessing
 
-        worker = cls()
-        if tests >= cls.FORK_FROM_TESTS and fork_is_safe():
-            ctx = multiprocessing.get_context("fork")
-            worker._conn, child = ctx.Pipe(duplex=True)
-            worker._proc = ctx.Process(target=_serve, args=(child, worker._conn), daemon=True)
-            worker._proc.start()
-            child.close()
-        return worker
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe(duplex=True)
+        self._proc = ctx.Process(target=_serve, args=(child, self._conn), daemon=True)
+        self._proc.start()
+        child.close()
 
     @property
     def forked(self) -> bool:
         """True when the charts are drawn in a process of their own (a large report)."""
         return self._proc is not None
 
+    @property
+    def submitted(self) -> bool:
+        """True once the charts' data is known (and, when forked, being drawn)."""
+        return self._specs is not None
+
     def submit(self, analysis, f: Formatter) -> dict:
-        """Return chart name -> a placeholder (or None: no such chart); the drawing starts now."""
+        """Return chart name -> a placeholder (or None: no such chart); the drawing starts now.
+
+        A second call (the report's context, after write_report submitted as soon as the
+        figures were known) returns the same placeholders: the charts are drawn once.
+        """
+        if self._specs is not None:
+            return self._placeholders
         self._f, self._specs = f, chart_specs(analysis, f)
         if self._proc is not None:
             try:
@@ -110,8 +152,9 @@ class ChartWorker:
                 self._stop()
         nonce = secrets.token_hex(8)
         self._marks = {name: f"<!--chart {name} {nonce}-->" for name, spec in self._specs.items() if spec}
-        return {name: Markup(self._marks[name]) if name in self._marks else None  # noqa: S704 - our own comment
-                for name in self._specs}
+        self._placeholders = {name: Markup(self._marks[name]) if name in self._marks else None  # noqa: S704 - our own comment
+                              for name in self._specs}
+        return self._placeholders
 
     def charts(self) -> dict:
         """Return chart name -> SVG (Markup) or None, waiting for the worker if it draws them."""
@@ -136,11 +179,13 @@ class ChartWorker:
     def close(self) -> None:
         """Stop the worker if it was never given work (a report that failed before its charts)."""
         if self._proc is not None:
-            self._stop()
+            self._stop(kill=self._specs is None)
 
-    def _stop(self) -> None:
+    def _stop(self, *, kill: bool = False) -> None:
         proc, self._proc = self._proc, None
         self._conn.close()
+        if kill:  # never given work: it may still be importing matplotlib, nothing to wait for
+            proc.kill()
         proc.join(timeout=5)
         if proc.is_alive():
             proc.kill()
@@ -148,8 +193,16 @@ class ChartWorker:
 
 
 def _serve(conn, parent_end) -> None:
+    import gc
+    import signal
+
     parent_end.close()  # the parent's end, copied by the fork: closed, so a parent gone reads as EOF
-    from . import charts  # noqa: F401 - imported while the parent computes the figures
+    # Ctrl-C is the parent's to handle (it stops this process); a short-lived drawing process
+    # needs no cycle collection.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.disable()
+    from . import charts  # noqa: F401 - imported while the parent starts and computes the figures
+    from .formatting import Formatter
 
     try:
         lang, labels, specs = conn.recv()

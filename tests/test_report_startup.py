@@ -1,0 +1,30 @@
+"""`qualibench report`'s start-up: the chart process is forked before the heavy imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from qualibench.report.chart_worker import ChartWorker
+
+HEAVY = ("pandas", "sqlmodel", "sqlalchemy", "jinja2", "matplotlib", "babel")
+
+
+def test_the_chart_worker_loads_without_the_database_layer_pandas_or_jinja():
+    # What `qualibench report` imports before it forks its chart process: a child forked later
+    # than these imports would leave the other core idle while they load.
+    code = ("import sys, qualibench.report.chart_worker, qualibench.cli.report; "
+            f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert res.stdout.split() == []
+
+
+def test_an_early_chart_process_is_kept_for_a_large_report_only(monkeypatch):
+    worker = ChartWorker.early()
+    if not worker.forked:  # another thread runs here (a PostgreSQL test run): in line, as start() would
+        assert not ChartWorker.start(10**9).forked
+        return
+    assert worker.sized(ChartWorker.FORK_FROM_TESTS).forked
+    child = worker._proc
+    assert not worker.sized(ChartWorker.FORK_FROM_TESTS - 1).forked  # a small report draws in line
+    assert not child.is_alive()  # stopped at once, not left importing matplotlib
