@@ -36,27 +36,29 @@ def register(app: typer.Typer) -> None:
         from ..report.chart_worker import ChartWorker
 
         formats = tuple(f.strip() for f in (fmt or ("" if per_brand else "html,pdf")).split(",") if f.strip())
-        # First of all, while this process has no thread and has not loaded the database layer,
-        # pandas or jinja: the chart process imports matplotlib on the other core meanwhile
-        # (write_report keeps it for a large report, else stops it).
-        charts = ChartWorker.early() if formats and not per_brand else None
-        try:
-            from ..report import Phases, write_report
+        # From the start: the imports below alone ran some 300 cycle collections (a tenth of a
+        # second) over objects that live as long as the command.
+        with _no_cycle_collection(not per_brand):
+            # First of all, while this process has no thread and has not loaded the database layer,
+            # pandas or jinja: the chart process imports matplotlib on the other core meanwhile
+            # (write_report keeps it for a large report, else stops it).
+            charts = ChartWorker.early() if formats and not per_brand else None
+            try:
+                from ..report import Phases, write_report
 
-            ws = open_workspace()
-            language = lang or _campaign_language(ws)
-        except BaseException:
-            if charts is not None:
-                charts.close()
-            raise
-        phases = Phases()
-        # A status line without rich's refresh thread: with no other thread, a large report draws
-        # its charts in a forked process while this one builds the tables.
-        with Live(Text("Writing the report..."), console=console, auto_refresh=False, transient=True), \
-                _no_cycle_collection(not per_brand):
-            paths = write_report(ws, formats=formats, lang=language, out=out, template_dir=templates,
-                                 pseudonymise=pseudonymise, previous=previous, per_brand=per_brand,
-                                 workers=workers or None, phases=phases, charts=charts)
+                ws = open_workspace()
+                language = lang or _campaign_language(ws)
+            except BaseException:
+                if charts is not None:
+                    charts.close()
+                raise
+            phases = Phases()
+            # A status line without rich's refresh thread: with no other thread, a large report draws
+            # its charts in a forked process while this one builds the tables.
+            with Live(Text("Writing the report..."), console=console, auto_refresh=False, transient=True):
+                paths = write_report(ws, formats=formats, lang=language, out=out, template_dir=templates,
+                                     pseudonymise=pseudonymise, previous=previous, per_brand=per_brand,
+                                     workers=workers or None, phases=phases, charts=charts)
         brand_pdfs = [p for p in paths if p.parent.name == "brands"]
         for p in paths:
             if p not in brand_pdfs:
@@ -103,7 +105,7 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def _no_cycle_collection(active: bool):
-    """Pause Python's cycle collector while one report is written (restored after).
+    """Pause Python's cycle collector while one report is imported and written (restored after).
 
     A 500-brand report holds a few million live objects (tables, rows, formatted cells); each
     full collection walks them all, about a fifth of the command's time, to find the few
