@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .rubric import Lexicon, PhraseSet
-from .text import fold, is_stopword
+from .text import digits_as_zero, fold, is_stopword
 
 _MENTIONS = re.compile(r"^\s*(?:@\w+[\s,:]*)+")
 _X_SIGNATURE = re.compile(r"(?:^|\s)([\^~/\-\u2013\u2014]\s?[A-Z\u00c0-\u00dd][\w\u00c0-\u00ff.'-]{0,15})\s*$")
@@ -125,12 +125,39 @@ def _tail_line(closing_set: PhraseSet, folded_line: str, line: str) -> tuple[tup
     if hit is None:
         if len(_TAIL_CACHE) > 20_000:
             _TAIL_CACHE.clear()
-        stripped = line.strip()
-        m = closing_set.regex.search(folded_line) if closing_set.regex else None
-        c = m.span() if m is not None else None
-        is_sig = _is_signature_line(stripped)
-        hit = _TAIL_CACHE[key] = (c, is_sig or (c is not None and len(stripped.split()) <= 8), is_sig)
+        if _digit_free(closing_set.phrases):
+            # "Réf. 5631", "Tél. 01 23 45 67 89": read as the line with its digits as 0 (nothing
+            # here tells one digit from another), so such lines are read once whatever the number.
+            shape = (closing_set.regex, digits_as_zero(folded_line), digits_as_zero(line))
+            if shape != key:
+                hit = _TAIL_CACHE.get(shape)
+                if hit is None:
+                    hit = _TAIL_CACHE[shape] = _read_tail_line(closing_set, shape[1], shape[2])
+                _TAIL_CACHE[key] = hit
+                return hit
+        hit = _TAIL_CACHE[key] = _read_tail_line(closing_set, folded_line, line)
     return hit
+
+
+def _digit_free(words: tuple[str, ...] | frozenset[str]) -> bool:
+    # Remembered per tuple/set object: a lexicon's phrase sets and vocabulary are loaded once.
+    got = _DIGIT_FREE.get(id(words))
+    if got is None or got[0] is not words:
+        if len(_DIGIT_FREE) > 256:
+            _DIGIT_FREE.clear()
+        got = _DIGIT_FREE[id(words)] = (words, not any(c.isdigit() for w in words for c in w))
+    return got[1]
+
+
+_DIGIT_FREE: dict[int, tuple[object, bool]] = {}
+
+
+def _read_tail_line(closing_set: PhraseSet, folded_line: str, line: str) -> tuple[tuple[int, int] | None, bool, bool]:
+    stripped = line.strip()
+    m = closing_set.regex.search(folded_line) if closing_set.regex else None
+    c = m.span() if m is not None else None
+    is_sig = _is_signature_line(stripped)
+    return (c, is_sig or (c is not None and len(stripped.split()) <= 8), is_sig)
 
 
 def _tweet(part: str, folded: str, lex: Lexicon, body_start: int, greeting: tuple[int, int] | None,
@@ -181,7 +208,17 @@ def _person(part: str, offset: int, line: str, lex: Lexicon, names: tuple[str, .
     if key not in _PERSON_CACHE:
         if len(_PERSON_CACHE) > 20_000:
             _PERSON_CACHE.clear()
-        _PERSON_CACHE[key] = _person_in(line, lex, names)
+        # Capitalised words hold no digit: a line differing only in its digits ("Réf. 5631")
+        # names the same person at the same place, when no formula word has a digit.
+        shape = digits_as_zero(line) if _digit_free(lex.vocabulary) and \
+            _digit_free(lex.sets["generic_signature"].phrases) else line
+        if shape != line:
+            shape_key = (lex.language, shape, names)
+            if shape_key not in _PERSON_CACHE:
+                _PERSON_CACHE[shape_key] = _person_in(shape, lex, names)
+            _PERSON_CACHE[key] = _PERSON_CACHE[shape_key]
+        else:
+            _PERSON_CACHE[key] = _person_in(line, lex, names)
     found = _PERSON_CACHE[key]
     return None if found is None else (offset + found[0], offset + found[1])
 

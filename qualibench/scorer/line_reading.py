@@ -33,7 +33,7 @@ _READS_AFTER = _IF
 
 # (sentence spans, sentence token ranges, clause bounds, clause flags, sentence flags, if_from,
 # if_to, number of words, first word, last word, whether a clause bound falls on the line's end,
-# neg_from or None)
+# neg_from or None, whether some clause has an if-clause)
 _LineReading = tuple
 _CACHES: dict[tuple[int, int], tuple[object, object, dict[str, _LineReading], bool]] = {}
 _MAX_LINES = 50_000
@@ -51,7 +51,7 @@ def _read_line(line: str, restate_sentence, restate_clause) -> _LineReading:  # 
     return (tuple(r.sentences), tuple(r.sentence_tokens), tuple(r.bounds), tuple(r.clause_flags),
             tuple(r.sentence_flags), tuple(r.if_from), tuple(r.if_to), len(words),
             words[0] if words else "", words[-1] if words else "", end_bound,
-            tuple(r.neg_from) if r.neg_from is not None else None)
+            tuple(r.neg_from) if r.neg_from is not None else None, any(f >= 0 for f in r.if_from))
 
 
 def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clause,  # type: ignore[no-untyped-def]
@@ -120,7 +120,7 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
             n = len(info[2]) - 1 if info[10] and o != final else len(info[2])
             bounds += [b + o for b in info[2][:n]] if o else info[2][:n]
             clause_flags += info[3][:n]
-            if tok and any(f >= 0 for f in info[5][:n]):
+            if tok and info[12]:
                 if_from += [f + tok if f >= 0 else f for f in info[5][:n]]
                 if_to += [t + tok if f >= 0 else t for f, t in zip(info[5][:n], info[6][:n], strict=True)]
             else:
