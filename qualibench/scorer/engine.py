@@ -410,7 +410,7 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     # magasin avec la facture, où il sera échangé immédiatement"): that is the procedure asked for.
     deflecting = {si for si in deflecting if not _done_there(reading.view.words[slice(*reading.sentence_tokens[si])])}
     # One pass finds the tokens that belong to some signature; sentences only look at those.
-    at = list(compress(enumerate(keys), map(index.__contains__, keys)))  # (t, key) in C
+    at = [(t, keys[t]) for t in compress(range(len(keys)), map(index.__contains__, keys))]  # found in C
     at += [(t, c) for t, c in extra.items() if c in index]
     if not at:
         at_by_sentence: dict[int, list[tuple[int, str]]] = {}
