@@ -457,3 +457,25 @@ def test_a_template_keeps_part_of_its_relevance_on_mail_not_on_x(rubric):
     assert any("a template" in s.why for s in bare.evidence["relevance"])
     assert bare.criteria["relevance"] == pytest.approx(0.75 * named.criteria["relevance"], abs=0.02)
     assert not any("a template" in s.why for s in tweet.evidence["relevance"])
+
+
+def test_a_condition_inside_a_later_clause_bears_on_that_clause_only(rubric):
+    # "fonctionne avec tous les Android USB-C, et en charge rapide si ...": the yes stands.
+    res = score(rubric, "commercial-compatibility-fr", "Bonjour,\nL'adaptateur fonctionne avec tous les Android "
+                "USB-C, et en charge rapide si votre téléphone gère le PD.")
+    ans = [s for s in res.evidence["relevance"] if "compatibilité" in s.why and s.points > 0]
+    assert ans and not any("condition" in s.why for s in ans)
+    whole = score(rubric, "commercial-compatibility-fr", "Bonjour,\nSi votre téléphone gère le PD, l'adaptateur "
+                  "fonctionne avec lui.")
+    assert any("condition" in s.why for s in whole.evidence["relevance"] if "compatibilité" in s.why)
+
+
+def test_a_wish_about_the_customers_move_is_warmth(rubric):
+    for text in ("Bonjour Claire,\nMerci pour votre message, et bonne installation à l'étranger ! La résiliation "
+                 "est enregistrée.",
+                 "Bonjour Claire,\nJe vous remercie et vous souhaite une belle installation à l'étranger. La "
+                 "résiliation est enregistrée."):
+        assert score(rubric, "cancellation-subscription-fr", text).criteria["empathy"] > 0, text
+    day = score(rubric, "cancellation-subscription-fr", "Bonjour Claire,\nLa résiliation est enregistrée. Je vous "
+                "remercie et vous souhaite une bonne journée.")
+    assert day.criteria["empathy"] == 0

@@ -561,7 +561,7 @@ def _reformulation(part: str, folded: str, reading: Reading, keys: list[str], re
 
 
 # Warmth cues that are wishes: warm only when they name what the customer is living.
-_WISHES = ("nous vous souhait", "je vous souhait", "we wish", "i wish")
+_WISHES = ("nous vous souhait", "je vous souhait", "vous souhait", "we wish", "i wish")
 _GOOD_DAY = re.compile(r"\W*(?:\w+\W+){0,3}?(?:journee|soiree|semaine|week-?end|fin de (?:journee|semaine)|day|evening|week"
                        r"|weekend)\b")
 # Concepts that make any sentence sympathetic: they say nothing of this customer's situation.

@@ -209,7 +209,12 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
                     generic_sent.add(si)
                 elif w in ("if", "unless") and words[t + 1] not in _IF_MINOR or \
                         (w == "si" and words[t + 1] in _SI_OPENS):
-                    if_sent.add(si)
+                    if c > 0 and clause_sentence[c - 1] == si and t > bisect_left(starts, bounds[c]):
+                        # "fonctionne avec tous les Android, et en charge rapide si votre téléphone
+                        # gère le PD": a condition inside a later clause bears on that clause only.
+                        flags[c] |= IFMAIN
+                    else:
+                        if_sent.add(si)
             elif w in _GENERIC or w in _HEDGE:
                 flags[c] |= HEDGE
             elif w in _IMPERFECT and if_from[c] >= 0:
