@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from qualibench.kinds import ReplyKind
 from qualibench.mail.language import detect_language
-from qualibench.mail.notice_words import case_words, exchange_roles
+from qualibench.mail.notice_words import CALENDAR, case_words, exchange_roles
 from qualibench.mail.parse import ParsedMessage
 from qualibench.mail.person_names import FIRST_NAMES
 from qualibench.mail.prefilter import keep_answers, prefilter_namespace
@@ -207,7 +207,9 @@ _AUTOMATED = re.compile(
     r"|par un automate|by an? (?:automated|automatic) (?:system|service|process)"
 )
 _QUEUE = re.compile(
-    r"temps de reponse|delais? de (?:reponse|traitement)|response times?|reply times?|high (?:volumes?|demand)"
+    r"\b(?:every|each|all|chaque|tous les|toutes les) (?:message|e-?mail|request|enquiry|demande|courriel|requete)s?\b"
+    r"|(?:please )?allow (?:us )?(?:up to )?(?:\d+|\w+) (?:working |business )?(?:days?|hours?|weeks?)"
+    r"|temps de reponse|delais? de (?:reponse|traitement)|response times?|reply times?|high (?:volumes?|demand)"
     r"|forte (?:affluence|demande)|(?:high|large|unusual) (?:number|volume)s? of|longer than usual|plus longs? que d'habitude"
     r"|ordre d'arrivee|(?:in the )?order (?:received|of arrival)|hang tight|keep this reference|conserve[rz] (?:ce|cette) (?:numero|reference)"
     r"|suivre (?:son|l')avancement|follow (?:its|the) progress|view the status"
@@ -326,6 +328,11 @@ _NOT_MONITORED = re.compile(
     r"|ne (?:nous )?parvien\w* pas|(?:will not|won't|never) reach us)"
     r"|(?:do not|don't|cannot|can't) (?:offer|provide|give) (?:any )?(?:customer )?(?:support|service|help|assistance) (?:on|via|through|here|from)"
     r"|ne (?:fournit|fournissons|assure|assurons|propose|proposons) (?:pas|aucun\w*) (?:de |d'|le |la |l')?(?:service|support|assistance|relation)"
+    r"|(?:adresse|address|mailbox|inbox|boite)\b.{0,30}(?:reservee?|reserved|utilisee?|used|dediee?|dedicated)\b.{0,25}"
+    r"(?:envoi|sending|outgoing|notifications?|send)\b"
+    r"|(?:cannot|can't|can not|ne pouvez pas|impossible de) (?:reply|respond|repondre|ecrire|write) (?:to|a) (?:this|cette|cet|ce)\b"
+    r"|(?:messages?|e-?mails?|courriels?|demandes?|requests?|questions?|dms?|tweets?)\b[^.;]{0,30}(?:n'y (?:sont|seront) (?:pas|jamais)"
+    r"|(?:sent|envoyee?s?|posted) (?:here|ici)\b.{0,20}(?:not|pas|never|jamais|unanswered|sans reponse))"
 )
 # An absence notice by role: someone (I, we, the service, the offices) is away or closed, with a
 # return date, a period, or who to write to meanwhile ("Je ne suis pas au bureau jusqu'au 12",
@@ -343,10 +350,17 @@ _BACK = re.compile(
     r"|en mon absence|in my absence|during my absence|pendant mon absence)")
 
 
+def _beside_absence(sentence: str) -> int:
+    """How many words of its own a sentence has besides its absence, its return and its dates."""
+    rest = _BACK.sub(" ", _AWAY.sub(" ", sentence))
+    return sum(1 for w in case_words(rest) if w not in CALENDAR)
+
+
 def _absence_notice(content: list[str]) -> bool:
     """Whether the sentences are an absence notice: who is away and until when (or who to write to),
     with nothing else about the case."""
-    away = [s for s in content if _AWAY.search(s) and _AWAY_SUBJECT.search(s)]
+    away = [s for s in content if _AWAY.search(s) and _AWAY_SUBJECT.search(s)
+            and _beside_absence(s) < OOF_WEAK_CASE_WORDS and not _AMOUNT.search(s)]
     if not away or not any(_BACK.search(s) for s in content):
         return False
     return not any(_substantive(s) for s in content if s not in away and not _BACK.search(s))
@@ -568,11 +582,21 @@ def _case_clause(clause: str) -> bool:
         and not _ACKISH.search(clause) and _substantive(clause)
 
 
+# What every message of a brand carries at its foot: legal notices (personal data, terms, registered
+# office), marketing (follow us, newsletter), helpdesk chrome ("reply above this line", "powered by").
+_FOOTER = re.compile(
+    r"\b(?:rgpd|gdpr|cnil|donnees (?:a caractere )?personnelles|personal (?:data|information)|privacy|confidenti\w*"
+    r"|mentions legales|conditions generales|terms (?:and|&) conditions|siege social|registered (?:office|in)|capital de"
+    r"|rcs\b|company (?:number|no)|se desinscrire|desabonn\w*|unsubscribe|newsletter|follow us|suivez-nous|retrouvez-nous sur"
+    r"|instagram|facebook|linkedin|tiktok|youtube|copyright|all rights reserved|tous droits reserves|powered by|propulse par"
+    r"|(?:reply|repondez|ecrivez) (?:above|au-dessus de) (?:this|cette) (?:line|ligne)|type your reply above)")
+
+
 def _substantive(sentence: str) -> bool:
     return _word_count(sentence) >= 4 and not _ACK_LIKE.search(sentence) and _not_only_elsewhere(sentence) \
         and not _PREMIUM.search(sentence) and not _COURTESY_ONLY.search(sentence) \
         and not (_FILLER.match(sentence) and _word_count(sentence) <= 6) and _about_the_case(sentence) \
-        and not (_SELF_HELP.search(sentence) and not _AMOUNT.search(sentence))
+        and not (_SELF_HELP.search(sentence) and not _AMOUNT.search(sentence)) and not _FOOTER.search(sentence)
 
 
 # A sentence that names another channel or place still tells the case when enough of its words are the
@@ -608,6 +632,9 @@ SUBSTANTIVE_WORDS = 4
 # Out-of-office notices are short; "on leave" inside a long answer is not one.
 OOF_MAX_WORDS = 120
 OOF_WEAK_MAX_WORDS = 40
+OOF_WEAK_CASE_WORDS = 5
+# A not-monitored sentence speaks of the channel: past this many words of its own it speaks of a case.
+NOTICE_CASE_WORDS = 6
 
 
 def _text_kind(
@@ -625,7 +652,8 @@ def _text_kind(
     content = _sentences(text)
     words = _words(content)
     strong = any(_OOF_WORDING.search(s) for s in content)
-    weak = any(_OOF_WEAK.search(s) for s in content)
+    # "The manager is away until Monday, so I checked myself: your deposit will be returned" answers.
+    weak = any(_OOF_WEAK.search(s) and _beside_absence(s) < OOF_WEAK_CASE_WORDS for s in content)
     oof_subject = bool(_OOF_SUBJECT.match(folded_subject))
     # Absence wording inside a long answer ("je serai de retour le...") is not an OOF notice.
     if (strong and (words < OOF_MAX_WORDS or auto_header or oof_subject)) or (
@@ -640,7 +668,9 @@ def _text_kind(
         return Classification(ReplyKind.OUT_OF_OFFICE, "absence notice: away or closed, with a return or another contact")
     # Nobody reads this mailbox: an automatic non-answer, even when it names another channel. Read
     # on every sentence: "Hello, this account isn't staffed." is short and opens like a greeting.
-    if words < OOF_MAX_WORDS and any(_NOT_MONITORED.search(_fold(s)) for s in re.split(r"(?<=[.!?])\s+|\n\s*\n", text)):
+    # (a sentence with many words of its own is about the case: "trois demandes restées sans réponse")
+    if words < OOF_MAX_WORDS and any(_NOT_MONITORED.search(f) and len(case_words(f)) < NOTICE_CASE_WORDS
+                                     for f in map(_fold, re.split(r"(?<=[.!?])\s+|\n\s*\n", text))):
         _is_redirect, target = _redirect(content, text)
         return Classification(ReplyKind.AUTO_ACK, "not-monitored / no-reply notice: nobody read the request",
                               notice="not_monitored", redirect_to=target)

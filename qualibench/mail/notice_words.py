@@ -38,7 +38,8 @@ done have has had having it its this that these those there here which who whom 
 where why how we you i he she they me him her them us our your my his their ours yours
 not no any some all each every both either neither also too very just only even still yet now
 if once while until up out over under again further more most other such own same s t ll re ve d
-within through via come comes came need needs expect suis jusqu raison soit get got
+within through via come comes came need needs expect suis jusqu raison soit get
+conformement compter next few coming prochains prochaines prochain prochaine
 un deux trois quatre cinq six sept huit neuf dix douze quinze vingt trente quarante cinquante
 one two three four five seven eight nine ten twelve fifteen twenty thirty forty fifty
 """)
@@ -85,7 +86,8 @@ meantime attendant automatique automatic automated auto generated genere generee
 robot automate envoye envoyee sent emis emise address adresse souhaiter souhaitons wish permettre
 donner give apporter provide fournir inutile needless relancer chase nouveau new again desormais
 maintenant now deja already egalement simplement simply safely bon good port mains hands engage
-engageons commit ensure assurer! mettre oeuvre everything everyone chacun chacune individuel
+engageons commit ensure assurer! got investigate investigation enquete instruire instruite
+instruction fully allow mettre oeuvre everything everyone chacun chacune individuel
 individual personnalisee personal personally real reelle let know savoir pick
 """)
 
@@ -119,13 +121,13 @@ def case_words(folded: str) -> tuple[str, ...]:
 _REPLY_KEYS = frozenset(map(_key, _wordset("""
 repondre reponse reply replies respond response answer revenir revenons reviendra recontacter
 hear retour! rappeler traiter traitement handle process! examiner review etudier etude analyser
-lira lirons regarder occuper pick
+lira lirons regarder occuper pick investigate instruire instruite
 """)))
 _RECEIPT_KEYS = frozenset(map(_key, _wordset("""
 recu recue recus recues reception recevons receive received receipt parvenu parvenue reached
 landed enregistre enregistree registered logged noted notee prise pris transmis transmise
 forwarded passed confirme confirmation confirms queued seen ouvert ouverte opened cree creee
-created attribue assigned allocated accusons acknowledge envoye envoyee submitted soumis soumise
+created attribue assigned allocated accusons acknowledge got envoye envoyee submitted soumis soumise
 """)))
 
 
@@ -140,3 +142,12 @@ def exchange_roles(folded: str) -> frozenset[str]:
         keys.add("repon")
     return frozenset(name for name, wanted in (("replying", _REPLY_KEYS), ("received", _RECEIPT_KEYS))
                      if not keys.isdisjoint(wanted))
+
+
+# Dates name when someone is back, not a case: read apart from the case's words in absence notices.
+CALENDAR = _wordset("""
+janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre lundi mardi
+mercredi jeudi vendredi samedi dimanche january february march april may june july august september
+october november december monday tuesday wednesday thursday friday saturday sunday jan feb mar apr
+jun jul aug sep sept oct nov dec inclus included inclusive
+""")
