@@ -284,7 +284,7 @@ def _collect(ws: Workspace, *, progress: Progress | None, api: bool) -> CollectR
             if not account.imap_host:
                 continue
             for folder in sync_account(ws, campaign_id, account, store, progress=progress,
-                                       durable=durable):
+                                       durable=durable, coming=prep.warm):
                 report.folders.append(folder)
                 report.new += folder.new
         pipeline.flush()

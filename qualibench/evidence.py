@@ -67,6 +67,9 @@ def _libc_syncfs():  # noqa: ANN202 - libc's syncfs as a ctypes function, or Non
         return None
 
 
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+
+
 def _missing(digest: str, where: str) -> QualibenchError:
     return QualibenchError(
         f"raw evidence {digest[:12]}… is missing from {where}",
@@ -81,6 +84,9 @@ class EvidenceStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        # The two-letter folders known to exist: a first collect would otherwise ask for each
+        # of the 256 once per batch. (Folders are never removed while a store is open.)
+        self._made: set[str] = set()
 
     def path_for(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:]
@@ -127,7 +133,7 @@ class EvidenceStore:
         digests = [sha256_hex(b) for b in blobs]
         root = os.fspath(self.root)
         pending: list[tuple[str, str]] = []
-        made: set[str] = set()
+        made = self._made
         seen: set[str] = set()
         suffix = f".{os.getpid()}"
         try:
@@ -146,10 +152,20 @@ class EvidenceStore:
                     os.makedirs(folder, exist_ok=True)
                     made.add(folder)
                 tmp = f"{folder}/.tmp-{digest[2:]}{suffix}"
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+                try:
+                    fd = os.open(tmp, _CREATE, 0o600)
+                except FileNotFoundError:  # the folder went since (removed by hand)
+                    made.discard(folder)
+                    os.makedirs(folder, exist_ok=True)
+                    made.add(folder)
+                    fd = os.open(tmp, _CREATE, 0o600)
                 pending.append((tmp, target))
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                finally:
+                    os.close(fd)
             if pending:
                 sync_filesystem(self.root)  # the bytes, before any name points at them
                 for tmp, target in pending:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -93,14 +94,49 @@ class Preparer:
         self._stack = contextlib.ExitStack()  # spooled copies of large mails, until answered
         self._spools: dict[int, str] = {}
         self.warning = ""
+        self._starting: threading.Thread | None = None  # the workers being started (`warm`)
+        self._started: ParserPool | BaseException | None = None
 
     @property
     def pooled(self) -> bool:
         return self._pool is not None
 
+    def warm(self, coming: int) -> None:
+        """Start the worker processes now, in the background, when `coming` more messages
+        are to be submitted and that pays for them: starting them takes the best part of a
+        second (their fork server imports the parser), which the caller spends fetching."""
+        if self._pool is not None or self._starting is not None or self.in_process_only:
+            return
+        from .mail.parser_pool import worker_count
+
+        workers = worker_count(self.submitted + coming, threshold=WORKERS_FROM)
+        if workers == 0:
+            return
+
+        def start() -> None:
+            from .mail.parser_pool import ParserPool
+
+            try:
+                self._started = ParserPool(workers)
+            except BaseException as exc:  # given to the caller at its next submit
+                self._started = exc
+
+        self._starting = threading.Thread(target=start, name="parser pool start", daemon=True)
+        self._starting.start()
+
+    def _take_started(self) -> None:
+        if self._starting is None:
+            return
+        self._starting.join()
+        self._starting, started, self._started = None, self._started, None
+        if isinstance(started, BaseException):
+            raise started
+        self._pool = started
+
     def submit(self, items: dict[int, Stored]) -> None:
         """Start preparing `items` (inbound id -> Stored): in the workers when they pay."""
         self.submitted += len(items)
+        self._take_started()
         if self._pool is None and items and not self.in_process_only:
             from .mail.parser_pool import worker_count
 
@@ -215,6 +251,8 @@ class Preparer:
             yield part
 
     def close(self) -> None:
+        with contextlib.suppress(Exception):  # a start that failed has nothing to close
+            self._take_started()
         if self._pool is not None:
             self._pool.close()
             self._pool = None

@@ -143,7 +143,8 @@ def apply_reply(session: Session, probe: Probe, fields: dict[str, Any], clock: C
         probe.ticket_ref = fields["ticket_ref"]
     if not why:
         _apply_to_probe(session, probe, fields["kind"], received_at, fields["text"], clock)
-    session.add(probe)
+    if probe not in session:  # (add cascades over its relations: 60 us a reply for nothing)
+        session.add(probe)
     body = {"probe": probe.id, "inbound": fields["inbound_id"], "kind": fields["kind"],
             "method": fields["match_method"], "confidence": fields["match_confidence"],
             "received_at": received_at.isoformat()}

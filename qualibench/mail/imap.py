@@ -311,6 +311,7 @@ def sync_folder(
     *,
     progress: Callable[[str, int, int], None] | None = None,
     durable: Callable[[], None] | None = None,
+    coming: Callable[[int], None] | None = None,
 ) -> FolderReport:
     """Fetch the messages of `folder` newer than its SyncState and hand them to `store`.
 
@@ -318,6 +319,8 @@ def sync_folder(
     the SyncState moves forward in the same transaction, so a crash loses nothing and a rerun
     re-fetches at most one batch, which `store` recognises by its hash. `durable()` is called
     once that transaction has committed (the collector then starts processing the batch).
+    `coming(n)` is told how many messages are to be fetched, before the first is (the
+    collector starts its parser workers then, while it fetches).
     """
     started = time.perf_counter()
     report = FolderReport(account=account, folder=folder)
@@ -355,6 +358,8 @@ def sync_folder(
     if not uids:
         report.seconds = time.perf_counter() - started
         return report
+    if coming is not None:
+        coming(len(uids))
     meta: dict[int, tuple[datetime | None, int]] = {}
     for i in range(0, len(uids), HEADER_CHUNK):
         meta.update(fetch_meta(client, uids[i : i + HEADER_CHUNK]))
@@ -437,6 +442,7 @@ def sync_account(
     *,
     progress: Callable[[str, int, int], None] | None = None,
     durable: Callable[[], None] | None = None,
+    coming: Callable[[int], None] | None = None,
 ) -> list[FolderReport]:
     """Return one report per folder scanned in `account` (INBOX and Junk/Spam)."""
     from ..db import advisory_lock, lock_key
@@ -452,7 +458,7 @@ def sync_account(
                     reports.append(FolderReport(account=account.name, folder=folder, busy=True))
                     continue
                 reports.append(sync_folder(ws, client, campaign_id, account.name, folder, store,
-                                           progress=progress, durable=durable))
+                                           progress=progress, durable=durable, coming=coming))
         return reports
     except (OSError, IMAPClientError) as exc:
         raise RemoteFailure(
