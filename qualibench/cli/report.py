@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .common import console, open_workspace, print_json
+from .common import console, open_workspace, print_json, state
 from .terminal import plain, shown, visible
 
 
@@ -68,6 +68,7 @@ def register(app: typer.Typer) -> None:
         if timings:
             # CPU of this process; Chromium's printing runs in processes of its own
             console.print(f"timings: {phases.text()}", highlight=False, soft_wrap=True)
+        state.quick_exit = True  # everything is written: the process may end without its teardown
 
     @app.command("export")
     def export_cmd(
