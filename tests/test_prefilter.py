@@ -139,3 +139,12 @@ def test_what_a_pattern_found_in_a_short_text_is_kept_by_text_and_bounded(monkey
     body = "Bonjour. " * 200 + sentence  # a whole body: its answer is not kept
     assert fast.search(body).group(1) == "votre"
     assert body not in fast._searched and body not in fast.group._masks
+
+
+def test_latin1_text_is_lowered_as_str_lower_does():
+    from qualibench.mail.prefilter import _lowered
+
+    every = "".join(map(chr, range(256)))
+    assert _lowered(every * 2) == (every * 2).lower()
+    assert _lowered("RÉFÉRENCE ÀÉÎÕÜ Ÿ") == "référence àéîõü ÿ"  # (Ÿ is no Latin-1 character)
+    assert _lowered("TİCKET ſ") == "ticket s"  # folded as re.IGNORECASE matches

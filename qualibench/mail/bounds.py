@@ -9,6 +9,7 @@ a last guard against a pattern nobody foresaw.
 
 from __future__ import annotations
 
+import _signal
 import contextlib
 import re
 import signal
@@ -51,14 +52,16 @@ def cpu_deadline(seconds: float | None = None) -> Iterator[None]:
     def expired(_signum: int, _frame: object) -> None:
         raise BudgetExceeded(f"parsing stopped after {seconds:g} s of processor time")
 
-    previous = signal.signal(signal.SIGPROF, expired)
+    # (_signal's own function: signal.signal converts both handlers to enums, a cost at
+    # every message of a collect)
+    previous = _signal.signal(signal.SIGPROF, expired)
     signal.setitimer(signal.ITIMER_PROF, seconds)
     _guarded = True
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.signal(signal.SIGPROF, previous)
+        _signal.signal(signal.SIGPROF, previous)
         _guarded = False
 
 

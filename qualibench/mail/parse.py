@@ -157,11 +157,12 @@ def _payload_bytes(part: Message, defects: list[str]) -> bytes:
     return b""
 
 
-def _is_attachment(part: Message) -> bool:
+def _is_attachment(part: Message, ctype: str) -> bool:
+    """(`ctype`: the part's get_content_type(), read once by the caller)"""
     disposition = str(part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
     if disposition == "attachment":
         return True
-    return part.get_content_type() not in ("text/plain", "text/html")
+    return ctype not in ("text/plain", "text/html")
 
 
 def _filename(part: Message) -> str:
@@ -185,10 +186,14 @@ class _Walk:
     leaves: int = 0  # MIME leaves read so far (MAX_PARTS)
 
 
-def _read_part_text(part: Message, defects: list[str]) -> tuple[str, str]:
+def _read_part_text(part: Message, defects: list[str], ctype: str) -> tuple[str, str]:
     data = _payload_bytes(part, defects)
-    declared = part.get_content_charset() if part.get_param("charset") else None
-    if part.get_content_type() == "text/html" and not declared:
+    param = part.get_param("charset")
+    if isinstance(param, str) and param.isascii():
+        declared: str | None = param.lower() or None  # what get_content_charset() gives it
+    else:  # (an RFC 2231 or non-ASCII value: the stdlib's reading; each parses the header again)
+        declared = part.get_content_charset() if param else None
+    if ctype == "text/html" and not declared:
         meta = re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", data[:4096], re.IGNORECASE)
         if meta:
             declared = meta.group(1).decode("ascii", "replace")
@@ -256,7 +261,7 @@ def _walk(part: Message, acc: _Walk, defects: list[str], depth: int = 0) -> None
                 if isinstance(child, Message):
                     _walk(child, acc, defects, depth + 1)
         return
-    if part.get_content_maintype() == "multipart":
+    if ctype.split("/")[0] == "multipart":  # (get_content_maintype(), read from ctype)
         _recover_multipart(part, acc, defects, depth)
         return
     acc.leaves += 1
@@ -264,14 +269,14 @@ def _walk(part: Message, acc: _Walk, defects: list[str], depth: int = 0) -> None
         if acc.leaves == MAX_PARTS + 1:
             defects.append(f"more than {MAX_PARTS} MIME parts: the rest are not read")
         return
-    if _is_attachment(part):
+    if _is_attachment(part, ctype):
         media = ctype
         name = _filename(part)
         if name.lower() == "winmail.dat" and media == "application/octet-stream":
             media = "application/ms-tnef"
         acc.attachments.append((name, media, _attachment_size(part, acc, defects)))
         return
-    text, used = _read_part_text(part, defects)
+    text, used = _read_part_text(part, defects, ctype)
     (acc.html if ctype == "text/html" else acc.plain).append((text, used))
 
 

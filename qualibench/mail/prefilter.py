@@ -250,13 +250,25 @@ def _lowered(text: str) -> str:
     seen, low = _last
     if seen is text:
         return low
-    low = text.lower()
-    if not low.isascii():
-        for odd, letter in _FOLD.items():  # (str.translate with a dict is slow on long texts)
-            if odd in low:
-                low = low.replace(odd, letter)
+    if text.isascii():
+        low = text.lower()
+    else:
+        try:
+            # Latin-1 text (most French mail) is lowered by a byte table, in C: str.lower() takes
+            # its slow path, character by character, on any non-ASCII text.
+            low = text.encode("latin-1").translate(_LATIN1_LOWER).decode("latin-1")
+        except UnicodeEncodeError:
+            low = text.lower()
+            for odd, letter in _FOLD.items():  # (str.translate with a dict is slow on long texts)
+                if odd in low:
+                    low = low.replace(odd, letter)
     _last = (text, low)
     return low
+
+
+# Each Latin-1 character's lowercase, which str.lower() gives (all are Latin-1 characters
+# themselves, and none is folded by _FOLD).
+_LATIN1_LOWER = bytes(ord(chr(code).lower()) for code in range(256))
 
 
 def _starts(low: str, words: tuple[str, ...]) -> set[int]:
