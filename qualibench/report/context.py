@@ -68,27 +68,41 @@ def ranking(df: pd.DataFrame, rules, f: Formatter, *, channels: list[str] | None
             if c in df.columns]
     ranked = rank_table(df.loc[df["index"].notna(), keep], rules)
     sector_avg = ranked.groupby("sector")["index"].mean()
+    # numpy floats, as the Series gave them: a row's lead over its sector is computed as before
+    avg_of = dict(zip(_values(sector_avg.index), sector_avg.to_numpy(), strict=True))
     ch_index = {}
     if per_channel is not None:
-        ch_index = dict(zip(zip(per_channel["brand_key"].tolist(), per_channel["channel"].tolist(), strict=True),
+        ch_index = dict(zip(zip(_values(per_channel["brand_key"]), _values(per_channel["channel"]), strict=True),
                             per_channel["index"].tolist(), strict=True))
+    # the columns as plain lists (the values to_dict("records") gives), read row by row below
+    col = {c: _values(ranked[c]) for c in keep}
+    get = {c: col[c] if c in col else [None] * len(ranked) for c in ("index_low", "index_high")}
+    num, pct, median = f.num, f.pct, f.median
     rows = []
-    for rank, r in zip(published_ranks(ranked, rules), ranked.to_dict("records"), strict=True):
-        avg = sector_avg.get(r["sector"])
+    for i, rank in enumerate(published_ranks(ranked, rules)):
+        index, sector, tests = col["index"][i], col["sector"][i], int(col["tests"][i])
+        avg = avg_of.get(sector)
         rows.append({
-            "rank": rank, "brand": r["brand"], "sector": f.sector(r["sector"]),
-            "index": f.num(r["index"], rules.precision),
-            "ci": f"{f.num(r.get('index_low'))} – {f.num(r.get('index_high'))}",
-            "sector_avg": f.num(avg), "vs_sector": f.signed(r["index"] - avg) if not missing(avg) else "–",
-            "tests": int(r["tests"]), "answer_rate": f.pct(r["answer_rate"]), "median": f.median(r["median_h"]),
-            "delay_score": f.num(r["delay_score"]), "quality_all": f.num(r["quality_all"]),
-            "quality": f.num(r["quality"]),
-            "channels": [f.num(ch_index.get((r["brand_key"], c))) for c in (channels or [])],
-            "caution": int(r["tests"]) < rules.min_tests_per_brand})
+            "rank": rank, "brand": col["brand"][i], "sector": f.sector(sector),
+            "index": num(index, rules.precision),
+            "ci": f"{num(get['index_low'][i])} – {num(get['index_high'][i])}",
+            "sector_avg": num(avg), "vs_sector": f.signed(index - avg) if not missing(avg) else "–",
+            "tests": tests, "answer_rate": pct(col["answer_rate"][i]), "median": median(col["median_h"][i]),
+            "delay_score": num(col["delay_score"][i]), "quality_all": num(col["quality_all"][i]),
+            "quality": num(col["quality"][i]),
+            "channels": [num(ch_index.get((col["brand_key"][i], c))) for c in (channels or [])],
+            "caution": tests < rules.min_tests_per_brand})
     return {"rows": rows, "channels": [f.channel(c) for c in (channels or [])],
             "sector_avgs": [{"sector": f.sector(s), "index": f.num(v)} for s, v in sector_avg.sort_values(
                 ascending=False).items()],
             "average": f.num(ranked["index"].mean())}
+
+
+def _values(column) -> list:
+    """Return a column's values as Python objects, as iterating it gives them (numbers, str, NaN)."""
+    if column.dtype.kind in "fiub":
+        return column.tolist()
+    return column.to_numpy(dtype=object).tolist()  # Arrow strings: one conversion, not one per item
 
 
 def criteria_rows(analysis, f: Formatter) -> list[dict]:

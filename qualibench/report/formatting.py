@@ -28,6 +28,8 @@ def missing(v) -> bool:
         return v != v
     if type(v) in (int, str, bool):
         return False
+    if isinstance(v, float):  # numpy's float64 too: NaN is the only missing value
+        return v != v
     try:
         return bool(pd.isna(v))
     except (TypeError, ValueError):
