@@ -25,10 +25,12 @@ Definitions (printed in the report's methodology):
 
 from __future__ import annotations
 
+import itertools
 import math
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -282,6 +284,24 @@ BACKGROUND_FROM_REPLICATES = 500_000  # cells x replicates from which the bootst
 _FORKED_SHARE = 0.65  # of the cells: this process builds the tables and draws the rest meanwhile
 
 
+@lru_cache(maxsize=32)
+def _compositions(n: int, replicates: int):
+    """Return every multiplicity vector a resample of n tests can have, when they are few.
+
+    (weights (m, n) as floats, lookup, base): a drawn vector w is row lookup[w @ base] of
+    weights. None when there are as many as half the replicates (computing each replicate is
+    then as cheap), or the lookup would be large.
+    """
+    if math.comb(2 * n - 1, n) * 2 > replicates or (n + 1) ** n > 1_000_000:
+        return None
+    rows = [c for c in itertools.product(range(n + 1), repeat=n) if sum(c) == n]
+    base = (n + 1) ** np.arange(n)
+    weights = np.array(rows, dtype=np.int64)
+    lookup = np.full((n + 1) ** n, -1, dtype=np.int64)
+    lookup[weights @ base] = np.arange(len(rows))
+    return weights.astype(float), lookup, base
+
+
 def _bootstrap_cells(arrays: dict, cells: list, window_h: float, rules: AwardRules, seed: int) -> dict:
     """Return (brand_key, channel) -> B bootstrap replicates of its index (tests resampled with replacement).
 
@@ -292,13 +312,22 @@ def _bootstrap_cells(arrays: dict, cells: list, window_h: float, rules: AwardRul
     cps = np.array([*CHECKPOINTS_H, window_h])
     out: dict = {}
     for n, same_size in _by_size(cells).items():
+        table = _compositions(n, b)
         # a few dozen cells at a time: their (cells, B, n) arrays stay in the processor's cache
         for start in range(0, len(same_size), _BOOT_CHUNK):
             members = same_size[start:start + _BOOT_CHUNK]
             idx = np.stack([cells[i][1] for i in members])
-            w = np.stack([np.random.default_rng([seed, zlib.crc32(f"{bk}|{ch}".encode())])
-                          .multinomial(n, np.full(n, 1.0 / n), size=b)
-                          for (bk, ch), _ in (cells[i] for i in members)]).astype(float)
+            drawn = np.stack([np.random.default_rng([seed, zlib.crc32(f"{bk}|{ch}".encode())])
+                              .multinomial(n, np.full(n, 1.0 / n), size=b)
+                              for (bk, ch), _ in (cells[i] for i in members)])
+            if table is None:
+                w, which = drawn.astype(float), None
+            else:
+                # A replicate's index depends only on its multiplicities, and a small cell has
+                # few possible ones (10 for 3 tests): each is computed once per cell, with the
+                # same arithmetic row by row, and every replicate takes its own one's value.
+                weights, lookup, base = table
+                w, which = np.broadcast_to(weights, (len(members), *weights.shape)).copy(), lookup[drawn @ base]
             ev = arrays["answered"][idx].astype(bool)
             t, _, surv = km_stack(arrays["time_h"][idx].astype(float), ev, w)
             delay = 100.0 * f_at_stack(t, surv, cps).mean(axis=2)
@@ -308,6 +337,8 @@ def _bootstrap_cells(arrays: dict, cells: list, window_h: float, rules: AwardRul
             with np.errstate(invalid="ignore", divide="ignore"):
                 qual = np.where(denom > 0, (w * np.nan_to_num(q)).sum(axis=2) / denom, 0.0)
             index = (rules.delay_weight * delay + rules.quality_weight * qual) / 100.0
+            if which is not None:
+                index = np.take_along_axis(index, which, axis=1)
             for row, i in enumerate(members):
                 out[cells[i][0]] = index[row]
     return {key: out[key] for key, _ in cells}
