@@ -361,12 +361,17 @@ def analyse(ws_or_session, campaign_id: int, rules: AwardRules | None = None, *,
 
 
 def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, previous) -> Analysis:
-    camp = s.get(Campaign, campaign_id)
+    # a Core row of the columns read (Session.get's first call in a process costs a tenth of a second)
+    camp = s.execute(select(Campaign.id, Campaign.slug, Campaign.name, Campaign.edition, Campaign.seed,
+                            Campaign.config).where(Campaign.id == campaign_id)).one()
     rules = rules or rules_from_config(camp.config)
     window_days = int((camp.config.get("window") or {}).get("days", 14))
     window_h = window_days * 24.0
     tests = load_tests(s, campaign_id, as_of=as_of)
-    sent = tests[tests["sent"]] if len(tests) else tests
+    # the columns the figures read (not the texts nor the timestamps): filtering them all costs more
+    read = [*dict.fromkeys(["brand_key", "brand", "sector", "channel", "scenario", "scenario_title", "kind",
+                            "language", *FIGURE_COLUMNS, *(c for c in tests.columns if c.startswith("crit_"))])]
+    sent = tests.loc[tests["sent"], read] if len(tests) else tests
     arrays = {c: sent[c].to_numpy() for c in FIGURE_COLUMNS} if len(sent) else {}
 
     def table(keys: list[str]) -> pd.DataFrame:
@@ -392,14 +397,14 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
     split = int(len(cells) * _FORKED_SHARE) if fork else len(cells)
     boot = Forked(_bootstrap_cells, arrays, cells[:split], window_h, rules, camp.seed, fork=fork) if cells else None
     bc = table(["brand_key", "channel"])
-    names = sent.drop_duplicates("brand_key").set_index("brand_key")[["brand", "sector"]]
+    names = sent[["brand_key", "brand", "sector"]].drop_duplicates("brand_key").set_index("brand_key")
     bc = bc.join(names, on="brand_key")
     brands = table(["brand_key"]).drop(columns=["index"], errors="ignore").join(names, on="brand_key")
     sectors = table(["sector"])
     scenarios, channels = table(["scenario", "scenario_title", "kind", "language"]), table(["channel"])
     per_scen, share = _cross_channel(sent)
     crit_cols = sorted(c for c in sent.columns if c.startswith("crit_"))
-    answered = sent[sent["answered"]]
+    answered = sent.loc[sent["answered"], ["brand_key", "sector", "channel", *crit_cols]]
     criteria = (answered.groupby("channel")[crit_cols].mean().reset_index() if crit_cols and len(answered)
                 else pd.DataFrame(columns=["channel"]))
     maxima = criterion_maxima(camp.config, [c[5:] for c in crit_cols], answered)

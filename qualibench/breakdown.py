@@ -54,7 +54,8 @@ def _consistency(bc: pd.DataFrame, sent: pd.DataFrame) -> pd.DataFrame:
                         "quality_consistency": np.where(q["count"] >= 2, 100 - (q["max"] - q["min"]), math.nan)})
     out["substance_consistency"] = math.nan
     if "crit_relevance" in sent.columns:
-        rel = sent[sent["answered"]].groupby(["brand_key", "channel"])["crit_relevance"].mean().dropna()
+        rel = (sent.loc[sent["answered"], ["brand_key", "channel", "crit_relevance"]]
+               .groupby(["brand_key", "channel"])["crit_relevance"].mean().dropna())
         r = rel.groupby(level=0).agg(["max", "min", "count"])
         r = r[r["count"] >= 2]
         # relevance is out of its criterion weight; express the spread as % of the best

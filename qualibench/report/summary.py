@@ -26,7 +26,9 @@ def executive_summary(analysis, trophies: list[Trophy], f: Formatter) -> list[st
                                            worst=f.sector(sec.iloc[-1]["sector"]),
                                            worst_index=f.num(sec.iloc[-1]["index"])))
     if analysis.criterion_max and len(analysis.tests):
-        answered = analysis.tests[analysis.tests["sent"] & analysis.tests["answered"]]
+        tests = analysis.tests
+        cols = [f"crit_{c}" for c in analysis.criterion_max if f"crit_{c}" in tests]
+        answered = tests.loc[tests["sent"] & tests["answered"], cols]  # only the criteria's columns
         shares = {c: answered[f"crit_{c}"].mean() / m for c, m in analysis.criterion_max.items()
                   if f"crit_{c}" in answered and m}
         shares = {c: v for c, v in shares.items() if not missing(v)}
