@@ -122,7 +122,14 @@ _ACK_WORDING = re.compile(
 _TEXT_BOUNCE = re.compile(
     r"delivery (?:has )?failed|could not be delivered|undeliverable|mail delivery (?:failed|subsystem)"
     r"|n'a pas pu etre (?:remis|distribue)|address(?:es)? failed|user unknown|recipientnotfound|message not delivered"
+    # by role: the message was not delivered (to an address), the address does not exist or is full
+    r"|(?:message|e-?mail|courriel|mail)\b[^.]{0,30}(?:wasn't|was not|couldn't be|could not be|n'a pas (?:pu )?ete) (?:delivered|remis|distribue)"
+    r"|address (?:couldn't|could not|can't|cannot) be found|adresse (?:est )?introuvable|no such (?:user|mailbox|address)"
+    r"|unknown (?:address|recipient|user)|destinataire (?:inconnu|introuvable)|(?:mailbox|boite)(?: (?:is|est))? (?:full|pleine)"
 )
+# A delivery failure names the mail system or the address it could not reach.
+_MAIL_SYSTEM = re.compile(r"mail delivery|delivery (?:status|subsystem)|serveur de messagerie|mail server|mailer-daemon|postmaster"
+                          r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Sentences that promise a reply or describe the queue, without answering anything.
 _ACK_LIKE = re.compile(
     r"(?:notre equipe|nos equipes|nos conseillers|un conseiller|un technicien|our team|one of our|an? (?:agent|adviser|advisor)"
@@ -272,7 +279,7 @@ def _ack_roles(sentence: str) -> frozenset[str]:
 _SENDS_ELSEWHERE = re.compile(
     r"\b(?:appele[zr]|contacte[zr]|utilise[zr]|veuillez|ecrive[zr]|merci de (?:nous|passer|contacter|utiliser|remplir)"
     r"|please (?:call|use|contact|fill|visit|dm|message|write|email)|call us|dm us|write to us|message us|reach (?:us|out)"
-    r"|(?:en|par|in|via|by) (?:dm|mp|message prive|direct message)|have a look|jetez un (?:oeil|coup d'oeil))\b")
+    r"|have a look|jetez un (?:oeil|coup d'oeil))\b")
 # Pointers any notice gives, about no case in particular: the help centre or FAQ, tracking "at any
 # time", what to read while waiting. ("Pour résilier, rendez-vous dans votre espace client, rubrique
 # Contrat" is a procedure for this customer: it names no help resource and no tracking.)
@@ -282,7 +289,9 @@ _SELF_HELP = re.compile(
     r"|frequent(?:ly asked)? (?:questions|issues)|most (?:frequent|common)|tutori\w*|communaute|community|forum|status page"
     r"|(?:in )?(?:real time|temps reel)|(?:at )?any time|a tout moment|en direct|at your convenience"
     r"|pour toute (?:autre )?(?:information|question)|for (?:any|all) (?:other )?(?:information|questions)"
-    r"|(?:order|parcel|delivery) tracking)\b")
+    r"|(?:order|parcel|delivery) tracking"
+    # triage on the kind of request, not this one: "If your question is about a return, start it from My Orders"
+    r"|^(?:if|si) (?:your|votre|vous avez une) (?:question|demande|message|request|enquiry|query)\b)\b")
 
 
 # Roles that alone do not make a message automatic: "Nous avons pris note de votre demande." and "Merci,
@@ -328,6 +337,10 @@ _NOT_MONITORED = re.compile(
     r"|ne (?:nous )?parvien\w* pas|(?:will not|won't|never) reach us)"
     r"|(?:do not|don't|cannot|can't) (?:offer|provide|give) (?:any )?(?:customer )?(?:support|service|help|assistance) (?:on|via|through|here|from)"
     r"|ne (?:fournit|fournissons|assure|assurons|propose|proposons) (?:pas|aucun\w*) (?:de |d'|le |la |l')?(?:service|support|assistance|relation)"
+    r"|(?:unable|not able|cannot|can't|ne pouvons pas|ne sommes pas en mesure de) (?:to )?(?:respond|reply|answer|repondre|traiter)\b"
+    r"[^.]{0,40}\b(?:on|via|sur|par|from|to|a) (?:this|these|ce|cet|cette|ces)\b"
+    r"|(?:adresse|address|boite|mailbox|inbox)\b[^.;]{0,25}\b(?:qui ne|that (?:does not|doesn't|cannot|can't|is not))\b[^.;]{0,20}"
+    r"(?:trait|lue?\b|lit\b|read|monitor|consult|accept|recoi|receiv|repond|reply)"
     r"|(?:adresse|address|mailbox|inbox|boite)\b.{0,30}(?:reservee?|reserved|utilisee?|used|dediee?|dedicated)\b.{0,25}"
     r"(?:envoi|sending|outgoing|notifications?|send)\b"
     r"|(?:cannot|can't|can not|ne pouvez pas|impossible de) (?:reply|respond|repondre|ecrire|write) (?:to|a) (?:this|cette|cet|ce)\b"
@@ -341,7 +354,7 @@ _AWAY = re.compile(
     r"\b(?:absente?s?|absence|conges?|vacances|en deplacement|en mission|en formation|en arret|hors du bureau"
     r"|pas au bureau|not in the office|out of (?:the )?office|(?:away|off) (?:from|until|till|on|for)|on (?:\w+ )?leave"
     r"|holidays?|vacation|time off|day off|(?:i'm|i am|je suis) off|travel+ing|fermee?s?|closed|shut|pause \w+"
-    r"|fermeture|reouverture|reopen\w*|break)\b")
+    r"|fermeture|reouverture|reopen\w*|break|rtt|en repos|offline|hors ligne|indisponibles?|unavailable|not available)\b")
 _AWAY_SUBJECT = re.compile(r"^(?:\w+ )?(?:en|on|away|off|out|absent|actuellement|currently)\b"
                            r"|\b(?:je|j'|i|i'm|me|my|mon|ma|nous|we|our|notre|nos|service|bureaux?|offices?|team|equipe|agence|support)\b")
 _BACK = re.compile(
@@ -391,6 +404,7 @@ _REDIRECT = re.compile(
     r"|please (?:call|use|fill|visit|contact us (?:via|through|by phone|on))|call (?:us|our)|contact form|customer (?:area|portal|account)"
     r"|web form|live chat|we (?:do not|don't) (?:handle|process|answer) .{0,30}e-?mail"
     r"|\b(?:en|par) (?:dm|mp|message prive)\b|\bdm us\b|\b(?:un|a) dm\b|direct message|ecrivez-nous en"
+    r"|(?:vous )?invit\w* a (?:contacter|appeler|joindre|vous rendre|utiliser|vous adresser)"
 )
 _FILLER = re.compile(
     r"^(?:bonjour|bonsoir|madame|monsieur|cher|chere|hello|hi|dear|merci|thank|cordialement|bien a vous|regards|best"
@@ -589,7 +603,9 @@ _FOOTER = re.compile(
     r"|mentions legales|conditions generales|terms (?:and|&) conditions|siege social|registered (?:office|in)|capital de"
     r"|rcs\b|company (?:number|no)|se desinscrire|desabonn\w*|unsubscribe|newsletter|follow us|suivez-nous|retrouvez-nous sur"
     r"|instagram|facebook|linkedin|tiktok|youtube|copyright|all rights reserved|tous droits reserves|powered by|propulse par"
-    r"|(?:reply|repondez|ecrivez) (?:above|au-dessus de) (?:this|cette) (?:line|ligne)|type your reply above)")
+    r"|(?:reply|repondez|ecrivez) (?:above|au-dessus de) (?:this|cette) (?:line|ligne)|type your reply above"
+    # a form's recap of what was submitted
+    r"|recapitulatif|recap\b|summary of your (?:request|message|enquiry)|(?:^|; |\. )(?:objet|subject|sujet|motif|message)\s?:)")
 
 
 def _substantive(sentence: str) -> bool:
@@ -791,8 +807,9 @@ def classify_text(
     folded = _fold(body[:3000])
     # The status line of a bounce ("550 5.1.1 User unknown") may be cut off with the "quoted" part.
     status_in = _fold(text[:3000])
-    if _TEXT_BOUNCE.search(folded) and len(folded.split()) < 120 and (_STATUS.search(status_in) or _SMTP_CODE.search(status_in)):
-        result = Classification(ReplyKind.BOUNCE, "delivery failure wording and status in the text")
+    if _TEXT_BOUNCE.search(folded) and len(folded.split()) < 120 and (
+            _STATUS.search(status_in) or _SMTP_CODE.search(status_in) or _MAIL_SYSTEM.search(folded)):
+        result = Classification(ReplyKind.BOUNCE, "delivery failure wording and status or failed address in the text")
         result.language = detect_language(body)
         return result
     # API and assisted times say when a reply was posted or typed in, not how it was written:

@@ -39,7 +39,7 @@ where why how we you i he she they me him her them us our your my his their ours
 not no any some all each every both either neither also too very just only even still yet now
 if once while until up out over under again further more most other such own same s t ll re ve d
 within through via come comes came need needs expect suis jusqu raison soit get
-conformement compter next few coming prochains prochaines prochain prochaine
+conformement compter next few coming prochains prochaines prochain prochaine serai right
 un deux trois quatre cinq six sept huit neuf dix douze quinze vingt trente quarante cinquante
 one two three four five seven eight nine ten twelve fifteen twenty thirty forty fifty
 """)
@@ -149,5 +149,6 @@ CALENDAR = _wordset("""
 janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre lundi mardi
 mercredi jeudi vendredi samedi dimanche january february march april may june july august september
 october november december monday tuesday wednesday thursday friday saturday sunday jan feb mar apr
-jun jul aug sep sept oct nov dec inclus included inclusive
+jun jul aug sep sept oct nov dec inclus included inclusive aujourd hui demain matin soir apres midi
+matinee today tomorrow tonight morning afternoon evening weekend noon
 """)
