@@ -479,3 +479,11 @@ def test_a_wish_about_the_customers_move_is_warmth(rubric):
     day = score(rubric, "cancellation-subscription-fr", "Bonjour Claire,\nLa résiliation est enregistrée. Je vous "
                 "remercie et vous souhaite une bonne journée.")
     assert day.criteria["empathy"] == 0
+
+
+def test_a_wish_ending_a_tweet_is_its_closing(rubric):
+    base = "Hi Claire, your parcel is with DPD, tracking 1550 1977, due Thursday. Thanks for your patience."
+    wish = score(rubric, "delivery-tracking-en", base + " Have a great week ^JS", channel="x")
+    none = score(rubric, "delivery-tracking-en", base + " ^JS", channel="x")
+    assert wish.criteria["politeness"] == pytest.approx(none.criteria["politeness"] + 2)
+    assert any(s.why == "closing formula" and "great week" in s.text for s in wish.evidence["politeness"])

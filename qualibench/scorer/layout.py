@@ -181,9 +181,20 @@ def _tweet(part: str, folded: str, lex: Lexicon, body_start: int, greeting: tupl
     tail_from = max(body_start, body_end - 70)
     for c in lex.sets["closing"].finditer(folded[tail_from:body_end]):
         closing = (tail_from + c.start(), tail_from + c.end())
+    if closing is None and body_end > body_start:
+        # The guide: on X the closing is a wish, in the tweet's last sentence -- "Have a great
+        # week", "Bonne installation à Lyon", "Enjoy the new lamp!". No formula list holds every
+        # wish: the last sentence's shape decides. (Read as closings as well, thanks and offers to
+        # continue, "Merci de votre patience, dites-nous si ça coince encore", cost more than they
+        # gave on the development parts: not taken.)
+        last = _LAST_SENTENCE.search(folded[body_start:body_end])
+        if last and _X_WISH.match(last.group(1)):
+            closing = (body_start + last.start(1), body_start + last.end(1))
     return Layout(greeting, body_start, body_end, closing, sig, signer, part[sig[0]:sig[1]] if sig else "")
 
 
+_LAST_SENTENCE = re.compile(r"(?:^|[.!?]\s+)([^.!?]+[.!?]*)\W*$")
+_X_WISH = re.compile(r"(?:(?:tres )?(?:bonne|bon|belle|excellente?)\s|have an? |enjoy |happy |joyeux )")
 _NOT_NAMES = frozenset({"lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "monday", "tuesday",
                         "wednesday", "thursday", "friday", "saturday", "sunday", "merci", "thanks", "cheers", "bisous",
                         "demain", "tomorrow", "today", "bravo", "super", "parfait", "courage", "enjoy", "salut"})
