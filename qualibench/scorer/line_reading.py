@@ -23,6 +23,8 @@ reading.py that reads across a line break must be added to the conditions above.
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from .reading import _CASE, _FROM_HERE_ON, _IDIOM, _IDIOM_CUES, _IF, _MOST, _VAGUE, RESTATE, Reading
 from .reading import read as read_whole
 from .text import TOKEN_RE, LemmaView, digits_as_zero
@@ -95,7 +97,7 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
     if not infos or (len(infos) > 1 and not _IDIOM_CUES.isdisjoint(view.wordset)
                      and any("\n" in m.group() for m in _IDIOM.finditer(folded))):
         return read_whole(part, folded, view, restate_sentence, restate_clause, echo_of)
-    starts = [s for s, _e in view.spans]
+    starts = list(map(itemgetter(0), view.spans))
     if len(infos) == 1 and infos[0][0] == 0:
         info = infos[0][1]
         reading = Reading(view, list(info[0]), list(info[1]), starts, list(info[2]), list(info[3]), list(info[4]),

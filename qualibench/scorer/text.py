@@ -131,7 +131,8 @@ class LemmaView:
         lang, infos = self.lines
         out: list[str] = []
         for info in infos:
-            out += info.keys_in(lang, single)
+            got = info.keys.get(lang)
+            out += got[1] if got is not None and got[0] is single else info.keys_in(lang, single)
         return out
 
     @_Once
@@ -318,7 +319,8 @@ def reply_view(text: str, language: str | None, default: str = "fr") -> tuple[st
         lemmas = []
         for info in infos:
             if info.words:
-                lemmas += info.lemmas_in(lang)
+                got = info.lemmas.get(lang)
+                lemmas += got if got is not None else info.lemmas_in(lang)
     view = LemmaView(spans, lemmas, words, language, folded, mix,  # type: ignore[arg-type]
                      (lang, [info for info in infos if info.words]))
     return lowered, folded, view  # type: ignore[return-value]
