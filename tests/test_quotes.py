@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,68 @@ def test_a_lone_name_is_a_signature_and_a_lone_answer_word_a_reply():
     assert split_reply("Julie" + quote)[:2] == ("", "Julie")
     for answer in ("Parfait", "D'accord", "Merci", "Noted"):
         assert split_reply(answer + quote)[:2] == (answer, "")
+
+
+def test_a_line_s_shape_bits_are_the_splitter_s_own_tests_on_that_line():
+    """quotes._shape and _chrome_shape read each distinct line once (speed only): every bit must
+    be the test it stands for, on every line of the development corpus and on odd lines."""
+    from qualibench.mail import quote_patterns as qp
+    from qualibench.mail import quotes as q
+
+    lines = {"", "   ", "x" * 500, "> De : Marie <m@x.fr>", "_" * 30, "Julie Martin 3 mars 2026 à 10:02"}
+    for eml in sorted((_CORPUS / "dev").glob("[0-9]*.eml")):
+        lines.update(parse_message(eml.read_bytes()).text.split("\n"))
+    seen = 0
+    for line in lines:
+        shape, chrome, pattern = q._shape(line), q._chrome_shape(line), q._pattern_line(line)
+        stripped = line.strip()
+        assert bool(shape & q._ATTRIBUTION) == bool(len(stripped) < 320 and (
+            qp.ATTRIBUTION.regex.match(stripped) or qp.DATE_FIRST.match(stripped)))
+        assert bool(shape & q._PATTERN) == bool(chrome & q._PATTERN) == pattern
+        tests = {q._SEPARATOR: qp.SEPARATOR.regex.match(line),
+                 q._COLLAPSED: line.count(":") >= 3 and qp.COLLAPSED_HEADERS.regex.match(line),
+                 q._MESSAGE_DU: qp.MESSAGE_DU.regex.match(line), q._HEADER: qp.HEADER_ANY.regex.match(line)}
+        chrome_tests = {q._RULE: qp.RULE.regex.match(line), q._DISCLAIMER: qp.DISCLAIMER.regex.match(line),
+                        q._LIST_FOOTER: qp.LIST_FOOTER.regex.match(line),
+                        q._CHROME: qp.CHROME.regex.match(line) or qp.REPLY_MARKER.regex.match(line),
+                        q._TOP_MARKER: qp.TOP_MARKER.regex.match(line)}
+        for bit, want in tests.items():
+            assert bool(shape & bit) == bool(pattern and want), (bit, line)
+        for bit, want in chrome_tests.items():
+            assert bool(chrome & bit) == bool(pattern and want), (bit, line)
+        seen += bool(shape & ~q._PATTERN) + bool(chrome & ~q._PATTERN)
+        # The date-stamp reading of a line in its own paragraph and inside one, as before.
+        for alone in (True, False):
+            around = ["", line, ""] if alone else ["x", line, "y"]
+            assert q._stamp_after(around, 1) == _stamp_after_read_whole(around, 1), line
+    assert seen > 100
+    assert q._stamp_after(["", "Julie Martin 3 mars 2026 à 10:02", ""], 1) == 1
+    assert q._stamp_after(["texte", "Julie Martin 3 mars 2026 à 10:02", "suite"], 1) is None
+
+
+def _stamp_after_read_whole(lines: list[str], i: int) -> int | None:
+    """_stamp_after as written before the per-line shapes: the reference for the test above."""
+    from qualibench.mail import quote_patterns as qp
+    from qualibench.mail.quotes import _pattern_line
+
+    if not _pattern_line(lines[i]):
+        return None
+    if re.search(r"\d", lines[i]):
+        for joiner in (" - ", " – ", " | ", ", "):
+            author, _, stamp = lines[i].rpartition(joiner)
+            if author.strip() and len(author.split()) <= 6 and qp.STAMP.match(stamp) \
+                    and not author.rstrip().endswith((".", ":", "!", "?")):
+                return i
+        alone = (i == 0 or not lines[i - 1].strip()) and (i + 1 >= len(lines) or not lines[i + 1].strip())
+        words = lines[i].split()
+        for k in range(3, min(9, len(words))):
+            author = " ".join(words[:-k])
+            if len(words) - k <= 6 and qp.STAMP.match(" ".join(words[-k:])) and (
+                    author.endswith(")") or (alone and qp.AUTHOR.match(author))):
+                return i
+    if len(lines[i].split()) > 6 or lines[i].rstrip().endswith((".", ":", ",", "!", "?")):
+        return None
+    for k in (i + 1, i + 2):
+        if k < len(lines) and lines[k].strip():
+            return k if qp.STAMP.match(lines[k]) else None
+    return None

@@ -64,7 +64,8 @@ def _pattern_line(line: str) -> bool:
 
 def _header_block_at(lines: list[str], i: int) -> bool:
     """Say whether lines[i] opens a header block: three header lines, one of them a sender."""
-    if not _pattern_line(lines[i]) or not HEADER_ANY.match(lines[i]):
+    shape = _shape(lines[i])
+    if not shape & _HEADER:  # (set on pattern lines only)
         return False
     headers = 0
     sender = False
@@ -75,15 +76,15 @@ def _header_block_at(lines: list[str], i: int) -> bool:
             if headers:
                 break
             continue
-        if _pattern_line(line) and HEADER_ANY.match(line):
+        if (line_shape := _shape(line)) & _HEADER:
             headers += 1
-            sender = sender or bool(HEADER_FROM.match(line.lstrip("> ")))
+            sender = sender or bool(line_shape & _FROM_QUOTED)
         elif headers and wrapped < 2 and _header_continues(previous, line):
             wrapped += 1  # a header wrapped by the client: "From: Name\n<address>"
         else:
             break
         previous = line
-    return headers >= 3 and sender or (headers >= 2 and sender and bool(HEADER_FROM.match(lines[i])))
+    return headers >= 3 and sender or (headers >= 2 and sender and bool(shape & _FROM))
 
 
 def _header_continues(previous: str, line: str) -> bool:
@@ -100,11 +101,13 @@ def _header_continues(previous: str, line: str) -> bool:
 
 def _attribution_span(lines: list[str], i: int) -> int:
     """Give back how many lines the attribution at lines[i] takes (0: none there)."""
+    if _shape(lines[i]) & _ATTRIBUTION:  # (the first span: the line alone)
+        return 1
     # Attributions may be wrapped over two or three lines by the sending client.
-    for span in (1, 2, 3):
+    for span in (2, 3):
         parts = lines[i : i + span]
-        if span > 1 and (not ATTRIBUTION_OPENING.match(lines[i]) or len(parts) < span
-                         or not parts[-1].strip() or _is_quoted(parts[-1])):
+        if (not ATTRIBUTION_OPENING.match(lines[i]) or len(parts) < span
+                or not parts[-1].strip() or _is_quoted(parts[-1])):
             break  # only "Le .../On .../date ..." attributions get wrapped, and not into the quote
         joined = " ".join(part.strip() for part in parts)
         if len(joined) < 320 and (ATTRIBUTION.match(joined) or DATE_FIRST.match(joined)):
@@ -118,10 +121,10 @@ def _attribution_at(lines: list[str], i: int) -> bool:
 
 def _history_marker_at(lines: list[str], i: int) -> bool:
     """Say whether an unquoted line opens (more) history: a separator, attribution or header block."""
-    line = lines[i]
-    return _pattern_line(line) and bool(
-        SEPARATOR.match(line) or _attribution_at(lines, i) or _header_block_at(lines, i)
-        or MESSAGE_DU.match(line))
+    shape = _shape(lines[i])
+    return bool(shape & _PATTERN) and bool(
+        shape & _SEPARATOR or _attribution_at(lines, i) or _header_block_at(lines, i)
+        or shape & _MESSAGE_DU)
 
 
 _DIGIT = re.compile(r"\d")
@@ -132,33 +135,114 @@ def _stamp_after(lines: list[str], i: int) -> int | None:
 
     (An HTML helpdesk mail puts them in two paragraphs: one blank line may sit between.)
     """
-    if not _pattern_line(lines[i]):
+    shape = _shape(lines[i])  # (what the line alone says: _stamp_shape)
+    if not shape & _PATTERN:
         return None
-    # A stamp holds a time: a line without a digit cannot end with one (the checks below are
-    # skipped, not changed).
-    if _DIGIT.search(lines[i]):
-        # "Julie (Maison Lumière) - 3 mars 2026 à 10:02": the author and the stamp on one line.
-        for joiner in (" - ", " – ", " | ", ", "):
-            author, _, stamp = lines[i].rpartition(joiner)
-            if author.strip() and len(author.split()) <= 6 and STAMP.match(stamp) \
-                    and not author.rstrip().endswith((".", ":", "!", "?")):
-                return i
-        # ... or with a space only, when the author reads as one: "Julie (Maison Lumière) 3 mars
-        # 2026 à 10:02", "Julie Martin 3 mars 2026 à 10:02".
-        # A name-only author needs the header's own paragraph (blank lines around it).
-        alone = (i == 0 or not lines[i - 1].strip()) and (i + 1 >= len(lines) or not lines[i + 1].strip())
-        words = lines[i].split()
-        for k in range(3, min(9, len(words))):
-            author = " ".join(words[:-k])
-            if len(words) - k <= 6 and STAMP.match(" ".join(words[-k:])) and (
-                    author.endswith(")") or (alone and AUTHOR.match(author))):
-                return i
-    if len(lines[i].split()) > 6 or lines[i].rstrip().endswith((".", ":", ",", "!", "?")):
+    if shape & _STAMP_HERE:
+        return i
+    # A name-only author needs the header's own paragraph (blank lines around it).
+    if shape & _STAMP_IF_ALONE and (i == 0 or not lines[i - 1].strip()) \
+            and (i + 1 >= len(lines) or not lines[i + 1].strip()):
+        return i
+    if not shape & _AUTHOR_LINE:
         return None
     for k in (i + 1, i + 2):
         if k < len(lines) and lines[k].strip():
             return k if STAMP.match(lines[k]) else None
     return None
+
+
+def _stamp_shape(line: str) -> int:
+    """The bits of _stamp_after's reading of a pattern line that depend on the line alone."""
+    shape = 0
+    # A stamp holds a time: a line without a digit cannot end with one (the checks below are
+    # skipped, not changed).
+    if _DIGIT.search(line):
+        # "Julie (Maison Lumière) - 3 mars 2026 à 10:02": the author and the stamp on one line.
+        for joiner in (" - ", " – ", " | ", ", "):
+            author, _, stamp = line.rpartition(joiner)
+            if author.strip() and len(author.split()) <= 6 and STAMP.match(stamp) \
+                    and not author.rstrip().endswith((".", ":", "!", "?")):
+                return _STAMP_HERE
+        # ... or with a space only, when the author reads as one: "Julie (Maison Lumière) 3 mars
+        # 2026 à 10:02" anywhere, "Julie Martin 3 mars 2026 à 10:02" in its own paragraph.
+        words = line.split()
+        for k in range(3, min(9, len(words))):
+            author = " ".join(words[:-k])
+            if len(words) - k <= 6 and STAMP.match(" ".join(words[-k:])):
+                if author.endswith(")"):
+                    return _STAMP_HERE
+                if AUTHOR.match(author):
+                    shape |= _STAMP_IF_ALONE
+    if not (len(line.split()) > 6 or line.rstrip().endswith((".", ":", ",", "!", "?"))):
+        shape |= _AUTHOR_LINE  # an author line a stamp may follow
+    return shape
+
+
+# What a line is, each bit a test of quotes.py on the line alone, read once per distinct line
+# (speed only: a collect meets the same template and quoted lines again and again): _shape for
+# finding the history, _chrome_shape for the chrome. All but _ATTRIBUTION are set on pattern
+# lines only (_pattern_line), where the tests are tried.
+_PATTERN = 1
+_ATTRIBUTION = 1 << 1  # the line alone (stripped) is an attribution: _attribution_span's first span
+_SEPARATOR = 1 << 2
+_COLLAPSED = 1 << 3  # a header block folded onto the line: three colons and COLLAPSED_HEADERS
+_MESSAGE_DU = 1 << 4
+_HEADER = 1 << 5  # HEADER_ANY
+_FROM = 1 << 6  # HEADER_FROM on the line
+_FROM_QUOTED = 1 << 7  # HEADER_FROM on the line without its '>' quoting
+_RULE = 1 << 8
+_DISCLAIMER = 1 << 9
+_LIST_FOOTER = 1 << 10
+_CHROME = 1 << 11  # CHROME or REPLY_MARKER
+_TOP_MARKER = 1 << 12
+_STAMP_HERE = 1 << 13  # an author and a date stamp on the line, whatever is around it
+_STAMP_IF_ALONE = 1 << 14  # ... a name and a stamp: when the line is a paragraph of its own
+_AUTHOR_LINE = 1 << 15  # short, no sentence end: a date stamp on the next line makes it a header
+
+
+@kept_by_text
+def _shape(line: str) -> int:
+    stripped = line.strip()
+    shape = 0
+    if len(stripped) < 320 and (ATTRIBUTION.match(stripped) or DATE_FIRST.match(stripped)):
+        shape |= _ATTRIBUTION
+    if not stripped or len(line) > MAX_PATTERN_LINE:
+        return shape
+    shape |= _PATTERN | _stamp_shape(line)
+    if SEPARATOR.match(line):
+        shape |= _SEPARATOR
+    if line.count(":") >= 3 and COLLAPSED_HEADERS.match(line):
+        shape |= _COLLAPSED
+    if MESSAGE_DU.match(line):
+        shape |= _MESSAGE_DU
+    if HEADER_ANY.match(line):
+        shape |= _HEADER
+        if HEADER_FROM.match(line):
+            shape |= _FROM
+        if HEADER_FROM.match(line.lstrip("> ")):
+            shape |= _FROM_QUOTED
+    return shape
+
+
+@kept_by_text
+def _chrome_shape(line: str) -> int:
+    """The bits _drop_chrome reads (apart from _shape's: a splitter that reads every line of a
+    long text tries on each the patterns it tried before, no more)."""
+    if not line.strip() or len(line) > MAX_PATTERN_LINE:
+        return 0
+    shape = _PATTERN
+    if RULE.match(line):
+        shape |= _RULE
+    if DISCLAIMER.match(line):
+        shape |= _DISCLAIMER
+    if LIST_FOOTER.match(line):
+        shape |= _LIST_FOOTER
+    if CHROME.match(line) or REPLY_MARKER.match(line):
+        shape |= _CHROME
+    if TOP_MARKER.match(line):
+        shape |= _TOP_MARKER
+    return shape
 
 
 def _comment_header_at(lines: list[str], i: int) -> bool:
@@ -179,14 +263,14 @@ def _quote_start(lines: list[str], first_text: int = 0) -> int | None:
     for i, line in enumerate(lines):
         if i < first_text:
             continue  # the helpdesk's chrome above the reply (markers, the agent's header)
-        if not _pattern_line(line):
+        shape = _shape(line)
+        if not shape & _PATTERN:
             if i >= tail and line.strip() and _is_quoted(line):
                 return i
             continue
-        if SEPARATOR.match(line) or _attribution_at(lines, i) or (
-                line.count(":") >= 3 and COLLAPSED_HEADERS.match(line)):
+        if shape & (_SEPARATOR | _COLLAPSED) or _attribution_at(lines, i):
             return i
-        if MESSAGE_DU.match(line) and any(_header_block_at(lines, k)
+        if shape & _MESSAGE_DU and any(_header_block_at(lines, k)
                                              for k in range(i + 1, min(i + 3, len(lines)))):
             return i
         if _header_block_at(lines, i):
@@ -306,28 +390,27 @@ def _drop_chrome(raw: list[str], lines: list[str]) -> tuple[list[str], list[str]
     i = 0
     while i < len(lines):
         line = lines[i]
-        rule = _pattern_line(line) and bool(RULE.match(line))
-        if rule and i >= table_end and any(_pattern_line(x) and RULE.match(x)
-                                           for x in lines[i + 2 : i + 15]):
+        shape = _chrome_shape(line)
+        rule = bool(shape & _RULE)
+        if rule and i >= table_end and any(_chrome_shape(x) & _RULE for x in lines[i + 2 : i + 15]):
             table_end = i + 15  # two rules a few lines apart frame a table, not a footer
         if rule and (i < table_end or _rule_in_text(lines, i)):
             pass  # a rule of a table, under a heading, or after "Voici le détail :"
-        elif _pattern_line(line) and (DISCLAIMER.match(line) or (
-                RULE.match(line) and started)):
+        elif shape & _DISCLAIMER or (rule and started):
             break  # the rest is a disclaimer or footer (history was cut before)
-        if _pattern_line(line) and LIST_FOOTER.match(line):
+        if shape & _LIST_FOOTER:
             # A list footer often hangs under a "-- " line: that line goes with it.
             while kept and (not kept[-1].strip() or kept[-1].strip() in ("--", "-- ", "---")):
                 kept.pop()
                 kept_raw.pop()
             break
-        if _pattern_line(line) and (CHROME.match(line) or REPLY_MARKER.match(line)):
+        if shape & _CHROME:
             i += 1
             continue
         if not started and (stamp := _stamp_after(lines, i)) is not None:
             i = stamp + 1  # the helpdesk's own header above the agent's comment
             continue
-        if not started and _pattern_line(line) and TOP_MARKER.match(line):
+        if not started and shape & _TOP_MARKER:
             i += 1
             continue
         kept_raw.append(raw[i])
