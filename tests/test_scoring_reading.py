@@ -487,3 +487,13 @@ def test_a_wish_ending_a_tweet_is_its_closing(rubric):
     none = score(rubric, "delivery-tracking-en", base + " ^JS", channel="x")
     assert wish.criteria["politeness"] == pytest.approx(none.criteria["politeness"] + 2)
     assert any(s.why == "closing formula" and "great week" in s.text for s in wish.evidence["politeness"])
+
+
+def test_the_request_told_back_in_the_second_person_is_still_pasted(rubric):
+    # "J'ai passé hier la commande ... et je remarque que l'adresse de livraison indiquée est mon
+    # ancienne adresse" told back as "vous avez passé ... votre ancienne adresse": capped at half.
+    res = score(rubric, "delivery-change-address-fr", "Bonjour,\nVous avez passé hier la commande CMD-123456 et vous "
+                "remarquez que l'adresse de livraison indiquée est votre ancienne adresse : vous avez déménagé le mois "
+                "dernier.", order_number="CMD-123456")
+    assert any("pasted back" in s.why for s in res.evidence["reformulation"])
+    assert res.criteria["reformulation"] <= 10

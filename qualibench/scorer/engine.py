@@ -119,7 +119,17 @@ def _request_base(request: str, language: str, names: tuple[str, ...], formulas:
                 and not is_stopword(lem) and word not in names and word not in formulas and lem not in formulas:
             keys.add(single.get(lem, lem))
     w = view.words
-    return frozenset(keys), frozenset(tuple(w[i:i + 5]) for i in range(len(w) - 4)), frozenset(w) | frozenset(view.lemmas)
+    p = [_PERSON.get(x, x) for x in w]
+    return frozenset(keys), frozenset(tuple(p[i:i + 5]) for i in range(len(p) - 4)), frozenset(w) | frozenset(view.lemmas)
+
+
+# The customer's sentence told back with the person changed is still pasted: "j'ai passé la commande
+# avec mon ancienne adresse" -> "vous avez passé la commande avec votre ancienne adresse". The 5-word
+# runs compare the words with each person and possessive (and avoir / être) made one.
+_PERSON = {**dict.fromkeys(("je", "j", "vous", "nous", "i", "you", "we", "me", "m", "moi", "on"), "<p>"),
+           **dict.fromkeys(("mon", "ma", "mes", "votre", "vos", "notre", "nos", "my", "your", "our"), "<poss>"),
+           **dict.fromkeys(("ai", "avez", "avons", "have", "ve"), "<avoir>"),
+           **dict.fromkeys(("suis", "etes", "sommes", "am", "are", "re"), "<etre>")}
 
 
 _QUESTION = re.compile(r"[^.!?\n]*\?")
@@ -543,7 +553,7 @@ def _reformulation(part: str, folded: str, reading: Reading, keys: list[str], re
             window = words[start_tok:min(end_tok, opening_end + 20)]
         covered: set[int] = set()
         for i in range(len(window) - 4):
-            if tuple(window[i:i + 5]) in req.ngrams:
+            if tuple(_PERSON.get(x, x) for x in window[i:i + 5]) in req.ngrams:
                 covered.update(range(i, i + 5))
         if len(window) >= 10 and len(covered) >= float(rule.get("echo_share", 0.35)) * len(window):
             cap = weight * float(rule.get("echo_cap", 0.5)) - got
