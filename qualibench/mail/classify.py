@@ -204,7 +204,7 @@ _PROMISE = re.compile(rf"(?m)^(?=.*{_REPLY_VERB})(?=.*(?:{_WHEN}|{_FUTURE_SUBJEC
 _REFERENCE = re.compile(
     r"(?:\b(?:ticket|case|reference|ref|dossier|demande|request|enquiry|reclamation|rma)\b\.?|(?:sous le|under the) (?:numero|number)"
     r"|(?:assigned|attribuee?|given|allocated) (?:the |a |le |la )?(?:number|numero|reference|ref))"
-    r"(?:\s*(?:n°|no\.?|number|numero|#|:|is|est|de votre demande|sous le numero))*\s*\(?#?\s*[a-z]{0,4}[-/]?\d[\d/-]{2,}"
+    r"(?:\s*(?:n°|no\.?|number|numero|id|identifiant|#|:|is|est|de votre demande|sous le numero))*\s*\(?#?\s*[a-z]{0,4}[-/]?\d[\d/-]{2,}"
 )
 # About the message itself: "le prélèvement automatique" of a cancellation answer is not one.
 _AUTOMATED = re.compile(
@@ -212,9 +212,11 @@ _AUTOMATED = re.compile(
     r"|(?:genere|envoye|generated|sent) automati|automatically (?:generated|sent)|this is an automat"
     # "il a été envoyé par un automate", "sent by an automated system": the message says what it is
     r"|par un automate|by an? (?:automated|automatic) (?:system|service|process)"
+    r"|assistante? virtuelle?|virtual (?:assistant|agent)|chatbot|\bbot\b"
 )
 _QUEUE = re.compile(
     r"\b(?:every|each|all|chaque|tous les|toutes les) (?:message|e-?mail|request|enquiry|demande|courriel|requete)s?\b"
+    r"|(?:keep|conserve[rz]|gardez|note[rz]) (?:it|this|ce|cette|le|la|ces)\b.{0,25}(?:reference|future|numero|number)"
     r"|(?:please )?allow (?:us )?(?:up to )?(?:\d+|\w+) (?:working |business )?(?:days?|hours?|weeks?)"
     r"|temps de reponse|delais? de (?:reponse|traitement)|response times?|reply times?|high (?:volumes?|demand)"
     r"|forte (?:affluence|demande)|(?:high|large|unusual) (?:number|volume)s? of|longer than usual|plus longs? que d'habitude"
@@ -230,7 +232,9 @@ _QUEUE = re.compile(
     r"|dans (?:notre|la) file|en attente de traitement|awaiting (?:review|processing))"
     r"|(?:check|track|follow|view|suivre|consulter) (?:the |l'|le )?(?:status|statut|etat|avancement|progress)\b.{0,15}"
     r"(?:of |de )?(?:your|votre|vos) (?:case|request|ticket|demande|dossier|requete|enquiry)"
-    r"|it'?s now in (?:our|the) queue|(?:quote|mention|rappeler|mentionner|indiquer) (?:this|ce|cette) (?:number|reference|numero)"
+    r"|it'?s now in (?:our|the) queue"
+    r"|^(?:celui-ci|celle-ci|il|elle|it|this)\b.{0,20}(?:en cours d(?:e |')\w+|being (?:processed|handled|reviewed|routed|forwarded|passed))"
+    r"|(?:quote|mention|rappeler|mentionner|indiquer) (?:this|ce|cette) (?:number|reference|numero)"
 )
 
 
@@ -284,7 +288,7 @@ _SENDS_ELSEWHERE = re.compile(
 # time", what to read while waiting. ("Pour résilier, rendez-vous dans votre espace client, rubrique
 # Contrat" is a procedure for this customer: it names no help resource and no tracking.)
 _SELF_HELP = re.compile(
-    r"\b(?:faq|help ?(?:cent(?:re|er)|pages?|hub|desk|site|articles?)|centre d'aide|aide en ligne|knowledge ?(?:base|hub)"
+    r"\b(?:faqs?|help ?(?:cent(?:re|er)|pages?|hub|desk|site|articles?)|centre d'aide|aide en ligne|knowledge ?(?:base|hub)"
     r"|base de connaissances|pages? d'aide|questions? (?:les plus )?(?:frequentes|courantes|usuelles)|common (?:questions|issues)"
     r"|frequent(?:ly asked)? (?:questions|issues)|most (?:frequent|common)|tutori\w*|communaute|community|forum|status page"
     r"|(?:in )?(?:real time|temps reel)|(?:at )?any time|a tout moment|en direct|at your convenience"
@@ -337,6 +341,9 @@ _NOT_MONITORED = re.compile(
     r"|ne (?:nous )?parvien\w* pas|(?:will not|won't|never) reach us)"
     r"|(?:do not|don't|cannot|can't) (?:offer|provide|give) (?:any )?(?:customer )?(?:support|service|help|assistance) (?:on|via|through|here|from)"
     r"|ne (?:fournit|fournissons|assure|assurons|propose|proposons) (?:pas|aucun\w*) (?:de |d'|le |la |l')?(?:service|support|assistance|relation)"
+    r"|(?:reponses?|replies|repondre)\b.{0,30}(?:ne sont pas possibles|n'est pas possible|(?:is|are) not possible|impossible)"
+    r"|(?:can't|cannot|can not|unable to|ne pouvons pas|ne pouvons) (?:help|aider|assist|handle|traiter)\b.{0,30}"
+    r"\b(?:here|ici|on this|sur ce|via this|from this)\b"
     r"|(?:unable|not able|cannot|can't|ne pouvons pas|ne sommes pas en mesure de) (?:to )?(?:respond|reply|answer|repondre|traiter)\b"
     r"[^.]{0,40}\b(?:on|via|sur|par|from|to|a) (?:this|these|ce|cet|cette|ces)\b"
     r"|(?:adresse|address|boite|mailbox|inbox)\b[^.;]{0,25}\b(?:qui ne|that (?:does not|doesn't|cannot|can't|is not))\b[^.;]{0,20}"
@@ -354,13 +361,16 @@ _AWAY = re.compile(
     r"\b(?:absente?s?|absence|conges?|vacances|en deplacement|en mission|en formation|en arret|hors du bureau"
     r"|pas au bureau|not in the office|out of (?:the )?office|(?:away|off) (?:from|until|till|on|for)|on (?:\w+ )?leave"
     r"|holidays?|vacation|time off|day off|(?:i'm|i am|je suis) off|travel+ing|fermee?s?|closed|shut|pause \w+"
-    r"|fermeture|reouverture|reopen\w*|break|rtt|en repos|offline|hors ligne|indisponibles?|unavailable|not available)\b")
+    r"|fermeture|reouverture|reopen\w*|break|rtt|en repos|offline|hors ligne|indisponibles?|unavailable|not available"
+    r"|(?:ne suis|ne serai|n'est|ne sommes) (?:pas |plus )?disponibles?|no longer (?:work|with)|left the (?:company|business)"
+    r"|ne (?:travaille|fais|fait) plus|a quitte|ai quitte)\b")
 _AWAY_SUBJECT = re.compile(r"^(?:\w+ )?(?:en|on|away|off|out|absent|actuellement|currently)\b"
                            r"|\b(?:je|j'|i|i'm|me|my|mon|ma|nous|we|our|notre|nos|service|bureaux?|offices?|team|equipe|agence|support)\b")
 _BACK = re.compile(
     r"\b(?:jusqu'?(?:au|a|en)|until|till|du \d{1,2}(?:er)? .{0,20}au \d|from \d.{0,20}to \d|(?:de )?retour|back (?:on|in|at|from)"
     r"|return(?:ing|s)?\b|reprendr\w*|reprise|reopen\w*|reouverture|a partir d|urgent\w*|urgence|collegue|colleague"
-    r"|en mon absence|in my absence|during my absence|pendant mon absence)")
+    r"|en mon absence|in my absence|during my absence|pendant mon absence|avant le \d|not before|pas avant"
+    r"|direct your (?:enquiry|email|message|request)|adressez-vous|contact \S+@)")
 
 
 def _beside_absence(sentence: str) -> int:
@@ -603,6 +613,8 @@ _FOOTER = re.compile(
     r"|mentions legales|conditions generales|terms (?:and|&) conditions|siege social|registered (?:office|in)|capital de"
     r"|rcs\b|company (?:number|no)|se desinscrire|desabonn\w*|unsubscribe|newsletter|follow us|suivez-nous|retrouvez-nous sur"
     r"|instagram|facebook|linkedin|tiktok|youtube|copyright|all rights reserved|tous droits reserves|powered by|propulse par"
+    r"|questionnaire|survey|enquete de satisfaction|satisfaction (?:survey|client)|(?:rate|review) us|donnez-nous votre avis"
+    r"|telecharge[rz]|download (?:our|the)|app store|google play|(?:our|notre) (?:app|appli|application)\b"
     r"|(?:reply|repondez|ecrivez) (?:above|au-dessus de) (?:this|cette) (?:line|ligne)|type your reply above"
     # a form's recap of what was submitted
     r"|recapitulatif|recap\b|summary of your (?:request|message|enquiry)|(?:^|; |\. )(?:objet|subject|sujet|motif|message)\s?:)")

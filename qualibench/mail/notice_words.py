@@ -86,7 +86,8 @@ meantime attendant automatique automatic automated auto generated genere generee
 robot automate envoye envoyee sent emis emise address adresse souhaiter souhaitons wish permettre
 donner give apporter provide fournir inutile needless relancer chase nouveau new again desormais
 maintenant now deja already egalement simplement simply safely bon good port mains hands engage
-engageons commit ensure assurer! got investigate investigation enquete instruire instruite
+engageons commit ensure assurer! got prendre prendra prendrons prendront relais acheminement
+achemine acheminee routed dm dms mp inbox boite notified notifie alerted investigate investigation enquete instruire instruite
 instruction fully allow mettre oeuvre everything everyone chacun chacune individuel
 individual personnalisee personal personally real reelle let know savoir pick
 """)
@@ -121,13 +122,14 @@ def case_words(folded: str) -> tuple[str, ...]:
 _REPLY_KEYS = frozenset(map(_key, _wordset("""
 repondre reponse reply replies respond response answer revenir revenons reviendra recontacter
 hear retour! rappeler traiter traitement handle process! examiner review etudier etude analyser
-lira lirons regarder occuper pick investigate instruire instruite
+lira lirons regarder occuper pick investigate instruire instruite relais dm dms mp
 """)))
 _RECEIPT_KEYS = frozenset(map(_key, _wordset("""
 recu recue recus recues reception recevons receive received receipt parvenu parvenue reached
 landed enregistre enregistree registered logged noted notee prise pris transmis transmise
 forwarded passed confirme confirmation confirms queued seen ouvert ouverte opened cree creee
-created attribue assigned allocated accusons acknowledge got envoye envoyee submitted soumis soumise
+created attribue assigned allocated accusons acknowledge got notified notifie alerted acheminement
+envoye envoyee submitted soumis soumise
 """)))
 
 
