@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from .channels.base import load_channels
-from .db import insert_ignore
+from .db import insert_ignore_count
 from .errors import QualibenchError, RemoteFailure
 from .events import log_event
 from .evidence import record_evidence
@@ -150,10 +150,10 @@ def store_mail_batch(ws: Workspace, session: Session, campaign_id: int,
                 "subject": "", "message_id": "", "note": "",
             }
     # A message another machine stored a moment ago is a no-op here, not an IntegrityError.
-    insert_ignore(session, Evidence, list(evidence_rows.values()), keys=["sha256"])
-    result = insert_ignore(session, InboundMessage, list(inbound_rows.values()),
-                           keys=["campaign_id", "sha256"])
-    new = result.rowcount if result is not None and result.rowcount >= 0 else len(inbound_rows)
+    insert_ignore_count(session, Evidence, list(evidence_rows.values()), keys=["sha256"],
+                        name="evidence.store")
+    new = insert_ignore_count(session, InboundMessage, list(inbound_rows.values()),
+                              keys=["campaign_id", "sha256"], name="inbound.store")
     if pending is not None:
         raws = {d: m.raw for m, d in zip(batch, digests, strict=True) if not m.sha256}
         rows = session.exec(select(InboundMessage.id, InboundMessage.sha256, InboundMessage.size)

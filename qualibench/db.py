@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
@@ -220,6 +221,57 @@ def insert_ignore(session: Session, model: type, rows: list[dict], *, keys: list
 
         stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
     return session.execute(stmt, rows)
+
+
+def insert_ignore_count(session: Session, model: type, rows: list[dict], *, keys: list[str],
+                        name: str) -> int:
+    """`insert_ignore` of many rows through `execute_many` (statement cached as `name`);
+    return how many were really inserted."""
+    if not rows:
+        return 0
+    table = model.__table__  # type: ignore[attr-defined]
+    if session.get_bind().dialect.name == "postgresql":
+        result = insert_ignore(session, model, rows, keys=keys)
+        return result.rowcount if result is not None and result.rowcount >= 0 else len(rows)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return execute_many(session, name, sqlite_insert(table).on_conflict_do_nothing(index_elements=keys),
+                        rows)
+
+
+_DRIVER_SQL: dict[tuple, tuple[str, list]] = {}
+
+
+def execute_many(session: Session, name: str, stmt: Any, rows: list[dict]) -> int:
+    """Execute `stmt` (an INSERT or UPDATE whose parameters are named by the keys of `rows`)
+    once per row; return the rows it changed. On SQLite the statement is compiled once per
+    `name` and given to the driver's executemany with each value put through its column's
+    own bind processing (the UTC check, JSON, booleans): the same rows as session.execute
+    writes, for a third of the processor time (SQLAlchemy's per-row parameter handling was
+    most of recording a batch). Elsewhere session.execute (PostgreSQL's batched VALUES is
+    faster than an executemany). Session hooks do not see these rows: not for the tables
+    whose facts are fingerprinted (reply, score, probe)."""
+    if not rows:
+        return 0
+    conn = session.connection()
+    dialect = conn.dialect
+    if dialect.name != "sqlite":
+        result = session.execute(stmt, rows)
+        return result.rowcount if result.rowcount >= 0 else len(rows)
+    keys = tuple(rows[0])
+    compiled = _DRIVER_SQL.get((name, keys))
+    if compiled is None:
+        done = stmt.compile(dialect=dialect, column_keys=list(keys))
+        order = list(done.positiontup or [])
+        procs = []
+        for bind in order:
+            kind = done.binds[bind].type
+            procs.append((bind, kind.dialect_impl(dialect).bind_processor(dialect)))
+        compiled = _DRIVER_SQL[(name, keys)] = (str(done), procs)
+    sql, procs = compiled
+    params = [tuple(proc(row[key]) if proc else row[key] for key, proc in procs) for row in rows]
+    result = conn.exec_driver_sql(sql, params)
+    return result.rowcount if result.rowcount >= 0 else len(rows)
 
 
 def lock_key(*parts: object) -> int:

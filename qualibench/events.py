@@ -272,7 +272,9 @@ def _chain_queued_events(session: OrmSession) -> None:
         heads[campaign_id] = (seq, prev)  # type: ignore[index]
     # One multi-row INSERT for the whole transaction, in chain order (the same rows, seqs and
     # hashes as one ORM Event each would write).
-    session.execute(insert(Event.__table__), chained)  # type: ignore[attr-defined]
+    from .db import execute_many
+
+    execute_many(session, "event.insert", insert(Event.__table__), chained)  # type: ignore[attr-defined]
     session.info[HEADS] = heads
 
 

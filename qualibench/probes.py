@@ -258,4 +258,5 @@ def _apply_to_probe(session: Session, probe: Probe, kind: ReplyKind | str, recei
             probe.first_answer_at = received_at
         if state in (ProbeState.SENT, ProbeState.UNANSWERED):
             transition(session, probe, ProbeState.ANSWERED, clock=clock)
-    session.add(probe)
+    if probe not in session:
+        session.add(probe)

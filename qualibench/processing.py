@@ -25,7 +25,7 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
-from .db import skip_locked
+from .db import execute_many, skip_locked
 from .errors import QualibenchError
 from .events import chain_in_memory
 from .mail.bounds import storable
@@ -430,7 +430,7 @@ def _update_inbound(session: Session, rows: list[dict]) -> None:
     names = [k for k in rows[0] if k != "id"]
     stmt = update(table).where(table.c.id == bindparam("b_id")).values(
         {name: bindparam(f"b_{name}", type_=table.c[name].type) for name in names})
-    session.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+    execute_many(session, "inbound.processed", stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
 
 
 def _process_one(ws: Workspace, inbound_id: int, report: CollectReport,
