@@ -119,6 +119,10 @@ def _rows(session: Session, *columns, where, order_by=None) -> list:
     return session.execute(query if order_by is None else query.order_by(order_by)).all()
 
 
+def _received_at(reply) -> datetime:
+    return reply.received_at
+
+
 def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = None) -> pd.DataFrame:
     """Return one row per probe with every field an analyst needs (delays in hours)."""
     as_of = as_of or datetime.now(UTC)
@@ -128,26 +132,34 @@ def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = N
                                     Scenario.language, where=Scenario.campaign_id == campaign_id)}
     waves = {r.id: r for r in _rows(session, Wave.id, Wave.number, Wave.window_days,
                                     where=Wave.campaign_id == campaign_id)}
+    # A reply whose date is impossible (before its request) waits for an analyst's decision:
+    # only timed replies count, each probe's in the order they arrived (equal times: by id).
     replies: dict[int, list] = {}
     for r in _rows(session, Reply.id, Reply.probe_id, Reply.kind, Reply.received_at, Reply.delay_review,
                    Reply.match_method, Reply.match_confidence, where=Reply.campaign_id == campaign_id,
                    order_by=Reply.id):
-        replies.setdefault(r.probe_id, []).append(r)
+        if r.received_at and r.delay_review in TIMED:
+            replies.setdefault(r.probe_id, []).append(r)
+    for rs in replies.values():
+        rs.sort(key=_received_at)
     scores = _effective(session, campaign_id)
     calendars = {bid: brand_calendar(b.timezone, b.opening_hours, b.country) for bid, b in brands.items()}
     probes = session.execute(
         select(Probe.id, Probe.key, Probe.brand_id, Probe.scenario_id, Probe.wave_id, Probe.channel,
                Probe.state, Probe.planned_at, Probe.dispatching_at, Probe.sent_at, Probe.window_ends_at)
         .where(Probe.campaign_id == campaign_id).order_by(Probe.id)).all()
+    auto_ack, redirect, nan, none = ReplyKind.AUTO_ACK.value, ReplyKind.REDIRECT.value, math.nan, ()
     rows = []
     timed: dict[int, list] = {}  # id(calendar) -> (calendar, [(row, start, stop of its clock)])
     for p in probes:
         b, sc, w = brands[p.brand_id], scens[p.scenario_id], waves.get(p.wave_id)
-        # A reply whose date is impossible (before its request) waits for an analyst's decision.
-        rs = sorted((r for r in replies.get(p.id, []) if r.received_at and r.delay_review in TIMED),
-                    key=lambda r: r.received_at)
-        ack = next((r for r in rs if r.kind == ReplyKind.AUTO_ACK.value), None)
-        first = next((r for r in rs if r.kind in HUMAN_KINDS), None)
+        rs = replies.get(p.id, none)
+        ack = first = None
+        for r in rs:
+            if ack is None and r.kind == auto_ack:
+                ack = r
+            elif first is None and r.kind in HUMAN_KINDS:
+                first = r
         # An address the brand publishes but that refuses mail at once is a test the brand
         # failed, not one we never ran: its clock starts when delivery was attempted.
         undeliverable = p.state == "undeliverable"
@@ -164,36 +176,37 @@ def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = N
             "first_answer_at": first.received_at if first else None,
             "acknowledged": ack is not None, "undeliverable": undeliverable,
             "first_ack_reply_id": ack.id if ack else None, "first_answer_reply_id": first.id if first else None,
-            "reply_ids": ",".join(str(r.id) for r in rs),
+            "reply_ids": ",".join([str(r.id) for r in rs]),
             "match_method": first.match_method if first else None,
             "match_confidence": first.match_confidence if first else None,
-            "deflected": bool(first and first.kind == ReplyKind.REDIRECT.value),
+            "deflected": bool(first and first.kind == redirect),
             "answer_text": "",
         }
         if sent:
             stop = min(end, as_of)
             answered = first is not None and first.received_at <= stop
             at = first.received_at if answered else stop
-            row.update(
-                answered=answered, censored=not answered, still_open=not answered and as_of < end,
-                late_answer=first is not None and not answered,
-                time_h=max(0.0, (at - start).total_seconds() / 3600.0),
-                business_time_h=math.nan,  # below: every test of a calendar at once
-                censor_h=(stop - start).total_seconds() / 3600.0,
-                ack_delay_h=(ack.received_at - start).total_seconds() / 3600.0 if ack else math.nan,
-            )
-            row["delay_h"] = row["time_h"] if answered else math.nan
-            row["business_delay_h"] = row["business_time_h"] if answered else math.nan
+            row["answered"] = answered
+            row["censored"] = not answered
+            row["still_open"] = not answered and as_of < end
+            row["late_answer"] = first is not None and not answered
+            row["time_h"] = time_h = max(0.0, (at - start).total_seconds() / 3600.0)
+            row["business_time_h"] = nan  # below: every test of a calendar at once
+            row["censor_h"] = (stop - start).total_seconds() / 3600.0
+            row["ack_delay_h"] = (ack.received_at - start).total_seconds() / 3600.0 if ack else nan
+            row["delay_h"] = time_h if answered else nan
+            row["business_delay_h"] = nan
             eff = scores.get(first.id) if answered else None
-            row["quality"] = eff[0] if eff else math.nan
+            row["quality"] = eff[0] if eff else nan
             row["score_source"] = eff[2] if eff else None
-            row["quality_all"] = (eff[0] if eff else math.nan) if answered else 0.0
-            for k, v in (eff[1] if eff else {}).items():
-                row[f"crit_{k}"] = float(v)
+            row["quality_all"] = (eff[0] if eff else nan) if answered else 0.0
+            if eff:
+                for k, v in eff[1].items():
+                    row[f"crit_{k}"] = float(v)
             cal = calendars[p.brand_id]
             timed.setdefault(id(cal), (cal, []))[1].append((row, start, at))
         else:
-            row.update(answered=False, censored=False, still_open=False, late_answer=False)
+            row["answered"] = row["censored"] = row["still_open"] = row["late_answer"] = False
         rows.append(row)
     # the one business-hours rule (qualibench.hours), as timing and `check` read it
     for cal, pending in timed.values():

@@ -340,3 +340,27 @@ def test_fiches_name_key_points_in_the_reports_language_by_the_stated_rule():
         catalogue = other.L["key_point_labels"].get(spec["id"], {})
         assert {kp["id"] for kp in spec["key_points"]} <= set(catalogue), path.name
     assert "labels: fr" in fr.L["key_point_labels_rule"] and "labels: en" in en.L["key_point_labels_rule"]
+
+
+def test_a_lead_rounds_to_zero_as_round_does_for_its_own_type():
+    """Formatter.signed drops the sign of a lead that rounds to 0: for numpy floats it asks with
+    arithmetic what numpy's round answers (ties to even), at the edges and on random values."""
+    import random
+
+    import numpy as np
+
+    from qualibench.report.formatting import _rounds_to_zero
+
+    values = []
+    for digits in range(3):
+        for edge in (0.5 / 10 ** digits, 0.05, 0.15, 0.25, 0.0, 5e-324):
+            for sign in (1, -1):
+                x = sign * edge
+                for _ in range(8):  # the edge and its neighbours, one unit in the last place apart
+                    values += [(x, digits), (float(np.nextafter(x, -sign * np.inf)), digits)]
+                    x = float(np.nextafter(x, sign * np.inf))
+    rng = random.Random(11)
+    values += [(rng.uniform(-1, 1) * 10 ** rng.randint(-3, 1), rng.randint(0, 2)) for _ in range(5000)]
+    for x, digits in values:
+        assert _rounds_to_zero(np.float64(x), digits) == (round(np.float64(x), digits) == 0), (x, digits)
+        assert _rounds_to_zero(x, digits) == (round(x, digits) == 0), (x, digits)

@@ -10,6 +10,7 @@ import re
 from datetime import date, datetime
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 from babel import Locale
 from babel.dates import format_date
@@ -34,6 +35,21 @@ def missing(v) -> bool:
         return bool(pd.isna(v))
     except (TypeError, ValueError):
         return False
+
+
+def _rounds_to_zero(v, digits: int) -> bool:
+    """Return round(v, digits) == 0, as Python's round answers for `v`'s own type.
+
+    A numpy float rounds as numpy does (scaled by 10**digits, then to the nearest integer, ties
+    to even): it is 0 exactly when the scaled value is at most one half; asked as arithmetic,
+    since numpy's round of one scalar costs as much as formatting a whole row.
+    """
+    if type(v) is np.float64 and 0 <= digits < 9:
+        return abs(float(v) * _POWERS_OF_TEN[digits]) <= 0.5
+    return round(v, digits) == 0
+
+
+_POWERS_OF_TEN = tuple(10.0 ** d for d in range(9))  # numpy's table of exact powers
 
 
 class Formatter:
@@ -75,7 +91,7 @@ class Formatter:
         if missing(v):
             return "–"
         text = self.num(abs(v), digits)
-        if round(v, digits) == 0:
+        if _rounds_to_zero(v, digits):
             return text
         return ("+" if v > 0 else "−") + text
 
