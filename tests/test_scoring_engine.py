@@ -183,17 +183,29 @@ def test_the_line_by_line_view_is_the_whole_text_view():
 
 
 def test_the_same_replies_score_the_same_in_any_order(rubric):
-    """Caches fill in whatever order replies come: every point, span and note is the same."""
+    """Caches fill in whatever order replies come: every point, span and note is the same.
+
+    The same replies with other digits (order numbers, amounts, "Réf. 7"): a line read once for
+    its shape (text.digits_as_zero) is read first in one order, second in the other."""
+    import re
+
     replies, scenarios = _fixture_replies()
     jobs = [(_reshaped(r["text"], i) if i % 3 == 0 else r["text"], scenarios[r["scenario"]], r.get("fills") or {},
              ("email", "webform", "x")[i % 3]) for i, r in enumerate(replies)]
+    jobs += [(re.sub(r"\d", lambda m: str((int(m.group()) + 3) % 10), text) + f"\nRéf. {i}", scenario, fills, channel)
+             for i, (text, scenario, fills, channel) in enumerate(jobs)]
 
     def run(order: list[int]) -> dict[int, dict]:
         return {i: score_reply(jobs[i][0], jobs[i][1], rubric, persona_name="Claire Martin", fills=jobs[i][2],
                                channel=jobs[i][3]).to_dict() for i in order}
 
+    from qualibench.scorer.engine import forget_lines
+
+    forget_lines(rubric)
     forward = run(list(range(len(jobs))))
+    forget_lines(rubric)
     assert run(list(reversed(range(len(jobs))))) == forward
+    assert run(list(range(len(jobs)))) == forward  # everything remembered
     assert any(r["evidence"]["relevance"] for r in forward.values())  # real results, not empty ones
 
 

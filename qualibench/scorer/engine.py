@@ -648,5 +648,24 @@ def _tied_strongly(keys: list[str], a: int, b: int, situation: frozenset[str]) -
     return sum(1 for t in range(a, b) if keys[t] in situation and len(keys[t]) >= 4) >= 2
 
 
-__all__ = ["RESTATE", "ScoreResult", "Span", "score_reply"]
+def forget_lines(rubric: Rubric | None = None) -> None:
+    """Drop every line the scorer remembers (tokens, lemmas, phrase places, readings, closing
+    blocks, signers) and `rubric`'s lexicons' phrase places: memory back, and the next replies
+    read as on a fresh start. Results never depend on what is remembered (a test scores replies
+    in two orders, forgetting in between)."""
+    from . import layout, line_reading, text
+
+    text._LINES.clear()
+    for cache in text._LEMMA_CACHE.values():
+        cache.clear()
+    line_reading._CACHES.clear()
+    layout._TAIL_CACHE.clear()
+    layout._PERSON_CACHE.clear()
+    for lex in (rubric.lexicons.values() if rubric is not None else ()):
+        if lex.index is not None:
+            lex.index._lines.clear()
+            lex.index._last = None
+
+
+__all__ = ["RESTATE", "ScoreResult", "Span", "forget_lines", "score_reply"]
 
