@@ -110,7 +110,7 @@ def layout_of(part: str, folded: str, lex: Lexicon, channel: str, signature: str
     return Layout(greeting, body_start, body_end, closing, sig, signer, sig_text)
 
 
-_TAIL_CACHE: dict[tuple[re.Pattern[str] | None, str, str], tuple[tuple[int, int] | None, bool, bool]] = {}
+_TAIL_CACHE: dict[int, tuple[re.Pattern[str] | None, dict[tuple[str, str], tuple[tuple[int, int] | None, bool, bool]]]] = {}
 
 
 def _tail_line(closing_set: PhraseSet, folded_line: str, line: str) -> tuple[tuple[int, int] | None, bool, bool]:
@@ -120,22 +120,31 @@ def _tail_line(closing_set: PhraseSet, folded_line: str, line: str) -> tuple[tup
     closing regex on the folded line alone finds what it finds on the whole text between the
     line's bounds (the line follows a line break).
     """
-    key = (closing_set.regex, folded_line, line)  # equal regexes find the same
-    hit = _TAIL_CACHE.get(key)
-    if hit is None:
-        if len(_TAIL_CACHE) > 20_000:
+    # Lines are remembered per closing regex object: hashing a compiled pattern hashes its whole
+    # program (2 us for the closing trie), which a (regex, line) key paid on every lookup.
+    regex = closing_set.regex
+    store = _TAIL_CACHE.get(id(regex))
+    if store is None or store[0] is not regex:
+        if len(_TAIL_CACHE) > 64:
             _TAIL_CACHE.clear()
+        store = _TAIL_CACHE[id(regex)] = (regex, {})
+    lines = store[1]
+    key = (folded_line, line)
+    hit = lines.get(key)
+    if hit is None:
+        if len(lines) > 20_000:
+            lines.clear()
         if _digit_free(closing_set.phrases):
             # "Réf. 5631", "Tél. 01 23 45 67 89": read as the line with its digits as 0 (nothing
             # here tells one digit from another), so such lines are read once whatever the number.
-            shape = (closing_set.regex, digits_as_zero(folded_line), digits_as_zero(line))
+            shape = (digits_as_zero(folded_line), digits_as_zero(line))
             if shape != key:
-                hit = _TAIL_CACHE.get(shape)
+                hit = lines.get(shape)
                 if hit is None:
-                    hit = _TAIL_CACHE[shape] = _read_tail_line(closing_set, shape[1], shape[2])
-                _TAIL_CACHE[key] = hit
+                    hit = lines[shape] = _read_tail_line(closing_set, shape[0], shape[1])
+                lines[key] = hit
                 return hit
-        hit = _TAIL_CACHE[key] = _read_tail_line(closing_set, folded_line, line)
+        hit = lines[key] = _read_tail_line(closing_set, folded_line, line)
     return hit
 
 
