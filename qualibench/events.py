@@ -186,6 +186,12 @@ def note_facts(session: OrmSession, rows: list[Any]) -> None:
                 _note(session, model, row)
 
 
+def note_rows(session: OrmSession, model: type, rows: list[dict]) -> None:
+    """Fingerprint rows (column dicts) inserted past the session's hooks (db.execute_many)."""
+    for row in rows:
+        _note(session, model, row)
+
+
 @sa_event.listens_for(OrmSession, "after_flush")
 def _facts_from_flush(session: OrmSession, _ctx: Any) -> None:
     for obj in list(session.new) + list(session.dirty):

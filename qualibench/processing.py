@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from .db import execute_many, skip_locked
 from .errors import QualibenchError
-from .events import chain_in_memory
+from .events import chain_in_memory, note_rows
 from .mail.bounds import storable
 from .models import InboundMessage, InboundStatus, Probe, Reply
 from .preparing import Preparer, Stored, prepare_stored
@@ -412,8 +412,19 @@ def _process_batch(ws: Workspace, session: Session, chunk: list[int], index: Pro
         # One multi-row INSERT of the table (every column given: no ORM defaults to apply);
         # the ids come back to name each reply.recorded event. The facts hook sees it too.
         table = Reply.__table__  # type: ignore[attr-defined]
-        ids = dict(session.execute(insert(table).returning(table.c.inbound_id, table.c.id),
-                                   [fields for fields, _ in replies]).all())
+        rows = [fields for fields, _ in replies]
+        if session.get_bind().dialect.name == "sqlite":
+            # The driver's executemany (db.execute_many: a third of the processor time), which
+            # returns no rows: the ids are read back by inbound message (unique per reply),
+            # and the facts hook is told of the rows, as session.execute would have told it.
+            execute_many(session, "reply.recorded", insert(table), rows)
+            note_rows(session, Reply, rows)
+            wanted = [fields["inbound_id"] for fields in rows]
+            ids = dict(session.execute(select(table.c.inbound_id, table.c.id)
+                                       .where(table.c.inbound_id.in_(wanted))).all())
+        else:
+            ids = dict(session.execute(insert(table).returning(table.c.inbound_id, table.c.id),
+                                       rows).all())
         for fields, event in replies:
             event.subject = f"reply:{ids[fields['inbound_id']]}"  # type: ignore[attr-defined]
     for updates in (parsed_updates, aside_updates):
