@@ -126,6 +126,7 @@ _TEXT_BOUNCE = re.compile(
     r"|(?:message|e-?mail|courriel|mail)\b[^.]{0,30}(?:wasn't|was not|couldn't be|could not be|n'a pas (?:pu )?ete) (?:delivered|remis|distribue)"
     r"|address (?:couldn't|could not|can't|cannot) be found|adresse (?:est )?introuvable|no such (?:user|mailbox|address)"
     r"|unknown (?:address|recipient|user)|destinataire (?:inconnu|introuvable)|(?:mailbox|boite)(?: (?:is|est))? (?:full|pleine)"
+    r"|delivery\b.{0,40}\bfailed|failed permanently|permanent (?:\w+ )?(?:failure|error)s?|returned mail|fatal errors?|(?:account|address|mailbox)\b.{0,30}does not exist"
 )
 # A delivery failure names the mail system or the address it could not reach.
 _MAIL_SYSTEM = re.compile(r"mail delivery|delivery (?:status|subsystem)|serveur de messagerie|mail server|mailer-daemon|postmaster"
@@ -189,7 +190,9 @@ _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous a
                r"(?:reponse|reply|response|answer|decision|outcome|suite)"
                r"|(?:receive|recevrez) (?:an? |un |une )?(?:e-?mail|message|courriel)\b.{0,40}(?:further instructions|instructions"
                r"|once (?:it|we)|when (?:it|we)|des que|lorsque|une fois)"
-               r"|(?:for|of) (?:a |our )?(?:response|reply))")
+               r"|(?:for|of) (?:a |our )?(?:response|reply)"
+               r"|(?:reponse|response|reply|answer|suite|retour)\b.{0,20}(?:will follow|suivra|vous sera (?:adressee?|apportee?|envoyee?"
+               r"|communiquee?|donnee?|faite?|transmise?)))")
 _WHEN = (r"(?:sous \d|dans (?:un|les) (?:delai|meilleurs delais|plus brefs delais)|des que possible|au plus (?:vite|tot)"
          r"|as (?:quickly|fast|promptly) as|aussi vite que"
          r"|prochainement|rapidement|tres vite|shortly|soon|as soon as|within|asap|in due course|typically|usually"
@@ -215,7 +218,9 @@ _AUTOMATED = re.compile(
     r"|assistante? virtuelle?|virtual (?:assistant|agent)|chatbot|\bbot\b"
 )
 _QUEUE = re.compile(
-    r"\b(?:every|each|all|chaque|tous les|toutes les) (?:message|e-?mail|request|enquiry|demande|courriel|requete)s?\b"
+    r"\b(?:every|each|all|chaque|tous les|toutes les) (?:message|e-?mail|request|enquiry|demande|courriel|requete|case|ticket"
+    r"|dossier|complaint|reclamation)s?\b"
+    r"|delais?\b.{0,40}(?:plus longs?|allonge|rallonge)|(?:plus longs?|longer) (?:que|qu'a|than) (?:d'habitude|l'habitude|usual|normal)"
     r"|(?:keep|conserve[rz]|gardez|note[rz]) (?:it|this|ce|cette|le|la|ces)\b.{0,25}(?:reference|future|numero|number)"
     r"|(?:please )?allow (?:us )?(?:up to )?(?:\d+|\w+) (?:working |business )?(?:days?|hours?|weeks?)"
     r"|temps de reponse|delais? de (?:reponse|traitement)|response times?|reply times?|high (?:volumes?|demand)"
@@ -321,7 +326,12 @@ _NOT_MONITORED = re.compile(
     # by structure: what arrives here is not read / handled, whatever the words around it
     r"|(?:messages?|e-?mails?|courriels?|replies|reponses?)\b.{0,40}(?:ne sont pas|ne seront pas|ne sera pas|n'est pas"
     r"|are not|aren't|will not be|won't be|is not|isn't)\s+(?:\w+ )?(?:traitee?s?|lue?s?|consultee?s?|read|answered"
-    r"|processed|monitored|checked)"
+    r"|processed|monitored|checked|picked up|seen|opened|handled|actioned|regardee?s?|ouverte?s?)"
+    r"|(?:aucune?|no) (?:reponse|reply|replies|message|e-?mail)s?\b.{0,30}(?:ne peut|ne pourra|ne sera|can|will) (?:y )?(?:etre |be )?"
+    r"(?:traitee?|lue?|read|handled|processed|answered|seen)"
+    r"|adresse (?:technique|d'envoi|de notification|automatique)\b"
+    r"|(?:message|e-?mail|courriel)\b.{0,20}(?:n'a pas ete (?:lu|consulte|traite)|(?:was|has) not been read|was not read)"
+    r"|ne sert qu'a (?:l'envoi|envoyer)|(?:is )?only (?:used )?(?:for|to) send"
     r"|(?:compte|account|adresse|address|inbox|mailbox)\b.{0,30}(?:n'est pas|isn't|is not)\s+(?:suivie?|staffed|manned)"
     r"|uniquement informati(?:f|ve)|for information (?:purposes )?only|information-only|informational only"
     r"|(?:merci de |veuillez )?ne pas utiliser cette adresse|(?:please )?do not use this (?:e-?mail )?address"
@@ -363,14 +373,15 @@ _AWAY = re.compile(
     r"|holidays?|vacation|time off|day off|(?:i'm|i am|je suis) off|travel+ing|fermee?s?|closed|shut|pause \w+"
     r"|fermeture|reouverture|reopen\w*|break|rtt|en repos|offline|hors ligne|indisponibles?|unavailable|not available"
     r"|(?:ne suis|ne serai|n'est|ne sommes) (?:pas |plus )?disponibles?|no longer (?:work|with)|left the (?:company|business)"
-    r"|ne (?:travaille|fais|fait) plus|a quitte|ai quitte)\b")
+    r"|ne (?:travaille|fais|fait) plus|a quitte|ai quitte|(?:i'm|i am|i'll be|i will be) out\b|out until)\b")
 _AWAY_SUBJECT = re.compile(r"^(?:\w+ )?(?:en|on|away|off|out|absent|actuellement|currently)\b"
                            r"|\b(?:je|j'|i|i'm|me|my|mon|ma|nous|we|our|notre|nos|service|bureaux?|offices?|team|equipe|agence|support)\b")
 _BACK = re.compile(
     r"\b(?:jusqu'?(?:au|a|en)|until|till|du \d{1,2}(?:er)? .{0,20}au \d|from \d.{0,20}to \d|(?:de )?retour|back (?:on|in|at|from)"
     r"|return(?:ing|s)?\b|reprendr\w*|reprise|reopen\w*|reouverture|a partir d|urgent\w*|urgence|collegue|colleague"
     r"|en mon absence|in my absence|during my absence|pendant mon absence|avant le \d|not before|pas avant"
-    r"|direct your (?:enquiry|email|message|request)|adressez-vous|contact \S+@)")
+    r"|direct your (?:enquiry|email|message|request)|adressez-vous|contact \S+@|(?:when|once) (?:i'm|i am|we're|we are) back"
+    r"|a mon retour|(?:i'm|i am) back)")
 
 
 def _beside_absence(sentence: str) -> int:
@@ -379,11 +390,18 @@ def _beside_absence(sentence: str) -> int:
     return sum(1 for w in case_words(rest) if w not in CALENDAR)
 
 
+def _only_absence(sentence: str) -> bool:
+    """Whether each clause of a sentence is about the absence or says nothing of the case: "Notre service
+    est fermé le dimanche, mais vous pouvez retirer votre colis au point relais dès samedi" answers."""
+    return not any(_substantive(c) for c in _ACK_CLAUSE.split(sentence)
+                   if not (_AWAY.search(c) or _CLOSURE.search(c) or _BACK.search(c)))
+
+
 def _absence_notice(content: list[str]) -> bool:
     """Whether the sentences are an absence notice: who is away and until when (or who to write to),
     with nothing else about the case."""
     away = [s for s in content if _AWAY.search(s) and _AWAY_SUBJECT.search(s)
-            and _beside_absence(s) < OOF_WEAK_CASE_WORDS and not _AMOUNT.search(s)]
+            and _beside_absence(s) < OOF_WEAK_CASE_WORDS and not _AMOUNT.search(s) and _only_absence(s)]
     if not away or not any(_BACK.search(s) for s in content):
         return False
     return not any(_substantive(s) for s in content if s not in away and not _BACK.search(s))
@@ -617,7 +635,8 @@ _FOOTER = re.compile(
     r"|telecharge[rz]|download (?:our|the)|app store|google play|(?:our|notre) (?:app|appli|application)\b"
     r"|(?:reply|repondez|ecrivez) (?:above|au-dessus de) (?:this|cette) (?:line|ligne)|type your reply above"
     # a form's recap of what was submitted
-    r"|recapitulatif|recap\b|summary of your (?:request|message|enquiry)|(?:^|; |\. )(?:objet|subject|sujet|motif|message)\s?:)")
+    r"|recapitulatif|recap\b|summary of your (?:request|message|enquiry)"
+    r"|(?:rappel|details?|recap\w*) (?:de|of) (?:votre|your) (?:demande|message|request|enquiry)|(?:^|; |\. )(?:objet|subject|sujet|motif|message)\s?:)")
 
 
 def _substantive(sentence: str) -> bool:
@@ -690,7 +709,7 @@ def _text_kind(
         return Classification(ReplyKind.OUT_OF_OFFICE, "out-of-office wording")
     if _OOF_SUBJECT.match(folded_subject) and _OOF_WORDING.search(folded_subject):
         return Classification(ReplyKind.OUT_OF_OFFICE, "out-of-office subject")
-    if words < OOF_MAX_WORDS and any(_CLOSURE.search(s) for s in content):
+    if words < OOF_MAX_WORDS and any(_CLOSURE.search(s) and _only_absence(s) for s in content):
         return Classification(ReplyKind.OUT_OF_OFFICE, "the service says it is closed")
     if words < OOF_MAX_WORDS and _absence_notice(content):
         return Classification(ReplyKind.OUT_OF_OFFICE, "absence notice: away or closed, with a return or another contact")

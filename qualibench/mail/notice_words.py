@@ -39,7 +39,7 @@ where why how we you i he she they me him her them us our your my his their ours
 not no any some all each every both either neither also too very just only even still yet now
 if once while until up out over under again further more most other such own same s t ll re ve d
 within through via come comes came need needs expect suis jusqu raison soit get
-conformement compter next few coming prochains prochaines prochain prochaine serai right
+conformement compter next few coming prochains prochaines prochain prochaine serai right aim tu toi
 un deux trois quatre cinq six sept huit neuf dix douze quinze vingt trente quarante cinquante
 one two three four five seven eight nine ten twelve fifteen twenty thirty forty fifty
 """)
@@ -86,7 +86,9 @@ meantime attendant automatique automatic automated auto generated genere generee
 robot automate envoye envoyee sent emis emise address adresse souhaiter souhaitons wish permettre
 donner give apporter provide fournir inutile needless relancer chase nouveau new again desormais
 maintenant now deja already egalement simplement simply safely bon good port mains hands engage
-engageons commit ensure assurer! got prendre prendra prendrons prendront relais acheminement
+engageons commit ensure assurer! relevant appropriate concerne competent competente tenons tiendrons
+tiendra tiendront tenu fera ferons feront suivra suivront got prendre prendra prendrons prendront humain human
+acheminement
 achemine acheminee routed dm dms mp inbox boite notified notifie alerted investigate investigation enquete instruire instruite
 instruction fully allow mettre oeuvre everything everyone chacun chacune individuel
 individual personnalisee personal personally real reelle let know savoir pick
@@ -122,13 +124,13 @@ def case_words(folded: str) -> tuple[str, ...]:
 _REPLY_KEYS = frozenset(map(_key, _wordset("""
 repondre reponse reply replies respond response answer revenir revenons reviendra recontacter
 hear retour! rappeler traiter traitement handle process! examiner review etudier etude analyser
-lira lirons regarder occuper pick investigate instruire instruite relais dm dms mp
+lira lirons regarder occuper pick investigate instruire instruite dm dms mp examen tiendrons tiendra
 """)))
 _RECEIPT_KEYS = frozenset(map(_key, _wordset("""
 recu recue recus recues reception recevons receive received receipt parvenu parvenue reached
 landed enregistre enregistree registered logged noted notee prise pris transmis transmise
 forwarded passed confirme confirmation confirms queued seen ouvert ouverte opened cree creee
-created attribue assigned allocated accusons acknowledge got notified notifie alerted acheminement
+created attribue assigned allocated accusons acknowledge arrivee arrived vu got notified notifie alerted acheminement
 envoye envoyee submitted soumis soumise
 """)))
 
