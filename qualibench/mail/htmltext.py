@@ -97,12 +97,12 @@ def _walk(el: etree._Element, out: _TextWriter) -> None:
     # (lxml builds a new str at each read of tag, text or tail: each is read once)
     raw_tag = el.tag
     tail = el.tail
-    if not isinstance(raw_tag, str) or raw_tag.lower() in _SKIP:
+    tag = raw_tag.lower() if isinstance(raw_tag, str) else None
+    if tag is None or tag in _SKIP:
         # Comments and processing instructions carry no text, but their tail does.
         if tail:
             out.text(tail)
         return
-    tag = raw_tag.lower()
     text = el.text
     if tag == "blockquote":
         inner = _TextWriter()
@@ -118,8 +118,9 @@ def _walk(el: etree._Element, out: _TextWriter) -> None:
             out.text(tail)
         return
     block = tag in _BLOCK
+    paragraph = tag in _PARAGRAPH
     if block and tag != "br":
-        out.newline(blank=tag in _PARAGRAPH)
+        out.newline(blank=paragraph)
     if tag in ("td", "th"):
         out.text(" ")
     if text:
@@ -129,7 +130,7 @@ def _walk(el: etree._Element, out: _TextWriter) -> None:
     if tag == "br":
         out.end_line()
     elif block:
-        out.newline(blank=tag in _PARAGRAPH)
+        out.newline(blank=paragraph)
     if tail:
         out.text(tail)
 

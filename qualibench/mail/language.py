@@ -166,7 +166,9 @@ _SHARED = frozenset({"a", "on", "en", "me", "as", "ce", "si", "il", "do", "sa"})
 
 def detect_language(text: str) -> str:
     """Give back "fr", "en", or "" when the text is too short or too mixed to tell."""
-    words = [w.lower().strip("'") for w in _WORD.findall(text[:20000])]
+    found = _WORD.findall(text[:20000])
+    # (lowered in one call: no word holds a line break, and lowering goes character by character)
+    words = [w.strip("'") for w in "\n".join(found).lower().split("\n")] if found else []
     fr = sum(1 for w in words if w in _FR and w not in _SHARED)
     en = sum(1 for w in words if w in _EN and w not in _SHARED)
     head = text[:20000]

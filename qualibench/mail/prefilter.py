@@ -271,6 +271,28 @@ def _lowered(text: str) -> str:
 _LATIN1_LOWER = bytes(ord(chr(code).lower()) for code in range(256))
 
 
+_long: tuple[str, dict[str, bool]] = ("", {})  # the last long text and its words looked for
+
+
+def _holds_any(text: str, words: tuple[str, ...]) -> bool:
+    """Say whether a long text holds one of `words` (lowercased as the module doc says). Several
+    patterns read one body in turn (the ticket-reference patterns) and share words: each word is
+    looked for once in it."""
+    global _long
+    seen, found = _long
+    if seen is not text:
+        found = {}
+        _long = (text, found)
+    low = _lowered(text)
+    for word in words:
+        hit = found.get(word)
+        if hit is None:
+            hit = found[word] = word in low
+        if hit:
+            return True
+    return False
+
+
 def _starts(low: str, words: tuple[str, ...]) -> set[int]:
     starts = set()
     for word in words:
@@ -329,6 +351,8 @@ class Prefiltered:
             return True
         if self.bit and len(text) <= _SHORT:
             return bool(self.group.mask(text) & self.bit)  # type: ignore[union-attr]
+        if len(text) > _SHORT:
+            return _holds_any(text, self.words)
         return any(map(_lowered(text).__contains__, self.words))
 
     def search(self, text: str, *args: int) -> re.Match[str] | None:

@@ -307,7 +307,7 @@ def _answers_below(lines: list[str], start: int) -> list[int]:
     previous = ""
     for k in range(first, len(lines)):
         line = lines[k]
-        if _is_quoted(line):
+        if line.lstrip().startswith(">"):  # (_is_quoted, inline: this loop reads the whole quote)
             quote_after_answer = quote_after_answer or bool(below)
         elif line.strip():
             if _history_marker_at(lines, k):
