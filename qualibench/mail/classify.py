@@ -252,6 +252,7 @@ _WAITING = re.compile(
     r"|(?:find|trouver\w*) (?:the )?(?:answers?|reponses?|des reponses|la reponse|votre reponse)\b.{0,50}(?:faq|questions|help|aide|centre|center)"
     r"|(?:ne|n')\s?(?:renvoyez|renouvelez|reecrivez|relancez) pas|(?:please )?(?:do not|don't) (?:send|resend|re-send|submit)"
     r" (?:your|another|a new|the same)|(?:sending|resubmitting) (?:your (?:message|request|email) )?again (?:may|will|can)"
+    r"|ne pas (?:renouveler|renvoyer|reecrire|relancer|reiterer)|not to (?:resend|send (?:it )?again|write again|chase)"
 )
 # A confirmation mailed to the customer's address is what a form system does on submission.
 _CONFIRMATION = re.compile(r"\bconfirmation (?:e-?mail |message )?(?:has been|was|a ete|vous a ete) (?:sent|envoyee|adressee)"
@@ -330,6 +331,8 @@ _NOT_MONITORED = re.compile(
     r"|(?:aucune?|no) (?:reponse|reply|replies|message|e-?mail)s?\b.{0,30}(?:ne peut|ne pourra|ne sera|can|will) (?:y )?(?:etre |be )?"
     r"(?:traitee?|lue?|read|handled|processed|answered|seen)"
     r"|adresse (?:technique|d'envoi|de notification|automatique)\b"
+    r"|(?:we|nous) (?:do not|don't|never|ne|n') ?(?:read|lisons|consultons|monitor|check|surveillons|relevons)\b(?: pas| jamais)?"
+    r".{0,20}\b(?:replies|reponses|messages?|e-?mails?|courriels?|this|cette|ce|cet|ces|here|ici)\b"
     r"|(?:message|e-?mail|courriel)\b.{0,20}(?:n'a pas ete (?:lu|consulte|traite)|(?:was|has) not been read|was not read)"
     r"|ne sert qu'a (?:l'envoi|envoyer)|(?:is )?only (?:used )?(?:for|to) send"
     r"|(?:compte|account|adresse|address|inbox|mailbox)\b.{0,30}(?:n'est pas|isn't|is not)\s+(?:suivie?|staffed|manned)"
