@@ -85,9 +85,12 @@ def rank_table(df: pd.DataFrame, rules: AwardRules) -> pd.DataFrame:
         if key in TIE_BREAKS and TIE_BREAKS[key][0] in df.columns:
             cols.append(TIE_BREAKS[key][0])
             asc.append(not TIE_BREAKS[key][1])
-    out = df.assign(_idx=df["index"].round(rules.precision)).sort_values(
-        cols + ["brand_key"], ascending=asc + [True], na_position="last")
-    return out.drop(columns="_idx")
+    # sorted on a frame of the keys alone, then the rows taken in that order: the same order,
+    # without copying every column of a wide table twice (adding the key, dropping it)
+    keys = pd.DataFrame({"_idx": df["index"].round(rules.precision).to_numpy(),
+                         **{c: df[c].array for c in cols[1:]}, "brand_key": df["brand_key"].array})
+    order = keys.sort_values(cols + ["brand_key"], ascending=asc + [True], na_position="last").index
+    return df.iloc[order.to_numpy()]
 
 
 def published_ranks(ranked: pd.DataFrame, rules: AwardRules) -> list[int]:
@@ -116,13 +119,20 @@ def _nominee(r: dict) -> Nominee:
 NOMINEE_COLUMNS = ("brand_key", "brand", "index", "index_low", "index_high", "tests", "answered")
 
 
+def _records(df: pd.DataFrame) -> list[dict]:
+    """Return df's rows as dicts of Python values, as to_dict("records") (a column converted at once)."""
+    cols = {c: df[c].tolist() if df[c].dtype.kind in "fiub" else df[c].to_numpy(dtype=object).tolist()
+            for c in df.columns}
+    return [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
+
+
 def _award(category: str, scope: str, table: pd.DataFrame, sample_key, samples: dict,
            rules: AwardRules) -> Trophy:
     # only the columns a nominee holds or is ranked by: the brands table is four times wider
     keep = [c for c in dict.fromkeys([*NOMINEE_COLUMNS, *(TIE_BREAKS[k][0] for k in rules.tie_break
                                                           if k in TIE_BREAKS)]) if c in table.columns]
     pool = rank_table(table.loc[eligible(table, rules), keep], rules)
-    nominees = [_nominee(r) for r in pool.to_dict("records")]
+    nominees = [_nominee(r) for r in _records(pool)]
     trophy = Trophy(category=category, scope=scope, nominees=nominees, rule=rules.rule,
                     precision=rules.precision)
     if len(nominees) < rules.min_candidates:

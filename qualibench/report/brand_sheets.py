@@ -25,7 +25,9 @@ SHEET_COLUMNS = ("brand_key", "channel", "scenario", "answered", "undeliverable"
 
 def excerpt_tools(session: Session, campaign_id: int, L: dict, pseudo: bool, limit: int = EXCERPT_CHARS):
     """Return excerpt(text, reply_id, probe_id) -> one paragraph, pseudonymised when asked."""
-    personas = {p.id: p for p in session.exec(select(Persona).where(Persona.campaign_id == campaign_id))}
+    # the customers' names are only needed to mask them
+    personas = ({p.id: p for p in session.exec(select(Persona).where(Persona.campaign_id == campaign_id))}
+                if pseudo else {})
     probes = ({p.id: (p.persona_id, p.fills) for p in session.exec(select(Probe).where(Probe.campaign_id == campaign_id))}
               if pseudo else {})
     sigs = ({r.id: r.signature for r in session.exec(select(Reply).where(Reply.campaign_id == campaign_id))}
