@@ -95,8 +95,13 @@ def rank_table(df: pd.DataFrame, rules: AwardRules) -> pd.DataFrame:
 
 def published_ranks(ranked: pd.DataFrame, rules: AwardRules) -> list[int]:
     """Return the listing ranks of a rank_table: equal published indices share a rank."""
+    return listing_ranks(ranked["index"].round(rules.precision))
+
+
+def listing_ranks(published_indices) -> list[int]:
+    """Return the listing ranks of published indices in ranking order (equal ones share a rank)."""
     ranks, last, last_rank = [], None, 0
-    for i, v in enumerate(ranked["index"].round(rules.precision), start=1):
+    for i, v in enumerate(published_indices, start=1):
         if v != last:
             last, last_rank = v, i
         ranks.append(last_rank)

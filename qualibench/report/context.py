@@ -14,7 +14,7 @@ import pandas as pd
 import yaml
 from sqlmodel import Session, func, select
 
-from ..awards import TIE_BREAKS, Trophy, published_ranks, rank_table, rules_text
+from ..awards import TIE_BREAKS, Trophy, listing_ranks, published_ranks, rank_table, rules_text
 from ..campaign.limits import SAFE_LOADER
 from ..models import Persona, Score, Wave
 from .awards_view import palmares, trophy_view
@@ -60,9 +60,9 @@ RANKING_COLUMNS = ("brand_key", "brand", "sector", "index", "index_low", "index_
                    "median_h", "delay_score", "quality_all", "quality")
 
 
-def ranking(df: pd.DataFrame, rules, f: Formatter, *, channels: list[str] | None = None,
-            per_channel: pd.DataFrame | None = None) -> dict:
-    """Return a ranking table: listing ranks (equal published indices share one), sector averages."""
+def _ranked(df: pd.DataFrame, rules):
+    """Return (ranked, sector_avg, avg_of, col): df's rows with an index in ranking order, the
+    mean index of each sector (a Series, and a dict of its numpy floats) and the columns as lists."""
     # only the columns a row shows or is ranked by: the brands table is four times wider
     keep = [c for c in dict.fromkeys([*RANKING_COLUMNS, *(TIE_BREAKS[k][0] for k in rules.tie_break if k in TIE_BREAKS)])
             if c in df.columns]
@@ -70,32 +70,70 @@ def ranking(df: pd.DataFrame, rules, f: Formatter, *, channels: list[str] | None
     sector_avg = ranked.groupby("sector")["index"].mean()
     # numpy floats, as the Series gave them: a row's lead over its sector is computed as before
     avg_of = dict(zip(_values(sector_avg.index), sector_avg.to_numpy(), strict=True))
-    ch_index = {}
-    if per_channel is not None:
-        ch_index = dict(zip(zip(_values(per_channel["brand_key"]), _values(per_channel["channel"]), strict=True),
-                            per_channel["index"].tolist(), strict=True))
-    # the columns as plain lists (the values to_dict("records") gives), read row by row below
+    # the columns as plain lists (the values to_dict("records") gives), read row by row
     col = {c: _values(ranked[c]) for c in keep}
-    get = {c: col[c] if c in col else [None] * len(ranked) for c in ("index_low", "index_high")}
+    for c in ("index_low", "index_high"):
+        col.setdefault(c, [None] * len(ranked))
+    return ranked, sector_avg, avg_of, col
+
+
+def _rows(col: dict, positions, ranks: list[int], avg_of: dict, rules, f: Formatter,
+          channels: list[str] | None, ch_index: dict) -> list[dict]:
     num, pct, median = f.num, f.pct, f.median
     rows = []
-    for i, rank in enumerate(published_ranks(ranked, rules)):
+    for i, rank in zip(positions, ranks, strict=True):
         index, sector, tests = col["index"][i], col["sector"][i], int(col["tests"][i])
         avg = avg_of.get(sector)
         rows.append({
             "rank": rank, "brand": col["brand"][i], "sector": f.sector(sector),
             "index": num(index, rules.precision),
-            "ci": f"{num(get['index_low'][i])} – {num(get['index_high'][i])}",
+            "ci": f"{num(col['index_low'][i])} – {num(col['index_high'][i])}",
             "sector_avg": num(avg), "vs_sector": f.signed(index - avg) if not missing(avg) else "–",
             "tests": tests, "answer_rate": pct(col["answer_rate"][i]), "median": median(col["median_h"][i]),
             "delay_score": num(col["delay_score"][i]), "quality_all": num(col["quality_all"][i]),
             "quality": num(col["quality"][i]),
             "channels": [num(ch_index.get((col["brand_key"][i], c))) for c in (channels or [])],
             "caution": tests < rules.min_tests_per_brand})
+    return rows
+
+
+def ranking(df: pd.DataFrame, rules, f: Formatter, *, channels: list[str] | None = None,
+            per_channel: pd.DataFrame | None = None) -> dict:
+    """Return a ranking table: listing ranks (equal published indices share one), sector averages."""
+    ranked, sector_avg, avg_of, col = _ranked(df, rules)
+    ch_index = {}
+    if per_channel is not None:
+        ch_index = dict(zip(zip(_values(per_channel["brand_key"]), _values(per_channel["channel"]), strict=True),
+                            per_channel["index"].tolist(), strict=True))
+    rows = _rows(col, range(len(ranked)), published_ranks(ranked, rules), avg_of, rules, f, channels, ch_index)
     return {"rows": rows, "channels": [f.channel(c) for c in (channels or [])],
             "sector_avgs": [{"sector": f.sector(s), "index": f.num(v)} for s, v in sector_avg.sort_values(
                 ascending=False).items()],
             "average": f.num(ranked["index"].mean())}
+
+
+def sector_rankings(df: pd.DataFrame, rules, f: Formatter, sectors: list) -> dict:
+    """Return sector -> ranking(df's brands of that sector), for each of `sectors`, from one ranking.
+
+    A sector's brands keep their order of the whole ranking (the order is total: brand keys
+    break every tie), and its mean is the one the whole ranking computes for it; only the
+    listing ranks are the sector's own.
+    """
+    ranked, sector_avg, avg_of, col = _ranked(df, rules)
+    rounded = ranked["index"].round(rules.precision).tolist()
+    at: dict = {}
+    for i, sector in enumerate(col["sector"]):
+        at.setdefault(sector, []).append(i)
+    out = {}
+    for sector in sectors:
+        positions = at.get(sector, [])
+        mean = pd.Series([col["index"][i] for i in positions], dtype=float).mean()
+        out[sector] = {
+            "rows": _rows(col, positions, listing_ranks(rounded[i] for i in positions), avg_of, rules, f, None, {}),
+            "channels": [],
+            "sector_avgs": [{"sector": f.sector(sector), "index": f.num(avg_of[sector])}] if positions else [],
+            "average": f.num(mean)}
+    return out
 
 
 def _values(column) -> list:
@@ -141,10 +179,11 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
     sheets = SheetsInBackground(session, analysis, f, excerpt, sheets_env,
                                 fork=sheets_env is not None and charts.forked)
     sectors = []
-    for s in analysis.sectors.sort_values("index", ascending=False).to_dict("records"):
-        members = analysis.brands[analysis.brands["sector"] == s["sector"]]
+    ordered = analysis.sectors.sort_values("index", ascending=False).to_dict("records")
+    by_sector = sector_rankings(analysis.brands, rules, f, [s["sector"] for s in ordered])
+    for s in ordered:
         sectors.append({"name": f.sector(s["sector"]), "brands": int(s["brands"]), "fig": figures(s, f),
-                        "ranking": ranking(members, rules, f)})
+                        "ranking": by_sector[s["sector"]]})
     cfg = analysis.campaign["config"] or {}
     rub = session.exec(select(Score.rubric_name, Score.rubric_version).where(Score.campaign_id == cid)
                        .order_by(Score.id.desc()).limit(1)).first()  # type: ignore[union-attr]
