@@ -148,3 +148,16 @@ def test_latin1_text_is_lowered_as_str_lower_does():
     assert _lowered(every * 2) == (every * 2).lower()
     assert _lowered("RÉFÉRENCE ÀÉÎÕÜ Ÿ") == "référence àéîõü ÿ"  # (Ÿ is no Latin-1 character)
     assert _lowered("TİCKET ſ") == "ticket s"  # folded as re.IGNORECASE matches
+
+
+def test_behind_an_automaton_a_pattern_may_require_many_words():
+    """A long alternation (the unread-mailbox notice's ~40 shapes) needs one of ~100 words: too
+    many to test one by one, one pass of its group's automaton; a long text too."""
+    alternatives = [f"mot{k:03d} (?:un|deux)" for k in range(150)]
+    namespace = {"MANY": re.compile("|".join(alternatives))}
+    prefilter_namespace(namespace)
+    fast = namespace["MANY"]
+    assert fast.search("rien") is None and fast.words and len(fast.words) > 96 and fast.bit
+    body = "Bonjour. " * 200 + "mot149 deux"
+    assert fast.search(body).group() == "mot149 deux" and fast.search(body[:-11]) is None
+    assert len(required_words(fast.regex) or ()) <= 96  # (alone, each word would be a test)

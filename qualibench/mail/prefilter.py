@@ -47,6 +47,9 @@ except ImportError:  # pragma: no cover - older Pythons
 _LIMIT = 32
 # Words kept as one requirement (more would cost more substring tests than they save).
 _MAX_WORDS = 96
+# ... but behind a group's automaton, which finds any number of words in one pass, this many.
+_GROUP_WORDS = 1024
+_most = _MAX_WORDS  # the limit of the derivation running (required_words)
 # A character class this small is spelled out ("[ée]" -> "é", "e").
 _SMALL_CLASS = 8
 # What re.IGNORECASE matches beyond lowercase equality, folded onto the letter it matches.
@@ -102,7 +105,7 @@ def _better(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str
 
 
 def _usable(words: frozenset[str] | None) -> frozenset[str] | None:
-    if words is None or "" in words or len(words) > _MAX_WORDS:
+    if words is None or "" in words or len(words) > _most:
         return None
     return words
 
@@ -230,11 +233,17 @@ def leading_words(pattern: re.Pattern[str]) -> frozenset[str] | None:
     return frozenset(w for k, w in enumerate(ordered) if not any(w.startswith(v) for v in ordered[:k]))
 
 
-def required_words(pattern: re.Pattern[str]) -> frozenset[str] | None:
-    """Give back lowercase words one of which is in any text `pattern` matches, or None."""
+def required_words(pattern: re.Pattern[str], most: int = _MAX_WORDS) -> frozenset[str] | None:
+    """Give back lowercase words one of which is in any text `pattern` matches, or None; at
+    most `most` words (for a requirement and for each of its parts)."""
+    global _most
     if not isinstance(pattern.pattern, str):
         return None
-    words = _usable(_sequence(_sre_parse.parse(pattern.pattern, pattern.flags))[1])
+    _most = most
+    try:
+        words = _usable(_sequence(_sre_parse.parse(pattern.pattern, pattern.flags))[1])
+    finally:
+        _most = _MAX_WORDS
     return None if words is None else _minimal(words)
 
 
@@ -327,11 +336,11 @@ class Prefiltered:
         self._searched: dict[str, re.Match[str] | None] = {}
         self._matched: dict[str, re.Match[str] | None] = {}
 
-    def _derive(self) -> None:
+    def _derive(self, most: int = _MAX_WORDS) -> None:
         if self.group is not None:
             self.group.build()  # derives every pattern of the group
             return
-        words = required_words(self.regex)
+        words = required_words(self.regex, most)
         if not words or not _selective(words, self.shortest):
             # A test for "e" would cost more than it spares: the pattern answers alone.
             for name in _METHODS:
@@ -349,7 +358,8 @@ class Prefiltered:
             self._derive()
         if not self.words:
             return True
-        if self.bit and len(text) <= _SHORT:
+        if self.bit and (len(text) <= _SHORT or len(self.words) > _MAX_WORDS):
+            # (a long text too when the words are many: one pass instead of a test each)
             return bool(self.group.mask(text) & self.bit)  # type: ignore[union-attr]
         if len(text) > _SHORT:
             return _holds_any(text, self.words)
@@ -422,12 +432,13 @@ class _Group:
         self.members: list[Prefiltered] = []
         self.automaton: Any = None
         self._masks: dict[str, int] = {}  # the short texts met and their masks (see _KEPT)
+        self._long: tuple[str, int] = ("", 0)  # the last long text and its mask
 
     def build(self) -> None:
         masks: dict[str, int] = {}
         for k, member in enumerate(self.members):
             member.group = None
-            member._derive()
+            member._derive(_MAX_WORDS if _ahocorasick is None else _GROUP_WORDS)
             member.group = self
             for word in member.words or ():
                 masks[word] = masks.get(word, 0) | 1 << k
@@ -443,6 +454,14 @@ class _Group:
 
     def mask(self, text: str) -> int:
         """The bits of the patterns one of whose words `text` holds."""
+        if len(text) > _SHORT:
+            seen, mask = self._long
+            if seen is not text:
+                mask = 0
+                for _end, bits in self.automaton.iter(_lowered(text)):
+                    mask |= bits
+                self._long = (text, mask)
+            return mask
         mask = self._masks.get(text)
         if mask is None:
             mask = 0
