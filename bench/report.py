@@ -11,7 +11,12 @@ Wall time depends on what else runs on the machine: the load average is printed,
 time in brackets is the steadier figure on a shared box. It counts every process the command
 starts (workers, Playwright's driver, Chromium's processes), sampled from /proc: Chromium's
 renderers are never reaped by their parent, so getrusage(RUSAGE_CHILDREN) would miss them.
-Run: python bench/report.py [--brands 500] [--no-pdf] [--no-per-brand] [--workers N] [--lang fr]
+The qualibench package measured is byte-compiled first when it has no bytecode and this
+environment forbids writing any (PYTHONDONTWRITEBYTECODE, as on the team's machines): an editable
+checkout would then compile some 45 of its modules from source at every command (about 0.07 s),
+which a user's `pip install` never does (pip compiles the package when it installs it). The line
+"bytecode:" says which; `--no-compile` measures the checkout as it is.
+Run: python bench/report.py [--brands 500] [--no-pdf] [--no-per-brand] [--workers N] [--lang fr] [--no-compile]
 (with the interpreter whose qualibench is to be measured: its console script, else `-m qualibench`)
 """
 
@@ -97,6 +102,26 @@ def _qualibench() -> list[str]:
     return [sys.executable, "-m", "qualibench"]
 
 
+def byte_compile(enabled: bool) -> str:
+    """Return the "bytecode:" line; byte-compile the measured package first when it needs it.
+
+    Only when Python may not write bytecode itself and the package has none: what a user's
+    installed package holds (pip compiles it), without which every command compiles the
+    modules it imports from source.
+    """
+    probe = "import sys, qualibench; print(sys.flags.dont_write_bytecode, qualibench.__path__[0])"
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    flag, pkg = res.stdout.split(maxsplit=1)
+    pkg = pkg.strip()
+    cached = any(Path(pkg).rglob("*.pyc"))
+    if flag != "1" or cached:
+        return f"bytecode: as installed ({'cached' if cached else 'written by Python at the first run'})"
+    if not enabled:
+        return "bytecode: none (--no-compile; PYTHONDONTWRITEBYTECODE: every command compiles its modules)"
+    subprocess.run([sys.executable, "-m", "compileall", "-q", pkg], capture_output=True, check=True)
+    return f"bytecode: compiled now in {pkg} (PYTHONDONTWRITEBYTECODE set and none there, as pip install would)"
+
+
 def _line(name: str, wall: float, cpu: float | None, target: float | None = None, extra: str = "") -> None:
     verdict = "" if target is None else f"  target < {target:g} s: {'OK' if wall < target else 'MISSED'}"
     cpu_text = f"[cpu {cpu:7.2f} s]" if cpu is not None else " " * 16
@@ -130,9 +155,11 @@ def main() -> None:
     ap.add_argument("--no-pdf", action="store_true")
     ap.add_argument("--no-per-brand", action="store_true")
     ap.add_argument("--workers", type=int, default=0, help="per-brand PDF processes (default: one per core)")
+    ap.add_argument("--no-compile", action="store_true", help="never byte-compile the measured package first")
     args = ap.parse_args()
     meter = CpuMeter()
     print(f"load average at start: {_load()}; {os.cpu_count()} cores; command: {' '.join(_qualibench())}")
+    print(byte_compile(not args.no_compile))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         ws = Workspace.open(root, f"sqlite:///{root / DEFAULT_DB_FILE}")

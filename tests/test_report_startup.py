@@ -19,12 +19,16 @@ def test_the_chart_worker_loads_without_the_database_layer_pandas_or_jinja():
     assert res.stdout.split() == []
 
 
-def test_an_early_chart_process_is_kept_for_a_large_report_only(monkeypatch):
+def test_an_early_chart_process_draws_any_report_and_marks_a_large_one():
     worker = ChartWorker.early()
     if not worker.forked:  # another thread runs here (a PostgreSQL test run): in line, as start() would
         assert not ChartWorker.start(10**9).forked
         return
-    assert worker.sized(ChartWorker.FORK_FROM_TESTS).forked
+    # a small report keeps it too (its matplotlib is loading already), but only a large one
+    # makes the report fork its other processes
+    assert not worker.sized(ChartWorker.FORK_FROM_TESTS - 1).large and worker.forked
+    assert worker.sized(ChartWorker.FORK_FROM_TESTS).large
     child = worker._proc
-    assert not worker.sized(ChartWorker.FORK_FROM_TESTS - 1).forked  # a small report draws in line
-    assert not child.is_alive()  # stopped at once, not left importing matplotlib
+    worker.close()  # never given work: stopped at once, not left importing matplotlib
+    assert not worker.forked and not child.is_alive()
+    assert not ChartWorker.start(ChartWorker.FORK_FROM_TESTS - 1).forked  # the library's small report: in line

@@ -2,8 +2,9 @@
 
 `chart_specs` turns an Analysis into the data of each chart (curves, bars, labels) in the
 process that builds the report; `draw_charts` hands them to matplotlib (qualibench.report.charts).
-A large report draws in a `ChartWorker`: a process forked as early as possible (`qualibench
-report` forks it before it imports the database layer, pandas or jinja), which imports matplotlib
+The charts are drawn by a `ChartWorker`: a process forked as early as possible (`qualibench
+report` forks it, whatever the report's size, before it imports the database layer, pandas or
+jinja; the library forks one for a large report), which imports matplotlib
 (a third of a second, on the machine's other core) while this one starts and computes the
 figures, then draws while this one builds and renders the tables. The template gets a
 placeholder per chart, replaced by its SVG at the end, so this process never waits for the
@@ -73,10 +74,13 @@ def draw_charts(specs: dict, f: Formatter) -> dict:
 class ChartWorker:
     """Draw the charts in a forked process; in line when forking is unsafe or not worth it.
 
-    `early()` forks before the report's size is known and `sized()` keeps the process only for
-    a large report; `start()` does both at once. `submit()` sends the charts' data and returns
-    placeholders; `fill()` swaps in the SVGs. Inline for small reports, platforms without fork,
-    or a process running other threads (the demo's servers, a test database's helpers): a fork
+    `start()` forks for a large report only; `early()` forks before the report's size is known
+    (`qualibench report`, first thing) and keeps drawing whatever the size: its matplotlib is
+    loading already, and a small report's own process would otherwise import it again. `sized()`
+    tells it the size: `large` (the report's other processes, such as the brand sheets', are
+    worth forking too). `submit()` sends the charts' data and returns placeholders; `fill()`
+    swaps in the SVGs. Inline for small reports started by `start()`, platforms without fork, or
+    a process running other threads (the demo's servers, a test database's helpers): a fork
     would copy their locks mid-use.
     """
 
@@ -89,6 +93,7 @@ class ChartWorker:
         self._marks: dict[str, str] = {}
         self._placeholders: dict = {}
         self._f: Formatter | None = None
+        self.large = False  # a report of FORK_FROM_TESTS tests or more, drawn by a forked process
 
     @classmethod
     def start(cls, tests: int) -> ChartWorker:
@@ -96,6 +101,7 @@ class ChartWorker:
         worker = cls()
         if tests >= cls.FORK_FROM_TESTS:
             worker._fork()
+        worker.large = worker.forked
         return worker
 
     @classmethod
@@ -103,16 +109,15 @@ class ChartWorker:
         """Return a worker forked now if that is safe, before the report's size is known.
 
         `qualibench report` calls it first of all, so matplotlib loads in the child while this
-        process imports the rest and reads the campaign; `sized()` then decides whether to keep it.
+        process imports the rest and reads the campaign; `sized()` then says how large the report is.
         """
         worker = cls()
         worker._fork()
         return worker
 
     def sized(self, tests: int) -> ChartWorker:
-        """Return this worker, its process kept only for a report of `tests` tests worth one."""
-        if self._proc is not None and tests < self.FORK_FROM_TESTS:
-            self._stop(kill=True)  # a small report draws in line, as start() would have chosen
+        """Return this worker, told that the report has `tests` tests (`large` from FORK_FROM_TESTS)."""
+        self.large = self.forked and tests >= self.FORK_FROM_TESTS
         return self
 
     def _fork(self) -> None:
@@ -128,7 +133,7 @@ class ChartWorker:
 
     @property
     def forked(self) -> bool:
-        """True when the charts are drawn in a process of their own (a large report)."""
+        """True when the charts are drawn in a process of their own."""
         return self._proc is not None
 
     @property

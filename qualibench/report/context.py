@@ -177,7 +177,7 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
     excerpt = excerpt_tools(session, cid, L, pseudonymise_excerpts)
     # with the package's templates (`sheets_env`), a large report's sheets render in a forked process
     sheets = SheetsInBackground(session, analysis, f, excerpt, sheets_env,
-                                fork=sheets_env is not None and charts.forked)
+                                fork=sheets_env is not None and charts.large)
     sectors = []
     ordered = analysis.sectors.sort_values("index", ascending=False).to_dict("records")
     by_sector = sector_rankings(analysis.brands, rules, f, [s["sector"] for s in ordered])
