@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -41,6 +40,7 @@ from .breakdown import _consistency, _criterion_shares, _cross_channel, criterio
 from .campaign.spec import AwardRules
 from .hours import brand_calendar
 from .models import Brand, Campaign, DelayReview, Probe, Reply, ReplyKind, Scenario, Wave
+from .resampling import cell_weights
 from .survival import CHECKPOINTS_H, f_at_stack, km_stack, km_summary_stack
 
 HUMAN_KINDS = (ReplyKind.ANSWER.value, ReplyKind.REDIRECT.value)
@@ -315,12 +315,15 @@ def _compositions(n: int, replicates: int):
     return weights.astype(float), lookup, base
 
 
-def _bootstrap_cells(arrays: dict, cells: list, window_h: float, rules: AwardRules, seed: int) -> dict:
+def _bootstrap_cells(arrays: dict, cells: list, window_h: float, rules: AwardRules, seed: int,
+                     ahead: dict | None = None) -> dict:
     """Return (brand_key, channel) -> B bootstrap replicates of its index (tests resampled with replacement).
 
     `cells` is [((brand_key, channel), row positions in `arrays`)]. Each cell draws its own
-    stream, seeded by the campaign seed and its key; cells of equal size are computed as one stack.
+    stream, seeded by the campaign seed and its key (qualibench.resampling); cells of equal size
+    are computed as one stack. `ahead`: weights already drawn, (brand_key, channel, n) -> counts.
     """
+    ahead = ahead or {}
     b = rules.bootstrap_samples
     cps = np.array([*CHECKPOINTS_H, window_h])
     out: dict = {}
@@ -330,8 +333,7 @@ def _bootstrap_cells(arrays: dict, cells: list, window_h: float, rules: AwardRul
         for start in range(0, len(same_size), _BOOT_CHUNK):
             members = same_size[start:start + _BOOT_CHUNK]
             idx = np.stack([cells[i][1] for i in members])
-            drawn = np.stack([np.random.default_rng([seed, zlib.crc32(f"{bk}|{ch}".encode())])
-                              .multinomial(n, np.full(n, 1.0 / n), size=b)
+            drawn = np.stack([ahead[bk, ch, n] if (bk, ch, n) in ahead else cell_weights(seed, bk, ch, n, b)
                               for (bk, ch), _ in (cells[i] for i in members)])
             if table is None:
                 w, which = drawn.astype(float), None
@@ -365,15 +367,19 @@ def channel_weights(rules: AwardRules, channels: list[str]) -> dict[str, float]:
 
 
 def analyse(ws_or_session, campaign_id: int, rules: AwardRules | None = None, *,
-            as_of: datetime | None = None, previous: str | None = None) -> Analysis:
-    """Return the Analysis of a campaign (tables, KM figures, indices and their intervals)."""
+            as_of: datetime | None = None, previous: str | None = None, weights_ahead=None) -> Analysis:
+    """Return the Analysis of a campaign (tables, KM figures, indices and their intervals).
+
+    `weights_ahead(seed, b)`: the bootstrap weights drawn by another process (the report's chart
+    process), {(brand_key, channel, n): counts}, asked for when the bootstrap starts.
+    """
     if isinstance(ws_or_session, Session):
-        return _analyse(ws_or_session, campaign_id, rules, as_of, previous)
+        return _analyse(ws_or_session, campaign_id, rules, as_of, previous, weights_ahead)
     with ws_or_session.session() as s:
-        return _analyse(s, campaign_id, rules, as_of, previous)
+        return _analyse(s, campaign_id, rules, as_of, previous, weights_ahead)
 
 
-def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, previous) -> Analysis:
+def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, previous, weights_ahead=None) -> Analysis:
     # a Core row of the columns read (Session.get's first call in a process costs a tenth of a second)
     camp = s.execute(select(Campaign.id, Campaign.slug, Campaign.name, Campaign.edition, Campaign.seed,
                             Campaign.config).where(Campaign.id == campaign_id)).one()
@@ -408,7 +414,8 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
     # first cells while this one builds the tables and draws the rest (each cell its own stream).
     fork = len(cells) * rules.bootstrap_samples >= BACKGROUND_FROM_REPLICATES
     split = int(len(cells) * _FORKED_SHARE) if fork else len(cells)
-    boot = Forked(_bootstrap_cells, arrays, cells[:split], window_h, rules, camp.seed, fork=fork) if cells else None
+    ahead = weights_ahead(camp.seed, rules.bootstrap_samples) if cells and weights_ahead else None
+    boot = Forked(_bootstrap_cells, arrays, cells[:split], window_h, rules, camp.seed, ahead, fork=fork) if cells else None
     bc = table(["brand_key", "channel"])
     names = sent[["brand_key", "brand", "sector"]].drop_duplicates("brand_key").set_index("brand_key")
     bc = bc.join(names, on="brand_key")
@@ -426,7 +433,7 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
 
     samples: dict = {}
     if boot:
-        mine = _bootstrap_cells(arrays, cells[split:], window_h, rules, camp.seed)  # before waiting for the rest
+        mine = _bootstrap_cells(arrays, cells[split:], window_h, rules, camp.seed, ahead)  # before waiting for the rest
         drawn = boot.result() | mine
         samples = {key: drawn[key] for key, _ in cells}
     attach_ci(bc, samples, rules, list(zip(bc["brand_key"], bc["channel"], strict=True)))

@@ -32,3 +32,33 @@ def test_an_early_chart_process_draws_any_report_and_marks_a_large_one():
     worker.close()  # never given work: stopped at once, not left importing matplotlib
     assert not worker.forked and not child.is_alive()
     assert not ChartWorker.start(ChartWorker.FORK_FROM_TESTS - 1).forked  # the library's small report: in line
+
+
+def test_bootstrap_weights_drawn_ahead_by_the_chart_process_give_the_same_replicates(finished):
+    import numpy as np
+
+    from qualibench.analytics import analyse
+    from qualibench.report.document import _bootstrap_plan
+    from qualibench.resampling import cell_weights
+
+    ws, cid = finished
+    plain = analyse(ws, cid)
+    worker = ChartWorker.early()
+    forked = worker.forked
+    with ws.session() as s:
+        seed, b, cells = _bootstrap_plan(s, cid)
+    worker.weights_ahead(seed, b, cells)
+    taken: dict = {}
+
+    def take(seed_, b_):
+        taken.update(worker.take_weights(seed_, b_))
+        return taken
+
+    ahead = analyse(ws, cid, weights_ahead=take)
+    worker.close()
+    assert plain.samples.keys() == ahead.samples.keys()
+    assert all(np.array_equal(plain.samples[k], ahead.samples[k], equal_nan=True) for k in plain.samples)
+    if forked:  # (not on a PostgreSQL run's threads) every cell came from the other process
+        assert sorted(taken) == sorted(cells) and len(cells) == 12 * 3
+        bk, ch, n = cells[0]
+        assert np.array_equal(taken[bk, ch, n], cell_weights(seed, bk, ch, n, b))

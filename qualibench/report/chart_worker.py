@@ -93,6 +93,7 @@ class ChartWorker:
         self._marks: dict[str, str] = {}
         self._placeholders: dict = {}
         self._f: Formatter | None = None
+        self._weights: tuple[int, int] | None = None  # (seed, b) of the bootstrap weights asked for
         self.large = False  # a report of FORK_FROM_TESTS tests or more, drawn by a forked process
 
     @classmethod
@@ -136,6 +137,37 @@ class ChartWorker:
         """True when the charts are drawn in a process of their own."""
         return self._proc is not None
 
+    def weights_ahead(self, seed: int, b: int, cells: list[tuple[str, str, int]]) -> None:
+        """Have the process draw the bootstrap weights of `cells` [(brand_key, channel, n)] now.
+
+        It is idle between loading matplotlib and drawing: the weights (a third of the
+        bootstrap's work, independent of the figures) are drawn there while this process reads
+        the tests; `take_weights` collects them.
+        """
+        if self._proc is None or self._specs is not None or self._weights is not None:
+            return
+        try:
+            self._conn.send(("weights", seed, b, cells))
+            self._weights = (seed, b)
+        except OSError:  # the child died: everything is drawn here
+            self._stop()
+
+    def take_weights(self, seed: int, b: int) -> dict:
+        """Return the weights asked for by `weights_ahead` (empty: draw them all in place).
+
+        Empty when nothing was asked, when the campaign's seed or replicate count differ from
+        the ones asked for, or when the child died (its charts are then drawn here too).
+        """
+        if self._weights is None:
+            return {}
+        asked, self._weights = self._weights, None
+        try:
+            table = self._conn.recv()
+        except (EOFError, OSError):
+            self._stop()
+            return {}
+        return table if asked == (seed, b) else {}
+
     @property
     def submitted(self) -> bool:
         """True once the charts' data is known (and, when forked, being drawn)."""
@@ -149,10 +181,12 @@ class ChartWorker:
         """
         if self._specs is not None:
             return self._placeholders
+        if self._weights is not None:  # asked for but never taken: read them, or the child blocks on its send
+            self.take_weights(*self._weights)
         self._f, self._specs = f, chart_specs(analysis, f)
         if self._proc is not None:
             try:
-                self._conn.send((f.lang, f.L, self._specs))
+                self._conn.send(("charts", f.lang, f.L, self._specs))
             except OSError:  # the child died before its work: draw in line at fill()
                 self._stop()
         nonce = secrets.token_hex(8)
@@ -209,10 +243,17 @@ def _serve(conn, parent_end) -> None:
     from . import charts  # noqa: F401 - imported while the parent starts and computes the figures
     from .formatting import Formatter
 
-    try:
-        lang, labels, specs = conn.recv()
-    except (EOFError, OSError):  # the parent needs no chart after all
-        return
+    while True:
+        try:
+            kind, *work = conn.recv()
+        except (EOFError, OSError):  # the parent needs no chart after all
+            return
+        if kind == "charts":
+            break
+        from ..resampling import weights_table
+
+        conn.send(weights_table(*work))  # "weights": the bootstrap's, while the parent reads the tests
+    lang, labels, specs = work
     drawn = draw_charts(specs, Formatter(lang, labels))
     conn.send({k: (str(v) if v is not None else None) for k, v in drawn.items()})
     conn.close()

@@ -12,7 +12,7 @@ from markupsafe import Markup
 from sqlmodel import Session, func, select
 
 from ..errors import NotFound, QualibenchError, StateError
-from ..models import Campaign, Probe
+from ..models import Brand, Campaign, Probe
 from ..resources import data_dir
 from .chart_worker import ChartWorker
 from .context import build_context, load_labels
@@ -136,6 +136,25 @@ def _submit_charts(charts: ChartWorker, analysis, lang: str, template_dir: Path 
     charts.submit(analysis, Formatter(lang, load_labels(lang, env.globals["template_dirs"])))
 
 
+def _bootstrap_plan(session: Session, campaign_id: int) -> tuple[int, int, list[tuple[str, str, int]]]:
+    """Return the seed, replicates and expected cells [(brand_key, channel, sent tests)] of the bootstrap.
+
+    The cells are a forecast read in one query: a cell whose number of tests the analysis finds
+    different (a test not sent, a reply under review...) has its weights drawn in place.
+    """
+    from ..analytics import rules_from_config
+
+    # a Core row, as the analytics read it (an ORM get's first call costs a tenth of a second)
+    seed, config = session.execute(select(Campaign.seed, Campaign.config).where(Campaign.id == campaign_id)).one()
+    b = rules_from_config(config).bootstrap_samples
+    if b <= 0:
+        return seed, b, []
+    sent = Probe.sent_at.is_not(None) | (Probe.state == "undeliverable")  # analytics.load_tests' "sent", forecast
+    rows = session.execute(select(Brand.key, Probe.channel, func.count()).join(Brand, Brand.id == Probe.brand_id)
+                           .where(Probe.campaign_id == campaign_id, sent).group_by(Brand.key, Probe.channel)).all()
+    return seed, b, [(str(k), str(ch), int(n)) for k, ch, n in rows]
+
+
 def _tests_count(session: Session, campaign_id: int) -> int:
     # the number of rows of analytics.load_tests (one per probe), known before computing them
     return session.execute(select(func.count()).select_from(Probe).where(Probe.campaign_id == campaign_id)).scalar_one()
@@ -190,7 +209,10 @@ def write_report(ws, *, formats=FORMATS, lang: str = "fr", out: Path, template_d
                 if formats and not per_brand:  # matplotlib loads in the chart process meanwhile
                     count = _tests_count(s, cid)
                     charts = charts.sized(count) if charts is not None else ChartWorker.start(count)
-                analysis = analyse(s, cid, as_of=ws.clock.now(), previous=previous)
+                    if charts.forked:  # it draws the bootstrap's weights while this process reads the tests
+                        charts.weights_ahead(*_bootstrap_plan(s, cid))
+                analysis = analyse(s, cid, as_of=ws.clock.now(), previous=previous,
+                                   weights_ahead=charts.take_weights if charts is not None else None)
             require_sent_tests(analysis)
             if charts is not None and charts.forked:
                 _submit_charts(charts, analysis, lang, template_dir)  # drawn while the trophies are computed
