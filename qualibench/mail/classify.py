@@ -190,9 +190,7 @@ _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous a
                r"(?:reponse|reply|response|answer|decision|outcome|suite)"
                r"|(?:receive|recevrez) (?:an? |un |une )?(?:e-?mail|message|courriel)\b.{0,40}(?:further instructions|instructions"
                r"|once (?:it|we)|when (?:it|we)|des que|lorsque|une fois)"
-               r"|(?:for|of) (?:a |our )?(?:response|reply)"
-               r"|(?:reponse|response|reply|answer|suite|retour)\b.{0,20}(?:will follow|suivra|vous sera (?:adressee?|apportee?|envoyee?"
-               r"|communiquee?|donnee?|faite?|transmise?)))")
+               r"|(?:for|of) (?:a |our )?(?:response|reply))")
 _WHEN = (r"(?:sous \d|dans (?:un|les) (?:delai|meilleurs delais|plus brefs delais)|des que possible|au plus (?:vite|tot)"
          r"|as (?:quickly|fast|promptly) as|aussi vite que"
          r"|prochainement|rapidement|tres vite|shortly|soon|as soon as|within|asap|in due course|typically|usually"
@@ -257,7 +255,10 @@ _WAITING = re.compile(
 # A confirmation mailed to the customer's address is what a form system does on submission.
 _CONFIRMATION = re.compile(r"\bconfirmation (?:e-?mail |message )?(?:has been|was|a ete|vous a ete) (?:sent|envoyee|adressee)"
                            r"|(?:e-?mail|courriel|message) de confirmation (?:vous )?(?:a ete|vient d'etre) envoye")
-_ROLES = (("receipt", _RECEIPT), ("promise", _PROMISE), ("reference", _REFERENCE), ("confirmation", _CONFIRMATION),
+# A reply promised by its noun: "a full response will follow", "une réponse vous sera adressée".
+_PROMISE_BY_NOUN = re.compile(r"(?:reponse|response|reply|answer|suite|retour)\b.{0,20}(?:will follow|suivra|vous sera (?:adressee?"
+                              r"|apportee?|envoyee?|communiquee?|donnee?|faite?|transmise?))")
+_ROLES = (("receipt", _RECEIPT), ("promise", _PROMISE), ("promise", _PROMISE_BY_NOUN), ("reference", _REFERENCE), ("confirmation", _CONFIRMATION),
           ("automatic", _AUTOMATED), ("queue", _QUEUE), ("waiting", _WAITING))
 
 
@@ -316,7 +317,7 @@ def _acknowledges(roles: frozenset[str]) -> bool:
     return bool(roles - _WEAK_ROLES) or "promise" in roles or bool(roles & _RECEIVED and "replying" in roles)
 
 
-_NOT_MONITORED = re.compile(
+_NOT_MONITORED_TEXT = (
     r"(?:adresse|boite|boite aux lettres|mailbox|address|inbox|account|compte)\b.{0,40}"
     r"(?:n'est pas|ne sont pas|is not|isn't|are not)\s+(?:consultee?s?|surveillee?s?|lue?s?|relevee?s?|monitored|read|checked|attended)"
     r"|(?:ne peut pas|ne peuvent pas|cannot|can't|can ?not) (?:recevoir de reponse|recevoir les reponses|receive (?:replies|emails|responses))"
@@ -367,6 +368,21 @@ _NOT_MONITORED = re.compile(
     r"|(?:messages?|e-?mails?|courriels?|demandes?|requests?|questions?|dms?|tweets?)\b[^.;]{0,30}(?:n'y (?:sont|seront) (?:pas|jamais)"
     r"|(?:sent|envoyee?s?|posted) (?:here|ici)\b.{0,20}(?:not|pas|never|jamais|unanswered|sans reponse))"
 )
+
+
+_NOT_MONITORED = re.compile(_NOT_MONITORED_TEXT)
+# Every not-monitored wording negates or restricts the channel, or names a no-reply address: a sentence
+# with none of these cues is not searched (the notice's branches start from words as common as
+# "message" or "this", so its words alone spare few searches).
+_NOT_MONITORED_CUE = re.compile(
+    r"\bn'|\bne\b|\bnot\b|n't\b|\bnever\b|\bno\b|\bnobody\b|\bunable\b|\bcannot\b|\bcan ?not\b|impossible|unread"
+    r"|\bjamais\b|\baucune?\b|personne|supprim|no-?reply|donotreply|ne-?pas-?repondre|unmonitored|send-only|envoi seul"
+    r"|informati|information-only|\bonly\b|uniquement|exclusivement|reserv|dedi|technique|automatique|unanswered"
+    r"|sans reponse|\bnon\b")
+
+
+def _not_monitored(folded: str) -> bool:
+    return bool(_NOT_MONITORED_CUE.search(folded)) and bool(_NOT_MONITORED.search(folded))
 # An absence notice by role: someone (I, we, the service, the offices) is away or closed, with a
 # return date, a period, or who to write to meanwhile ("Je ne suis pas au bureau jusqu'au 12",
 # "I'm taking some time off and will return on 5 January", "nos bureaux font une pause du 1er au 22").
@@ -719,7 +735,10 @@ def _text_kind(
     # Nobody reads this mailbox: an automatic non-answer, even when it names another channel. Read
     # on every sentence: "Hello, this account isn't staffed." is short and opens like a greeting.
     # (a sentence with many words of its own is about the case: "trois demandes restées sans réponse")
-    if words < OOF_MAX_WORDS and any(_NOT_MONITORED.search(f) and len(case_words(f)) < NOTICE_CASE_WORDS
+    # A notice says nothing of a case: a text with two sentences that do (3 words of their own each) is
+    # not searched for one.
+    if words < OOF_MAX_WORDS and sum(len(case_words(s)) >= 3 for s in content) < 2 \
+            and any(_not_monitored(f) and len(case_words(f)) < NOTICE_CASE_WORDS
                                      for f in map(_fold, re.split(r"(?<=[.!?])\s+|\n\s*\n", text))):
         _is_redirect, target = _redirect(content, text)
         return Classification(ReplyKind.AUTO_ACK, "not-monitored / no-reply notice: nobody read the request",
@@ -917,4 +936,5 @@ def extract_ticket_ref(subject: str, text: str) -> str | None:
 prefilter_namespace(globals())
 # ... and these pure functions of one sentence keep their answers for the sentences met again
 # (templates recur across a collect's replies): speed only, same answers.
-keep_answers(globals(), "_fold", "_word_count", "_ack_roles", "_substantive", "_case_clause")
+keep_answers(globals(), "_fold", "_word_count", "_ack_roles", "_substantive", "_case_clause", "_not_monitored",
+             "_only_absence")

@@ -39,7 +39,7 @@ where why how we you i he she they me him her them us our your my his their ours
 not no any some all each every both either neither also too very just only even still yet now
 if once while until up out over under again further more most other such own same s t ll re ve d
 within through via come comes came need needs expect suis jusqu raison soit get
-conformement compter next few coming prochains prochaines prochain prochaine serai right aim tu toi
+conformement compter next few coming prochains prochaines prochain prochaine serai right aim tu toi unable
 un deux trois quatre cinq six sept huit neuf dix douze quinze vingt trente quarante cinquante
 one two three four five seven eight nine ten twelve fifteen twenty thirty forty fifty
 """)
@@ -89,7 +89,7 @@ maintenant now deja already egalement simplement simply safely bon good port mai
 engageons commit ensure assurer! relevant appropriate concerne competent competente tenons tiendrons
 tiendra tiendront tenu fera ferons feront suivra suivront got prendre prendra prendrons prendront humain human
 acheminement
-achemine acheminee routed dm dms mp inbox boite notified notifie alerted investigate investigation enquete instruire instruite
+achemine acheminee routed dm dms mp inbox boite mailbox monitored unmonitored notified notifie alerted investigate investigation enquete instruire instruite
 instruction fully allow mettre oeuvre everything everyone chacun chacune individuel
 individual personnalisee personal personally real reelle let know savoir pick
 """)
