@@ -241,18 +241,28 @@ def _serve(conn, parent_end) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.disable()
     from . import charts  # noqa: F401 - imported while the parent starts and computes the figures
+
+    def serve(block: bool) -> list | None:
+        # the bootstrap's weights for the parent, who waits for them; the charts' work is returned
+        while block or conn.poll(0):
+            try:
+                kind, *work = conn.recv()
+            except (EOFError, OSError):  # the parent needs no chart after all
+                return None
+            if kind == "charts":
+                return work
+            from ..resampling import weights_table
+
+            conn.send(weights_table(*work))  # "weights": while the parent reads the tests
+        return None
+
+    # weights asked for already (a loaded machine slowed these imports) come before pandas' import
+    work = serve(block=False)
     from .formatting import Formatter
 
-    while True:
-        try:
-            kind, *work = conn.recv()
-        except (EOFError, OSError):  # the parent needs no chart after all
-            return
-        if kind == "charts":
-            break
-        from ..resampling import weights_table
-
-        conn.send(weights_table(*work))  # "weights": the bootstrap's, while the parent reads the tests
+    work = work or serve(block=True)
+    if work is None:
+        return
     lang, labels, specs = work
     drawn = draw_charts(specs, Formatter(lang, labels))
     conn.send({k: (str(v) if v is not None else None) for k, v in drawn.items()})
