@@ -316,8 +316,9 @@ def _compositions(n: int, replicates: int):
 
 
 def _bootstrap_cells(arrays: dict, cells: list, window_h: float, rules: AwardRules, seed: int,
-                     ahead: dict | None = None) -> dict:
-    """Return (brand_key, channel) -> B bootstrap replicates of its index (tests resampled with replacement).
+                     ahead: dict | None = None) -> tuple[dict, dict]:
+    """Return (brand_key, channel) -> B bootstrap replicates of its index (tests resampled with
+    replacement), and (brand_key, channel) -> the interval of those (interval_bounds).
 
     `cells` is [((brand_key, channel), row positions in `arrays`)]. Each cell draws its own
     stream, seeded by the campaign seed and its key (qualibench.resampling); cells of equal size
@@ -327,6 +328,7 @@ def _bootstrap_cells(arrays: dict, cells: list, window_h: float, rules: AwardRul
     b = rules.bootstrap_samples
     cps = np.array([*CHECKPOINTS_H, window_h])
     out: dict = {}
+    bounds: dict = {}  # (brand_key, channel) -> its interval, drawn with the samples (attach_ci's rule)
     for n, same_size in _by_size(cells).items():
         table = _compositions(n, b)
         # a few dozen cells at a time: their (cells, B, n) arrays stay in the processor's cache
@@ -354,9 +356,11 @@ def _bootstrap_cells(arrays: dict, cells: list, window_h: float, rules: AwardRul
             index = (rules.delay_weight * delay + rules.quality_weight * qual) / 100.0
             if which is not None:
                 index = np.take_along_axis(index, which, axis=1)
+            low, high = interval_bounds(index, rules)
             for row, i in enumerate(members):
                 out[cells[i][0]] = index[row]
-    return {key: out[key] for key, _ in cells}
+                bounds[cells[i][0]] = (low[row], high[row])
+    return {key: out[key] for key, _ in cells}, bounds
 
 
 def channel_weights(rules: AwardRules, channels: list[str]) -> dict[str, float]:
@@ -432,11 +436,13 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
     pooled = _group_figures(arrays, window_h, rules.delay_weight, rules.quality_weight) if len(sent) else {}
 
     samples: dict = {}
+    bounds: dict = {}
     if boot:
-        mine = _bootstrap_cells(arrays, cells[split:], window_h, rules, camp.seed, ahead)  # before waiting for the rest
-        drawn = boot.result() | mine
+        mine, mine_bounds = _bootstrap_cells(arrays, cells[split:], window_h, rules, camp.seed, ahead)  # before waiting
+        theirs, their_bounds = boot.result()
+        drawn, bounds = theirs | mine, their_bounds | mine_bounds
         samples = {key: drawn[key] for key, _ in cells}
-    attach_ci(bc, samples, rules, list(zip(bc["brand_key"], bc["channel"], strict=True)))
+    attach_ci(bc, samples, rules, list(zip(bc["brand_key"], bc["channel"], strict=True)), bounds)
     overall, channels_tested, channels_answered = {}, {}, {}
     answered_cells = bc["answered"].to_numpy() > 0 if len(bc) else None
     for bk, pos, _, index, smp in brand_indices(bc, rules, samples):
@@ -506,12 +512,26 @@ def brand_indices(bc: pd.DataFrame, rules: AwardRules, samples: dict):
         yield bk, pos, tot, index, smp
 
 
-def attach_ci(df: pd.DataFrame, samples: dict, rules: AwardRules, keys: list) -> None:
-    """Set df's index_low / index_high: the bootstrap interval of each row's samples (keys[i])."""
+def interval_bounds(stack: np.ndarray, rules: AwardRules) -> tuple[np.ndarray, np.ndarray]:
+    """Return the bootstrap interval (at rules.confidence) of each row of a stack of samples: (low, high).
+
+    Each row's bounds are its own quantiles: they do not depend on the rows computed with it.
+    """
     alpha = (1 - rules.confidence) / 2
+    q = np.quantile(stack, [alpha, 1 - alpha], axis=1)
+    return q[0], q[1]
+
+
+def attach_ci(df: pd.DataFrame, samples: dict, rules: AwardRules, keys: list, bounds: dict | None = None) -> None:
+    """Set df's index_low / index_high: the bootstrap interval of each row's samples (keys[i]).
+
+    `bounds`: key -> (low, high) already computed with interval_bounds (the bootstrap's).
+    """
     lo, hi = np.full(len(keys), math.nan), np.full(len(keys), math.nan)
     have = [i for i, k in enumerate(keys) if samples.get(k) is not None]
-    if have:
-        q = np.quantile(np.stack([samples[keys[i]] for i in have]), [alpha, 1 - alpha], axis=1)
-        lo[have], hi[have] = q[0], q[1]
+    if have and bounds and all(keys[i] in bounds for i in have):
+        lo[have] = [bounds[keys[i]][0] for i in have]
+        hi[have] = [bounds[keys[i]][1] for i in have]
+    elif have:
+        lo[have], hi[have] = interval_bounds(np.stack([samples[keys[i]] for i in have]), rules)
     df["index_low"], df["index_high"] = lo, hi

@@ -165,8 +165,10 @@ class Formatter:
         the scenario's own title, in the language its request was sent in.
         """
         catalogue = self.L.get("scenario_titles") or {}
-        own = dict(zip(analysis.tests["scenario"], analysis.tests["scenario_title"], strict=True)) if len(
-            analysis.tests) else {}
+        tests = analysis.tests
+        # each column converted at once (iterating Arrow strings one by one costs 20 times more)
+        own = dict(zip(tests["scenario"].to_numpy(dtype=object).tolist(),
+                       tests["scenario_title"].to_numpy(dtype=object).tolist(), strict=True)) if len(tests) else {}
         return {k: (analysis.scenario_titles.get(k) or {}).get(self.lang) or catalogue.get(k) or t
                 for k, t in own.items()}
 
