@@ -85,12 +85,13 @@ def rank_table(df: pd.DataFrame, rules: AwardRules) -> pd.DataFrame:
         if key in TIE_BREAKS and TIE_BREAKS[key][0] in df.columns:
             cols.append(TIE_BREAKS[key][0])
             asc.append(not TIE_BREAKS[key][1])
-    # sorted on a frame of the keys alone, then the rows taken in that order: the same order,
-    # without copying every column of a wide table twice (adding the key, dropping it)
-    keys = pd.DataFrame({"_idx": df["index"].round(rules.precision).to_numpy(),
-                         **{c: df[c].array for c in cols[1:]}, "brand_key": df["brand_key"].array})
-    order = keys.sort_values(cols + ["brand_key"], ascending=asc + [True], na_position="last").index
-    return df.iloc[order.to_numpy()]
+    # numpy's stable lexsort of the keys (the last one first), each ascending with NaN last: a
+    # key where higher is better sorts negated (NaN stays NaN, so last too); the brand key last
+    keys = [df["brand_key"].to_numpy(dtype=str)]
+    for c, up in zip(reversed(cols), reversed(asc), strict=True):
+        values = (df["index"].round(rules.precision) if c == "_idx" else df[c]).to_numpy(dtype=float)
+        keys.append(values if up else -values)
+    return df.iloc[np.lexsort(keys)]
 
 
 def published_ranks(ranked: pd.DataFrame, rules: AwardRules) -> list[int]:

@@ -130,3 +130,27 @@ def test_every_title_goes_to_the_highest_published_index_and_shares_only_on_equa
             assert t.margin_low <= t.margin_high
         assert 0 <= t.p_first <= 1
         assert ("uncertain" in t.cautions) == (t.p_first < a.rules.caution_probability)
+
+
+def test_rank_table_orders_as_a_sort_of_its_keys_with_missing_values_last():
+    """rank_table's order is the sort the rule states: published index (higher first), each
+    tie-break in its direction, then brand key; a missing value sorts last in every key."""
+    import random
+
+    from qualibench.awards import TIE_BREAKS
+
+    rng = random.Random(3)
+    n = 300
+    df = pd.DataFrame({
+        "brand_key": [f"b{rng.randrange(10 ** 6):06d}-{i}" for i in range(n)],
+        "index": [rng.choice([np.nan, 50.04, 50.0, 49.96]) if rng.random() < 0.5 else rng.uniform(0, 100) for i in range(n)],
+        "quality": [rng.choice([np.nan, 60.0, 70.0]) for _ in range(n)],
+        "median_h": [rng.choice([np.nan, 2.0, 5.5]) for _ in range(n)],
+        "tests": [rng.choice([3, 6]) for _ in range(n)],
+    })
+    rules = AwardRules(tie_break=("quality", "median_delay", "tests"))
+    cols = ["quality", "median_h", "tests"]
+    expected = df.assign(_idx=df["index"].round(rules.precision)).sort_values(
+        ["_idx", *cols, "brand_key"], ascending=[False] + [not TIE_BREAKS[k][1] for k in rules.tie_break] + [True],
+        na_position="last")
+    assert list(rank_table(df, rules)["brand_key"]) == list(expected["brand_key"])

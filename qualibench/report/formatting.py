@@ -166,9 +166,10 @@ class Formatter:
         """
         catalogue = self.L.get("scenario_titles") or {}
         tests = analysis.tests
-        # each column converted at once (iterating Arrow strings one by one costs 20 times more)
-        own = dict(zip(tests["scenario"].to_numpy(dtype=object).tolist(),
-                       tests["scenario_title"].to_numpy(dtype=object).tolist(), strict=True)) if len(tests) else {}
+        # a column converted at once (iterating Arrow strings one by one costs 20 times more)
+        keys, titles = (c.to_numpy(dtype=object).tolist() if hasattr(c, "to_numpy") else c
+                        for c in (tests["scenario"], tests["scenario_title"])) if len(tests) else ((), ())
+        own = dict(zip(keys, titles, strict=True))
         return {k: (analysis.scenario_titles.get(k) or {}).get(self.lang) or catalogue.get(k) or t
                 for k, t in own.items()}
 
