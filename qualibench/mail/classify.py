@@ -31,7 +31,7 @@ from qualibench.mail.language import detect_language
 from qualibench.mail.notice_words import CALENDAR, case_words, exchange_roles
 from qualibench.mail.parse import ParsedMessage
 from qualibench.mail.person_names import FIRST_NAMES
-from qualibench.mail.prefilter import keep_answers, prefilter_namespace
+from qualibench.mail.prefilter import kept_by_text, prefilter_namespace
 from qualibench.mail.quotes import split_reply
 
 # A person cannot read, think and type an answer this fast: with an e-mail that says nothing
@@ -54,6 +54,7 @@ class Classification:
     acknowledged: bool = False  # an acknowledgement phrase was found (even inside an answer)
 
 
+@kept_by_text  # speed only: a pure function of one text; templates recur across a collect
 def _fold(text: str) -> str:
     """Lowercase, strip accents and fold typographic apostrophes/spaces, for wording checks."""
     text = unicodedata.normalize("NFKD", text.replace("’", "'"))
@@ -272,6 +273,7 @@ _ASKS_DETAIL = re.compile(
 )
 
 
+@kept_by_text  # speed only: a pure function of one text; templates recur across a collect
 def _ack_roles(sentence: str) -> frozenset[str]:
     """Name the acknowledgement roles a folded sentence plays (empty when it has none)."""
     if _ASKS_DETAIL.search(sentence):
@@ -381,6 +383,7 @@ _NOT_MONITORED_CUE = re.compile(
     r"|sans reponse|\bnon\b")
 
 
+@kept_by_text  # speed only: a pure function of one text; templates recur across a collect
 def _not_monitored(folded: str) -> bool:
     return bool(_NOT_MONITORED_CUE.search(folded)) and bool(_NOT_MONITORED.search(folded))
 # An absence notice by role: someone (I, we, the service, the offices) is away or closed, with a
@@ -409,6 +412,7 @@ def _beside_absence(sentence: str) -> int:
     return sum(1 for w in case_words(rest) if w not in CALENDAR)
 
 
+@kept_by_text  # speed only: a pure function of one text; templates recur across a collect
 def _only_absence(sentence: str) -> bool:
     """Whether each clause of a sentence is about the absence or says nothing of the case: "Notre service
     est fermé le dimanche, mais vous pouvez retirer votre colis au point relais dès samedi" answers."""
@@ -579,6 +583,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])(?<![Rr][ée]f\.)(?<!\bn°\.)(?<!\b[Nn]o\
 _WORDLIKE = re.compile(r"\w")
 
 
+@kept_by_text  # speed only: a pure function of one text; templates recur across a collect
 def _word_count(sentence: str) -> int:
     return sum(map(bool, map(_WORDLIKE.search, sentence.split())))  # (C loops: read per sentence)
 
@@ -638,6 +643,7 @@ _ACKISH = re.compile(rf"{_REPLY_VERB}|\b{_MSG_NOUN}\b|{_RECEIPT_VERB}"
                      r"|^(?:sera|seront|will be) (?:lue?s?|read|examinee?s?|etudiee?s?|analysee?s?|dealt with|looked at)")
 
 
+@kept_by_text  # speed only: a pure function of one text; templates recur across a collect
 def _case_clause(clause: str) -> bool:
     return len(clause.split()) >= 5 and not _ACK_WORDING.search(clause) and not _ack_roles(clause) \
         and not _ACKISH.search(clause) and _substantive(clause)
@@ -658,6 +664,7 @@ _FOOTER = re.compile(
     r"|(?:rappel|details?|recap\w*) (?:de|of) (?:votre|your) (?:demande|message|request|enquiry)|(?:^|; |\. )(?:objet|subject|sujet|motif|message)\s?:)")
 
 
+@kept_by_text  # speed only: a pure function of one text; templates recur across a collect
 def _substantive(sentence: str) -> bool:
     return _word_count(sentence) >= 4 and not _ACK_LIKE.search(sentence) and _not_only_elsewhere(sentence) \
         and not _PREMIUM.search(sentence) and not _COURTESY_ONLY.search(sentence) \
@@ -934,7 +941,3 @@ def extract_ticket_ref(subject: str, text: str) -> str | None:
 # its matches contains (mail.prefilter derives them from the pattern itself); results are the
 # patterns' own.
 prefilter_namespace(globals())
-# ... and these pure functions of one sentence keep their answers for the sentences met again
-# (templates recur across a collect's replies): speed only, same answers.
-keep_answers(globals(), "_fold", "_word_count", "_ack_roles", "_substantive", "_case_clause", "_not_monitored",
-             "_only_absence")

@@ -540,10 +540,3 @@ def kept_by_text(function: Callable[[str], Any]) -> Callable[[str], Any]:
 
     return answer
 
-
-def keep_answers(namespace: dict[str, Any], *names: str) -> None:
-    """Put each named function of a module's namespace behind `kept_by_text`: the module's own
-    calls find it there (a name is looked up at each call). Each must be a pure function of its
-    one str argument (and of the module's constant patterns) giving an immutable value."""
-    for name in names:
-        namespace[name] = kept_by_text(namespace[name])
