@@ -1,12 +1,13 @@
 """Validity of the scorer and the classifier on the labelled corpus, dev and test parts apart.
 
-    python bench/validity.py [--part dev|test|test2|test3|test4|development|test5|all] [--worst N] [--json FILE]
+    python bench/validity.py [--part dev|test|test2|test3|test4|test5|development|test6|all] [--worst N] [--json FILE]
 
-For each part it prints (scoring/validation/dev.yaml, tuned on; test.yaml, test2.yaml, test3.yaml
-and test4.yaml, each written blind as a held-out part, looked at in aggregate and then retired to
-development -- test.yaml at ~16:00 UTC on 2026-12-01, test2 and test3 at ~18:45 UTC, test4 at
-~21:30 UTC the same day -- their items and errors are now studied like dev's; the held-out
-test5.yaml, written blind by another helper after test4 had been seen):
+For each part it prints (scoring/validation/dev.yaml, tuned on; test.yaml, test2.yaml, test3.yaml,
+test4.yaml and test5.yaml, each written blind as a held-out part, looked at in aggregate and then
+retired to development -- test.yaml at ~16:00 UTC on 2026-12-01, test2 and test3 at ~18:45 UTC,
+test4 at ~21:30 UTC the same day, test5 at ~00:40 UTC on 2026-12-02 -- their items and errors are
+now studied like dev's; the held-out test6.yaml, written blind by another helper after test5 had
+been seen):
 - Spearman of the automatic total against the hand total, per-criterion Spearman, and the mean
   absolute error on the 0-100 scale per channel, over the replies a rater scored;
 - the same for three baselines that know nothing of customer service: the reply's length in
@@ -20,10 +21,10 @@ test5.yaml, written blind by another helper after test4 had been seen):
 - paraphrase groups: replies with the same meaning in other words; the spread (max - min) of their
   automatic totals, target <= 8 points.
 
-The held-out part (test5) is only read here, to print these figures (counts only, no item ids).
+The held-out part (test6) is only read here, to print these figures (counts only, no item ids).
 `--part development` prints every development part and never reads the held-out one (what the
 engineer tuning the scorer runs); `--part all` adds the held-out part (what the lead runs, once,
-after the last rule change). `--worst` lists the development replies (dev, test .. test4) the scorer
+after the last rule change). `--worst` lists the development replies (dev, test .. test5) the scorer
 is furthest from; it never lists a held-out item.
 """
 
@@ -51,15 +52,16 @@ from qualibench.scorer.validation import (  # noqa: E402
 )
 
 # The development parts (rules are chosen on them) and the held-out parts, in the order they were
-# written, with what each is. test.yaml, then test2.yaml and test3.yaml, then test4.yaml were held
-# out until their figures had been looked at; they are kept as written (file and history) and now
-# count as development.
+# written, with what each is. test.yaml, then test2.yaml and test3.yaml, then test4.yaml, then
+# test5.yaml were held out until their figures had been looked at; they are kept as written (file
+# and history) and now count as development.
 DEVELOPMENT = {"dev": "tuned on: in-sample",
                "test": "seen, now development",
                "test2": "seen, now development",
                "test3": "seen, now development",
-               "test4": "seen, now development"}
-HELD_OUT = {"test5": "held out; fresh, written blind after test4 had been seen"}
+               "test4": "seen, now development",
+               "test5": "seen, now development"}
+HELD_OUT = {"test6": "held out; fresh, written blind after test5 had been seen"}
 
 
 # ------------------------------------------------------------------ printing
@@ -119,7 +121,7 @@ def main() -> None:
                              "prints every development part and never reads the held-out one; 'both' "
                              "is the old name of dev+test)")
     parser.add_argument("--worst", type=int, default=0,
-                        help="list the N development replies (dev, test .. test4) furthest from the hand score")
+                        help="list the N development replies (dev, test .. test5) furthest from the hand score")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args()
     t0, c0 = time.perf_counter(), time.process_time()

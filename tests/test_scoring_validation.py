@@ -2,9 +2,9 @@
 
 scoring/validation/dev.yaml is the development set: the rules were tuned on it, so these are
 in-sample regression guards (they fail when a change breaks what was tuned), not validity
-figures. The held-out figures come from `python bench/validity.py` on test5.yaml, which no test
-thresholds and no rule was chosen from (test.yaml, test2.yaml, test3.yaml and test4.yaml were
-held out before, and are development parts now).
+figures. The held-out figures come from `python bench/validity.py` on test6.yaml, which no test
+thresholds and no rule was chosen from (test.yaml, test2.yaml, test3.yaml, test4.yaml and test5.yaml
+were held out before, and are development parts now).
 """
 
 from __future__ import annotations

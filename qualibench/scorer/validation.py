@@ -1,8 +1,8 @@
 """Validity of the automatic scorer and classifier against hand scores (scoring/validation/).
 
 The labelled corpus has development parts, on which rules are tuned (dev.yaml; test.yaml,
-test2.yaml, test3.yaml and test4.yaml, each held out until it had been seen, then retired to
-development) and a held-out part (test5.yaml), written and committed before the rule changes it
+test2.yaml, test3.yaml, test4.yaml and test5.yaml, each held out until it had been seen, then
+retired to development) and a held-out part (test6.yaml), written and committed before the rule changes it
 measures and never used for tuning.
 `figures(part)` gives, over the replies a rater scored, the Spearman of the automatic total
 against the hand total, per-criterion Spearman, the mean absolute error per channel, the same
