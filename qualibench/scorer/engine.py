@@ -188,12 +188,48 @@ def _fill_keys(value: str, language: str, concepts: Concepts) -> frozenset[str]:
 
 
 def _request(request: str, language: str, names: tuple[str, ...], formulas: frozenset[str],
-             concepts: Concepts, fills: dict[str, str]) -> _Request:
+             concepts: Concepts, fills: dict[str, str],
+             base: tuple[frozenset[str], frozenset[tuple[str, ...]], frozenset[str]] | None = None) -> _Request:
     # The scenario's text is shared by every probe (cached); only the drawn values are added.
-    keys, ngrams, said = _request_base(request, language, names, formulas, concepts)
+    keys, ngrams, said = base or _request_base(request, language, names, formulas, concepts)
     fill_of = {w: k for k, v in sorted(fills.items()) for w in _fill_keys(v, language, concepts)}
     fill_words = frozenset(fill_of)
     return _Request(keys | fill_words, ngrams, fill_words, fill_of, said)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What score_reply reads of a scenario's request for one rubric, channel and persona: the
+    same for every reply to it (the drawn values apart), so worked out once, not per reply."""
+
+    names: tuple[str, ...]
+    request: str  # the request text scored against (the scenario's, placeholders blanked)
+    base: tuple[frozenset[str], frozenset[tuple[str, ...]], frozenset[str]]  # _request_base
+    asked_only: frozenset[str]  # _question_keys
+    tried: frozenset[str]  # _tried_keys
+    situation: frozenset[str]  # _situation, with the request's keys (the drawn values apart)
+
+
+_PREPARED: dict[tuple, tuple[tuple, Rubric, _Prepared]] = {}
+
+
+def _prepared(fields: tuple, rubric: Rubric, channel: str, persona_name: str, request_text: str) -> _Prepared:
+    key = (id(fields), id(rubric), channel, persona_name, request_text)
+    hit = _PREPARED.get(key)
+    if hit is not None and hit[0] is fields and hit[1] is rubric:
+        return hit[2]
+    _sid, scenario_lang, body, short, kps = fields
+    names = _names(persona_name)
+    if not request_text:
+        request_text = _template(short if channel == "x" and short else body)
+    args = (scenario_lang, names, rubric.vocabulary, rubric.concepts)
+    base = _request_base(request_text, *args)
+    prep = _Prepared(names, request_text, base, _question_keys(request_text, *args), _tried_keys(request_text, *args),
+                     _situation(_template(body), kps, *args) | base[0])
+    if len(_PREPARED) > 4096:
+        _PREPARED.clear()
+    _PREPARED[key] = (fields, rubric, prep)
+    return prep
 
 
 def score_reply(
@@ -213,7 +249,8 @@ def score_reply(
     `channel` (email, webform, x) selects the rubric's per-channel rules (politeness on X) and
     which key points the request asked (a tweet asks less than an e-mail).
     """
-    _sid, scenario_lang, body, short, kps = _scenario_fields(scenario)
+    fields = _scenario_fields(scenario)
+    _sid, scenario_lang, body, short, kps = fields
     fills = {k: str(v) for k, v in (fills or {}).items() if v not in (None, "")}
     notes: list[str] = []
     text = text or ""
@@ -231,18 +268,18 @@ def score_reply(
     lowered, folded, view = reply_view(part, language or None, default=scenario_lang)
     reply_lang = view.language
     mention = _MENTIONS.match(part)
-    if part.strip() and not any(w.isalpha() for w, (st, _e) in zip(view.words, view.spans, strict=True)
-                                if not mention or st >= mention.end()):
+    # (the words after the mentions: from the first token starting at or after their end)
+    if part.strip() and not any(map(str.isalpha, view.words[bisect_left(view.spans, (mention.end(),)):]
+                                    if mention else view.words)):
         notes.append("no words to score (emoji or symbols only)")
     mixed = detect_mix(view.words, view.wordset, view.mix_counts)
     if mixed:
         notes.append(f"mixed languages ({mixed}): read as {reply_lang}")
     lex = rubric.lexicon(reply_lang, scenario_lang)
     lex.scan(folded)  # every phrase set's places in one pass: the rules' questions read them
-    names = _names(persona_name)
-    if not request_text:
-        request_text = _template(short if channel == "x" and short else body)
-    req = _request(request_text, scenario_lang, names, rubric.vocabulary, rubric.concepts, fills)
+    prep = _prepared(fields, rubric, channel, persona_name, request_text)
+    names, request_text = prep.names, prep.request
+    req = _request(request_text, scenario_lang, names, rubric.vocabulary, rubric.concepts, fills, prep.base)
     single = rubric.concepts.single(reply_lang)
     # The lemma's concept, else the word's as written ("envoyé" is listed; its lemma "envoyer" may
     # not be), else the lemma itself: single.get(lemma, single.get(word, lemma)), mostly in C.
@@ -264,7 +301,7 @@ def score_reply(
     masks: list[list[int]] = []
     # What only the request's questions hold: a statement that answers "is that price fixed?" with
     # "the price is fixed" uses the question's words, and echoes nothing the customer told.
-    asked_only = _question_keys(request_text, scenario_lang, names, rubric.vocabulary, rubric.concepts)
+    asked_only = prep.asked_only
 
     def echo(a: int, b: int) -> bool:
         # A sentence mostly made of the request's words, with no word of the brand's own doing.
@@ -293,7 +330,7 @@ def score_reply(
         procedure = bool(deflections) and all(
             _done_there(view.words[slice(*reading.sentence_tokens[_sentence_at(reading, m.start())])])
             for m in deflections)
-        tried = _tried_keys(request_text, scenario_lang, names, rubric.vocabulary, rubric.concepts)
+        tried = prep.tried
         points["relevance"], share = _relevance(part, reading, keys, extra, kps, scenario_lang, rubric, channel,
                                                 lay, evidence["relevance"], notes, promises, deflections, tried)
     # Reformulation markers serve two criteria (a marker earns reformulation and is not empathy):
@@ -304,7 +341,7 @@ def score_reply(
         points["reformulation"] = _reformulation(part, folded, reading, keys, req, lex, rubric, channel, lay,
                                                  evidence["reformulation"], markers, asked_only)
     if "empathy" in rubric.criteria:
-        situation = _situation(_template(body), kps, scenario_lang, names, rubric.vocabulary, rubric.concepts) | req.keys
+        situation = prep.situation | req.fill_words  # the case's concepts and the request's keys, with the drawn values
         points["empathy"] = _empathy(part, folded, reading, keys, situation, lex, rubric, channel, lay,
                                      evidence["empathy"], markers)
     if "personalisation" in rubric.criteria:
@@ -317,7 +354,7 @@ def score_reply(
              rubric, points, evidence, notes, deflects=not procedure)
     if share == 0.0 and lex.sets["acknowledgement"].search(folded, view.wordset):
         notes.append("reads like an acknowledgement: no key point of the request is answered")
-    criteria = {c: round(min(rubric.weight(c), max(0.0, points.get(c, 0.0))), 2) for c in rubric.criteria}
+    criteria = {c: round(min(w, max(0.0, points.get(c, 0.0))), 2) for c, w in _weights(rubric)}
     return ScoreResult(round(sum(criteria.values()), 2), criteria, evidence, reply_lang, notes)
 
 
@@ -336,6 +373,19 @@ def _impersonal(points: dict[str, float], evidence: dict[str, list[Span]], rubri
     points["relevance"] -= lost
     evidence["relevance"].append(Span(0, 0, "", -round(lost, 2), "a template: nothing of this customer named "
                                       "(name, file, signer) and nothing of their situation acknowledged"))
+
+
+_WEIGHTS: dict[int, tuple[Rubric, tuple[tuple[str, float], ...]]] = {}
+
+
+def _weights(rubric: Rubric) -> tuple[tuple[str, float], ...]:
+    """(criterion, maximum points) in the rubric's order: read once per rubric, not per reply."""
+    hit = _WEIGHTS.get(id(rubric))
+    if hit is None or hit[0] is not rubric:
+        if len(_WEIGHTS) > 64:
+            _WEIGHTS.clear()
+        hit = _WEIGHTS[id(rubric)] = (rubric, tuple((c, rubric.weight(c)) for c in rubric.criteria))
+    return hit[1]
 
 
 class _ContentWords(dict):
@@ -552,9 +602,11 @@ def _reformulation(part: str, folded: str, reading: Reading, keys: list[str], re
         else:
             window = words[start_tok:min(end_tok, opening_end + 20)]
         covered: set[int] = set()
-        for i in range(len(window) - 4):
-            if tuple(_PERSON.get(x, x) for x in window[i:i + 5]) in req.ngrams:
-                covered.update(range(i, i + 5))
+        p = [_PERSON.get(x, x) for x in window]
+        ngrams = req.ngrams
+        # each 5-word run of the window, made in C by zip
+        for i in [i for i, run in enumerate(zip(p, p[1:], p[2:], p[3:], p[4:], strict=False)) if run in ngrams]:
+            covered.update(range(i, i + 5))
         if len(window) >= 10 and len(covered) >= float(rule.get("echo_share", 0.35)) * len(window):
             cap = weight * float(rule.get("echo_cap", 0.5)) - got
             if pts > cap:

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from .layout import Layout
 from .rubric import Lexicon, Rubric
 from .text import LemmaView, fold
 
 
-@dataclass(frozen=True)
-class Span:
-    """A stretch of the reply that earned (points > 0) or cost (points < 0) points."""
+class Span(NamedTuple):
+    """A stretch of the reply that earned (points > 0) or cost (points < 0) points.
+
+    A named tuple, not a frozen dataclass: a reply's ten or so spans were built through
+    object.__setattr__ field by field (2.5 us each); make_span builds the tuple directly.
+    """
 
     start: int
     end: int
@@ -35,7 +37,10 @@ class Span:
 
 
 def make_span(part: str, start: int, end: int, points: float, why: str) -> Span:
-    return Span(start, end, part[start:end], round(points, 2), why)
+    return _new_span(Span, (start, end, part[start:end], round(points, 2), why))
+
+
+_new_span = tuple.__new__
 
 
 def personalisation(part: str, folded: str, lay: Layout, names: tuple[str, ...], fills: dict,
@@ -85,6 +90,10 @@ def personalisation(part: str, folded: str, lay: Layout, names: tuple[str, ...],
 
 def _name_in(names: tuple[str, ...], folded: str, end: int, wordset: frozenset[str]) -> re.Match[str] | None:
     """Return the first of `names` in folded[:end] as a whole word, or None."""
+    # Each name is a substring of any match: without one in folded[:end] (str.find, in C) the
+    # regex has nothing to find.
+    if names and all(folded.find(n, 0, end) < 0 for n in names):
+        return None
     return _name_regex(names).search(folded, 0, end)
 
 
@@ -145,7 +154,10 @@ def politeness(part: str, folded: str, view: LemmaView, lay: Layout, lex: Lexico
 
 
 def _words_between(view: LemmaView, start: int, end: int) -> int:
-    return sum(1 for w, (s, _e) in zip(view.words, view.spans, strict=True) if start <= s < end and w.isalpha())
+    # The tokens starting in [start, end) by bisection of the sorted spans ((start,) sorts before
+    # every (start, end) pair), then their words counted in C.
+    a = bisect_left(view.spans, (start,))
+    return sum(map(str.isalpha, view.words[a:max(a, bisect_left(view.spans, (end,)))]))
 
 
 # "Merci de votre message", "merci de nous avoir écrit" thank; "merci de" before any other verb

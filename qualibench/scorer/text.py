@@ -371,8 +371,11 @@ def scored_part(text: str) -> str:
     It is a prefix of `text`, so offsets found in it are offsets in `text`.
     """
     cut = len(text)
-    for rx in (_QUOTE_HEADER, _SIGNATURE_DASHES):
-        m = rx.search(text)
+    # Every quote header holds a ">", a ":" or two dashes, and the signature marker two dashes:
+    # without them (found by `in`, in C) neither regex can match and the text is not scanned.
+    dashes = "--" in text
+    for rx, may in ((_QUOTE_HEADER, dashes or ":" in text or ">" in text), (_SIGNATURE_DASHES, dashes)):
+        m = rx.search(text) if may else None
         if m and m.start() < cut:
             cut = m.start()
     return text[:cut].rstrip()
