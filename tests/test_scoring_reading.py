@@ -143,6 +143,15 @@ def test_a_team_is_not_a_named_signer_a_person_and_initials_are(rubric):
     assert [s.text for s in tweet.evidence["personalisation"] if "named" in s.why] == ["^JM"]
     assert [s.text for s in dash.evidence["personalisation"] if "named" in s.why] == ["-AK"]
 
+    # "Moneta Support" is the brand's team; "Sofia, Moneta Support" is Sofia (a person of the team)
+    body = "Hello Claire,\nYour invoice is corrected.\nKind regards,\n"
+    brand = score(rubric, "technical-app-bug-en", body + "Moneta Support")
+    sofia = score(rubric, "technical-app-bug-en", body + "Sofia, Moneta Support")
+    julie = score(rubric, "technical-app-bug-en", body + "Julie Support")
+    assert not any("named" in s.why for s in brand.evidence["personalisation"])
+    assert [s.text for s in sofia.evidence["personalisation"] if "named" in s.why] == ["Sofia"]
+    assert [s.text for s in julie.evidence["personalisation"] if "named" in s.why] == ["Julie"]
+
 
 @pytest.mark.parametrize(("channel", "text", "pers", "pol"), [
     # the name after the closing formula on its line; a phone line under the signature
@@ -497,3 +506,55 @@ def test_the_request_told_back_in_the_second_person_is_still_pasted(rubric):
                 "dernier.", order_number="CMD-123456")
     assert any("pasted back" in s.why for s in res.evidence["reformulation"])
     assert res.criteria["reformulation"] <= 10
+
+
+def test_a_question_to_the_customer_answers_nothing_unless_the_point_is_to_ask(rubric):
+    fills = {"accessory": "le câble USB-C vers HDMI", "device": "ma tablette tactile"}
+    asks = score(rubric, "commercial-compatibility-fr", "Bonjour Claire,\nPour vous répondre sur la compatibilité, "
+                 "pouvez-vous m'indiquer le modèle de votre tablette ?", **fills)
+    says = score(rubric, "commercial-compatibility-fr", "Bonjour Claire,\nLe câble est compatible avec votre "
+                 "tablette.", **fills)
+    assert credited(asks, "compatibilité") == 0 and credited(says, "compatibilité") > 0
+    assert any("question to the customer" in s.why for s in asks.evidence["relevance"])
+    # "asks for useful details" is met by the question that asks them
+    detail = score(rubric, "technical-app-bug-en", "Hi Claire,\nCould you send us a screenshot of the error?")
+    assert credited(detail, "asks for useful details") > 0
+
+
+def test_a_customer_sent_to_look_it_up_or_to_the_only_channel_gets_no_answer(rubric):
+    fills = {"accessory": "le câble USB-C vers HDMI", "device": "ma tablette tactile"}
+    site = score(rubric, "commercial-compatibility-fr", "Bonjour,\nLes informations de compatibilité sont "
+                 "disponibles sur notre site internet, nous vous invitons à les consulter.", **fills)
+    sellers = score(rubric, "commercial-compatibility-fr", "Bonjour,\nNos vendeurs en magasin sauront vous "
+                    "conseiller sur la compatibilité.", **fills)
+    phone = score(rubric, "delivery-change-address-fr", "Bonjour,\nLes modifications d'adresse se font "
+                  "uniquement par téléphone au 09 69 32 10 10.", order_number="CMD-558109")
+    assert credited(site, "compatibilité") == 0 and credited(sellers, "compatibilité") == 0
+    assert credited(phone, "adresse") == 0
+    # ...but the website is the answer to "offers a workaround (website, other access)"
+    web = score(rubric, "technical-app-bug-en", "Hi Claire,\nIn the meantime, please log in on our website "
+                "to make your payments.")
+    assert credited(web, "workaround") > 0
+
+
+def test_most_some_and_an_elided_si_do_not_assert_for_this_customer(rubric):
+    fills = {"accessory": "le chargeur rapide 65 W", "device": "mon ordinateur portable"}
+    yours = score(rubric, "commercial-compatibility-fr", "Bonjour,\nLe chargeur est compatible avec votre "
+                  "ordinateur portable.", **fills)
+    most = score(rubric, "commercial-compatibility-fr", "Bonjour,\nLe chargeur est compatible avec la majorité "
+                 "des ordinateurs portables.", **fills)
+    some = score(rubric, "commercial-compatibility-fr", "Bonjour,\nLe chargeur n'est compatible qu'avec "
+                 "certains modèles.", **fills)
+    assert credited(most, "compatibilité") == credited(some, "compatibilité") == \
+        pytest.approx(credited(yours, "compatibilité") / 2, abs=0.01)
+    # "s'il est déjà parti" is a condition like "si le colis est déjà parti"
+    elided = score(rubric, "delivery-change-address-fr", "Bonjour,\nS'il est déjà parti, une redirection "
+                   "vers un point relais sera possible.", order_number="CMD-558109")
+    assert 0 < credited(elided, "trop tard") < 40 / 5  # weight 1 of 5: 8 when asserted
+
+
+def test_the_request_s_multi_word_concepts_are_restated_too(rubric):
+    fills = {"month": "mars", "billed": "64,98", "expected": "34,99", "customer_number": "60428817"}
+    res = score(rubric, "billing-wrong-invoice-fr", "@claire Les frais de service de mars ont été comptés deux "
+                "fois : on vous rembourse la différence. ^NA", channel="x", **fills)
+    assert any("'error'" in s.why for s in res.evidence["reformulation"])

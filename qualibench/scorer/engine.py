@@ -32,6 +32,17 @@ _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _INVITES = re.compile(r"^(?!.*\b(?:dm|mp|message prive|direct message)\b).*(?:call|appel|contactez|contacter|contact us"
                       r"|rendez-vous|rapprochez|\bask\b|speak|talk|give (?:us|them)|passer voir|voir avec|demander|demandez"
                       r"|\bvisit|see our|fill in|invit|veuillez|please|consult|refer|vous rendre)")
+_SELF_SERVICE = re.compile(r"\b(?:site|website|site internet|fiche produit|product page|faq|espace client|conditions"
+                           r"|terms|help cent(?:re|er)|centre d'aide|rubrique|my account|online account)\b")
+_LOOK_IT_UP = re.compile(r"\b(?:invit\w*|consult\w*|veuillez|please (?:visit|check|see|refer|go)|visit|refer to"
+                         r"|are available|sont disponibles|est disponible|is available|se trouvent"
+                         r"|can be found|peuvent etre consultees?)\b")
+# "Les modifications se font uniquement par téléphone", "changes can only be made by phone": the
+# channel named is the only way, so the answer is there, not here; "nos vendeurs sauront vous
+# conseiller", "our staff will be happy to advise": somebody else will answer.
+_ONLY_THERE = re.compile(r"\b(?:uniquement|seulement|exclusivement|only)\b|\b(?:sauront|pourront|saura|pourra) vous "
+                         r"(?:conseiller|renseigner|orienter|aider|repondre|guider)\b|\b(?:happy|able|pleased) to "
+                         r"(?:advise|help you with|assist you with)\b")
 _FIRST_PERSON = frozenset({"je", "j", "nous", "we", "i", "on", "we've", "ve", "ll"})
 # What has been done or will be: "l'adresse a été modifiée", "sera livré", "will go back to your
 # card", "has been dispatched". The customer's words told back never carry these news.
@@ -118,6 +129,9 @@ def _request_base(request: str, language: str, names: tuple[str, ...], formulas:
         if (len(lem) >= 4 or any(c.isdigit() for c in lem)) and not is_stopword(word) \
                 and not is_stopword(lem) and word not in names and word not in formulas and lem not in formulas:
             keys.add(single.get(lem, lem))
+    # The request's multi-word concepts too ("facturé deux fois", "mot de passe"): the reply reads
+    # them as one concept, so "les frais ont été comptés deux fois" restates the customer's "deux fois".
+    keys.update(concept for _idx, concept in concepts.phrases(language, list(view.lemmas)))
     w = view.words
     p = [_PERSON.get(x, x) for x in w]
     return frozenset(keys), frozenset(tuple(p[i:i + 5]) for i in range(len(p) - 4)), frozenset(w) | frozenset(view.lemmas)
@@ -133,6 +147,9 @@ _PERSON = {**dict.fromkeys(("je", "j", "vous", "nous", "i", "you", "we", "me", "
 
 
 _QUESTION = re.compile(r"[^.!?\n]*\?")
+# A key point that is itself asking the customer something ("asks for useful details") is met by a
+# question; every other is not.
+_ASKS = re.compile(r"\b(?:asks?|asking|demande|demander|pose des questions)\b", re.IGNORECASE)
 
 
 @lru_cache(maxsize=4096)
@@ -452,6 +469,10 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     granted: set[str] = set()  # key points asserted in full, not by a "no"
     spans = reading.view.spans
     promised = {_sentence_at(reading, m.start()) for m in promises} if promises else set()
+    # A question to the customer asks; it asserts nothing ("pour vous répondre sur la compatibilité,
+    # pourriez-vous m'indiquer le modèle ?", "have you tried reinstalling the app?").
+    questions = {si for si, (s, e) in enumerate(reading.sentences) if part[s:e].rstrip().endswith("?")} \
+        if "?" in part else set()
     # The guide: a template of the steps the customer says they already took answers nothing.
     repeated: set[int] = set()
     if tried:
@@ -464,11 +485,19 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     # magasin", "give our sales team a call") names the topic; it answers nothing.
     # A channel only named ("on vous envoie le lien en DM", "by phone") may carry the answer: only an
     # invitation to go or call elsewhere deflects the sentence.
-    deflecting = {_sentence_at(reading, m.start()) for m in deflections if _INVITES.search(m.group())} \
+    deflecting = {si for m in deflections
+                  if (si := _sentence_at(reading, m.start())) >= 0 and
+                  (_INVITES.search(m.group()) or _ONLY_THERE.search(fold(part[slice(*reading.sentences[si])])))} \
         if deflections else set()
     # ...unless the sentence says what the brand does once the customer is there ("rendez-vous en
     # magasin avec la facture, où il sera échangé immédiatement"): that is the procedure asked for.
     deflecting = {si for si in deflecting if not _done_there(reading.view.words[slice(*reading.sentence_tokens[si])])}
+    # The customer sent to look the answer up themselves ("nous vous invitons à consulter notre site",
+    # "full details are available in our Terms", "vous trouverez les informations sur la fiche
+    # produit"): the sentence names the topic and answers nothing, unless the place is the answer
+    # asked for (a key point about the website itself: a workaround on the web).
+    looked_up = {si for si, (s, e) in enumerate(reading.sentences)
+                 if _SELF_SERVICE.search(fold(part[s:e])) and _LOOK_IT_UP.search(fold(part[s:e]))}
     # One pass finds the tokens that belong to some signature; sentences only look at those.
     at = [(t, keys[t]) for t in compress(range(len(keys)), map(index.__contains__, keys))]  # found in C
     at += [(t, c) for t, c in extra.items() if c in index]
@@ -506,10 +535,14 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
             if all_cond:
                 flags |= COND
             credit, why = credit_of(flags, sig.kp in compiled.answers_no)
-            if si in promised and credit > 0:
+            if si in questions and credit > 0 and not _ASKS.search(compiled.labels[sig.kp]):
+                credit, why = 0.0, "in a question to the customer, not an answer"
+            elif si in promised and credit > 0:
                 credit, why = 0.0, "in a promise to come back later, not an answer"
             elif si in repeated and credit > 0 and all(k in tried for k in sig.keys if k in first):
                 credit, why = 0.0, "tells the customer to do what they say they already tried"
+            elif si in looked_up and credit > 0 and "website" not in sig.keys:
+                credit, why = 0.0, "sends the customer to look it up themselves, not an answer"
             elif si in deflecting and credit > 0:
                 credit, why = 0.0, "in a sentence that sends the customer elsewhere, not an answer"
             s, e = spans[min(toks)][0], spans[max(toks)][1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..mail.person_names import FIRST_NAMES
 from .rubric import Lexicon, PhraseSet
 from .text import digits_as_zero, fold, is_stopword
 
@@ -260,8 +261,28 @@ def _person_in(line: str, lex: Lexicon, names: tuple[str, ...]) -> tuple[int, in
         if team.search(word) is not None:
             return None
         if len(word) >= 2 or m.group().endswith("."):
+            if word not in FIRST_NAMES and _names_a_team(line, m.end(), team):
+                return None  # "Streamly Support", "Decora Customer Services": the brand's team
             return (offset + m.start(), offset + m.end())
     return None
+
+
+# Where a signature line's parts split: "Sophie - service clients", "Kevin | Support", "Pauline, SAV".
+_PART_END = re.compile(r"\s[-\u2013\u2014|/]\s|[,|(]")
+
+
+def _names_a_team(line: str, after: int, team: PhraseSet) -> bool:
+    """A capitalised word followed, in the same part of the line, by a team word names the brand's
+    team ("Moneta Support", "Brightwave Customer Services"), unless it is a first name ("Julie
+    Support" is Julie): the guide's person vs team names."""
+    cut = _PART_END.search(line, after)
+    rest = fold(line[after:cut.start() if cut else len(line)]).strip()
+    if rest.startswith(_OF_THE_TEAM):
+        return False  # "Sonia de l'équipe Nexaline", "Tom from the Support team": a person of the team
+    return bool(rest) and team.search(rest) is not None
+
+
+_OF_THE_TEAM = ("de l'", "pour l'", "de la team", "from the ", "of the ", "for the ", "at ")
 
 
 def _tail_lines(part: str, n: int) -> list[tuple[int, str]]:

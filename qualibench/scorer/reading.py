@@ -38,7 +38,9 @@ _HEDGE = frozenset({"pourrait", "pourraient", "pourrions", "pourriez", "pourrais
                     "envisagee", "probablement", "probably",
                     # an appearance, or a range that depends on something else, is not this customer's answer
                     "semble", "semblent", "seem", "seems", "apparently", "apparemment",
-                    "varient", "varie", "vary", "varies", "depending"})
+                    "varient", "varie", "vary", "varies", "depending",
+                    # "compatible qu'avec certains modèles": which ones, the customer cannot tell
+                    "certains", "certaines"})
 # A time with no date is vague (the guide's half credit: "dans les meilleurs délais", "in due course",
 # "as soon as possible"): the word, and the word before it that makes it so.
 _VAGUE = {"delais": frozenset({"meilleurs", "brefs"}), "possible": frozenset({"que", "as", "vite", "tot"}),
@@ -46,7 +48,7 @@ _VAGUE = {"delais": frozenset({"meilleurs", "brefs"}), "possible": frozenset({"q
           "days": frozenset({"few", "coming"})}
 # "Compatible avec la plupart des smartphones", "in stock in most of our stores": true of many
 # customers, not said of this one (half credit); "at most 5 days" is a bound, and stays asserted.
-_MOST = {"plupart": frozenset(), "most": frozenset({"at", "the"})}
+_MOST = {"plupart": frozenset(), "majorite": frozenset(), "most": frozenset({"at", "the"})}
 # "en cas de", "au cas où", "in case of", "in the event of" open a condition like "si"; "le cas
 # échéant" / "where applicable" put the rest of the sentence under one.
 _CASE = {"cas": frozenset({"en", "au"}), "case": frozenset({"in"}), "event": frozenset({"the"}),
@@ -91,7 +93,7 @@ def _condition_end(words: list[str], start: int, clause_end: int) -> int:
     return clause_end
 
 
-_CUES = _NEG_ALONE | _NEG_SECOND | _IF | _HEDGE | _GENERIC | _IMPERFECT | {"ne", "n", "t"} | _VAGUE.keys() \
+_CUES = _NEG_ALONE | _NEG_SECOND | _IF | _HEDGE | _GENERIC | _IMPERFECT | {"ne", "n", "t", "s"} | _VAGUE.keys() \
     | _CASE.keys() | _FROM_HERE_ON.keys() | _MOST.keys()
 # A clause opened by one of these goes on with the clause before it: "votre facture, sur laquelle
 # les frais semblent figurer deux fois" restates as much as what precedes it.
@@ -167,6 +169,11 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
         idiom_spans = [m.span() for m in _IDIOM.finditer(folded)] if not _IDIOM_CUES.isdisjoint(view.wordset) else []
         for t in cues:
             w = words[t]
+            if w == "s":
+                # "s'il est déjà parti", "s'ils": the elided "si" opens a condition like "si"
+                if t + 1 >= len(words) or words[t + 1] not in ("il", "ils"):
+                    continue
+                w = "si"
             s = starts[t]
             if idiom_spans and any(a <= s < b for a, b in idiom_spans):
                 continue
