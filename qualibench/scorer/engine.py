@@ -440,10 +440,14 @@ def _done_there(words: list[str]) -> bool:
 
 
 def _sentence_at(reading: Reading, offset: int) -> int:
-    for i, (s, e) in enumerate(reading.sentences):
-        if s <= offset < e:
-            return i
-    return -1
+    # Sentences are in order and never overlap: the last one starting at or before `offset`
+    # (bisection; (offset, inf) sorts after every (offset, end)) holds it, or none does.
+    sentences = reading.sentences
+    i = bisect_right(sentences, (offset, _AFTER_ALL)) - 1
+    return i if i >= 0 and offset < sentences[i][1] else -1
+
+
+_AFTER_ALL = float("inf")
 
 
 def _asked(compiled: Any, channel: str) -> dict[str, float]:
@@ -746,6 +750,7 @@ def forget_lines(rubric: Rubric | None = None) -> None:
     line_reading._CACHES.clear()
     layout._TAIL_CACHE.clear()
     layout._PERSON_CACHE.clear()
+    layout._BLOCK_CACHE.clear()
     for lex in (rubric.lexicons.values() if rubric is not None else ()):
         if lex.index is not None:
             lex.index._lines.clear()
