@@ -1008,6 +1008,11 @@ def classify_at_once(msg: ParsedMessage) -> tuple[Classification, Classification
     return (at_once, later) if at_once.reason.startswith("arrived ") else (at_once, None)
 
 
+def needs_request(result: Classification) -> bool:
+    """Whether knowing the request may change a reading (see with_request): the caller loads it then only."""
+    return result.acknowledged and result.kind in (ReplyKind.ANSWER, ReplyKind.REDIRECT)
+
+
 def with_request(result: Classification, request: str, text: str, *, subject: str = "",
                  headers: dict[str, str] | None = None, signature: str = "") -> Classification:
     """The reading of a reply once its request is known (the collector, after matching it to its probe).
@@ -1016,7 +1021,7 @@ def with_request(result: Classification, request: str, text: str, *, subject: st
     with the request, and becomes an acknowledgement when nothing besides the acknowledgement touches
     the request (see touches_request). `text` is the reply's own text, `signature` its sign-off block.
     """
-    if not request or not result.acknowledged or result.kind not in (ReplyKind.ANSWER, ReplyKind.REDIRECT):
+    if not request or not needs_request(result):
         return result
     again = _text_kind(text, subject, _auto_headers(headers or {}), None, None, signature=signature,
                        request=request)
