@@ -11,7 +11,6 @@ from qualibench.collecting import ingest_raw
 from qualibench.models import InboundMessage, InboundStatus, Reply
 from tests.plugins.collecting import HUMAN, reply_bytes
 
-
 _TEMPLATE_LINE = "Nos boutiques Nexaline accueillent les familles depuis 1982."
 TEMPLATE_LINE = ("Bonjour,\n\nVotre message a bien été reçu. Un conseiller vous répondra.\n\n"
                  f"{_TEMPLATE_LINE}\n\nService client")
