@@ -469,6 +469,7 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     if total_w <= 0:
         return 0.0, 0.0
     index, sigs = compiled.index, compiled.signatures
+    folded = reading.view.folded  # the reply's folded text
     best: dict[str, tuple[float, int, int, str]] = {}
     granted: set[str] = set()  # key points asserted in full, not by a "no"
     spans = reading.view.spans
@@ -491,7 +492,7 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     # invitation to go or call elsewhere deflects the sentence.
     deflecting = {si for m in deflections
                   if (si := _sentence_at(reading, m.start())) >= 0 and
-                  (_INVITES.search(m.group()) or _ONLY_THERE.search(fold(part[slice(*reading.sentences[si])])))} \
+                  (_INVITES.search(m.group()) or _ONLY_THERE.search(folded[slice(*reading.sentences[si])]))} \
         if deflections else set()
     # ...unless the sentence says what the brand does once the customer is there ("rendez-vous en
     # magasin avec la facture, où il sera échangé immédiatement"): that is the procedure asked for.
@@ -500,8 +501,11 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     # "full details are available in our Terms", "vous trouverez les informations sur la fiche
     # produit"): the sentence names the topic and answers nothing, unless the place is the answer
     # asked for (a key point about the website itself: a workaround on the web).
+    # (A sentence's place in the folded text reads as the sentence folded alone for these ASCII
+    # patterns: it lies between white space. None in the whole text, none in any sentence.)
     looked_up = {si for si, (s, e) in enumerate(reading.sentences)
-                 if _SELF_SERVICE.search(fold(part[s:e])) and _LOOK_IT_UP.search(fold(part[s:e]))}
+                 if _SELF_SERVICE.search(folded[s:e]) and _LOOK_IT_UP.search(folded[s:e])} \
+        if _SELF_SERVICE.search(folded) else set()
     # One pass finds the tokens that belong to some signature; sentences only look at those.
     at = [(t, keys[t]) for t in compress(range(len(keys)), map(index.__contains__, keys))]  # found in C
     at += [(t, c) for t, c in extra.items() if c in index]
