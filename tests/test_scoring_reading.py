@@ -558,3 +558,32 @@ def test_the_request_s_multi_word_concepts_are_restated_too(rubric):
     res = score(rubric, "billing-wrong-invoice-fr", "@claire Les frais de service de mars ont été comptés deux "
                 "fois : on vous rembourse la différence. ^NA", channel="x", **fills)
     assert any("'error'" in s.why for s in res.evidence["reformulation"])
+
+
+def test_a_date_asked_is_met_in_full_only_by_a_time_told(rubric):
+    fills = {"order_number": "338104297", "order_day": "Tuesday", "needed_by": "Saturday", "product": "LEGO set"}
+    vague = score(rubric, "delivery-tracking-en", "Hello Claire,\nYour parcel is being delivered by DPD.", **fills)
+    dated = score(rubric, "delivery-tracking-en", "Hello Claire,\nYour parcel will be delivered by DPD on "
+                  "Thursday.", **fills)
+    assert credited(dated, "delivery date") > 0
+    assert credited(vague, "delivery date") == pytest.approx(credited(dated, "delivery date") / 2, abs=0.01)
+    assert any("none given" in s.why for s in vague.evidence["relevance"])
+
+
+def test_an_unlocked_account_is_the_problem_fixed(rubric):
+    res = score(rubric, "technical-login-fr", "Bonjour Claire,\nVotre compte était bloqué : il est débloqué.")
+    assert credited(res, "Résout le problème") > 0
+
+
+def test_an_apology_or_a_thanks_is_never_the_request_told_back(rubric):
+    # "about your" opens a restatement, but the apology before it is the brand's own
+    res = score(rubric, "complaint-faulty-product-fr", "@claire So sorry about your air purifier! ^JS", channel="x",
+                product="un purificateur d'air", order_number="CMD-731846")
+    assert credited(res, "S'excuse") > 0
+
+
+def test_an_invoice_is_an_invoice_in_either_language(rubric):
+    # "facture" is read as an invoice, not as a fee: an English "next bill" meets "prochaine facture"
+    fills = {"month": "mars", "billed": "64,98", "expected": "34,99", "customer_number": "60428817"}
+    res = score(rubric, "billing-wrong-invoice-fr", "Hello Claire,\nYour next bill will be back to normal.", **fills)
+    assert credited(res, "prochaines factures") > 0

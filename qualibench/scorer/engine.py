@@ -439,15 +439,27 @@ def _done_there(words: list[str]) -> bool:
     return False
 
 
+_COURTESY_KEYS = frozenset({"apology", "thanks"})
+_WHEN = re.compile(r"\b(?:date|dates|delai|delais|time frame|timeframe|timeline|when|quand|how long)\b")
+# Words that tell a time without a digit (a weekday or "demain" is the day_date concept).
+_TIME_WORDS = frozenset({"jour", "jours", "day", "days", "semaine", "semaines", "week", "weeks", "heure", "heures",
+                         "hour", "hours", "mois", "month", "months", "minute", "minutes", "janvier", "fevrier",
+                         "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre", "novembre",
+                         "decembre", "january", "february", "march", "april", "june", "july", "august",
+                         "september", "october", "november", "december", "weekend", "week-end", "h"})
+
+
+def _tells_a_time(reading: Reading, keys: list[str], si: int) -> bool:
+    a, b = reading.sentence_tokens[si]
+    words = reading.view.words
+    return any(words[t][:1].isdigit() or words[t] in _TIME_WORDS or keys[t] == "day_date" for t in range(a, b))
+
+
 def _sentence_at(reading: Reading, offset: int) -> int:
-    # Sentences are in order and never overlap: the last one starting at or before `offset`
-    # (bisection; (offset, inf) sorts after every (offset, end)) holds it, or none does.
-    sentences = reading.sentences
-    i = bisect_right(sentences, (offset, _AFTER_ALL)) - 1
-    return i if i >= 0 and offset < sentences[i][1] else -1
-
-
-_AFTER_ALL = float("inf")
+    for i, (s, e) in enumerate(reading.sentences):
+        if s <= offset < e:
+            return i
+    return -1
 
 
 def _asked(compiled: Any, channel: str) -> dict[str, float]:
@@ -469,7 +481,6 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     if total_w <= 0:
         return 0.0, 0.0
     index, sigs = compiled.index, compiled.signatures
-    folded = reading.view.folded  # the reply's folded text
     best: dict[str, tuple[float, int, int, str]] = {}
     granted: set[str] = set()  # key points asserted in full, not by a "no"
     spans = reading.view.spans
@@ -492,7 +503,7 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     # invitation to go or call elsewhere deflects the sentence.
     deflecting = {si for m in deflections
                   if (si := _sentence_at(reading, m.start())) >= 0 and
-                  (_INVITES.search(m.group()) or _ONLY_THERE.search(folded[slice(*reading.sentences[si])]))} \
+                  (_INVITES.search(m.group()) or _ONLY_THERE.search(fold(part[slice(*reading.sentences[si])])))} \
         if deflections else set()
     # ...unless the sentence says what the brand does once the customer is there ("rendez-vous en
     # magasin avec la facture, où il sera échangé immédiatement"): that is the procedure asked for.
@@ -501,11 +512,13 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     # "full details are available in our Terms", "vous trouverez les informations sur la fiche
     # produit"): the sentence names the topic and answers nothing, unless the place is the answer
     # asked for (a key point about the website itself: a workaround on the web).
-    # (A sentence's place in the folded text reads as the sentence folded alone for these ASCII
-    # patterns: it lies between white space. None in the whole text, none in any sentence.)
     looked_up = {si for si, (s, e) in enumerate(reading.sentences)
-                 if _SELF_SERVICE.search(folded[s:e]) and _LOOK_IT_UP.search(folded[s:e])} \
-        if _SELF_SERVICE.search(folded) else set()
+                 if _SELF_SERVICE.search(fold(part[s:e])) and _LOOK_IT_UP.search(fold(part[s:e]))}
+    # The guide's full credit is concrete where it can be: a key point that asks when ("gives the
+    # expected delivery date", "un délai de livraison", "a time frame") is met in full only by a
+    # sentence that tells a time ("livraison jeudi", "within 5 days"); "it is being delivered by
+    # Royal Mail", "le correctif sera dans la prochaine mise à jour" are on the point, vaguely.
+    timed = {kp for kp in asked if _WHEN.search(fold(compiled.labels[kp]))}
     # One pass finds the tokens that belong to some signature; sentences only look at those.
     at = [(t, keys[t]) for t in compress(range(len(keys)), map(index.__contains__, keys))]  # found in C
     at += [(t, c) for t, c in extra.items() if c in index]
@@ -542,6 +555,10 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
                 all_cond = all_cond and bool(f & COND)
             if all_cond:
                 flags |= COND
+            if flags & RESTATE and not _COURTESY_KEYS.isdisjoint(sig.keys):
+                # An apology or a thanks is the brand's own act, never the customer's words told
+                # back: "so sorry about your air purifier", "thank you for your message about Priya".
+                flags &= ~RESTATE
             credit, why = credit_of(flags, sig.kp in compiled.answers_no)
             if si in questions and credit > 0 and not _ASKS.search(compiled.labels[sig.kp]):
                 credit, why = 0.0, "in a question to the customer, not an answer"
@@ -553,6 +570,8 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
                 credit, why = 0.0, "sends the customer to look it up themselves, not an answer"
             elif si in deflecting and credit > 0:
                 credit, why = 0.0, "in a sentence that sends the customer elsewhere, not an answer"
+            elif credit >= 1.0 and sig.kp in timed and not _tells_a_time(reading, keys, si):
+                credit, why = 0.5, "a date or time frame asked, none given (vague: half credit)"
             s, e = spans[min(toks)][0], spans[max(toks)][1]
             prev = best.get(sig.kp)
             if prev is None or credit > prev[0]:
@@ -754,7 +773,6 @@ def forget_lines(rubric: Rubric | None = None) -> None:
     line_reading._CACHES.clear()
     layout._TAIL_CACHE.clear()
     layout._PERSON_CACHE.clear()
-    layout._BLOCK_CACHE.clear()
     for lex in (rubric.lexicons.values() if rubric is not None else ()):
         if lex.index is not None:
             lex.index._lines.clear()
