@@ -15,7 +15,8 @@ been seen):
   dev part). A baseline has no scale of its own: for its MAE it is mapped to 0-100 by quantile
   matching fitted on the DEV part only (the dev baseline values onto the dev hand totals, a
   non-decreasing map, so ranks are unchanged), then applied as is to the test part;
-- the classifier (qualibench.mail.classify.classify_text) on every reply: acknowledgement recall
+- the classifier (qualibench.mail.classify.classify_text, given the item's request as the collector
+  gives a matched reply its probe's) on every reply: acknowledgement recall
   (automatic non-answers -- auto_ack, out_of_office, not_monitored, bounce -- caught) and false
   acknowledgements (answers and redirects filed as automatic);
 - paraphrase groups: replies with the same meaning in other words; the spread (max - min) of their
@@ -89,6 +90,8 @@ def print_part(name: str, fig: dict, held_out: bool = False) -> None:
     print(f"classifier: acknowledgement recall {c['caught']}/{c['automatic']} ({_f(recall * 100, 0)} %), "
           f"false acknowledgements {c['false_ack']}/{c['answers']}, kind agreement "
           f"{c['kind_agreement']}/{fig['items']}")
+    print(f"  reply alone, without its request: recall {c['caught_alone']}/{c['automatic']}, "
+          f"false {c['false_alone']}/{c['answers']}")
     if c["confusion"]:
         print("  disagreements: " + ", ".join(f"{k} x{v}" for k, v in sorted(c["confusion"].items())))
     sp = fig["paraphrase"]

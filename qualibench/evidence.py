@@ -2,7 +2,10 @@
 
 Two stores share one interface (`put`, `put_many`, `get`, `get_many`, `exists`, `verify`,
 `where`):
-- `EvidenceStore`: files under `evidence/ab/cdef...` in the campaign folder (SQLite default);
+- `EvidenceStore`: the campaign folder's `evidence/` (SQLite default): a batch of messages
+  appended to a pack file (`evidence/packs/`, see evidence_pack), a single item or a large
+  mail a file of its own under `evidence/ab/cdef...` (as every item was before packs: such
+  stores read as they are);
 - `DatabaseEvidenceStore`: rows of the `evidenceblob` table (bytea on PostgreSQL), so every
   machine of a team reads what any of them collected. Chosen by default when the campaign's
   database is PostgreSQL; `[evidence] store = "folder"` in campaign.toml keeps the folder.
@@ -30,6 +33,7 @@ from sqlmodel import Session, select
 
 from .clock import Clock, SystemClock
 from .errors import QualibenchError
+from .evidence_pack import Packs
 from .models import Evidence, EvidenceBlob
 
 
@@ -77,8 +81,13 @@ def _missing(digest: str, where: str) -> QualibenchError:
     )
 
 
+# A blob of a batch larger than this gets a file of its own (the parser maps such files).
+LOOSE_BYTES = 1024 * 1024
+
+
 class EvidenceStore:
-    """Files under `root/ab/cdef...` named by the SHA-256 of their bytes; written atomically."""
+    """Raw bytes by SHA-256 under `root`: batches in pack files, single items and large mails
+    as files `root/ab/cdef...` named by the digest (written atomically)."""
 
     kind = "folder"
 
@@ -87,12 +96,23 @@ class EvidenceStore:
         # The two-letter folders known to exist: a first collect would otherwise ask for each
         # of the 256 once per batch. (Folders are never removed while a store is open.)
         self._made: set[str] = set()
+        self.packs = Packs(os.path.join(os.fspath(self.root), "packs"))
 
     def path_for(self, digest: str) -> Path:
+        """The file `digest` has (or would have) of its own."""
         return self.root / digest[:2] / digest[2:]
+
+    def file_of(self, digest: str) -> str | None:
+        """Return the name of the file holding `digest` alone, or None (in a pack, or missing)."""
+        path = f"{self.root}/{digest[:2]}/{digest[2:]}"
+        return path if os.path.exists(path) else None
 
     def where(self, digest: str) -> str:
         """Say where `digest` lives, for messages."""
+        if self.file_of(digest) is None:
+            in_pack = self.packs.where(digest)
+            if in_pack is not None:
+                return in_pack
         return str(self.path_for(digest))
 
     def put(self, data: bytes) -> str:
@@ -124,23 +144,39 @@ class EvidenceStore:
         )
 
     def put_many(self, blobs: list[bytes]) -> list[str]:
-        """Store a batch; return the SHA-256s in order. Durable with two syncs per batch
-        instead of one fsync per file (6 ms each on a busy disk: most of a first collect).
+        """Store a batch; return the SHA-256s in order. Durable once this returns: the batch
+        is appended to a pack file with one fdatasync (one file and one rename a message
+        were most of a first collect's processing time); a blob over LOOSE_BYTES gets a file
+        of its own. The same bytes twice in a batch are stored once; bytes stored by an earlier
+        batch may be appended again (the caller skips what the database already indexes)."""
+        digests = [sha256_hex(b) for b in blobs]
+        seen: set[str] = set()
+        packed: list[tuple[str, bytes]] = []
+        loose: list[tuple[str, bytes]] = []
+        for data, digest in zip(blobs, digests, strict=True):
+            if digest in seen:
+                continue
+            seen.add(digest)
+            (loose if len(data) > LOOSE_BYTES else packed).append((digest, data))
+        try:
+            self.packs.append(packed)
+        except OSError as exc:
+            raise self._write_error(exc) from None
+        if loose:
+            self._put_files(loose)
+        return digests
+
+    def _put_files(self, items: list[tuple[str, bytes]]) -> None:
+        """Write each blob to a file of its own, durably with two syncs for the lot.
 
         Plain string paths and one temporary name per digest (this process's, so a file
-        left by a killed run is simply overwritten): pathlib and random temporary names
-        cost more than the writes themselves at tens of thousands of files."""
-        digests = [sha256_hex(b) for b in blobs]
+        left by a killed run is simply overwritten)."""
         root = os.fspath(self.root)
         pending: list[tuple[str, str]] = []
         made = self._made
-        seen: set[str] = set()
         suffix = f".{os.getpid()}"
         try:
-            for data, digest in zip(blobs, digests, strict=True):
-                if digest in seen:
-                    continue
-                seen.add(digest)
+            for digest, data in items:
                 folder = f"{root}/{digest[:2]}"
                 target = f"{folder}/{digest[2:]}"
                 try:
@@ -176,7 +212,6 @@ class EvidenceStore:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
             raise self._write_error(exc) from None
-        return digests
 
     def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, int]:
         """Store bytes given piece by piece (a large mail as it is fetched) without holding
@@ -218,22 +253,30 @@ class EvidenceStore:
         try:
             return self.path_for(digest).read_bytes()
         except FileNotFoundError:
-            raise _missing(digest, str(self.root)) from None
+            pass
+        data = self.packs.read(digest)
+        if data is None:
+            raise _missing(digest, str(self.root))
+        return data
 
     def get_many(self, digests: list[str]) -> dict[str, bytes]:
         """Return the bytes of each digest (one read each: files need no round trip)."""
         return {d: self.get(d) for d in dict.fromkeys(digests)}
 
     def exists(self, digest: str) -> bool:
-        return self.path_for(digest).exists()
+        return self.file_of(digest) is not None or self.packs.locate(digest) is not None
 
     def verify(self, digest: str) -> bool:
         """Return True when the stored bytes still hash to `digest`."""
-        path = self.path_for(digest)
-        if not path.exists():
-            return False
+        path = self.file_of(digest)
         h = hashlib.sha256()
-        with path.open("rb") as fh:
+        if path is None:
+            data = self.packs.read(digest)
+            if data is None:
+                return False
+            h.update(data)
+            return h.hexdigest() == digest
+        with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
         return h.hexdigest() == digest

@@ -50,10 +50,10 @@ def prepare_stored(ws: Workspace, item: Stored) -> Prepared | Exception:
         if item.raw is not None:
             return prepare(item.raw)
         if ws.evidence.kind == "folder":
-            path = ws.evidence.path_for(item.sha256)  # type: ignore[union-attr]
-            if not path.exists():
-                ws.evidence.get(item.sha256)  # raises the one-line "missing evidence" error
-            return prepare_file(str(path), item.size)
+            path = ws.evidence.file_of(item.sha256)  # type: ignore[union-attr]
+            if path is None:  # in a pack (or missing: the one-line error)
+                return prepare(ws.evidence.get(item.sha256))
+            return prepare_file(path, item.size)
         if item.size > MAX_PARSE_BYTES:  # mapped from a spooled copy, never read whole
             with _spooled(ws, item.sha256) as path:
                 return prepare_file(path, item.size)
@@ -187,7 +187,9 @@ class Preparer:
             elif s.sha256 in raws:
                 yield inbound_id, raws[s.sha256]
             elif self.ws.evidence.kind == "folder":
-                yield inbound_id, (str(self.ws.evidence.path_for(s.sha256)), s.size)  # type: ignore[union-attr]
+                # A file of its own is read (or mapped) by the worker; a pack's record here.
+                path = self.ws.evidence.file_of(s.sha256)  # type: ignore[union-attr]
+                yield inbound_id, (path, s.size) if path is not None else self.ws.evidence.get(s.sha256)
             else:  # a large mail of the database store: the worker maps a spooled copy
                 spool = self._stack.enter_context(_spooled(self.ws, s.sha256))
                 self._spools[inbound_id] = spool

@@ -36,6 +36,7 @@ from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .collecting import CollectReport
+    from .mail.classify import Classification
     from .mail.prepare import Prepared
     from .matching import ProbeIndex
 
@@ -48,6 +49,17 @@ AHEAD = 2
 # What recording a reply reads of its probe (the rest is loaded only if touched).
 _REPLY_COLUMNS = (Probe.id, Probe.campaign_id, Probe.key, Probe.state, Probe.sent_at,
                   Probe.first_ack_at, Probe.first_answer_at, Probe.ticket_ref)
+
+
+def _with_request(cls: Classification, probe: Probe, got: Prepared) -> Classification:
+    """The reply's reading once its request is known: an answer beside an acknowledgement that touches
+    nothing of the request is the notice's template (classify.with_request). The probe's body is
+    read (a deferred column) only for such a reply."""
+    from .mail.classify import needs_request, with_request  # (loaded with the Prepared's module)
+
+    if not needs_request(cls):
+        return cls
+    return with_request(cls, probe.body, got.text, subject=got.msg.subject, signature=got.name_block)
 
 
 def process_inbound(ws: Workspace, session: Session, inbound: InboundMessage,
@@ -97,7 +109,7 @@ def process_inbound(ws: Workspace, session: Session, inbound: InboundMessage,
     probe = session.get(Probe, probe_id)
     assert probe is not None
     # Knowing the probe, its send time lets "arrived within seconds" mark an auto-reply.
-    cls = got.classification(probe.sent_at, received_at)
+    cls = _with_request(got.classification(probe.sent_at, received_at), probe, got)
     had_ticket = probe.ticket_ref
     reply = record_reply(
         session, probe, inbound, kind=cls.kind, text=got.text, received_at=received_at,
@@ -393,7 +405,7 @@ def _process_batch(ws: Workspace, session: Session, chunk: list[int], index: Pro
             probes[probe_id] = probe
         # Knowing the probe, its send time lets "arrived within seconds" mark an auto-reply.
         # (A message older than the send -- clock skew, a stray -- gives no such hint.)
-        cls = result.classification(probe.sent_at, received_at)
+        cls = _with_request(result.classification(probe.sent_at, received_at), probe, result)
         # The scorer rates the closing formula with the text; the stored signature is the name block.
         text, name_block = result.text, result.name_block
         had_ticket = probe.ticket_ref

@@ -95,7 +95,9 @@ def process_api_inbound(ws: Workspace, session: Session, inbound: InboundMessage
         inbound.status = InboundStatus.UNMATCHED.value
         session.add(inbound)
         return None
-    cls = classify_text(text, sent_at=probe.sent_at, received_at=received_at)
+    # (the request as tweeted: a template's words beside an acknowledgement touch none of it)
+    cls = classify_text(text, sent_at=probe.sent_at, received_at=received_at,
+                        request=probe.short_text or probe.body)
     return record_reply(
         session, probe, inbound, kind=cls.kind, text=text, received_at=received_at,
         method=MatchMethod.API_THREAD.value, confidence=confidence, clock=ws.clock,

@@ -70,17 +70,19 @@ def test_the_database_store_reads_many_digests_at_once_and_names_a_missing_one(d
 
 
 def test_a_folder_store_batch_is_written_durably_and_a_missing_disk_is_a_clear_error(tmp_path):
-    """put_many flushes the evidence's own file system (syncfs), then renames into place: every
-    digest reads back; a store whose folder cannot be flushed says what to do, one line."""
+    """put_many appends a batch to one pack file (synced before it returns): every digest
+    reads back; a store whose folder cannot be written says what to do, one line."""
     from qualibench.errors import QualibenchError
     from qualibench.evidence import EvidenceStore, sync_filesystem
 
     store = EvidenceStore(tmp_path / "evidence")
     blobs = [f"message {i}".encode() for i in range(5)]
-    digests = store.put_many(blobs + blobs[:2])  # the same bytes twice in a batch: one file
+    digests = store.put_many(blobs + blobs[:2])  # the same bytes twice in a batch: stored once
     assert [store.get(d) for d in digests] == blobs + blobs[:2]
     assert not list((tmp_path / "evidence").rglob(".tmp-*"))
-    assert sum(1 for p in (tmp_path / "evidence").rglob("*") if p.is_file()) == 5
+    assert sorted(p.name for p in (tmp_path / "evidence").rglob("*") if p.is_file()) == [
+        ".lock", "000001.idx", "000001.pack"]
+    assert (tmp_path / "evidence" / "packs" / "000001.pack").read_bytes().count(b"QBE1 ") == 5
     sync_filesystem(tmp_path)  # the file system of a real folder flushes without error
     with pytest.raises(FileNotFoundError):
         sync_filesystem(tmp_path / "no such folder")

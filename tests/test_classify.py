@@ -13,6 +13,9 @@ from qualibench.mail.classify import (
     classify_text,
     extract_ticket_ref,
     normalise_subject,
+    request_specifics,
+    touches_request,
+    with_request,
 )
 from qualibench.mail.language import detect_language
 from qualibench.mail.parse import parse_message
@@ -405,3 +408,52 @@ def test_automatic_replies_in_wordings_no_rule_lists(item):
         assert predicted == item["kind"], result.reason
     else:
         assert predicted not in AUTOMATIC, result.reason
+
+
+FRESH = Path(__file__).parent / "fixtures" / "classify" / "fresh_requests.yaml"
+
+
+def test_notices_and_answers_read_with_their_request():
+    """Fresh set 8 (written before this session's rules, each reply with its request): every automatic
+    notice is read as automatic -- tips, help links, hours, bots and waits are part of a notice -- and no
+    answer, redirect or curt human reply is, whether or not the request is known."""
+    fresh = yaml.safe_load(FRESH.read_text(encoding="utf-8"))
+    wrong = []
+    for item in fresh["items"]:
+        for request in (fresh["requests"][item["request"]], ""):
+            result = classify_text(item["text"], request=request)
+            automatic = (result.notice or result.kind.value) in AUTOMATIC
+            # (f03, a list of documents to prepare, is only told from an answer by its request)
+            if automatic != (item["kind"] in AUTOMATIC) and not (item["id"] == "f03" and not request):
+                wrong.append((item["id"], bool(request), result.reason))
+    assert not wrong
+
+
+TIP_NOTICE = ("Bonjour,\n\nVotre message a bien été reçu. Un conseiller vous répondra.\n\n"
+              "Pièces utiles pour accélérer l'étude : photos du produit, numéro de série.\n\nService client")
+ASKED = "Bonjour, mon aspirateur ne charge plus, la batterie reste à zéro. Comment obtenir un échange ?"
+
+
+def test_the_request_tells_a_template_line_from_an_answer():
+    """Without the request a line with words of its own beside a receipt is an answer; with it, a line
+    sharing none of the request's specifics is the template's, and one that restates them answers."""
+    alone = classify_text(TIP_NOTICE)
+    assert alone.kind is ReplyKind.ANSWER and alone.acknowledged
+    read = with_request(alone, ASKED, TIP_NOTICE)
+    assert read.kind is ReplyKind.AUTO_ACK and "touches the request" in read.reason
+    answer = TIP_NOTICE.replace("Pièces utiles pour accélérer l'étude : photos du produit, numéro de série.",
+                                "Votre aspirateur sera échangé en magasin : la batterie est sous garantie.")
+    kept = classify_text(answer)
+    assert with_request(kept, ASKED, answer) is kept and kept.kind is ReplyKind.ANSWER
+    # a reply read without any acknowledgement is never read again
+    plain = classify_text("Votre aspirateur part en réparation demain.")
+    assert with_request(plain, ASKED, "Votre aspirateur part en réparation demain.") is plain
+
+
+def test_touching_the_request():
+    asked = request_specifics("My order 88214 hasn't arrived and the tracking shows no update. Where is it?")
+    assert touches_request("your order left the depot", asked)  # a word of the request
+    assert touches_request("ref 88214 is with the courier", asked)  # a number of the request
+    assert touches_request("it was handed to your neighbour yesterday", asked)  # a day of its own
+    assert touches_request("a refund of £12.00 is on its way", asked)  # an amount
+    assert not touches_request("pensez a l'application nexaline", asked)

@@ -11,6 +11,10 @@ from qualibench.collecting import ingest_raw
 from qualibench.models import InboundMessage, InboundStatus, Reply
 from tests.plugins.collecting import HUMAN, reply_bytes
 
+_TEMPLATE_LINE = "Nos boutiques Nexaline accueillent les familles depuis 1982."
+TEMPLATE_LINE = ("Bonjour,\n\nVotre message a bien été reçu. Un conseiller vous répondra.\n\n"
+                 f"{_TEMPLATE_LINE}\n\nService client")
+
 
 def _store(ws, probes, bodies):
     with ws.session() as s:
@@ -41,14 +45,21 @@ def test_batches_in_process_and_in_workers_record_the_same_replies(sent_campaign
     if workers != "0":  # prove the worker processes parse: the in-process path must not run
         monkeypatch.setattr(preparing, "prepare_stored", None)
     bodies = [HUMAN, f"Bonjour,\n\nC'est réglé.\n\nCordialement,\nLéa {workers}",
-              bytes(range(32)) * 10, HUMAN + "\n\nLe 3 mars, Marie a écrit :\n> question", "Merci."]
+              bytes(range(32)) * 10, HUMAN + "\n\nLe 3 mars, Marie a écrit :\n> question", "Merci.",
+              # beside a receipt, a line of the brand's template (known by the request it shares nothing
+              # with) and a line of the case (an amount)
+              TEMPLATE_LINE, TEMPLATE_LINE.replace(_TEMPLATE_LINE, "Le remboursement de 24,90 € part aujourd'hui.")]
     cid = _store(ws, probes, bodies)
 
     report = processing.process_pending(ws, cid)
 
-    assert (report.processed, report.matched, report.unparseable) == (5, 4, 1)
+    assert (report.processed, report.matched, report.unparseable) == (7, 6, 1)
     statuses, texts = _outcome(ws)
-    assert statuses.count(InboundStatus.MATCHED.value) == 4
+    assert statuses.count(InboundStatus.MATCHED.value) == 6
+    with ws.session() as s:
+        kinds = {line: r.kind for r in s.exec(select(Reply)) for line in r.text.splitlines() if "Nexa" in line
+                 or "24,90" in line}
+    assert kinds == {_TEMPLATE_LINE: "auto_ack", "Le remboursement de 24,90 € part aujourd'hui.": "answer"}
     assert statuses[2] == InboundStatus.UNPARSEABLE.value  # the binary garbage, raw kept
     by_text = {t for _, t, _ in texts}
     assert "Bonjour,\n\nC'est réglé.\n\nCordialement," in by_text  # closing kept for scoring

@@ -25,6 +25,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from qualibench.kinds import ReplyKind
 from qualibench.mail.language import detect_language
@@ -59,6 +60,8 @@ def _fold(text: str) -> str:
     """Lowercase, strip accents and fold typographic apostrophes/spaces, for wording checks."""
     text = unicodedata.normalize("NFKD", text.replace("’", "'"))
     if not text.isascii():
+        # Ligatures have no decomposition: "mettons tout en œuvre" is "oeuvre".
+        text = text.replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE")
         # The accents are the few combining marks present: removed by str.replace (C speed)
         # instead of testing every character in Python.
         for mark in {ch for ch in set(text) if unicodedata.combining(ch)}:
@@ -205,7 +208,8 @@ _PROMISE = re.compile(rf"(?m)^(?=.*{_REPLY_VERB})(?=.*(?:{_WHEN}|{_FUTURE_SUBJEC
 # "ticket number is 884213"), never a phone number further on ("pour ce type de demande appelez le 0 892...").
 _REFERENCE = re.compile(
     r"(?:\b(?:ticket|case|reference|ref|dossier|demande|request|enquiry|reclamation|rma)\b\.?|(?:sous le|under the) (?:numero|number)"
-    r"|(?:assigned|attribuee?|given|allocated) (?:the |a |le |la )?(?:number|numero|reference|ref))"
+    r"|(?:assigned|attribuee?|given|allocated) (?:the |a |le |la )?(?:number|numero|reference|ref)"
+    r"|\b(?:message|formulaire|form|submission|e-?mail|courriel|tweet)\b (?:n°|no\.?|numero|number|#))"
     r"(?:\s*(?:n°|no\.?|number|numero|id|identifiant|#|:|is|est|de votre demande|sous le numero))*\s*\(?#?\s*[a-z]{0,4}[-/]?\d[\d/-]{2,}"
 )
 # About the message itself: "le prélèvement automatique" of a cancellation answer is not one.
@@ -214,7 +218,12 @@ _AUTOMATED = re.compile(
     r"|(?:genere|envoye|generated|sent) automati|automatically (?:generated|sent)|this is an automat"
     # "il a été envoyé par un automate", "sent by an automated system": the message says what it is
     r"|par un automate|by an? (?:automated|automatic) (?:system|service|process)"
-    r"|assistante? virtuelle?|virtual (?:assistant|agent)|chatbot|\bbot\b"
+    # what the message or its sender is, said either way round: "(automated reply)", "envoi
+    # automatique", "an automatic acknowledgement", "Moneta's automated assistant"
+    r"|\bautomat(?:ed|ic|ique)\b (?:\w+ )?(?:reply|response|message|acknowledg\w*|assistant|helper|agent|notification"
+    r"|e-?mail|system|service|confirmation|notice)"
+    r"|\b(?:envoi|assistante?|systeme|accuse de reception|notification|robot|agent)s? (?:\w+ )?automati"
+    r"|assistante? virtuel(?:le)?|virtual (?:assistant|agent|helper)|chatbot|\bbot\b"
 )
 _QUEUE = re.compile(
     r"\b(?:every|each|all|chaque|tous les|toutes les) (?:message|e-?mail|request|enquiry|demande|courriel|requete|case|ticket"
@@ -229,14 +238,18 @@ _QUEUE = re.compile(
     r"|(?:higher|larger|greater) than (?:normal|usual|expected|average) (?:volumes?|demand|number)"
     r"|nombre (?:important|eleve|inhabituel) de (?:demandes|messages|sollicitations|courriels|e-?mails)"
     r"|afflux|volumes? (?:important|eleve|exceptionnel)|file d'attente|(?:number \d+|\d+(?:st|nd|rd|th)) in (?:line|the queue)|in the queue|ordre de (?:reception|receptio)"
-    r"|order (?:they were|it was|messages are) received"
+    r"|order (?:they were|it was|messages are) received|in the order (?:\w+ )?(?:arrive|come in|came in|reach us)"
+    r"|temps d'attente|wait(?:ing)? time|(?:average|current|estimated) wait|attente (?:actuelle|moyenne|estimee)"
+    r"|(?:rejoint|joins?|joined|added to|ajoutee? a|fait (?:desormais )?partie de) (?:la |the |notre |our )?(?:file|queue|liste d'attente)"
+    r"|\bawaiting (?:an? |the )?(?:agent|response|reply|answer|assignment)|\bstatus\s?: (?:open|new|pending|en cours|ouvert|nouveau)"
+    r"|delais?\b.{0,20}(?:peut|peuvent|pourra|may|can|could) (?:atteindre|depasser|reach|exceed|be up to)"
     # the message's own progress, not the case's: "votre demande est en cours de traitement"
     r"|(?:demande|message|requete|dossier|reclamation|request|enquiry|email|ticket)s? (?:\([^)]{0,30}\) )?(?:est |sont |is |are |has been |now )*"
     r"(?:en cours de (?:traitement|examen|analyse|lecture)|being (?:processed|handled|reviewed|looked at)|in (?:our|the) queue"
     r"|dans (?:notre|la) file|en attente de traitement|awaiting (?:review|processing))"
     r"|(?:check|track|follow|view|suivre|consulter) (?:the |l'|le )?(?:status|statut|etat|avancement|progress)\b.{0,15}"
     r"(?:of |de )?(?:your|votre|vos) (?:case|request|ticket|demande|dossier|requete|enquiry)"
-    r"|it'?s now in (?:our|the) queue"
+    r"|it'?s now in (?:our|the) queue|\b(?:now )?in line for\b|\ben file pour\b"
     r"|^(?:celui-ci|celle-ci|il|elle|it|this)\b.{0,20}(?:en cours d(?:e |')\w+|being (?:processed|handled|reviewed|routed|forwarded|passed))"
     r"|(?:quote|mention|rappeler|mentionner|indiquer) (?:this|ce|cette) (?:number|reference|numero)"
 )
@@ -252,6 +265,15 @@ _WAITING = re.compile(
     r"|(?:ne|n')\s?(?:renvoyez|renouvelez|reecrivez|relancez) pas|(?:please )?(?:do not|don't) (?:send|resend|re-send|submit)"
     r" (?:your|another|a new|the same)|(?:sending|resubmitting) (?:your (?:message|request|email) )?again (?:may|will|can)"
     r"|ne pas (?:renouveler|renvoyer|reecrire|relancer|reiterer)|not to (?:resend|send (?:it )?again|write again|chase)"
+    r"|\b(?:demandes|messages|requests|tickets|e-?mails|courriels)\b.{0,20}\b(?:en double|duplicates?|en plusieurs exemplaires)\b"
+    # (only when nothing follows: "Vous n'avez rien à faire : la box se mettra à jour seule" tells the case)
+    r"|^(?:no (?:further )?action (?:is )?(?:needed|required)|aucune action (?:n'est )?(?:requise|necessaire)"
+    r"|vous n'avez rien a faire)[^:;,]*$"
+    # ("inutile de nous renvoyer l'article endommagé" is the case's: only the message is not to be sent again)
+    r"|\binutile de (?:nous )?(?:relancer|reecrire|recontacter|renouveler|reiterer)\b"
+    r"|\binutile de (?:nous )?(?:renvoyer|reposter|ecrire a nouveau|transmettre a nouveau) (?:votre |vos |un |une |le |la |ce |cette )?"
+    r"(?:message|demande|e-?mail|courriel|formulaire|requete)"
+    r"|\bno need to (?:chase|resend|re-send|send (?:it |us |this )?again|write (?:to us )?again|follow up|contact us again|get in touch again)"
 )
 # A confirmation mailed to the customer's address is what a form system does on submission.
 _CONFIRMATION = re.compile(r"\bconfirmation (?:e-?mail |message )?(?:has been|was|a ete|vous a ete) (?:sent|envoyee|adressee)"
@@ -282,10 +304,66 @@ def _ack_roles(sentence: str) -> frozenset[str]:
     # A sentence made only of the exchange's words (mail.notice_words) plays its role whatever the
     # template: "Un retour vous sera fait par e-mail d'ici 3 jours", "Bien reçu ! On regarde ça".
     # Not a question or a redirect: "Pouvez-vous nous écrire en DM ?" asks, "contact us via the form" sends.
-    if len(case_words(sentence)) < CASE_WORDS and not sentence.rstrip().endswith("?") \
+    own = case_words(sentence)
+    if len(own) < CASE_WORDS and not sentence.rstrip().endswith("?") \
             and not _SENDS_ELSEWHERE.search(sentence):
         roles |= exchange_roles(sentence)
+        # ...and replying within a time is a promise, however it is worded ("nous revenons vers vous au
+        # plus vite", "someone will pick this up shortly").
+        if "replying" in roles and _WHEN_SEARCH.search(sentence):
+            roles |= {"promise"}
+    # When the service can be reached, with nothing else said: "Notre équipe est disponible du lundi au
+    # vendredi, 9h-18h", "Our support hours are Monday to Friday, 8am-8pm" (dates are no case words here).
+    if _HOURS.search(sentence) and sum(w not in CALENDAR for w in own) < CASE_WORDS:
+        roles |= {"hours"}
     return roles
+
+
+_WHEN_SEARCH = re.compile(_WHEN)
+# A span of days or of hours, or round-the-clock service.
+_DAY = (r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+        r"|mon|tue|wed|thu|fri|sat|sun)")
+_HOUR = r"\d{1,2}(?:[h:.]\d{0,2}| ?[ap]\.?m\.?)"
+_HOURS = re.compile(rf"\b(?:du )?{_DAY}\s*(?:au|a|-|–|to|through|thru)\s*{_DAY}\b|\b{_HOUR}\s*(?:-|–|a|to|until)\s*{_HOUR}"
+                    r"|\b7 ?j ?/ ?7|\b24 ?h ?/ ?24|\b7 days a week|\b24/7|\bopening hours|\bhoraires? d'ouverture|\bsupport hours|\bnos horaires")
+
+
+# What a notice tells every customer: tips and reminders ("Pensez à préparer votre numéro de commande",
+# "Top tip: ...", "Pour rappel, ..."), what to do in case of a kind of problem ("En cas de problème de
+# connexion, consultez ..."), a question inviting self-service ("Want to check on your order in the
+# meantime?", "Did you know you can start a return yourself?"), what one may find or do oneself.
+_POINTER = re.compile(
+    r"^(?:astuce|conseil|tip|top tip|bon a savoir|good to know|a savoir|pour rappel|rappel|a noter|n\.?b\.?|note|important"
+    r"|did you know|saviez-vous|le saviez-vous|pensez a|n'oubliez pas|don't forget|remember|petit conseil|quick tip)\b"
+    r"|^(?:en cas d[e']|in case of|pour (?:un|une) (?:traitement|reponse|prise en charge|suivi) plus (?:rapide|efficace)"
+    r"|for (?:a )?(?:faster|quicker|speedier) (?:reply|response|answer|service|help)|pour (?:suivre|toute|consulter|gerer)"
+    r"|to (?:track|check|follow|manage|view))\b"
+    r"|\b(?:pensez a|n'oubliez pas de|don't forget to|remember to)\b"
+    r"|\b(?:you (?:may|might) (?:find|like)|vous trouverez (?:peut-etre|sans doute|aussi|egalement)|you can (?:also )?(?:find|check"
+    r"|track|start|manage|visit|follow|view|change|update|do)|vous pouvez (?:aussi |egalement |a tout moment )?(?:consulter|suivre"
+    r"|retrouver|trouver|gerer|modifier|nous joindre|vous rendre))\b"
+    r"|\b(?:most|la plupart des|many|de nombreuses|beaucoup de) (?:\w+ )?(?:questions|issues|problems|problemes|demandes|queries)\b"
+    r"|\b(?:yourself|vous-meme)\b"
+    # self-service steps told to anyone: "Go to My Account > Orders and choose ..."
+    r"|^(?:go to|head to|log in|sign in|visit|rendez-vous (?:sur|dans)|connectez-vous|consultez)\b.{0,60}>")
+# A help link's label: a line that is mostly an address ("Où est ma commande ? brand.example/aide/suivi").
+_LINK = re.compile(r"https?://\S+|www\.\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:example|com|fr|co\.uk|net|org|io|eu|uk)(?:/\S*)?")
+POINTER_LABEL_WORDS = 8
+# A question asking this customer to do something for the case is an agent's ("Pouvez-vous nous renvoyer le
+# devis ?"); the self-service ones invite ("Want to check on your order?", "Did you know...?").
+_ASKS_ACTION = re.compile(r"\b(?:pouvez|pourriez|voulez|voudriez|auriez|avez)[- ]vous\b|\b(?:can|could|would|will) you\b"
+                          r"|\bmerci de\b|\bplease\b")
+
+
+def _pointer(sentence: str) -> bool:
+    """Whether a folded sentence only points the reader somewhere or tips them, as any notice does (an
+    amount or a question asking this customer for a detail is the case's)."""
+    if _AMOUNT.search(sentence) or _ASKS_DETAIL.search(sentence):
+        return False
+    if _POINTER.search(sentence) or sentence.rstrip(" )").endswith("?") and not _ASKS_ACTION.search(sentence):
+        return True
+    links = len(_LINK.findall(sentence))
+    return bool(links) and _word_count(_LINK.sub(" ", sentence)) <= POINTER_LABEL_WORDS * links
 
 
 # Telling the customer to go or write elsewhere is no promise: "merci de nous contacter par MP".
@@ -337,7 +415,9 @@ _NOT_MONITORED_TEXT = (
     r"|(?:we|nous) (?:do not|don't|never|ne|n') ?(?:read|lisons|consultons|monitor|check|surveillons|relevons)\b(?: pas| jamais)?"
     r".{0,20}\b(?:replies|reponses|messages?|e-?mails?|courriels?|this|cette|ce|cet|ces|here|ici)\b"
     r"|(?:message|e-?mail|courriel)\b.{0,20}(?:n'a pas ete (?:lu|consulte|traite)|(?:was|has) not been read|was not read)"
-    r"|ne sert qu'a (?:l'envoi|envoyer)|(?:is )?only (?:used )?(?:for|to) send"
+    r"|ne sert qu'a (?:l'envoi|envoyer)|(?:is )?only (?:used )?(?:for|to) send|\b(?:inbox|address|mailbox|account) only sends?\b"
+    r"|(?:replies|reponses?|messages?|e-?mails?|courriels?)\b[^.;]{0,40}\b(?:go(?:es)? nowhere|(?:ne )?(?:vont|va|arrivent|aboutissent) nulle part)"
+    r"|\b(?:aucune|no) (?:lecture|reading|monitoring|surveillance)\b (?:des|of|de)"
     r"|(?:compte|account|adresse|address|inbox|mailbox)\b.{0,30}(?:n'est pas|isn't|is not)\s+(?:suivie?|staffed|manned)"
     r"|uniquement informati(?:f|ve)|for information (?:purposes )?only|information-only|informational only"
     r"|(?:merci de |veuillez )?ne pas utiliser cette adresse|(?:please )?do not use this (?:e-?mail )?address"
@@ -350,7 +430,7 @@ _NOT_MONITORED_TEXT = (
     # "this profile is not used for customer support", "ce compte n'assure pas le service client")
     r"|(?:cette|cet|ce|this) ?(?:adresse|address|boite|inbox|mailbox|compte|account|profil|profile|canal|channel|handle|numero)\b"
     r"[^.;:!?]{0,40}?(?:\bn'|\bne\b|\bnot\b|n't\b|\bno longer\b|\bnever\b)[^.;:!?]{0,30}?"
-    r"\b(?:consult|relev|surveill|lue?s?\b|read\b|monitor|check|staff|mann|attend|utilis|used\b|suivie?\b|trait|handl|assur"
+    r"\b(?:consult|relev|surveill|lue?s?\b|read\b|monitor|check|staff|mann|attend|utilis|used\b|suivie?\b|trait|handl|assur|take\b"
     r"|support|repond|repli|reply|answer|recoi|receiv|accept)"
     r"|\b(?:nobody|no one|no-one|personne ne)\b.{0,20}\b(?:reads?|lit|monitors?|checks?|consulte|answers?|repond)"
     r"|(?:messages?|replies|reponses?|e-?mails?|courriels?)\b[^.;]{0,40}(?:deleted unread|supprimee?s? sans (?:etre )?lue?s?"
@@ -358,7 +438,10 @@ _NOT_MONITORED_TEXT = (
     r"|(?:do not|don't|cannot|can't) (?:offer|provide|give) (?:any )?(?:customer )?(?:support|service|help|assistance) (?:on|via|through|here|from)"
     r"|ne (?:fournit|fournissons|assure|assurons|propose|proposons) (?:pas|aucun\w*) (?:de |d'|le |la |l')?(?:service|support|assistance|relation)"
     r"|(?:reponses?|replies|repondre)\b.{0,30}(?:ne sont pas possibles|n'est pas possible|(?:is|are) not possible|impossible)"
-    r"|(?:can't|cannot|can not|unable to|ne pouvons pas|ne pouvons) (?:help|aider|assist|handle|traiter)\b.{0,30}"
+    # (declining a kind of question here -- "nous ne pouvons pas traiter les questions de facturation ici" --
+    # is a redirect by a person who read it)
+    r"|(?:can't|cannot|can not|unable to|ne pouvons pas|ne pouvons) (?:help|aider|assist|handle|traiter)\b"
+    r"(?! (?:les |vos |des |the |your |any |such )?(?:\w+ )?(?:questions|demandes|queries|requests|problemes|problems|issues|matters)\b).{0,30}"
     r"\b(?:here|ici|on this|sur ce|via this|from this)\b"
     r"|(?:unable|not able|cannot|can't|ne pouvons pas|ne sommes pas en mesure de) (?:to )?(?:respond|reply|answer|repondre|traiter)\b"
     r"[^.]{0,40}\b(?:on|via|sur|par|from|to|a) (?:this|these|ce|cet|cette|ces)\b"
@@ -380,7 +463,7 @@ _NOT_MONITORED_CUE = re.compile(
     r"\bn'|\bne\b|\bnot\b|n't\b|\bnever\b|\bno\b|\bnobody\b|\bunable\b|\bcannot\b|\bcan ?not\b|impossible|unread"
     r"|\bjamais\b|\baucune?\b|personne|supprim|no-?reply|donotreply|ne-?pas-?repondre|unmonitored|send-only|envoi seul"
     r"|informati|information-only|\bonly\b|uniquement|exclusivement|reserv|dedi|technique|automatique|unanswered"
-    r"|sans reponse|\bnon\b")
+    r"|sans reponse|\bnon\b|nowhere|nulle part")
 
 
 @kept_by_text  # speed only: a pure function of one text; templates recur across a collect
@@ -393,7 +476,7 @@ _AWAY = re.compile(
     r"\b(?:absente?s?|absence|conges?|vacances|en deplacement|en mission|en formation|en arret|hors du bureau"
     r"|pas au bureau|not in the office|out of (?:the )?office|(?:away|off) (?:from|until|till|on|for)|on (?:\w+ )?leave"
     r"|holidays?|vacation|time off|day off|(?:i'm|i am|je suis) off|travel+ing|fermee?s?|closed|shut|pause \w+"
-    r"|fermeture|reouverture|reopen\w*|break|rtt|en repos|offline|hors ligne|indisponibles?|unavailable|not available"
+    r"|fermeture|reouverture|reopen\w*|break|rtt|en repos|(?:jours?|semaines?|periode|moment)s? de (?:repos|conges|vacances|pause)|offline|hors ligne|indisponibles?|unavailable|not available"
     r"|(?:ne suis|ne serai|n'est|ne sommes) (?:pas |plus )?disponibles?|no longer (?:work|with)|left the (?:company|business)"
     r"|ne (?:travaille|fais|fait) plus|a quitte|ai quitte|(?:i'm|i am|i'll be|i will be) out\b|out until)\b")
 _AWAY_SUBJECT = re.compile(r"^(?:\w+ )?(?:en|on|away|off|out|absent|actuellement|currently)\b"
@@ -403,7 +486,12 @@ _BACK = re.compile(
     r"|return(?:ing|s)?\b|reprendr\w*|reprise|reopen\w*|reouverture|a partir d|urgent\w*|urgence|collegue|colleague"
     r"|en mon absence|in my absence|during my absence|pendant mon absence|avant le \d|not before|pas avant"
     r"|direct your (?:enquiry|email|message|request)|adressez-vous|contact \S+@|(?:when|once) (?:i'm|i am|we're|we are) back"
-    r"|a mon retour|(?:i'm|i am) back)")
+    r"|a mon retour|(?:i'm|i am) back"
+    # from when: "after 28 November", "dès vendredi matin", "dès le 3"
+    # ("vous pouvez retirer votre colis dès samedi" is no return: the messages are handled from then)
+    r"|(?:after|apres le) \d{1,2}\b|(?:traitee?s?|lue?s?|handled|answered|read|repondu\w*)\b.{0,20}"
+    r"\b(?:des|from|on) (?:le \d|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|demain|tomorrow|monday|tuesday"
+    r"|wednesday|thursday|friday|saturday|sunday|\d))")
 
 
 def _beside_absence(sentence: str) -> int:
@@ -639,20 +727,23 @@ _ACKISH = re.compile(rf"{_REPLY_VERB}|\b{_MSG_NOUN}\b|{_RECEIPT_VERB}"
                      r"|\d+ ?(?:am|pm|h)\s*(?:-|a|to)\s*\d+ ?(?:am|pm|h)\b|7 days a week|7 ?j ?/ ?7|24 ?h ?/ ?24"
                      r"|(?:is|are|sommes|est|sont) (?:online|en ligne|joignables?|available) (?:de |from |du |\d)"
                      r"|en cours d(?:e |')(?:traitement|examen|analyse|lecture|etude)|being (?:processed|handled|reviewed|looked at)"
-                     r"|in (?:our|the) queue"
+                     r"|in (?:our|the) queue|\bin line\b"
                      r"|^(?:sera|seront|will be) (?:lue?s?|read|examinee?s?|etudiee?s?|analysee?s?|dealt with|looked at)")
 
 
 @kept_by_text  # speed only: a pure function of one text; templates recur across a collect
 def _case_clause(clause: str) -> bool:
-    return len(clause.split()) >= 5 and not _ACK_WORDING.search(clause) and not _ack_roles(clause) \
+    # (a quoted clause is the customer's own subject told back: "concernant : « Problème de connexion »")
+    return len(clause.split()) >= 5 and not clause.startswith(("«", '"', "“")) and not _ACK_WORDING.search(clause) and not _ack_roles(clause) \
         and not _ACKISH.search(clause) and _substantive(clause)
 
 
 # What every message of a brand carries at its foot: legal notices (personal data, terms, registered
 # office), marketing (follow us, newsletter), helpdesk chrome ("reply above this line", "powered by").
 _FOOTER = re.compile(
-    r"\b(?:rgpd|gdpr|cnil|donnees (?:a caractere )?personnelles|personal (?:data|information)|privacy|confidenti\w*"
+    r"\b(?:rgpd|gdpr|cnil|donnees (?:a caractere )?personnelles|personal (?:data|information)|privacy"
+    # (a message that says it is confidential; not "pour des raisons de confidentialité", a reason given)
+    r"|confidentiality (?:notice|statement|note)|(?:is|are|est|sont) (?:strictement |strictly )?confidenti\w*|avis de confidentialite"
     r"|mentions legales|conditions generales|terms (?:and|&) conditions|siege social|registered (?:office|in)|capital de"
     r"|rcs\b|company (?:number|no)|se desinscrire|desabonn\w*|unsubscribe|newsletter|follow us|suivez-nous|retrouvez-nous sur"
     r"|instagram|facebook|linkedin|tiktok|youtube|copyright|all rights reserved|tous droits reserves|powered by|propulse par"
@@ -718,8 +809,10 @@ def _text_kind(
     received_at: datetime | None,
     says_nothing: list[bool] | None = None,
     signature: str = "",
+    request: str = "",
 ) -> Classification:
-    """The kind a text gives (`signature`: the sign-off block cut from it); `says_nothing`, when given, is told whether the timing rule was
+    """The kind a text gives (`signature`: the sign-off block cut from it; `request`: the request it
+    replies to, when known); `says_nothing`, when given, is told whether the timing rule was
     reached with a text that says nothing (then only the delay decides: see classify_at_once)."""
     folded_subject = _fold(subject)
     content = _sentences(text)
@@ -768,11 +861,30 @@ def _text_kind(
     # "Nous avons bien reçu votre demande" also opens many human answers: what decides is
     # whether anything about this case follows it.
     substantive = [s for s in content if s not in ack and _substantive(s)]
-    substantive += [c for s in ack for c in _ACK_CLAUSE.split(s) if c != s and _case_clause(c)]
+    # (the clauses after "no need to chase us:" say why, not anything of the case)
+    substantive += [c for s in ack if "waiting" not in role_of[s]
+                    for c in _ACK_CLAUSE.split(s) if c != s and _case_clause(c)]
+    if ack and acknowledges:
+        # Inside a notice, what any customer is told -- a tip, a reminder, a question inviting
+        # self-service, a list of help links -- is part of the notice, not about this case.
+        substantive = [s for s in substantive if not _pointer(s)]
+    if ack and request:
+        # Knowing the request: beside an acknowledgement, a sentence that shares none of the request's
+        # specifics and states none of its own (an amount, a yes/no, a date, an identifier) does not
+        # answer it -- it is the template's ("pensez à l'application", "nos conseillers sont formés").
+        asked = request_specifics(request)
+        substantive = [s for s in substantive if touches_request(s, asked)]
+        # ...and one that restates several of them speaks of the case, whatever role it also plays ("votre
+        # appareil sous garantie est pris en charge par le fabricant"): a template names none of them.
+        # (not a receipt or a reference, which echo the request's subject: "Subject: Returning order
+        # 318840562 - refund request")
+        substantive += [s for s in ack if s not in substantive and not _FOOTER.search(s) and not _RECAP.search(s)
+                        and not role_of[s] & _ECHOING_ROLES and shared_words(s, asked) >= SHARED_CASE_WORDS]
     if _words(substantive) < SUBSTANTIVE_WORDS:
         substantive = []
     if ack and not substantive or (_ACK_SUBJECT.search(folded_subject) and not substantive):
-        reason = "acknowledgement wording" + (f" and {auto_header}" if auto_header else "")
+        reason = "acknowledgement wording" + (f" and {auto_header}" if auto_header else "") + \
+            (" (nothing else touches the request)" if request and any(map(_substantive, content)) else "")
         return Classification(ReplyKind.AUTO_ACK, reason, acknowledged=True)
     # Nothing above depends on timing, only this rule does (classify_at_once relies on it).
     quiet = not substantive and words <= 15
@@ -795,6 +907,48 @@ def _text_kind(
         f" despite {auto_header} (helpdesk notification)" if auto_header else ""
     ) + (" after an acknowledgement phrase (the answer stops the clock)" if ack or signed else "")
     return Classification(ReplyKind.ANSWER, reason, acknowledged=bool(ack) or signed)
+
+
+# What a request is about, to tell a template's words from an answer's (request_specifics).
+_DIGITS = re.compile(r"\d{3,}")
+# A sentence stating something of its own: a day said of the case, a tracking-like identifier, an
+# apology for the customer's trouble (not for the wait).
+_OWN_SPECIFIC = re.compile(
+    r"\b(?:hier|demain|ce matin|cet apres-midi|yesterday|tomorrow|this morning|this afternoon|tonight)\b"
+    r"|\b(?=[a-z]{0,4}\d)[a-z0-9]{8,}\b"
+    r"|^(?:(?:bonjour|hello|hi)\W+)?(?:nous sommes |we're |we are |je suis |i'm |i am )?(?:sincerement |vraiment |so |very |truly )?"
+    r"(?:desole|navre|sorry|excuse|apolog|regrett)\w*\b(?!.{0,40}\b(?:attente|delai|wait|delay|patience))"
+    # a feeling on reading this customer's message (a thanks, a compliment)
+    r"|\b(?:ravie?s?|heureu(?:x|se|ses)|contente?s?|touchee?s?|emue?s?) (?:de (?:lire|savoir|voir|decouvrir)|que)\b"
+    r"|\b(?:delighted|glad|happy|pleased|thrilled|touched|moved) (?:to (?:hear|read|see|know|learn)|that)\b"
+    r"|\b(?:quel|what an?) (?:beau|gentil|joli|adorable|lovely|kind|nice|wonderful|great)\b")
+
+
+@lru_cache(maxsize=256)  # one request is read for each of its replies
+def request_specifics(request: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The request's own words (first five letters, as mail.notice_words compares them) and numbers."""
+    folded = _fold(request[:5000])
+    words = frozenset(w[:5] for s in _SENTENCE_END.split(folded) for w in case_words(s))
+    return words, frozenset(_DIGITS.findall(folded))
+
+
+# Words of the request a sentence beside an acknowledgement restates to be about the case.
+SHARED_CASE_WORDS = 3
+_ECHOING_ROLES = frozenset({"receipt", "received", "reference", "automatic", "confirmation"})
+_RECAP = re.compile(r"\b(?:objet|subject|sujet|motif|concerne|regarding|re)\s?:")
+
+
+def shared_words(sentence: str, asked: tuple[frozenset[str], frozenset[str]]) -> int:
+    return len({w[:5] for w in case_words(sentence)} & asked[0])
+
+
+def touches_request(sentence: str, asked: tuple[frozenset[str], frozenset[str]]) -> bool:
+    """Whether a folded sentence speaks of the request: shares one of its words or numbers, or states
+    a specific of its own (an amount, a yes/no, a day, an identifier, an apology for the trouble)."""
+    words, numbers = asked
+    if any(w[:5] in words for w in case_words(sentence)) or not numbers.isdisjoint(_DIGITS.findall(sentence)):
+        return True
+    return bool(_AMOUNT.search(sentence) or _VERDICT.match(sentence) or _OWN_SPECIFIC.search(sentence))
 
 
 def _instant(delay: timedelta) -> Classification:
@@ -854,14 +1008,39 @@ def classify_at_once(msg: ParsedMessage) -> tuple[Classification, Classification
     return (at_once, later) if at_once.reason.startswith("arrived ") else (at_once, None)
 
 
+def needs_request(result: Classification) -> bool:
+    """Whether knowing the request may change a reading (see with_request): the caller loads it then only."""
+    return result.acknowledged and result.kind in (ReplyKind.ANSWER, ReplyKind.REDIRECT)
+
+
+def with_request(result: Classification, request: str, text: str, *, subject: str = "",
+                 headers: dict[str, str] | None = None, signature: str = "") -> Classification:
+    """The reading of a reply once its request is known (the collector, after matching it to its probe).
+
+    Only a reply read as an answer or a redirect beside an acknowledgement can change: it is read again
+    with the request, and becomes an acknowledgement when nothing besides the acknowledgement touches
+    the request (see touches_request). `text` is the reply's own text, `signature` its sign-off block.
+    """
+    if not request or not needs_request(result):
+        return result
+    again = _text_kind(text, subject, _auto_headers(headers or {}), None, None, signature=signature,
+                       request=request)
+    if again.kind is not ReplyKind.AUTO_ACK:
+        return result
+    again.ticket_ref, again.language = result.ticket_ref, result.language
+    return again
+
+
 def classify_text(
     text: str,
     *,
     subject: str = "",
     sent_at: datetime | None = None,
     received_at: datetime | None = None,
+    request: str = "",
 ) -> Classification:
-    """Give back the Classification of a headerless reply (X, Facebook, assisted entry)."""
+    """Give back the Classification of a headerless reply (X, Facebook, assisted entry); `request`,
+    when known, is the text the reply answers (see touches_request)."""
     reply, signature, _quoted = split_reply(text)
     body = reply or text
     folded = _fold(body[:3000])
@@ -874,7 +1053,7 @@ def classify_text(
         return result
     # API and assisted times say when a reply was posted or typed in, not how it was written:
     # timing never makes a headerless reply automatic.
-    result = _text_kind(body, subject, "", None, None, signature=signature if reply else "")
+    result = _text_kind(body, subject, "", None, None, signature=signature if reply else "", request=request)
     result.ticket_ref = extract_ticket_ref(subject, text) or ""
     result.language = detect_language(reply or text)
     return result

@@ -40,6 +40,7 @@ not no any some all each every both either neither also too very just only even 
 if once while until up out over under again further more most other such own same s t ll re ve d
 within through via come comes came need needs expect suis jusqu raison soit get
 conformement compter next few coming prochains prochaines prochain prochaine serai right aim tu toi unable
+laquelle lequel lesquels lesquelles auquel auxquels depuis since after before apres moins less
 un deux trois quatre cinq six sept huit neuf dix douze quinze vingt trente quarante cinquante
 one two three four five seven eight nine ten twelve fifteen twenty thirty forty fifty
 """)
@@ -92,6 +93,11 @@ acheminement
 achemine acheminee routed dm dms mp inbox boite mailbox monitored unmonitored notified notifie alerted investigate investigation enquete instruire instruite
 instruction fully allow mettre oeuvre everything everyone chacun chacune individuel
 individual personnalisee personal personally real reelle let know savoir pick
+ecrit ecrite ecrits lus lue lues joignable joignables reachable online efforcer efforcons
+efforcent sav assistant assistante assistance helper chatting bientot instant instants
+arrive arrivee arrived arrives comptez avant prive privee prives privees libere liberera relais virtuel
+virtuelle gestionnaire gestionnaires connaissance verse! electronique picked available bear indique indiquee
+objectif objectifs aim goal reads usually happens ask asks asked
 """)
 
 
@@ -108,6 +114,7 @@ _PLACES = re.compile(r"\S+@\S+|https?://\S+|www\.\S+|\b[\w-]+(?:\.[\w-]+)*\.[a-z
 
 
 _DOTTED = re.compile(r"\w\.[a-z]")
+_IDENTIFIER = re.compile(r"\b[a-z]{1,5}-\d[\w-]*")
 
 
 @lru_cache(maxsize=8192)  # a sentence is read by several rules; templates repeat across messages
@@ -115,6 +122,8 @@ def case_words(folded: str) -> tuple[str, ...]:
     """The words of a folded sentence that belong to neither the grammar nor the exchange."""
     if "@" in folded or "/" in folded or _DOTTED.search(folded):
         folded = _PLACES.sub(" ", folded)
+    if "-" in folded:  # an identifier's letters are no words: "INC-0048812", "case #HM-300218"
+        folded = _IDENTIFIER.sub(" ", folded)
     return tuple(w for w in _TOKEN.findall(folded)
                  if len(w) > 2 and w not in _FUNCTION and w[:5] not in _EXCHANGE_KEYS and w not in _EXCHANGE_KEYS)
 
@@ -124,14 +133,15 @@ def case_words(folded: str) -> tuple[str, ...]:
 _REPLY_KEYS = frozenset(map(_key, _wordset("""
 repondre reponse reply replies respond response answer revenir revenons reviendra recontacter
 hear retour! rappeler traiter traitement handle process! examiner review etudier etude analyser
-lira lirons regarder occuper pick investigate instruire instruite dm dms mp examen tiendrons tiendra
+lira lirons regarder occuper pick picked investigate instruire instruite dm dms mp examen tiendrons tiendra
+ecrirons ecrira ecrivons
 """)))
 _RECEIPT_KEYS = frozenset(map(_key, _wordset("""
 recu recue recus recues reception recevons receive received receipt parvenu parvenue reached
 landed enregistre enregistree registered logged noted notee prise pris transmis transmise
 forwarded passed confirme confirmation confirms queued seen ouvert ouverte opened cree creee
 created attribue assigned allocated accusons acknowledge arrivee arrived vu got notified notifie alerted acheminement
-envoye envoyee submitted soumis soumise
+envoye envoyee submitted soumis soumise verse!
 """)))
 
 

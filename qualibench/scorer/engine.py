@@ -456,10 +456,14 @@ def _tells_a_time(reading: Reading, keys: list[str], si: int) -> bool:
 
 
 def _sentence_at(reading: Reading, offset: int) -> int:
-    for i, (s, e) in enumerate(reading.sentences):
-        if s <= offset < e:
-            return i
-    return -1
+    # Sentences are in order and never overlap: the last one starting at or before `offset`
+    # (bisection; (offset, inf) sorts after every (offset, end)) holds it, or none does.
+    sentences = reading.sentences
+    i = bisect_right(sentences, (offset, _AFTER_ALL)) - 1
+    return i if i >= 0 and offset < sentences[i][1] else -1
+
+
+_AFTER_ALL = float("inf")
 
 
 def _asked(compiled: Any, channel: str) -> dict[str, float]:
@@ -481,6 +485,7 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     if total_w <= 0:
         return 0.0, 0.0
     index, sigs = compiled.index, compiled.signatures
+    folded = reading.view.folded  # the reply's folded text
     best: dict[str, tuple[float, int, int, str]] = {}
     granted: set[str] = set()  # key points asserted in full, not by a "no"
     spans = reading.view.spans
@@ -503,7 +508,7 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     # invitation to go or call elsewhere deflects the sentence.
     deflecting = {si for m in deflections
                   if (si := _sentence_at(reading, m.start())) >= 0 and
-                  (_INVITES.search(m.group()) or _ONLY_THERE.search(fold(part[slice(*reading.sentences[si])])))} \
+                  (_INVITES.search(m.group()) or _ONLY_THERE.search(folded[slice(*reading.sentences[si])]))} \
         if deflections else set()
     # ...unless the sentence says what the brand does once the customer is there ("rendez-vous en
     # magasin avec la facture, où il sera échangé immédiatement"): that is the procedure asked for.
@@ -512,8 +517,11 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     # "full details are available in our Terms", "vous trouverez les informations sur la fiche
     # produit"): the sentence names the topic and answers nothing, unless the place is the answer
     # asked for (a key point about the website itself: a workaround on the web).
+    # (A sentence's place in the folded text reads as the sentence folded alone for these ASCII
+    # patterns: it lies between white space. None in the whole text, none in any sentence.)
     looked_up = {si for si, (s, e) in enumerate(reading.sentences)
-                 if _SELF_SERVICE.search(fold(part[s:e])) and _LOOK_IT_UP.search(fold(part[s:e]))}
+                 if _SELF_SERVICE.search(folded[s:e]) and _LOOK_IT_UP.search(folded[s:e])} \
+        if _SELF_SERVICE.search(folded) else set()
     # The guide's full credit is concrete where it can be: a key point that asks when ("gives the
     # expected delivery date", "un délai de livraison", "a time frame") is met in full only by a
     # sentence that tells a time ("livraison jeudi", "within 5 days"); "it is being delivered by
@@ -773,6 +781,7 @@ def forget_lines(rubric: Rubric | None = None) -> None:
     line_reading._CACHES.clear()
     layout._TAIL_CACHE.clear()
     layout._PERSON_CACHE.clear()
+    layout._BLOCK_CACHE.clear()
     for lex in (rubric.lexicons.values() if rubric is not None else ()):
         if lex.index is not None:
             lex.index._lines.clear()

@@ -60,11 +60,66 @@ def layout_of(part: str, folded: str, lex: Lexicon, channel: str, signature: str
             body_start = comma + 1 if comma > 0 else greeting[1]
     if channel == "x" and "\n" not in part.strip():
         return _tweet(part, folded, lex, body_start, greeting, signature, names)
+    body_end, closing, sig, signer = _closing_block(part, folded, lex, body_start, names)
+    sig_text = part[sig[0]:sig[1]] if sig else ""
+    if signature.strip():
+        for line in signature.strip().splitlines()[:3]:
+            if _is_signature_line(line.strip()):
+                sig = sig or (-1, -1)
+                sig_text = sig_text or line.strip()
+                if signer is None and _person(line, 0, line, lex, names):
+                    signer = (-1, -1)
+                break
+    return Layout(greeting, body_start, body_end, closing, sig, signer, sig_text)
+
+
+_Block = tuple[int, "tuple[int, int] | None", "tuple[int, int] | None", "tuple[int, int] | None"]
+_BLOCK_CACHE: dict[int, tuple[Lexicon, dict[tuple, _Block]]] = {}
+
+
+def _closing_block(part: str, folded: str, lex: Lexicon, body_start: int, names: tuple[str, ...]) -> _Block:
+    """Return (body end, closing formula, signature, signer) read from the reply's last lines.
+
+    Brands end thousands of replies with the same block (closing, name, team, a reference): it is
+    read once per block. What _read_block finds depends only on the last lines' text (folded too),
+    on where they lie after body_start, on the lexicon and on the names; its spans are moved to the
+    block's place. When no formula word and no closing or team phrase holds a digit (nothing there
+    tells one digit from another), the block is remembered by its shape, digits as 0.
+    """
+    lines = _tail_lines(part, 5)
+    if not lines:
+        return _read_block(part, folded, lex, body_start, names, lines)
+    at = lines[0][0]
+    store = _BLOCK_CACHE.get(id(lex))
+    if store is None or store[0] is not lex:
+        if len(_BLOCK_CACHE) > 64:
+            _BLOCK_CACHE.clear()
+        store = _BLOCK_CACHE[id(lex)] = (lex, {})
+    tail, folded_tail = part[at:], folded[at:]
+    if _digit_free(lex.sets["closing"].phrases) and _digit_free(lex.vocabulary) and \
+            _digit_free(lex.sets["generic_signature"].phrases):
+        tail, folded_tail = digits_as_zero(tail), digits_as_zero(folded_tail)
+    key = (tail, folded_tail, max(body_start - at, -1), names)
+    hit = store[1].get(key)
+    if hit is None:
+        if len(store[1]) > 20_000:
+            store[1].clear()
+        # (the tail starts on the first of the last lines: its last lines are those lines)
+        hit = store[1][key] = _read_block(tail, folded_tail, lex, key[2], names, _tail_lines(tail, 5))
+    end, closing, sig, signer = hit
+    return (at + end, _moved(closing, at), _moved(sig, at), _moved(signer, at))
+
+
+def _moved(span: tuple[int, int] | None, by: int) -> tuple[int, int] | None:
+    return None if span is None else (span[0] + by, span[1] + by)
+
+
+def _read_block(part: str, folded: str, lex: Lexicon, body_start: int, names: tuple[str, ...],
+                lines: list[tuple[int, str]]) -> _Block:
     body_end = len(part)
     closing = None
     sig: tuple[int, int] | None = None
     signer: tuple[int, int] | None = None
-    lines = _tail_lines(part, 5)
     block: list[tuple[int, str, tuple[int, int] | None, bool]] = []
     closing_set = lex.sets["closing"]
     closed = False
@@ -99,16 +154,7 @@ def layout_of(part: str, folded: str, lex: Lexicon, channel: str, signature: str
                 signer = _person(part, offset + skip, line[skip:], lex, names)
     if block:
         body_end = block[0][0]
-    sig_text = part[sig[0]:sig[1]] if sig else ""
-    if signature.strip():
-        for line in signature.strip().splitlines()[:3]:
-            if _is_signature_line(line.strip()):
-                sig = sig or (-1, -1)
-                sig_text = sig_text or line.strip()
-                if signer is None and _person(line, 0, line, lex, names):
-                    signer = (-1, -1)
-                break
-    return Layout(greeting, body_start, body_end, closing, sig, signer, sig_text)
+    return body_end, closing, sig, signer
 
 
 _TAIL_CACHE: dict[int, tuple[re.Pattern[str] | None, dict[tuple[str, str], tuple[tuple[int, int] | None, bool, bool]]]] = {}

@@ -8,7 +8,7 @@ import re
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import compress, product
+from itertools import compress, islice, product
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +172,10 @@ class Concepts:
                 sizes.setdefault(k[0], set()).add(len(k))
             self._first[lang] = {w: tuple(sorted((n for n in v if n in (2, 3, 4)), reverse=True))
                                  for w, v in sizes.items()}
+        # The first two lemmas of every phrase: a reply's word starts a phrase only where it and the
+        # next word start one (about one place a reply, where the first lemma alone gives a dozen).
+        self._pairs: dict[str, frozenset[tuple[str, str]]] = {
+            lang: frozenset(k[:2] for k in m) for lang, m in self._multi.items()}
 
     def __hash__(self) -> int:
         return hash(self.digest)
@@ -187,10 +191,12 @@ class Concepts:
         """Return the multi-word concepts found in a lemma sequence: (token indices, concept)."""
         multi = self._multi.get(language) or self._multi["fr"]
         firsts = self._first.get(language) or self._first["fr"]
+        pairs = self._pairs.get(language) if self._multi.get(language) else self._pairs["fr"]
         out: list[tuple[range, str]] = []
         n = len(lemmas)
         after = -1
-        for i in list(compress(range(n), map(firsts.__contains__, lemmas))):  # in C
+        starting = map(pairs.__contains__, zip(lemmas, islice(lemmas, 1, None), strict=False))
+        for i in list(compress(range(n - 1), starting)):  # in C
             if i <= after:
                 continue
             for size in firsts[lemmas[i]]:

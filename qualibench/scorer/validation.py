@@ -144,9 +144,11 @@ def score_part(part: dict, scenarios: dict[str, dict]) -> list[dict]:
     persona = _persona(part)
     rows = []
     for item in part["items"]:
-        cls = classify_text(item["reply"])
+        # with its request, as the collector classifies a reply once it is matched to its probe
+        cls = classify_text(item["reply"], request=item["request"])
+        alone = classify_text(item["reply"])  # (what a reply not matched to its request gets)
         row = {"id": item["id"], "channel": item["channel"], "kind": item["kind"],
-               "predicted": cls.notice or cls.kind.value, "reason": cls.reason, "group": item.get("paraphrase_group"),
+               "predicted": cls.notice or cls.kind.value, "alone": alone.notice or alone.kind.value, "reason": cls.reason, "group": item.get("paraphrase_group"),
                "hand": item.get("hand"), "item": item}
         if item.get("hand") is not None:
             kwargs = {"request_text": item["request"], "persona_name": _item_persona(item, persona),
@@ -193,6 +195,8 @@ def figures(rows: list[dict], idf: dict[str, float], maps: dict | None) -> dict:
     kinds_ok = sum(1 for r in rows if r["predicted"] == r["kind"])
     out["classifier"] = {"automatic": len(auto_true), "caught": len(caught), "answers": len(answers),
                          "false_ack": len(false_ack), "kind_agreement": kinds_ok,
+                         "caught_alone": sum(r["alone"] in AUTOMATIC for r in auto_true),
+                         "false_alone": sum(r["alone"] in AUTOMATIC for r in answers),
                          "confusion": Counter(f"{r['kind']}->{r['predicted']}" for r in rows
                                               if r["kind"] != r["predicted"])}
     groups: dict[str, list[int]] = defaultdict(list)
