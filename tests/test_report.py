@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -215,8 +216,15 @@ def test_report_command_writes_html_and_a_campaign_without_tests_is_a_user_error
     out = tmp_path / "cli-out"
     res = subprocess.run(["qualibench", "--campaign", str(ws.root), "--db", ws.db_url, "report", "--format", "html",
                           "--lang", "en", "--out", str(out), "--pseudonymise", "--timings"],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300,
+                         env=os.environ | {"PYTHONPROFILEIMPORTTIME": "1"})  # every process's imports, on stderr
     assert res.returncode == 0, res.stdout + res.stderr
+    # numpy and pandas load once (numpy before the chart process is forked, which never needs
+    # pandas) and pyarrow never: without --previous the report reads no Parquet file (pandas'
+    # attempt to import it is listed, refused at once; none of its modules loads)
+    imported = [ln.rsplit("|", 1)[1].strip() for ln in res.stderr.splitlines() if ln.startswith("import time:")]
+    assert imported.count("numpy") == 1 and imported.count("pandas") == 1 and "matplotlib" in imported
+    assert not [m for m in imported if m.startswith("pyarrow.")]
     # --timings: each step of the command, wall and CPU (what bench/report.py reads)
     assert re.search(r"timings: analytics [\d.]+ s \(CPU [\d.]+ s\), html [\d.]+ s \(CPU [\d.]+ s\)",
                      res.stdout + res.stderr)

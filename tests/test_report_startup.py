@@ -62,3 +62,16 @@ def test_bootstrap_weights_drawn_ahead_by_the_chart_process_give_the_same_replic
         assert sorted(taken) == sorted(cells) and len(cells) == 12 * 3
         bk, ch, n = cells[0]
         assert np.array_equal(taken[bk, ch, n], cell_weights(seed, bk, ch, n, b))
+
+
+def test_pyarrow_stays_loadable_for_a_previous_edition_and_in_a_test_runners_app():
+    # `qualibench report` alone in its process and without --previous runs as if the Parquet
+    # extra were absent (test_report checks the console script); a previous edition may be a
+    # Parquet export, and an app invoked by a test runner shares its process with other work.
+    code = ("import sys; from qualibench.cli.common import state; "
+            "from qualibench.cli.report import _without_parquet_support; "
+            "_without_parquet_support(None); "  # state.whole_process is False: a test runner's app
+            "state.whole_process = True; _without_parquet_support('last-year/brands.parquet'); "
+            "import pandas.compat.pyarrow as pa; print(pa.PYARROW_INSTALLED)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert res.stdout.split() == ["True"]

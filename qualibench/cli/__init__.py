@@ -210,6 +210,7 @@ def _unexpected(exc: Exception) -> int:
 
 def main() -> None:
     """Console entry point: run the command line and exit with its status."""
+    state.whole_process = True
     code = run(sys.argv[1:])
     try:
         sys.stdout.flush()

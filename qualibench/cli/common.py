@@ -24,6 +24,9 @@ class GlobalState:
     # the console entry point then ends the process at once instead of tearing the interpreter
     # down object by object (a tenth of a second or more for nothing anybody waits for).
     quick_exit: bool = False
+    # Set by the console entry point (never by a test runner invoking the app): the command runs
+    # alone in its process, so it may decide what the process imports (qualibench report).
+    whole_process: bool = False
 
 
 state = GlobalState()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,12 +37,15 @@ def register(app: typer.Typer) -> None:
         from ..report.chart_worker import ChartWorker
 
         formats = tuple(f.strip() for f in (fmt or ("" if per_brand else "html,pdf")).split(",") if f.strip())
+        _without_parquet_support(previous)
         # From the start: the imports below alone ran some 300 cycle collections (a tenth of a
         # second) over objects that live as long as the command.
         with _no_cycle_collection(not per_brand):
             # First of all, while this process has no thread and has not loaded the database layer,
             # pandas or jinja: the chart process imports matplotlib on the other core meanwhile
             # (write_report keeps it for a large report, else stops it).
+            if formats and not per_brand:
+                import numpy  # noqa: F401 - both processes need it: loaded once, before the fork
             charts = ChartWorker.early() if formats and not per_brand else None
             try:
                 from ..report import Phases, write_report
@@ -102,6 +106,20 @@ def register(app: typer.Typer) -> None:
         for table in trophy_tables(trophies, analysis.rules):
             console.print(table)
         console.print(plain(headline_text(figures)), highlight=False)
+
+
+def _without_parquet_support(previous: str | None) -> None:
+    """Have this process run as if the optional Parquet extra (pyarrow) were not installed.
+
+    pandas imports pyarrow whenever it is installed (a tenth of a second) and then keeps every
+    text column in it, which the report's tables pay for at each conversion (more than the
+    import at 500 brands). The report reads no Parquet file unless --previous names an export,
+    and gives the same document either way (pandas keeps text in its own columns without the
+    extra). Only when the command owns its process (the console script, not a test runner's
+    app) and pandas is not loaded yet: pandas decides at its import, for the whole process.
+    """
+    if previous is None and state.whole_process and "pandas" not in sys.modules:
+        sys.modules.setdefault("pyarrow", None)  # an import of it raises ImportError, as when absent
 
 
 @contextmanager

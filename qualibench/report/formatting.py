@@ -7,11 +7,11 @@ or "mon-fri": numbers and dates by babel, names from the label catalogue (report
 from __future__ import annotations
 
 import re
+import sys
 from datetime import date, datetime
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
@@ -31,8 +31,11 @@ def missing(v) -> bool:
         return False
     if isinstance(v, float):  # numpy's float64 too: NaN is the only missing value
         return v != v
+    # pandas is not imported here: the chart process formats without it (a pandas value cannot
+    # exist in a process that has not loaded pandas)
+    pd = sys.modules.get("pandas")
     try:
-        return bool(pd.isna(v))
+        return bool(v != v) if pd is None else bool(pd.isna(v))
     except (TypeError, ValueError):
         return False
 
@@ -137,7 +140,8 @@ class Formatter:
         """Return a date (or the date of a datetime) in the report's locale."""
         if missing(d):
             return "–"
-        if isinstance(d, pd.Timestamp):
+        pd = sys.modules.get("pandas")
+        if pd is not None and isinstance(d, pd.Timestamp):
             d = d.to_pydatetime()
         return self._date(d.date() if isinstance(d, datetime) else d, fmt)
 
