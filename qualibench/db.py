@@ -242,7 +242,8 @@ def insert_ignore_count(session: Session, model: type, rows: list[dict], *, keys
 _DRIVER_SQL: dict[tuple, tuple[str, list]] = {}
 
 
-def execute_many(session: Session, name: str, stmt: Any, rows: list[dict]) -> int:
+def execute_many(session: Session, name: str, stmt: Any, rows: list[dict], *,
+                 as_text: tuple[str, ...] = ()) -> int:
     """Execute `stmt` (an INSERT or UPDATE whose parameters are named by the keys of `rows`)
     once per row; return the rows it changed. On SQLite the statement is compiled once per
     `name` and given to the driver's executemany with each value put through its column's
@@ -250,7 +251,8 @@ def execute_many(session: Session, name: str, stmt: Any, rows: list[dict]) -> in
     writes, for a third of the processor time (SQLAlchemy's per-row parameter handling was
     most of recording a batch). Elsewhere session.execute (PostgreSQL's batched VALUES is
     faster than an executemany). Session hooks do not see these rows: not for the tables
-    whose facts are fingerprinted (reply, score, probe)."""
+    whose facts are fingerprinted (reply, score, probe). The JSON columns named in `as_text`
+    are given as JSON text already (SQLite only), stored as they are."""
     if not rows:
         return 0
     conn = session.connection()
@@ -259,19 +261,40 @@ def execute_many(session: Session, name: str, stmt: Any, rows: list[dict]) -> in
         result = session.execute(stmt, rows)
         return result.rowcount if result.rowcount >= 0 else len(rows)
     keys = tuple(rows[0])
-    compiled = _DRIVER_SQL.get((name, keys))
+    compiled = _DRIVER_SQL.get((name, keys, as_text))
     if compiled is None:
         done = stmt.compile(dialect=dialect, column_keys=list(keys))
         order = list(done.positiontup or [])
         procs = []
         for bind in order:
             kind = done.binds[bind].type
-            procs.append((bind, kind.dialect_impl(dialect).bind_processor(dialect)))
-        compiled = _DRIVER_SQL[(name, keys)] = (str(done), procs)
+            proc = None if bind in as_text else kind.dialect_impl(dialect).bind_processor(dialect)
+            procs.append((bind, proc))
+        compiled = _DRIVER_SQL[(name, keys, as_text)] = (str(done), procs)
     sql, procs = compiled
-    params = [tuple(proc(row[key]) if proc else row[key] for key, proc in procs) for row in rows]
-    result = conn.exec_driver_sql(sql, params)
+    result = conn.exec_driver_sql(sql, list(zip(*(_column(rows, key, proc) for key, proc in procs),
+                                                 strict=True)))
     return result.rowcount if result.rowcount >= 0 else len(rows)
+
+
+def _column(rows: list[dict], key: str, proc: Any) -> list:
+    """The bound values of one column of `rows`, a column at a time (the bind processors of
+    time columns cost most): a value repeated from the row before -- a batch's collected_at,
+    stored_at -- is converted once."""
+    values = [row[key] for row in rows]
+    if proc is None:
+        return values
+    out = []
+    last: Any = _UNSET
+    done: Any = None
+    for value in values:
+        if value is not last:
+            last, done = value, proc(value)
+        out.append(done)
+    return out
+
+
+_UNSET = object()
 
 
 def lock_key(*parts: object) -> int:

@@ -40,14 +40,24 @@ HEADS = "qb_heads"  # session.info after commit: {campaign_id: (seq, hash)}
 
 
 def _digest(prev_hash: str, seq: int, at: datetime, kind: str, subject: str, payload: dict) -> str:
-    body = json.dumps(
-        {"prev": prev_hash, "seq": seq, "at": at.isoformat(), "kind": kind, "subject": subject,
-         "payload": payload},
-        sort_keys=True,
-        ensure_ascii=False,
-        default=str,
-        separators=(",", ":"),
-    )
+    return _digest_of_text(prev_hash, seq, at, kind, subject, canonical_json(payload))
+
+
+def canonical_json(value: Any) -> str:
+    """The JSON an event's hash covers: sorted keys, no spaces, non-ASCII as is."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+def _digest_of_text(prev_hash: str, seq: int, at: datetime, kind: str, subject: str,
+                    payload_json: str) -> str:
+    """The hash of an event whose payload is already in canonical JSON: the text json.dumps
+    gives for the whole event with sorted keys (at, kind, payload, prev, seq, subject), put
+    together around it, so a payload (a batch's facts: 250 replies) is encoded once, and the
+    same text is what SQLite stores."""
+    dumps = json.dumps
+    body = (f'{{"at":{dumps(at.isoformat(), ensure_ascii=False)},"kind":{dumps(kind, ensure_ascii=False)},'
+            f'"payload":{payload_json},"prev":{dumps(prev_hash, ensure_ascii=False)},"seq":{dumps(seq)},'
+            f'"subject":{dumps(subject, ensure_ascii=False)}}}')
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -264,14 +274,21 @@ def _chain_queued_events(session: OrmSession) -> None:
         mine[-1].payload = {**mine[-1].payload, "facts": tables}
     heads: dict[int, tuple[int, str]] = {}
     chained: list[dict[str, Any]] = []
+    # SQLite stores the canonical text the hash covers (encoded once; a JSON column reads it
+    # back as the same dict); PostgreSQL's driver is given the dict.
+    as_text = session.get_bind().dialect.name == "sqlite"
     for campaign_id in sorted({ev.campaign_id for ev in queue}):  # one lock order: no deadlock
         seq, prev = _lock_head(session, campaign_id)  # type: ignore[arg-type]
         for ev in (e for e in queue if e.campaign_id == campaign_id):
             seq += 1
             assert ev.at is not None
             ev.seq, ev.prev_hash = seq, prev
-            ev.hash = prev = _digest(prev, seq, ev.at, ev.kind, ev.subject, ev.payload)
-            chained.append(ev.row())
+            text_ = canonical_json(ev.payload)
+            ev.hash = prev = _digest_of_text(prev, seq, ev.at, ev.kind, ev.subject, text_)
+            row = ev.row()
+            if as_text:
+                row["payload"] = text_
+            chained.append(row)
         session.execute(text("UPDATE eventhead SET seq = :s, hash = :h, updated_at = :u "
                              "WHERE campaign_id = :c"),
                         {"s": seq, "h": prev, "u": _db_now(session), "c": campaign_id})
@@ -280,7 +297,8 @@ def _chain_queued_events(session: OrmSession) -> None:
     # hashes as one ORM Event each would write).
     from .db import execute_many
 
-    execute_many(session, "event.insert", insert(Event.__table__), chained)  # type: ignore[attr-defined]
+    execute_many(session, "event.insert", insert(Event.__table__), chained,  # type: ignore[attr-defined]
+                 as_text=("payload",) if as_text else ())
     session.info[HEADS] = heads
 
 

@@ -18,6 +18,42 @@ def test_date_header_is_read_from_the_header_block_only_and_kept_aware():
     assert imap.date_header(b"Date: not a date\n\nbody") is None
 
 
+_DAYS = st.sampled_from(["", "Tue, ", "tue,"])
+_MONTHS = st.sampled_from(["Jan", "feb", "MAR", "Dec", "Foo", "June"])
+_ZONES = st.sampled_from(["+0000", "-0000", "+0100", "-0530", "+2359", "+9999", "+0099", "GMT", "CET"])
+
+
+@given(_DAYS, st.integers(0, 32), _MONTHS, st.sampled_from([99, 1999, 2026, 10000]),
+       st.integers(0, 25), st.integers(0, 61), st.sampled_from(["", ":00", ":59", ":60"]), _ZONES,
+       st.sampled_from([" ", "-"]))
+def test_dates_read_by_the_quick_path_are_the_email_packages(day, d, month, year, hh, mm, ss, zone, sep):
+    """The Date header and INTERNALDATE quick reading gives what email.utils / imapclient give
+    (None when they refuse), whatever the shape; other shapes still go to them."""
+    from email.utils import parsedate_to_datetime
+
+    from imapclient.datetime_util import parse_to_datetime
+
+    text = f"{day}{d}{sep}{month}{sep}{year} {hh:02d}:{mm:02d}{ss} {zone}"
+    try:
+        expected = imap._aware(parsedate_to_datetime(text))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        expected = None
+    got = imap.date_header(f"Date: {text}\r\n\r\n".encode())
+    assert got == expected and (got is None or got.utcoffset().total_seconds() == 0)
+    if sep == "-" and not day and ss:  # an INTERNALDATE
+        try:
+            internal = imap._aware(parse_to_datetime(text.encode(), normalise=False))
+        except ValueError:
+            internal = None
+        plain = imap._PLAIN_DATE.fullmatch(text)
+        if plain is not None:
+            try:
+                quick = imap._plain_datetime(plain)
+            except ValueError:
+                quick = None
+            assert quick == internal
+
+
 def test_batches_respect_bytes_and_count_and_a_huge_message_goes_alone():
     sizes = {1: 10, 2: 60 * 1024 * 1024, 3: 10, 4: 10}
     assert list(imap._batches([1, 2, 3, 4], sizes)) == [[1], [2], [3, 4]]

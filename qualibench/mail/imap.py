@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
@@ -199,10 +199,38 @@ def date_header(raw: bytes) -> datetime | None:
     m = _DATE_LINE.search(raw, 0, end if end >= 0 else min(len(raw), 65536))
     if not m:
         return None
+    value = " ".join(m.group(1).decode("latin-1").split())
     try:
-        return _aware(parsedate_to_datetime(" ".join(m.group(1).decode("latin-1").split())))
+        plain = _PLAIN_DATE.fullmatch(value)
+        if plain is not None:  # what nearly every mailer writes: read without the email package
+            return _plain_datetime(plain)
+        return _aware(parsedate_to_datetime(value))
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+
+
+# "Tue, 1 Dec 2026 09:30:00 +0100" (RFC 5322) and "01-Dec-2026 09:30:00 +0100" (IMAP's
+# INTERNALDATE), with a four-digit year and a numeric zone: read by one regex and datetime,
+# at a tenth of the email package's cost (two dates a message, a noticeable part of a first
+# collect). Any other shape goes to the email package; both give the same datetime.
+_PLAIN_DATE = re.compile(r"(?:[A-Za-z]{3}, ?)?(\d{1,2})[ -]([A-Za-z]{3})[ -](\d{4}) (\d{2}):(\d{2})"
+                         r"(?::(\d{2}))? ([+-])(\d{2})(\d{2})")
+_MONTHS = {m: k for k, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
+                                        "oct", "nov", "dec"), 1)}
+_ZONES: dict[tuple[str, str, str], timezone] = {}
+
+
+def _plain_datetime(m: re.Match) -> datetime | None:
+    day, month, year, hour, minute, second, sign, zh, zm = m.groups()
+    number = _MONTHS.get(month.lower())
+    if number is None:
+        raise ValueError(f"unknown month {month!r}")
+    zone = _ZONES.get((sign, zh, zm))
+    if zone is None:
+        offset = int(zh) * 3600 + int(zm) * 60
+        zone = _ZONES.setdefault((sign, zh, zm), timezone(timedelta(seconds=-offset if sign == "-" else offset)))
+    when = datetime(int(year), number, int(day), int(hour), int(minute), int(second or 0), tzinfo=zone)
+    return when.astimezone(UTC)
 
 
 def _batches(uids: list[int], sizes: dict[int, int]) -> Iterator[list[int]]:
@@ -240,7 +268,9 @@ def fetch_meta(client: IMAPClient, uids: list[int]) -> dict[int, tuple[datetime 
             uid, date, size = _FETCH_UID.search(line), _FETCH_DATE.search(line), _FETCH_SIZE.search(line)
             if uid and date and size:
                 try:
-                    when = _aware(parse_to_datetime(date.group(1), normalise=False))
+                    plain = _PLAIN_DATE.fullmatch(date.group(1).decode("latin-1").strip())
+                    when = (_plain_datetime(plain) if plain is not None else
+                            _aware(parse_to_datetime(date.group(1), normalise=False)))
                 except ValueError:
                     continue
                 found[int(uid.group(1))] = (when, int(size.group(1)))
