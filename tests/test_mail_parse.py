@@ -298,3 +298,43 @@ def test_html_text_runs_of_spaces_and_line_breaks_fold_to_one_space():
     assert html_to_text("<p>un  deux\n trois\tquatre</p><p>cinq six</p>") == "un deux trois quatre\n\ncinq six"
     assert html_to_text("<p>Bonjour,<br>  votre <b>commande</b>  est partie</p>") == (
         "Bonjour,\nvotre commande est partie")
+
+
+def test_the_date_and_charset_fast_paths_read_as_the_stdlib_does():
+    """parse._canonical_date and parse._charset_param stand in for parsedate_to_datetime and
+    get_param("charset") on the shapes nearly all mail has; on every other shape they step
+    aside (None / the stdlib's own answer), so a value is never read two ways."""
+    from email.message import Message
+    from email.policy import compat32
+    from email.utils import parsedate_to_datetime
+
+    from qualibench.mail.parse import _canonical_date, _charset_param, _parse_date
+
+    def stdlib(value: str) -> object:
+        try:
+            parsed = parsedate_to_datetime(value)
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return "refused"
+
+    fast = 0
+    for day in ("", "Sun, ", "Mon ", "sun, "):
+        for date in ("6 Dec 2026", "06 Dec 2026", "31 Feb 2026", "06 dec 2026", "06 Dec 26", "06 Dec 0999"):
+            for time in ("00:35:00", "23:59:60", "24:00:00", "9:05:00", "10:02"):
+                for zone in ("+0000", "-0000", "+0130", "-0930", "+0175", "+2400", "-2359", "GMT", "+01:00"):
+                    value = f"{day}{date} {time} {zone}"
+                    got = _canonical_date(value)
+                    if got is not None:
+                        fast += 1
+                        assert got == stdlib(value) and got.tzinfo is UTC, value
+                    defects: list[str] = []
+                    read = _parse_date(value, defects)
+                    assert (read if read is not None else "refused") == stdlib(value), value
+    assert fast >= 20  # (the canonical ones the stdlib accepts)
+    for value in ["text/plain; charset=utf-8", 'text/html;charset="ISO-8859-1"', "TEXT/PLAIN; CHARSET=UTF-8 ",
+                  'text/plain; charset="utf-8";', "text/plain; charset = utf-8", "text/plain; charset=<x>",
+                  "text/plain; charset=utf-8; format=flowed", "text/plain; charset*=utf-8''x",
+                  'text/plain; charset="ut\\"f"', "; charset=x", 'text/plain; charset=""', "text/plain"]:
+        part = Message(policy=compat32)
+        part.set_raw("Content-Type", value)
+        assert _charset_param(part) == part.get_param("charset"), value

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from lxml import etree
-from lxml import html as lxml_html
 
 from qualibench.mail.bounds import MAX_HTML_CHARS, cut_text
 
@@ -135,6 +134,10 @@ def _walk(el: etree._Element, out: _TextWriter) -> None:
         out.text(tail)
 
 
+# The parser lxml.html uses, but for its element classes (the walk reads tags, texts and tails
+# only, which are the same); a parser is not for two threads at once, as lxml.html's own.
+_PARSER = etree.HTMLParser()
+
 # Inline images (data: URIs) are often megabytes of base64 in one attribute: never text.
 _DATA_URI = re.compile(r"data:[^,\"'\s>]{0,100},[^\"'\s>)]{64,}+", re.IGNORECASE)
 
@@ -154,7 +157,11 @@ def html_to_text(markup: str, notes: list[str] | None = None) -> str:
         markup = _DATA_URI.sub("data:,", markup)
     markup = cut_text(markup, MAX_HTML_CHARS, "HTML body", notes if notes is not None else [])
     try:
-        root = lxml_html.document_fromstring(markup)
+        # (what lxml.html.document_fromstring does, with lxml's plain HTML parser: lxml.html's
+        # picks each element's Python class by a Python call, at every element the walk meets)
+        root = etree.fromstring(markup, _PARSER)
+        if root is None:
+            raise etree.ParserError("Document is empty")
     except (etree.ParserError, ValueError):
         return re.sub(r"<[^>]+>", " ", markup).strip()
     out = _TextWriter()

@@ -167,9 +167,9 @@ def _stamp_shape(line: str) -> int:
         # ... or with a space only, when the author reads as one: "Julie (Maison Lumière) 3 mars
         # 2026 à 10:02" anywhere, "Julie Martin 3 mars 2026 à 10:02" in its own paragraph.
         words = line.split()
-        for k in range(3, min(9, len(words))):
+        for k in range(max(3, len(words) - 6), min(9, len(words))):  # (an author of six words at most)
             author = " ".join(words[:-k])
-            if len(words) - k <= 6 and STAMP.match(" ".join(words[-k:])):
+            if STAMP.match(" ".join(words[-k:])):
                 if author.endswith(")"):
                     return _STAMP_HERE
                 if AUTHOR.match(author):
@@ -331,7 +331,8 @@ def _trim(lines: list[str]) -> str:
 def _split_inline_attribution(raw: list[str], lines: list[str]) -> tuple[list[str], list[str]]:
     """Put an attribution (or a header block folded onto one line) glued to the end of a line
     on a line of its own."""
-    cuts = list(map(_inline_cut, lines))
+    # (a line that opens with '>' is quoted: no cut, and no call)
+    cuts = [0 if line[:1] == ">" else _inline_cut(line) for line in lines]
     if not any(cuts):
         return raw, lines
     out_raw: list[str] = []
