@@ -182,6 +182,19 @@ def test_the_line_by_line_view_is_the_whole_text_view():
             assert view.concept_keys(single) == ref.concept_keys(single)
 
 
+def test_a_texts_shape_writes_every_digit_re_reads_as_0():
+    """text.digits_as_zero, by bytes for texts of characters below U+0100, is re.sub(r"\\d", "0")."""
+    import re
+
+    from qualibench.scorer.text import digits_as_zero
+
+    chars = [chr(c) for c in range(0x3000)]  # Latin, Arabic-Indic, Devanagari... digits among them
+    texts = ["", "Réf. 4005", "CMD-482913 le 12/03", "49,90 € ٣ ۴", "x\xb2\xb9\xbc 7", *chars,
+             *("".join(chars[i:i + 40]) for i in range(0, len(chars), 7))]
+    for text in texts:
+        assert digits_as_zero(text) == re.sub(r"\d", "0", text), repr(text)
+
+
 def test_the_same_replies_score_the_same_in_any_order(rubric):
     """Caches fill in whatever order replies come: every point, span and note is the same.
 
