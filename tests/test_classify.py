@@ -411,15 +411,17 @@ def test_automatic_replies_in_wordings_no_rule_lists(item):
 
 
 FRESH = Path(__file__).parent / "fixtures" / "classify" / "fresh_requests.yaml"
+FRESH9 = FRESH.with_name("fresh_requests9.yaml")
 
 
 def test_notices_and_answers_read_with_their_request():
-    """Fresh set 8 (written before this session's rules, each reply with its request): every automatic
-    notice is read as automatic -- tips, help links, hours, bots and waits are part of a notice -- and no
-    answer, redirect or curt human reply is, whether or not the request is known."""
+    """Fresh sets 8 and 9 (each written before it was looked at, each reply with its request): every
+    automatic notice is read as automatic -- tips, help links, hours, bots, menus and waits are part of a
+    notice -- and no answer, redirect or curt human reply is, whether or not the request is known."""
     fresh = yaml.safe_load(FRESH.read_text(encoding="utf-8"))
+    items = fresh["items"] + yaml.safe_load(FRESH9.read_text(encoding="utf-8"))["items"]
     wrong = []
-    for item in fresh["items"]:
+    for item in items:
         for request in (fresh["requests"][item["request"]], ""):
             result = classify_text(item["text"], request=request)
             automatic = (result.notice or result.kind.value) in AUTOMATIC

@@ -171,7 +171,7 @@ _RECEIPT_VERB = (r"(?:bien )?(?:recue?s?|reception|parvenue?s?|enregistree?s?|pr
 _RECEIPT = re.compile(
     rf"\b{_MSG_NOUN}\b.{{0,60}}\b{_RECEIPT_VERB}\b|\b{_RECEIPT_VERB}\b.{{0,40}}\b{_MSG_NOUN}\b"
     r"|(?<!avec )accus\w* (?:de )?reception|(?:confirm|acknowledge)\w* (?:the )?receipt|confirm\w* la reception|bien recu"
-    r"|got your|transmise? (?:a|au|aux) (?:notre |nos |la |le |l')?(?:service|equipe|conseiller|departement)"
+    r"|got your|\bmade it (?:to us|through)|\b(?:has )?c(?:o|a)me through|on (?:its|it's) way to (?:us|our|the)|transmise? (?:a|au|aux) (?:notre |nos |la |le |l')?(?:service|equipe|conseiller|departement)"
     r"|(?:passed|forwarded|sent) (?:on )?(?:this |it |your \w+ )?(?:on )?to (?:the |our )?(?:relevant |right |appropriate )?(?:team|department|people)"
     r"|\bwe have your\b|nous avons (?:bien )?votre|(?:it|this|celui-ci|celle-ci|il|elle) (?:a|has) (?:bien )?(?:ete |been )?(?:received|recue?|logged|enregistree?)"
 )
@@ -223,7 +223,7 @@ _AUTOMATED = re.compile(
     r"|\bautomat(?:ed|ic|ique)\b (?:\w+ )?(?:reply|response|message|acknowledg\w*|assistant|helper|agent|notification"
     r"|e-?mail|system|service|confirmation|notice)"
     r"|\b(?:envoi|assistante?|systeme|accuse de reception|notification|robot|agent)s? (?:\w+ )?automati"
-    r"|assistante? virtuel(?:le)?|virtual (?:assistant|agent|helper)|chatbot|\bbot\b"
+    r"|assistante? virtuel(?:le)?|virtual (?:assistant|agent|helper)|chatbot|\bbot\b|(?:i'm|i am|je suis) (?:the |a |an |le |la |l')?\w*bot\b"
 )
 _QUEUE = re.compile(
     r"\b(?:every|each|all|chaque|tous les|toutes les) (?:message|e-?mail|request|enquiry|demande|courriel|requete|case|ticket"
@@ -249,6 +249,7 @@ _QUEUE = re.compile(
     r"|dans (?:notre|la) file|en attente de traitement|awaiting (?:review|processing))"
     r"|(?:check|track|follow|view|suivre|consulter) (?:the |l'|le )?(?:status|statut|etat|avancement|progress)\b.{0,15}"
     r"(?:of |de )?(?:your|votre|vos) (?:case|request|ticket|demande|dossier|requete|enquiry)"
+    r"|(?:working|going) through (?:\w+ )?(?:messages|emails|requests|tickets|enquiries)|next in (?:the |our )?(?:pile|line|queue)"
     r"|it'?s now in (?:our|the) queue|\b(?:now )?in line for\b|\ben file pour\b"
     r"|^(?:celui-ci|celle-ci|il|elle|it|this)\b.{0,20}(?:en cours d(?:e |')\w+|being (?:processed|handled|reviewed|routed|forwarded|passed))"
     r"|(?:quote|mention|rappeler|mentionner|indiquer) (?:this|ce|cette) (?:number|reference|numero)"
@@ -279,7 +280,8 @@ _WAITING = re.compile(
 _CONFIRMATION = re.compile(r"\bconfirmation (?:e-?mail |message )?(?:has been|was|a ete|vous a ete) (?:sent|envoyee|adressee)"
                            r"|(?:e-?mail|courriel|message) de confirmation (?:vous )?(?:a ete|vient d'etre) envoye")
 # A reply promised by its noun: "a full response will follow", "une réponse vous sera adressée".
-_PROMISE_BY_NOUN = re.compile(r"(?:reponse|response|reply|answer|suite|retour)\b.{0,20}(?:will follow|suivra|vous sera (?:adressee?"
+_PROMISE_BY_NOUN = re.compile(r"(?:will|shall|'ll|going to) (?:send|give|provide|issue|write|email) (?:you )?(?:a |an |our )?(?:\w+ ){0,2}"
+                              r"(?:response|reply|answer)|(?:reponse|response|reply|answer|suite|retour)\b.{0,20}(?:will follow|suivra|vous sera (?:adressee?"
                               r"|apportee?|envoyee?|communiquee?|donnee?|faite?|transmise?))")
 _ROLES = (("receipt", _RECEIPT), ("promise", _PROMISE), ("promise", _PROMISE_BY_NOUN), ("reference", _REFERENCE), ("confirmation", _CONFIRMATION),
           ("automatic", _AUTOMATED), ("queue", _QUEUE), ("waiting", _WAITING))
@@ -344,11 +346,19 @@ _POINTER = re.compile(
     r"|retrouver|trouver|gerer|modifier|nous joindre|vous rendre))\b"
     r"|\b(?:most|la plupart des|many|de nombreuses|beaucoup de) (?:\w+ )?(?:questions|issues|problems|problemes|demandes|queries)\b"
     r"|\b(?:yourself|vous-meme)\b"
+    # a menu: "Type AGENT to talk to a person, or choose a topic"
+    r"|^(?:type|tapez|choose|choisissez|select|selectionnez|reply with|repondez par)\b"
+    # a regulator or a procedure to turn to if not satisfied; what other customers ask
+    r"|\b(?:if you are|if you're|si vous n'etes) (?:not|pas) (?:satisfied|happy|satisfaite?)\b|\bombudsman|\bmediateur"
+    r"|\b(?:other|many|most|nos|de nombreux|d'autres) (?:customers|clients)\b.{0,30}\b(?:ask|often|souvent|demandent)"
     # self-service steps told to anyone: "Go to My Account > Orders and choose ..."
     r"|^(?:go to|head to|log in|sign in|visit|rendez-vous (?:sur|dans)|connectez-vous|consultez)\b.{0,60}>")
 # A help link's label: a line that is mostly an address ("Où est ma commande ? brand.example/aide/suivi").
 _LINK = re.compile(r"https?://\S+|www\.\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:example|com|fr|co\.uk|net|org|io|eu|uk)(?:/\S*)?")
 POINTER_LABEL_WORDS = 8
+_FOR_INFORMATION = re.compile(r"(?:please note|veuillez noter|note that|a noter|nb\b|pour information|for (?:your )?information"
+                              r"|pour votre information|pour rappel|as a reminder|rappel|important|good to know|bon a savoir)")
+_YOURS = re.compile(r"\b(?:your|votre|vos|ton|ta|tes)\b")
 # A question asking this customer to do something for the case is an agent's ("Pouvez-vous nous renvoyer le
 # devis ?"); the self-service ones invite ("Want to check on your order?", "Did you know...?").
 _ASKS_ACTION = re.compile(r"\b(?:pouvez|pourriez|voulez|voudriez|auriez|avez)[- ]vous\b|\b(?:can|could|would|will) you\b"
@@ -360,6 +370,10 @@ def _pointer(sentence: str) -> bool:
     amount or a question asking this customer for a detail is the case's)."""
     if _AMOUNT.search(sentence) or _ASKS_DETAIL.search(sentence):
         return False
+    # "Please note that refunds are issued to the original payment method" tells everybody; "Please note
+    # that your refund was issued today" tells this customer.
+    if _FOR_INFORMATION.match(sentence) and not _YOURS.search(sentence):
+        return True
     if _POINTER.search(sentence) or sentence.rstrip(" )").endswith("?") and not _ASKS_ACTION.search(sentence):
         return True
     links = len(_LINK.findall(sentence))
@@ -430,7 +444,7 @@ _NOT_MONITORED_TEXT = (
     # "this profile is not used for customer support", "ce compte n'assure pas le service client")
     r"|(?:cette|cet|ce|this) ?(?:adresse|address|boite|inbox|mailbox|compte|account|profil|profile|canal|channel|handle|numero)\b"
     r"[^.;:!?]{0,40}?(?:\bn'|\bne\b|\bnot\b|n't\b|\bno longer\b|\bnever\b)[^.;:!?]{0,30}?"
-    r"\b(?:consult|relev|surveill|lue?s?\b|read\b|monitor|check|staff|mann|attend|utilis|used\b|suivie?\b|trait|handl|assur|take\b"
+    r"\b(?:consult|relev|surveill|lue?s?\b|lit\b|lisons\b|read\b|monitor|check|staff|mann|attend|utilis|used\b|suivie?\b|trait|handl|assur|take\b"
     r"|support|repond|repli|reply|answer|recoi|receiv|accept)"
     r"|\b(?:nobody|no one|no-one|personne ne)\b.{0,20}\b(?:reads?|lit|monitors?|checks?|consulte|answers?|repond)"
     r"|(?:messages?|replies|reponses?|e-?mails?|courriels?)\b[^.;]{0,40}(?:deleted unread|supprimee?s? sans (?:etre )?lue?s?"
@@ -485,7 +499,7 @@ _BACK = re.compile(
     r"\b(?:jusqu'?(?:au|a|en)|until|till|du \d{1,2}(?:er)? .{0,20}au \d|from \d.{0,20}to \d|(?:de )?retour|back (?:on|in|at|from)"
     r"|return(?:ing|s)?\b|reprendr\w*|reprise|reopen\w*|reouverture|a partir d|urgent\w*|urgence|collegue|colleague"
     r"|en mon absence|in my absence|during my absence|pendant mon absence|avant le \d|not before|pas avant"
-    r"|direct your (?:enquiry|email|message|request)|adressez-vous|contact \S+@|(?:when|once) (?:i'm|i am|we're|we are) back"
+    r"|direct your (?:enquiry|email|message|request)|adressez-vous|vous adresser a|s'adresser a|contact \S+@|(?:when|once) (?:i'm|i am|we're|we are) back"
     r"|a mon retour|(?:i'm|i am) back"
     # from when: "after 28 November", "dès vendredi matin", "dès le 3"
     # ("vous pouvez retirer votre colis dès samedi" is no return: the messages are handled from then)
@@ -845,6 +859,10 @@ def _text_kind(
                               notice="not_monitored", redirect_to=target)
     role_of = {s: _ack_roles(s) for s in content}
     roles = frozenset().union(*role_of.values())
+    # The sign-off block may say what the message is: "Service clients (message envoyé automatiquement)",
+    # "Refunds Team / (automated response)".
+    if signature and _AUTOMATED.search(_fold(signature[:300])):
+        roles |= {"automatic"}
     # "Nous avons pris note de votre demande." alone is a curt human reply (scored, low): a
     # receipt sentence makes an acknowledgement only with a reference, a promise, an automatic
     # notice or queue information beside it.

@@ -97,7 +97,8 @@ ecrit ecrite ecrits lus lue lues joignable joignables reachable online efforcer 
 efforcent sav assistant assistante assistance helper chatting bientot instant instants
 arrive arrivee arrived arrives comptez avant prive privee prives privees libere liberera relais virtuel
 virtuelle gestionnaire gestionnaires connaissance verse! electronique picked available bear indique indiquee
-objectif objectifs aim goal reads usually happens ask asks asked
+objectif objectifs aim goal reads usually happens ask asks asked possession copy follow! selon constate
+constatee mesure written weekdays incomplete
 """)
 
 
@@ -134,14 +135,14 @@ _REPLY_KEYS = frozenset(map(_key, _wordset("""
 repondre reponse reply replies respond response answer revenir revenons reviendra recontacter
 hear retour! rappeler traiter traitement handle process! examiner review etudier etude analyser
 lira lirons regarder occuper pick picked investigate instruire instruite dm dms mp examen tiendrons tiendra
-ecrirons ecrira ecrivons
+ecrirons ecrira ecrivons follow!
 """)))
 _RECEIPT_KEYS = frozenset(map(_key, _wordset("""
 recu recue recus recues reception recevons receive received receipt parvenu parvenue reached
 landed enregistre enregistree registered logged noted notee prise pris transmis transmise
 forwarded passed confirme confirmation confirms queued seen ouvert ouverte opened cree creee
 created attribue assigned allocated accusons acknowledge arrivee arrived vu got notified notifie alerted acheminement
-envoye envoyee submitted soumis soumise verse!
+envoye envoyee submitted soumis soumise verse! possession made way
 """)))
 
 
