@@ -587,3 +587,16 @@ def test_an_invoice_is_an_invoice_in_either_language(rubric):
     fills = {"month": "mars", "billed": "64,98", "expected": "34,99", "customer_number": "60428817"}
     res = score(rubric, "billing-wrong-invoice-fr", "Hello Claire,\nYour next bill will be back to normal.", **fills)
     assert credited(res, "prochaines factures") > 0
+
+
+def test_thanks_said_with_an_object_pronoun_or_en_still_thank(rubric):
+    fills = {"month": "mars", "billed": "64,98", "expected": "34,99", "customer_number": "60428817"}
+    told = score(rubric, "billing-wrong-invoice-fr", "Bonjour,\nMerci de nous l'avoir signalé : la facture est "
+                 "corrigée.\nCordialement,\nNadia", **fills)
+    en = score(rubric, "billing-wrong-invoice-fr", "Bonjour,\nNous avons reçu votre demande et vous en "
+               "remercions.\nCordialement,\nNadia", **fills)
+    ask = score(rubric, "billing-wrong-invoice-fr", "Bonjour,\nMerci de nous préciser votre numéro client.\n"
+                "Cordialement,\nNadia", **fills)
+    assert any("thanks the customer" in s.why for s in told.evidence["politeness"])
+    assert any("thanks the customer" in s.why for s in en.evidence["politeness"])
+    assert not any("thanks the customer" in s.why for s in ask.evidence["politeness"])

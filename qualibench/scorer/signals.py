@@ -172,7 +172,9 @@ def instruction_thanks(words: list[str], i: int) -> bool:
         return False
     nxt = words[i + 2]
     if nxt in ("nous", "vous") and i + 3 < len(words):
-        nxt = words[i + 3] if words[i + 3] == "avoir" else "_verb"
+        # "merci de nous avoir écrit", "merci de nous l'avoir signalé", "merci de nous en avoir informés"
+        at = i + 4 if words[i + 3] in ("l", "les", "en", "y") and i + 4 < len(words) else i + 3
+        nxt = words[at] if words[at] == "avoir" else "_verb"
     return nxt not in _THANKS_FOR
 
 
