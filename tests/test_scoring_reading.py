@@ -600,3 +600,13 @@ def test_thanks_said_with_an_object_pronoun_or_en_still_thank(rubric):
     assert any("thanks the customer" in s.why for s in told.evidence["politeness"])
     assert any("thanks the customer" in s.why for s in en.evidence["politeness"])
     assert not any("thanks the customer" in s.why for s in ask.evidence["politeness"])
+
+
+def test_the_praised_agent_having_the_message_is_the_thanks_passed_on(rubric):
+    fills = {"agent_name": "Priya", "product": "table lamp", "when": "Last week", "brand": "Lampwell"}
+    seen = score(rubric, "sympathy-compliment-en", "@claire Thanks so much! Priya has seen it and is delighted. "
+                 "^RD", channel="x", **fills)
+    solved = score(rubric, "sympathy-compliment-en", "@claire Thanks so much! Priya fixed it quickly, glad it "
+                   "worked out. ^RD", channel="x", **fills)
+    assert credited(seen, "pass the thanks on") > 0
+    assert credited(solved, "pass the thanks on") == 0

@@ -18,6 +18,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from ..campaign.spec import ScenarioSpec
+from ..mail.person_names import FIRST_NAMES
 from .keypoints import compile_key_points, content_keys, credit_of
 from .layout import Layout, layout_of
 from .line_reading import read
@@ -313,6 +314,8 @@ def score_reply(
         for i in [i for i, w in enumerate(view.words) if w == "merci"]:
             if instruction_thanks(view.words, i):
                 keys[i] = ""
+    if fills:
+        _passed_on(view.words, keys, fills)
     lay = layout_of(part, folded, lex, channel, signature, names)
 
     masks: list[list[int]] = []
@@ -373,6 +376,26 @@ def score_reply(
         notes.append("reads like an acknowledgement: no key point of the request is answered")
     criteria = {c: round(min(w, max(0.0, points.get(c, 0.0))), 2) for c, w in _weights(rubric)}
     return ScoreResult(round(sum(criteria.values()), 2), criteria, evidence, reply_lang, notes)
+
+
+# "Priya has seen it", "Karim les a bien reçus", "Priya now has your message": the person the
+# customer praised has the message, so the thanks were passed on.
+_RECEIVED = frozenset({"seen", "read", "received", "got", "vu", "lu", "recu", "recus", "recue", "recues", "eu"})
+_HOLDS = frozenset({"has", "have"})
+
+
+def _passed_on(words: list[str], keys: list[str], fills: dict[str, str]) -> None:
+    people = {fold(v) for v in fills.values() if " " not in v.strip() and fold(v.strip()) in FIRST_NAMES}
+    if not people:
+        return
+    for i, w in enumerate(words):
+        if w not in people:
+            continue
+        after = words[i + 1:i + 5]
+        for j, x in enumerate(after):
+            if x in _RECEIVED or (x in _HOLDS and j + 1 < len(after) and after[j + 1] in ("your", "it", "this")):
+                keys[i + 1 + j] = "forward"
+                break
 
 
 def _impersonal(points: dict[str, float], evidence: dict[str, list[Span]], rubric: Rubric, channel: str) -> None:
