@@ -171,13 +171,15 @@ _RECEIPT_VERB = (r"(?:bien )?(?:recue?s?|reception|parvenue?s?|enregistree?s?|pr
 _RECEIPT = re.compile(
     rf"\b{_MSG_NOUN}\b.{{0,60}}\b{_RECEIPT_VERB}\b|\b{_RECEIPT_VERB}\b.{{0,40}}\b{_MSG_NOUN}\b"
     r"|(?<!avec )accus\w* (?:de )?reception|(?:confirm|acknowledge)\w* (?:the )?receipt|confirm\w* la reception|bien recu"
-    r"|got your|\bmade it (?:to us|through)|\b(?:has )?c(?:o|a)me through|on (?:its|it's) way to (?:us|our|the)|transmise? (?:a|au|aux) (?:notre |nos |la |le |l')?(?:service|equipe|conseiller|departement)"
+    r"|got your|\bflagged (?:this|it|your \w+) (?:to|with)|\bmade it (?:to us|through)|\b(?:has )?c(?:o|a)me through|on (?:its|it's) way to (?:us|our|the)|transmise? (?:a|au|aux) (?:notre |nos |la |le |l')?(?:service|equipe|conseiller|departement)"
     r"|(?:passed|forwarded|sent) (?:on )?(?:this |it |your \w+ )?(?:on )?to (?:the |our )?(?:relevant |right |appropriate )?(?:team|department|people)"
     r"|\bwe have your\b|nous avons (?:bien )?votre|(?:it|this|celui-ci|celle-ci|il|elle) (?:a|has) (?:bien )?(?:ete |been )?(?:received|recue?|logged|enregistree?)"
 )
 _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous apporter\w* (?:une )?reponse|reviendr|revenir vers vous"
                r"|recevr\w* (?:une |notre )?reponse|receive (?:a |our )?(?:reply|response|answer)"
-               r"|hear (?:back )?from (?:us|our)|hear back|aurez de nos nouvelles|revien\w* vers vous|dm you|vous (?:ecrire|repondre) en (?:dm|mp)"
+               r"|hear (?:back )?from (?:us|our|them|him|her|one of)|hear back|reach out (?:to you|over|via|by|in|on)|come back to (?:you|everyone|each)"
+               r"|(?:vous|you) (?:confirmera|confirmerons|will confirm|'ll confirm|informera|tiendra informee?|keep you (?:posted|informed|updated))"
+               r"|aurez de nos nouvelles|revien\w* vers vous|dm you|vous (?:ecrire|repondre) en (?:dm|mp)"
                rf"|(?:celui-ci|celle-ci|\bil\b|\belle\b|\bit\b|\bthis\b|\b{_MSG_NOUN})\b.{{0,50}}(?:sera|seront|will be) (?:lue?s?|read|examinee?s?"
                r"|etudiee?s?|analysee?s?|dealt with|looked at|picked up|answered|repondue?s?|reviewed|handled)"
                r"|expect (?:a |our )?(?:reply|response|answer)|(?:a|our) (?:reply|response) (?:from|within|in \d)"
@@ -196,7 +198,7 @@ _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous a
                r"|once (?:it|we)|when (?:it|we)|des que|lorsque|une fois)"
                r"|(?:for|of) (?:a |our )?(?:response|reply))")
 _WHEN = (r"(?:sous \d|dans (?:un|les) (?:delai|meilleurs delais|plus brefs delais)|des que possible|au plus (?:vite|tot)"
-         r"|as (?:quickly|fast|promptly) as|aussi vite que"
+         r"|as (?:quickly|fast|promptly) as|aussi vite que|sous peu|d'ici peu|before long|at the latest|au plus tard"
          r"|prochainement|rapidement|tres vite|shortly|soon|as soon as|within|asap|in due course|typically|usually"
          r"|\d+ ?(?:h\b|heures|jours|days|hours)|business days?|working days?|jours ouvr)")
 _FUTURE_SUBJECT = (r"(?:\bnous\b|\bun conseiller|\bune conseillere|notre equipe|nos equipes|nos conseillers|our team"
@@ -249,7 +251,9 @@ _QUEUE = re.compile(
     r"|dans (?:notre|la) file|en attente de traitement|awaiting (?:review|processing))"
     r"|(?:check|track|follow|view|suivre|consulter) (?:the |l'|le )?(?:status|statut|etat|avancement|progress)\b.{0,15}"
     r"(?:of |de )?(?:your|votre|vos) (?:case|request|ticket|demande|dossier|requete|enquiry)"
-    r"|(?:working|going) through (?:\w+ )?(?:messages|emails|requests|tickets|enquiries)|next in (?:the |our )?(?:pile|line|queue)"
+    r"|(?:work|working|go|going|get|getting) through (?:\w+ )?(?:messages|emails|requests|tickets|enquiries|inquiries)"
+    r"|in (?:date|chronological) order|par ordre (?:chronologique|de date|d'arrivee)"
+    r"|(?:ajoutee?|added|inscrite?|placee?) (?:a|to|dans|in|on) (?:notre |la |our |the )?(?:liste|file|queue|list)|next in (?:the |our )?(?:pile|line|queue)"
     r"|it'?s now in (?:our|the) queue|\b(?:now )?in line for\b|\ben file pour\b"
     r"|^(?:celui-ci|celle-ci|il|elle|it|this)\b.{0,20}(?:en cours d(?:e |')\w+|being (?:processed|handled|reviewed|routed|forwarded|passed))"
     r"|(?:quote|mention|rappeler|mentionner|indiquer) (?:this|ce|cette) (?:number|reference|numero)"
@@ -270,6 +274,7 @@ _WAITING = re.compile(
     # (only when nothing follows: "Vous n'avez rien à faire : la box se mettra à jour seule" tells the case)
     r"|^(?:no (?:further )?action (?:is )?(?:needed|required)|aucune action (?:n'est )?(?:requise|necessaire)"
     r"|vous n'avez rien a faire)[^:;,]*$"
+    r"|\bnothing (?:else |more |further )?(?:is )?(?:needed|required) (?:from|of) you\b|\bno (?:further )?action (?:is )?(?:needed|required) (?:from|on|of) you"
     # ("inutile de nous renvoyer l'article endommagé" is the case's: only the message is not to be sent again)
     r"|\binutile de (?:nous )?(?:relancer|reecrire|recontacter|renouveler|reiterer)\b"
     r"|\binutile de (?:nous )?(?:renvoyer|reposter|ecrire a nouveau|transmettre a nouveau) (?:votre |vos |un |une |le |la |ce |cette )?"
@@ -327,7 +332,7 @@ _DAY = (r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|
         r"|mon|tue|wed|thu|fri|sat|sun)")
 _HOUR = r"\d{1,2}(?:[h:.]\d{0,2}| ?[ap]\.?m\.?)"
 _HOURS = re.compile(rf"\b(?:du )?{_DAY}\s*(?:au|a|-|–|to|through|thru)\s*{_DAY}\b|\b{_HOUR}\s*(?:-|–|a|to|until)\s*{_HOUR}"
-                    r"|\b7 ?j ?/ ?7|\b24 ?h ?/ ?24|\b7 days a week|\b24/7|\bopening hours|\bhoraires? d'ouverture|\bsupport hours|\bnos horaires")
+                    r"|\b7 ?j ?/ ?7|\b24 ?h ?/ ?24|\b7 days a week|\b24/7|\bopening (?:hours|times)|\bheures d'ouverture|\bhoraires? d'ouverture|\bsupport hours|\bnos horaires")
 
 
 # What a notice tells every customer: tips and reminders ("Pensez à préparer votre numéro de commande",
@@ -762,6 +767,9 @@ _FOOTER = re.compile(
     r"|rcs\b|company (?:number|no)|se desinscrire|desabonn\w*|unsubscribe|newsletter|follow us|suivez-nous|retrouvez-nous sur"
     r"|instagram|facebook|linkedin|tiktok|youtube|copyright|all rights reserved|tous droits reserves|powered by|propulse par"
     r"|questionnaire|survey|enquete de satisfaction|satisfaction (?:survey|client)|(?:rate|review) us|donnez-nous votre avis"
+    r"|^(?:en ce moment|actuellement|right now|this week|cette semaine|ce mois-ci|this month|ne manquez pas|don't miss)\b"
+    r".{0,80}(?:%|promo|offre|offer|soldes|\bsale\b)|sur tout le site|sitewide"
+    r"|(?:close|fermer) (?:this|cette) (?:window|page|fenetre|tab|onglet)"
     r"|telecharge[rz]|download (?:our|the)|app store|google play|(?:our|notre) (?:app|appli|application)\b"
     r"|(?:reply|repondez|ecrivez) (?:above|au-dessus de) (?:this|cette) (?:line|ligne)|type your reply above"
     # a form's recap of what was submitted
@@ -824,8 +832,10 @@ def _text_kind(
     says_nothing: list[bool] | None = None,
     signature: str = "",
     request: str = "",
+    own_tail: str = "",
 ) -> Classification:
-    """The kind a text gives (`signature`: the sign-off block cut from it; `request`: the request it
+    """The kind a text gives (`signature`: the sign-off block cut from it; `own_tail`: the brand's own
+    text, quotes left out, where a footer the reply splitter set aside may be; `request`: the request it
     replies to, when known); `says_nothing`, when given, is told whether the timing rule was
     reached with a text that says nothing (then only the delay decides: see classify_at_once)."""
     folded_subject = _fold(subject)
@@ -859,9 +869,9 @@ def _text_kind(
                               notice="not_monitored", redirect_to=target)
     role_of = {s: _ack_roles(s) for s in content}
     roles = frozenset().union(*role_of.values())
-    # The sign-off block may say what the message is: "Service clients (message envoyé automatiquement)",
-    # "Refunds Team / (automated response)".
-    if signature and _AUTOMATED.search(_fold(signature[:300])):
+    # The sign-off block or the lines the reply splitter set aside below it may say what the message is:
+    # "Service clients (message envoyé automatiquement)", "Refunds Team / (automated response)".
+    if (signature or own_tail) and _AUTOMATED.search(_fold(signature[:300] + "\n" + own_tail[-600:])):
         roles |= {"automatic"}
     # "Nous avons pris note de votre demande." alone is a curt human reply (scored, low): a
     # receipt sentence makes an acknowledgement only with a reference, a promise, an automatic
@@ -969,6 +979,13 @@ def touches_request(sentence: str, asked: tuple[frozenset[str], frozenset[str]])
     return bool(_AMOUNT.search(sentence) or _VERDICT.match(sentence) or _OWN_SPECIFIC.search(sentence))
 
 
+def _own_tail(whole: str, quoted: str) -> str:
+    """The end of a message's own text, above the history it quotes (its footer lines included)."""
+    head = quoted.strip()[:60]
+    cut = whole.find(head) if head else -1
+    return (whole[:cut] if cut > 0 else whole)[-600:]
+
+
 def _instant(delay: timedelta) -> Classification:
     seconds = int(delay.total_seconds())
     return Classification(ReplyKind.AUTO_ACK, f"arrived {seconds} s after sending and says nothing about the request")
@@ -995,7 +1012,8 @@ def _classify(msg: ParsedMessage, sent_at: datetime | None, received_at: datetim
     result = _bounce(msg)
     if result is None:
         auto = _auto_headers(msg.headers)
-        result = _text_kind(text, msg.subject, auto, sent_at, received_at, says_nothing, msg.signature)
+        result = _text_kind(text, msg.subject, auto, sent_at, received_at, says_nothing, msg.signature,
+                            own_tail=_own_tail(msg.text, msg.quoted))
         result = _exchange_oof(msg, text, result)
     result.ticket_ref = extract_ticket_ref(msg.subject, msg.text) or ""
     result.language = detect_language(text)
@@ -1071,7 +1089,8 @@ def classify_text(
         return result
     # API and assisted times say when a reply was posted or typed in, not how it was written:
     # timing never makes a headerless reply automatic.
-    result = _text_kind(body, subject, "", None, None, signature=signature if reply else "", request=request)
+    result = _text_kind(body, subject, "", None, None, signature=signature if reply else "", request=request,
+                        own_tail=_own_tail(text, _quoted) if reply else "")
     result.ticket_ref = extract_ticket_ref(subject, text) or ""
     result.language = detect_language(reply or text)
     return result
