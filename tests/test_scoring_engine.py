@@ -10,7 +10,14 @@ import yaml
 from qualibench.campaign.spec import KeyPoint, ScenarioSpec
 from qualibench.scorer.engine import score_reply
 from qualibench.scorer.rubric import load_rubric
-from qualibench.scorer.text import fold, lemma_view, lower_and_fold, reply_view, scored_part
+from qualibench.scorer.text import (
+    digits_as_zero,
+    fold,
+    lemma_view,
+    lower_and_fold,
+    reply_view,
+    scored_part,
+)
 
 SCENARIOS = Path(__file__).parent / "fixtures" / "scoring" / "scenarios"
 
@@ -180,13 +187,17 @@ def test_the_line_by_line_view_is_the_whole_text_view():
                 (ref.joined, ref.spans, ref.lemmas, ref.words, ref.language, ref.folded)
             single = concepts.single(view.language)  # the concept keys, remembered per line
             assert view.concept_keys(single) == ref.concept_keys(single)
+            if view.records is not None:  # the lines and their shapes the other readers key on
+                assert "\n".join(r.folded for r in view.records) == folded
+                assert "\n".join(r.text for r in view.records) == text
+                for r in view.records:
+                    shape = r.shape or r
+                    assert (shape.text, shape.folded) == (digits_as_zero(r.text), digits_as_zero(r.folded))
 
 
 def test_a_texts_shape_writes_every_digit_re_reads_as_0():
     """text.digits_as_zero, by bytes for texts of characters below U+0100, is re.sub(r"\\d", "0")."""
     import re
-
-    from qualibench.scorer.text import digits_as_zero
 
     chars = [chr(c) for c in range(0x3000)]  # Latin, Arabic-Indic, Devanagari... digits among them
     texts = ["", "Réf. 4005", "CMD-482913 le 12/03", "49,90 € ٣ ۴", "x\xb2\xb9\xbc 7", *chars,

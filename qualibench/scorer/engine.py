@@ -294,7 +294,7 @@ def score_reply(
     if mixed:
         notes.append(f"mixed languages ({mixed}): read as {reply_lang}")
     lex = rubric.lexicon(reply_lang, scenario_lang)
-    lex.scan(folded)  # every phrase set's places in one pass: the rules' questions read them
+    lex.scan(folded, view.records)  # every phrase set's places in one pass: the rules' questions read them
     prep = _prepared(fields, rubric, channel, persona_name, request_text)
     names, request_text = prep.names, prep.request
     req = _request(request_text, scenario_lang, names, rubric.vocabulary, rubric.concepts, fills, prep.base)
@@ -316,7 +316,7 @@ def score_reply(
                 keys[i] = ""
     if fills:
         _passed_on(view.words, keys, fills)
-    lay = layout_of(part, folded, lex, channel, signature, names)
+    lay = layout_of(part, folded, lex, channel, signature, names, view.records)
 
     masks: list[list[int]] = []
     # What only the request's questions hold: a statement that answers "is that price fixed?" with
@@ -464,6 +464,12 @@ def _done_there(words: list[str]) -> bool:
 
 _COURTESY_KEYS = frozenset({"apology", "thanks"})
 _WHEN = re.compile(r"\b(?:date|dates|delai|delais|time frame|timeframe|timeline|when|quand|how long)\b")
+
+
+@lru_cache(maxsize=4096)
+def _asks_when(label: str) -> bool:
+    """Whether a key point's label asks when (read once per label, not per reply)."""
+    return _WHEN.search(fold(label)) is not None
 # Words that tell a time without a digit (a weekday or "demain" is the day_date concept).
 _TIME_WORDS = frozenset({"jour", "jours", "day", "days", "semaine", "semaines", "week", "weeks", "heure", "heures",
                          "hour", "hours", "mois", "month", "months", "minute", "minutes", "janvier", "fevrier",
@@ -549,7 +555,7 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     # expected delivery date", "un délai de livraison", "a time frame") is met in full only by a
     # sentence that tells a time ("livraison jeudi", "within 5 days"); "it is being delivered by
     # Royal Mail", "le correctif sera dans la prochaine mise à jour" are on the point, vaguely.
-    timed = {kp for kp in asked if _WHEN.search(fold(compiled.labels[kp]))}
+    timed = {kp for kp in asked if _asks_when(compiled.labels[kp])}
     # One pass finds the tokens that belong to some signature; sentences only look at those.
     at = [(t, keys[t]) for t in compress(range(len(keys)), map(index.__contains__, keys))]  # found in C
     at += [(t, c) for t, c in extra.items() if c in index]

@@ -41,8 +41,9 @@ class Layout:
 
 
 def layout_of(part: str, folded: str, lex: Lexicon, channel: str, signature: str,
-              names: tuple[str, ...]) -> Layout:
-    """Return the Layout of a reply (`signature`: a signature the mail parser already split off)."""
+              names: tuple[str, ...], records: list | None = None) -> Layout:
+    """Return the Layout of a reply (`signature`: a signature the mail parser already split off;
+    `records`: part's lines as text.reply_view read them, LemmaView.records, if it did)."""
     m = _MENTIONS.match(part)
     start = m.end() if m else len(part) - len(part.lstrip())
     line_end = part.find("\n", start)
@@ -60,7 +61,7 @@ def layout_of(part: str, folded: str, lex: Lexicon, channel: str, signature: str
             body_start = comma + 1 if comma > 0 else greeting[1]
     if channel == "x" and "\n" not in part.strip():
         return _tweet(part, folded, lex, body_start, greeting, signature, names)
-    body_end, closing, sig, signer = _closing_block(part, folded, lex, body_start, names)
+    body_end, closing, sig, signer = _closing_block(part, folded, lex, body_start, names, records)
     sig_text = part[sig[0]:sig[1]] if sig else ""
     if signature.strip():
         for line in signature.strip().splitlines()[:3]:
@@ -77,7 +78,8 @@ _Block = tuple[int, "tuple[int, int] | None", "tuple[int, int] | None", "tuple[i
 _BLOCK_CACHE: dict[int, tuple[Lexicon, dict[tuple, _Block]]] = {}
 
 
-def _closing_block(part: str, folded: str, lex: Lexicon, body_start: int, names: tuple[str, ...]) -> _Block:
+def _closing_block(part: str, folded: str, lex: Lexicon, body_start: int, names: tuple[str, ...],
+                   records: list | None = None) -> _Block:
     """Return (body end, closing formula, signature, signer) read from the reply's last lines.
 
     Brands end thousands of replies with the same block (closing, name, team, a reference): it is
@@ -95,10 +97,17 @@ def _closing_block(part: str, folded: str, lex: Lexicon, body_start: int, names:
         if len(_BLOCK_CACHE) > 64:
             _BLOCK_CACHE.clear()
         store = _BLOCK_CACHE[id(lex)] = (lex, {})
-    tail, folded_tail = part[at:], folded[at:]
     if _digit_free(lex.sets["closing"].phrases) and _digit_free(lex.vocabulary) and \
             _digit_free(lex.sets["generic_signature"].phrases):
-        tail, folded_tail = digits_as_zero(tail), digits_as_zero(folded_tail)
+        if records is not None:
+            # The lines' remembered shapes (text._Line: the line and its folded text, digits as
+            # 0), from the first of the last lines on: the same strings, none shaped again.
+            shapes = [r.shape or r for r in records[part.count("\n", 0, at):]]
+            tail, folded_tail = "\n".join([r.text for r in shapes]), "\n".join([r.folded for r in shapes])
+        else:
+            tail, folded_tail = digits_as_zero(part[at:]), digits_as_zero(folded[at:])
+    else:
+        tail, folded_tail = part[at:], folded[at:]
     key = (tail, folded_tail, max(body_start - at, -1), names)
     hit = store[1].get(key)
     if hit is None:

@@ -69,7 +69,15 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
         digit_free = not any(c.isdigit() for p in (*restate_sentence.phrases, *restate_clause.phrases) for c in p)
         got = _CACHES[key] = (restate_sentence, restate_clause, {}, digit_free)
     cache, digit_free = got[2], got[3]
-    lines = folded.split("\n")
+    # The lines as reply_view remembers them (text._Line): their folded shapes are the keys, kept
+    # str objects (hashed once), so no line is split out or shaped again.
+    records = view.records if view.folded is folded else None
+    if records is not None:
+        lines = [r.folded for r in records]
+        keys = [(r.shape or r).folded for r in records] if digit_free else lines
+    else:
+        lines = folded.split("\n")
+        keys = None
     if not lines[-1]:  # a reply cut at MAX_SCORED_CHARS may end on a line break: read whole
         return read_whole(part, folded, view, restate_sentence, restate_clause, echo_of)
     infos: list[tuple[int, _LineReading]] = []
@@ -81,15 +89,19 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
             continue
         if i and line[0].isspace():
             return read_whole(part, folded, view, restate_sentence, restate_clause, echo_of)
-        info = cache.get(line)
+        key = line if keys is None else keys[i]
+        info = cache.get(key)
         if info is None:
             if len(cache) >= _MAX_LINES:
                 cache.clear()
-            shape = digits_as_zero(line) if digit_free else line
-            info = cache.get(shape) if shape != line else None
-            if info is None:
-                info = cache[shape] = _read_line(shape, restate_sentence, restate_clause)
-            cache[line] = info
+            if keys is not None:  # the shape already
+                info = cache[key] = _read_line(key, restate_sentence, restate_clause)
+            else:
+                shape = digits_as_zero(line) if digit_free else line
+                info = cache.get(shape) if shape != line else None
+                if info is None:
+                    info = cache[shape] = _read_line(shape, restate_sentence, restate_clause)
+                cache[line] = info
         if info[7] and ((i and info[8] in _READS_BEFORE) or (i < last and info[9] in _READS_AFTER)):
             return read_whole(part, folded, view, restate_sentence, restate_clause, echo_of)
         infos.append((offset, info))

@@ -117,14 +117,18 @@ class PhraseIndex:
             m = search(text, start + 1)
         return out
 
-    def lines_found(self, folded: str) -> list | None:
+    def lines_found(self, folded: str, records: list | None = None) -> list | None:
         """Return [(offset of a line, found_in(line))] for the lines of `folded`, or None when a
         line ends with the first words of a phrase (which may go on over the line break).
 
         Replies share lines (greetings, templates, closings): each distinct line is scanned
         once. A line break is no word character, so a phrase inside a line is found alike in
         the line alone and in the whole text; only a phrase over a line break tells them apart.
+        `records`: the text's lines as reply_view remembers them (text._Line), whose folded
+        shapes are the keys, with no line split or shaped again.
         """
+        if records is not None:
+            return self._records_found(records)
         out = []
         offset = 0
         lines = self._lines
@@ -146,12 +150,35 @@ class PhraseIndex:
             offset += len(line) + 1
         return out
 
-    def scan(self, folded: str) -> PhrasePass:
-        """Return the pass over `folded` (every phrase's places), remembered for the next questions."""
+    def _records_found(self, records: list) -> list | None:
+        out = []
+        offset = 0
+        lines = self._lines
+        digit_free = self._digit_free
+        for rec in records:
+            # (a line without digits is its own shape; a shape's folded text is the line's folded
+            # text with its digits as 0: the key lines_found would make)
+            line = (rec.shape or rec).folded if digit_free else rec.folded
+            hit = lines.get(line, _MISSING)
+            if hit is _MISSING:
+                if len(lines) >= 50_000:
+                    lines.clear()
+                opens = self._open_end is not None and self._open_end.search(line) is not None
+                hit = lines[line] = (None if opens else self.found_in(line))
+            if hit is None:
+                return None
+            if hit:
+                out.append((offset, hit))
+            offset += len(rec.folded) + 1
+        return out
+
+    def scan(self, folded: str, records: list | None = None) -> PhrasePass:
+        """Return the pass over `folded` (every phrase's places), remembered for the next questions.
+        `records`: folded's lines as reply_view read them (LemmaView.records), or None."""
         last = self._last
         if last is not None and last[0] is folded:
             return last[1]
-        found = PhrasePass(folded, self)
+        found = PhrasePass(folded, self, records)
         self._last = (folded, found)
         return found
 
@@ -177,14 +204,14 @@ class PhrasePass:
 
     __slots__ = ("text", "places", "_whole")
 
-    def __init__(self, folded: str, index: PhraseIndex) -> None:
+    def __init__(self, folded: str, index: PhraseIndex, records: list | None = None) -> None:
         self.text = folded
         places: dict[str, list[tuple[int, tuple[int, ...], bool]]] = {}
         self.places = places
         self._whole: dict[str, list[tuple[int, int]]] = {}  # set -> all() over the whole text
         if index.regex is None:
             return
-        found = index.lines_found(folded)
+        found = index.lines_found(folded, records)
         if found is None:  # a phrase may go on over a line break: the whole text at once
             found = [(0, index.found_in(folded))]
         for offset, hits in found:

@@ -120,11 +120,12 @@ class Lexicon:
     vocabulary: frozenset[str]  # every folded word of the formulas (not a person's name)
     index: PhraseIndex | None = field(default=None, repr=False, compare=False)  # all sets at once
 
-    def scan(self, folded: str) -> None:
+    def scan(self, folded: str, records: list | None = None) -> None:
         """Find every phrase of every set in `folded` in one pass: the sets' questions about this
-        text (or a prefix of it) are then answered from it, until another text is scanned."""
+        text (or a prefix of it) are then answered from it, until another text is scanned.
+        `records`: folded's lines as reply_view read them (LemmaView.records), if it did."""
         if self.index is not None:
-            self.index.scan(folded)
+            self.index.scan(folded, records)
 
 
 def _participles(word: str, language: str) -> tuple[str, ...]:

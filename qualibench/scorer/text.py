@@ -123,6 +123,9 @@ class LemmaView:
     mix_counts: tuple[int, ...] | None = None
     # (lemma language, the lines holding words) when reply_view put the view together from lines
     lines: tuple[str, list[_Line]] | None = field(default=None, repr=False, compare=False)
+    # every line of the text (blank ones too), when reply_view put the view together from lines:
+    # the phrase scan, the sentence reading and the layout read their remembered shapes from them
+    records: list[_Line] | None = field(default=None, repr=False, compare=False)
 
     def concept_keys(self, single: dict[str, str]) -> list[str]:
         """Return each token's key: the concept of its lemma, else of the word as written, else the
@@ -208,9 +211,14 @@ class _Line:
     collection walk all their lists again (several % of scoring a campaign's replies).
     """
 
-    __slots__ = ("lowered", "folded", "words", "spans", "tokens", "counts", "mix", "lemmas", "keys")
+    __slots__ = ("text", "shape", "lowered", "folded", "words", "spans", "tokens", "counts", "mix", "lemmas", "keys")
 
     def __init__(self, line: str, shape: _Line | None = None) -> None:
+        self.text = line
+        # The line with its digits as 0 (None: this line, which has none). Its text and folded text
+        # are this line's with every digit as 0 (folding never makes or unmakes a digit), and their
+        # str objects are kept: the caches keyed by them never hash a line twice.
+        self.shape = shape
         low = line.lower()
         # A line whose lowercase form changes length ("İ") makes the whole reply take the
         # character-by-character path of _lower_same_length: reply_view sees `lowered` None.
@@ -333,7 +341,7 @@ def reply_view(text: str, language: str | None, default: str = "fr") -> tuple[st
                 got = info.lemmas.get(lang)
                 lemmas += got if got is not None else info.lemmas_in(lang)
     view = LemmaView(spans, lemmas, words, language, folded, mix,  # type: ignore[arg-type]
-                     (lang, [info for info in infos if info.words]))
+                     (lang, [info for info in infos if info.words]), infos)
     return lowered, folded, view  # type: ignore[return-value]
 
 
