@@ -56,6 +56,12 @@ class Mission:
         return out
 
 
+def _sent_text(probe: Probe) -> str:
+    """What the shopper sends for a probe: the short variant on channels that limit length."""
+    short = probe.channel in SHORT_TEXT_CHANNELS and probe.short_text
+    return probe.short_text if short else probe.body
+
+
 def _mission_query(campaign_id: int | None):  # type: ignore[no-untyped-def]
     query = select(Probe, Brand, Persona).join(Brand, Brand.id == Probe.brand_id).join(  # type: ignore[arg-type]
         Persona, Persona.id == Probe.persona_id).where(  # type: ignore[arg-type]
@@ -81,12 +87,11 @@ def next_missions(ws: Workspace, limit: int = 1, *, channel: str | None = None) 
         for probe, brand, persona in session.exec(query.limit(limit)):
             contacts = brand.contacts or {}
             where = contacts.get(probe.channel) or contacts.get("webform") or ""
-            short = probe.channel in SHORT_TEXT_CHANNELS and probe.short_text
             missions.append(Mission(
                 probe_id=probe.id, probe_key=probe.key, channel=probe.channel, brand=brand.name,  # type: ignore[arg-type]
                 where=where, persona=f"{persona.first_name} {persona.last_name}",
                 persona_email=probe.reply_address or persona.email, persona_phone=persona.phone,
-                subject=probe.subject, text=probe.short_text if short else probe.body,
+                subject=probe.subject, text=_sent_text(probe),
                 when=probe.planned_at,
                 reason=probe.failure_reason or "" if probe.state == ProbeState.ASSISTED.value else "",
                 brand_key=brand.key, when_local=_local(probe.planned_at, brand.timezone),
@@ -173,7 +178,8 @@ def _reply(ws: Workspace, session: Session, probe: Probe, at: datetime, text: st
     if session.exec(select(Reply).where(Reply.inbound_id == inbound.id)).first() is not None:
         raise StateError(f"this reply to probe {probe.key} is already recorded",
                          "nothing to do; `qualibench status` shows it")
-    cls = classify_text(text, sent_at=probe.sent_at, received_at=at)
+    # (the request as sent: beside an acknowledgement, a template's lines touch none of it)
+    cls = classify_text(text, sent_at=probe.sent_at, received_at=at, request=_sent_text(probe))
     chosen = ReplyKind(kind) if kind else cls.kind
     return record_probe_reply(
         session, probe, inbound, kind=chosen, text=text, received_at=at,

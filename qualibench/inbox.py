@@ -82,7 +82,7 @@ def assign(ws: Workspace, inbound_id: int, probe_id: int | str, analyst: str, *,
 
     The kind is the classifier's unless the analyst gives one.
     """
-    from .mail.classify import classify
+    from .mail.classify import classify, with_request
     from .mail.parse import UnparseableMessage, parse_message
     from .probes import record_reply
 
@@ -104,6 +104,8 @@ def assign(ws: Workspace, inbound_id: int, probe_id: int | str, analyst: str, *,
             in_order = probe.sent_at is not None and probe.sent_at <= received_at
             cls = classify(msg, sent_at=probe.sent_at if in_order else None, received_at=received_at)
             text, signature = msg.reply_text or msg.text, msg.signature
+            # known now, the request tells a template's lines beside an acknowledgement (as collect does)
+            cls = with_request(cls, probe.body, text, subject=msg.subject, headers=msg.headers, signature=signature)
             redirect_to, ticket_ref, found_kind = cls.redirect_to or "", cls.ticket_ref or "", cls.kind
             notice = cls.notice
         except UnparseableMessage:
