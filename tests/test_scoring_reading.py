@@ -531,6 +531,10 @@ def test_a_customer_sent_to_look_it_up_or_to_the_only_channel_gets_no_answer(rub
                   "uniquement par téléphone au 09 69 32 10 10.", order_number="CMD-558109")
     assert credited(site, "compatibilité") == 0 and credited(sellers, "compatibilité") == 0
     assert credited(phone, "adresse") == 0
+    # the product said to be on sale on the site is stock, not a pointer to information
+    sold = score(rubric, "commercial-compatibility-fr", "Bonjour,\nLe câble est disponible sur notre site et "
+                 "en stock dans notre magasin de Lyon.", **fills)
+    assert credited(sold, "disponibilité") > 0
     # ...but the website is the answer to "offers a workaround (website, other access)"
     web = score(rubric, "technical-app-bug-en", "Hi Claire,\nIn the meantime, please log in on our website "
                 "to make your payments.")

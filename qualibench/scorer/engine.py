@@ -35,9 +35,10 @@ _INVITES = re.compile(r"^(?!.*\b(?:dm|mp|message prive|direct message)\b).*(?:ca
                       r"|\bvisit|see our|fill in|invit|veuillez|please|consult|refer|vous rendre)")
 _SELF_SERVICE = re.compile(r"\b(?:site|website|site internet|fiche produit|product page|faq|espace client|conditions"
                            r"|terms|help cent(?:re|er)|centre d'aide|rubrique|my account|online account)\b")
+# (information said to be there, not the product: "le câble est disponible sur notre site" is stock)
 _LOOK_IT_UP = re.compile(r"\b(?:invit\w*|consult\w*|veuillez|please (?:visit|check|see|refer|go)|visit|refer to"
-                         r"|are available|sont disponibles|est disponible|is available|se trouvent"
-                         r"|can be found|peuvent etre consultees?)\b")
+                         r"|(?:informations?|details|renseignements|conditions)\b[^.!?]{0,40}\b(?:are available"
+                         r"|sont disponibles|est disponible|is available|se trouvent|can be found|peuvent etre consultees?))\b")
 # "Les modifications se font uniquement par téléphone", "changes can only be made by phone": the
 # channel named is the only way, so the answer is there, not here; "nos vendeurs sauront vous
 # conseiller", "our staff will be happy to advise": somebody else will answer.
