@@ -206,6 +206,24 @@ def test_a_texts_shape_writes_every_digit_re_reads_as_0():
         assert digits_as_zero(text) == re.sub(r"\d", "0", text), repr(text)
 
 
+def test_a_pattern_found_line_by_line_is_the_pattern_found_in_the_whole_text():
+    """line_reading.some_line_matches (each distinct line searched once) is regex.search on the
+    whole folded text, for a pattern that cannot take a line break and for one that can."""
+    import re
+
+    from qualibench.scorer.line_reading import _LINE_HITS, some_line_matches
+
+    replies, _ = _fixture_replies()
+    texts = [r["text"] for r in replies] + ["Voir notre site\ninternet", "la fiche\nproduit", "faq", ""]
+    safe = re.compile(r"\b(?:site internet|fiche produit|faq|help cent(?:re|er)|votre)\b")
+    wide = re.compile(r"\b(?:site\sinternet|fiche\sproduit)\b")  # \s takes a line break
+    for text in texts + texts:  # the second round reads the lines remembered
+        _lowered, folded, view = reply_view(text, None, default="fr")
+        for regex in (safe, wide):
+            assert some_line_matches(regex, view, folded) == (regex.search(folded) is not None)
+    assert _LINE_HITS[id(safe)][1] and _LINE_HITS[id(wide)][1] is None  # lines kept for the safe one only
+
+
 def test_the_same_replies_score_the_same_in_any_order(rubric):
     """Caches fill in whatever order replies come: every point, span and note is the same.
 

@@ -21,7 +21,7 @@ from ..campaign.spec import ScenarioSpec
 from ..mail.person_names import FIRST_NAMES
 from .keypoints import compile_key_points, content_keys, credit_of
 from .layout import Layout, layout_of
-from .line_reading import read
+from .line_reading import read, some_line_matches
 from .reading import COND, NEG, RESTATE, Reading
 from .rubric import Concepts, Lexicon, Rubric
 from .signals import Span, instruction_thanks, make_span, penalise, personalisation, politeness
@@ -551,7 +551,7 @@ def _relevance(part: str, reading: Reading, keys: list[str], extra: dict[int, st
     # patterns: it lies between white space. None in the whole text, none in any sentence.)
     looked_up = {si for si, (s, e) in enumerate(reading.sentences)
                  if _SELF_SERVICE.search(folded[s:e]) and _LOOK_IT_UP.search(folded[s:e])} \
-        if _SELF_SERVICE.search(folded) else set()
+        if some_line_matches(_SELF_SERVICE, reading.view, folded) else set()
     # The guide's full credit is concrete where it can be: a key point that asks when ("gives the
     # expected delivery date", "un délai de livraison", "a time frame") is met in full only by a
     # sentence that tells a time ("livraison jeudi", "within 5 days"); "it is being delivered by

@@ -23,6 +23,7 @@ reading.py that reads across a line break must be added to the conditions above.
 
 from __future__ import annotations
 
+import re
 from operator import itemgetter
 
 from .reading import _CASE, _FROM_HERE_ON, _IDIOM, _IDIOM_CUES, _IF, _MOST, _VAGUE, RESTATE, Reading
@@ -157,3 +158,35 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
                 for c in range(reading.clause_of(a), reading.clause_of(b - 1) + 1):
                     reading.clause_flags[c] |= RESTATE
     return reading
+
+
+# Inside a pattern made only of these (and of \b, \w, \d, non-capturing groups, alternatives and
+# quantifiers), nothing can match a line break: such a pattern matches a text iff it matches one of
+# its lines alone (a line break is no word character, as the ends of a line alone are not).
+_LINE_SAFE = re.compile(r"(?:\\[bwd]|\(\?:|[a-zA-Z0-9 '|()?*+{},-])*")
+_LINE_HITS: dict[int, tuple[re.Pattern[str], dict[str, bool] | None]] = {}
+
+
+def some_line_matches(regex: re.Pattern[str], view: LemmaView, folded: str) -> bool:
+    """Return whether `regex` finds a match in `folded` (the reply's folded text, `view` its lemma
+    view), searching each distinct line once. A pattern that might match a line break (any other
+    escape, a class, a dot, a flag) is searched in the whole text every time."""
+    got = _LINE_HITS.get(id(regex))
+    if got is None or got[0] is not regex:
+        if len(_LINE_HITS) > 64:
+            _LINE_HITS.clear()
+        safe = not regex.flags & re.DOTALL and _LINE_SAFE.fullmatch(regex.pattern) is not None
+        got = _LINE_HITS[id(regex)] = (regex, {} if safe else None)
+    seen = got[1]
+    records = view.records if view.folded is folded else None
+    if seen is None or records is None:
+        return regex.search(folded) is not None
+    for rec in records:
+        hit = seen.get(rec.folded)
+        if hit is None:
+            if len(seen) >= _MAX_LINES:
+                seen.clear()
+            hit = seen[rec.folded] = regex.search(rec.folded) is not None
+        if hit:
+            return True
+    return False
