@@ -413,14 +413,15 @@ def test_automatic_replies_in_wordings_no_rule_lists(item):
 FRESH = Path(__file__).parent / "fixtures" / "classify" / "fresh_requests.yaml"
 FRESH9 = FRESH.with_name("fresh_requests9.yaml")
 FRESH10 = FRESH.with_name("fresh_requests10.yaml")
+FRESH11 = FRESH.with_name("fresh_requests11.yaml")
 
 
 def test_notices_and_answers_read_with_their_request():
-    """Fresh sets 8, 9 and 10 (each written before it was looked at, each reply with its request): every
+    """Fresh sets 8 to 11 (each written before it was looked at, each reply with its request): every
     automatic notice is read as automatic -- tips, help links, hours, bots, menus and waits are part of a
     notice -- and no answer, redirect or curt human reply is, whether or not the request is known."""
     fresh = yaml.safe_load(FRESH.read_text(encoding="utf-8"))
-    items = fresh["items"] + [item for path in (FRESH9, FRESH10)
+    items = fresh["items"] + [item for path in (FRESH9, FRESH10, FRESH11)
                               for item in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]]
     wrong = []
     for item in items:

@@ -171,7 +171,7 @@ _RECEIPT_VERB = (r"(?:bien )?(?:recue?s?|reception|parvenue?s?|enregistree?s?|pr
 _RECEIPT = re.compile(
     rf"\b{_MSG_NOUN}\b.{{0,60}}\b{_RECEIPT_VERB}\b|\b{_RECEIPT_VERB}\b.{{0,40}}\b{_MSG_NOUN}\b"
     r"|(?<!avec )accus\w* (?:de )?reception|(?:confirm|acknowledge)\w* (?:the )?receipt|confirm\w* la reception|bien recu"
-    r"|got your|\bflagged (?:this|it|your \w+) (?:to|with)|\bmade it (?:to us|through)|\b(?:has )?c(?:o|a)me through|on (?:its|it's) way to (?:us|our|the)|transmise? (?:a|au|aux) (?:notre |nos |la |le |l')?(?:service|equipe|conseiller|departement)"
+    r"|got your|\bflagged (?:this|it|your \w+) (?:to|with)|\b(?:been |was )?placed with (?:our|the|a)\b|\bmade it (?:to us|through)|\b(?:has )?c(?:o|a)me through|on (?:its|it's) way to (?:us|our|the)|transmise? (?:a|au|aux) (?:notre |nos |la |le |l')?(?:service|equipe|conseiller|departement)"
     r"|(?:passed|forwarded|sent) (?:on )?(?:this |it |your \w+ )?(?:on )?to (?:the |our )?(?:relevant |right |appropriate )?(?:team|department|people)"
     r"|\bwe have your\b|nous avons (?:bien )?votre|(?:it|this|celui-ci|celle-ci|il|elle) (?:a|has) (?:bien )?(?:ete |been )?(?:received|recue?|logged|enregistree?)"
 )
@@ -190,7 +190,7 @@ _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous a
                # "Reply to this e-mail with a photo" is an instruction, not a promise to reply
                r"|(?:will|'ll|aim to|try to|to) (?:respond|reply|answer)|(?:respond|reply) (?:to you|within|as soon)"
                r"|replies (?:may|will|can)|be with you|contact you|look into|come back to you"
-               r"|(?:typically|usually|normally) (?:replies|responds|answers)|(?:replies|responds) (?:to you )?(?:within|in under|as soon)"
+               r"|(?:typically|usually|normally|generally) (?:reply|replies|respond|responds|answer|answers)|(?:replies|responds) (?:to you )?(?:within|in under|as soon)"
                # being told of the reply later, or sent instructions once the message is reviewed
                r"|(?:vous serez|you will be|you'll be) (?:informe\S*|notifie\S*|notified|informed|contacte\S*|contacted)\b.{0,40}"
                r"(?:reponse|reply|response|answer|decision|outcome|suite)"
@@ -199,6 +199,7 @@ _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous a
                r"|(?:for|of) (?:a |our )?(?:response|reply))")
 _WHEN = (r"(?:sous \d|dans (?:un|les) (?:delai|meilleurs delais|plus brefs delais)|des que possible|au plus (?:vite|tot)"
          r"|as (?:quickly|fast|promptly) as|aussi vite que|sous peu|d'ici peu|before long|at the latest|au plus tard"
+         r"|normally|generally|generalement|habituellement|des (?:son|leur|mon|notre) retour|on (?:his|her|their|my) return"
          r"|prochainement|rapidement|tres vite|shortly|soon|as soon as|within|asap|in due course|typically|usually"
          r"|\d+ ?(?:h\b|heures|jours|days|hours)|business days?|working days?|jours ouvr)")
 _FUTURE_SUBJECT = (r"(?:\bnous\b|\bun conseiller|\bune conseillere|notre equipe|nos equipes|nos conseillers|our team"
@@ -351,6 +352,8 @@ _POINTER = re.compile(
     r"|retrouver|trouver|gerer|modifier|nous joindre|vous rendre))\b"
     r"|\b(?:most|la plupart des|many|de nombreuses|beaucoup de) (?:\w+ )?(?:questions|issues|problems|problemes|demandes|queries)\b"
     r"|\b(?:yourself|vous-meme)\b"
+    # what usually happens if...: "If your order has been delivered to a neighbour, you'll usually find a card"
+    r"|^(?:if|si) (?:your|votre|vos|vous)\b.{0,80}\b(?:usually|generally|normally|often|generalement|habituellement|en general)\b"
     # a menu: "Type AGENT to talk to a person, or choose a topic"
     r"|^(?:type|tapez|choose|choisissez|select|selectionnez|reply with|repondez par)\b"
     # a regulator or a procedure to turn to if not satisfied; what other customers ask

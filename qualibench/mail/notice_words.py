@@ -98,7 +98,8 @@ efforcent sav assistant assistante assistance helper chatting bientot instant in
 arrive arrivee arrived arrives comptez avant prive privee prives privees libere liberera relais virtuel
 virtuelle gestionnaire gestionnaires connaissance verse! electronique picked available bear indique indiquee
 objectif objectifs aim goal reads usually happens ask asks asked possession copy follow! selon constate
-constatee mesure written weekdays incomplete flagged social times latest liste
+constatee mesure written weekdays incomplete flagged social times latest liste normally generally
+retenu placed
 """)
 
 
