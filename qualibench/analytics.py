@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 
 import numpy as np
@@ -38,13 +38,11 @@ from sqlmodel import Session, select
 from .background import Forked
 from .breakdown import _consistency, _criterion_shares, _cross_channel, criterion_maxima
 from .campaign.spec import AwardRules
-from .hours import brand_calendar
-from .models import Brand, Campaign, DelayReview, Probe, Reply, ReplyKind, Scenario, Wave
+from .models import Campaign, Scenario
+from .probe_table import load_tests
 from .resampling import cell_weights
 from .survival import CHECKPOINTS_H, f_at_stack, km_stack, km_summary_stack
 
-HUMAN_KINDS = (ReplyKind.ANSWER.value, ReplyKind.REDIRECT.value)
-TIMED = (DelayReview.NONE.value, DelayReview.KEPT.value)  # replies whose delay may be measured
 BUCKETS = ("within_1h", "within_4h", "within_24h", "within_window")
 
 
@@ -101,136 +99,6 @@ def rules_from_config(config: dict) -> AwardRules:
     if "social_channels" in raw:
         kw["social_channels"] = tuple(str(c) for c in raw["social_channels"])
     return AwardRules(**kw)
-
-
-def _effective(session: Session, campaign_id: int) -> dict[int, tuple[float, dict, str]]:
-    # qualibench.scorer.effective alone: reading stored scores needs no rubric nor lemmatiser
-    from .scorer.effective import effective_scores
-
-    return {rid: (e.total, e.criteria, e.source) for rid, e in effective_scores(session, campaign_id).items()}
-
-
-_TEXT_CHUNK = 500  # reply ids per IN (...) when reading the first answers' texts
-
-
-def _rows(session: Session, *columns, where, order_by=None) -> list:
-    # Core rows of named columns: no ORM object, and not the probes' bodies nor the replies' raw parts
-    query = select(*columns).where(where)
-    return session.execute(query if order_by is None else query.order_by(order_by)).all()
-
-
-def _received_at(reply) -> datetime:
-    return reply.received_at
-
-
-def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = None) -> pd.DataFrame:
-    """Return one row per probe with every field an analyst needs (delays in hours)."""
-    as_of = as_of or datetime.now(UTC)
-    brands = {r.id: r for r in _rows(session, Brand.id, Brand.key, Brand.name, Brand.sector, Brand.country,
-                                     Brand.timezone, Brand.opening_hours, where=Brand.campaign_id == campaign_id)}
-    scens = {r.id: r for r in _rows(session, Scenario.id, Scenario.key, Scenario.title, Scenario.kind,
-                                    Scenario.language, where=Scenario.campaign_id == campaign_id)}
-    waves = {r.id: r for r in _rows(session, Wave.id, Wave.number, Wave.window_days,
-                                    where=Wave.campaign_id == campaign_id)}
-    # A reply whose date is impossible (before its request) waits for an analyst's decision:
-    # only timed replies count, each probe's in the order they arrived (equal times: by id).
-    replies: dict[int, list] = {}
-    for r in _rows(session, Reply.id, Reply.probe_id, Reply.kind, Reply.received_at, Reply.delay_review,
-                   Reply.match_method, Reply.match_confidence, where=Reply.campaign_id == campaign_id,
-                   order_by=Reply.id):
-        if r.received_at and r.delay_review in TIMED:
-            replies.setdefault(r.probe_id, []).append(r)
-    for rs in replies.values():
-        rs.sort(key=_received_at)
-    scores = _effective(session, campaign_id)
-    calendars = {bid: brand_calendar(b.timezone, b.opening_hours, b.country) for bid, b in brands.items()}
-    probes = session.execute(
-        select(Probe.id, Probe.key, Probe.brand_id, Probe.scenario_id, Probe.wave_id, Probe.channel,
-               Probe.state, Probe.planned_at, Probe.dispatching_at, Probe.sent_at, Probe.window_ends_at)
-        .where(Probe.campaign_id == campaign_id).order_by(Probe.id)).all()
-    auto_ack, redirect, nan, none = ReplyKind.AUTO_ACK.value, ReplyKind.REDIRECT.value, math.nan, ()
-    rows = []
-    timed: dict[int, list] = {}  # id(calendar) -> (calendar, [(row, start, stop of its clock)])
-    for p in probes:
-        b, sc, w = brands[p.brand_id], scens[p.scenario_id], waves.get(p.wave_id)
-        rs = replies.get(p.id, none)
-        ack = first = None
-        for r in rs:
-            if ack is None and r.kind == auto_ack:
-                ack = r
-            elif first is None and r.kind in HUMAN_KINDS:
-                first = r
-        # An address the brand publishes but that refuses mail at once is a test the brand
-        # failed, not one we never ran: its clock starts when delivery was attempted.
-        undeliverable = p.state == "undeliverable"
-        start = p.sent_at or ((p.dispatching_at or p.planned_at) if undeliverable else None)
-        sent = start is not None
-        end = p.window_ends_at or (start + pd.Timedelta(days=w.window_days if w else 14) if sent else None)
-        row = {
-            "probe_id": p.id, "probe_key": p.key, "brand_key": b.key, "brand": b.name, "sector": b.sector,
-            "country": b.country, "timezone": b.timezone, "channel": p.channel, "scenario": sc.key,
-            "scenario_title": sc.title, "kind": sc.kind, "language": sc.language,
-            "wave": w.number if w else None, "state": p.state, "sent": sent,
-            "planned_at": p.planned_at, "sent_at": start, "window_ends_at": end,
-            "first_ack_at": ack.received_at if ack else None,
-            "first_answer_at": first.received_at if first else None,
-            "acknowledged": ack is not None, "undeliverable": undeliverable,
-            "first_ack_reply_id": ack.id if ack else None, "first_answer_reply_id": first.id if first else None,
-            "reply_ids": ",".join([str(r.id) for r in rs]),
-            "match_method": first.match_method if first else None,
-            "match_confidence": first.match_confidence if first else None,
-            "deflected": bool(first and first.kind == redirect),
-            "answer_text": "",
-        }
-        if sent:
-            stop = min(end, as_of)
-            answered = first is not None and first.received_at <= stop
-            at = first.received_at if answered else stop
-            row["answered"] = answered
-            row["censored"] = not answered
-            row["still_open"] = not answered and as_of < end
-            row["late_answer"] = first is not None and not answered
-            row["time_h"] = time_h = max(0.0, (at - start).total_seconds() / 3600.0)
-            row["business_time_h"] = nan  # below: every test of a calendar at once
-            row["censor_h"] = (stop - start).total_seconds() / 3600.0
-            row["ack_delay_h"] = (ack.received_at - start).total_seconds() / 3600.0 if ack else nan
-            row["delay_h"] = time_h if answered else nan
-            row["business_delay_h"] = nan
-            eff = scores.get(first.id) if answered else None
-            row["quality"] = eff[0] if eff else nan
-            row["score_source"] = eff[2] if eff else None
-            row["quality_all"] = (eff[0] if eff else nan) if answered else 0.0
-            if eff:
-                for k, v in eff[1].items():
-                    row[f"crit_{k}"] = float(v)
-            cal = calendars[p.brand_id]
-            timed.setdefault(id(cal), (cal, []))[1].append((row, start, at))
-        else:
-            row["answered"] = row["censored"] = row["still_open"] = row["late_answer"] = False
-        rows.append(row)
-    # the one business-hours rule (qualibench.hours), as timing and `check` read it
-    for cal, pending in timed.values():
-        hours = cal.business_hours_many([t[1] for t in pending], [t[2] for t in pending]).tolist()
-        for (row, _, _), h in zip(pending, hours, strict=True):
-            row["business_time_h"] = h
-            if row["answered"]:
-                row["business_delay_h"] = h
-    _first_answer_texts(session, rows)
-    df = pd.DataFrame(rows)
-    for col in ("time_h", "business_time_h", "censor_h", "ack_delay_h", "delay_h", "business_delay_h",
-                "quality", "quality_all"):
-        if col not in df:
-            df[col] = math.nan
-    return df
-
-
-def _first_answer_texts(session: Session, rows: list[dict]) -> None:
-    # Only the texts of first answers, read by id: the other replies' texts are never shown.
-    at = {r["first_answer_reply_id"]: r for r in rows if r["first_answer_reply_id"] is not None}
-    ids = sorted(at)
-    for i in range(0, len(ids), _TEXT_CHUNK):
-        for rid, text in session.execute(select(Reply.id, Reply.text).where(Reply.id.in_(ids[i:i + _TEXT_CHUNK]))):
-            at[rid]["answer_text"] = text or ""
 
 
 FIGURE_COLUMNS = ("answered", "time_h", "business_time_h", "acknowledged", "undeliverable", "deflected",
