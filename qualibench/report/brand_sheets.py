@@ -67,21 +67,30 @@ def why(shares: dict[str, float], f: Formatter, strongest: bool) -> str:
     return label + " " + ", ".join(f"{f.criterion(c)} {f.pct(v)}" for c, v in items) if items else ""
 
 
-def _comparison_rows(b: dict, sector: dict, overall: dict, sector_index: float, all_index: float,
-                     shares: tuple[dict, dict, dict], maxima: dict, f: Formatter) -> list[dict]:
-    def row(label: str, r: dict, index: float, share: dict) -> dict:
-        return {"label": label, "index": f.num(index), "answer_rate": f.pct(r.get("answer_rate")),
-                "median": f.median(r.get("median_h")), "delay_score": f.num(r.get("delay_score")),
-                "quality_all": f.num(r.get("quality_all")), "quality": f.num(r.get("quality")),
-                "criteria": [f.pct(share.get(c)) for c in maxima]}
-    return [row(b["brand"], b, b["index"], shares[0]), row(f.L["sector_average"], sector, sector_index, shares[1]),
-            row(f.L["all_brands"], overall, all_index, shares[2])]
+def _comparison_row(label: str, r: dict, index: float, share: dict, maxima: dict, f: Formatter) -> dict:
+    return {"label": label, "index": f.num(index), "answer_rate": f.pct(r.get("answer_rate")),
+            "median": f.median(r.get("median_h")), "delay_score": f.num(r.get("delay_score")),
+            "quality_all": f.num(r.get("quality_all")), "quality": f.num(r.get("quality")),
+            "criteria": [f.pct(share.get(c)) for c in maxima]}
 
 
 def brand_hours(session: Session, campaign_id: int) -> dict[str, str]:
     """Return brand key -> its opening hours as stored (what a sheet shows)."""
     return {key: hours for key, hours in session.execute(
         select(Brand.key, Brand.opening_hours).where(Brand.campaign_id == campaign_id))}
+
+
+def _memo(fn):
+    # a formatting call for each distinct value: a sheet repeats its sector's, its hours' and
+    # its dates' text (the value itself is the key, so the text is the one fn gives)
+    seen: dict = {}
+
+    def text(v):
+        got = seen.get(v)
+        if got is None:
+            got = seen[v] = fn(v)
+        return got
+    return text
 
 
 def brand_sheets(session: Session | None, analysis, f: Formatter, excerpt, *, only: str | None = None,
@@ -97,13 +106,15 @@ def brand_sheets(session: Session | None, analysis, f: Formatter, excerpt, *, on
     sent = tests.loc[tests["sent"], cols]
     if only is not None:
         sent = sent[sent["brand_key"] == only]
+    if sent["sent_at"].dtype.kind == "M":  # a sheet shows the (UTC) date: converted at once, formatted per day
+        sent = sent.assign(sent_at=sent["sent_at"].dt.date)
     by_brand: dict[str, list[dict]] = {}
-    for t in sent.to_dict("records"):
+    for t in _records(sent):
         by_brand.setdefault(t["brand_key"], []).append(t)
     hours = brand_hours(session, cid) if hours is None else hours
     scen_titles = f.scenario_names(analysis)
     bc_by_brand: dict[str, list[dict]] = {}
-    for r in analysis.brand_channel.to_dict("records"):
+    for r in _records(analysis.brand_channel[["brand_key", "channel", "index", "answer_rate", "median_h"]]):
         bc_by_brand.setdefault(r["brand_key"], []).append(r)
     sectors = {r["sector"]: r for r in analysis.sectors.to_dict("records")}
     bcrit = {r["brand_key"]: r for r in analysis.brand_criteria.to_dict("records")}
@@ -118,8 +129,14 @@ def brand_sheets(session: Session | None, analysis, f: Formatter, excerpt, *, on
     answered = tests[tests["sent"] & tests["answered"]]
     all_shares = {c: answered[f"crit_{c}"].mean() / m for c, m in maxima.items()
                   if f"crit_{c}" in answered and m and len(answered)}
+    criteria_names = [f.criterion(c) for c in maxima]
+    # the sector's and all brands' rows of the comparison are the same on every sheet of a sector
+    overall_row = _comparison_row(f.L["all_brands"], analysis.overall, all_index, all_shares, maxima, f)
+    sector_rows: dict = {}
+    sector_name, opening = _memo(f.sector), _memo(f.opening_hours)
+    cell = _CellText(f)
     out = []
-    for b in ranked.to_dict("records"):
+    for b in _records(ranked):
         if only is not None and b["brand_key"] != only:
             continue
         bt = by_brand.get(b["brand_key"], [])
@@ -127,7 +144,9 @@ def brand_sheets(session: Session | None, analysis, f: Formatter, excerpt, *, on
         scored = sorted((t for t in bt if t["answered"] and not missing(t["quality"])), key=lambda t: t["quality"])
         best = scored[-1] if scored else None
         worst = scored[0] if len(scored) > 1 else None
-        mine, theirs = _shares(bcrit.get(b["brand_key"]), maxima), _shares(scrit.get(b["sector"]), maxima)
+        if b["sector"] not in sector_rows:
+            sector_rows[b["sector"]] = _comparison_row(f.L["sector_average"], sec, sec.get("index"),
+                                                       _shares(scrit.get(b["sector"]), maxima), maxima, f)
 
         def reply(t: dict | None, strongest: bool) -> dict | None:
             if t is None:
@@ -136,38 +155,55 @@ def brand_sheets(session: Session | None, analysis, f: Formatter, excerpt, *, on
                     "scenario": scen_titles.get(t["scenario"], ""), "why": why(_test_shares(t, maxima), f, strongest),
                     "text": excerpt(t["answer_text"], t["first_answer_reply_id"], t["probe_id"])}
         out.append({
-            "name": b["brand"], "sector": f.sector(b["sector"]), "key": b["brand_key"],
+            "name": b["brand"], "sector": sector_name(b["sector"]), "key": b["brand_key"],
             "rank": f.ordinal(ranks[b["brand_key"]]), "of": len(ranked),
             "sector_rank": f.ordinal(sector_ranks.get(b["brand_key"], 0)), "sector_of": sector_sizes.get(b["sector"]),
-            "hours": f.opening_hours(hours.get(b["brand_key"], "")),
+            "hours": opening(hours.get(b["brand_key"], "")),
             "index": f.num(b["index"], rules.precision),
             "ci": f"{f.num(b['index_low'])} – {f.num(b['index_high'])}",
-            "compare": _comparison_rows(b, sec, analysis.overall, sec.get("index"), all_index,
-                                        (mine, theirs, all_shares), maxima, f),
-            "criteria_names": [f.criterion(c) for c in maxima],
+            "compare": [_comparison_row(b["brand"], b, b["index"], _shares(bcrit.get(b["brand_key"]), maxima), maxima, f),
+                        sector_rows[b["sector"]], overall_row],
+            "criteria_names": criteria_names,
             "channels": [{"channel": f.channel(r["channel"]), "index": f.num(r["index"]),
                           "answer_rate": f.pct(r["answer_rate"]), "median": f.median(r["median_h"])}
                          for r in bc_by_brand.get(b["brand_key"], [])],
             "consistency": f.num(b.get("substance_consistency")),
-            "grid": _test_grid(bt, scen_titles, f),
+            "grid": _test_grid(bt, scen_titles, f, cell),
             "best": reply(best, True), "worst": reply(worst, False),
         })
     return out
 
 
-def _test_grid(bt: list[dict], scen_titles: dict, f: Formatter) -> dict:
+def _records(df) -> list[dict]:
+    """Return df's rows as dicts of Python values, as to_dict("records") gives them (a column at once)."""
+    cols = {c: df[c].tolist() if df[c].dtype.kind in "fiub" else df[c].to_numpy(dtype=object).tolist()
+            for c in df.columns}
+    return [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
+
+
+class _CellText:
+    """The text of a grid cell's figures, formatted once per distinct value."""
+
+    def __init__(self, f: Formatter) -> None:
+        self.hours, self.num = f.hours, f.num
+        self.date = _memo(lambda d: f.date(d, "short"))
+        self.states = {s: f.L.get("state_" + s, s) for s in ("answered", "undeliverable", "unanswered")}
+
+
+def _test_grid(bt: list[dict], scen_titles: dict, f: Formatter, text: _CellText | None = None) -> dict:
     """Return a brand's tests as a channel x scenario grid; each cell lists its tests' outcomes.
 
     A grid has a few cells where a row per test has many, which keeps 500-brand PDFs fast.
     """
-    L = f.L
+    text = text or _CellText(f)
+    states, date, hours, num = text.states, text.date, text.hours, text.num
     cells: dict[tuple[str, str], list[dict]] = {}
     for t in bt:
         state = "answered" if t["answered"] else ("undeliverable" if t["undeliverable"] else "unanswered")
         cells.setdefault((t["channel"], t["scenario"]), []).append({
-            "ok": bool(t["answered"]), "state": L.get("state_" + state, state), "sent": f.date(t["sent_at"], "short"),
-            "delay": f.hours(t["delay_h"]), "business_delay": f.hours(t["business_delay_h"]),
-            "quality": f.num(t["quality"]), "deflected": bool(t["deflected"])})
+            "ok": bool(t["answered"]), "state": states[state], "sent": date(t["sent_at"]),
+            "delay": hours(t["delay_h"]), "business_delay": hours(t["business_delay_h"]),
+            "quality": num(t["quality"]), "deflected": bool(t["deflected"])})
     scenarios = sorted({k[1] for k in cells})
     channels = sorted({k[0] for k in cells})
     return {"scenarios": [scen_titles.get(sc, "") for sc in scenarios],
