@@ -191,35 +191,47 @@ class BrandCalendar:
     def business_hours_many(self, starts: Sequence[datetime], ends: Sequence[datetime]):
         """Return a numpy array: the open hours between each start and its end (aware datetimes).
 
-        The one business-hours rule (business_hours is this for one pair): for each day from the
-        day before the start to the day of the end (brand-local dates), unless a public holiday
-        of the years the pair spans, the overlap of each of its opening intervals with
-        [start, end], in seconds, added in time order; 0 when the end is not after the start.
-        Pairs are computed together, so a report's thousands of delays cost one array operation
-        per calendar rather than a loop over days for each.
+        business_hours_us of their microseconds (business_hours is this for one pair).
         """
         import numpy as np
 
+        return self.business_hours_us(np.array([_microseconds(s) for s in starts], dtype=np.int64),
+                                      np.array([_microseconds(e) for e in ends], dtype=np.int64))
+
+    def business_hours_us(self, starts, ends):
+        """Return a numpy array: the open hours between each start and its end (UTC microseconds).
+
+        The one business-hours rule: for each day from the day before the start to the day of
+        the end (brand-local dates), unless a public holiday of the years the pair spans, the
+        overlap of each of its opening intervals with [start, end], in seconds, added in time
+        order; 0 when the end is not after the start. Pairs are computed together, so a
+        report's thousands of delays cost one array operation per calendar rather than a loop
+        over days for each.
+        """
+        import numpy as np
+
+        starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
         out = np.zeros(len(starts))
-        groups: dict[tuple[int, int], list[tuple[int, date, date]]] = {}
-        for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
-            if end > start:
-                s, e = start.astimezone(self.tz), end.astimezone(self.tz)
-                groups.setdefault((s.year, e.year), []).append((i, s.date() - timedelta(days=1), e.date()))
-        for (first_year, last_year), pairs in groups.items():
+        todo = np.flatnonzero(ends > starts)
+        if not len(todo):
+            return out
+        s_us, e_us = starts[todo], ends[todo]
+        s_day, e_day = self._local_days(s_us), self._local_days(e_us)  # proleptic ordinals
+        s_year, e_year = _years(s_day), _years(e_day)
+        for first_year, last_year in sorted(set(zip(s_year.tolist(), e_year.tolist(), strict=True))):
+            sel = (s_year == first_year) & (e_year == last_year)
             closed = _holidays(self.country, tuple(range(first_year, last_year + 1)))
-            first = min(p[1] for p in pairs)
-            ndays = (max(p[2] for p in pairs) - first).days + 1
+            lo_day, hi_day = s_day[sel] - 1, e_day[sel]
+            first = int(lo_day.min())
             spans: list[tuple[int, int]] = []
             offsets = [0]  # offsets[d]: the position of day `first + d`'s first interval in `spans`
-            for d in range(ndays):
-                day = first + timedelta(days=d)
+            for ordinal in range(first, int(hi_day.max()) + 1):
+                day = date.fromordinal(ordinal)
                 if day not in closed:
                     spans.extend(self._intervals(day))
                 offsets.append(len(spans))
-            pos = np.array([p[0] for p in pairs])
-            lo_i = np.array([offsets[(p[1] - first).days] for p in pairs], dtype=np.int64)
-            hi_i = np.array([offsets[(p[2] - first).days + 1] for p in pairs], dtype=np.int64)
+            offsets_a = np.array(offsets, dtype=np.int64)
+            lo_i, hi_i = offsets_a[lo_day - first], offsets_a[hi_day - first + 1]
             width = int((hi_i - lo_i).max())
             if width == 0:
                 continue
@@ -227,14 +239,48 @@ class BrandCalendar:
             at = lo_i[:, None] + np.arange(width)
             inside = at < hi_i[:, None]
             at = np.minimum(at, len(spans) - 1)
-            s_us = np.array([_microseconds(starts[i]) for i in pos], dtype=np.int64)[:, None]
-            e_us = np.array([_microseconds(ends[i]) for i in pos], dtype=np.int64)[:, None]
-            lo, hi = np.maximum(a[at], s_us), np.minimum(b[at], e_us)
+            lo, hi = np.maximum(a[at], s_us[sel][:, None]), np.minimum(b[at], e_us[sel][:, None])
             # seconds of each overlap as timedelta.total_seconds() gives them (microseconds / 10**6,
             # exact below 2**53), summed one after the other (accumulate) as a loop over days adds
             overlap = np.where(inside & (hi > lo), hi - lo, 0) / 1e6
-            out[pos] = np.add.accumulate(overlap, axis=1)[:, -1] / 3600.0
+            out[todo[sel]] = np.add.accumulate(overlap, axis=1)[:, -1] / 3600.0
         return out
+
+    def _local_days(self, us):
+        """Return the brand-local date (proleptic ordinal) of each UTC microsecond time.
+
+        A time's local date is the day whose local midnight is the last one at or before it:
+        exact while the clock never skips nor repeats a midnight in the range (each midnight
+        then has one UTC instant); else each time is converted, as astimezone() dates it.
+        """
+        import numpy as np
+
+        utc_day = us // _DAY_US + _EPOCH_ORDINAL
+        lo, hi = int(utc_day.min()) - 1, int(utc_day.max()) + 2  # an offset is under a day
+        midnights = [_midnight(self.tz, o) for o in range(lo, hi + 1)]
+        if None in midnights:
+            return np.array([(_EPOCH + timedelta(microseconds=int(u))).astimezone(self.tz).toordinal()
+                             for u in us.tolist()], dtype=np.int64)
+        return lo + np.searchsorted(np.array(midnights, dtype=np.int64), us, side="right") - 1
+
+
+_DAY_US = 86_400_000_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+@lru_cache(maxsize=65536)
+def _midnight(tz: ZoneInfo, ordinal: int) -> int | None:
+    # the UTC microseconds of a local midnight; None when the clock skips or repeats it
+    first = datetime.combine(date.fromordinal(ordinal), time(0), tzinfo=tz)
+    at = _microseconds(first)
+    return at if _microseconds(first.replace(fold=1)) == at else None
+
+
+def _years(ordinals):
+    import numpy as np
+
+    days, at = np.unique(ordinals, return_inverse=True)
+    return np.array([date.fromordinal(o).year for o in days.tolist()], dtype=np.int64)[at]
 
 
 @lru_cache(maxsize=64)

@@ -128,23 +128,23 @@ def load_tests(session: Session, campaign_id: int, *, as_of: datetime | None = N
     for i in np.flatnonzero(sent).tolist():
         cal = calendars[brand_ids[i]]
         timed.setdefault(id(cal), (cal, []))[1].append(i)
-    starts_dt, ats_dt = _aware(start), _aware(at)
     for cal, pos in timed.values():
-        business[pos] = cal.business_hours_many([starts_dt[i] for i in pos], [ats_dt[i] for i in pos])
+        business[pos] = cal.business_hours_us(start[pos], at[pos])
     first_ids = [None if r < 0 else r for r in first.id.tolist()]
     quality, quality_all = nan.copy(), np.where(sent, 0.0, np.nan)
     source: list = [None if s else math.nan for s in sent.tolist()]
-    crit: dict[str, np.ndarray] = {}
+    scored: list[tuple[int, dict]] = []
     for i in np.flatnonzero(answered).tolist():
         eff = scores.get(first_ids[i])
         quality_all[i] = quality[i] = eff[0] if eff else math.nan
         if eff:
             source[i] = eff[2]
-            for k, v in eff[1].items():
-                col = crit.get(f"crit_{k}")
-                if col is None:
-                    col = crit[f"crit_{k}"] = nan.copy()
-                col[i] = float(v)
+            scored.append((i, eff[1]))
+    crit: dict[str, np.ndarray] = {}
+    at_scored = np.array([i for i, _ in scored], dtype=np.int64)
+    for k in dict.fromkeys(k for _, c in scored for k in c):  # the criteria in order of appearance
+        crit[f"crit_{k}"] = col = nan.copy()
+        col[at_scored] = [float(c.get(k, math.nan)) for _, c in scored]
     texts = _first_answer_texts(session, first_ids)
     has_ack_l = has_ack.tolist()
     sent_l, answered_l = sent.tolist(), answered.tolist()
@@ -225,11 +225,6 @@ def _first_replies(session: Session, campaign_id: int, at_of: dict, n: int):
 
 def _index(us: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(us.view("M8[us]"), tz=UTC) if len(us) else pd.DatetimeIndex([], tz=UTC).as_unit("us")
-
-
-def _aware(us: np.ndarray) -> list:
-    # aware datetimes (UTC) of microsecond times, for the calendars
-    return list(_index(us).to_pydatetime())
 
 
 def _first_answer_texts(session: Session, reply_ids: list) -> dict[int, str]:

@@ -8,11 +8,18 @@ import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from sqlmodel import select
 
 from qualibench.analytics import load_tests
-from qualibench.hours import DEFAULT_OPENING_HOURS, HoursSyntaxError, OpeningHours, brand_calendar
+from qualibench.hours import (
+    DEFAULT_OPENING_HOURS,
+    HoursSyntaxError,
+    OpeningHours,
+    _midnight,
+    brand_calendar,
+)
 from qualibench.models import Brand, Event, InboundMessage, Probe, ProbeState, ReplyKind
 from qualibench.probes import record_reply
 from qualibench.timing import close_windows
@@ -230,3 +237,22 @@ def test_business_hours_of_many_pairs_are_each_pair_alone():
     assert alone == pytest.approx([0.5 + 4 + 2 + 0.5, 1 + 2 + 1, 0.0, 2 - (0.25 - 125e-6) / 3600, 0.0], abs=1e-12)
     many = cal.business_hours_many([a for a, _ in pairs], [b for _, b in pairs])
     assert [float(h) for h in many] == alone  # the same floats, not only close ones
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "America/Santiago", "Asia/Beirut"])
+def test_brand_local_dates_of_microseconds_are_astimezone_dates(zone):
+    """business_hours_us dates each time by the local midnight before it, and by astimezone where
+    a midnight is skipped or repeated (Santiago and Beirut change their clocks at midnight)."""
+    cal = brand_calendar(zone, "24/7", "ZZ")
+    tz = ZoneInfo(zone)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    # every 30 minutes over both of 2026's clock changes of the zone, plus a microsecond either side of each hour
+    times = [datetime(2026, m, 1, tzinfo=UTC) + timedelta(minutes=30 * k) for m in (3, 4, 9, 10) for k in range(1540)]
+    times += [t + timedelta(microseconds=d) for t in times[::2] for d in (-1, 1)]
+    us = np.array([(t - epoch) // timedelta(microseconds=1) for t in times], dtype=np.int64)
+    days = range(datetime(2026, 3, 1).toordinal(), datetime(2026, 11, 3).toordinal())
+    assert any(_midnight(tz, d) is None for d in days) == (zone != "Europe/Paris")  # both ways are checked
+    assert cal._local_days(us).tolist() == [t.astimezone(tz).toordinal() for t in times]
+    # open all the time: the open hours of any pair are its elapsed hours, across the changes too
+    starts, ends = us[::7], us[::7] + 3 * 86_400_000_000 + 1
+    assert cal.business_hours_us(starts, ends).tolist() == pytest.approx([72 + 1e-6 / 3600] * len(starts), abs=1e-9)
