@@ -17,6 +17,16 @@ the case, whatever its wording; one with words of its own (a parcel, a refund, a
 amount does. Absences are read by role too (someone away or closed, plus a return or another
 contact), and so are unread mailboxes (this address / account, negated, and reading or serving).
 A receipt or promise signed by a person's first name (mail.person_names) is a curt human reply.
+
+Inside a notice (a reference, a promise with a time, an automatic note -- in its text, its sign-off
+block or a footer the reply splitter set aside -- queue or opening hours), what any customer is told
+is part of the notice too: tips and reminders, self-service questions, help-link lists, menus, what to
+do "if your order...". Once the request is known (`classify_text(..., request=)`; the collector calls
+`with_request` after matching a reply to its probe), a sentence beside an acknowledgement answers only
+if it touches the request: shares one of its own words or numbers, or states a specific of its own (an
+amount, a yes/no, a day, an identifier, an apology for the trouble); one restating three of the
+request's words speaks of the case whatever role it also plays. Without the request the reply alone is
+read, as before.
 """
 
 from __future__ import annotations
