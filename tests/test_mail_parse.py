@@ -338,3 +338,29 @@ def test_the_date_and_charset_fast_paths_read_as_the_stdlib_does():
         part = Message(policy=compat32)
         part.set_raw("Content-Type", value)
         assert _charset_param(part) == part.get_param("charset"), value
+
+
+def test_a_prepared_message_crosses_a_process_boundary_whole():
+    """What a parser worker sends back (prepare.Prepared, pickled; the date as its numbers)
+    is rebuilt field for field: the parsed message, its UTC date, the texts and both readings."""
+    import pickle
+    from dataclasses import asdict
+    from datetime import timedelta, timezone
+
+    from qualibench.mail.prepare import prepare
+
+    seen = 0
+    for path in sorted(MAIL_FIXTURES.glob("*.eml"))[:40]:
+        try:
+            got = prepare(path.read_bytes())
+        except UnparseableMessage:
+            continue
+        for date in (got.msg.date, None, datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))):
+            got.msg.date = date
+            back = pickle.loads(pickle.dumps(got, pickle.HIGHEST_PROTOCOL))
+            assert asdict(back.msg) == asdict(got.msg) and repr(back.msg.date) == repr(got.msg.date)
+            assert (back.text, back.name_block, back.ticket_ref) == (got.text, got.name_block, got.ticket_ref)
+            assert vars(back.at_once) == vars(got.at_once)
+            assert (back.later and vars(back.later)) == (got.later and vars(got.later))
+        seen += 1
+    assert seen > 20

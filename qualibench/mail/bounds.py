@@ -10,11 +10,9 @@ a last guard against a pattern nobody foresaw.
 from __future__ import annotations
 
 import _signal
-import contextlib
 import re
 import signal
 import threading
-from collections.abc import Iterator
 
 # Raw bytes handed to the MIME parser, after large base64 attachments are elided.
 MAX_PARSE_BYTES = 4_000_000
@@ -34,35 +32,50 @@ class BudgetExceeded(Exception):
     """Parsing one message took more processor time than CPU_SECONDS."""
 
 
-@contextlib.contextmanager
-def cpu_deadline(seconds: float | None = None) -> Iterator[None]:
-    """Raise BudgetExceeded inside the block once it has used `seconds` of CPU time.
+def cpu_deadline(seconds: float | None = None) -> _Deadline:
+    """Raise BudgetExceeded inside the `with` block once it has used `seconds` of CPU time.
 
     A profiling timer (SIGPROF) interrupts pure-Python loops; it only works in the main
     thread, elsewhere the block runs unguarded (the size limits still hold).
     """
-    global _guarded
-    seconds = CPU_SECONDS if seconds is None else seconds
-    # Inside an outer deadline (a whole message prepared: parse, then classify) the outer one
-    # holds: a second timer would reset it.
-    if threading.current_thread() is not threading.main_thread() or seconds <= 0 or _guarded:
-        yield
-        return
+    return _Deadline(CPU_SECONDS if seconds is None else seconds)
 
-    def expired(_signum: int, _frame: object) -> None:
-        raise BudgetExceeded(f"parsing stopped after {seconds:g} s of processor time")
 
-    # (_signal's own function: signal.signal converts both handlers to enums, a cost at
-    # every message of a collect)
-    previous = _signal.signal(signal.SIGPROF, expired)
-    signal.setitimer(signal.ITIMER_PROF, seconds)
-    _guarded = True
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        _signal.signal(signal.SIGPROF, previous)
-        _guarded = False
+class _Deadline:
+    """cpu_deadline's context manager (a class: a generator-based one costs a few
+    microseconds at each message, twice, of a collect)."""
+
+    __slots__ = ("armed", "previous", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.armed = False
+        self.previous: object = None
+
+    def __enter__(self) -> None:
+        global _guarded
+        # Inside an outer deadline (a whole message prepared: parse, then classify) the outer
+        # one holds: a second timer would reset it.
+        if _guarded or self.seconds <= 0 or threading.current_thread() is not threading.main_thread():
+            return
+        seconds = self.seconds
+
+        def expired(_signum: int, _frame: object) -> None:
+            raise BudgetExceeded(f"parsing stopped after {seconds:g} s of processor time")
+
+        # (_signal's own function: signal.signal converts both handlers to enums, a cost at
+        # every message of a collect)
+        self.previous = _signal.signal(signal.SIGPROF, expired)
+        signal.setitimer(signal.ITIMER_PROF, seconds)
+        _guarded = self.armed = True
+
+    def __exit__(self, *exc: object) -> None:
+        global _guarded
+        if self.armed:
+            self.armed = False
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            _signal.signal(signal.SIGPROF, self.previous)  # type: ignore[arg-type]
+            _guarded = False
 
 
 _guarded = False  # a cpu_deadline is running in this (main) thread

@@ -418,22 +418,18 @@ def _bounded(raw: bytes | mmap.mmap, notes: list[str]) -> bytes:
     return bytes(raw[:cut])
 
 
-def _raw_values(msg: Message) -> dict[str, list[str]]:
-    """Give back every header's raw values by lowercased name, read once for the six address
-    headers (compat32 would wrap 8-bit ones in Header objects)."""
-    values: dict[str, list[str]] = {}
-    for k, v in msg.raw_items():
-        values.setdefault(str(k).strip().lower(), []).append(str(v))
-    return values
-
-
-def _headers(msg: Message) -> dict[str, str]:
+def _header_values(msg: Message) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Give back the headers by lowercased name (the first of each, decoded) and every header's
+    raw values by lowercased name, for the six address headers (compat32 would wrap 8-bit ones
+    in Header objects): one pass over the headers for both."""
     headers: dict[str, str] = {}
+    values: dict[str, list[str]] = {}
     for name, value in msg.raw_items():
         key = str(name).strip().lower()
+        values.setdefault(key, []).append(str(value))
         if key and key not in headers:
             headers[key] = decode_header_value(value)
-    return headers
+    return headers, values
 
 
 def _usable(msg: Message, headers: dict[str, str], text: str) -> bool:
@@ -519,7 +515,8 @@ def _parse(raw: bytes | mmap.mmap) -> ParsedMessage:
     msg = _single_part(data) or message_from_bytes(data, policy=compat32)
     del data
     defects = [type(d).__name__ for d in msg.defects]
-    headers = {k: storable(v) for k, v in _headers(msg).items()}
+    decoded, raw_values = _header_values(msg)
+    headers = {k: storable(v) for k, v in decoded.items()}
     acc = _Walk(elided=elided)
     content_type = msg.get_content_type()
     _walk(msg, acc, defects, ctype=content_type)
@@ -544,8 +541,6 @@ def _parse(raw: bytes | mmap.mmap) -> ParsedMessage:
             "no header and no readable text in the message",
             "the raw bytes are kept as evidence; look at them with `qualibench inbox`",
         )
-
-    raw_values = _raw_values(msg)
 
     def addresses(name: str) -> list[str]:
         return [storable(a) for _, a in _addresses(raw_values.get(name.lower(), []))]

@@ -348,7 +348,6 @@ class Prefiltered:
         self.words: tuple[str, ...] | None = None  # None: not derived yet
         self.group = group  # the module's patterns whose words are looked for together
         self.bit = 0  # this pattern's bit in its group's masks
-        self.lead_bit = 0  # ... and its leading words' bit
         self.leading: tuple[str, ...] = ()  # words every match starts with, when known
         # What search() and match() found in short texts, by text (see _SHORT).
         self._searched: dict[str, re.Match[str] | None] = {}
@@ -403,8 +402,8 @@ class Prefiltered:
             # lines that hold one of the words; positions in the lowercased text must be the
             # text's, else its own search answers.)
             starts = None
-            if self.lead_bit and len(text) > _SHORT and self.group.by_lines:  # type: ignore[union-attr]
-                starts = self.group.long_starts(text, self.lead_bit, self.leading)  # type: ignore[union-attr]
+            if self.bit and len(text) > _SHORT and self.group.leading is not None:  # type: ignore[union-attr]
+                starts = self.group.long_starts(text, self.bit, self.leading)  # type: ignore[union-attr]
             if starts is None:
                 low = _lowered(text)
                 if len(low) == len(text):
@@ -465,19 +464,21 @@ class _Group:
         # lines are mostly template and quoted lines met before, whose masks are kept, where a
         # pass of the whole text, or a substring test per word, reads kilobytes each time.
         self.by_lines = False
+        # The members' leading words (when by_lines), and the lines met with their bits.
+        self.leading: Any = None
+        self._leads: dict[str, int] = {}
 
     def build(self) -> None:
         masks: dict[str, int] = {}
-        count = len(self.members)
+        leads: dict[str, int] = {}  # each pattern's leading words, on its bit (long_starts)
         for k, member in enumerate(self.members):
             member.group = None
             member._derive(_MAX_WORDS if _ahocorasick is None else _GROUP_WORDS)
             member.group = self
             for word in member.words or ():
                 masks[word] = masks.get(word, 0) | 1 << k
-            # Its leading words too, on a bit of their own (long_starts), past the members' bits.
             for word in member.leading if member.words else ():
-                masks[word] = masks.get(word, 0) | 1 << (count + k)
+                leads[word] = leads.get(word, 0) | 1 << k
         if _ahocorasick is None or not masks:
             return
         automaton = _ahocorasick.Automaton()
@@ -487,9 +488,14 @@ class _Group:
         self.automaton = automaton
         for k, member in enumerate(self.members):
             member.bit = 1 << k if member.words else 0
-            member.lead_bit = 1 << (count + k) if member.words and member.leading else 0
-        self.by_lines = not any("\n" in word for member in self.members
-                                for word in (*(member.words or ()), *member.leading))
+        self.by_lines = not any("\n" in word for word in (*masks, *leads))
+        if self.by_lines and leads:
+            # (an automaton of their own: in the masks, words that start matches but are in
+            # none of the requirements would only add hits to every sentence's pass)
+            self.leading = _ahocorasick.Automaton()
+            for word, bits in leads.items():
+                self.leading.add_word(word, bits)
+            self.leading.make_automaton()
 
     def mask(self, text: str) -> int:
         """The bits of the patterns one of whose words `text` holds."""
@@ -515,9 +521,7 @@ class _Group:
             return mask
         mask = self._masks.get(text)
         if mask is None:
-            mask = 0
-            for _end, bits in self.automaton.iter(_lowered(text)):
-                mask |= bits
+            mask = self._pass(text)
             if len(self._masks) >= _KEPT:
                 self._masks.clear()
             self._masks[text] = mask
@@ -530,16 +534,26 @@ class _Group:
         return mask
 
     def long_starts(self, text: str, bit: int, words: tuple[str, ...]) -> set[int] | None:
-        """Give back where `words` (a pattern's leading words, their bit `bit`) start in the
-        lowercased long text `text`, looked for in the lines whose mask has the bit only; None
+        """Give back where `words` (the leading words of the pattern of bit `bit`) start in the
+        lowercased long text `text`, looked for in the lines that hold one of them only; None
         when the text is not lowered character for character (then its own search says)."""
         self.mask(text)
-        seen, _mask, lines, masks = self._long
+        seen, _mask, lines, _masks = self._long
         if seen is not text or not lines or not _latin1(text):
             return None
         starts: set[int] = set()
         offset = 0
-        for line, bits in zip(lines, masks, strict=True):
+        kept = self._leads
+        for line in lines:
+            bits = kept.get(line)
+            if bits is None:
+                bits = 0
+                for _end, found in self.leading.iter(_lowered(line)):
+                    bits |= found
+                if len(line) <= _SHORT:
+                    if len(kept) >= _KEPT:
+                        kept.clear()
+                    kept[line] = bits
             if bits & bit:
                 starts.update(offset + at for at in _starts(_lowered(line), words))
             offset += len(line) + 1
