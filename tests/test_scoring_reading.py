@@ -555,6 +555,12 @@ def test_most_some_and_an_elided_si_do_not_assert_for_this_customer(rubric):
     elided = score(rubric, "delivery-change-address-fr", "Bonjour,\nS'il est déjà parti, une redirection "
                    "vers un point relais sera possible.", order_number="CMD-558109")
     assert 0 < credited(elided, "trop tard") < 40 / 5  # weight 1 of 5: 8 when asserted
+    # ...but "s'il vous plaît" is "please", no condition
+    please = score(rubric, "delivery-change-address-fr", "Bonjour,\nS'il vous plaît, notez que nous avons "
+                   "modifié l'adresse de livraison.", order_number="CMD-558109")
+    plain = score(rubric, "delivery-change-address-fr", "Bonjour,\nNous avons modifié l'adresse de livraison.",
+                  order_number="CMD-558109")
+    assert credited(please, "adresse peut") == credited(plain, "adresse peut") > 0
 
 
 def test_the_request_s_multi_word_concepts_are_restated_too(rubric):

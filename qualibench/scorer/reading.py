@@ -171,8 +171,9 @@ def read(part: str, folded: str, view: LemmaView, restate_sentence, restate_clau
             w = words[t]
             if w == "s":
                 # "s'il est déjà parti", "s'ils": the elided "si" opens a condition like "si"
-                if t + 1 >= len(words) or words[t + 1] not in ("il", "ils"):
-                    continue
+                if t + 1 >= len(words) or words[t + 1] not in ("il", "ils") or \
+                        (t + 3 < len(words) and words[t + 3] == "plait"):
+                    continue  # ("s'il vous plaît" is "please")
                 w = "si"
             s = starts[t]
             if idiom_spans and any(a <= s < b for a, b in idiom_spans):
