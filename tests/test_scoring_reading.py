@@ -535,6 +535,10 @@ def test_a_customer_sent_to_look_it_up_or_to_the_only_channel_gets_no_answer(rub
     sold = score(rubric, "commercial-compatibility-fr", "Bonjour,\nLe câble est disponible sur notre site et "
                  "en stock dans notre magasin de Lyon.", **fills)
     assert credited(sold, "disponibilité") > 0
+    # ...and something to do there is the procedure: "veuillez imprimer l'étiquette depuis votre espace client"
+    label = score(rubric, "complaint-faulty-product-fr", "Bonjour,\nVeuillez imprimer l'étiquette de retour depuis "
+                  "votre espace client.", product="un purificateur d'air", order_number="CMD-731846")
+    assert credited(label, "marche à suivre") > 0
     # ...but the website is the answer to "offers a workaround (website, other access)"
     web = score(rubric, "technical-app-bug-en", "Hi Claire,\nIn the meantime, please log in on our website "
                 "to make your payments.")

@@ -36,7 +36,11 @@ _INVITES = re.compile(r"^(?!.*\b(?:dm|mp|message prive|direct message)\b).*(?:ca
 _SELF_SERVICE = re.compile(r"\b(?:site|website|site internet|fiche produit|product page|faq|espace client|conditions"
                            r"|terms|help cent(?:re|er)|centre d'aide|rubrique|my account|online account)\b")
 # (information said to be there, not the product: "le câble est disponible sur notre site" is stock)
-_LOOK_IT_UP = re.compile(r"\b(?:invit\w*|consult\w*|veuillez|please (?:visit|check|see|refer|go)|visit|refer to"
+# (to look something up, not to do something there: "veuillez imprimer l'étiquette depuis votre espace
+# client", "nous vous invitons à télécharger votre facture" are the procedure asked for)
+_LOOK_IT_UP = re.compile(r"\b(?:invit\w* a (?:la |le |les )?(?:consulter|visiter|vous (?:rendre|reporter|referer)|verifier"
+                         r"|regarder|lire)|consult\w*|please (?:visit|check|see|refer)|visit|refer to"
+                         r"|pour (?:connaitre|savoir|verifier)|to (?:find out|check|see)"
                          r"|(?:informations?|details|renseignements|conditions)\b[^.!?]{0,40}\b(?:are available"
                          r"|sont disponibles|est disponible|is available|se trouvent|can be found|peuvent etre consultees?))\b")
 # "Les modifications se font uniquement par téléphone", "changes can only be made by phone": the
