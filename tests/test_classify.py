@@ -414,14 +414,15 @@ FRESH = Path(__file__).parent / "fixtures" / "classify" / "fresh_requests.yaml"
 FRESH9 = FRESH.with_name("fresh_requests9.yaml")
 FRESH10 = FRESH.with_name("fresh_requests10.yaml")
 FRESH11 = FRESH.with_name("fresh_requests11.yaml")
+FRESH12 = FRESH.with_name("fresh_requests12.yaml")
 
 
 def test_notices_and_answers_read_with_their_request():
-    """Fresh sets 8 to 11 (each written before it was looked at, each reply with its request): every
+    """Fresh sets 8 to 12 (each written before it was looked at, each reply with its request): every
     automatic notice is read as automatic -- tips, help links, hours, bots, menus and waits are part of a
     notice -- and no answer, redirect or curt human reply is, whether or not the request is known."""
     fresh = yaml.safe_load(FRESH.read_text(encoding="utf-8"))
-    items = fresh["items"] + [item for path in (FRESH9, FRESH10, FRESH11)
+    items = fresh["items"] + [item for path in (FRESH9, FRESH10, FRESH11, FRESH12)
                               for item in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]]
     wrong = []
     for item in items:

@@ -153,7 +153,8 @@ _ACK_LIKE = re.compile(
     r"|(?:sera|seront|will be) (?:traite|examine|handled|processed|reviewed|answered)|par ordre d'arrivee|in the order received"
     r"|du lundi au (?:vendredi|samedi)|monday to (?:friday|saturday)"
     r"|^(?:(?:bonjour|bonsoir|hello|hi|hey)\W+)?(?:merci|thank you|thanks|nous vous remercions)\b.{0,60}(?:message|demande|e-?mail|courriel"
-    r"|contacting|getting in touch|request|enquiry|contacte|ecrit|reaching out|writing)"
+    r"|contacting|getting in touch|request|enquiry|contacte|ecrit|reaching out|writing|reporting|signalement|signale"
+    r"|letting us know|telling us|informe)"
     r"|(?:ticket|dossier|reference|case|request)\b.{0,25}\b(?:n°|no\.?|number|#|ref)?\s*[a-z]{0,4}-?\d{3,}"
     r"|your reference is|votre reference est|ceci est (?:un|une)|this is an? (?:automated|automatic)"
     # helpdesk notification boilerplate
@@ -181,6 +182,7 @@ _RECEIPT_VERB = (r"(?:bien )?(?:recue?s?|reception|parvenue?s?|enregistree?s?|pr
 _RECEIPT = re.compile(
     rf"\b{_MSG_NOUN}\b.{{0,60}}\b{_RECEIPT_VERB}\b|\b{_RECEIPT_VERB}\b.{{0,40}}\b{_MSG_NOUN}\b"
     r"|(?<!avec )accus\w* (?:de )?reception|(?:confirm|acknowledge)\w* (?:the )?receipt|confirm\w* la reception|bien recu"
+    r"|\b(?:is|are|est|sont) (?:now |desormais |maintenant )?(?:with|entre les mains de) (?:our|the|notre|nos|l'equipe|votre)\b"
     r"|got your|\bflagged (?:this|it|your \w+) (?:to|with)|\b(?:been |was )?placed with (?:our|the|a)\b|\bmade it (?:to us|through)|\b(?:has )?c(?:o|a)me through|on (?:its|it's) way to (?:us|our|the)|transmise? (?:a|au|aux) (?:notre |nos |la |le |l')?(?:service|equipe|conseiller|departement)"
     r"|(?:passed|forwarded|sent) (?:on )?(?:this |it |your \w+ )?(?:on )?to (?:the |our )?(?:relevant |right |appropriate )?(?:team|department|people)"
     r"|\bwe have your\b|nous avons (?:bien )?votre|(?:it|this|celui-ci|celle-ci|il|elle) (?:a|has) (?:bien )?(?:ete |been )?(?:received|recue?|logged|enregistree?)"
@@ -200,6 +202,8 @@ _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous a
                # "Reply to this e-mail with a photo" is an instruction, not a promise to reply
                r"|(?:will|'ll|aim to|try to|to) (?:respond|reply|answer)|(?:respond|reply) (?:to you|within|as soon)"
                r"|replies (?:may|will|can)|be with you|contact you|look into|come back to you"
+               # ("le livreur vous appellera une demi-heure avant" is the case's: a call alone is no reply)
+               r"|(?:will|'ll|shall) (?:call or e-?mail|e-?mail or call|e-?mail) you"
                r"|(?:typically|usually|normally|generally) (?:reply|replies|respond|responds|answer|answers)|(?:replies|responds) (?:to you )?(?:within|in under|as soon)"
                # being told of the reply later, or sent instructions once the message is reviewed
                r"|(?:vous serez|you will be|you'll be) (?:informe\S*|notifie\S*|notified|informed|contacte\S*|contacted)\b.{0,40}"
@@ -213,6 +217,7 @@ _WHEN = (r"(?:sous \d|dans (?:un|les) (?:delai|meilleurs delais|plus brefs delai
          r"|prochainement|rapidement|tres vite|shortly|soon|as soon as|within|asap|in due course|typically|usually"
          r"|\d+ ?(?:h\b|heures|jours|days|hours)|business days?|working days?|jours ouvr)")
 _FUTURE_SUBJECT = (r"(?:\bnous\b|\bun conseiller|\bune conseillere|notre equipe|nos equipes|nos conseillers|our team"
+                   r"|\bune? (?:technicien(?:ne)?|expert(?:e)?|specialiste)\b|\ban? (?:technician|engineer|specialist|expert)\b"
                    r"|an? (?:adviser|advisor|agent|member)|we'll|we will|someone|quelqu'un"
                    r"|nos services|nos experts|le service concerne|our (?:staff|specialists|experts|advisers|agents|services)"
                    r"|the (?:relevant|appropriate|right) (?:team|department|person))")
@@ -220,7 +225,7 @@ _PROMISE = re.compile(rf"(?m)^(?=.*{_REPLY_VERB})(?=.*(?:{_WHEN}|{_FUTURE_SUBJEC
 # A reference is an identifier right after its noun ("demande n° 7734501", "ref CS-2261904",
 # "ticket number is 884213"), never a phone number further on ("pour ce type de demande appelez le 0 892...").
 _REFERENCE = re.compile(
-    r"(?:\b(?:ticket|case|reference|ref|dossier|demande|request|enquiry|reclamation|rma)\b\.?|(?:sous le|under the) (?:numero|number)"
+    r"(?:\b(?:ticket|case|reference|ref|dossier|demande|request|enquiry|reclamation|rma|report|signalement)\b\.?|(?:sous le|under the) (?:numero|number)"
     r"|(?:assigned|attribuee?|given|allocated) (?:the |a |le |la )?(?:number|numero|reference|ref)"
     r"|\b(?:message|formulaire|form|submission|e-?mail|courriel|tweet)\b (?:n°|no\.?|numero|number|#))"
     r"(?:\s*(?:n°|no\.?|number|numero|id|identifiant|#|:|is|est|de votre demande|sous le numero))*\s*\(?#?\s*[a-z]{0,4}[-/]?\d[\d/-]{2,}"
@@ -376,6 +381,8 @@ _LINK = re.compile(r"https?://\S+|www\.\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:example|com
 POINTER_LABEL_WORDS = 8
 _FOR_INFORMATION = re.compile(r"(?:please note|veuillez noter|note that|a noter|nb\b|pour information|for (?:your )?information"
                               r"|pour votre information|pour rappel|as a reminder|rappel|important|good to know|bon a savoir)")
+_GENERIC_CHECK = re.compile(r"^(?:to help us|pour nous aider|afin de nous aider)\b|\b(?:make sure|assurez-vous|veillez a|verifiez que)\b")
+_DIGIT = re.compile(r"\d")
 _YOURS = re.compile(r"\b(?:your|votre|vos|ton|ta|tes)\b")
 # A question asking this customer to do something for the case is an agent's ("Pouvez-vous nous renvoyer le
 # devis ?"); the self-service ones invite ("Want to check on your order?", "Did you know...?").
@@ -391,6 +398,9 @@ def _pointer(sentence: str) -> bool:
     # "Please note that refunds are issued to the original payment method" tells everybody; "Please note
     # that your refund was issued today" tells this customer.
     if _FOR_INFORMATION.match(sentence) and not _YOURS.search(sentence):
+        return True
+    # checks any customer is asked to make, with nothing specific ("make sure you're on the latest version")
+    if _GENERIC_CHECK.search(sentence) and not _DIGIT.search(sentence):
         return True
     if _POINTER.search(sentence) or sentence.rstrip(" )").endswith("?") and not _ASKS_ACTION.search(sentence):
         return True

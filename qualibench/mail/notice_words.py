@@ -143,7 +143,7 @@ recu recue recus recues reception recevons receive received receipt parvenu parv
 landed enregistre enregistree registered logged noted notee prise pris transmis transmise
 forwarded passed confirme confirmation confirms queued seen ouvert ouverte opened cree creee
 created attribue assigned allocated accusons acknowledge arrivee arrived vu got notified notifie alerted acheminement
-envoye envoyee submitted soumis soumise verse! possession made way
+envoye envoyee submitted soumis soumise verse! possession made way sent
 """)))
 
 
