@@ -239,19 +239,23 @@ def channel_weights(rules: AwardRules, channels: list[str]) -> dict[str, float]:
 
 
 def analyse(ws_or_session, campaign_id: int, rules: AwardRules | None = None, *,
-            as_of: datetime | None = None, previous: str | None = None, weights_ahead=None) -> Analysis:
+            as_of: datetime | None = None, previous: str | None = None, weights_ahead=None,
+            tests_ready=None) -> Analysis:
     """Return the Analysis of a campaign (tables, KM figures, indices and their intervals).
 
     `weights_ahead(seed, b)`: the bootstrap weights drawn by another process (the report's chart
     process), {(brand_key, channel, n): counts}, asked for when the bootstrap starts.
+    `tests_ready(tests, window_h)`: told the tests as soon as they are read (the Analysis's
+    `tests` and `window_h`, unchanged after), so the report's charts of them can start.
     """
     if isinstance(ws_or_session, Session):
-        return _analyse(ws_or_session, campaign_id, rules, as_of, previous, weights_ahead)
+        return _analyse(ws_or_session, campaign_id, rules, as_of, previous, weights_ahead, tests_ready)
     with ws_or_session.session() as s:
-        return _analyse(s, campaign_id, rules, as_of, previous, weights_ahead)
+        return _analyse(s, campaign_id, rules, as_of, previous, weights_ahead, tests_ready)
 
 
-def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, previous, weights_ahead=None) -> Analysis:
+def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, previous, weights_ahead=None,
+             tests_ready=None) -> Analysis:
     # a Core row of the columns read (Session.get's first call in a process costs a tenth of a second)
     camp = s.execute(select(Campaign.id, Campaign.slug, Campaign.name, Campaign.edition, Campaign.seed,
                             Campaign.config).where(Campaign.id == campaign_id)).one()
@@ -259,6 +263,8 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
     window_days = int((camp.config.get("window") or {}).get("days", 14))
     window_h = window_days * 24.0
     tests = load_tests(s, campaign_id, as_of=as_of)
+    if tests_ready is not None:
+        tests_ready(tests, window_h)
     # the columns the figures read (not the texts nor the timestamps): filtering them all costs more
     read = [*dict.fromkeys(["brand_key", "brand", "sector", "channel", "scenario", "scenario_title", "kind",
                             "language", *FIGURE_COLUMNS, *(c for c in tests.columns if c.startswith("crit_"))])]

@@ -34,16 +34,28 @@ def _curves(sent, col: str, f: Formatter) -> dict:
 
 def chart_specs(analysis, f: Formatter) -> dict:
     """Return chart name -> (drawing function of qualibench.report.charts, its arguments) or None."""
+    return test_chart_specs(analysis.tests, analysis.window_h, f) | figure_chart_specs(analysis, f)
+
+
+def test_chart_specs(tests, window_h: float, f: Formatter) -> dict:
+    """Return the specs of the charts drawn from the tests alone (the delay curves), first of all."""
     L = f.L
-    sent = analysis.tests[analysis.tests["sent"]]
+    sent = tests[tests["sent"]]
+    return {
+        "km": ("km_chart", ("km", _curves(sent, "time_h", f), window_h, L["chart_km"], L["axis_delay"],
+                            L["axis_share_answered"]), {}),
+        "km_business": ("km_chart", ("km-business", _curves(sent, "business_time_h", f), window_h,
+                                     L["chart_km_business"], L["axis_business_delay"], L["axis_share_answered"]), {}),
+    }
+
+
+def figure_chart_specs(analysis, f: Formatter) -> dict:
+    """Return the specs of the charts of the computed figures (after test_chart_specs' in the report)."""
+    L = f.L
     chs = list(analysis.channels["channel"])
     buckets = {L["bucket_" + b].format(days=analysis.campaign["window_days"]): list(analysis.channels[b])
                for b in ("within_1h", "within_4h", "within_24h", "within_window")}
     specs: dict = {
-        "km": ("km_chart", ("km", _curves(sent, "time_h", f), analysis.window_h, L["chart_km"], L["axis_delay"],
-                            L["axis_share_answered"]), {}),
-        "km_business": ("km_chart", ("km-business", _curves(sent, "business_time_h", f), analysis.window_h,
-                                     L["chart_km_business"], L["axis_business_delay"], L["axis_share_answered"]), {}),
         "buckets": ("grouped_bars", ("buckets", [f.channel(c) for c in chs], buckets, L["chart_buckets"],
                                      L["axis_share_tests"]), {}),
         "criteria": None, "sectors": None,
@@ -94,6 +106,8 @@ class ChartWorker:
         self._placeholders: dict = {}
         self._f: Formatter | None = None
         self._weights: tuple[int, int] | None = None  # (seed, b) of the bootstrap weights asked for
+        self._table: tuple | None = None  # ((seed, b), weights) received, not yet taken
+        self._first: dict | None = None  # the specs sent by submit_tests
         self.large = False  # a report of FORK_FROM_TESTS tests or more, drawn by a forked process
 
     @classmethod
@@ -158,20 +172,44 @@ class ChartWorker:
         Empty when nothing was asked, when the campaign's seed or replicate count differ from
         the ones asked for, or when the child died (its charts are then drawn here too).
         """
-        if self._weights is None:
+        self._receive_weights()
+        if self._table is None:
             return {}
+        (asked, table), self._table = self._table, None
+        return table if asked == (seed, b) else {}
+
+    def _receive_weights(self) -> None:
+        # Read the weights asked for before sending anything more: the child sends them before
+        # it reads again, and two large messages crossing would block both processes.
+        if self._weights is None:
+            return
         asked, self._weights = self._weights, None
         try:
-            table = self._conn.recv()
+            self._table = (asked, self._conn.recv())
         except (EOFError, OSError):
             self._stop()
-            return {}
-        return table if asked == (seed, b) else {}
 
     @property
     def submitted(self) -> bool:
         """True once the charts' data is known (and, when forked, being drawn)."""
         return self._specs is not None
+
+    def submit_tests(self, tests, window_h: float, f: Formatter) -> None:
+        """Have the process draw the charts of the tests alone now (analyse's `tests_ready`).
+
+        They are the costliest to draw, and the process is idle while this one computes the
+        other figures; `submit` sends the rest and reuses these. Forked workers only.
+        """
+        if self._proc is None or self._specs is not None or self._first is not None:
+            return
+        self._receive_weights()  # kept for take_weights
+        if self._proc is None:  # the child died meanwhile
+            return
+        self._first = test_chart_specs(tests, window_h, f)
+        try:
+            self._conn.send(("first", f.lang, f.L, self._first))
+        except OSError:  # the child died: everything is drawn here
+            self._stop()
 
     def submit(self, analysis, f: Formatter) -> dict:
         """Return chart name -> a placeholder (or None: no such chart); the drawing starts now.
@@ -181,12 +219,15 @@ class ChartWorker:
         """
         if self._specs is not None:
             return self._placeholders
-        if self._weights is not None:  # asked for but never taken: read them, or the child blocks on its send
-            self.take_weights(*self._weights)
-        self._f, self._specs = f, chart_specs(analysis, f)
+        self._receive_weights()  # asked for but never taken: read, or the child blocks on its send
+        self._table = None
+        first = self._first if self._first is not None else test_chart_specs(analysis.tests, analysis.window_h, f)
+        rest = figure_chart_specs(analysis, f)
+        self._f, self._specs = f, first | rest  # the report's order: the delay curves first
         if self._proc is not None:
             try:
-                self._conn.send(("charts", f.lang, f.L, self._specs))
+                # the child has the first charts already (or draws them first): the rest follow
+                self._conn.send(("charts", f.lang, f.L, rest if self._first is not None else self._specs))
             except OSError:  # the child died before its work: draw in line at fill()
                 self._stop()
         nonce = secrets.token_hex(8)
@@ -242,28 +283,38 @@ def _serve(conn, parent_end) -> None:
     gc.disable()
     from . import charts  # noqa: F401 - imported while the parent starts and computes the figures
 
-    def serve(block: bool) -> list | None:
-        # the bootstrap's weights for the parent, who waits for them; the charts' work is returned
+    drawn: dict = {}
+    formatter = None
+
+    def serve(block: bool) -> bool:
+        # Requests in the order sent: the bootstrap's weights (the parent waits for them), the
+        # charts of the tests ("first"), then the others ("charts": all drawn, returns True).
+        nonlocal formatter
         while block or conn.poll(0):
             try:
                 kind, *work = conn.recv()
             except (EOFError, OSError):  # the parent needs no chart after all
-                return None
+                return False
+            if kind == "weights":  # while the parent reads the tests
+                from ..resampling import weights_table
+
+                conn.send(weights_table(*work))
+                continue
+            lang, labels, specs = work
+            if formatter is None:
+                from .formatting import Formatter
+
+                formatter = Formatter(lang, labels)
+            drawn.update(draw_charts(specs, formatter))
             if kind == "charts":
-                return work
-            from ..resampling import weights_table
+                return True
+        return False
 
-            conn.send(weights_table(*work))  # "weights": while the parent reads the tests
-        return None
+    # weights asked for already (a loaded machine slowed these imports) come before the rest
+    if not serve(block=False):
+        from .formatting import Formatter  # noqa: F401 - loaded while idle
 
-    # weights asked for already (a loaded machine slowed these imports) come before pandas' import
-    work = serve(block=False)
-    from .formatting import Formatter
-
-    work = work or serve(block=True)
-    if work is None:
-        return
-    lang, labels, specs = work
-    drawn = draw_charts(specs, Formatter(lang, labels))
+        if not serve(block=True):
+            return
     conn.send({k: (str(v) if v is not None else None) for k, v in drawn.items()})
     conn.close()

@@ -124,16 +124,16 @@ def html_to_pdf(html: str, out: Path) -> Path:
         return printer.pdf(html, Path(out))
 
 
-def _submit_charts(charts: ChartWorker, analysis, lang: str, template_dir: Path | None) -> None:
-    # The chart process gets its data as soon as the figures are known, with the labels and
-    # formatter the report's context uses (it reuses these placeholders); a language or
-    # template folder that is wrong is reported by render_html, as before.
+def _chart_formatter(lang: str, template_dir: Path | None):
+    # The labels and formatter the report's context uses, for charts submitted before it
+    # (it reuses their placeholders); None for a language or template folder that is wrong,
+    # which render_html reports, as before.
     if lang not in LANGS or (template_dir is not None and not Path(template_dir).is_dir()):
-        return
+        return None
     from .formatting import Formatter
 
     env = template_env(template_dir)
-    charts.submit(analysis, Formatter(lang, load_labels(lang, env.globals["template_dirs"])))
+    return Formatter(lang, load_labels(lang, env.globals["template_dirs"]))
 
 
 def _bootstrap_plan(session: Session, campaign_id: int) -> tuple[int, int, list[tuple[str, str, int]]]:
@@ -206,16 +206,23 @@ def write_report(ws, *, formats=FORMATS, lang: str = "fr", out: Path, template_d
         with phase("analytics"):
             with ws.session() as s:
                 cid = campaign_id or campaign_id_of(ws, s)
+                formatter = tests_ready = None
                 if formats and not per_brand:  # matplotlib loads in the chart process meanwhile
                     count = _tests_count(s, cid)
                     charts = charts.sized(count) if charts is not None else ChartWorker.start(count)
                     if charts.forked:  # it draws the bootstrap's weights while this process reads the tests
                         charts.weights_ahead(*_bootstrap_plan(s, cid))
+                        formatter = _chart_formatter(lang, template_dir)
+                    if formatter is not None:
+                        def tests_ready(tests, window_h: float) -> None:
+                            # the delay curves are drawn while this process computes the figures
+                            charts.submit_tests(tests, window_h, formatter)
                 analysis = analyse(s, cid, as_of=ws.clock.now(), previous=previous,
-                                   weights_ahead=charts.take_weights if charts is not None else None)
+                                   weights_ahead=charts.take_weights if charts is not None else None,
+                                   tests_ready=tests_ready)
             require_sent_tests(analysis)
-            if charts is not None and charts.forked:
-                _submit_charts(charts, analysis, lang, template_dir)  # drawn while the trophies are computed
+            if formatter is not None:
+                charts.submit(analysis, formatter)  # the other charts, drawn while the trophies are computed
             trophies = compute_trophies(analysis)
     except BaseException:
         if charts is not None:
