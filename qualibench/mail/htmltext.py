@@ -92,18 +92,35 @@ class _TextWriter:
 _SPACES = re.compile(r"[ \t\r\n\f]+")
 
 
+# What each tag does to the text, read once per element from one table: a block opens and
+# closes a line (a paragraph a blank line too), <br> ends one, a cell is spaced from the one
+# before; skipped elements keep only their tail; anything else is inline.
+_INLINE, _BLOCK_TAG, _BR, _CELL, _SKIPPED, _QUOTE = range(6)
+_ROLES: dict[str, tuple[int, bool]] = {
+    **{tag: (_BLOCK_TAG, tag in _PARAGRAPH) for tag in _BLOCK},
+    "br": (_BR, False), "td": (_CELL, False), "th": (_CELL, False),
+    **{tag: (_SKIPPED, False) for tag in _SKIP},
+    "blockquote": (_QUOTE, True),
+}
+_AS_INLINE = (_INLINE, False)
+
+
 def _walk(el: etree._Element, out: _TextWriter) -> None:
     # (lxml builds a new str at each read of tag, text or tail: each is read once)
     raw_tag = el.tag
     tail = el.tail
-    tag = raw_tag.lower() if isinstance(raw_tag, str) else None
-    if tag is None or tag in _SKIP:
+    if not isinstance(raw_tag, str):
         # Comments and processing instructions carry no text, but their tail does.
         if tail:
             out.text(tail)
         return
+    role, paragraph = _ROLES.get(raw_tag.lower(), _AS_INLINE)
+    if role == _SKIPPED:
+        if tail:
+            out.text(tail)
+        return
     text = el.text
-    if tag == "blockquote":
+    if role == _QUOTE:
         inner = _TextWriter()
         if text:
             inner.text(text)
@@ -112,24 +129,22 @@ def _walk(el: etree._Element, out: _TextWriter) -> None:
         out.newline()
         for line in "\n".join(inner.finish()).strip("\n").split("\n"):
             out.put_line(("> " + line).rstrip() if line else ">")
-        out.newline(blank=True)
+        out.newline(True)
         if tail:
             out.text(tail)
         return
-    block = tag in _BLOCK
-    paragraph = tag in _PARAGRAPH
-    if block and tag != "br":
-        out.newline(blank=paragraph)
-    if tag in ("td", "th"):
+    if role == _BLOCK_TAG:
+        out.newline(paragraph)
+    elif role == _CELL:
         out.text(" ")
     if text:
         out.text(text)
     for child in el:
         _walk(child, out)
-    if tag == "br":
+    if role == _BLOCK_TAG:
+        out.newline(paragraph)
+    elif role == _BR:
         out.end_line()
-    elif block:
-        out.newline(blank=paragraph)
     if tail:
         out.text(tail)
 

@@ -267,29 +267,12 @@ def _lowered(text: str) -> str:
             # its slow path, character by character, on any non-ASCII text.
             low = text.encode("latin-1").translate(_LATIN1_LOWER).decode("latin-1")
         except UnicodeEncodeError:
-            low = _other_lowered(text)
+            low = text.lower()
+            for odd, letter in _FOLD.items():  # (str.translate with a dict is slow on long texts)
+                if odd in low:
+                    low = low.replace(odd, letter)
     _last = (text, low)
     return low
-
-
-def _other_lowered(text: str) -> str:
-    """The lowercase of a text beyond Latin-1 (str.lower(), then _FOLD)."""
-    low = text.lower()
-    for odd, letter in _FOLD.items():  # (str.translate with a dict is slow on long texts)
-        if odd in low:
-            low = low.replace(odd, letter)
-    return low
-
-
-def _latin1(text: str) -> bool:
-    """Say whether `text` is lowered character for character by the byte table (ASCII or Latin-1)."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 # Each Latin-1 character's lowercase, which str.lower() gives (all are Latin-1 characters
@@ -375,9 +358,8 @@ class Prefiltered:
             self._derive()
         if not self.words:
             return True
-        if self.bit and (len(text) <= _SHORT or len(self.words) > _MAX_WORDS
-                         or self.group.by_lines):  # type: ignore[union-attr]
-            # (a long text too when the words are many, or when its lines answer: see _Group)
+        if self.bit and (len(text) <= _SHORT or len(self.words) > _MAX_WORDS):
+            # (a long text too when the words are many: one pass instead of a test each)
             return bool(self.group.mask(text) & self.bit)  # type: ignore[union-attr]
         if len(text) > _SHORT:
             return _holds_any(text, self.words)
@@ -397,19 +379,11 @@ class Prefiltered:
         if not self.possible(text):
             return None
         if self.leading and not args:
-            # A match starts where one of its leading words does: the pattern is tried there
-            # only, in order, which is what a search finds first. (A long Latin-1 text: in the
-            # lines that hold one of the words; positions in the lowercased text must be the
-            # text's, else its own search answers.)
-            starts = None
-            if self.bit and len(text) > _SHORT and self.group.leading is not None:  # type: ignore[union-attr]
-                starts = self.group.long_starts(text, self.bit, self.leading)  # type: ignore[union-attr]
-            if starts is None:
-                low = _lowered(text)
-                if len(low) == len(text):
-                    starts = _starts(low, self.leading)
-            if starts is not None:
-                for start in sorted(starts):
+            low = _lowered(text)
+            if len(low) == len(text):  # (positions in the lowercased text are the text's)
+                # A match starts where one of its leading words does: the pattern is tried
+                # there only, in order, which is what a search finds first.
+                for start in sorted(_starts(low, self.leading)):
                     found = self.regex.match(text, start)
                     if found:
                         return found
@@ -458,27 +432,16 @@ class _Group:
         self.members: list[Prefiltered] = []
         self.automaton: Any = None
         self._masks: dict[str, int] = {}  # the short texts met and their masks (see _KEPT)
-        # The last long text, its mask, and (by_lines) its lines with theirs.
-        self._long: tuple[str, int, list[str], list[int]] = ("", 0, [], [])
-        # A long text's mask is the union of its lines' (no word holds a line break): its
-        # lines are mostly template and quoted lines met before, whose masks are kept, where a
-        # pass of the whole text, or a substring test per word, reads kilobytes each time.
-        self.by_lines = False
-        # The members' leading words (when by_lines), and the lines met with their bits.
-        self.leading: Any = None
-        self._leads: dict[str, int] = {}
+        self._long: tuple[str, int] = ("", 0)  # the last long text and its mask
 
     def build(self) -> None:
         masks: dict[str, int] = {}
-        leads: dict[str, int] = {}  # each pattern's leading words, on its bit (long_starts)
         for k, member in enumerate(self.members):
             member.group = None
             member._derive(_MAX_WORDS if _ahocorasick is None else _GROUP_WORDS)
             member.group = self
             for word in member.words or ():
                 masks[word] = masks.get(word, 0) | 1 << k
-            for word in member.leading if member.words else ():
-                leads[word] = leads.get(word, 0) | 1 << k
         if _ahocorasick is None or not masks:
             return
         automaton = _ahocorasick.Automaton()
@@ -488,76 +451,26 @@ class _Group:
         self.automaton = automaton
         for k, member in enumerate(self.members):
             member.bit = 1 << k if member.words else 0
-        self.by_lines = not any("\n" in word for word in (*masks, *leads))
-        if self.by_lines and leads:
-            # (an automaton of their own: in the masks, words that start matches but are in
-            # none of the requirements would only add hits to every sentence's pass)
-            self.leading = _ahocorasick.Automaton()
-            for word, bits in leads.items():
-                self.leading.add_word(word, bits)
-            self.leading.make_automaton()
 
     def mask(self, text: str) -> int:
         """The bits of the patterns one of whose words `text` holds."""
         if len(text) > _SHORT:
-            seen, mask, _lines, _masks = self._long
+            seen, mask = self._long
             if seen is not text:
-                if self.by_lines:
-                    lines = text.split("\n")
-                    masks = []
-                    kept = self._masks.get
-                    for line in lines:
-                        bits = kept(line)
-                        if bits is None:
-                            bits = self._pass(line) if len(line) > _SHORT else self.mask(line)
-                        masks.append(bits)
-                    mask = 0
-                    for bits in masks:
-                        mask |= bits
-                    self._long = (text, mask, lines, masks)
-                else:
-                    self._long = (text, self._pass(text), [], [])
-                mask = self._long[1]
+                mask = 0
+                for _end, bits in self.automaton.iter(_lowered(text)):
+                    mask |= bits
+                self._long = (text, mask)
             return mask
         mask = self._masks.get(text)
         if mask is None:
-            mask = self._pass(text)
+            mask = 0
+            for _end, bits in self.automaton.iter(_lowered(text)):
+                mask |= bits
             if len(self._masks) >= _KEPT:
                 self._masks.clear()
             self._masks[text] = mask
         return mask
-
-    def _pass(self, text: str) -> int:
-        mask = 0
-        for _end, bits in self.automaton.iter(_lowered(text)):
-            mask |= bits
-        return mask
-
-    def long_starts(self, text: str, bit: int, words: tuple[str, ...]) -> set[int] | None:
-        """Give back where `words` (the leading words of the pattern of bit `bit`) start in the
-        lowercased long text `text`, looked for in the lines that hold one of them only; None
-        when the text is not lowered character for character (then its own search says)."""
-        self.mask(text)
-        seen, _mask, lines, _masks = self._long
-        if seen is not text or not lines or not _latin1(text):
-            return None
-        starts: set[int] = set()
-        offset = 0
-        kept = self._leads
-        for line in lines:
-            bits = kept.get(line)
-            if bits is None:
-                bits = 0
-                for _end, found in self.leading.iter(_lowered(line)):
-                    bits |= found
-                if len(line) <= _SHORT:
-                    if len(kept) >= _KEPT:
-                        kept.clear()
-                    kept[line] = bits
-            if bits & bit:
-                starts.update(offset + at for at in _starts(_lowered(line), words))
-            offset += len(line) + 1
-        return starts
 
 
 def _holds_pattern(item: Any) -> bool:

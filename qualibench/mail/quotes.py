@@ -62,9 +62,10 @@ def _pattern_line(line: str) -> bool:
     return bool(line.strip()) and len(line) <= MAX_PATTERN_LINE
 
 
-def _header_block_at(lines: list[str], i: int) -> bool:
-    """Say whether lines[i] opens a header block: three header lines, one of them a sender."""
-    shape = _shape(lines[i])
+def _header_block_at(lines: list[str], i: int, shape: int | None = None) -> bool:
+    """Say whether lines[i] opens a header block: three header lines, one of them a sender.
+    (`shape`: _shape(lines[i]), when the caller has it.)"""
+    shape = _shape(lines[i]) if shape is None else shape
     if not shape & _HEADER:  # (set on pattern lines only)
         return False
     headers = 0
@@ -99,9 +100,10 @@ def _header_continues(previous: str, line: str) -> bool:
         or previous.rstrip().endswith((";", ",")) or ("@" in text and len(text.split()) <= 3)
 
 
-def _attribution_span(lines: list[str], i: int) -> int:
-    """Give back how many lines the attribution at lines[i] takes (0: none there)."""
-    if _shape(lines[i]) & _ATTRIBUTION:  # (the first span: the line alone)
+def _attribution_span(lines: list[str], i: int, shape: int | None = None) -> int:
+    """Give back how many lines the attribution at lines[i] takes (0: none there).
+    (`shape`: _shape(lines[i]), when the caller has it.)"""
+    if (_shape(lines[i]) if shape is None else shape) & _ATTRIBUTION:  # (the first span: the line alone)
         return 1
     # Attributions may be wrapped over two or three lines by the sending client.
     for span in (2, 3):
@@ -115,27 +117,24 @@ def _attribution_span(lines: list[str], i: int) -> int:
     return 0
 
 
-def _attribution_at(lines: list[str], i: int) -> bool:
-    return _attribution_span(lines, i) > 0
-
-
 def _history_marker_at(lines: list[str], i: int) -> bool:
     """Say whether an unquoted line opens (more) history: a separator, attribution or header block."""
     shape = _shape(lines[i])
     return bool(shape & _PATTERN) and bool(
-        shape & _SEPARATOR or _attribution_at(lines, i) or _header_block_at(lines, i)
+        shape & _SEPARATOR or _attribution_span(lines, i, shape) > 0 or _header_block_at(lines, i, shape)
         or shape & _MESSAGE_DU)
 
 
 _DIGIT = re.compile(r"\d")
 
 
-def _stamp_after(lines: list[str], i: int) -> int | None:
+def _stamp_after(lines: list[str], i: int, shape: int | None = None) -> int | None:
     """Give back the index of the date stamp under a comment's author line i, or None.
 
-    (An HTML helpdesk mail puts them in two paragraphs: one blank line may sit between.)
+    (An HTML helpdesk mail puts them in two paragraphs: one blank line may sit between.
+    `shape`: _shape(lines[i]), when the caller has it.)
     """
-    shape = _shape(lines[i])  # (what the line alone says: _stamp_shape)
+    shape = _shape(lines[i]) if shape is None else shape  # (what the line alone says: _stamp_shape)
     if not shape & _PATTERN:
         return None
     if shape & _STAMP_HERE:
@@ -245,11 +244,6 @@ def _chrome_shape(line: str) -> int:
     return shape
 
 
-def _comment_header_at(lines: list[str], i: int) -> bool:
-    """Say whether lines[i] is a helpdesk comment's author line, followed by its date stamp."""
-    return _stamp_after(lines, i) is not None
-
-
 def _quote_start(lines: list[str], first_text: int = 0) -> int | None:
     """Give back the index of the first line of quoted history, or None.
 
@@ -268,18 +262,19 @@ def _quote_start(lines: list[str], first_text: int = 0) -> int | None:
             if i >= tail and line.strip() and _is_quoted(line):
                 return i
             continue
-        if shape & (_SEPARATOR | _COLLAPSED) or _attribution_at(lines, i):
+        if shape & (_SEPARATOR | _COLLAPSED) or _attribution_span(lines, i, shape) > 0:
             return i
         if shape & _MESSAGE_DU and any(_header_block_at(lines, k)
                                              for k in range(i + 1, min(i + 3, len(lines)))):
             return i
-        if _header_block_at(lines, i):
+        if _header_block_at(lines, i, shape):
             # An Outlook rule ("____") right above belongs to the history too.
             j = i - 1
             while j >= 0 and not lines[j].strip():
                 j -= 1
             return j if j >= 0 and RULE.match(lines[j]) else i
-        if i > first_text and _comment_header_at(lines, i):
+        if i > first_text and _stamp_after(lines, i, shape) is not None:
+            # A helpdesk comment's author line, followed by its date stamp.
             return i
         if i >= tail and _is_quoted(line):
             return i
