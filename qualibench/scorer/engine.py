@@ -13,7 +13,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import compress
-from typing import Any
+from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz
 
@@ -116,8 +116,10 @@ def _key_point(kp_id: str, label: str, patterns: list, weight: Any, raw: dict) -
             tuple(str(c) for c in asked) if asked else (), str(raw.get("moot_if") or ""))
 
 
-@dataclass(frozen=True)
-class _Request:
+class _Request(NamedTuple):
+    """The request as each reply to it is read (a named tuple: built per reply, and a frozen
+    dataclass sets its fields one by one)."""
+
     keys: frozenset[str]  # the customer's specifics, as concepts or lemmas
     ngrams: frozenset[tuple[str, ...]]  # 5-word runs, to tell a pasted echo from a restatement
     fill_words: frozenset[str]

@@ -9,7 +9,7 @@ team). X: a mention and maybe a greeting, the body, then a wish and a signature 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..mail.person_names import FIRST_NAMES
 from .rubric import Lexicon, PhraseSet
@@ -29,8 +29,11 @@ _X_NAME_END = re.compile(r"(?:^|[\s.!?,\u2600-\u27bf\U0001f300-\U0001faff])([A-Z
                          r"\s+(?:de l['\u2019]\s?[ée]quipe|from the team|for the team|pour l['\u2019]\s?[ée]quipe|de la team)(?:\s+\w+)?\s*$")
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(NamedTuple):
+    """Where a reply greets, its body lies, and it closes and is signed (offsets in the reply).
+
+    A named tuple: one is built per reply (a frozen dataclass set its fields one by one)."""
+
     greeting: tuple[int, int] | None  # the greeting formula
     body_start: int
     body_end: int  # where the closing/signature block starts

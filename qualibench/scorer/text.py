@@ -346,10 +346,12 @@ def reply_view(text: str, language: str | None, default: str = "fr") -> tuple[st
 
 
 def _language_of(counts: tuple[int, ...], default: str) -> str:
-    # detect_language's rule on counts summed line by line (in _STOPWORDS order: fr, en).
-    by_lang = dict(zip(_STOPWORDS, counts, strict=True))
-    best = max(by_lang, key=lambda k: by_lang[k])
-    if by_lang[best] < 2 or by_lang[best] == min(by_lang.values()):
+    # detect_language's rule on counts summed line by line (in _STOPWORDS order: fr, en): the
+    # language with more function words (French on a tie, max() keeping the first), unless it has
+    # fewer than 2 or no more than the other.
+    fr, en = counts
+    best, n = ("fr", fr) if fr >= en else ("en", en)
+    if n < 2 or n == min(fr, en):
         return default
     return best
 
@@ -417,6 +419,9 @@ _STOPWORDS = {
         "thanks", "thank", "regards", "long", "exactly",
     ]),
 }
+
+
+assert tuple(_STOPWORDS) == ("fr", "en")  # the order _language_of and the lines' counts read
 
 
 def detect_language(words: tuple[str, ...] | list[str], default: str) -> str:
