@@ -152,6 +152,33 @@ def _group_figures(g, window_h: float, w_delay: float, w_quality: float) -> dict
     return {k: (int(v[0]) if k in ("tests", "answered", "deflected") else float(v[0])) for k, v in out.items()}
 
 
+def _groups(frame: pd.DataFrame, keys: list[str], factorised: dict) -> list[tuple]:
+    """Return [(key, row positions)] of `frame` grouped by `keys` (a tuple key for several), in key
+    order: sorted(frame.groupby(keys).indices.items()), rows without a key dropped, from codes.
+
+    `factorised` keeps each column's codes (pd.factorize, sorted) for the next grouping.
+    """
+    codes, values = [], []
+    for k in keys:
+        if k not in factorised:
+            c, u = pd.factorize(frame[k], sort=True)
+            factorised[k] = (c, u.tolist())
+        codes.append(factorised[k][0])
+        values.append(factorised[k][1])
+    kept = np.flatnonzero(np.logical_and.reduce([c >= 0 for c in codes]))
+    if not len(kept):
+        return []
+    order = kept[np.lexsort([c[kept] for c in reversed(codes)])]  # stable: each group's rows ascending
+    sorted_codes = [c[order] for c in codes]
+    starts = np.flatnonzero(np.logical_or.reduce([np.diff(c, prepend=-1) != 0 for c in sorted_codes]))
+    ends = [*starts[1:].tolist(), len(order)]
+    out = []
+    for a, b in zip(starts.tolist(), ends, strict=True):
+        key = tuple(v[c[a]] for v, c in zip(values, sorted_codes, strict=True))
+        out.append((key if len(keys) > 1 else key[0], order[a:b]))
+    return out
+
+
 def _by_size(groups: list) -> dict[int, list[int]]:
     """Return group positions by their number of tests: each size is one stack (most are equal)."""
     sizes: dict[int, list[int]] = {}
@@ -271,11 +298,13 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
     sent = tests.loc[tests["sent"], read] if len(tests) else tests
     arrays = {c: sent[c].to_numpy() for c in FIGURE_COLUMNS} if len(sent) else {}
 
+    factorised: dict = {}  # key column -> its codes and sorted values, shared by every grouping
+
     def table(keys: list[str]) -> pd.DataFrame:
         if sent.empty:
             return pd.DataFrame(columns=[*keys, "tests"])
         # groups of equal size computed as one stack: pandas' groupby.apply costs more than the figures
-        groups = sorted(sent.groupby(keys, sort=True).indices.items())
+        groups = _groups(sent, keys, factorised)
         cols: dict[str, np.ndarray] = {}
         for _n, members in _by_size(groups).items():
             idx = np.stack([groups[i][1] for i in members])
@@ -283,11 +312,12 @@ def _analyse(s: Session, campaign_id: int, rules: AwardRules | None, as_of, prev
                                   rules.quality_weight)
             for name, values in part.items():
                 cols.setdefault(name, np.empty(len(groups), dtype=values.dtype))[members] = values
+        for c in ("tests", "answered", "deflected"):  # counts, as integers
+            cols[c] = cols[c].astype(np.int64)
         named = [key if isinstance(key, tuple) else (key,) for key, _ in groups]
-        return pd.DataFrame({k: [key[i] for key in named] for i, k in enumerate(keys)} | cols).astype(
-            {"tests": int, "answered": int, "deflected": int})
+        return pd.DataFrame({k: [key[i] for key in named] for i, k in enumerate(keys)} | cols)
 
-    cells = list(sent.groupby(["brand_key", "channel"]).indices.items()) if rules.bootstrap_samples > 0 else []
+    cells = _groups(sent, ["brand_key", "channel"], factorised) if rules.bootstrap_samples > 0 and len(sent) else []
     # The bootstrap, the most numpy work, shared with the other core: a forked process draws the
     # first cells while this one builds the tables and draws the rest (each cell its own stream).
     fork = len(cells) * rules.bootstrap_samples >= BACKGROUND_FROM_REPLICATES

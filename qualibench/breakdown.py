@@ -65,13 +65,30 @@ def _consistency(bc: pd.DataFrame, sent: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cross_channel(sent: pd.DataFrame) -> tuple[pd.DataFrame, float]:
-    """Return per scenario the share of brands answering that same request on every channel tested."""
+    """Return per scenario the share of brands answering that same request on every channel tested.
+
+    A brand counts for a scenario when it was tested on at least two channels with it; it
+    answers on every channel when each of those channels has an answered test of it. Grouped
+    on integer codes (rows with a missing key count nowhere, as in a pandas groupby).
+    """
     if sent.empty:
         return pd.DataFrame(columns=["scenario", "brands", "all_channels", "share"]), math.nan
-    per = sent.groupby(["scenario", "brand_key", "channel"])["answered"].any().reset_index()
-    by_brand = per.groupby(["scenario", "brand_key"]).agg(channels=("channel", "nunique"), all_=("answered", "all"))
-    by_brand = by_brand[by_brand["channels"] >= 2]
-    out = by_brand.groupby("scenario").agg(brands=("all_", "size"), all_channels=("all_", "sum")).reset_index()
+    (sc, scenarios), (br, _), (ch, channels) = (pd.factorize(sent[k], sort=True)
+                                                for k in ("scenario", "brand_key", "channel"))
+    kept = (sc >= 0) & (br >= 0) & (ch >= 0)
+    nb, nc = int(br.max()) + 1, len(channels)
+    cell = (sc[kept].astype(np.int64) * nb + br[kept]) * nc + ch[kept]  # (scenario, brand, channel)
+    cells, at = np.unique(cell, return_inverse=True)
+    answered = np.bincount(at, weights=sent["answered"].to_numpy(dtype=bool)[kept], minlength=len(cells)) > 0
+    pairs, at = np.unique(cells // nc, return_inverse=True)  # (scenario, brand)
+    channels_tested = np.bincount(at, minlength=len(pairs))
+    every = np.bincount(at, weights=~answered, minlength=len(pairs)) == 0
+    several = channels_tested >= 2
+    scen, at = np.unique(pairs[several] // nb, return_inverse=True)
+    out = pd.DataFrame({"scenario": scenarios.take(scen),
+                        "brands": np.bincount(at, minlength=len(scen)).astype(np.int64),
+                        "all_channels": np.bincount(at, weights=every[several], minlength=len(scen)).astype(np.int64)})
     out["share"] = out["all_channels"] / out["brands"]
-    share = float(by_brand["all_"].mean()) if len(by_brand) else math.nan
+    n = int(several.sum())
+    share = int(every[several].sum()) / n if n else math.nan
     return out, share

@@ -7,6 +7,7 @@ import os
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from qualibench import analytics
@@ -127,6 +128,37 @@ def test_cross_channel_share(finished):
     sent = a.tests[a.tests["sent"]]
     per = sent.groupby(["scenario", "brand_key", "channel"])["answered"].any().groupby(["scenario", "brand_key"]).all()
     assert a.cross_channel_share == pytest.approx(per.mean())
+
+
+def _random_tests(rng, n: int, *, missing: bool) -> pd.DataFrame:
+    pick = lambda values: [values[i] for i in rng.integers(0, len(values), n)]  # noqa: E731
+    return pd.DataFrame({"scenario": pick(["s1", "s2", "s3", None] if missing else ["s1", "s2", "s3"]),
+                         "brand_key": pick(["b2", "b1", "b3", "b4"]),
+                         "channel": pick(["x", "email", "webform"][: int(rng.integers(1, 4))]),
+                         "answered": pick([True, False])})
+
+
+def test_groups_and_cross_channel_table_are_their_groupby_statements():
+    """_groups and _cross_channel count on integer codes: the same groups, rows, table and dtypes
+    as the pandas groupby that states each rule, with missing keys and single-channel scenarios."""
+    from qualibench.breakdown import _cross_channel
+
+    rng = np.random.default_rng(5)
+    for trial in range(16):
+        sent = _random_tests(rng, int(rng.integers(1, 50)), missing=trial % 4 == 0)
+        for keys in (["brand_key", "channel"], ["scenario"], ["scenario", "brand_key", "channel"]):
+            want = sorted(sent.groupby(keys).indices.items())
+            got = analytics._groups(sent, keys, {})
+            assert [k for k, _ in got] == [k for k, _ in want]
+            assert all(np.array_equal(g, w) for (_, g), (_, w) in zip(got, want, strict=True))
+        per = sent.groupby(["scenario", "brand_key", "channel"])["answered"].any().reset_index()
+        by_brand = per.groupby(["scenario", "brand_key"]).agg(channels=("channel", "nunique"), all_=("answered", "all"))
+        by_brand = by_brand[by_brand["channels"] >= 2]
+        want = by_brand.groupby("scenario").agg(brands=("all_", "size"), all_channels=("all_", "sum")).reset_index()
+        want["share"] = want["all_channels"] / want["brands"]
+        table, share = _cross_channel(sent)
+        pd.testing.assert_frame_equal(table, want, check_exact=True)
+        assert share == float(by_brand["all_"].mean()) if len(by_brand) else math.isnan(share)
 
 
 def test_comparison_with_a_previous_export(finished, tmp_path):
