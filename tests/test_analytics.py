@@ -122,6 +122,13 @@ def test_channel_weights_change_the_overall_index(finished):
     assert got.to_dict() == pytest.approx(bc.to_dict())
 
 
+def test_tests_ready_gets_the_analysis_own_tests_before_the_figures(finished):
+    ws, cid = finished
+    seen = []
+    a = analyse(ws, cid, tests_ready=lambda tests, window_h: seen.append((tests, window_h)))
+    assert len(seen) == 1 and seen[0][0] is a.tests and seen[0][1] == a.window_h
+
+
 def test_cross_channel_share(finished):
     ws, cid = finished
     a = analyse(ws, cid)
