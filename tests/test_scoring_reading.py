@@ -624,3 +624,9 @@ def test_the_praised_agent_having_the_message_is_the_thanks_passed_on(rubric):
                    "worked out. ^RD", channel="x", **fills)
     assert credited(seen, "pass the thanks on") > 0
     assert credited(solved, "pass the thanks on") == 0
+
+
+def test_an_app_version_asked_is_no_update(rubric):
+    version = score(rubric, "technical-app-bug-en", "Hi Claire,\nPlease tell us your app version.")
+    assert credited(version, "asks for useful details") > 0
+    assert credited(version, "an update to install") == 0
