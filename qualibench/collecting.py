@@ -267,24 +267,22 @@ def _collect(ws: Workspace, *, progress: Progress | None, api: bool) -> CollectR
     matched_before = report.matched
     with preparer(ws) as prep:
         # Each batch is processed (in worker processes when there are enough) as soon as its
-        # raw bytes and rows are committed, while the next ones are fetched.
+        # raw bytes are durable, while the next ones are fetched; its rows are written once,
+        # in their final state, with the SyncState that passes them (fresh_mail).
+        from .fresh_mail import FreshMail
+
         pipeline = Pipeline(ws, campaign_id, InboundStatus.PENDING, report, prep,
                             progress=progress)
-        stored: dict[int, Stored | None] = {}
+        hand = FreshMail(ws, campaign_id, pipeline)
 
         def store(session: Session, batch: list[RawMail]) -> tuple[int, int]:
-            stored.clear()
-            return store_mail_batch(ws, session, campaign_id, batch, pending=stored)
-
-        def durable() -> None:
-            pipeline.add(dict(stored))
-            stored.clear()
+            return store_mail_batch(ws, session, campaign_id, batch)
 
         for account in ws.spec().config.accounts.values():
             if not account.imap_host:
                 continue
             for folder in sync_account(ws, campaign_id, account, store, progress=progress,
-                                       durable=durable, coming=prep.warm):
+                                       coming=prep.warm, hand=hand):
                 report.folders.append(folder)
                 report.new += folder.new
         pipeline.flush()

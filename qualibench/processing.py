@@ -36,6 +36,7 @@ from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .collecting import CollectReport
+    from .fresh_mail import FreshMail
     from .mail.classify import Classification
     from .mail.prepare import Prepared
     from .matching import ProbeIndex
@@ -168,6 +169,7 @@ class Pipeline:
         self._queued: list[list[int]] = []  # batches being prepared, oldest first
         self.done = 0
         self.added = 0
+        self.hand: FreshMail | None = None  # a first collect's fetched mail (negative keys)
 
     def add(self, items: dict[int, Stored | None], *, count: bool = True) -> None:
         """Take stored messages (inbound id -> Stored, None for an API item: nothing to
@@ -210,9 +212,13 @@ class Pipeline:
             prepared.update((i, self.kept.pop(i)) for i in chunk if i in self.kept)
         outcomes: list[_Outcome] = []
         warned = len(report.warnings)
+        taken = self.hand is not None and bool(chunk) and chunk[0] < 0  # fetched, no row yet
         try:
             with ws.session() as session, chain_in_memory(session):
-                mine = chunk
+                mine = [] if taken else chunk
+                if taken:
+                    self.index = self.index or ProbeIndex.cached(session, self.campaign_id)
+                    outcomes = self.hand.record(session, chunk, prepared, self.index, report)  # type: ignore[union-attr]
                 if self.claim_first:
                     mine = [i for i in session.exec(skip_locked(select(InboundMessage.id).where(
                         col(InboundMessage.id).in_(chunk), InboundMessage.status == status)))
@@ -239,7 +245,13 @@ class Pipeline:
                 self.index.learnt = True  # read again from the database when next used
             self.index = None
             del report.warnings[warned:]
-            outcomes = [_process_one(ws, inbound_id, report, status) for inbound_id in chunk]
+            if taken:
+                outcomes = self.hand.replay(chunk, report)  # type: ignore[union-attr]
+            else:
+                outcomes = [_process_one(ws, inbound_id, report, status) for inbound_id in chunk]
+        else:
+            if taken:
+                self.hand.settle()  # type: ignore[union-attr]
         for outcome in outcomes:
             _tally(report, outcome)
         held = set(self.deferred)
@@ -322,8 +334,6 @@ def _process_batch(ws: Workspace, session: Session, chunk: list[int], index: Pro
     still in `status`, so a message another collector holds or has done is left out, and the
     probes they answer are locked in id order (no deadlock between two collectors).
     """
-    from .probes import apply_reply, hold, reply_fields
-
     query = select(InboundMessage.id, InboundMessage.status, InboundMessage.channel,
                    InboundMessage.received_at, InboundMessage.collected_at,
                    InboundMessage.date_header, InboundMessage.date_disagreement,
@@ -331,7 +341,23 @@ def _process_batch(ws: Workspace, session: Session, chunk: list[int], index: Pro
     if status is not None:
         query = query.where(InboundMessage.status == status)
     rows = {r.id: r for r in session.execute(skip_locked(query))}
-    inbounds = [rows[i] for i in chunk if i in rows]
+    return record_rows(ws, session, [rows[i] for i in chunk if i in rows], index, report, parsed,
+                       deferred=deferred)
+
+
+def record_rows(ws: Workspace, session: Session, inbounds: list, index: ProbeIndex,
+                report: CollectReport, parsed: dict[int, Prepared | Exception], *,
+                deferred: list[int] | None = None, fresh: dict[int, dict] | None = None,
+                ) -> list[_Outcome]:
+    """Record messages given as rows (id, status, channel, received_at, collected_at,
+    date_header, date_disagreement, parse_error) with their prepared forms; see _process_batch.
+
+    With `fresh` (inbound id -> its columns, ids chosen by the caller), the messages have no
+    row yet: each is inserted once, in its final state (matched, unmatched, unparseable, or
+    pending when another collector holds its probe), before the replies that name it.
+    """
+    from .probes import apply_reply, hold, reply_fields
+
     # The probes these messages answer, loaded with one query and held: the session's
     # identity map keeps only weak references, so each session.get would query again.
     wanted = {found[0] for got in parsed.values() if not isinstance(got, Exception)
@@ -353,6 +379,8 @@ def _process_batch(ws: Workspace, session: Session, chunk: list[int], index: Pro
     aside_updates: list[dict] = []
     for row in inbounds:
         result = parsed.get(row.id)
+        if fresh is not None and result is None:  # (never prepared: left for the next pass)
+            continue
         if row.channel != "email" or result is None:  # API items: the one-message path
             inbound = session.get(InboundMessage, row.id)
             assert inbound is not None
@@ -420,6 +448,11 @@ def _process_batch(ws: Workspace, session: Session, chunk: list[int], index: Pro
         change["status"] = InboundStatus.MATCHED.value
         outcomes.append(_Outcome(row.status, InboundStatus.MATCHED.value, fields["kind"],
                                  needs_review))
+    if fresh is not None:
+        # Each message once, in its final state: its parsed columns over what was fetched.
+        changes = {c["id"]: c for c in (*parsed_updates, *aside_updates)}
+        _insert_inbound(session, [{**columns, **changes.get(i, {})} for i, columns in fresh.items()])
+        parsed_updates, aside_updates = [], []
     if replies:
         # One multi-row INSERT of the table (every column given: no ORM defaults to apply);
         # the ids come back to name each reply.recorded event. The facts hook sees it too.
@@ -444,6 +477,11 @@ def _process_batch(ws: Workspace, session: Session, chunk: list[int], index: Pro
             _update_inbound(session, updates)
     del held
     return outcomes
+
+
+def _insert_inbound(session: Session, rows: list[dict]) -> None:
+    if rows:
+        execute_many(session, "inbound.fresh", insert(InboundMessage.__table__), rows)  # type: ignore[attr-defined]
 
 
 def _update_inbound(session: Session, rows: list[dict]) -> None:

@@ -342,6 +342,7 @@ def sync_folder(
     progress: Callable[[str, int, int], None] | None = None,
     durable: Callable[[], None] | None = None,
     coming: Callable[[int], None] | None = None,
+    hand: Hand | None = None,
 ) -> FolderReport:
     """Fetch the messages of `folder` newer than its SyncState and hand them to `store`.
 
@@ -351,6 +352,12 @@ def sync_folder(
     once that transaction has committed (the collector then starts processing the batch).
     `coming(n)` is told how many messages are to be fetched, before the first is (the
     collector starts its parser workers then, while it fetches).
+
+    With `hand` (a first collect's pipeline), each batch goes to `hand.take(batch, mark)`
+    instead, with no transaction here: the taker stores the bytes durably and writes the rows,
+    in their final state, in the transactions that move the SyncState to `mark`; `hand.finish()`
+    is called before this returns (while the folder is still this machine's) and gives
+    (new, duplicates).
     """
     started = time.perf_counter()
     report = FolderReport(account=account, folder=folder)
@@ -394,6 +401,27 @@ def sync_folder(
     for i in range(0, len(uids), HEADER_CHUNK):
         meta.update(fetch_meta(client, uids[i : i + HEADER_CHUNK]))
     uids = [u for u in uids if u in meta]  # expunged between SEARCH and FETCH
+    try:
+        _fetch_batches(ws, client, campaign_id, account, folder, uids, meta, uidvalidity, report,
+                       store, progress, durable, hand)
+    except (OSError, IMAPClientError):
+        if hand is not None:
+            hand.finish()  # what was fetched before the server failed is recorded
+        raise
+    if hand is not None:
+        new, dupes = hand.finish()
+        report.new += new
+        report.duplicates += dupes
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _fetch_batches(ws: Workspace, client: IMAPClient, campaign_id: int, account: str, folder: str,
+                   uids: list[int], meta: dict[int, tuple[datetime | None, int]], uidvalidity: int,
+                   report: FolderReport, store: Callable[[Session, list[RawMail]], tuple[int, int]],
+                   progress: Callable[[str, int, int], None] | None, durable: Callable[[], None] | None,
+                   hand: Hand | None) -> None:
+    source = f"imap:{account}/{folder}"
     sizes = {u: meta[u][1] for u in uids}
     done = 0
     for batch_uids in _batches(uids, sizes):
@@ -424,23 +452,51 @@ def sync_folder(
                 )
             )
             report.bytes += len(raw)
-        with ws.session() as session:
-            new, dupes = store(session, batch)
-            state = _sync_state(session, campaign_id, account, folder)
-            state.uidvalidity = _to_column(uidvalidity)
-            state.last_uid = _to_column(max(_from_column(state.last_uid), batch_uids[-1]))
-            state.updated_at = ws.clock.now()
-            session.add(state)
-        if durable is not None:
-            durable()
-        report.new += new
-        report.duplicates += dupes
+        if hand is not None:
+            hand.take(batch, SyncMark(campaign_id, account, folder, uidvalidity, batch_uids[-1]))
+        else:
+            with ws.session() as session:
+                new, dupes = store(session, batch)
+                advance(session, SyncMark(campaign_id, account, folder, uidvalidity, batch_uids[-1]),
+                        ws.clock.now())
+            if durable is not None:
+                durable()
+            report.new += new
+            report.duplicates += dupes
         report.fetched += len(batch)
         done += len(batch_uids)
         if progress:
             progress(f"{account}/{folder}", done, len(uids))
-    report.seconds = time.perf_counter() - started
-    return report
+
+
+@dataclass(frozen=True)
+class SyncMark:
+    """Where a folder's SyncState moves once a batch is stored: its last UID fetched."""
+
+    campaign_id: int
+    account: str
+    folder: str
+    uidvalidity: int
+    last_uid: int
+
+
+class Hand:
+    """What takes a first collect's batches instead of `store` (see sync_folder)."""
+
+    def take(self, batch: list[RawMail], mark: SyncMark) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+
+def advance(session: Session, mark: SyncMark, now: datetime) -> None:
+    """Move the folder's SyncState to `mark` in the caller's transaction (never backwards)."""
+    state = _sync_state(session, mark.campaign_id, mark.account, mark.folder)
+    state.uidvalidity = _to_column(mark.uidvalidity)
+    state.last_uid = _to_column(max(_from_column(state.last_uid), mark.last_uid))
+    state.updated_at = now
+    session.add(state)
 
 
 def _fetch_large(ws: Workspace, client: IMAPClient, uid: int) -> RawMail | None:
@@ -473,6 +529,7 @@ def sync_account(
     progress: Callable[[str, int, int], None] | None = None,
     durable: Callable[[], None] | None = None,
     coming: Callable[[int], None] | None = None,
+    hand: Hand | None = None,
 ) -> list[FolderReport]:
     """Return one report per folder scanned in `account` (INBOX and Junk/Spam)."""
     from ..db import advisory_lock, lock_key
@@ -488,7 +545,8 @@ def sync_account(
                     reports.append(FolderReport(account=account.name, folder=folder, busy=True))
                     continue
                 reports.append(sync_folder(ws, client, campaign_id, account.name, folder, store,
-                                           progress=progress, durable=durable, coming=coming))
+                                           progress=progress, durable=durable, coming=coming,
+                                           hand=hand))
         return reports
     except (OSError, IMAPClientError) as exc:
         raise RemoteFailure(
