@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -269,12 +270,33 @@ def execute_many(session: Session, name: str, stmt: Any, rows: list[dict], *,
         for bind in order:
             kind = done.binds[bind].type
             proc = None if bind in as_text else kind.dialect_impl(dialect).bind_processor(dialect)
+            if proc is not None and _is_utc_datetime(kind):
+                proc = _sqlite_utc_text(kind, dialect)
             procs.append((bind, proc))
         compiled = _DRIVER_SQL[(name, keys, as_text)] = (str(done), procs)
     sql, procs = compiled
     result = conn.exec_driver_sql(sql, list(zip(*(_column(rows, key, proc) for key, proc in procs),
                                                  strict=True)))
     return result.rowcount if result.rowcount >= 0 else len(rows)
+
+
+def _is_utc_datetime(kind: Any) -> bool:
+    from .models import UTCDateTime
+
+    return isinstance(kind, UTCDateTime)
+
+
+def _sqlite_utc_text(kind: Any, dialect: Any) -> Any:
+    """The bind processing of a UTCDateTime column on SQLite in one step: the column's own
+    checks and conversion to UTC (process_bind_param), then the text SQLite's DATETIME
+    writes ("YYYY-MM-DD HH:MM:SS.ffffff", which isoformat gives in C)."""
+    to_utc = kind.process_bind_param
+
+    def process(value: Any) -> Any:
+        value = to_utc(value, dialect)
+        return None if value is None else value.isoformat(" ", "microseconds")
+
+    return process
 
 
 def _column(rows: list[dict], key: str, proc: Any) -> list:
@@ -288,7 +310,7 @@ def _column(rows: list[dict], key: str, proc: Any) -> list:
     last: Any = _UNSET
     done: Any = None
     for value in values:
-        if value is not last:
+        if value is not last and (type(value) is not datetime or value != last):
             last, done = value, proc(value)
         out.append(done)
     return out

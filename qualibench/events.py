@@ -54,11 +54,13 @@ def _digest_of_text(prev_hash: str, seq: int, at: datetime, kind: str, subject: 
     gives for the whole event with sorted keys (at, kind, payload, prev, seq, subject), put
     together around it, so a payload (a batch's facts: 250 replies) is encoded once, and the
     same text is what SQLite stores."""
-    dumps = json.dumps
-    body = (f'{{"at":{dumps(at.isoformat(), ensure_ascii=False)},"kind":{dumps(kind, ensure_ascii=False)},'
-            f'"payload":{payload_json},"prev":{dumps(prev_hash, ensure_ascii=False)},"seq":{dumps(seq)},'
-            f'"subject":{dumps(subject, ensure_ascii=False)}}}')
+    # (encode_basestring is what json.dumps quotes a str with when ensure_ascii is False.)
+    body = (f'{{"at":{_quoted(at.isoformat())},"kind":{_quoted(kind)},"payload":{payload_json},'
+            f'"prev":{_quoted(prev_hash)},"seq":{int(seq)},"subject":{_quoted(subject)}}}')
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+_quoted = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)
