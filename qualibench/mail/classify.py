@@ -202,6 +202,7 @@ _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous a
                # "Reply to this e-mail with a photo" is an instruction, not a promise to reply
                r"|(?:will|'ll|aim to|try to|to) (?:respond|reply|answer)|(?:respond|reply) (?:to you|within|as soon)"
                r"|replies (?:may|will|can)|be with you|contact you|look into|come back to you"
+               r"|vous (?:ecrira|ecrirons|ecriront|rappellera|rappellerons|rappelleront)\b|(?:will|'ll) write (?:to you|back)"
                # ("le livreur vous appellera une demi-heure avant" is the case's: a call alone is no reply)
                r"|(?:will|'ll|shall) (?:call or e-?mail|e-?mail or call|e-?mail) you"
                r"|(?:typically|usually|normally|generally) (?:reply|replies|respond|responds|answer|answers)|(?:replies|responds) (?:to you )?(?:within|in under|as soon)"
@@ -213,11 +214,11 @@ _REPLY_VERB = (r"(?:repondr(?:a|ons|ont)|reponse vous (?:sera|parviendra)|vous a
                r"|(?:for|of) (?:a |our )?(?:response|reply))")
 _WHEN = (r"(?:sous \d|dans (?:un|les) (?:delai|meilleurs delais|plus brefs delais)|des que possible|au plus (?:vite|tot)"
          r"|as (?:quickly|fast|promptly) as|aussi vite que|sous peu|d'ici peu|before long|at the latest|au plus tard"
-         r"|normally|generally|generalement|habituellement|des (?:son|leur|mon|notre) retour|on (?:his|her|their|my) return"
+         r"|d'ici (?:la )?fin d(?:e|u) |by the end of (?:the )?(?:day|week)|normally|generally|generalement|habituellement|des (?:son|leur|mon|notre) retour|on (?:his|her|their|my) return"
          r"|prochainement|rapidement|tres vite|shortly|soon|as soon as|within|asap|in due course|typically|usually"
          r"|\d+ ?(?:h\b|heures|jours|days|hours)|business days?|working days?|jours ouvr)")
 _FUTURE_SUBJECT = (r"(?:\bnous\b|\bun conseiller|\bune conseillere|notre equipe|nos equipes|nos conseillers|our team"
-                   r"|\bune? (?:technicien(?:ne)?|expert(?:e)?|specialiste)\b|\ban? (?:technician|engineer|specialist|expert)\b"
+                   r"|\bune? (?:technicien(?:ne)?|expert(?:e)?|specialiste|gestionnaire)\b|\ban? (?:technician|engineer|specialist|expert)\b"
                    r"|an? (?:adviser|advisor|agent|member)|we'll|we will|someone|quelqu'un"
                    r"|nos services|nos experts|le service concerne|our (?:staff|specialists|experts|advisers|agents|services)"
                    r"|the (?:relevant|appropriate|right) (?:team|department|person))")
@@ -267,7 +268,7 @@ _QUEUE = re.compile(
     r"|dans (?:notre|la) file|en attente de traitement|awaiting (?:review|processing))"
     r"|(?:check|track|follow|view|suivre|consulter) (?:the |l'|le )?(?:status|statut|etat|avancement|progress)\b.{0,15}"
     r"(?:of |de )?(?:your|votre|vos) (?:case|request|ticket|demande|dossier|requete|enquiry)"
-    r"|(?:work|working|go|going|get|getting) through (?:\w+ )?(?:messages|emails|requests|tickets|enquiries|inquiries)"
+    r"|\bsuit son cours\b|(?:work|working|go|going|get|getting) through (?:\w+ )?(?:messages|emails|requests|tickets|enquiries|inquiries)"
     r"|in (?:date|chronological) order|par ordre (?:chronologique|de date|d'arrivee)"
     r"|(?:ajoutee?|added|inscrite?|placee?) (?:a|to|dans|in|on) (?:notre |la |our |the )?(?:liste|file|queue|list)|next in (?:the |our )?(?:pile|line|queue)"
     r"|it'?s now in (?:our|the) queue|\b(?:now )?in line for\b|\ben file pour\b"
@@ -299,9 +300,11 @@ _WAITING = re.compile(
 )
 # A confirmation mailed to the customer's address is what a form system does on submission.
 _CONFIRMATION = re.compile(r"\bconfirmation (?:e-?mail |message )?(?:has been|was|a ete|vous a ete) (?:sent|envoyee|adressee)"
+                           r"|(?:recevoir|receive|recevrez|get) (?:un |une |a )?(?:recapitulatif|copie|copy|summary|confirmation)\b"
                            r"|(?:e-?mail|courriel|message) de confirmation (?:vous )?(?:a ete|vient d'etre) envoye")
 # A reply promised by its noun: "a full response will follow", "une réponse vous sera adressée".
-_PROMISE_BY_NOUN = re.compile(r"(?:will|shall|'ll|going to) (?:send|give|provide|issue|write|email) (?:you )?(?:a |an |our )?(?:\w+ ){0,2}"
+_PROMISE_BY_NOUN = re.compile(r"(?:reponse|response|reply|answer|retour)s? (?:sous|within|in|d'ici|under) \d"
+                              r"|(?:will|shall|'ll|going to) (?:send|give|provide|issue|write|email) (?:you )?(?:a |an |our )?(?:\w+ ){0,2}"
                               r"(?:response|reply|answer)|(?:reponse|response|reply|answer|suite|retour)\b.{0,20}(?:will follow|suivra|vous sera (?:adressee?"
                               r"|apportee?|envoyee?|communiquee?|donnee?|faite?|transmise?))")
 _ROLES = (("receipt", _RECEIPT), ("promise", _PROMISE), ("promise", _PROMISE_BY_NOUN), ("reference", _REFERENCE), ("confirmation", _CONFIRMATION),

@@ -99,7 +99,7 @@ arrive arrivee arrived arrives comptez avant prive privee prives privees libere 
 virtuelle gestionnaire gestionnaires connaissance verse! electronique picked available bear indique indiquee
 objectif objectifs aim goal reads usually happens ask asks asked possession copy follow! selon constate
 constatee mesure written weekdays incomplete flagged social times latest liste normally generally
-retenu placed
+retenu placed envoi reussi success successfully recapitulatif dediee dedie dedicated cote
 """)
 
 
