@@ -897,7 +897,8 @@ def _text_kind(
     roles = frozenset().union(*role_of.values())
     # The sign-off block or the lines the reply splitter set aside below it may say what the message is:
     # "Service clients (message envoyé automatiquement)", "Refunds Team / (automated response)".
-    if (signature or own_tail) and _AUTOMATED.search(_fold(signature[:300] + "\n" + own_tail[-600:])):
+    # (read only where it can change the reading -- beside another role -- and when a word of it is there)
+    if roles and "automatic" not in roles and _says_automatic(signature[:300] + "\n" + own_tail[-600:]):
         roles |= {"automatic"}
     # "Nous avons pris note de votre demande." alone is a curt human reply (scored, low): a
     # receipt sentence makes an acknowledgement only with a reference, a promise, an automatic
@@ -1003,6 +1004,16 @@ def touches_request(sentence: str, asked: tuple[frozenset[str], frozenset[str]])
     if any(w[:5] in words for w in case_words(sentence)) or not numbers.isdisjoint(_DIGITS.findall(sentence)):
         return True
     return bool(_AMOUNT.search(sentence) or _VERDICT.match(sentence) or _OWN_SPECIFIC.search(sentence))
+
+
+_AUTOMATIC_HINTS = ("automat", "auto-", "generat", "genere", "généré", "bot", "virtu")
+
+
+def _says_automatic(tail: str) -> bool:
+    """Whether a sign-off block or footer says the message is automatic (the cheap test first: a footer is
+    read for every message)."""
+    low = tail.lower()
+    return any(hint in low for hint in _AUTOMATIC_HINTS) and bool(_AUTOMATED.search(_fold(tail)))
 
 
 def _own_tail(whole: str, quoted: str) -> str:
