@@ -85,6 +85,8 @@ class Formatter:
 
     def num(self, v, digits: int = 1) -> str:
         """Return `v` with `digits` decimals in the report's locale ("–" when missing)."""
+        if type(v) is float:  # most figures: missing() and float() answer at once for them
+            return "–" if v != v else self._num(round(v, digits), digits)
         if missing(v):
             return "–"
         return self._num(round(float(v), digits), digits)
@@ -100,15 +102,19 @@ class Formatter:
 
     def pct(self, v, digits: int = 0) -> str:
         """Return a share 0..1 as a percentage ("–" when missing)."""
+        if type(v) is float:
+            return "–" if v != v else self._pct(round(v, 2 + digits), digits)
         if missing(v):
             return "–"
         return self._pct(round(float(v), 2 + digits), digits)
 
     def hours(self, v) -> str:
         """Return a delay in hours: minutes under an hour, hours beyond ("–" when missing)."""
-        if missing(v):
+        if type(v) is not float and missing(v):
             return "–"
         v = float(v)
+        if v != v:
+            return "–"
         if v < 1:
             return f"{self.num(v * 60, 0)}\u00a0min"
         return f"{self.num(v, 1)}\u00a0h"
