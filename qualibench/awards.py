@@ -116,19 +116,28 @@ def eligible(table: pd.DataFrame, rules: AwardRules) -> pd.Series:
             & (answered >= max(rules.min_answered, 1)) & (table["tests"] > 0))
 
 
-def _nominee(r: dict) -> Nominee:
-    return Nominee(brand_key=r["brand_key"], brand=r["brand"], index=float(r["index"]),
-                   low=float(r.get("index_low", math.nan)), high=float(r.get("index_high", math.nan)),
-                   tests=int(r["tests"]), answered=int(r.get("answered", 0) or 0))
+def _nominees(pool: pd.DataFrame) -> list[Nominee]:
+    """Return the nominees of a ranked pool, in its order (a column read at once, not a row)."""
+    def column(name: str, default=None) -> list:
+        return column_values(pool[name]) if name in pool.columns or default is None else [default] * len(pool)
+    return [Nominee(brand_key=k, brand=b, index=float(i), low=float(lo), high=float(hi), tests=int(t),
+                    answered=int(a or 0))
+            for k, b, i, lo, hi, t, a in zip(column("brand_key"), column("brand"), column("index"),
+                                              column("index_low", math.nan), column("index_high", math.nan),
+                                              column("tests"), column("answered", 0), strict=True)]
 
 
 NOMINEE_COLUMNS = ("brand_key", "brand", "index", "index_low", "index_high", "tests", "answered")
 
 
-def _records(df: pd.DataFrame) -> list[dict]:
+def column_values(column) -> list:
+    """Return a column's (or an index's) values as Python objects, as to_dict("records") gives them (at once)."""
+    return column.tolist() if column.dtype.kind in "fiub" else column.to_numpy(dtype=object).tolist()
+
+
+def table_rows(df: pd.DataFrame) -> list[dict]:
     """Return df's rows as dicts of Python values, as to_dict("records") (a column converted at once)."""
-    cols = {c: df[c].tolist() if df[c].dtype.kind in "fiub" else df[c].to_numpy(dtype=object).tolist()
-            for c in df.columns}
+    cols = {c: column_values(df[c]) for c in df.columns}
     return [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
 
 
@@ -138,7 +147,7 @@ def _award(category: str, scope: str, table: pd.DataFrame, sample_key, samples: 
     keep = [c for c in dict.fromkeys([*NOMINEE_COLUMNS, *(TIE_BREAKS[k][0] for k in rules.tie_break
                                                           if k in TIE_BREAKS)]) if c in table.columns]
     pool = rank_table(table.loc[eligible(table, rules), keep], rules)
-    nominees = [_nominee(r) for r in _records(pool)]
+    nominees = _nominees(pool)
     trophy = Trophy(category=category, scope=scope, nominees=nominees, rule=rules.rule,
                     precision=rules.precision)
     if len(nominees) < rules.min_candidates:

@@ -11,7 +11,7 @@ import secrets
 from markupsafe import Markup
 from sqlmodel import Session, select
 
-from ..awards import published_ranks, rank_table
+from ..awards import published_ranks, rank_table, table_rows
 from ..background import Forked, fork_is_safe
 from ..models import Brand, Persona, Probe, Reply
 from .formatting import Formatter, missing
@@ -109,12 +109,12 @@ def brand_sheets(session: Session | None, analysis, f: Formatter, excerpt, *, on
     if sent["sent_at"].dtype.kind == "M":  # a sheet shows the (UTC) date: converted at once, formatted per day
         sent = sent.assign(sent_at=sent["sent_at"].dt.date)
     by_brand: dict[str, list[dict]] = {}
-    for t in _records(sent):
+    for t in table_rows(sent):
         by_brand.setdefault(t["brand_key"], []).append(t)
     hours = brand_hours(session, cid) if hours is None else hours
     scen_titles = f.scenario_names(analysis)
     bc_by_brand: dict[str, list[dict]] = {}
-    for r in _records(analysis.brand_channel[["brand_key", "channel", "index", "answer_rate", "median_h"]]):
+    for r in table_rows(analysis.brand_channel[["brand_key", "channel", "index", "answer_rate", "median_h"]]):
         bc_by_brand.setdefault(r["brand_key"], []).append(r)
     sectors = {r["sector"]: r for r in analysis.sectors.to_dict("records")}
     bcrit = {r["brand_key"]: r for r in analysis.brand_criteria.to_dict("records")}
@@ -136,7 +136,7 @@ def brand_sheets(session: Session | None, analysis, f: Formatter, excerpt, *, on
     sector_name, opening = _memo(f.sector), _memo(f.opening_hours)
     cell = _CellText(f)
     out = []
-    for b in _records(ranked):
+    for b in table_rows(ranked):
         if only is not None and b["brand_key"] != only:
             continue
         bt = by_brand.get(b["brand_key"], [])
@@ -172,13 +172,6 @@ def brand_sheets(session: Session | None, analysis, f: Formatter, excerpt, *, on
             "best": reply(best, True), "worst": reply(worst, False),
         })
     return out
-
-
-def _records(df) -> list[dict]:
-    """Return df's rows as dicts of Python values, as to_dict("records") gives them (a column at once)."""
-    cols = {c: df[c].tolist() if df[c].dtype.kind in "fiub" else df[c].to_numpy(dtype=object).tolist()
-            for c in df.columns}
-    return [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
 
 
 class _CellText:

@@ -14,7 +14,15 @@ import pandas as pd
 import yaml
 from sqlmodel import Session, func, select
 
-from ..awards import TIE_BREAKS, Trophy, listing_ranks, published_ranks, rank_table, rules_text
+from ..awards import (
+    TIE_BREAKS,
+    Trophy,
+    column_values,
+    listing_ranks,
+    published_ranks,
+    rank_table,
+    rules_text,
+)
 from ..campaign.limits import SAFE_LOADER
 from ..models import Persona, Score, Wave
 from .awards_view import palmares, trophy_view
@@ -69,9 +77,9 @@ def _ranked(df: pd.DataFrame, rules):
     ranked = rank_table(df.loc[df["index"].notna(), keep], rules)
     sector_avg = ranked.groupby("sector")["index"].mean()
     # numpy floats, as the Series gave them: a row's lead over its sector is computed as before
-    avg_of = dict(zip(_values(sector_avg.index), sector_avg.to_numpy(), strict=True))
+    avg_of = dict(zip(column_values(sector_avg.index), sector_avg.to_numpy(), strict=True))
     # the columns as plain lists (the values to_dict("records") gives), read row by row
-    col = {c: _values(ranked[c]) for c in keep}
+    col = {c: column_values(ranked[c]) for c in keep}
     for c in ("index_low", "index_high"):
         col.setdefault(c, [None] * len(ranked))
     return ranked, sector_avg, avg_of, col
@@ -103,7 +111,7 @@ def ranking(df: pd.DataFrame, rules, f: Formatter, *, channels: list[str] | None
     ranked, sector_avg, avg_of, col = _ranked(df, rules)
     ch_index = {}
     if per_channel is not None:
-        ch_index = dict(zip(zip(_values(per_channel["brand_key"]), _values(per_channel["channel"]), strict=True),
+        ch_index = dict(zip(zip(column_values(per_channel["brand_key"]), column_values(per_channel["channel"]), strict=True),
                             per_channel["index"].tolist(), strict=True))
     rows = _rows(col, range(len(ranked)), published_ranks(ranked, rules), avg_of, rules, f, channels, ch_index)
     return {"rows": rows, "channels": [f.channel(c) for c in (channels or [])],
@@ -134,13 +142,6 @@ def sector_rankings(df: pd.DataFrame, rules, f: Formatter, sectors: list) -> dic
             "sector_avgs": [{"sector": f.sector(sector), "index": f.num(avg_of[sector])}] if positions else [],
             "average": f.num(mean)}
     return out
-
-
-def _values(column) -> list:
-    """Return a column's values as Python objects, as iterating it gives them (numbers, str, NaN)."""
-    if column.dtype.kind in "fiub":
-        return column.tolist()
-    return column.to_numpy(dtype=object).tolist()  # Arrow strings: one conversion, not one per item
 
 
 def criteria_rows(analysis, f: Formatter) -> list[dict]:
