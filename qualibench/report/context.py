@@ -156,7 +156,7 @@ def criteria_rows(analysis, f: Formatter) -> list[dict]:
 
 def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: str, labels: dict,
                   pseudonymise_excerpts: bool, now: datetime | None = None,
-                  charts: ChartWorker | None = None, sheets_env=None) -> dict:
+                  charts: ChartWorker | None = None, sheets_env=None, sheets: SheetsInBackground | None = None) -> dict:
     """Return the whole template context of the report.
 
     Its "charts" are placeholders: pass the rendered text through `charts.fill` (the worker given,
@@ -175,10 +175,11 @@ def build_context(session: Session, analysis, trophies: list[Trophy], *, lang: s
     trophy_views = [trophy_view(t, rules, f) for t in trophies]
     overall = ranking(analysis.brands, rules, f, channels=chs, per_channel=bc) | {"title": L["overall"]}
     rankings = [ranking(bc[bc["channel"] == c], rules, f) | {"title": f.channel(c)} for c in chs]
-    excerpt = excerpt_tools(session, cid, L, pseudonymise_excerpts)
+    excerpt = None if sheets else excerpt_tools(session, cid, L, pseudonymise_excerpts)
     # with the package's templates (`sheets_env`), a large report's sheets render in a forked process
-    sheets = SheetsInBackground(session, analysis, f, excerpt, sheets_env,
-                                fork=sheets_env is not None and charts.large)
+    # (`sheets`: forked already, by write_report)
+    sheets = sheets or SheetsInBackground(session, analysis, f, excerpt, sheets_env,
+                                          fork=sheets_env is not None and charts.large)
     sectors = []
     ordered = analysis.sectors.sort_values("index", ascending=False).to_dict("records")
     by_sector = sector_rankings(analysis.brands, rules, f, [s["sector"] for s in ordered])

@@ -101,10 +101,11 @@ def check_language_and_templates(lang: str, template_dir: Path | None) -> None:
 
 
 def render_html(ws, analysis, trophies, *, lang: str = "fr", template_dir: Path | None = None,
-                pseudonymise: bool = False, charts: ChartWorker | None = None) -> str:
+                pseudonymise: bool = False, charts: ChartWorker | None = None, sheets=None) -> str:
     """Return the report as one self-contained HTML document.
 
     `charts`: a ChartWorker started earlier (write_report forks it before the analytics).
+    `sheets`: the brand sheets already rendering in their process (_sheets_ahead).
     """
     check_language_and_templates(lang, template_dir)
     env = template_env(template_dir)
@@ -112,7 +113,7 @@ def render_html(ws, analysis, trophies, *, lang: str = "fr", template_dir: Path 
     with ws.session() as s:
         ctx = build_context(s, analysis, trophies, lang=lang, labels=labels,
                             pseudonymise_excerpts=pseudonymise, now=ws.clock.now(), charts=charts,
-                            sheets_env=None if template_dir else env)
+                            sheets_env=None if template_dir else env, sheets=sheets)
     return ctx["sheets"].fill(ctx["chart_worker"].fill(env.get_template("report.html.j2").render(**ctx)))
 
 
@@ -134,6 +135,23 @@ def _chart_formatter(lang: str, template_dir: Path | None):
 
     env = template_env(template_dir)
     return Formatter(lang, load_labels(lang, env.globals["template_dirs"]))
+
+
+def _sheets_ahead(ws, analysis, charts: ChartWorker, formatter, pseudonymise: bool):
+    """Return the brand sheets of a large report, rendering in a forked process from now on.
+
+    They need only the figures: forked here, they render while this process computes the
+    trophies and builds the rest of the report, instead of after both. None when they are not
+    forked (a small report, or forking unsafe): the report's context renders them as before.
+    """
+    if not charts.large:
+        return None
+    from .brand_sheets import SheetsInBackground, excerpt_tools
+
+    with ws.session() as s:
+        excerpt = excerpt_tools(s, analysis.campaign["id"], formatter.L, pseudonymise)
+        sheets = SheetsInBackground(s, analysis, formatter, excerpt, template_env(None), fork=True)
+    return sheets if sheets.placeholder is not None else None
 
 
 def _bootstrap_plan(session: Session, campaign_id: int) -> tuple[int, int, list[tuple[str, str, int]]]:
@@ -221,8 +239,11 @@ def write_report(ws, *, formats=FORMATS, lang: str = "fr", out: Path, template_d
                                    weights_ahead=charts.take_weights if charts is not None else None,
                                    tests_ready=tests_ready)
             require_sent_tests(analysis)
+            sheets = None
             if formatter is not None:
                 charts.submit(analysis, formatter)  # the other charts, drawn while the trophies are computed
+                if template_dir is None and not per_brand:  # the package's sheets: rendered meanwhile too
+                    sheets = _sheets_ahead(ws, analysis, charts, formatter, pseudonymise)
             trophies = compute_trophies(analysis)
     except BaseException:
         if charts is not None:
@@ -244,7 +265,7 @@ def write_report(ws, *, formats=FORMATS, lang: str = "fr", out: Path, template_d
         return written
     with phase("html"):
         html = render_html(ws, analysis, trophies, lang=lang, template_dir=template_dir, pseudonymise=pseudonymise,
-                           charts=charts)
+                           charts=charts, sheets=sheets)
         stem = f"report-{analysis.campaign['slug']}-{lang}"
         if "html" in formats:
             p = out / f"{stem}.html"
