@@ -33,7 +33,7 @@ from sqlmodel import Session, select
 
 from .clock import Clock, SystemClock
 from .errors import QualibenchError
-from .evidence_pack import Packs
+from .evidence_pack import Packs, sync_dir
 from .models import Evidence, EvidenceBlob
 
 
@@ -240,11 +240,7 @@ class EvidenceStore:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
-            dir_fd = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)  # the name, before the database says it exists
-            finally:
-                os.close(dir_fd)
+            sync_dir(target.parent)  # the name, before the database says it exists
         except OSError as exc:
             raise self._write_error(exc) from None
         return digest, size

@@ -125,7 +125,7 @@ class Packs:
         # A torn or stale index of that number (a pack removed by hand) must not describe it.
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(number, "idx"))
-        _sync_dir(self.folder)  # the new pack's name, before records in it are relied on
+        sync_dir(self.folder)  # the new pack's name, before records in it are relied on
         self._read_to[number] = 0
         return number, 0
 
@@ -136,7 +136,7 @@ class Packs:
         existed = os.path.isdir(self.folder)
         os.makedirs(self.folder, exist_ok=True)
         if not existed:
-            _sync_dir(parent)
+            sync_dir(parent)
         self._made = True
 
     @contextlib.contextmanager
@@ -274,7 +274,8 @@ def _write_at(fd: int, pieces: list[bytes], at: int) -> int:
     return at
 
 
-def _sync_dir(folder: str) -> None:
+def sync_dir(folder: str | os.PathLike[str]) -> None:
+    """Make the names in `folder` durable (a file created or renamed into it)."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
